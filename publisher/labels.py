@@ -1,0 +1,103 @@
+"""The few fixed words Herold adds to posts and pages, per language.
+
+German first (the first market), English as the fallback for every other language. Texts of
+announcements are never translated here: only Herold's own labels are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+LABELS: dict[str, dict[str, str]] = {
+    "de": {
+        "msg_type.update": "Aktualisierung",
+        "msg_type.cancel": "Entwarnung",
+        "msg_type.error": "Widerruf",
+        "kind.warning": "Warnung",
+        "kind.news": "Meldung",
+        "severity.extreme": "Extreme Gefahr",
+        "severity.severe": "Große Gefahr",
+        "severity.moderate": "Gefahr",
+        "severity.minor": "Hinweis",
+        "severity.unknown": "Gefahr unbekannten Ausmaßes",
+        "area": "Gebiet",
+        "instruction": "Was ist zu tun?",
+        "description": "Lage",
+        "contact": "Kontakt",
+        "effective": "Gültig ab",
+        "expires": "Gültig bis",
+        "sent": "Veröffentlicht",
+        "history": "Verlauf",
+        "also_on": "Auch veröffentlicht auf",
+        "current_warnings": "Aktuelle Warnungen",
+        "no_current_warnings": "Zurzeit liegen keine Warnungen vor.",
+        "latest_news": "Neueste Meldungen",
+        "archive": "Archiv",
+        "archive_month": "Archiv {month}",
+        "feeds": "Abonnieren",
+        "impressum": "Impressum",
+        "privacy": "Datenschutz",
+        "skip_to_content": "Zum Inhalt springen",
+        "home": "Startseite",
+        "as_of": "Stand",
+        "withdrawn_notice": "Diese Meldung wurde zurückgezogen. Sie bleibt hier zur Nachvollziehbarkeit sichtbar.",
+        "cancelled_notice": "Entwarnung: Die Gefahr ist vorüber.",
+        "expired_notice": "Diese Warnung ist abgelaufen.",
+        "translations": "Übersetzungen",
+        "image": "Bild",
+        "official_source": "Amtliche Quelle",
+    },
+    "en": {
+        "msg_type.update": "Update",
+        "msg_type.cancel": "All clear",
+        "msg_type.error": "Withdrawn",
+        "kind.warning": "Warning",
+        "kind.news": "News",
+        "severity.extreme": "Extreme danger",
+        "severity.severe": "Severe danger",
+        "severity.moderate": "Danger",
+        "severity.minor": "Advisory",
+        "severity.unknown": "Danger of unknown extent",
+        "area": "Area",
+        "instruction": "What to do",
+        "description": "Situation",
+        "contact": "Contact",
+        "effective": "Effective",
+        "expires": "Expires",
+        "sent": "Published",
+        "history": "History",
+        "also_on": "Also published on",
+        "current_warnings": "Current warnings",
+        "no_current_warnings": "There are no warnings at the moment.",
+        "latest_news": "Latest news",
+        "archive": "Archive",
+        "archive_month": "Archive {month}",
+        "feeds": "Subscribe",
+        "impressum": "Legal notice",
+        "privacy": "Privacy",
+        "skip_to_content": "Skip to content",
+        "home": "Home",
+        "as_of": "As of",
+        "withdrawn_notice": "This announcement was withdrawn. It stays visible here for the record.",
+        "cancelled_notice": "All clear: the danger is over.",
+        "expired_notice": "This warning has expired.",
+        "translations": "Translations",
+        "image": "Image",
+        "official_source": "Official source",
+    },
+}
+
+
+def primary(language: str) -> str:
+    return language.split("-")[0].lower()
+
+
+def labels_for(language: str) -> Callable[..., str]:
+    """A lookup ``t(key, **values)`` for one language, falling back to English."""
+    table = LABELS.get(primary(language), LABELS["en"])
+
+    def t(key: str, **values: str) -> str:
+        text = table.get(key) or LABELS["en"][key]
+        return text.format(**values) if values else text
+
+    return t
