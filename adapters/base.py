@@ -1,0 +1,254 @@
+"""The one small interface every channel implements.
+
+A channel module in ``adapters/`` defines one subclass of `Channel` with:
+
+- ``type``: the name used in config (``type = "mastodon"``);
+- ``capabilities``: what the platform can do and how it counts text (read by the core; the
+  core never asks "is this Mastodon?");
+- ``Settings``: a pydantic model of its config keys (secrets only as env-var names);
+- ``publish(post) -> Receipt``, and where the platform allows, ``find(post)`` to look up a
+  copy after an ambiguous failure.
+
+Adding a platform touches its module, its template and its test; nothing in the core.
+
+Errors tell the engine what to do next::
+
+    DeliveryError
+    ├── TransientError    retry later (network, timeouts, 5xx, 429); may carry retry_after
+    └── PermanentError    stop, with a readable reason (400/404/422)
+        └── CredentialsError   stop, and flag the channel as needing attention (401/403)
+
+Example::
+
+    class Pigeon(Channel):
+        type = "pigeon"
+        capabilities = Capabilities(wave=Wave.other, text=TextRule(140, Graphemes()))
+
+        class Settings(ChannelSettings):
+            loft: str
+
+        def publish(self, post: Post) -> Receipt:
+            number = release_pigeon(self.settings.loft, post.variant.text)
+            return Receipt(platform_id=number, url=None)
+"""
+
+from __future__ import annotations
+
+import builtins
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from publisher.counting import TextRule
+
+if TYPE_CHECKING:
+    import requests
+
+    from publisher.announcement import Announcement
+    from publisher.authority import Authority, ChannelConfig
+    from publisher.render import Variant
+
+
+class Wave(IntEnum):
+    """Publication order. Nothing outside wave 1 is attempted before the item's own page exists."""
+
+    website = 1  # the authority's own website: the off-platform original
+    fediverse = 2  # open, non-commercial networks
+    other = 3  # commercial platforms, messengers, outbound hooks
+
+
+class Idempotency(StrEnum):
+    """What keeps a retry from posting twice."""
+
+    key = "key"  # the platform deduplicates requests carrying the same key
+    lookup = "lookup"  # the channel can look up whether the post already exists (find)
+    natural = "natural"  # repeating the write has the same effect (e.g. writing a file)
+    none = "none"  # neither: an ambiguous failure may mean a double post
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    wave: Wave
+    text: TextRule | None = None  # None: no text limit (website, webhooks)
+    template: str = "channels/post.j2"
+    media: int = 0  # images per post
+    alt_text: bool = False
+    threads: bool = False  # follow-ups are posted as replies to the original
+    edit: bool = False
+    delete: bool = False
+    pin: bool = False
+    idempotency: Idempotency = Idempotency.none
+    lists_copies: bool = False  # shows where else an item was published ("also on ...")
+
+
+class ChannelSettings(BaseModel):
+    """Base for a channel type's config keys. Unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Where the platform put it."""
+
+    platform_id: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A copy of an announcement on another channel, for the item page's "also on" list."""
+
+    channel: str
+    channel_type: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One announcement of an item as the website shows it."""
+
+    id: str
+    announcement: Announcement
+    variant_text: str  # the plain-text summary, for feeds
+    published: datetime
+    copies: Sequence[Copy] = ()
+
+
+@dataclass(frozen=True)
+class Item:
+    """A thread of announcements (alert, updates, all-clear) with one page and one URL."""
+
+    id: str
+    authority: str
+    path: str  # below the authority's base URL, e.g. "2026/11/fliegerbombe-in-der-altstadt-1a2b3c4d/"
+    month: str  # "YYYY-MM" of its first announcement, in the authority's time zone
+    entries: Sequence[Entry]  # oldest first, only those published on the channel asking
+
+    @property
+    def latest(self) -> Entry:
+        return self.entries[-1]
+
+    @property
+    def first(self) -> Entry:
+        return self.entries[0]
+
+
+class Archive(Protocol):
+    """Read access to what has been published, for channels that render whole sites."""
+
+    def item(self, item_id: str, channel: str, including: str | None = None) -> Item | None:
+        """The item as published on ``channel`` (plus announcement ``including``, being published)."""
+        ...
+
+    def items(
+        self,
+        authority: str,
+        channel: str,
+        *,
+        month: str | None = None,
+        limit: int | None = None,
+        kind: str | None = None,
+        including: str | None = None,
+    ) -> list[Item]:
+        """Published items, newest first; ``month`` as "YYYY-MM" in the authority's time zone."""
+        ...
+
+    def months(self, authority: str, channel: str, including: str | None = None) -> list[str]:
+        """Months ("YYYY-MM") with published items, newest first."""
+        ...
+
+
+@dataclass
+class Services:
+    """What the engine hands to every channel. Channels take what they need."""
+
+    http: requests.Session
+    archive: Archive
+    clock: Callable[[], datetime]
+    data_dir: str = "var"
+    timeouts: tuple[float, float] = (5.0, 20.0)  # connect, read: no call may hang a worker
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Post:
+    """One delivery's work: this variant of this announcement, on this channel."""
+
+    delivery_id: str
+    idempotency_key: str  # stable across retries of this delivery
+    announcement_id: str
+    announcement: Announcement
+    variant: Variant
+    item: Item
+    in_reply_to: Receipt | None = None  # this channel's copy of the previous message in the thread
+    attempt: int = 1
+    previous_error: str | None = None  # set when an earlier attempt ended ambiguously
+
+
+class DeliveryError(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class TransientError(DeliveryError):
+    """Try again later. ``ambiguous`` means the request may have reached the platform."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None, ambiguous: bool = False) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+        self.ambiguous = ambiguous
+
+
+class PermanentError(DeliveryError):
+    """Trying again will not help; a person must change something."""
+
+
+class CredentialsError(PermanentError):
+    """The platform refused our credentials: the channel needs attention before anything else goes out."""
+
+
+class Channel(ABC):
+    type: ClassVar[str]
+    label: ClassVar[str]  # the platform's name as people know it
+    capabilities: ClassVar[Capabilities]
+    Settings: ClassVar[builtins.type[ChannelSettings]] = ChannelSettings
+
+    def __init__(self, config: ChannelConfig, authority: Authority, services: Services) -> None:
+        self.config = config
+        self.authority = authority
+        self.services = services
+        self.settings = config.settings
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @abstractmethod
+    def publish(self, post: Post) -> Receipt:
+        """Publish the post; raise a DeliveryError subclass when that fails."""
+
+    def find(self, post: Post) -> Receipt | None:
+        """After an ambiguous failure: the copy that already exists, if the platform lets us look."""
+        return None
+
+    def spoiler(self, announcement: Announcement) -> str | None:
+        """A content warning to show before the text, where the platform has them."""
+        return None
+
+    def refresh(self, item: Item) -> None:  # noqa: B027 - optional hook, most channels have nothing to refresh
+        """Show changed facts about an item that needs no new post (e.g. new copies elsewhere)."""
+
+    def rebuild_all(self) -> int:
+        """Channels that keep a whole site render all of it again; returns the files written."""
+        return 0
+
+    def check(self) -> Sequence[str]:
+        """Problems with this channel's setup that can be found without publishing anything."""
+        return ()

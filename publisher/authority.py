@@ -1,0 +1,110 @@
+"""Authorities (the tenants) and their channels, as the operator configures them."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from publisher.announcement import LANGUAGE_TAG
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+
+
+def web_address(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError(f'is not a web address like https://www.example.de/ (got "{value}")')
+    return value
+
+
+class OnCall(BaseModel):
+    """Who hears about failures that need a person (used by the delivery engine)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(default_factory=list)
+    webhook_url: str | None = None
+    webhook_secret_env: str | None = None
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return web_address(value) if value else value
+
+
+class ChannelConfig(BaseModel):
+    """One channel of an authority. ``settings`` holds the type-specific keys, already checked
+    against that channel type's own settings model (see adapters.base.Channel.Settings)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    id: Slug
+    type: str
+    settings: Any = None
+
+
+class Authority(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    slug: Slug
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    base_url: str
+    impressum_url: str
+    privacy_url: str
+    timezone: str = "Europe/Berlin"
+    languages: list[Annotated[str, Field(pattern=LANGUAGE_TAG.pattern)]] = Field(default=["de"], min_length=1)
+    channels: list[ChannelConfig] = Field(default_factory=list)
+    oncall: OnCall = Field(default_factory=OnCall)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base(cls, value: str) -> str:
+        # Item URLs are joined onto it, so it always ends in a slash.
+        return web_address(value).rstrip("/") + "/"
+
+    @field_validator("impressum_url", "privacy_url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        return web_address(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f'is not a time zone like "Europe/Berlin" (got "{value}")') from None
+        return value
+
+    @property
+    def language(self) -> str:
+        return self.languages[0]
+
+    def channel(self, channel_id: str) -> ChannelConfig:
+        for channel in self.channels:
+            if channel.id == channel_id:
+                return channel
+        raise KeyError(channel_id)
+
+    def url(self, path: str) -> str:
+        return self.base_url + path.lstrip("/")
+
+
+_SLUG_WORD = re.compile(r"[^a-z0-9]+")
+_TRANSLITERATE = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe", "Ü": "ue"})
+
+
+def slugify(text: str, max_length: int = 60) -> str:
+    """A URL-safe slug from a German headline: "Fliegerbombe in Köln" -> "fliegerbombe-in-koeln"."""
+    import unicodedata
+
+    text = text.translate(_TRANSLITERATE)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    slug = _SLUG_WORD.sub("-", text).strip("-")
+    if len(slug) > max_length:
+        slug = slug[:max_length].rsplit("-", 1)[0]
+    return slug or "meldung"

@@ -1,0 +1,250 @@
+"""Loading and checking the operator's configuration.
+
+One TOML file (path in ``HEROLD_CONFIG``) with a ``[herold]`` section for the service and one
+``[[authorities]]`` table per authority with its ``[[authorities.channels]]``. Every key of
+``[herold]`` can be overridden by an environment variable ``HEROLD_<KEY>`` (for example
+``HEROLD_DATABASE_URL``). Secrets never stand in the file: a channel names the environment
+variable that holds each one (keys ending in ``_env``).
+
+Anything missing or contradictory stops Herold at start with the key that is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from adapters import channel_types
+from adapters.base import Wave
+from publisher.authority import Authority, ChannelConfig
+from publisher.problems import InvalidInput, Problem, from_validation_error
+
+
+class ConfigError(InvalidInput):
+    pass
+
+
+class Runtime(BaseModel):
+    """The ``[herold]`` section."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_dir: Path = Path("var")
+    database_url: str | None = None  # default: SQLite in data_dir
+    redis_url: str | None = None  # set: deliveries run on Celery workers
+    listen: str = "127.0.0.1:8000"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+    embedded_workers: int = Field(default=8, ge=1, le=64)
+    grace_warning_seconds: float = Field(default=10, gt=0)
+    grace_news_seconds: float = Field(default=300, gt=0)
+    deadline_warning_hours: float = Field(default=2, gt=0)
+    deadline_news_hours: float = Field(default=24, gt=0)
+    templates_dir: Path | None = None
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'herold.db'}"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    herold: Runtime
+    authorities: list[Authority]
+    secrets: dict[str, SecretStr] = Field(default_factory=dict, repr=False)  # "slug/channel/key" -> value
+    source: Path | None = None
+
+    def authority(self, slug: str) -> Authority:
+        for authority in self.authorities:
+            if authority.slug == slug:
+                return authority
+        raise KeyError(slug)
+
+    def secret(self, authority: str, owner: str, key: str) -> str:
+        return self.secrets[f"{authority}/{owner}/{key}"].get_secret_value()
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get("HEROLD_CONFIG"):
+        return Path(env["HEROLD_CONFIG"])
+    for candidate in (Path("herold.toml"), Path("config/herold.toml")):
+        if candidate.exists():
+            return candidate
+    raise ConfigError(
+        [
+            Problem(
+                field="HEROLD_CONFIG",
+                message="is not set and there is no herold.toml here; "
+                "copy config/herold.example.toml and point HEROLD_CONFIG at it",
+            )
+        ]
+    )
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    path = path or config_path(env)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([Problem(field=str(path), message="does not exist")]) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([Problem(field=str(path), message=f"is not valid TOML: {error}")]) from None
+    return settings_from(raw, env, base=path.resolve().parent, source=path)
+
+
+def settings_from(raw: dict[str, Any], env: Mapping[str, str], base: Path, source: Path | None = None) -> Settings:
+    problems: list[Problem] = []
+    unknown = set(raw) - {"herold", "authorities"}
+    problems += [Problem(field=key, message="is not a section Herold knows") for key in sorted(unknown)]
+
+    section = dict(raw.get("herold", {}))
+    for key in Runtime.model_fields:
+        if f"HEROLD_{key.upper()}" in env:
+            section[key] = env[f"HEROLD_{key.upper()}"]
+    runtime = Runtime()
+    try:
+        runtime = Runtime.model_validate(section)
+    except ValidationError as error:
+        problems += from_validation_error(error, ("herold",))
+    if not runtime.data_dir.is_absolute():
+        runtime = runtime.model_copy(update={"data_dir": (base / runtime.data_dir).resolve()})
+    if runtime.templates_dir and not runtime.templates_dir.is_absolute():
+        runtime = runtime.model_copy(update={"templates_dir": (base / runtime.templates_dir).resolve()})
+
+    authorities: list[Authority] = []
+    secrets: dict[str, SecretStr] = {}
+    raw_authorities = raw.get("authorities")
+    if not isinstance(raw_authorities, list) or not raw_authorities:
+        problems.append(Problem(field="authorities", message="configure at least one [[authorities]] table"))
+        raw_authorities = []
+    for number, entry in enumerate(raw_authorities):
+        where = f"authorities.{number}"
+        if not isinstance(entry, dict):
+            problems.append(Problem(field=where, message="must be a table"))
+            continue
+        channels, found = _channels(entry.get("channels", []), where, env, entry.get("slug", ""), secrets)
+        problems += found
+        try:
+            authority = Authority.model_validate({**entry, "channels": channels})
+        except ValidationError as error:
+            problems += [p for p in from_validation_error(error, ("authorities", number))]
+            continue
+        problems += _check_authority(authority, where, env, secrets)
+        authorities.append(authority)
+
+    problems += _check_across(authorities)
+    if problems:
+        raise ConfigError(problems)
+    return Settings(herold=runtime, authorities=authorities, secrets=secrets, source=source)
+
+
+def _channels(
+    raw: Any, where: str, env: Mapping[str, str], slug: str, secrets: dict[str, SecretStr]
+) -> tuple[list[ChannelConfig], list[Problem]]:
+    if not isinstance(raw, list):
+        return [], [Problem(field=f"{where}.channels", message="must be a list of [[authorities.channels]] tables")]
+    types = channel_types()
+    channels: list[ChannelConfig] = []
+    problems: list[Problem] = []
+    for number, entry in enumerate(raw):
+        here = f"{where}.channels.{number}"
+        if not isinstance(entry, dict):
+            problems.append(Problem(field=here, message="must be a table"))
+            continue
+        settings = {k: v for k, v in entry.items() if k not in {"id", "type"}}
+        kind = entry.get("type")
+        if not entry.get("id"):
+            problems.append(Problem(field=f"{here}.id", message="is required"))
+        if kind not in types:
+            problems.append(
+                Problem(
+                    field=f"{here}.type",
+                    message=f"must be one of {', '.join(types)} (got {kind!r})" if kind else "is required",
+                )
+            )
+            continue
+        try:
+            parsed = types[kind].Settings.model_validate(settings)
+        except ValidationError as error:
+            problems += from_validation_error(error, (*here.split("."),))
+            continue
+        for key, value in settings.items():
+            if key.endswith("_env") and isinstance(value, str):
+                if not env.get(value):
+                    problems.append(
+                        Problem(
+                            field=f"{here}.{key}",
+                            message=f"names the environment variable {value}, which is not set",
+                        )
+                    )
+                else:
+                    secrets[f"{slug}/{entry.get('id')}/{key.removesuffix('_env')}"] = SecretStr(env[value])
+        try:
+            channels.append(ChannelConfig(id=entry.get("id", ""), type=kind, settings=parsed))
+        except ValidationError as error:
+            problems += from_validation_error(error, (*here.split("."),))
+    return channels, problems
+
+
+def _check_authority(
+    authority: Authority, where: str, env: Mapping[str, str], secrets: dict[str, SecretStr]
+) -> list[Problem]:
+    problems = []
+    for channel_id, count in Counter(c.id for c in authority.channels).items():
+        if count > 1:
+            problems.append(
+                Problem(field=f"{where}.channels", message=f"channel id '{channel_id}' is used {count} times")
+            )
+    types = channel_types()
+    if not any(types[c.type].capabilities.wave is Wave.website for c in authority.channels):
+        problems.append(
+            Problem(
+                field=f"{where}.channels",
+                message='needs a channel for the authority\'s own website (e.g. type = "website"): '
+                "every item must exist off-platform before it goes anywhere else",
+            )
+        )
+    secret_env = authority.oncall.webhook_secret_env
+    if authority.oncall.webhook_url and not secret_env:
+        problems.append(Problem(field=f"{where}.oncall.webhook_secret_env", message="is required with webhook_url"))
+    if secret_env:
+        if not env.get(secret_env):
+            problems.append(
+                Problem(
+                    field=f"{where}.oncall.webhook_secret_env",
+                    message=f"names the environment variable {secret_env}, which is not set",
+                )
+            )
+        else:
+            secrets[f"{authority.slug}/oncall/webhook_secret"] = SecretStr(env[secret_env])
+    return problems
+
+
+def _check_across(authorities: list[Authority]) -> list[Problem]:
+    problems = []
+    for slug, count in Counter(a.slug for a in authorities).items():
+        if count > 1:
+            problems.append(Problem(field="authorities", message=f"slug '{slug}' is used by {count} authorities"))
+    seen: dict[tuple[str, str], str] = {}
+    for number, authority in enumerate(authorities):
+        parts = urlsplit(authority.base_url)
+        key = (parts.netloc, parts.path)
+        if key in seen:
+            problems.append(
+                Problem(
+                    field=f"authorities.{number}.base_url",
+                    message=f"is the same as that of '{seen[key]}': their pages would overwrite each other",
+                )
+            )
+        seen.setdefault(key, authority.slug)
+    return problems
