@@ -1,0 +1,688 @@
+"""The database: source of truth for announcements, deliveries and the audit log.
+
+Every state change of a delivery is a compare-and-set (``UPDATE … WHERE state = expected``),
+so two workers, a retry and a sweep can never both act on one delivery: whoever changes the
+row owns the next step. Queues and timers only make things faster; losing them loses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, and_, create_engine, event, func, or_, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from adapters.base import Copy, Entry, Item, Receipt
+from publisher.announcement import Announcement
+from publisher.schema import (
+    AnnouncementRow,
+    AuditRow,
+    DeliveryRow,
+    DeliveryState,
+    ItemRow,
+    TokenRow,
+    VariantRow,
+)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    announcement_id: str
+    authority: str
+    channel: str
+    channel_type: str
+    kind: str
+    wave: int
+    state: DeliveryState
+    attempts: int
+    idempotency_key: str
+    next_attempt_at: datetime | None
+    lease_until: datetime | None
+    deadline_at: datetime
+    released_at: datetime | None
+    release_reason: str | None
+    platform_id: str | None
+    platform_url: str | None
+    last_error: str | None
+    ambiguous: bool
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, row: DeliveryRow) -> Delivery:
+        values = {name: getattr(row, name) for name in cls.__dataclass_fields__}
+        values["state"] = DeliveryState(row.state)
+        return cls(**values)
+
+    @property
+    def receipt(self) -> Receipt | None:
+        return Receipt(self.platform_id, self.platform_url) if self.platform_id else None
+
+
+@dataclass(frozen=True)
+class StoredAnnouncement:
+    id: str
+    item_id: str
+    item_path: str
+    authority: str
+    announcement: Announcement
+    source: str
+    actor: str
+    received_at: datetime
+    sent_at: datetime
+    override_reason: str | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    authority: str | None
+    actor: str
+    source: str
+    action: str
+    announcement_id: str | None = None
+    delivery_id: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    id: str
+    channel: str
+    channel_type: str
+    wave: int
+    state: DeliveryState
+    deadline_at: datetime
+    check_at: datetime  # when the sweep looks at it if no event has moved it on
+
+
+@dataclass(frozen=True)
+class NewVariant:
+    channel: str
+    language: str
+    text: str
+    spoiler: str | None
+    link: str
+    length: int | None
+    limit: int | None
+    shortened: Sequence[str]
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    # WAL lets the web server read while a worker writes; the busy timeout makes writers queue
+    # instead of failing when several in-process workers commit at once.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Store:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        parsed = make_url(url)
+        options: dict[str, Any] = {"echo": echo, "future": True}
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            options["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            options.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
+        self.engine: Engine = create_engine(url, **options)
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest version (Alembic)."""
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- intake -----------------------------------------------------------------------------
+
+    def add_announcement(
+        self,
+        *,
+        announcement_id: str,
+        item_id: str,
+        item_path: str | None,
+        item_month: str | None,
+        announcement: Announcement,
+        source: str,
+        actor: str,
+        now: datetime,
+        variants: Iterable[NewVariant],
+        deliveries: Iterable[NewDelivery],
+        audit: AuditEntry,
+    ) -> None:
+        """Store an accepted announcement with its variants and deliveries, all or nothing."""
+        with self.session() as session:
+            if item_path is not None:
+                session.add(
+                    ItemRow(
+                        id=item_id,
+                        authority=announcement.authority,
+                        kind=announcement.kind.value,
+                        path=item_path,
+                        month=item_month or now.strftime("%Y-%m"),
+                        created_at=now,
+                    )
+                )
+                session.flush()  # no ORM relationships: insert in foreign-key order by hand
+            session.add(
+                AnnouncementRow(
+                    id=announcement_id,
+                    item_id=item_id,
+                    authority=announcement.authority,
+                    kind=announcement.kind.value,
+                    msg_type=announcement.msg_type.value,
+                    references=announcement.references,
+                    document=announcement.model_dump(mode="json", exclude_none=True),
+                    source=source,
+                    actor=actor,
+                    received_at=now,
+                    sent_at=announcement.publish_at or now,
+                    expires_at=announcement.expires,
+                )
+            )
+            session.flush()
+            for variant in variants:
+                session.add(
+                    VariantRow(
+                        announcement_id=announcement_id,
+                        channel=variant.channel,
+                        language=variant.language,
+                        text=variant.text,
+                        spoiler=variant.spoiler,
+                        link=variant.link,
+                        length=variant.length,
+                        limit=variant.limit,
+                        shortened=list(variant.shortened),
+                    )
+                )
+            for delivery in deliveries:
+                session.add(
+                    DeliveryRow(
+                        id=delivery.id,
+                        announcement_id=announcement_id,
+                        authority=announcement.authority,
+                        channel=delivery.channel,
+                        channel_type=delivery.channel_type,
+                        kind=announcement.kind.value,
+                        wave=delivery.wave,
+                        state=delivery.state.value,
+                        attempts=0,
+                        idempotency_key=f"herold-{delivery.id}",
+                        next_attempt_at=delivery.check_at,
+                        deadline_at=delivery.deadline_at,
+                        created_at=now,
+                        updated_at=now,
+                        ambiguous=False,
+                    )
+                )
+            session.add(self._audit_row(audit))
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def announcement(self, announcement_id: str) -> StoredAnnouncement | None:
+        with self.session() as session:
+            row = session.get(AnnouncementRow, announcement_id)
+            if row is None:
+                return None
+            item = session.get(ItemRow, row.item_id)
+            assert item is not None
+            return self._stored(row, item)
+
+    @staticmethod
+    def _stored(row: AnnouncementRow, item: ItemRow) -> StoredAnnouncement:
+        return StoredAnnouncement(
+            id=row.id,
+            item_id=row.item_id,
+            item_path=item.path,
+            authority=row.authority,
+            announcement=Announcement.model_validate(row.document),
+            source=row.source,
+            actor=row.actor,
+            received_at=row.received_at,
+            sent_at=row.sent_at,
+            override_reason=row.override_reason,
+        )
+
+    def thread(self, item_id: str) -> list[StoredAnnouncement]:
+        """Every announcement of an item, oldest first."""
+        with self.session() as session:
+            item = session.get(ItemRow, item_id)
+            if item is None:
+                return []
+            rows = session.scalars(
+                select(AnnouncementRow)
+                .where(AnnouncementRow.item_id == item_id)
+                .order_by(AnnouncementRow.received_at, AnnouncementRow.id)
+            ).all()
+            return [self._stored(row, item) for row in rows]
+
+    def variant(self, announcement_id: str, channel: str) -> VariantRow | None:
+        with self.session() as session:
+            return session.get(VariantRow, (announcement_id, channel))
+
+    def variants(self, announcement_id: str) -> list[VariantRow]:
+        with self.session() as session:
+            return list(
+                session.scalars(
+                    select(VariantRow).where(VariantRow.announcement_id == announcement_id).order_by(VariantRow.channel)
+                )
+            )
+
+    def delivery(self, delivery_id: str) -> Delivery | None:
+        with self.session() as session:
+            row = session.get(DeliveryRow, delivery_id)
+            return Delivery.of(row) if row else None
+
+    def deliveries(self, announcement_id: str) -> list[Delivery]:
+        with self.session() as session:
+            rows = session.scalars(
+                select(DeliveryRow)
+                .where(DeliveryRow.announcement_id == announcement_id)
+                .order_by(DeliveryRow.wave, DeliveryRow.channel)
+            ).all()
+            return [Delivery.of(row) for row in rows]
+
+    def copy_on(self, announcement_id: str, channel: str) -> Delivery | None:
+        """The delivery of an announcement on one channel (to reply in its thread)."""
+        with self.session() as session:
+            row = session.scalars(
+                select(DeliveryRow).where(
+                    DeliveryRow.announcement_id == announcement_id, DeliveryRow.channel == channel
+                )
+            ).first()
+            return Delivery.of(row) if row else None
+
+    # -- delivery state: compare-and-set only ----------------------------------------------
+
+    def _cas(self, delivery_id: str, expected: Iterable[DeliveryState], **values: Any) -> bool:
+        with self.session() as session:
+            result = session.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.id == delivery_id, DeliveryRow.state.in_([s.value for s in expected]))
+                .values(**values)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def release(self, delivery_id: str, reason: str, now: datetime) -> bool:
+        return self._cas(
+            delivery_id,
+            [DeliveryState.waiting],
+            state=DeliveryState.pending.value,
+            released_at=now,
+            release_reason=reason,
+            next_attempt_at=now,
+            updated_at=now,
+        )
+
+    def claim(self, delivery_id: str, now: datetime, lease: timedelta) -> Delivery | None:
+        """Take a pending, due delivery for one attempt. None if someone else has it or it is not due."""
+        with self.session() as session:
+            result = session.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.id == delivery_id,
+                    DeliveryRow.state == DeliveryState.pending.value,
+                    or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
+                )
+                .values(
+                    state=DeliveryState.in_flight.value,
+                    lease_until=now + lease,
+                    attempts=DeliveryRow.attempts + 1,
+                    updated_at=now,
+                )
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return None
+            row = session.get(DeliveryRow, delivery_id)
+            assert row is not None
+            return Delivery.of(row)
+
+    def succeed(self, delivery_id: str, receipt: Receipt, now: datetime) -> bool:
+        return self._cas(
+            delivery_id,
+            [DeliveryState.in_flight],
+            state=DeliveryState.succeeded.value,
+            platform_id=receipt.platform_id,
+            platform_url=receipt.url,
+            lease_until=None,
+            finished_at=now,
+            updated_at=now,
+            last_error=None,
+            ambiguous=False,
+        )
+
+    def record_receipt(self, delivery_id: str, receipt: Receipt, now: datetime) -> bool:
+        """Keep the platform's id as soon as we have it, before anything else can go wrong."""
+        return self._cas(
+            delivery_id,
+            [DeliveryState.in_flight],
+            platform_id=receipt.platform_id,
+            platform_url=receipt.url,
+            updated_at=now,
+        )
+
+    def retry_later(self, delivery_id: str, error: str, at: datetime, now: datetime, *, ambiguous: bool) -> bool:
+        return self._cas(
+            delivery_id,
+            [DeliveryState.in_flight],
+            state=DeliveryState.pending.value,
+            next_attempt_at=at,
+            lease_until=None,
+            last_error=error,
+            ambiguous=ambiguous,
+            updated_at=now,
+        )
+
+    def finish(
+        self,
+        delivery_id: str,
+        state: DeliveryState,
+        error: str,
+        now: datetime,
+        expected: Iterable[DeliveryState] = (DeliveryState.in_flight,),
+    ) -> bool:
+        return self._cas(
+            delivery_id,
+            expected,
+            state=state.value,
+            last_error=error,
+            lease_until=None,
+            finished_at=now,
+            updated_at=now,
+        )
+
+    def hold(self, delivery_id: str, now: datetime) -> bool:
+        """Put a claimed delivery back to waiting without counting the attempt."""
+        return self._cas(
+            delivery_id,
+            [DeliveryState.in_flight],
+            state=DeliveryState.waiting.value,
+            lease_until=None,
+            attempts=DeliveryRow.attempts - 1,
+            released_at=None,
+            release_reason=None,
+            next_attempt_at=now,
+            updated_at=now,
+        )
+
+    def check_again(self, announcement_id: str, at: datetime | None) -> None:
+        """When the sweep should next look at this announcement's waiting deliveries (None: never)."""
+        with self.session() as session:
+            session.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.announcement_id == announcement_id, DeliveryRow.state == DeliveryState.waiting.value)
+                .values(next_attempt_at=at)
+            )
+
+    def checks_due(self, now: datetime, limit: int = 500) -> list[tuple[str, str]]:
+        """(announcement id, kind) of announcements with waiting deliveries due for a look."""
+        with self.session() as session:
+            rows = session.execute(
+                select(DeliveryRow.announcement_id, DeliveryRow.kind)
+                .where(DeliveryRow.state == DeliveryState.waiting.value, DeliveryRow.next_attempt_at <= now)
+                .group_by(DeliveryRow.announcement_id, DeliveryRow.kind)
+                .order_by(func.min(DeliveryRow.next_attempt_at))
+                .limit(limit)
+            ).all()
+            return [(row[0], row[1]) for row in rows]
+
+    def set_override(self, announcement_id: str, reason: str) -> None:
+        with self.session() as session:
+            session.execute(
+                update(AnnouncementRow).where(AnnouncementRow.id == announcement_id).values(override_reason=reason)
+            )
+
+    # -- what the sweep looks at ------------------------------------------------------------
+
+    def due(self, now: datetime, limit: int = 500) -> list[Delivery]:
+        """Pending deliveries whose time has come, oldest first (warnings before news)."""
+        with self.session() as session:
+            rows = session.scalars(
+                select(DeliveryRow)
+                .where(DeliveryRow.state == DeliveryState.pending.value, DeliveryRow.next_attempt_at <= now)
+                .order_by(DeliveryRow.kind.desc(), DeliveryRow.next_attempt_at)
+                .limit(limit)
+            ).all()
+            return [Delivery.of(row) for row in rows]
+
+    def expired_leases(self, now: datetime) -> list[Delivery]:
+        with self.session() as session:
+            rows = session.scalars(
+                select(DeliveryRow).where(
+                    DeliveryRow.state == DeliveryState.in_flight.value, DeliveryRow.lease_until < now
+                )
+            ).all()
+            return [Delivery.of(row) for row in rows]
+
+    def return_expired_lease(self, delivery_id: str, lease_until: datetime, now: datetime) -> bool:
+        """A worker died (or hung) holding the lease: the delivery becomes pending again. The attempt
+        counts, and it is marked ambiguous: the request may have reached the platform."""
+        with self.session() as session:
+            result = session.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.id == delivery_id,
+                    DeliveryRow.state == DeliveryState.in_flight.value,
+                    DeliveryRow.lease_until == lease_until,
+                )
+                .values(
+                    state=DeliveryState.pending.value,
+                    next_attempt_at=now,
+                    lease_until=None,
+                    ambiguous=True,
+                    last_error="the worker stopped while delivering (lease expired)",
+                    updated_at=now,
+                )
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # -- audit ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _audit_row(entry: AuditEntry) -> AuditRow:
+        return AuditRow(
+            at=entry.at,
+            authority=entry.authority,
+            actor=entry.actor,
+            source=entry.source,
+            action=entry.action,
+            announcement_id=entry.announcement_id,
+            delivery_id=entry.delivery_id,
+            detail=entry.detail or {},
+        )
+
+    def audit(self, entry: AuditEntry) -> None:
+        with self.session() as session:
+            session.add(self._audit_row(entry))
+
+    def audit_log(self, *, announcement_id: str | None = None, authority: str | None = None) -> list[AuditEntry]:
+        with self.session() as session:
+            query = select(AuditRow).order_by(AuditRow.id)
+            if announcement_id:
+                query = query.where(AuditRow.announcement_id == announcement_id)
+            if authority:
+                query = query.where(AuditRow.authority == authority)
+            return [
+                AuditEntry(
+                    at=row.at,
+                    authority=row.authority,
+                    actor=row.actor,
+                    source=row.source,
+                    action=row.action,
+                    announcement_id=row.announcement_id,
+                    delivery_id=row.delivery_id,
+                    detail=row.detail,
+                )
+                for row in session.scalars(query)
+            ]
+
+    # -- API tokens -------------------------------------------------------------------------
+
+    def create_token(self, authority: str, name: str, now: datetime) -> str:
+        """A new API token for an authority; only its hash is kept, so it is shown once."""
+        token_id = secrets.token_hex(4)
+        token = f"hrd_{token_id}_{secrets.token_urlsafe(32)}"
+        with self.session() as session:
+            session.add(
+                TokenRow(
+                    id=token_id,
+                    authority=authority,
+                    name=name,
+                    token_hash=hash_token(token),
+                    created_at=now,
+                )
+            )
+        return token
+
+    def token_authority(self, token: str) -> tuple[str, str] | None:
+        """(authority, token name) for a valid token, None otherwise."""
+        with self.session() as session:
+            row = session.scalars(
+                select(TokenRow).where(TokenRow.token_hash == hash_token(token), TokenRow.revoked_at.is_(None))
+            ).first()
+            return (row.authority, row.name) if row else None
+
+    # -- the published record, as the website shows it (adapters.base.Archive) ---------------
+
+    def item(self, item_id: str, channel: str, including: str | None = None) -> Item | None:
+        with self.session() as session:
+            row = session.get(ItemRow, item_id)
+            if row is None:
+                return None
+            items = self._items(session, [row], channel, including)
+            return items[0] if items else None
+
+    def _on_site(self, channel: str, including: str | None) -> Any:
+        published = and_(DeliveryRow.channel == channel, DeliveryRow.state == DeliveryState.succeeded.value)
+        if including:
+            published = or_(published, and_(DeliveryRow.channel == channel, DeliveryRow.announcement_id == including))
+        return published
+
+    def items(
+        self,
+        authority: str,
+        channel: str,
+        *,
+        month: str | None = None,
+        limit: int | None = None,
+        kind: str | None = None,
+        including: str | None = None,
+    ) -> list[Item]:
+        with self.session() as session:
+            published = (
+                select(AnnouncementRow.item_id)
+                .join(DeliveryRow, DeliveryRow.announcement_id == AnnouncementRow.id)
+                .where(AnnouncementRow.authority == authority, self._on_site(channel, including))
+                .group_by(AnnouncementRow.item_id)
+                .order_by(func.max(AnnouncementRow.sent_at).desc())
+            )
+            if month:
+                published = published.join(ItemRow, ItemRow.id == AnnouncementRow.item_id).where(ItemRow.month == month)
+            if kind:
+                published = published.where(AnnouncementRow.kind == kind)
+            if limit:
+                published = published.limit(limit)
+            ids = list(session.scalars(published))
+            rows = {row.id: row for row in session.scalars(select(ItemRow).where(ItemRow.id.in_(ids)))}
+            return self._items(session, [rows[i] for i in ids], channel, including)
+
+    def months(self, authority: str, channel: str, including: str | None = None) -> list[str]:
+        with self.session() as session:
+            return list(
+                session.scalars(
+                    select(ItemRow.month)
+                    .join(AnnouncementRow, AnnouncementRow.item_id == ItemRow.id)
+                    .join(DeliveryRow, DeliveryRow.announcement_id == AnnouncementRow.id)
+                    .where(ItemRow.authority == authority, self._on_site(channel, including))
+                    .group_by(ItemRow.month)
+                    .order_by(ItemRow.month.desc())
+                )
+            )
+
+    def _items(self, session: Session, rows: Sequence[ItemRow], channel: str, including: str | None) -> list[Item]:
+        if not rows:
+            return []
+        item_ids = [row.id for row in rows]
+        announcements = session.scalars(
+            select(AnnouncementRow)
+            .where(AnnouncementRow.item_id.in_(item_ids))
+            .order_by(AnnouncementRow.sent_at, AnnouncementRow.received_at, AnnouncementRow.id)
+        ).all()
+        ids = [a.id for a in announcements]
+        deliveries = session.scalars(select(DeliveryRow).where(DeliveryRow.announcement_id.in_(ids))).all()
+        variants = {
+            v.announcement_id: v.text
+            for v in session.scalars(
+                select(VariantRow).where(VariantRow.announcement_id.in_(ids), VariantRow.channel == channel)
+            )
+        }
+        on_site = {d.announcement_id for d in deliveries if d.channel == channel and d.state == DeliveryState.succeeded}
+        if including:
+            on_site.add(including)
+        copies: dict[str, list[Copy]] = {}
+        for d in deliveries:
+            if d.channel != channel and d.state == DeliveryState.succeeded and d.platform_url:
+                copies.setdefault(d.announcement_id, []).append(Copy(d.channel, d.channel_type, d.platform_url))
+        entries: dict[str, list[Entry]] = {}
+        for a in announcements:
+            if a.id in on_site:
+                entries.setdefault(a.item_id, []).append(
+                    Entry(
+                        id=a.id,
+                        announcement=Announcement.model_validate(a.document),
+                        variant_text=variants.get(a.id, ""),
+                        published=a.sent_at,
+                        copies=tuple(sorted(copies.get(a.id, []), key=lambda c: c.channel)),
+                    )
+                )
+        return [
+            Item(id=row.id, authority=row.authority, path=row.path, month=row.month, entries=entries[row.id])
+            for row in rows
+            if row.id in entries
+        ]
+
+    def item_row(self, item_id: str) -> ItemRow | None:
+        with self.session() as session:
+            return session.get(ItemRow, item_id)
+
+    def all_item_ids(self, authority: str) -> list[str]:
+        with self.session() as session:
+            return list(session.scalars(select(ItemRow.id).where(ItemRow.authority == authority)))
