@@ -1,0 +1,107 @@
+"""The composition root: settings, database, runner and channels, wired once per process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from adapters import channel_types
+from adapters.base import Channel, Services
+from publisher.announcement import Kind
+from publisher.authority import Authority
+from publisher.config import Settings
+from publisher.runner import EmbeddedRunner, Runner, TaskName
+from publisher.store import Store
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Herold:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        runner: Runner | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        http: requests.Session | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.store = Store(settings.herold.database)
+        self.http = http or _session()
+        self._channels: dict[tuple[str, str], Channel] = {}
+        self._lock = threading.Lock()
+        self.runner: Runner = runner or self._default_runner()
+
+    def _default_runner(self) -> Runner:
+        from publisher import tasks
+
+
+        return EmbeddedRunner(
+            lambda task, argument: tasks.run(self, task, argument),
+            lambda: tasks.sweep(self),
+            workers=self.settings.herold.embedded_workers,
+        )
+
+    @property
+    def embedded(self) -> bool:
+        return isinstance(self.runner, EmbeddedRunner)
+
+    def start(self) -> None:
+        self.store.migrate()
+        self.runner.start()
+
+    def stop(self) -> None:
+        self.runner.stop()
+        self.store.dispose()
+
+    def submit(self, task: TaskName, argument: str, *, kind: str, delay: float = 0.0) -> None:
+        self.runner.submit(task, argument, queue="warnings" if kind == Kind.warning else "news", delay=delay)
+
+    # -- authorities and channels --------------------------------------------------------
+
+    def authority(self, slug: str) -> Authority:
+        return self.settings.authority(slug)
+
+    def services(self) -> Services:
+        return Services(
+            http=self.http,
+            archive=self.store,
+            clock=self.clock,
+            data_dir=str(self.settings.herold.data_dir),
+            extra={"settings": self.settings},
+        )
+
+    def channel(self, authority: str, channel_id: str) -> Channel:
+        key = (authority, channel_id)
+        with self._lock:
+            if key not in self._channels:
+                owner = self.authority(authority)
+                config = owner.channel(channel_id)
+                self._channels[key] = channel_types()[config.type](config, owner, self.services())
+            return self._channels[key]
+
+    def grace(self, kind: str) -> timedelta:
+        runtime = self.settings.herold
+        seconds = runtime.grace_warning_seconds if kind == Kind.warning else runtime.grace_news_seconds
+        return timedelta(seconds=seconds)
+
+    def deadline(self, kind: str) -> timedelta:
+        runtime = self.settings.herold
+        hours = runtime.deadline_warning_hours if kind == Kind.warning else runtime.deadline_news_hours
+        return timedelta(hours=hours)
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=20, pool_maxsize=50, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = "Herold (crisis-communication publisher)"
+    return session

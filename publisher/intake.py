@@ -1,0 +1,285 @@
+"""Accepting an announcement: check it against its authority, render its variants, store it.
+
+Everything is checked before anything is written, and every problem is reported at once. An
+accepted announcement is stored with one variant and one delivery per channel in a single
+transaction, and the engine is told to start; from then on the database carries it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from adapters import channel_types
+from adapters.base import Wave
+from publisher.announcement import Announcement, Media, MsgType, parse_announcement
+from publisher.app import Herold
+from publisher.authority import Authority, slugify
+from publisher.media import CleanImage, MediaError, clean
+from publisher.media import store as store_image
+from publisher.problems import InvalidInput, Problem
+from publisher.render import DoesNotFit, render
+from publisher.schema import DeliveryState
+from publisher.store import AuditEntry, NewDelivery, NewVariant, StoredAnnouncement
+
+log = structlog.get_logger("herold.intake")
+
+
+def item_path(authority: Authority, headline: str, item_id: str, now: datetime) -> tuple[str, str]:
+    """A stable, readable path for a new item, and its month ("YYYY-MM") in local time."""
+    from zoneinfo import ZoneInfo
+
+    local = now.astimezone(ZoneInfo(authority.timezone))
+    return f"{local:%Y/%m}/{slugify(headline)}-{item_id[:8]}/", f"{local:%Y-%m}"
+
+
+def accept(
+    herold: Herold,
+    document: Any,
+    *,
+    source: str,
+    actor: str,
+    base_dir: Path | None = None,
+) -> str:
+    """Validate, store and start publishing one announcement; returns its id.
+
+    ``base_dir`` is where relative image paths are resolved (the directory of a file given to
+    the CLI); without it, images must come as base64 ``data``.
+    """
+    now = herold.clock()
+    problems: list[Problem] = []
+    try:
+        announcement: Announcement | None = parse_announcement(document)
+    except InvalidInput as error:
+        announcement, problems = None, error.problems
+
+    slug = (
+        announcement.authority if announcement else (document.get("authority") if isinstance(document, dict) else None)
+    )
+    try:
+        authority = herold.authority(slug) if isinstance(slug, str) else None
+    except KeyError:
+        known = ", ".join(a.slug for a in herold.settings.authorities)
+        problems.append(Problem(field="authority", message=f"'{slug}' is not configured here (configured: {known})"))
+        authority = None
+    if announcement is None or authority is None:
+        raise InvalidInput(problems)
+
+    original = _original(herold, announcement, authority, problems)
+    channels = _channels(announcement, authority, original, problems)
+    if (
+        announcement.expires
+        and announcement.expires <= now
+        and announcement.msg_type in {MsgType.alert, MsgType.update}
+    ):
+        problems.append(Problem(field="expires", message="is already in the past"))
+    if announcement.publish_at and announcement.publish_at < now and announcement.msg_type is MsgType.alert:
+        problems.append(Problem(field="publish_at", message="is in the past; leave it out to publish now"))
+
+    images: list[CleanImage] = []
+    for number, item in enumerate(announcement.media):
+        try:
+            images.append(clean(item, base_dir=base_dir))
+        except MediaError as error:
+            problems.append(Problem(field=f"media.{number}", message=str(error)))
+    if problems:
+        raise InvalidInput(problems)
+
+    announcement = announcement.model_copy(
+        update={
+            **_inherited(announcement, original),
+            "language": announcement.language or authority.language,
+            "channels": channels,
+            # Until stored, the variants only need to know that (and which) images exist.
+            "media": [Media(path=f"media/{image.name}", alt=image.alt) for image in images],
+        }
+    )
+    announcement_id = str(uuid.uuid4())
+    month: str | None = None
+    if original is None:
+        item_id = announcement_id
+        path, month = item_path(authority, announcement.headline, item_id, now)
+    else:
+        item_id, path = original.item_id, original.item_path
+    link = authority.url(path)
+
+    variants: list[NewVariant] = []
+    for number, channel_id in enumerate(channels):
+        channel = herold.channel(authority.slug, channel_id)
+        capabilities = channel.capabilities
+        try:
+            variant = render(
+                announcement,
+                channel=channel_id,
+                template=capabilities.template,
+                link=link,
+                rule=capabilities.text,
+                spoiler=channel.spoiler(announcement),
+                timezone=authority.timezone,
+            )
+        except DoesNotFit as error:
+            problems.append(
+                Problem(
+                    field="instruction" if announcement.instruction else "headline",
+                    message=f"{error}; shorten it, or leave channel '{channel_id}' out (channels)",
+                )
+            )
+            continue
+        except Exception as error:  # a broken template is the operator's problem, reported plainly
+            log.exception("template failed", channel=channel_id)
+            problems.append(Problem(field=f"channels.{number}", message=f"its template failed: {error}"))
+            continue
+        variants.append(
+            NewVariant(
+                channel=channel_id,
+                language=variant.language,
+                text=variant.text,
+                spoiler=variant.spoiler,
+                link=variant.link,
+                length=variant.length,
+                limit=variant.limit,
+                shortened=variant.shortened,
+            )
+        )
+    if problems:
+        raise InvalidInput(problems)
+
+    for image in images:
+        store_image(image, herold.settings.herold.data_dir)
+    start = announcement.publish_at or now
+    deliveries = []
+    for channel_id in channels:
+        channel = herold.channel(authority.slug, channel_id)
+        deliveries.append(
+            NewDelivery(
+                id=str(uuid.uuid4()),
+                channel=channel_id,
+                channel_type=channel.type,
+                wave=int(channel.capabilities.wave),
+                state=DeliveryState.waiting,
+                deadline_at=start + herold.deadline(announcement.kind),
+                check_at=start,
+            )
+        )
+    herold.store.add_announcement(
+        announcement_id=announcement_id,
+        item_id=item_id,
+        item_path=path if original is None else None,
+        item_month=month,
+        announcement=announcement,
+        source=source,
+        actor=actor,
+        now=now,
+        variants=variants,
+        deliveries=deliveries,
+        audit=AuditEntry(
+            at=now,
+            authority=authority.slug,
+            actor=actor,
+            source=source,
+            action="announcement.accepted",
+            announcement_id=announcement_id,
+            detail={
+                "kind": announcement.kind.value,
+                "msg_type": announcement.msg_type.value,
+                "references": announcement.references,
+                "headline": announcement.headline,
+                "channels": channels,
+                "url": link,
+                "shortened": {v.channel: list(v.shortened) for v in variants if v.shortened},
+            },
+        ),
+    )
+    log.info(
+        "announcement accepted",
+        announcement=announcement_id,
+        authority=authority.slug,
+        kind=announcement.kind.value,
+        msg_type=announcement.msg_type.value,
+        url=link,
+    )
+    herold.submit("advance", announcement_id, kind=announcement.kind)
+    return announcement_id
+
+
+INHERITED = ("category", "event", "severity", "urgency", "certainty", "area", "contact", "expires")
+
+
+def _inherited(announcement: Announcement, original: StoredAnnouncement | None) -> dict[str, Any]:
+    """What a follow-up leaves out, it keeps from its original (an update also keeps the instruction;
+    an all-clear or a withdrawal must not repeat it)."""
+    if original is None:
+        return {}
+    names = INHERITED + (("instruction",) if announcement.msg_type is MsgType.update else ())
+    values = {
+        name: getattr(original.announcement, name)
+        for name in names
+        if name not in announcement.model_fields_set and getattr(original.announcement, name) is not None
+    }
+    if announcement.msg_type is not MsgType.update:
+        values.pop("expires", None)
+    return values
+
+
+def _original(
+    herold: Herold, announcement: Announcement, authority: Authority, problems: list[Problem]
+) -> StoredAnnouncement | None:
+    """The announcement a follow-up refers to, checked."""
+    if not announcement.references:
+        return None
+    original = herold.store.announcement(announcement.references)
+    if original is None or original.authority != authority.slug:
+        problems.append(
+            Problem(
+                field="references",
+                message=f"no announcement '{announcement.references}' of authority '{authority.slug}' exists",
+            )
+        )
+        return None
+    if original.announcement.kind is not announcement.kind:
+        problems.append(
+            Problem(
+                field="kind",
+                message=f"must be {original.announcement.kind.value}, like the announcement it refers to",
+            )
+        )
+    withdrawn = [a for a in herold.store.thread(original.item_id) if a.announcement.msg_type is MsgType.error]
+    if withdrawn:
+        problems.append(
+            Problem(
+                field="references",
+                message="refers to an item that was withdrawn; publish a new announcement instead",
+            )
+        )
+    return original
+
+
+def _channels(
+    announcement: Announcement, authority: Authority, original: StoredAnnouncement | None, problems: list[Problem]
+) -> list[str]:
+    """The channels to publish on: as asked, or all (a follow-up: those of its original), and
+    always the authority's own website, which no announcement may skip."""
+    configured = [c.id for c in authority.channels]
+    if announcement.channels is not None:
+        asked = announcement.channels
+    elif original is not None and original.announcement.channels:
+        asked = [c for c in original.announcement.channels if c in configured]
+    else:
+        asked = configured
+    for number, channel_id in enumerate(asked):
+        if channel_id not in configured:
+            problems.append(
+                Problem(
+                    field=f"channels.{number}",
+                    message=f"authority '{authority.slug}' has no channel '{channel_id}' "
+                    f"(it has: {', '.join(configured)})",
+                )
+            )
+    types = channel_types()
+    own_website = [c.id for c in authority.channels if types[c.type].capabilities.wave is Wave.website]
+    chosen = [c for c in configured if c in asked or c in own_website]
+    return chosen

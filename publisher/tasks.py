@@ -1,0 +1,472 @@
+"""Task functions: the same code runs in-process (embedded) and on Celery workers.
+
+- ``advance(announcement)`` applies the publication plan: releases waves, schedules the next look.
+- ``deliver(delivery)`` makes one attempt at one delivery, under a lease taken by compare-and-set.
+- ``refresh(item)`` tells own-website channels that copies elsewhere changed ("also on …").
+- ``sweep()`` finds what is due or was lost: expired leases, due retries, waves to release.
+
+A task may run twice (a redelivered message, a sweep racing a worker); compare-and-set in the
+database makes the second run a no-op.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import structlog
+
+from adapters.base import (
+    Channel,
+    CredentialsError,
+    Idempotency,
+    PermanentError,
+    Post,
+    Receipt,
+    TransientError,
+)
+from publisher.announcement import Kind, MsgType
+from publisher.app import Herold
+from publisher.plan import Step, plan, website_published
+from publisher.render import Variant
+from publisher.runner import TaskName
+from publisher.schema import DeliveryState
+from publisher.store import AuditEntry, Delivery, StoredAnnouncement
+
+log = structlog.get_logger("herold.tasks")
+
+LEASE = timedelta(minutes=2)  # longer than the slowest single attempt (connect + read timeouts, uploads)
+RETRY_BASE = 2.0  # seconds before the first retry; doubles per attempt
+RETRY_CAP = 300.0  # never wait longer than five minutes between attempts
+SAFETY_NET = timedelta(seconds=30)  # look again at waiting deliveries even if no event says so
+
+
+def run(herold: Herold, task: TaskName, argument: str) -> None:
+    {"deliver": deliver, "advance": advance, "refresh": refresh}[task](herold, argument)
+
+
+def _audit(
+    herold: Herold,
+    action: str,
+    *,
+    authority: str | None,
+    announcement_id: str | None = None,
+    delivery_id: str | None = None,
+    actor: str = "herold",
+    source: str = "engine",
+    **detail: object,
+) -> None:
+    herold.store.audit(
+        AuditEntry(
+            at=herold.clock(),
+            authority=authority,
+            actor=actor,
+            source=source,
+            action=action,
+            announcement_id=announcement_id,
+            delivery_id=delivery_id,
+            detail=dict(detail),
+        )
+    )
+
+
+# -- the plan ------------------------------------------------------------------------------
+
+
+def advance(herold: Herold, announcement_id: str) -> None:
+    stored = herold.store.announcement(announcement_id)
+    if stored is None:
+        log.warning("advance: no such announcement", announcement=announcement_id)
+        return
+    now = herold.clock()
+    deliveries = herold.store.deliveries(announcement_id)
+    decision = plan(
+        [Step(d.id, d.channel, d.wave, d.state, d.released_at) for d in deliveries],
+        now=now,
+        grace=herold.grace(stored.announcement.kind),
+        publish_at=stored.announcement.publish_at,
+        override=stored.override_reason,
+    )
+    by_id = {d.id: d for d in deliveries}
+    for release in decision.releases:
+        for delivery_id in release.delivery_ids:
+            if herold.store.release(delivery_id, release.reason, now):
+                delivery = by_id[delivery_id]
+                _audit(
+                    herold,
+                    "delivery.released",
+                    authority=stored.authority,
+                    announcement_id=announcement_id,
+                    delivery_id=delivery_id,
+                    channel=delivery.channel,
+                    wave=delivery.wave,
+                    reason=release.reason,
+                )
+                herold.submit("deliver", delivery_id, kind=stored.announcement.kind)
+    if decision.held_back:
+        herold.store.check_again(announcement_id, None)  # only a person can move it on
+    elif decision.check_again_at:
+        herold.store.check_again(announcement_id, decision.check_again_at)
+        delay = max(0.0, (decision.check_again_at - now).total_seconds())
+        herold.submit("advance", announcement_id, kind=stored.announcement.kind, delay=delay)
+    else:
+        # Finished deliveries trigger the next step at once; this later look is only the
+        # safety net for a trigger that got lost on the way.
+        herold.store.check_again(announcement_id, now + SAFETY_NET)
+
+
+def release_by_override(herold: Herold, announcement_id: str, reason: str, actor: str, source: str) -> list[str]:
+    """A person releases the other waves although the website failed (warnings only).
+    Returns problems; empty when released."""
+    reason = reason.strip()
+    stored = herold.store.announcement(announcement_id)
+    if stored is None:
+        return [f"no announcement {announcement_id}"]
+    if stored.announcement.kind is not Kind.warning:
+        return ["only warnings can be released without their website page; news waits for the website"]
+    if len(reason) < 10:
+        return ["give a reason of at least a few words; it is kept in the audit log"]
+    deliveries = herold.store.deliveries(announcement_id)
+    steps = [Step(d.id, d.channel, d.wave, d.state) for d in deliveries]
+    if website_published(steps):
+        return ["the website page is published; nothing is held back"]
+    if not any(
+        d.wave == 1 and d.state in {DeliveryState.failed, DeliveryState.dead, DeliveryState.unknown} for d in deliveries
+    ):
+        return ["the website delivery has not failed (yet); an override is only for a failed website"]
+    herold.store.set_override(announcement_id, reason)
+    _audit(
+        herold,
+        "announcement.override",
+        authority=stored.authority,
+        announcement_id=announcement_id,
+        actor=actor,
+        source=source,
+        reason=reason,
+    )
+    log.warning("waves released by override", announcement=announcement_id, actor=actor, reason=reason)
+    advance(herold, announcement_id)
+    return []
+
+
+# -- one attempt at one delivery -----------------------------------------------------------
+
+
+def deliver(herold: Herold, delivery_id: str) -> None:
+    now = herold.clock()
+    delivery = herold.store.claim(delivery_id, now, LEASE)
+    if delivery is None:
+        return  # not due, already taken, or already done
+    stored = herold.store.announcement(delivery.announcement_id)
+    assert stored is not None
+    bound = log.bind(delivery=delivery.id, announcement=stored.id, channel=delivery.channel, attempt=delivery.attempts)
+
+    if delivery.wave > 1 and not stored.override_reason:
+        steps = [Step(d.id, d.channel, d.wave, d.state) for d in herold.store.deliveries(stored.id)]
+        if not website_published(steps):
+            # Defence in depth: the plan never releases this, but if anything ever did, the
+            # rule still holds here, at the last moment before the platform is called.
+            herold.store.hold(delivery.id, now)
+            _audit(
+                herold,
+                "delivery.held",
+                authority=stored.authority,
+                announcement_id=stored.id,
+                delivery_id=delivery.id,
+                reason="website page not published",
+            )
+            bound.error("wave rule: delivery held back before its website page exists")
+            return
+
+    if now > delivery.deadline_at:
+        _give_up(
+            herold,
+            stored,
+            delivery,
+            DeliveryState.dead,
+            f"gave up after {delivery.attempts - 1} attempts: {delivery.last_error or 'no attempt succeeded'}",
+        )
+        return
+
+    channel = herold.channel(stored.authority, delivery.channel)
+    try:
+        post = _post(herold, stored, delivery, channel)
+        receipt = None
+        if delivery.ambiguous and channel.capabilities.idempotency is Idempotency.lookup:
+            receipt = channel.find(post)
+            if receipt:
+                bound.info("found the copy an earlier attempt made")
+        unconfirmable = channel.capabilities.idempotency is Idempotency.none
+        if receipt is None and delivery.ambiguous and unconfirmable and stored.announcement.kind is Kind.news:
+            # The platform can neither deduplicate nor be asked: a second post could be a
+            # double. For news a person decides; for warnings a missing one is worse.
+            _give_up(
+                herold,
+                stored,
+                delivery,
+                DeliveryState.unknown,
+                "the last attempt may have been posted; the platform cannot tell. Check the channel "
+                f"and record the post by hand. ({delivery.last_error})",
+            )
+            return
+        if receipt is None:
+            receipt = channel.publish(post)
+    except TransientError as error:
+        _retry(herold, stored, delivery, error)
+        return
+    except CredentialsError as error:
+        _give_up(
+            herold, stored, delivery, DeliveryState.failed, f"credentials refused: {error.reason}", credentials=True
+        )
+        return
+    except PermanentError as error:
+        _give_up(herold, stored, delivery, DeliveryState.failed, error.reason)
+        return
+    except _Later as later:
+        herold.store.retry_later(
+            delivery.id, later.reason, now + timedelta(seconds=later.seconds), now, ambiguous=delivery.ambiguous
+        )
+        herold.submit("deliver", delivery.id, kind=stored.announcement.kind, delay=later.seconds)
+        return
+    except Exception as error:
+        # A bug or an unexpected answer: retry (the deadline bounds it) but never hide it.
+        bound.exception("unexpected error while delivering")
+        _retry(
+            herold, stored, delivery, TransientError(f"internal error: {type(error).__name__}: {error}", ambiguous=True)
+        )
+        return
+
+    done = herold.clock()
+    if not herold.store.succeed(delivery.id, receipt, done):
+        bound.warning("delivery finished after its lease was taken over", platform_id=receipt.platform_id)
+        return
+    _audit(
+        herold,
+        "delivery.succeeded",
+        authority=stored.authority,
+        announcement_id=stored.id,
+        delivery_id=delivery.id,
+        channel=delivery.channel,
+        attempts=delivery.attempts,
+        platform_id=receipt.platform_id,
+        url=receipt.url,
+    )
+    bound.info("delivered", platform_id=receipt.platform_id, url=receipt.url)
+    herold.submit("advance", stored.id, kind=stored.announcement.kind)
+    if delivery.wave > 1 and receipt.url:
+        herold.submit("refresh", stored.item_id, kind=stored.announcement.kind)
+
+
+class _Later(Exception):
+    """Not an error: this delivery must wait for another (e.g. the message it replies to)."""
+
+    def __init__(self, reason: str, seconds: float) -> None:
+        super().__init__(reason)
+        self.reason, self.seconds = reason, seconds
+
+
+def _post(herold: Herold, stored: StoredAnnouncement, delivery: Delivery, channel: Channel) -> Post:
+    row = herold.store.variant(stored.id, delivery.channel)
+    assert row is not None
+    variant = Variant(
+        channel=row.channel,
+        language=row.language,
+        text=row.text,
+        spoiler=row.spoiler,
+        link=row.link,
+        length=row.length,
+        limit=row.limit,
+        shortened=tuple(row.shortened),
+    )
+    item = herold.store.item(stored.item_id, delivery.channel, including=stored.id)
+    assert item is not None
+    return Post(
+        delivery_id=delivery.id,
+        idempotency_key=delivery.idempotency_key,
+        announcement_id=stored.id,
+        announcement=stored.announcement,
+        variant=variant,
+        item=item,
+        in_reply_to=_reply_target(herold, stored, delivery, channel),
+        attempt=delivery.attempts,
+        previous_error=delivery.last_error if delivery.ambiguous else None,
+    )
+
+
+def _reply_target(herold: Herold, stored: StoredAnnouncement, delivery: Delivery, channel: Channel) -> Receipt | None:
+    """This channel's copy of the latest earlier message in the thread, so follow-ups read in order."""
+    if not channel.capabilities.threads or stored.announcement.msg_type is MsgType.alert:
+        return None
+    earlier = [
+        a
+        for a in herold.store.thread(stored.item_id)
+        if a.received_at < stored.received_at or (a.received_at == stored.received_at and a.id < stored.id)
+    ]
+    for previous in reversed(earlier):
+        copy = herold.store.copy_on(previous.id, delivery.channel)
+        if copy is None:
+            continue
+        if copy.state is DeliveryState.succeeded and copy.receipt:
+            return copy.receipt
+        if not copy.state.final:
+            raise _Later(f"waiting for the earlier message on {delivery.channel} to be posted first", 2.0)
+    return None
+
+
+def backoff(attempts: int, retry_after: float | None, rng: random.Random | None = None) -> float:
+    """Seconds until the next attempt: exponential with jitter, never sooner than Retry-After."""
+    rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+    ceiling = min(RETRY_CAP, RETRY_BASE * float(2 ** max(0, attempts - 1)))
+    delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
+    return max(delay, retry_after or 0.0)
+
+
+def _retry(herold: Herold, stored: StoredAnnouncement, delivery: Delivery, error: TransientError) -> None:
+    now = herold.clock()
+    delay = backoff(delivery.attempts, error.retry_after)
+    at = now + timedelta(seconds=delay)
+    if at > delivery.deadline_at:
+        _give_up(
+            herold,
+            stored,
+            delivery,
+            DeliveryState.dead,
+            f"gave up after {delivery.attempts} attempts before the deadline: {error.reason}",
+        )
+        return
+    herold.store.retry_later(delivery.id, error.reason, at, now, ambiguous=error.ambiguous or delivery.ambiguous)
+    _audit(
+        herold,
+        "delivery.retry",
+        authority=stored.authority,
+        announcement_id=stored.id,
+        delivery_id=delivery.id,
+        channel=delivery.channel,
+        attempt=delivery.attempts,
+        reason=error.reason,
+        next_attempt_at=at.isoformat(),
+    )
+    log.warning(
+        "delivery will be retried",
+        delivery=delivery.id,
+        channel=delivery.channel,
+        attempt=delivery.attempts,
+        reason=error.reason,
+        retry_in=round(delay, 2),
+    )
+    herold.submit("deliver", delivery.id, kind=stored.announcement.kind, delay=delay)
+
+
+def _give_up(
+    herold: Herold,
+    stored: StoredAnnouncement,
+    delivery: Delivery,
+    state: DeliveryState,
+    reason: str,
+    *,
+    credentials: bool = False,
+) -> None:
+    now = herold.clock()
+    if not herold.store.finish(delivery.id, state, reason, now):
+        return
+    _audit(
+        herold,
+        f"delivery.{state.value}",
+        authority=stored.authority,
+        announcement_id=stored.id,
+        delivery_id=delivery.id,
+        channel=delivery.channel,
+        attempts=delivery.attempts,
+        reason=reason,
+    )
+    log.error(
+        "delivery did not succeed",
+        delivery=delivery.id,
+        announcement=stored.id,
+        channel=delivery.channel,
+        state=state.value,
+        reason=reason,
+        credentials=credentials,
+    )
+    if delivery.wave == 1:
+        log.error("website delivery failed: every other channel is held back", announcement=stored.id)
+    alarm(herold, stored, delivery, state, reason, credentials=credentials)
+    herold.submit("advance", stored.id, kind=stored.announcement.kind)
+
+
+def alarm(
+    herold: Herold,
+    stored: StoredAnnouncement,
+    delivery: Delivery,
+    state: DeliveryState,
+    reason: str,
+    *,
+    credentials: bool,
+) -> None:
+    """A failure a person must hear about. Recorded here; on-call notification builds on this."""
+    _audit(
+        herold,
+        "alarm",
+        authority=stored.authority,
+        announcement_id=stored.id,
+        delivery_id=delivery.id,
+        channel=delivery.channel,
+        state=state.value,
+        reason=reason,
+        credentials=credentials,
+    )
+
+
+# -- copies elsewhere, shown on the item page ------------------------------------------------
+
+
+def refresh(herold: Herold, item_id: str) -> None:
+    row = herold.store.item_row(item_id)
+    if row is None:
+        return
+    authority = herold.authority(row.authority)
+    for config in authority.channels:
+        channel = herold.channel(authority.slug, config.id)
+        if not channel.capabilities.lists_copies:
+            continue
+        item = herold.store.item(item_id, config.id)
+        if item is not None:
+            channel.refresh(item)
+
+
+# -- the sweep: the database's view of what is due ----------------------------------------
+
+
+def sweep(herold: Herold, overdue: timedelta = timedelta(0)) -> None:
+    """Submit everything that is due. ``overdue`` skips work a queue should still be holding
+    (Celery), so the sweep only resubmits what was lost."""
+    now = herold.clock()
+    for delivery in herold.store.expired_leases(now):
+        if herold.store.return_expired_lease(delivery.id, delivery.lease_until, now):  # type: ignore[arg-type]
+            log.warning("lease expired: delivery returned to pending", delivery=delivery.id, channel=delivery.channel)
+            herold.submit("deliver", delivery.id, kind=delivery.kind)
+    for delivery in herold.store.due(now - overdue):
+        herold.submit("deliver", delivery.id, kind=delivery.kind)
+    for announcement_id, kind in herold.store.checks_due(now - overdue):
+        herold.submit("advance", announcement_id, kind=kind)
+
+
+def wait_until_settled(herold: Herold, announcement_id: str, timeout: float, poll: float = 0.2) -> list[Delivery]:
+    """Block until every delivery is final or held back for a person; returns the deliveries."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        deliveries = herold.store.deliveries(announcement_id)
+        if settled(deliveries) or time.monotonic() > deadline:
+            return deliveries
+        time.sleep(poll)
+
+
+def settled(deliveries: list[Delivery]) -> bool:
+    if all(d.state.final or d.state is DeliveryState.manual for d in deliveries):
+        return True
+    steps = [Step(d.id, d.channel, d.wave, d.state) for d in deliveries]
+    website_failed = any(d.wave == 1 and d.state.final and d.state is not DeliveryState.succeeded for d in deliveries)
+    stuck = all(d.state.final or d.state is DeliveryState.waiting for d in deliveries)
+    return website_failed and stuck and not website_published(steps)
