@@ -1,0 +1,349 @@
+"""The built-in own website: a static site in a directory, written before anything else.
+
+Each item (an alert with its updates and all-clear) gets one page at a stable URL, latest
+state on top and history below; the site has an index of current warnings, an archive by
+month, and Atom, RSS 2.0 and JSON Feed 1.1 feeds. Pages are plain semantic HTML with no
+JavaScript, no cookies and no request to any other origin. Each announcement is a
+microformats2 ``h-entry``; once other channels have posted, the page lists those copies as
+``u-syndication`` links (publish on your own site, syndicate elsewhere).
+
+Publishing renders only the pages an item can change (its page, the index, its month in the
+archive, the archive overview, the feeds) and writes a file only if its content changed.
+Writes are atomic (a reader never sees half a page) and serialised per site by a file lock,
+so several workers can publish at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from feedgen.feed import FeedGenerator
+from jinja2 import Environment
+from markupsafe import Markup, escape
+
+from adapters import channel_types
+from adapters.base import Capabilities, Channel, ChannelSettings, Entry, Idempotency, Item, Post, Receipt, Wave
+from publisher.announcement import Kind, MsgType
+from publisher.labels import labels_for
+from publisher.render import environment, local_time
+
+FEED_SIZE = 50  # announcements per feed
+INDEX_NEWS = 10  # news items on the start page
+WARNINGS_CONSIDERED = 200  # recent warning items looked at for "current warnings"
+
+
+class WebsiteSettings(ChannelSettings):
+    directory: Path | None = None  # default: <data_dir>/site/<authority>
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where an item stands, as readers need to see it first."""
+
+    name: str  # active, cancelled, withdrawn, expired, news
+    notice: str | None
+
+
+def item_status(item: Item, now: datetime) -> Status:
+    latest = item.latest.announcement
+    t = labels_for(latest.language or "de")
+    if latest.msg_type is MsgType.error:
+        return Status("withdrawn", t("withdrawn_notice"))
+    if latest.msg_type is MsgType.cancel:
+        return Status("cancelled", t("cancelled_notice"))
+    if latest.kind is Kind.news:
+        return Status("news", None)
+    if latest.expires and latest.expires <= now:
+        return Status("expired", t("expired_notice"))
+    return Status("active", None)
+
+
+def _paragraphs(text: str | None) -> Markup:
+    if not text:
+        return Markup("")
+    blocks = [block.strip() for block in text.replace("\r\n", "\n").split("\n\n") if block.strip()]
+    return Markup("\n").join(
+        Markup("<p>{}</p>").format(Markup("<br>\n").join(escape(line) for line in block.split("\n")))
+        for block in blocks
+    )
+
+
+class Website(Channel):
+    type = "website"
+    label = "Website"
+    capabilities = Capabilities(
+        wave=Wave.website,
+        template="channels/website.j2",
+        media=4,
+        alt_text=True,
+        threads=True,
+        edit=True,
+        delete=True,
+        idempotency=Idempotency.natural,
+        lists_copies=True,
+    )
+    Settings = WebsiteSettings
+    settings: WebsiteSettings
+
+    # -- where things go ----------------------------------------------------------------
+
+    @property
+    def directory(self) -> Path:
+        configured = self.settings.directory
+        if configured is None:
+            return Path(self.services.data_dir) / "site" / self.authority.slug
+        return configured if configured.is_absolute() else Path(self.services.data_dir) / configured
+
+    def url(self, path: str = "") -> str:
+        return self.authority.url(path)
+
+    @property
+    def env(self) -> Environment:
+        settings = self.services.extra.get("settings")
+        templates = getattr(getattr(settings, "herold", None), "templates_dir", None)
+        return environment(templates) if templates else environment()
+
+    # -- the Channel interface ------------------------------------------------------------
+
+    def publish(self, post: Post) -> Receipt:
+        with self._locked():
+            self._write_item(post.item)
+            self._write_lists(months=[post.item.month], including=post.announcement_id)
+        return Receipt(platform_id=post.item.path, url=self.url(post.item.path))
+
+    def find(self, post: Post) -> Receipt | None:
+        page = self.directory / post.item.path / "index.html"
+        return Receipt(platform_id=post.item.path, url=self.url(post.item.path)) if page.exists() else None
+
+    def refresh(self, item: Item) -> None:
+        with self._locked():
+            self._write_item(item)
+
+    def rebuild_all(self) -> int:
+        """Render every page again (after a template change, or to repair the directory)."""
+        archive = self.services.archive
+        written = 0
+        with self._locked():
+            months = archive.months(self.authority.slug, self.id)
+            for month in months:
+                for item in archive.items(self.authority.slug, self.id, month=month):
+                    written += self._write_item(item)
+            written += self._write_lists(months=months)
+        return written
+
+    # -- writing --------------------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / ".herold.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _write(self, relative: str, content: str | bytes) -> int:
+        """Write atomically, and only if the content changed. Returns 1 if written."""
+        target = self.directory / relative
+        data = content.encode() if isinstance(content, str) else content
+        try:
+            if target.read_bytes() == data:
+                return 0
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+        partial.write_bytes(data)
+        partial.replace(target)
+        return 1
+
+    def _context(self, depth: int, language: str) -> dict[str, Any]:
+        return {
+            "authority": self.authority,
+            "root": "../" * depth,
+            "t": labels_for(language),
+            "language": language,
+            "feeds": {"atom": self.url("atom.xml"), "rss": self.url("rss.xml"), "json": self.url("feed.json")},
+        }
+
+    def _when(self, moment: datetime, language: str) -> str:
+        return local_time(moment, language, self.authority.timezone)
+
+    def _copy_media(self, item: Item) -> int:
+        written = 0
+        data_dir = Path(self.services.data_dir)
+        for entry in item.entries:
+            for media in entry.announcement.media:
+                if media.path is None:
+                    continue
+                source = data_dir / media.path
+                target = self.directory / item.path / Path(media.path).name
+                if source.exists() and not target.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    partial = target.with_name(f".{target.name}.part")
+                    shutil.copyfile(source, partial)
+                    partial.replace(target)
+                    written += 1
+        return written
+
+    def _write_item(self, item: Item) -> int:
+        language = self.authority.language
+        now = self.services.clock()
+        types = channel_types()
+        page = self.env.get_template("site/item.html.j2").render(
+            **self._context(item.path.strip("/").count("/") + 1, language),
+            item=item,
+            url=self.url(item.path),
+            status=item_status(item, now),
+            entries=list(reversed(item.entries)),
+            when=lambda moment, lang=language: self._when(moment, lang),
+            paragraphs=_paragraphs,
+            platform=lambda copy: types[copy.channel_type].label if copy.channel_type in types else copy.channel,
+            media_name=lambda media: Path(media.path).name,
+        )
+        return self._copy_media(item) + self._write(f"{item.path}index.html", page)
+
+    def _write_lists(self, months: Sequence[str], including: str | None = None) -> int:
+        archive, slug, now = self.services.archive, self.authority.slug, self.services.clock()
+        language = self.authority.language
+        warnings = [
+            item
+            for item in archive.items(
+                slug, self.id, kind=Kind.warning.value, limit=WARNINGS_CONSIDERED, including=including
+            )
+            if item_status(item, now).name == "active"
+        ]
+        news = archive.items(slug, self.id, kind=Kind.news.value, limit=INDEX_NEWS, including=including)
+        all_months = archive.months(slug, self.id, including=including)
+        recent = archive.items(slug, self.id, limit=FEED_SIZE, including=including)
+        written = 0
+        written += self._write(
+            "index.html",
+            self.env.get_template("site/index.html.j2").render(
+                **self._context(0, language),
+                warnings=warnings,
+                news=news,
+                months=all_months,
+                when=lambda moment: self._when(moment, language),
+            ),
+        )
+        written += self._write(
+            "archive/index.html",
+            self.env.get_template("site/archive.html.j2").render(
+                **self._context(1, language),
+                months=all_months,
+                month=None,
+                items=[],
+                when=lambda moment: self._when(moment, language),
+                status=lambda item: item_status(item, now),
+            ),
+        )
+        for month in months:
+            written += self._write(
+                f"archive/{month}/index.html",
+                self.env.get_template("site/archive.html.j2").render(
+                    **self._context(2, language),
+                    months=all_months,
+                    month=month,
+                    items=archive.items(slug, self.id, month=month, including=including),
+                    when=lambda moment: self._when(moment, language),
+                    status=lambda item: item_status(item, now),
+                ),
+            )
+        written += self._write("style.css", self._stylesheet())
+        atom, rss, json_feed = self._feeds(recent, language)
+        written += self._write("atom.xml", atom) + self._write("rss.xml", rss) + self._write("feed.json", json_feed)
+        return written
+
+    def _stylesheet(self) -> str:
+        loader = self.env.loader
+        assert loader is not None
+        source, _, _ = loader.get_source(self.env, "site/style.css")
+        return source
+
+    # -- feeds ----------------------------------------------------------------------------
+
+    def _entries(self, items: Sequence[Item]) -> list[tuple[Item, Entry]]:
+        pairs = [(item, entry) for item in items for entry in item.entries]
+        pairs.sort(key=lambda pair: (pair[1].published, pair[1].id), reverse=True)
+        return pairs[:FEED_SIZE]
+
+    def _title(self, entry: Entry) -> str:
+        announcement = entry.announcement
+        t = labels_for(announcement.language or self.authority.language)
+        if announcement.is_follow_up:
+            return f"{t(f'msg_type.{announcement.msg_type.value}')}: {announcement.headline}"
+        return announcement.headline
+
+    def _feeds(self, items: Sequence[Item], language: str) -> tuple[bytes, bytes, str]:
+        entries = self._entries(items)
+        updated = entries[0][1].published if entries else datetime(2000, 1, 1).astimezone()
+        title = (
+            f"{self.authority.name}: Warnungen und Meldungen"
+            if language.startswith("de")
+            else (f"{self.authority.name}: warnings and news")
+        )
+        feed = FeedGenerator()
+        feed.id(self.url())
+        feed.title(title)
+        feed.author({"name": self.authority.name, "uri": self.url()})
+        feed.link(href=self.url(), rel="alternate")
+        feed.link(href=self.url("atom.xml"), rel="self")
+        feed.language(language)
+        feed.description(title)
+        feed.updated(updated)
+        feed.lastBuildDate(updated)
+        for item, entry in reversed(entries):  # feedgen puts each new entry first
+            link = f"{self.url(item.path)}#m-{entry.id[:8]}"
+            added = feed.add_entry()
+            added.id(f"urn:uuid:{entry.id}")
+            added.guid(f"urn:uuid:{entry.id}", permalink=False)
+            added.title(self._title(entry))
+            added.link(href=link, rel="alternate")
+            added.published(entry.published)
+            added.updated(entry.published)
+            added.description(entry.variant_text)
+            added.author({"name": self.authority.name})
+            if entry.announcement.category:
+                added.category(term=entry.announcement.category.value)
+        atom: bytes = feed.atom_str(pretty=True)
+        feed.link(href=self.url("rss.xml"), rel="self", replace=True)
+        rss: bytes = feed.rss_str(pretty=True)
+        json_feed = {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": title,
+            "home_page_url": self.url(),
+            "feed_url": self.url("feed.json"),
+            "language": language,
+            "authors": [{"name": self.authority.name, "url": self.url()}],
+            "items": [
+                {
+                    "id": f"urn:uuid:{entry.id}",
+                    "url": f"{self.url(item.path)}#m-{entry.id[:8]}",
+                    "title": self._title(entry),
+                    "content_text": entry.variant_text,
+                    "date_published": entry.published.isoformat(),
+                    "language": entry.announcement.language or language,
+                    "tags": [
+                        t
+                        for t in (
+                            entry.announcement.kind.value,
+                            entry.announcement.msg_type.value,
+                            entry.announcement.category and entry.announcement.category.value,
+                        )
+                        if t
+                    ],
+                }
+                for item, entry in entries
+            ],
+        }
+        return atom, rss, json.dumps(json_feed, ensure_ascii=False, indent=2) + "\n"
