@@ -1,0 +1,299 @@
+"""The ``herold`` command.
+
+Exit codes: 0 done; 1 a delivery failed or is held back; 2 bad input (document or config),
+nothing was written.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+import yaml
+
+from publisher import logs
+from publisher.config import ConfigError, Settings, load_settings
+from publisher.problems import InvalidInput, Problem
+
+BAD_INPUT = 2
+FAILED = 1
+
+
+def _fail(headline: str, problems: list[Problem] | None = None, code: int = BAD_INPUT) -> NoReturn:
+    click.echo(headline, err=True)
+    for problem in problems or []:
+        click.echo(f"  {problem}", err=True)
+    sys.exit(code)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    path = ctx.obj.get("config")
+    try:
+        settings = load_settings(Path(path) if path else None)
+    except ConfigError as error:
+        _fail(f"Configuration has {len(error.problems)} problem(s):", error.problems)
+    logs.configure(settings.herold.log_level, settings.herold.log_format)
+    return settings
+
+
+@contextmanager
+def _herold(ctx: click.Context, start: bool = True) -> Iterator[Any]:
+    from publisher.app import Herold
+
+    herold = Herold(_settings(ctx))
+    if start:
+        herold.start()
+    else:
+        herold.store.migrate()
+    try:
+        yield herold
+    finally:
+        if start:
+            herold.stop()
+        else:
+            herold.store.dispose()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    envvar="HEROLD_CONFIG",
+    type=click.Path(dir_okay=False),
+    help="The TOML configuration (default: $HEROLD_CONFIG, ./herold.toml, ./config/herold.toml).",
+)
+@click.pass_context
+def main(ctx: click.Context, config: str | None) -> None:
+    """Herold publishes an authority's announcements: own website first, then everywhere else."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+
+
+@main.command("check-config")
+@click.pass_context
+def check_config(ctx: click.Context) -> None:
+    """Check the configuration and the channels' setup, without publishing anything."""
+    settings = _settings(ctx)
+    from publisher.app import Herold
+
+    herold = Herold(settings)
+    problems = []
+    for authority in settings.authorities:
+        for config in authority.channels:
+            for message in herold.channel(authority.slug, config.id).check():
+                problems.append(Problem(field=f"{authority.slug}.{config.id}", message=message))
+    if problems:
+        _fail(f"Channel setup has {len(problems)} problem(s):", problems)
+    click.echo(f"Configuration OK: {settings.source}")
+    for authority in settings.authorities:
+        channels = ", ".join(f"{c.id} ({c.type})" for c in authority.channels)
+        click.echo(f"  {authority.slug}: {authority.name} <{authority.base_url}>; channels: {channels}")
+    runtime = settings.herold
+    click.echo(f"  database: {_safe_url(runtime.database)}")
+    click.echo(f"  execution: {'Celery on ' + _safe_url(runtime.redis_url) if runtime.redis_url else 'in-process'}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+def read_document(path: Path) -> Any:
+    """A JSON or YAML announcement file, with parse errors as problems."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput([Problem(field=str(path), message="does not exist")]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInput([Problem(field=str(path), message=f"cannot be read: {error}")]) from None
+    if path.suffix.lower() in {".yaml", ".yml"}:
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            raise InvalidInput(
+                [Problem(field=str(path), message=f"is not valid YAML{where}: {getattr(error, 'problem', error)}")]
+            ) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidInput(
+            [
+                Problem(
+                    field=str(path),
+                    message=f"is not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}",
+                )
+            ]
+        ) from None
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--wait", is_flag=True, help="Block until every delivery is final, print a table, exit 1 on failure.")
+@click.option("--timeout", default=3 * 3600.0, show_default=True, help="Seconds to wait at most.")
+@click.pass_context
+def publish(ctx: click.Context, file: Path, wait: bool, timeout: float) -> None:
+    """Publish the announcement in FILE (JSON or YAML)."""
+    from publisher.intake import accept
+    from publisher.report import report, table
+    from publisher.tasks import wait_until_settled
+
+    try:
+        document = read_document(file)
+    except InvalidInput as error:
+        _fail(f"{file}: nothing was published:", error.problems)
+    with _herold(ctx) as herold:
+        try:
+            announcement_id = accept(
+                herold, document, source="cli", actor=f"cli:{getpass.getuser()}", base_dir=file.resolve().parent
+            )
+        except InvalidInput as error:
+            _fail(f"{file}: {len(error.problems)} problem(s), nothing was published:", error.problems)
+        click.echo(f"Accepted {announcement_id}")
+        if not wait and not herold.embedded:
+            click.echo(f"Workers deliver it now; see: herold status {announcement_id}")
+            return
+        # In-process execution ends with this command, so it stays until the work is done.
+        wait_until_settled(herold, announcement_id, timeout)
+        result = report(herold, announcement_id)
+        assert result is not None
+        if wait:
+            click.echo(table(result))
+        if result.failed or result.held_back or result.status == "in progress":
+            sys.exit(FAILED)
+
+
+@main.command()
+@click.argument("announcement_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def status(ctx: click.Context, announcement_id: str, as_json: bool) -> None:
+    """Show where announcement ANNOUNCEMENT_ID stands on every channel."""
+    from publisher.report import report, table
+
+    with _herold(ctx, start=False) as herold:
+        result = report(herold, announcement_id)
+        if result is None:
+            _fail(f"No announcement {announcement_id}.", code=FAILED)
+        click.echo(result.model_dump_json(indent=2) if as_json else table(result))
+        if result.failed or result.held_back:
+            sys.exit(FAILED)
+
+
+@main.command()
+@click.argument("announcement_id")
+@click.option("--reason", required=True, help="Why the other channels must go out without the website page.")
+@click.pass_context
+def release(ctx: click.Context, announcement_id: str, reason: str) -> None:
+    """Release a warning's other channels although its website delivery failed (recorded in the audit log)."""
+    from publisher.tasks import release_by_override
+
+    with _herold(ctx) as herold:
+        problems = release_by_override(herold, announcement_id, reason, actor=f"cli:{getpass.getuser()}", source="cli")
+        if problems:
+            _fail("Not released:", [Problem(field="", message=p) for p in problems], code=FAILED)
+        click.echo("Released; the other channels are delivering now.")
+        if herold.embedded:
+            from publisher.tasks import wait_until_settled
+
+            wait_until_settled(herold, announcement_id, 3 * 3600.0)
+
+
+@main.group()
+def site() -> None:
+    """The built-in website."""
+
+
+@site.command("build")
+@click.option("--authority", help="Only this authority (slug).")
+@click.pass_context
+def site_build(ctx: click.Context, authority: str | None) -> None:
+    """Render the whole site again from the database."""
+    with _herold(ctx, start=False) as herold:
+        for owner in herold.settings.authorities:
+            if authority and owner.slug != authority:
+                continue
+            for config in owner.channels:
+                written = herold.channel(owner.slug, config.id).rebuild_all()
+                if written:
+                    click.echo(f"{owner.slug}/{config.id}: {written} file(s) written")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--authority", required=True, help="The authority (slug) the token publishes for.")
+@click.option("--name", default="api", show_default=True, help="What the token is for (shown in the audit log).")
+@click.pass_context
+def token_create(ctx: click.Context, authority: str, name: str) -> None:
+    """Create an API token; it is shown once and stored only as a hash."""
+    from publisher.app import utcnow
+    from publisher.store import AuditEntry
+
+    with _herold(ctx, start=False) as herold:
+        try:
+            herold.authority(authority)
+        except KeyError:
+            _fail(f"No authority '{authority}' in the configuration.")
+        value = herold.store.create_token(authority, name, utcnow())
+        herold.store.audit(
+            AuditEntry(
+                at=utcnow(),
+                authority=authority,
+                actor=f"cli:{getpass.getuser()}",
+                source="cli",
+                action="token.created",
+                detail={"name": name},
+            )
+        )
+        click.echo(value)
+
+
+@main.group()
+def db() -> None:
+    """The database."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Create or migrate the schema to the newest version."""
+    with _herold(ctx, start=False) as herold:
+        click.echo(f"Database is up to date: {_safe_url(herold.settings.herold.database)}")
+
+
+@main.command()
+@click.option("--listen", help="HOST:PORT (default from config: 127.0.0.1:8000).")
+@click.pass_context
+def serve(ctx: click.Context, listen: str | None) -> None:
+    """Serve the public site and the JSON API (and, without Redis, run deliveries in-process)."""
+    import uvicorn
+
+    from publisher.app import Herold
+    from publisher.web import create_app
+
+    settings = _settings(ctx)
+    host, _, port = (listen or settings.herold.listen).rpartition(":")
+    herold = Herold(settings)
+    click.echo(f"Herold serves on http://{host}:{port}/ (API under /api/v1/)", err=True)
+    uvicorn.run(
+        create_app(herold),
+        host=host or "127.0.0.1",
+        port=int(port),
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )

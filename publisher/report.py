@@ -1,0 +1,140 @@
+"""Where an announcement stands, channel by channel: the one view for the CLI, the API and people."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from publisher.app import Herold
+from publisher.plan import Step, plan
+from publisher.schema import DeliveryState
+
+
+class DeliveryReport(BaseModel):
+    channel: str
+    type: str
+    wave: int
+    state: DeliveryState
+    attempts: int
+    platform_id: str | None
+    url: str | None
+    last_error: str | None
+    released_at: datetime | None
+    release_reason: str | None
+    next_attempt_at: datetime | None
+    finished_at: datetime | None
+    length: int | None
+    limit: int | None
+    shortened: list[str]
+
+
+class AnnouncementReport(BaseModel):
+    id: str
+    authority: str
+    kind: str
+    msg_type: str
+    headline: str
+    item_url: str
+    references: str | None
+    received_at: datetime
+    publish_at: datetime | None
+    status: str  # scheduled | in progress | held back | published | published with failures
+    held_back: str | None
+    override_reason: str | None
+    deliveries: list[DeliveryReport]
+
+    @property
+    def failed(self) -> bool:
+        return any(
+            d.state in {DeliveryState.failed, DeliveryState.dead, DeliveryState.unknown} for d in self.deliveries
+        )
+
+
+def report(herold: Herold, announcement_id: str) -> AnnouncementReport | None:
+    stored = herold.store.announcement(announcement_id)
+    if stored is None:
+        return None
+    authority = herold.authority(stored.authority)
+    deliveries = herold.store.deliveries(announcement_id)
+    variants = {v.channel: v for v in herold.store.variants(announcement_id)}
+    now = herold.clock()
+    decision = plan(
+        [Step(d.id, d.channel, d.wave, d.state, d.released_at) for d in deliveries],
+        now=now,
+        grace=herold.grace(stored.announcement.kind),
+        publish_at=stored.announcement.publish_at,
+        override=stored.override_reason,
+    )
+    states = {d.state for d in deliveries}
+    if decision.held_back:
+        status = "held back"
+    elif stored.announcement.publish_at and now < stored.announcement.publish_at:
+        status = "scheduled"
+    elif states <= {DeliveryState.succeeded, DeliveryState.manual}:
+        status = "published"
+    elif all(d.state.final or d.state is DeliveryState.manual for d in deliveries):
+        status = "published with failures" if DeliveryState.succeeded in states else "failed"
+    else:
+        status = "in progress"
+    return AnnouncementReport(
+        id=stored.id,
+        authority=stored.authority,
+        kind=stored.announcement.kind.value,
+        msg_type=stored.announcement.msg_type.value,
+        headline=stored.announcement.headline,
+        item_url=authority.url(stored.item_path),
+        references=stored.announcement.references,
+        received_at=stored.received_at,
+        publish_at=stored.announcement.publish_at,
+        status=status,
+        held_back=decision.held_back,
+        override_reason=stored.override_reason,
+        deliveries=[
+            DeliveryReport(
+                channel=d.channel,
+                type=d.channel_type,
+                wave=d.wave,
+                state=d.state,
+                attempts=d.attempts,
+                platform_id=d.platform_id,
+                url=d.platform_url,
+                last_error=d.last_error,
+                released_at=d.released_at,
+                release_reason=d.release_reason,
+                next_attempt_at=d.next_attempt_at,
+                finished_at=d.finished_at,
+                length=variants[d.channel].length if d.channel in variants else None,
+                limit=variants[d.channel].limit if d.channel in variants else None,
+                shortened=list(variants[d.channel].shortened) if d.channel in variants else [],
+            )
+            for d in deliveries
+        ],
+    )
+
+
+def table(result: AnnouncementReport) -> str:
+    """A plain-text table, one line per channel, for terminals and e-mails."""
+    lines = [
+        f"Announcement {result.id} ({result.kind}, {result.msg_type}): {result.headline}",
+        f"Page:   {result.item_url}",
+        f"Status: {result.status.upper()}",
+    ]
+    if result.held_back:
+        lines.append(f"HELD BACK: {result.held_back}.")
+        lines.append(f'           A person can release them: herold release {result.id} --reason "..."')
+    if result.override_reason:
+        lines.append(f"Released by override: {result.override_reason}")
+    rows = [("CHANNEL", "TYPE", "WAVE", "STATE", "TRIES", "WHERE / WHY")]
+    for d in result.deliveries:
+        why = d.url or d.platform_id or ""
+        if d.state is not DeliveryState.succeeded:
+            why = d.last_error or (f"released: {d.release_reason}" if d.release_reason else "waiting for its wave")
+        if d.shortened and d.state is DeliveryState.succeeded:
+            why += f" (shortened: {', '.join(d.shortened)})"
+        rows.append((d.channel, d.type, str(d.wave), d.state.value, str(d.attempts), why))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines.append("")
+    for row in rows:
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + row[5])
+    return "\n".join(line.rstrip() for line in lines)
