@@ -151,7 +151,7 @@ def publish(ctx: click.Context, file: Path, wait: bool, timeout: float) -> None:
     try:
         document = read_document(file)
     except InvalidInput as error:
-        _fail(f"{file}: nothing was published:", error.problems)
+        _fail("Nothing was published:", error.problems)
     with _herold(ctx) as herold:
         try:
             announcement_id = accept(
@@ -297,3 +297,7 @@ def serve(ctx: click.Context, listen: str | None) -> None:
         access_log=False,
         server_header=False,
     )
+
+
+if __name__ == "__main__":
+    main()

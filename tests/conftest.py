@@ -1,0 +1,149 @@
+"""Shared fixtures: settings built in code, an embedded Herold per test, real database servers."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from publisher import logs  # noqa: E402
+from publisher.app import Herold  # noqa: E402
+from publisher.config import Settings, settings_from  # noqa: E402
+from publisher.store import Store  # noqa: E402
+from services import Postgres, Redis  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).parent / "fixtures"
+
+AUTHORITY: dict[str, Any] = {
+    "slug": "lk-beispiel",
+    "name": "Landkreis Beispiel",
+    "base_url": "https://www.lk-beispiel.de/warnungen/",
+    "impressum_url": "https://www.lk-beispiel.de/impressum",
+    "privacy_url": "https://www.lk-beispiel.de/datenschutz",
+    "languages": ["de", "en"],
+    "channels": [{"id": "website", "type": "website"}],
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    logs.configure("warning", "console")
+
+
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> SettingsFactory:
+    """Settings as a config file would give them. Keyword arguments go into [herold];
+    ``authorities`` replaces the default authority list; ``env`` is the environment."""
+
+    def make(
+        authorities: list[dict[str, Any]] | None = None, env: dict[str, str] | None = None, **herold: Any
+    ) -> Settings:
+        section = {"data_dir": str(tmp_path / "var"), **herold}
+        raw = {"herold": section, "authorities": authorities or [copy.deepcopy(AUTHORITY)]}
+        return settings_from(raw, env or {}, base=tmp_path)
+
+    return make
+
+
+HeroldFactory = Callable[..., Herold]
+
+
+@pytest.fixture
+def make_herold(make_settings: SettingsFactory) -> Iterator[HeroldFactory]:
+    """A started, embedded Herold (SQLite, in-process runner); stopped after the test."""
+    started: list[Herold] = []
+
+    def make(settings: Settings | None = None, **kwargs: Any) -> Herold:
+        herold = Herold(settings or make_settings(), **kwargs)
+        herold.start()
+        started.append(herold)
+        return herold
+
+    yield make
+    for herold in started:
+        herold.stop()
+
+
+@pytest.fixture
+def herold(make_herold: HeroldFactory) -> Herold:
+    return make_herold()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    server = Postgres().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Redis]:
+    server = Redis().start()
+    yield server
+    server.stop()
+
+
+_databases = iter(range(1, 100_000))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on the embedded default (SQLite) and on PostgreSQL (production)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'herold.db'}"
+    server: Postgres = request.getfixturevalue("postgres")
+    return server.database(f"test_{next(_databases)}")
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    store = Store(database_url)
+    store.migrate()
+    yield store
+    store.dispose()
+
+
+def warning(**changes: Any) -> dict[str, Any]:
+    """A valid warning document; keyword arguments change or (with None) remove fields."""
+    document: dict[str, Any] = {
+        "authority": "lk-beispiel",
+        "kind": "warning",
+        "category": "safety",
+        "event": "Bombenentschärfung",
+        "severity": "severe",
+        "headline": "Fliegerbombe in der Altstadt",
+        "description": "Bei Bauarbeiten wurde eine Fliegerbombe gefunden. Sie wird heute entschärft.",
+        "instruction": "Verlassen Sie das Sperrgebiet bis 10 Uhr.",
+        "area": {"description": "Altstadt rund um die Marktstraße"},
+        "hashtags": ["Bombe"],
+    }
+    for key, value in changes.items():
+        if value is None:
+            document.pop(key, None)
+        else:
+            document[key] = value
+    return document
+
+
+def news(**changes: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "authority": "lk-beispiel",
+        "kind": "news",
+        "headline": "Bürgerbüro am 24. Dezember geschlossen",
+        "description": "Das Bürgerbüro bleibt an Heiligabend geschlossen.",
+    }
+    for key, value in changes.items():
+        if value is None:
+            document.pop(key, None)
+        else:
+            document[key] = value
+    return document

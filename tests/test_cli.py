@@ -1,0 +1,202 @@
+"""The ``herold`` command, as an operator or press officer uses it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import feedparser
+import pytest
+import requests
+from click.testing import CliRunner, Result
+from conftest import ROOT, warning
+from services import free_port
+
+from publisher.cli import main
+
+EXAMPLES = sorted((ROOT / "examples").glob("*.*"))
+
+CONFIG = """
+[herold]
+data_dir = "var"
+grace_warning_seconds = 0.2
+grace_news_seconds = 0.2
+log_format = "console"
+log_level = "warning"
+
+[[authorities]]
+slug = "lk-beispiel"
+name = "Landkreis Beispiel"
+base_url = "{base_url}"
+impressum_url = "https://www.lk-beispiel.de/impressum"
+privacy_url = "https://www.lk-beispiel.de/datenschutz"
+
+  [[authorities.channels]]
+  id = "website"
+  type = "website"
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "herold.toml"
+    path.write_text(CONFIG.format(base_url="https://www.lk-beispiel.de/"), encoding="utf-8")
+    return path
+
+
+def herold(config: Path, *arguments: str) -> Result:
+    return CliRunner().invoke(main, ["--config", str(config), *arguments], catch_exceptions=False)
+
+
+def site(config: Path) -> Path:
+    return config.parent / "var" / "site" / "lk-beispiel"
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
+def test_every_shipped_example_publishes(config: Path, example: Path) -> None:
+    result = herold(config, "publish", str(example), "--wait")
+    assert result.exit_code == 0, result.output
+    assert "Status: PUBLISHED" in result.output
+    assert "website" in result.output and "succeeded" in result.output
+
+
+def test_publish_wait_prints_a_table_and_the_page_is_in_every_feed_and_the_index(config: Path) -> None:
+    result = herold(config, "publish", str(ROOT / "examples" / "bomb-disposal.json"), "--wait")
+    assert result.exit_code == 0, result.output
+    page_url = next(line.split()[1] for line in result.output.splitlines() if line.startswith("Page:"))
+    path = page_url.removeprefix("https://www.lk-beispiel.de/")
+    assert (site(config) / path / "index.html").exists()
+    for feed in ("atom.xml", "rss.xml"):
+        parsed = feedparser.parse(site(config) / feed)
+        assert parsed.bozo == 0 and page_url in parsed.entries[0].link
+    assert page_url in json.loads((site(config) / "feed.json").read_text())["items"][0]["url"]
+    assert f'href="{path}"' in (site(config) / "index.html").read_text()
+
+
+def test_a_document_with_five_mistakes_gets_five_lines_exit_code_2_and_nothing_is_written(
+    config: Path, tmp_path: Path
+) -> None:
+    bad = warning(severity="hoch", headline="", effective="morgen", instructions="Fenster schließen", msg_type="update")
+    bad.pop("instruction")
+    (tmp_path / "bad.json").write_text(json.dumps(bad), encoding="utf-8")
+    result = herold(config, "publish", str(tmp_path / "bad.json"), "--wait")
+    assert result.exit_code == 2
+    lines = [line.strip() for line in result.stderr.splitlines()[1:]]
+    assert lines == [
+        'severity: must be one of extreme, severe, moderate, minor or unknown (got "hoch")',
+        "headline: must not be empty",
+        'effective: is not a date and time like 2026-11-22T10:00:00+01:00 (got "morgen")',
+        "instructions: is not a field Herold knows; did you mean instruction?",
+        "references: is required for msg_type update: give the id of the earlier announcement",
+    ]
+    assert "5 problem(s), nothing was published" in result.stderr
+    assert not site(config).exists()
+    status = herold(config, "status", "any")
+    assert status.exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("broken.json", '{"kind": "news",', "is not valid JSON (line 1, column 17)"),
+        ("broken.yaml", "kind: [news", "is not valid YAML (line 1, column 12)"),
+        ("missing.json", None, "does not exist"),
+    ],
+)
+def test_a_file_that_cannot_be_read_is_reported_plainly(
+    config: Path, tmp_path: Path, name: str, content: str | None, message: str
+) -> None:
+    if content is not None:
+        (tmp_path / name).write_text(content, encoding="utf-8")
+    result = herold(config, "publish", str(tmp_path / name))
+    assert result.exit_code == 2
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_check_config_names_the_wrong_key(config: Path) -> None:
+    assert herold(config, "check-config").exit_code == 0
+    config.write_text(config.read_text().replace('impressum_url = "https://www.lk-beispiel.de/impressum"\n', ""))
+    result = herold(config, "check-config")
+    assert result.exit_code == 2
+    assert "authorities.0.impressum_url: is required" in result.stderr
+
+
+def test_status_shows_every_channel_and_json_for_machines(config: Path) -> None:
+    published = herold(config, "publish", str(ROOT / "examples" / "opening-hours.yaml"), "--wait")
+    announcement_id = published.output.split()[1]
+    table = herold(config, "status", announcement_id)
+    assert table.exit_code == 0 and "website  website  1     succeeded" in table.output
+    report = json.loads(herold(config, "status", announcement_id, "--json").output)
+    assert report["status"] == "published" and report["deliveries"][0]["state"] == "succeeded"
+
+
+def test_a_token_is_shown_once_and_only_its_hash_is_kept(config: Path) -> None:
+    result = herold(config, "token", "create", "--authority", "lk-beispiel", "--name", "Leitstelle")
+    token = result.output.strip()
+    assert result.exit_code == 0 and token.startswith("hrd_")
+    database = (config.parent / "var" / "herold.db").read_bytes()
+    assert token.encode() not in database
+    assert herold(config, "token", "create", "--authority", "nobody").exit_code == 2
+
+
+def test_site_build_restores_the_whole_site(config: Path) -> None:
+    herold(config, "publish", str(ROOT / "examples" / "bomb-disposal.json"))
+    index = site(config) / "index.html"
+    before = index.read_text()
+    index.unlink()
+    result = herold(config, "site", "build")
+    assert result.exit_code == 0 and "file(s) written" in result.output
+    assert index.read_text() == before
+
+
+def test_release_refuses_when_nothing_is_held_back(config: Path) -> None:
+    published = herold(config, "publish", str(ROOT / "examples" / "bomb-disposal.json"))
+    announcement_id = published.output.split()[1]
+    result = herold(config, "release", announcement_id, "--reason", "Server ausgefallen, Evakuierung")
+    assert result.exit_code == 1
+    assert "the website page is published; nothing is held back" in result.stderr
+
+
+def test_make_run_serves_the_site_and_publish_wait_puts_the_item_online(tmp_path: Path) -> None:
+    """The README's first steps, end to end, with real processes and HTTP."""
+    port = free_port()
+    config = tmp_path / "herold.toml"
+    config.write_text(CONFIG.format(base_url=f"http://127.0.0.1:{port}/"), encoding="utf-8")
+    env = {**os.environ, "HEROLD_CONFIG": str(config), "HEROLD_LISTEN": f"127.0.0.1:{port}"}
+    command = [sys.executable, "-m", "publisher.cli"]
+    server = subprocess.Popen([*command, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and server.poll() is None, "herold serve did not start"
+                time.sleep(0.2)
+        done = subprocess.run(
+            [*command, "publish", str(ROOT / "examples" / "bomb-disposal.json"), "--wait"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        page_url = next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("Page:"))
+        page = requests.get(page_url, timeout=5)
+        assert page.status_code == 200 and "Fliegerbombe in der Altstadt" in page.text
+        assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
+        index = requests.get(f"http://127.0.0.1:{port}/", timeout=5).text
+        assert page_url.removeprefix(f"http://127.0.0.1:{port}/") in index
+        for feed in ("atom.xml", "rss.xml"):
+            parsed = feedparser.parse(requests.get(f"http://127.0.0.1:{port}/{feed}", timeout=5).content)
+            assert parsed.bozo == 0 and parsed.entries[0].link.startswith(page_url)
+        items = requests.get(f"http://127.0.0.1:{port}/feed.json", timeout=5).json()["items"]
+        assert items[0]["url"].startswith(page_url)
+    finally:
+        server.terminate()
+        server.wait(15)

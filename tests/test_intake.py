@@ -1,0 +1,168 @@
+"""Accepting an announcement: checked against its authority, stored whole, or not at all."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import io
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from conftest import AUTHORITY, HeroldFactory, SettingsFactory, news, warning
+from fakes.channels import registered
+from PIL import Image
+from sqlalchemy import func, select
+
+from publisher.app import Herold
+from publisher.intake import accept
+from publisher.problems import InvalidInput
+from publisher.schema import AnnouncementRow, AuditRow
+from publisher.tasks import wait_until_settled
+
+
+def problems_of(herold: Herold, document: dict[str, Any]) -> list[str]:
+    with pytest.raises(InvalidInput) as rejected:
+        accept(herold, document, source="test", actor="t")
+    return [str(p) for p in rejected.value.problems]
+
+
+def count(herold: Herold, table: Any) -> int:
+    with herold.store.session() as session:
+        return int(session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def png() -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_an_invalid_document_writes_nothing_at_all(herold: Herold) -> None:
+    document = warning(
+        severity="hoch", channels=["website", "telegram"], media=[{"data": png(), "alt": "Karte"}], headline=""
+    )
+    assert problems_of(herold, document) == [
+        'severity: must be one of extreme, severe, moderate, minor or unknown (got "hoch")',
+        "headline: must not be empty",
+    ]
+    assert count(herold, AnnouncementRow) == 0 and count(herold, AuditRow) == 0
+    assert not (herold.settings.herold.data_dir / "media").exists()
+
+
+def test_channels_must_exist_and_the_own_website_is_never_skipped(herold: Herold) -> None:
+    assert problems_of(herold, warning(channels=["telegram"])) == [
+        "channels.0: authority 'lk-beispiel' has no channel 'telegram' (it has: website)"
+    ]
+    announcement_id = accept(herold, warning(channels=[]), source="test", actor="t")
+    assert [d.channel for d in herold.store.deliveries(announcement_id)] == ["website"]
+
+
+def test_an_unknown_authority_is_named(herold: Herold) -> None:
+    assert problems_of(herold, warning(authority="stadt-x")) == [
+        "authority: 'stadt-x' is not configured here (configured: lk-beispiel)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"references": "0000"}, "references: no announcement '0000' of authority 'lk-beispiel' exists"),
+        ({"kind": "news"}, "kind: must be warning, like the announcement it refers to"),
+    ],
+    ids=["unknown original", "other kind"],
+)
+def test_a_follow_up_must_refer_to_an_earlier_announcement_of_the_same_kind(
+    herold: Herold, changes: dict[str, Any], problem: str
+) -> None:
+    original = accept(herold, warning(), source="test", actor="t")
+    document = {**warning(msg_type="update", references=original), **changes}
+    assert problem in problems_of(herold, document)
+
+
+def test_nothing_follows_a_withdrawal(herold: Herold) -> None:
+    original = accept(herold, warning(), source="test", actor="t")
+    accept(
+        herold,
+        warning(msg_type="error", references=original, headline="Zurückgezogen", instruction=None),
+        source="test",
+        actor="t",
+    )
+    assert "references: refers to an item that was withdrawn; publish a new announcement instead" in problems_of(
+        herold, warning(msg_type="update", references=original)
+    )
+
+
+def test_a_follow_up_keeps_what_it_leaves_out_from_its_original(herold: Herold) -> None:
+    original = accept(
+        herold, warning(expires=(herold.clock() + timedelta(hours=3)).isoformat()), source="test", actor="t"
+    )
+    update = accept(
+        herold,
+        {
+            "authority": "lk-beispiel",
+            "kind": "warning",
+            "msg_type": "update",
+            "references": original,
+            "headline": "Neue Lage",
+            "description": "Die Sperrung wächst.",
+        },
+        source="test",
+        actor="t",
+    )
+    cancel = accept(
+        herold,
+        {
+            "authority": "lk-beispiel",
+            "kind": "warning",
+            "msg_type": "cancel",
+            "references": original,
+            "headline": "Entwarnung",
+            "description": "Vorbei.",
+        },
+        source="test",
+        actor="t",
+    )
+    first, kept, ended = (herold.store.announcement(i) for i in (original, update, cancel))
+    assert first and kept and ended
+    assert kept.announcement.area == first.announcement.area and kept.announcement.event == "Bombenentschärfung"
+    assert kept.announcement.instruction == first.announcement.instruction
+    assert kept.announcement.expires == first.announcement.expires
+    assert ended.announcement.instruction is None and ended.announcement.expires is None
+    assert kept.item_id == ended.item_id == original and kept.item_path == first.item_path
+
+
+def test_times_in_the_past_are_refused(herold: Herold) -> None:
+    past = (herold.clock() - timedelta(minutes=5)).isoformat()
+    assert problems_of(herold, warning(expires=past)) == ["expires: is already in the past"]
+    assert problems_of(herold, news(publish_at=past)) == ["publish_at: is in the past; leave it out to publish now"]
+
+
+def test_text_that_cannot_fit_a_channel_is_refused_before_anything_is_published(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    authority = copy.deepcopy(AUTHORITY)
+    authority["channels"].append({"id": "short", "type": "fake-other"})
+    with registered():
+        herold = make_herold(make_settings(authorities=[authority]))
+        [problem] = problems_of(herold, warning(instruction="Bitte verlassen Sie sofort das Gebiet. " * 10))
+        assert problem.startswith("instruction: headline, instruction and link need ")
+        assert "280 characters that channel 'short' allows; shorten it, or leave channel 'short' out" in problem
+        assert count(herold, AnnouncementRow) == 0
+
+
+def test_an_accepted_announcement_is_recorded_in_the_audit_log_with_its_source(herold: Herold) -> None:
+    announcement_id = accept(
+        herold, warning(media=[{"data": png(), "alt": "Karte"}]), source="api", actor="token:leitstelle"
+    )
+    [entry] = herold.store.audit_log(announcement_id=announcement_id)
+    assert (entry.action, entry.source, entry.actor) == ("announcement.accepted", "api", "token:leitstelle")
+    assert entry.detail is not None
+    assert re.match(r"https://www.lk-beispiel.de/warnungen/\d{4}/\d{2}/fliegerbombe-in-der-altstadt-", entry.detail["url"])
+    stored = herold.store.announcement(announcement_id)
+    assert stored is not None
+    [media] = stored.announcement.media
+    assert media.data is None and media.path is not None
+    assert (herold.settings.herold.data_dir / media.path).exists()
+    wait_until_settled(herold, announcement_id, 20)

@@ -1,0 +1,183 @@
+"""Rendering: one variant per channel, within the limit as that platform counts it.
+
+The platform rules below are the documented ones (../shared/platforms.md); every channel type
+that ships in adapters/ is checked with its own declared rule as well.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import warning
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from adapters import channel_types
+from publisher.announcement import Announcement, parse_announcement
+from publisher.counting import (
+    CodePointsEmojiAsBytes,
+    Graphemes,
+    GraphemesShortLinks,
+    TextRule,
+    Utf8Bytes,
+    Utf16Units,
+    XWeighted,
+)
+from publisher.render import DoesNotFit, Variant, render
+
+LINK = "https://www.lk-beispiel.de/warnungen/2026/11/fliegerbombe-in-der-altstadt-1a2b3c4d/"
+
+PLATFORMS: dict[str, TextRule] = {
+    "mastodon": TextRule(500, GraphemesShortLinks(23), counts_spoiler=True),
+    "x": TextRule(280, XWeighted()),
+    "bluesky": TextRule(300, Graphemes(), also=(TextRule(3000, Utf8Bytes()),)),
+    "threads": TextRule(500, CodePointsEmojiAsBytes()),
+    "telegram": TextRule(4096, Utf16Units(), limit_with_media=1024),
+}
+SHIPPED = {name: kind.capabilities for name, kind in channel_types().items() if kind.capabilities.text}
+RULES = {**PLATFORMS, **{f"{name} (shipped)": c.text for name, c in SHIPPED.items() if c.text}}
+
+
+def variant(announcement: Announcement, rule: TextRule, spoiler: str | None = None) -> Variant:
+    return render(announcement, channel="c", template="channels/post.j2", link=LINK, rule=rule, spoiler=spoiler)
+
+
+def test_a_short_announcement_is_posted_whole() -> None:
+    result = variant(parse_announcement(warning()), PLATFORMS["mastodon"])
+    assert result.shortened == ()
+    for part in (
+        "Fliegerbombe in der Altstadt",
+        "Verlassen Sie das Sperrgebiet bis 10 Uhr.",
+        "Gebiet: Altstadt rund um die Marktstraße",
+        "Bei Bauarbeiten wurde",
+        LINK,
+        "#Bombe",
+    ):
+        assert part in result.text
+
+
+def test_hashtags_go_first_when_the_text_is_too_long() -> None:
+    description = "Die Lage ist unübersichtlich. " * 7  # just over X's limit with hashtags
+    result = variant(
+        parse_announcement(warning(description=description, hashtags=["Bombe", "Altstadt"])), PLATFORMS["x"]
+    )
+    assert "#Bombe" not in result.text
+    assert result.shortened[0] == "hashtags"
+
+
+def test_then_the_description_is_cut_at_a_word_boundary_with_an_ellipsis() -> None:
+    description = " ".join(f"Satz{i} mit einigen Wörtern." for i in range(200))
+    result = variant(parse_announcement(warning(description=description)), PLATFORMS["x"])
+    assert result.shortened == ("hashtags", "description")
+    kept = next(line for line in result.text.splitlines() if line.startswith("Satz0"))
+    assert kept.endswith("…")
+    # A whole-word prefix: what follows in the original is only the word's punctuation, then a space.
+    assert description.startswith(kept[:-1])
+    assert description[len(kept) - 1 :].split(" ", 1)[0] in {"", "."}
+    assert result.length is not None and result.limit == 280 and result.length <= 280
+
+
+def test_headline_instruction_and_link_are_never_cut() -> None:
+    instruction = "Verlassen Sie sofort das Gebiet zwischen Marktstraße, Ring und Fluss. " * 2
+    result = variant(
+        parse_announcement(warning(instruction=instruction.strip(), description="x " * 3000)), PLATFORMS["x"]
+    )
+    assert instruction.strip() in result.text and "Fliegerbombe in der Altstadt" in result.text and LINK in result.text
+
+
+def test_when_headline_instruction_and_link_cannot_fit_the_channel_is_refused_with_the_numbers() -> None:
+    with pytest.raises(DoesNotFit) as refused:
+        variant(parse_announcement(warning(instruction="Bitte verlassen Sie das Gebiet. " * 12)), PLATFORMS["x"])
+    assert refused.value.needed > refused.value.limit == 280
+    assert "280 weighted characters" in str(refused.value)
+
+
+def test_the_content_warning_counts_where_the_platform_counts_it() -> None:
+    announcement = parse_announcement(warning(description="Wort " * 120))
+    without = variant(announcement, PLATFORMS["mastodon"])
+    with_warning = variant(announcement, PLATFORMS["mastodon"], spoiler="Warnung: Bombenentschärfung")
+    assert with_warning.length is not None and with_warning.length <= 500
+    assert len(with_warning.text) < len(without.text)
+
+
+def test_telegram_captions_are_shorter_when_an_image_is_attached() -> None:
+    document = warning(description="Wort " * 400)
+    plain = variant(parse_announcement(document), PLATFORMS["telegram"])
+    with_image = variant(
+        parse_announcement({**document, "media": [{"path": "a.png", "alt": "Karte"}]}), PLATFORMS["telegram"]
+    )
+    assert plain.limit == 4096 and with_image.limit == 1024
+    assert with_image.length is not None and with_image.length <= 1024 < (plain.length or 0)
+
+
+def test_follow_ups_say_what_they_are() -> None:
+    update = parse_announcement(warning(msg_type="cancel", references="a1", instruction=None))
+    assert variant(update, PLATFORMS["mastodon"]).text.startswith("Entwarnung: Fliegerbombe")
+    english = parse_announcement(warning(msg_type="update", references="a1", language="en"))
+    assert variant(english, PLATFORMS["mastodon"]).text.startswith("Update: ")
+
+
+# -- the property: every variant of every valid announcement fits, and links back -----------
+
+free_text = st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1)
+word = st.one_of(
+    st.sampled_from(
+        [
+            "Bombe",
+            "Straße",
+            "évacuation",
+            "日本語",
+            "👩‍👩‍👧",
+            "www.stadt.de",
+            "https://example.org/a-b",
+            "z.B.",
+            "Nr.5",
+            "—",
+            "x",
+        ]
+    ),
+    st.text(st.characters(exclude_categories=("Cs", "Cc", "Z")), min_size=1, max_size=12),
+)
+# Short and long texts alike: most announcements fit whole, the long ones must be cut.
+words = st.sampled_from([1, 8, 40, 150, 400]).flatmap(lambda n: st.lists(word, min_size=max(1, n // 2), max_size=n)).map(" ".join)
+
+
+@st.composite
+def announcements(draw: st.DrawFn) -> dict[str, Any]:
+    document = warning(
+        headline=draw(st.one_of(free_text.filter(str.strip).map(lambda s: s[:160]), words.map(lambda s: s[:160]))),
+        description=draw(words),
+        instruction=draw(words.map(lambda s: s[: draw(st.integers(20, 1000))].strip() or "Gehen Sie.")),
+        hashtags=draw(
+            st.lists(st.text(st.characters(categories=("Lu", "Ll", "Nd")), min_size=1, max_size=20), max_size=5)
+        ),
+        area={"description": draw(words.map(lambda s: s[:300].strip() or "Altstadt"))},
+        msg_type=draw(st.sampled_from(["alert", "update", "cancel"])),
+    )
+    if document["msg_type"] != "alert":
+        document["references"] = "earlier"
+    if draw(st.booleans()):
+        document["media"] = [{"path": "karte.png", "alt": "Karte des Sperrgebiets"}]
+    return document
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=announcements(), platform=st.sampled_from(sorted(RULES)), spoiler=st.sampled_from([None, "Warnung"]))
+def test_property_every_variant_fits_its_platform_and_links_to_the_original(
+    document: dict[str, Any], platform: str, spoiler: str | None
+) -> None:
+    announcement = parse_announcement(document)
+    rule = RULES[platform]
+    try:
+        result = variant(announcement, rule, spoiler)
+    except DoesNotFit as refused:
+        # Refusing is only allowed when headline, instruction and link alone are too long.
+        assert refused.needed > refused.limit
+        event("refused: headline, instruction and link too long")
+        return
+    event(f"shortened: {', '.join(result.shortened) or 'nothing'}")
+    assert rule.excess(result.text, (LINK,), bool(announcement.media), spoiler) <= 0
+    assert LINK in result.text.split()
+    assert announcement.headline in result.text
+    assert announcement.instruction is None or announcement.instruction in result.text

@@ -1,0 +1,177 @@
+"""Storage, on the embedded default (SQLite) and on PostgreSQL alike."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import warning
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from adapters.base import Receipt
+from publisher.announcement import parse_announcement
+from publisher.schema import DeliveryState
+from publisher.store import AuditEntry, NewDelivery, NewVariant, Store
+
+NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
+LEASE = timedelta(minutes=2)
+
+
+def add(
+    store: Store,
+    *,
+    channels: tuple[str, ...] = ("website", "mastodon"),
+    item: str | None = None,
+    at: datetime = NOW,
+    **changes: object,
+) -> tuple[str, list[str]]:
+    announcement_id = str(uuid.uuid4())
+    delivery_ids = [str(uuid.uuid4()) for _ in channels]
+    store.add_announcement(
+        announcement_id=announcement_id,
+        item_id=item or announcement_id,
+        item_path=None if item else f"2026/11/fliegerbombe-{announcement_id[:8]}/",
+        item_month=None if item else at.strftime("%Y-%m"),
+        announcement=parse_announcement(warning(**changes)),
+        source="test",
+        actor="tester",
+        now=at,
+        variants=[NewVariant(c, "de", f"Text für {c}", None, "https://x/", 10, 500, ()) for c in channels],
+        deliveries=[
+            NewDelivery(d, c, c, 1 if c == "website" else 2, DeliveryState.waiting, at + timedelta(hours=2), at)
+            for d, c in zip(delivery_ids, channels, strict=True)
+        ],
+        audit=AuditEntry(
+            at=at,
+            authority="lk-beispiel",
+            actor="tester",
+            source="test",
+            action="announcement.accepted",
+            announcement_id=announcement_id,
+        ),
+    )
+    return announcement_id, delivery_ids
+
+
+def test_an_accepted_announcement_is_stored_with_its_variants_and_deliveries(store: Store) -> None:
+    announcement_id, _ = add(store)
+    stored = store.announcement(announcement_id)
+    assert stored is not None
+    assert stored.announcement.headline == "Fliegerbombe in der Altstadt"
+    assert stored.received_at == NOW and stored.received_at.tzinfo is not None
+    assert [v.channel for v in store.variants(announcement_id)] == ["mastodon", "website"]
+    deliveries = store.deliveries(announcement_id)
+    assert [(d.channel, d.wave, d.state) for d in deliveries] == [
+        ("website", 1, DeliveryState.waiting),
+        ("mastodon", 2, DeliveryState.waiting),
+    ]
+    assert len({d.idempotency_key for d in deliveries}) == 2
+
+
+def test_a_delivery_moves_only_by_compare_and_set(store: Store) -> None:
+    _, (website, _) = add(store)
+    assert store.claim(website, NOW, LEASE) is None, "waiting deliveries cannot be claimed"
+    assert store.release(website, "accepted", NOW)
+    assert not store.release(website, "accepted", NOW), "released once only"
+    claimed = store.claim(website, NOW, LEASE)
+    assert claimed is not None and claimed.state is DeliveryState.in_flight and claimed.attempts == 1
+    assert store.claim(website, NOW, LEASE) is None, "nobody else gets it while it is in flight"
+    assert store.succeed(website, Receipt("page", "https://x/page"), NOW)
+    assert not store.succeed(website, Receipt("again", None), NOW)
+    done = store.delivery(website)
+    assert done is not None and done.state is DeliveryState.succeeded and done.platform_id == "page"
+
+
+def test_of_many_workers_claiming_at_once_exactly_one_wins(store: Store) -> None:
+    _, (website, _) = add(store)
+    store.release(website, "accepted", NOW)
+    winners: list[object] = []
+    start = threading.Barrier(8)
+
+    def claim() -> None:
+        start.wait()
+        if store.claim(website, NOW, LEASE):
+            winners.append(1)
+
+    workers = [threading.Thread(target=claim) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(winners) == 1
+
+
+def test_a_retry_is_not_due_before_its_time(store: Store) -> None:
+    _, (website, _) = add(store)
+    store.release(website, "accepted", NOW)
+    store.claim(website, NOW, LEASE)
+    store.retry_later(website, "500", NOW + timedelta(seconds=30), NOW, ambiguous=False)
+    assert store.claim(website, NOW + timedelta(seconds=29), LEASE) is None
+    assert [d.id for d in store.due(NOW + timedelta(seconds=29))] == []
+    assert [d.id for d in store.due(NOW + timedelta(seconds=30))] == [website]
+    again = store.claim(website, NOW + timedelta(seconds=30), LEASE)
+    assert again is not None and again.attempts == 2 and again.last_error == "500"
+
+
+def test_an_expired_lease_returns_the_delivery_marked_as_possibly_sent(store: Store) -> None:
+    _, (website, _) = add(store)
+    store.release(website, "accepted", NOW)
+    claimed = store.claim(website, NOW, LEASE)
+    assert claimed is not None and claimed.lease_until is not None
+    assert store.expired_leases(NOW + LEASE - timedelta(seconds=1)) == []
+    [expired] = store.expired_leases(NOW + LEASE + timedelta(seconds=1))
+    assert store.return_expired_lease(website, expired.lease_until, NOW + LEASE)  # type: ignore[arg-type]
+    returned = store.delivery(website)
+    assert returned is not None and returned.state is DeliveryState.pending and returned.ambiguous
+
+
+def test_the_sweep_finds_waiting_deliveries_whose_check_is_due(store: Store) -> None:
+    announcement_id, _ = add(store)
+    assert store.checks_due(NOW) == [(announcement_id, "warning")]
+    store.check_again(announcement_id, NOW + timedelta(seconds=10))
+    assert store.checks_due(NOW) == []
+    store.check_again(announcement_id, None)
+    assert store.checks_due(NOW + timedelta(days=1)) == []
+
+
+def test_the_audit_log_is_append_only(store: Store) -> None:
+    add(store)
+    store.audit(AuditEntry(at=NOW, authority="lk-beispiel", actor="a", source="test", action="x"))
+    assert [e.action for e in store.audit_log(authority="lk-beispiel")] == ["announcement.accepted", "x"]
+    for statement in ("UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as connection:
+            connection.execute(text(statement))
+    assert len(store.audit_log()) == 2
+
+
+def test_api_tokens_are_stored_only_as_hashes(store: Store) -> None:
+    token = store.create_token("lk-beispiel", "Leitstelle", NOW)
+    assert store.token_authority(token) == ("lk-beispiel", "Leitstelle")
+    assert store.token_authority(token + "x") is None
+    with store.engine.connect() as connection:
+        stored = connection.execute(text("SELECT token_hash FROM api_tokens")).scalar_one()
+    assert token not in stored and len(stored) == 64
+
+
+def test_the_published_record_lists_items_newest_first_by_month(store: Store) -> None:
+    older, (older_site, _) = add(store, at=NOW - timedelta(days=40))
+    newer, (newer_site, _) = add(store)
+    follow_up, (follow_site, _) = add(
+        store, item=older, msg_type="update", references=older, at=NOW + timedelta(minutes=5)
+    )
+    for delivery in (older_site, newer_site, follow_site):
+        store.release(delivery, "accepted", NOW)
+        store.claim(delivery, NOW + timedelta(minutes=6), LEASE)
+    for delivery in (older_site, newer_site):
+        store.succeed(delivery, Receipt("p"), NOW)
+    assert store.months("lk-beispiel", "website") == ["2026-11", "2026-10"]
+    assert [i.id for i in store.items("lk-beispiel", "website")] == [newer, older]
+    # The update is on its way to the site: only the page being written sees it.
+    [item] = store.items("lk-beispiel", "website", month="2026-10")
+    assert [e.id for e in item.entries] == [older]
+    seen = store.item(older, "website", including=follow_up)
+    assert seen is not None and [e.id for e in seen.entries] == [older, follow_up]
+    assert [i.id for i in store.items("lk-beispiel", "website", including=follow_up)] == [older, newer]

@@ -1,0 +1,304 @@
+"""The engine in-process: waves, retries, failures that people hear about, threads.
+
+Fake channels (tests/fakes/channels.py) record every call, including whether the item's
+website page already existed on disk at that moment.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from conftest import AUTHORITY, HeroldFactory, SettingsFactory, news, warning
+from fakes.channels import Journal, registered
+
+from publisher import tasks
+from publisher.app import Herold
+from publisher.intake import accept
+from publisher.report import report
+from publisher.schema import DeliveryState
+from publisher.tasks import release_by_override, wait_until_settled
+
+
+@pytest.fixture
+def journal() -> Iterator[Journal]:
+    with registered() as journal:
+        yield journal
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tasks, "RETRY_BASE", 0.05)
+
+
+def authority(*channels: dict[str, Any], website: dict[str, Any] | None = None) -> dict[str, Any]:
+    result = copy.deepcopy(AUTHORITY)
+    result["channels"] = [website or {"id": "website", "type": "website"}, *channels]
+    return result
+
+
+def start(
+    make_settings: SettingsFactory,
+    make_herold: HeroldFactory,
+    *channels: dict[str, Any],
+    website: dict[str, Any] | None = None,
+    **runtime: Any,
+) -> Herold:
+    runtime.setdefault("grace_warning_seconds", 0.3)
+    runtime.setdefault("grace_news_seconds", 0.3)
+    return make_herold(make_settings(authorities=[authority(*channels, website=website)], **runtime))
+
+
+def publish(herold: Herold, document: dict[str, Any], timeout: float = 30) -> str:
+    announcement_id = accept(herold, document, source="test", actor="tester")
+    wait_until_settled(herold, announcement_id, timeout)
+    return announcement_id
+
+
+def states(herold: Herold, announcement_id: str) -> dict[str, DeliveryState]:
+    return {d.channel: d.state for d in herold.store.deliveries(announcement_id)}
+
+
+def test_across_many_announcements_at_once_no_later_wave_starts_before_the_page_exists(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    herold = start(
+        make_settings, make_herold, {"id": "fedi", "type": "fake-fediverse"}, {"id": "other", "type": "fake-other"}
+    )
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def one(number: int) -> None:
+        announcement_id = accept(herold, warning(headline=f"Warnung Nummer {number}"), source="test", actor="t")
+        with lock:
+            ids.append(announcement_id)
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for announcement_id in ids:
+        wait_until_settled(herold, announcement_id, 60)
+        assert set(states(herold, announcement_id).values()) == {DeliveryState.succeeded}
+    calls = journal.of("fedi") + journal.of("other")
+    assert len(calls) == 60
+    assert all(call.website_page_existed for call in calls)
+    for call in calls:
+        website = herold.store.copy_on(call.announcement_id, "website")
+        assert website is not None and website.finished_at is not None and call.at >= website.finished_at
+
+
+def test_each_release_records_why_it_happened(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    herold = start(
+        make_settings,
+        make_herold,
+        {"id": "fedi", "type": "fake-fediverse", "script": ["hang:1"]},
+        {"id": "other", "type": "fake-other"},
+    )
+    announcement_id = publish(herold, warning())
+    reasons = {d.channel: d.release_reason for d in herold.store.deliveries(announcement_id)}
+    assert reasons == {
+        "website": "accepted",
+        "fedi": "the item's website page is published",
+        "other": "the grace period of 0.3 s after the fediverse wave passed",
+    }
+    audit = [e for e in herold.store.audit_log(announcement_id=announcement_id) if e.action == "delivery.released"]
+    assert {e.detail["channel"] for e in audit if e.detail} == {"website", "fedi", "other"}
+
+
+def test_a_failed_website_holds_everything_back_until_a_person_releases_a_warning(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    herold = start(
+        make_settings,
+        make_herold,
+        {"id": "other", "type": "fake-other"},
+        website={"id": "website", "type": "fake-website", "script": ["permanent"]},
+    )
+    announcement_id = publish(herold, warning())
+    assert states(herold, announcement_id) == {"website": DeliveryState.failed, "other": DeliveryState.waiting}
+    assert journal.of("other") == []
+    status = report(herold, announcement_id)
+    assert status is not None and status.status == "held back" and "website delivery failed" in (status.held_back or "")
+
+    assert release_by_override(herold, announcement_id, "ok", actor="cli:leitstelle", source="cli") == [
+        "give a reason of at least a few words; it is kept in the audit log"
+    ]
+    assert (
+        release_by_override(
+            herold, announcement_id, "Webserver ausgefallen, Evakuierung läuft", actor="cli:leitstelle", source="cli"
+        )
+        == []
+    )
+    wait_until_settled(herold, announcement_id, 30)
+    assert states(herold, announcement_id)["other"] is DeliveryState.succeeded
+    [override] = [
+        e for e in herold.store.audit_log(announcement_id=announcement_id) if e.action == "announcement.override"
+    ]
+    assert override.actor == "cli:leitstelle" and override.detail == {
+        "reason": "Webserver ausgefallen, Evakuierung läuft"
+    }
+
+
+def test_news_is_never_released_without_its_website_page(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    herold = start(
+        make_settings,
+        make_herold,
+        {"id": "other", "type": "fake-other"},
+        website={"id": "website", "type": "fake-website", "script": ["permanent"]},
+    )
+    announcement_id = publish(herold, news())
+    problems = release_by_override(herold, announcement_id, "Pressekonferenz beginnt gleich", actor="a", source="cli")
+    assert problems == ["only warnings can be released without their website page; news waits for the website"]
+    assert journal.of("other") == []
+
+
+def test_even_a_wrongly_released_delivery_is_held_at_the_last_moment(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    herold = start(
+        make_settings,
+        make_herold,
+        {"id": "other", "type": "fake-other"},
+        website={"id": "website", "type": "fake-website", "script": ["hang:2"]},
+    )
+    announcement_id = accept(herold, warning(), source="test", actor="t")
+    other = herold.store.copy_on(announcement_id, "other")
+    assert other is not None
+    assert herold.store.release(other.id, "a bug", herold.clock())  # what the plan would never do
+    tasks.deliver(herold, other.id)
+    assert journal.of("other") == []
+    held = herold.store.delivery(other.id)
+    assert held is not None and held.state is DeliveryState.waiting and held.attempts == 0
+    assert "delivery.held" in [e.action for e in herold.store.audit_log(announcement_id=announcement_id)]
+    wait_until_settled(herold, announcement_id, 30)
+    assert [c.website_page_existed for c in journal.of("other")] == [False]  # fake website writes no page
+
+
+def test_transient_errors_are_retried_and_every_attempt_counts(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    herold = start(
+        make_settings,
+        make_herold,
+        {"id": "other", "type": "fake-other", "script": ["transient", "transient", "transient", "ok"]},
+    )
+    announcement_id = publish(herold, warning())
+    [delivery] = [d for d in herold.store.deliveries(announcement_id) if d.channel == "other"]
+    assert delivery.state is DeliveryState.succeeded and delivery.attempts == 4
+    retries = [e for e in herold.store.audit_log(announcement_id=announcement_id) if e.action == "delivery.retry"]
+    assert len(retries) == 3
+
+
+def test_retry_after_is_honoured(make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal) -> None:
+    herold = start(make_settings, make_herold, {"id": "other", "type": "fake-other", "script": ["retry-after:1.5"]})
+    publish(herold, warning())
+    first, second = journal.of("other")
+    assert second.at - first.at >= timedelta(seconds=1.5)
+
+
+@pytest.mark.parametrize(
+    ("script", "state", "reason", "credentials"),
+    [
+        (["permanent"], DeliveryState.failed, "the platform answered 422: text too long", False),
+        (["credentials"], DeliveryState.failed, "credentials refused: the platform answered 401", True),
+    ],
+    ids=["validation", "credentials"],
+)
+def test_a_permanent_failure_stops_at_once_and_raises_the_alarm(
+    make_settings: SettingsFactory,
+    make_herold: HeroldFactory,
+    journal: Journal,
+    script: list[str],
+    state: DeliveryState,
+    reason: str,
+    credentials: bool,
+) -> None:
+    herold = start(make_settings, make_herold, {"id": "other", "type": "fake-other", "script": script})
+    announcement_id = publish(herold, warning())
+    [delivery] = [d for d in herold.store.deliveries(announcement_id) if d.channel == "other"]
+    assert delivery.state is state and delivery.attempts == 1 and reason in (delivery.last_error or "")
+    [alarm] = [e for e in herold.store.audit_log(announcement_id=announcement_id) if e.action == "alarm"]
+    assert alarm.detail is not None and alarm.detail["credentials"] is credentials
+
+
+def test_a_delivery_that_keeps_failing_is_given_up_at_its_deadline(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    herold = start(
+        make_settings,
+        make_herold,
+        {"id": "other", "type": "fake-other", "script": ["transient"] * 1000},
+        deadline_warning_hours=1.5 / 3600,
+    )
+    announcement_id = publish(herold, warning())
+    [delivery] = [d for d in herold.store.deliveries(announcement_id) if d.channel == "other"]
+    assert delivery.state is DeliveryState.dead and delivery.attempts >= 2
+    assert "gave up after" in (delivery.last_error or "")
+
+
+@pytest.mark.parametrize(("document", "state"), [(news, DeliveryState.unknown), (warning, DeliveryState.succeeded)])
+def test_an_ambiguous_write_is_retried_for_warnings_but_left_to_a_person_for_news(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal, document: Any, state: DeliveryState
+) -> None:
+    herold = start(make_settings, make_herold, {"id": "other", "type": "fake-other", "script": ["ambiguous"]})
+    announcement_id = publish(herold, document())
+    assert states(herold, announcement_id)["other"] is state
+
+
+def test_follow_ups_are_posted_as_replies_in_the_original_thread(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    herold = start(make_settings, make_herold, {"id": "fedi", "type": "fake-fediverse"})
+    original = publish(herold, warning())
+    update = publish(herold, warning(msg_type="update", references=original, headline="Neue Lage"))
+    publish(herold, warning(msg_type="cancel", references=original, headline="Entwarnung", instruction=None))
+    first, second, third = journal.of("fedi")
+    assert first.in_reply_to is None
+    assert second.in_reply_to is not None
+    assert second.in_reply_to.platform_id == (herold.store.copy_on(original, "fedi") or None).platform_id  # type: ignore[union-attr]
+    assert third.in_reply_to is not None
+    assert third.in_reply_to.platform_id == (herold.store.copy_on(update, "fedi") or None).platform_id  # type: ignore[union-attr]
+    assert third.text.startswith("Entwarnung: ")
+
+
+def test_a_scheduled_announcement_is_published_at_its_time_and_not_before(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    herold = start(make_settings, make_herold)
+    at = herold.clock() + timedelta(seconds=1.5)
+    announcement_id = accept(herold, news(publish_at=at.isoformat()), source="test", actor="t")
+    time.sleep(0.8)
+    status = report(herold, announcement_id)
+    assert status is not None and status.status == "scheduled"
+    wait_until_settled(herold, announcement_id, 30)
+    website = herold.store.copy_on(announcement_id, "website")
+    assert website is not None and website.state is DeliveryState.succeeded
+    assert website.finished_at is not None and website.finished_at >= at
+
+
+def test_a_hanging_channel_does_not_delay_the_others(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    herold = start(
+        make_settings,
+        make_herold,
+        {"id": "slow", "type": "fake-other", "script": ["hang:6"]},
+        {"id": "fast", "type": "fake-other"},
+    )
+    announcement_id = accept(herold, warning(), source="test", actor="t")
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline and states(herold, announcement_id)["fast"] is not DeliveryState.succeeded:
+        time.sleep(0.05)
+    assert states(herold, announcement_id)["fast"] is DeliveryState.succeeded
+    assert states(herold, announcement_id)["slow"] is DeliveryState.in_flight
