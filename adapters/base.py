@@ -245,6 +245,10 @@ class Channel(ABC):
     def refresh(self, item: Item) -> None:  # noqa: B027 - optional hook, most channels have nothing to refresh
         """Show changed facts about an item that needs no new post (e.g. new copies elsewhere)."""
 
+    def housekeeping(self, now: datetime) -> None:  # noqa: B027 - optional hook
+        """Periodic upkeep with no delivery behind it (e.g. the website drops expired warnings
+        from its index). Called by the sweep; must be cheap when there is nothing to do."""
+
     def rebuild_all(self) -> int:
         """Channels that keep a whole site render all of it again; returns the files written."""
         return 0

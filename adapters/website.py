@@ -39,6 +39,7 @@ from publisher.render import environment, local_time
 FEED_SIZE = 50  # announcements per feed
 INDEX_NEWS = 10  # news items on the start page
 WARNINGS_CONSIDERED = 200  # recent warning items looked at for "current warnings"
+NEXT_EXPIRY = "next-expiry"  # when the index must be written again because a warning expires
 
 
 class WebsiteSettings(ChannelSettings):
@@ -128,6 +129,18 @@ class Website(Channel):
         with self._locked():
             self._write_item(item)
 
+    def housekeeping(self, now: datetime) -> None:
+        # The index lists current warnings; when one expires, the index must change with no
+        # new announcement to trigger it. The time of the next expiry is kept beside the site.
+        marker = self._state(NEXT_EXPIRY)
+        try:
+            due = datetime.fromisoformat(marker.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return
+        if now >= due:
+            with self._locked():
+                self._write_lists(months=[])
+
     def rebuild_all(self) -> int:
         """Render every page again (after a template change, or to repair the directory)."""
         archive = self.services.archive
@@ -142,10 +155,16 @@ class Website(Channel):
 
     # -- writing --------------------------------------------------------------------------
 
+    def _state(self, name: str) -> Path:
+        """Herold's own bookkeeping for this site, kept outside the published directory."""
+        folder = Path(self.services.data_dir) / "state" / f"{self.authority.slug}-{self.id}"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / name
+
     @contextmanager
     def _locked(self) -> Iterator[None]:
         self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self.directory / ".herold.lock", "w") as lock:
+        with open(self._state("lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -260,6 +279,12 @@ class Website(Channel):
                 ),
             )
         written += self._write("style.css", self._stylesheet())
+        expiries = [w.latest.announcement.expires for w in warnings if w.latest.announcement.expires]
+        marker = self._state(NEXT_EXPIRY)
+        if expiries:
+            marker.write_text(min(expiries).isoformat())
+        else:
+            marker.unlink(missing_ok=True)
         atom, rss, json_feed = self._feeds(recent, language)
         written += self._write("atom.xml", atom) + self._write("rss.xml", rss) + self._write("feed.json", json_feed)
         return written

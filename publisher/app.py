@@ -42,7 +42,6 @@ class Herold:
     def _default_runner(self) -> Runner:
         from publisher import tasks
 
-
         return EmbeddedRunner(
             lambda task, argument: tasks.run(self, task, argument),
             lambda: tasks.sweep(self),

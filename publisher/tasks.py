@@ -449,6 +449,12 @@ def sweep(herold: Herold, overdue: timedelta = timedelta(0)) -> None:
         herold.submit("deliver", delivery.id, kind=delivery.kind)
     for announcement_id, kind in herold.store.checks_due(now - overdue):
         herold.submit("advance", announcement_id, kind=kind)
+    for authority in herold.settings.authorities:
+        for config in authority.channels:
+            try:
+                herold.channel(authority.slug, config.id).housekeeping(now)
+            except Exception:
+                log.exception("housekeeping failed", authority=authority.slug, channel=config.id)
 
 
 def wait_until_settled(herold: Herold, announcement_id: str, timeout: float, poll: float = 0.2) -> list[Delivery]:

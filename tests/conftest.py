@@ -12,11 +12,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from publisher import logs  # noqa: E402
-from publisher.app import Herold  # noqa: E402
-from publisher.config import Settings, settings_from  # noqa: E402
-from publisher.store import Store  # noqa: E402
-from services import Postgres, Redis  # noqa: E402
+from publisher import logs
+from publisher.app import Herold
+from publisher.config import Settings, settings_from
+from publisher.store import Store
+
+from services import Postgres, Redis
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"

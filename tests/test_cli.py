@@ -13,10 +13,11 @@ import feedparser
 import pytest
 import requests
 from click.testing import CliRunner, Result
-from conftest import ROOT, warning
-from services import free_port
 
 from publisher.cli import main
+
+from conftest import ROOT, warning
+from services import free_port
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.*"))
 

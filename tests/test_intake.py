@@ -10,8 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import AUTHORITY, HeroldFactory, SettingsFactory, news, warning
-from fakes.channels import registered
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -20,6 +18,9 @@ from publisher.intake import accept
 from publisher.problems import InvalidInput
 from publisher.schema import AnnouncementRow, AuditRow
 from publisher.tasks import wait_until_settled
+
+from conftest import AUTHORITY, HeroldFactory, SettingsFactory, news, warning
+from fakes.channels import registered
 
 
 def problems_of(herold: Herold, document: dict[str, Any]) -> list[str]:
@@ -159,7 +160,9 @@ def test_an_accepted_announcement_is_recorded_in_the_audit_log_with_its_source(h
     [entry] = herold.store.audit_log(announcement_id=announcement_id)
     assert (entry.action, entry.source, entry.actor) == ("announcement.accepted", "api", "token:leitstelle")
     assert entry.detail is not None
-    assert re.match(r"https://www.lk-beispiel.de/warnungen/\d{4}/\d{2}/fliegerbombe-in-der-altstadt-", entry.detail["url"])
+    assert re.match(
+        r"https://www.lk-beispiel.de/warnungen/\d{4}/\d{2}/fliegerbombe-in-der-altstadt-", entry.detail["url"]
+    )
     stored = herold.store.announcement(announcement_id)
     assert stored is not None
     [media] = stored.announcement.media

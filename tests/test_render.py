@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import warning
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +24,8 @@ from publisher.counting import (
     XWeighted,
 )
 from publisher.render import DoesNotFit, Variant, render
+
+from conftest import warning
 
 LINK = "https://www.lk-beispiel.de/warnungen/2026/11/fliegerbombe-in-der-altstadt-1a2b3c4d/"
 
@@ -140,7 +141,11 @@ word = st.one_of(
     st.text(st.characters(exclude_categories=("Cs", "Cc", "Z")), min_size=1, max_size=12),
 )
 # Short and long texts alike: most announcements fit whole, the long ones must be cut.
-words = st.sampled_from([1, 8, 40, 150, 400]).flatmap(lambda n: st.lists(word, min_size=max(1, n // 2), max_size=n)).map(" ".join)
+words = (
+    st.sampled_from([1, 8, 40, 150, 400])
+    .flatmap(lambda n: st.lists(word, min_size=max(1, n // 2), max_size=n))
+    .map(" ".join)
+)
 
 
 @st.composite
@@ -173,7 +178,7 @@ def test_property_every_variant_fits_its_platform_and_links_to_the_original(
         result = variant(announcement, rule, spoiler)
     except DoesNotFit as refused:
         # Refusing is only allowed when headline, instruction and link alone are too long.
-        assert refused.needed > refused.limit
+        assert refused.needed > refused.limit  # noqa: PT017 - a property, not an expected exception
         event("refused: headline, instruction and link too long")
         return
     event(f"shortened: {', '.join(result.shortened) or 'nothing'}")

@@ -7,7 +7,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import warning
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -15,6 +14,8 @@ from adapters.base import Receipt
 from publisher.announcement import parse_announcement
 from publisher.schema import DeliveryState
 from publisher.store import AuditEntry, NewDelivery, NewVariant, Store
+
+from conftest import warning
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 LEASE = timedelta(minutes=2)

@@ -14,8 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import AUTHORITY, HeroldFactory, SettingsFactory, news, warning
-from fakes.channels import Journal, registered
 
 from publisher import tasks
 from publisher.app import Herold
@@ -23,6 +21,9 @@ from publisher.intake import accept
 from publisher.report import report
 from publisher.schema import DeliveryState
 from publisher.tasks import release_by_override, wait_until_settled
+
+from conftest import AUTHORITY, HeroldFactory, SettingsFactory, news, warning
+from fakes.channels import Journal, registered
 
 
 @pytest.fixture
