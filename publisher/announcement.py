@@ -22,7 +22,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from publisher.problems import InvalidInput, Problem, from_validation_error
@@ -257,6 +266,19 @@ def cross_field_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
+_MOMENT = TypeAdapter(AwareDatetime)
+
+
+def _typed(name: str, value: Any) -> Any:
+    """Times as the rules need them: raw documents carry them as text."""
+    if name in {"effective", "expires", "publish_at"} and isinstance(value, str):
+        try:
+            return _MOMENT.validate_python(value)
+        except ValidationError:
+            return _Broken()
+    return value
+
+
 class _Broken:
     """Stands in for a field that failed validation, so no rule reports it a second time."""
 
@@ -273,7 +295,7 @@ def parse_announcement(data: Any) -> Announcement:
         ]
         if isinstance(data, Mapping):
             broken = {str(e["loc"][0]) for e in error.errors() if e["loc"] and e["type"] != "document_rule"}
-            usable = {k: (_Broken() if k in broken else v) for k, v in data.items()}
+            usable = {k: (_Broken() if k in broken else _typed(k, v)) for k, v in data.items()}
             problems += [Problem(field=w, message=m) for w, m in cross_field_problems(usable)]
         raise InvalidInput(problems) from None
 

@@ -106,5 +106,6 @@ def slugify(text: str, max_length: int = 60) -> str:
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     slug = _SLUG_WORD.sub("-", text).strip("-")
     if len(slug) > max_length:
-        slug = slug[:max_length].rsplit("-", 1)[0]
+        # Cut at a word boundary: keep the last word only if it ends exactly at the cut.
+        slug = slug[:max_length] if slug[max_length] == "-" else slug[:max_length].rsplit("-", 1)[0]
     return slug or "meldung"

@@ -47,6 +47,22 @@ class Runtime(BaseModel):
     grace_news_seconds: float = Field(default=300, gt=0)
     deadline_warning_hours: float = Field(default=2, gt=0)
     deadline_news_hours: float = Field(default=24, gt=0)
+    # A worker holds a delivery this long per attempt; if it dies, the sweep hands the delivery on
+    # after that. Longer than the slowest attempt (timeouts, image uploads), or attempts overlap.
+    lease_seconds: float = Field(default=300, gt=0)
+    retry_base_seconds: float = Field(default=2.0, gt=0)  # first retry; doubles per attempt, up to 5 min
+    sweep_seconds: float = Field(default=5.0, gt=0)  # how often `herold beat` looks for due or lost work
+    # On Celery, a due delivery not started within this is taken as lost with its message and
+    # queued again (a duplicate is harmless, just wasted work, so not much sooner).
+    requeue_after_seconds: float = Field(default=30.0, gt=0)
+    http_connect_timeout: float = Field(default=5.0, gt=0)
+    http_read_timeout: float = Field(default=20.0, gt=0)
+    smtp_host: str | None = None  # for e-mail to on-call contacts
+    smtp_port: int = Field(default=25, gt=0, lt=65536)
+    smtp_from: str = "herold@localhost"
+    smtp_user: str | None = None
+    smtp_password_env: str | None = None
+    smtp_starttls: bool = False
     templates_dir: Path | None = None
 
     @property
@@ -107,7 +123,11 @@ def settings_from(raw: dict[str, Any], env: Mapping[str, str], base: Path, sourc
     unknown = set(raw) - {"herold", "authorities"}
     problems += [Problem(field=key, message="is not a section Herold knows") for key in sorted(unknown)]
 
-    section = dict(raw.get("herold", {}))
+    section = raw.get("herold", {})
+    if not isinstance(section, dict):
+        problems.append(Problem(field="herold", message="must be a table: [herold]"))
+        section = {}
+    section = dict(section)
     for key in Runtime.model_fields:
         if f"HEROLD_{key.upper()}" in env:
             section[key] = env[f"HEROLD_{key.upper()}"]
@@ -139,10 +159,12 @@ def settings_from(raw: dict[str, Any], env: Mapping[str, str], base: Path, sourc
         except ValidationError as error:
             problems += [p for p in from_validation_error(error, ("authorities", number))]
             continue
-        problems += _check_authority(authority, where, env, secrets)
+        raw_types = [c.get("type") for c in entry.get("channels", []) if isinstance(c, dict)]
+        problems += _check_authority(authority, where, env, secrets, raw_types)
         authorities.append(authority)
 
     problems += _check_across(authorities)
+    problems += _check_smtp(runtime, authorities, env, secrets)
     if problems:
         raise ConfigError(problems)
     return Settings(herold=runtime, authorities=authorities, secrets=secrets, source=source)
@@ -165,6 +187,7 @@ def _channels(
         kind = entry.get("type")
         if not entry.get("id"):
             problems.append(Problem(field=f"{here}.id", message="is required"))
+            continue
         if kind not in types:
             problems.append(
                 Problem(
@@ -197,7 +220,7 @@ def _channels(
 
 
 def _check_authority(
-    authority: Authority, where: str, env: Mapping[str, str], secrets: dict[str, SecretStr]
+    authority: Authority, where: str, env: Mapping[str, str], secrets: dict[str, SecretStr], raw_types: list[Any]
 ) -> list[Problem]:
     problems = []
     for channel_id, count in Counter(c.id for c in authority.channels).items():
@@ -206,7 +229,8 @@ def _check_authority(
                 Problem(field=f"{where}.channels", message=f"channel id '{channel_id}' is used {count} times")
             )
     types = channel_types()
-    if not any(types[c.type].capabilities.wave is Wave.website for c in authority.channels):
+    # Judged on the configured types, so a typo inside the website channel is reported only as itself.
+    if not any(kind in types and types[kind].capabilities.wave is Wave.website for kind in raw_types):
         problems.append(
             Problem(
                 field=f"{where}.channels",
@@ -247,4 +271,30 @@ def _check_across(authorities: list[Authority]) -> list[Problem]:
                 )
             )
         seen.setdefault(key, authority.slug)
+    return problems
+
+
+def _check_smtp(
+    runtime: Runtime, authorities: list[Authority], env: Mapping[str, str], secrets: dict[str, SecretStr]
+) -> list[Problem]:
+    problems = []
+    for number, authority in enumerate(authorities):
+        if authority.oncall.emails and not runtime.smtp_host:
+            problems.append(
+                Problem(
+                    field="herold.smtp_host",
+                    message=f"is needed to e-mail the on-call contacts of '{authority.slug}' "
+                    f"(authorities.{number}.oncall.emails)",
+                )
+            )
+    if runtime.smtp_password_env:
+        if not env.get(runtime.smtp_password_env):
+            problems.append(
+                Problem(
+                    field="herold.smtp_password_env",
+                    message=f"names the environment variable {runtime.smtp_password_env}, which is not set",
+                )
+            )
+        else:
+            secrets["herold/smtp/password"] = SecretStr(env[runtime.smtp_password_env])
     return problems

@@ -11,9 +11,13 @@ from typing import Any
 import structlog
 
 SECRET_KEYS = re.compile(r"token|secret|password|authorization|api_key|cookie", re.IGNORECASE)
-# Herold API tokens, bearer headers and access_token query parameters inside free text.
+# Inside free text: Herold API tokens, Telegram-style bot tokens in URLs, bearer headers, secrets
+# in query strings or key=value pairs, and passwords in URLs (postgresql://user:password@host).
 SECRET_TEXT = re.compile(
-    r"(hrd_[0-9a-f]{8}_[A-Za-z0-9_-]+)|(Bearer\s+)[A-Za-z0-9._~+/=-]+|((?:access_token|token)=)[^&\s]+",
+    r"(hrd_[0-9a-f]{8}_[A-Za-z0-9_-]+|bot\d+:[A-Za-z0-9_-]{20,})"
+    r"|(Bearer\s+)[A-Za-z0-9._~+/=-]+"
+    r"|((?:access_token|token|password|passwd|secret|api_key)=)[^&\s]+"
+    r"|(://[^/\s:@]+:)[^/\s@]+(?=@)",
     re.IGNORECASE,
 )
 REDACTED = "[redacted]"
@@ -23,7 +27,7 @@ def _scrub(text: str) -> str:
     def replace(match: re.Match[str]) -> str:
         if match.group(1):
             return REDACTED
-        return (match.group(2) or match.group(3) or "") + REDACTED
+        return (match.group(2) or match.group(3) or match.group(4) or "") + REDACTED
 
     return SECRET_TEXT.sub(replace, text)
 

@@ -1,0 +1,476 @@
+"""The operator's configuration: it loads as shipped, the environment wins, and every mistake names its key."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import adapters
+from adapters.base import Capabilities, Channel, ChannelSettings, Post, Receipt, Wave
+from publisher.authority import Authority, slugify
+from publisher.config import ConfigError, Settings, config_path, load_settings, settings_from
+
+from conftest import AUTHORITY, ROOT
+
+EXAMPLE = ROOT / "config" / "herold.example.toml"
+TOKEN_VARIABLE = "HEROLD_TEST_CHAT_TOKEN"
+
+
+class ChatSettings(ChannelSettings):
+    token_env: str
+    room: str = "lage"
+
+
+class ChatChannel(Channel):
+    """A channel type with a secret, as most platform channels have one."""
+
+    type = "test-chat"
+    label = "Test-Chat"
+    capabilities = Capabilities(wave=Wave.other)
+    Settings = ChatSettings
+
+    def publish(self, post: Post) -> Receipt:
+        return Receipt(platform_id="1")
+
+
+@pytest.fixture
+def chat_channel() -> Iterator[str]:
+    adapters.register(ChatChannel)
+    yield ChatChannel.type
+    adapters.unregister(ChatChannel.type)
+
+
+def authority(**changes: Any) -> dict[str, Any]:
+    """The test authority; keyword arguments change or (with None) remove keys."""
+    entry = copy.deepcopy(AUTHORITY)
+    for key, value in changes.items():
+        if value is None:
+            entry.pop(key, None)
+        else:
+            entry[key] = value
+    return entry
+
+
+WEBSITE = {"id": "website", "type": "website"}
+CHAT = {"id": "chat", "type": "test-chat", "token_env": TOKEN_VARIABLE}
+
+
+def config(*authorities: dict[str, Any], **herold: Any) -> dict[str, Any]:
+    return {"herold": herold, "authorities": list(authorities) or [authority()]}
+
+
+def problems(raw: dict[str, Any], env: dict[str, str] | None = None, base: Path = ROOT) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as caught:
+        settings_from(raw, env or {}, base=base)
+    return [(p.field, p.message) for p in caught.value.problems]
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+MINIMAL_TOML = """
+[herold]
+data_dir = "var"
+database_url = "sqlite:///from-the-file.db"
+grace_warning_seconds = 10
+templates_dir = "my-templates"
+
+[[authorities]]
+slug = "lk-beispiel"
+name = "Landkreis Beispiel"
+base_url = "https://www.lk-beispiel.de/warnungen"
+impressum_url = "https://www.lk-beispiel.de/impressum"
+privacy_url = "https://www.lk-beispiel.de/datenschutz"
+
+  [[authorities.channels]]
+  id = "website"
+  type = "website"
+"""
+
+
+# --- loading ------------------------------------------------------------------------------------------
+
+
+def test_the_example_configuration_loads_as_shipped() -> None:
+    settings = load_settings(EXAMPLE, env={})
+
+    assert settings.source == EXAMPLE
+    assert settings.herold.data_dir == (ROOT / "var").resolve()
+    assert settings.herold.database == f"sqlite:///{(ROOT / 'var').resolve() / 'herold.db'}"
+    assert settings.herold.log_format == "console"
+    assert [a.slug for a in settings.authorities] == ["lk-beispiel"]
+    example = settings.authority("lk-beispiel")
+    assert example.base_url == "http://127.0.0.1:8000/"
+    assert example.languages == ["de", "en"]
+    assert example.language == "de"
+    assert [(c.id, c.type) for c in example.channels] == [("website", "website")]
+
+
+def test_the_shared_test_settings_build_like_a_config_file(make_settings: Any, tmp_path: Path) -> None:
+    settings: Settings = make_settings(embedded_workers=2)
+
+    assert settings.herold.embedded_workers == 2
+    assert settings.herold.data_dir == tmp_path / "var"
+    assert settings.authority("lk-beispiel").channel("website").type == "website"
+
+
+def test_environment_variables_win_over_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "herold.toml", MINIMAL_TOML)
+    env = {"HEROLD_DATABASE_URL": "postgresql+psycopg://herold@db/herold", "HEROLD_GRACE_WARNING_SECONDS": "2.5"}
+
+    settings = load_settings(path, env=env)
+
+    assert settings.herold.database_url == "postgresql+psycopg://herold@db/herold"
+    assert settings.herold.database == "postgresql+psycopg://herold@db/herold"
+    assert settings.herold.grace_warning_seconds == 2.5
+
+
+def test_without_the_environment_the_file_counts(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path / "herold.toml", MINIMAL_TOML), env={})
+
+    assert settings.herold.database_url == "sqlite:///from-the-file.db"
+    assert settings.herold.grace_warning_seconds == 10
+
+
+def test_relative_paths_are_relative_to_the_config_file_not_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "etc" / "herold.toml", MINIMAL_TOML)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    settings = load_settings(Path("../etc/herold.toml"), env={})
+
+    assert settings.herold.data_dir == (tmp_path / "etc" / "var").resolve()
+    assert settings.herold.templates_dir == (tmp_path / "etc" / "my-templates").resolve()
+
+
+def test_an_absolute_data_dir_is_kept(tmp_path: Path) -> None:
+    settings = settings_from(config(data_dir=str(tmp_path / "srv")), {}, base=ROOT)
+
+    assert settings.herold.data_dir == tmp_path / "srv"
+
+
+def test_herold_config_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "anywhere.toml", MINIMAL_TOML)
+
+    assert config_path({"HEROLD_CONFIG": str(path)}) == path
+
+
+def test_without_herold_config_and_without_a_file_here_the_operator_is_told_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(ConfigError) as caught:
+        config_path({})
+
+    [problem] = caught.value.problems
+    assert problem.field == "HEROLD_CONFIG"
+    assert "copy config/herold.example.toml" in problem.message
+
+
+# --- secrets ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("chat_channel")
+def test_a_secret_is_read_from_the_environment_variable_the_channel_names() -> None:
+    raw = config(authority(channels=[WEBSITE, CHAT]))
+
+    settings = settings_from(raw, {TOKEN_VARIABLE: "s3cr3t-chat-token"}, base=ROOT)
+
+    assert settings.secret("lk-beispiel", "chat", "token") == "s3cr3t-chat-token"
+    assert settings.authority("lk-beispiel").channel("chat").settings.token_env == TOKEN_VARIABLE
+    assert "s3cr3t-chat-token" not in repr(settings)
+    assert "s3cr3t-chat-token" not in str(settings)
+
+
+# --- every mistake names its key -----------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("chat_channel")
+@pytest.mark.parametrize(
+    ("raw", "env", "field", "message"),
+    [
+        pytest.param(
+            {**config(), "autorities": []}, {}, "autorities", "is not a section Herold knows", id="unknown-section"
+        ),
+        pytest.param(
+            {"herold": {}}, {}, "authorities", "configure at least one [[authorities]] table", id="no-authorities"
+        ),
+        pytest.param(
+            {"herold": {}, "authorities": []},
+            {},
+            "authorities",
+            "configure at least one [[authorities]] table",
+            id="empty-authorities",
+        ),
+        pytest.param(
+            config(authority(channels=[WEBSITE, {**CHAT, "rooom": "lage"}])),
+            {TOKEN_VARIABLE: "x"},
+            "authorities.0.channels.1.rooom",
+            "is not a field Herold knows (check the spelling)",
+            id="unknown-channel-setting",
+        ),
+        pytest.param(
+            config(authority(channels=[WEBSITE, {"id": "chat", "type": "test-chat"}])),
+            {},
+            "authorities.0.channels.1.token_env",
+            "is required",
+            id="missing-channel-setting",
+        ),
+        pytest.param(
+            config(authority(channels=[WEBSITE, CHAT])),
+            {},
+            "authorities.0.channels.1.token_env",
+            f"names the environment variable {TOKEN_VARIABLE}, which is not set",
+            id="secret-variable-unset",
+        ),
+        pytest.param(
+            config(authority(channels=[WEBSITE, CHAT])),
+            {TOKEN_VARIABLE: ""},
+            "authorities.0.channels.1.token_env",
+            f"names the environment variable {TOKEN_VARIABLE}, which is not set",
+            id="secret-variable-empty",
+        ),
+        pytest.param(
+            config(authority(impressum_url=None)), {}, "authorities.0.impressum_url", "is required", id="no-impressum"
+        ),
+        pytest.param(
+            config(authority(base_url="www.lk-beispiel.de/warnungen")),
+            {},
+            "authorities.0.base_url",
+            'is not a web address like https://www.example.de/ (got "www.lk-beispiel.de/warnungen")',
+            id="base-url-without-scheme",
+        ),
+        pytest.param(
+            config(authority(base_url="ftp://lk-beispiel.de/")),
+            {},
+            "authorities.0.base_url",
+            'is not a web address like https://www.example.de/ (got "ftp://lk-beispiel.de/")',
+            id="base-url-ftp",
+        ),
+        pytest.param(
+            config(authority(privacy_url="/datenschutz")),
+            {},
+            "authorities.0.privacy_url",
+            'is not a web address like https://www.example.de/ (got "/datenschutz")',
+            id="relative-privacy-url",
+        ),
+        pytest.param(
+            config(authority(timezone="Europe/Bonn")),
+            {},
+            "authorities.0.timezone",
+            'is not a time zone like "Europe/Berlin" (got "Europe/Bonn")',
+            id="bad-timezone",
+        ),
+        pytest.param(
+            config(authority(), authority(base_url="https://www.lk-beispiel.de/andere/")),
+            {},
+            "authorities",
+            "slug 'lk-beispiel' is used by 2 authorities",
+            id="duplicate-slug",
+        ),
+        pytest.param(
+            config(authority(), authority(slug="stadt-beispiel")),
+            {},
+            "authorities.1.base_url",
+            "is the same as that of 'lk-beispiel': their pages would overwrite each other",
+            id="duplicate-base-url",
+        ),
+        pytest.param(
+            config(authority(channels=[WEBSITE, {**WEBSITE}])),
+            {},
+            "authorities.0.channels",
+            "channel id 'website' is used 2 times",
+            id="duplicate-channel-id",
+        ),
+        pytest.param(
+            config(authority(channels=[CHAT])),
+            {TOKEN_VARIABLE: "x"},
+            "authorities.0.channels",
+            'needs a channel for the authority\'s own website (e.g. type = "website"): '
+            "every item must exist off-platform before it goes anywhere else",
+            id="no-website-channel",
+        ),
+        pytest.param(
+            config(authority(oncall={"webhook_url": "https://leitstelle.example.de/alarm"})),
+            {},
+            "authorities.0.oncall.webhook_secret_env",
+            "is required with webhook_url",
+            id="oncall-webhook-without-secret",
+        ),
+        pytest.param(
+            config(embedded_workers=0), {}, "herold.embedded_workers", "must be at least 1 (got 0)", id="no-workers"
+        ),
+        pytest.param(
+            config(data_dri="var"),
+            {},
+            "herold.data_dri",
+            "is not a field Herold knows (check the spelling)",
+            id="unknown-herold-key",
+        ),
+        pytest.param(
+            config(),
+            {"HEROLD_GRACE_WARNING_SECONDS": "bald"},
+            "herold.grace_warning_seconds",
+            'must be a number (got "bald")',
+            id="bad-value-from-environment",
+        ),
+    ],
+)
+def test_a_configuration_mistake_names_its_key(
+    raw: dict[str, Any], env: dict[str, str], field: str, message: str
+) -> None:
+    assert problems(raw, env) == [(field, message)]
+
+
+@pytest.mark.usefixtures("chat_channel")
+def test_an_unknown_channel_type_lists_the_known_ones() -> None:
+    raw = config(authority(channels=[WEBSITE, {"id": "social", "type": "mastodom"}]))
+
+    [(field, message)] = problems(raw)
+
+    assert field == "authorities.0.channels.1.type"
+    assert message == f"must be one of {', '.join(adapters.channel_types())} (got 'mastodom')"
+    assert "website" in message
+    assert "test-chat" in message
+
+
+def test_a_channel_without_type_is_told_it_needs_one() -> None:
+    raw = config(authority(channels=[WEBSITE, {"id": "social"}]))
+
+    assert problems(raw) == [("authorities.0.channels.1.type", "is required")]
+
+
+def test_a_typo_in_the_website_channel_is_reported_as_that_typo_only() -> None:
+    # The website channel is there; only its setting is misspelt. Claiming that the authority has
+    # no website channel at all would send the operator looking for the wrong mistake.
+    raw = config(authority(channels=[{**WEBSITE, "directroy": "/srv/www"}]))
+
+    assert problems(raw) == [("authorities.0.channels.0.directroy", "is not a field Herold knows (check the spelling)")]
+
+
+@pytest.mark.usefixtures("chat_channel")
+def test_a_channel_without_id_is_told_so_once() -> None:
+    raw = config(authority(channels=[WEBSITE, {"type": "test-chat", "token_env": TOKEN_VARIABLE}]))
+
+    assert problems(raw, {TOKEN_VARIABLE: "x"}) == [("authorities.0.channels.1.id", "is required")]
+
+
+def test_every_mistake_is_reported_at_once() -> None:
+    raw = config(authority(timezone="Mars/Olympus", impressum_url=None, base_url="lk-beispiel.de"), log_level="verbose")
+
+    fields = sorted(field for field, _ in problems(raw))
+
+    assert fields == [
+        "authorities.0.base_url",
+        "authorities.0.impressum_url",
+        "authorities.0.timezone",
+        "herold.log_level",
+    ]
+
+
+@pytest.mark.parametrize(
+    "section",
+    [pytest.param('herold = "production"', id="text"), pytest.param("herold = [1, 2]", id="list")],
+)
+def test_a_herold_key_that_is_not_a_table_is_a_config_error(tmp_path: Path, section: str) -> None:
+    path = write(tmp_path / "herold.toml", section + "\n" + MINIMAL_TOML.replace("[herold]", "[unused]"))
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+
+    assert "herold" in [p.field for p in caught.value.problems]
+
+
+def test_a_missing_config_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "herold.toml"
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+
+    assert [(p.field, p.message) for p in caught.value.problems] == [(str(path), "does not exist")]
+
+
+def test_a_config_file_that_is_not_toml_is_named_with_the_reason(tmp_path: Path) -> None:
+    path = write(tmp_path / "herold.toml", "[herold]\ndata_dir = var\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+
+    [problem] = caught.value.problems
+    assert problem.field == str(path)
+    assert problem.message.startswith("is not valid TOML: ")
+    assert "line 2" in problem.message
+
+
+# --- authorities ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        pytest.param("https://www.lk-beispiel.de/warnungen", "https://www.lk-beispiel.de/warnungen/", id="no-slash"),
+        pytest.param("https://www.lk-beispiel.de/warnungen/", "https://www.lk-beispiel.de/warnungen/", id="slash"),
+        pytest.param("https://www.lk-beispiel.de", "https://www.lk-beispiel.de/", id="host-only"),
+        pytest.param("http://127.0.0.1:8000", "http://127.0.0.1:8000/", id="with-port"),
+    ],
+)
+def test_the_base_url_always_ends_in_a_slash(written: str, stored: str) -> None:
+    settings = settings_from(config(authority(base_url=written)), {}, base=ROOT)
+
+    example = settings.authority("lk-beispiel")
+    assert example.base_url == stored
+    assert example.url("/2026/11/fliegerbombe/") == stored + "2026/11/fliegerbombe/"
+
+
+def test_an_authority_defaults_to_german_and_berlin_time() -> None:
+    example = Authority.model_validate(authority(languages=None, channels=None))
+
+    assert example.timezone == "Europe/Berlin"
+    assert example.language == "de"
+    assert example.channels == []
+
+
+@pytest.mark.parametrize(
+    ("headline", "slug"),
+    [
+        pytest.param("Fliegerbombe in Köln", "fliegerbombe-in-koeln", id="umlaut"),
+        pytest.param("Straße gesperrt", "strasse-gesperrt", id="sharp-s"),
+        pytest.param("ÄRGER über Öl", "aerger-ueber-oel", id="capital-umlauts"),
+        pytest.param("Großbrand: Fenster & Türen schließen!", "grossbrand-fenster-tueren-schliessen", id="punctuation"),
+        pytest.param("Crème brûlée", "creme-brulee", id="other-accents"),
+        pytest.param("  --- !!! ---  ", "meldung", id="nothing-left"),
+        pytest.param("🔥🔥🔥", "meldung", id="only-emoji"),
+        pytest.param(
+            "Hochwasser an der Mosel – Pegel steigt weiter, Anwohner in Trier, Bernkastel und Cochem sollen räumen",
+            "hochwasser-an-der-mosel-pegel-steigt-weiter-anwohner-in",
+            id="long-headline-cut-at-a-word",
+        ),
+    ],
+)
+def test_a_headline_becomes_a_readable_url_slug(headline: str, slug: str) -> None:
+    assert slugify(headline) == slug
+
+
+@pytest.mark.parametrize("max_length", [12, 15, 16, 20, 25, 40])
+def test_a_cut_slug_never_ends_in_half_a_word(max_length: int) -> None:
+    words = ["fliegerbombe", "in", "koeln", "entschaerft", "sperrgebiet", "aufgehoben"]
+
+    slug = slugify("Fliegerbombe in Köln entschärft – Sperrgebiet aufgehoben", max_length=max_length)
+
+    assert len(slug) <= max_length
+    assert slug.split("-") == words[: len(slug.split("-"))]
+
+
+def test_a_single_word_longer_than_the_limit_is_cut_hard_rather_than_left_empty() -> None:
+    assert slugify("Donaudampfschifffahrtsgesellschaft", max_length=10) == "donaudampf"
