@@ -118,8 +118,38 @@ class Website(Channel):
     def publish(self, post: Post) -> Receipt:
         with self._locked():
             self._write_item(post.item)
-            self._write_lists(months=[post.item.month], including=post.announcement_id)
+            wanted = self._request_lists(post.item.month)
+        # In a crisis many items arrive at once. Each needs the index, the feeds and its archive
+        # month rewritten, but one rewrite done after its page was written serves them all: the
+        # lists show every item being published right now. So whoever gets the lock first
+        # rewrites them for everybody waiting, and the others find their turn already taken.
+        with self._locked():
+            if self._counter("built") < wanted:
+                requested, months = self._counter("requested"), self._pending_months()
+                self._write_lists(months=sorted(months), including=post.announcement_id)
+                self._state("built").write_text(str(requested))
+                self._state("months").unlink(missing_ok=True)
         return Receipt(platform_id=post.item.path, url=self.url(post.item.path))
+
+    def _counter(self, name: str) -> int:
+        try:
+            return int(self._state(name).read_text())
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def _request_lists(self, month: str) -> int:
+        """Ask for the lists to be rewritten (under the lock); returns the number of this request."""
+        number = self._counter("requested") + 1
+        self._state("requested").write_text(str(number))
+        with open(self._state("months"), "a") as months:
+            months.write(month + "\n")
+        return number
+
+    def _pending_months(self) -> set[str]:
+        try:
+            return {line for line in self._state("months").read_text().splitlines() if line}
+        except FileNotFoundError:
+            return set()
 
     def find(self, post: Post) -> Receipt | None:
         page = self.directory / post.item.path / "index.html"
@@ -341,7 +371,10 @@ class Website(Channel):
             if entry.announcement.category:
                 added.category(term=entry.announcement.category.value)
         atom: bytes = feed.atom_str(pretty=True)
-        feed.link(href=self.url("rss.xml"), rel="self", replace=True)
+        # Each feed names itself as "self"; RSS takes its <link> (the website) from the last link.
+        feed.link(
+            [{"href": self.url("rss.xml"), "rel": "self"}, {"href": self.url(), "rel": "alternate"}], replace=True
+        )
         rss: bytes = feed.rss_str(pretty=True)
         json_feed = {
             "version": "https://jsonfeed.org/version/1.1",

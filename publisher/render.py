@@ -65,6 +65,7 @@ def environment(directory: Path = TEMPLATES) -> Environment:
     return env
 
 
+@cache
 def local_time(moment: datetime, language: str, timezone: str) -> str:
     """A date and time as people in that language read it, in the authority's time zone."""
     zone, locale = _zone(timezone), _locale(language)

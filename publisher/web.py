@@ -5,8 +5,8 @@ a token of another authority is 403. Bad input is answered 400/422 with every pr
 plain words; nothing the client sends can produce a stack trace.
 """
 
-from __future__ import annotations
-
+# No "from __future__ import annotations" here: FastAPI reads the dependency annotations of the
+# endpoints below at runtime, and they name a function local to create_app.
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -211,6 +211,7 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
             channel = herold.channel(authority.slug, config.id)
             if isinstance(channel, Website):
                 base = urlsplit(authority.base_url)
+                channel.directory.mkdir(parents=True, exist_ok=True)  # served (empty) before the first item
                 sites.append((base.netloc, base.path or "/", channel.directory))
                 break
     app.mount("/", SiteRouter(sites), name="site")

@@ -1,0 +1,301 @@
+"""The HTTP interface: the JSON API for press offices and warning systems, and the public site.
+
+Every API call carries a bearer token of one authority: without one, or with one Herold does not
+know, the answer is 401 with a challenge; a token of another authority gets 403. Bad input is
+answered 400/422 with every problem in plain words, never with a server error. The public site
+is served under the authority's base path, sets no cookies and tells browsers to load nothing
+from elsewhere.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from publisher.app import Herold
+from publisher.intake import accept
+from publisher.tasks import wait_until_settled
+from publisher.web import create_app
+
+from conftest import AUTHORITY, HeroldFactory, SettingsFactory, news, warning
+
+ANNOUNCEMENTS = "/api/v1/announcements"
+SLUG = AUTHORITY["slug"]
+BASE_URL = AUTHORITY["base_url"]
+OTHER: dict[str, Any] = {
+    "slug": "stadt-nachbar",
+    "name": "Stadt Nachbar",
+    "base_url": "https://www.stadt-nachbar.de/warnungen/",
+    "impressum_url": "https://www.stadt-nachbar.de/impressum",
+    "privacy_url": "https://www.stadt-nachbar.de/datenschutz",
+    "channels": [{"id": "website", "type": "website"}],
+}
+A_REASON = "Die Website ist ausgefallen, die Warnung muss trotzdem raus."
+
+
+def client_for(herold: Herold) -> TestClient:
+    # Server errors come back as responses, so a test can say "never 500" rather than crash.
+    return TestClient(create_app(herold, start=False), raise_server_exceptions=False)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def token_for(herold: Herold, authority: str = SLUG) -> str:
+    return herold.store.create_token(authority, "test", herold.clock())
+
+
+@pytest.fixture
+def client(herold: Herold) -> Iterator[TestClient]:
+    with client_for(herold) as client:
+        yield client
+
+
+@pytest.fixture
+def auth(herold: Herold) -> dict[str, str]:
+    return bearer(token_for(herold))
+
+
+@pytest.fixture
+def two_authorities(make_settings: SettingsFactory, make_herold: HeroldFactory) -> Herold:
+    return make_herold(make_settings(authorities=[copy.deepcopy(AUTHORITY), copy.deepcopy(OTHER)]))
+
+
+def published(herold: Herold, document: dict[str, Any]) -> str:
+    announcement_id = accept(herold, document, source="test", actor="tester")
+    wait_until_settled(herold, announcement_id, timeout=20)
+    return announcement_id
+
+
+# -- who may call -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "headers"),
+    [
+        ("no Authorization header", {}),
+        ("an empty bearer token", {"Authorization": "Bearer "}),
+        ("another scheme", {"Authorization": "Basic dGVzdDp0ZXN0"}),
+    ],
+)
+def test_publishing_without_a_token_is_refused_with_a_bearer_challenge(
+    herold: Herold, client: TestClient, case: str, headers: dict[str, str]
+) -> None:
+    response = client.post(ANNOUNCEMENTS, json=warning(), headers=headers)
+
+    assert response.status_code == 401, response.text
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "token" in response.json()["error"]
+    assert herold.store.audit_log(authority=SLUG) == [], "nothing may be accepted"
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_an_unknown_token_is_refused(herold: Herold, client: TestClient, method: str) -> None:
+    token = token_for(herold)
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    path = ANNOUNCEMENTS if method == "POST" else f"{ANNOUNCEMENTS}/{published(herold, warning())}"
+
+    response = client.request(method, path, json=warning() if method == "POST" else None, headers=bearer(forged))
+
+    assert response.status_code == 401, response.text
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_token_may_not_publish_for_another_authority(two_authorities: Herold) -> None:
+    neighbour = bearer(token_for(two_authorities, OTHER["slug"]))
+
+    with client_for(two_authorities) as client:
+        response = client.post(ANNOUNCEMENTS, json=warning(), headers=neighbour)
+
+    assert response.status_code == 403, response.text
+    assert SLUG in response.json()["error"] or OTHER["slug"] in response.json()["error"]
+    assert two_authorities.store.audit_log(authority=SLUG) == [], "nothing may be accepted"
+
+
+def test_a_token_may_not_read_another_authority_s_announcement(two_authorities: Herold) -> None:
+    theirs = published(two_authorities, warning())
+    neighbour = bearer(token_for(two_authorities, OTHER["slug"]))
+
+    with client_for(two_authorities) as client:
+        response = client.get(f"{ANNOUNCEMENTS}/{theirs}", headers=neighbour)
+
+    assert response.status_code == 403, response.text
+    assert "Fliegerbombe" not in response.text
+
+
+def test_a_token_may_not_release_another_authority_s_announcement(two_authorities: Herold) -> None:
+    theirs = published(two_authorities, warning())
+    neighbour = bearer(token_for(two_authorities, OTHER["slug"]))
+
+    with client_for(two_authorities) as client:
+        response = client.post(f"{ANNOUNCEMENTS}/{theirs}/release", json={"reason": A_REASON}, headers=neighbour)
+
+    assert response.status_code == 403, response.text
+
+
+# -- publishing --------------------------------------------------------------------------------------
+
+
+def test_a_valid_announcement_is_accepted_with_its_page_address_and_deliveries(
+    herold: Herold, client: TestClient, auth: dict[str, str]
+) -> None:
+    response = client.post(ANNOUNCEMENTS, json=warning(), headers=auth)
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    stored = herold.store.announcement(body["id"])
+    assert stored is not None
+    assert body["item_url"] == BASE_URL + stored.item_path
+    assert [d["channel"] for d in body["deliveries"]] == ["website"]
+    assert (body["authority"], body["kind"], body["msg_type"]) == (SLUG, "warning", "alert")
+
+
+def test_the_authority_is_taken_from_the_token_when_the_document_leaves_it_out(
+    herold: Herold, client: TestClient, auth: dict[str, str]
+) -> None:
+    response = client.post(ANNOUNCEMENTS, json=warning(authority=None), headers=auth)
+
+    assert response.status_code == 201, response.text
+    stored = herold.store.announcement(response.json()["id"])
+    assert stored is not None
+    assert stored.authority == SLUG
+
+
+def test_an_invalid_announcement_is_answered_with_every_problem_and_nothing_is_published(
+    herold: Herold, client: TestClient, auth: dict[str, str]
+) -> None:
+    response = client.post(ANNOUNCEMENTS, json=warning(severity=None, instruction=None), headers=auth)
+
+    assert response.status_code == 422, response.text
+    problems = response.json()["problems"]
+    assert all(set(problem) == {"field", "message"} and problem["message"] for problem in problems)
+    assert {"severity", "instruction"} <= {problem["field"] for problem in problems}
+    assert herold.store.audit_log(authority=SLUG) == []
+
+
+@pytest.mark.parametrize(
+    ("case", "body"),
+    [
+        ("plain text", b"Fliegerbombe in der Altstadt"),
+        ("an empty body", b""),
+        ("cut-off JSON", b'{"authority": "lk-beispiel", "headline": "Fliegerbo'),
+        ("bytes that are not UTF-8", b"\xff\xfe\xfa"),
+    ],
+)
+def test_a_body_that_is_not_json_is_a_400_with_a_clear_message(
+    client: TestClient, auth: dict[str, str], case: str, body: bytes
+) -> None:
+    response = client.post(ANNOUNCEMENTS, content=body, headers={**auth, "Content-Type": "application/json"})
+
+    assert response.status_code == 400, response.text
+    assert "JSON" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("case", "body"),
+    [
+        ("a list", b'[{"kind": "warning"}]'),
+        ("a string", b'"Fliegerbombe"'),
+        ("a number", b"42"),
+        ("null", b"null"),
+    ],
+)
+def test_a_json_body_that_is_not_an_object_is_a_422(
+    client: TestClient, auth: dict[str, str], case: str, body: bytes
+) -> None:
+    response = client.post(ANNOUNCEMENTS, content=body, headers={**auth, "Content-Type": "application/json"})
+
+    assert response.status_code == 422, response.text
+    assert "object" in response.json()["error"]
+
+
+# -- reading back ------------------------------------------------------------------------------------
+
+
+def test_an_unknown_announcement_is_404(client: TestClient, auth: dict[str, str]) -> None:
+    response = client.get(f"{ANNOUNCEMENTS}/00000000-0000-0000-0000-000000000000", headers=auth)
+
+    assert response.status_code == 404, response.text
+
+
+def test_an_own_announcement_shows_how_each_channel_went(
+    herold: Herold, client: TestClient, auth: dict[str, str]
+) -> None:
+    announcement_id = published(herold, warning())
+    stored = herold.store.announcement(announcement_id)
+    assert stored is not None
+
+    response = client.get(f"{ANNOUNCEMENTS}/{announcement_id}", headers=auth)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "published"
+    assert [(d["channel"], d["state"], d["url"]) for d in body["deliveries"]] == [
+        ("website", "succeeded", BASE_URL + stored.item_path)
+    ]
+
+
+# -- releasing other channels by hand -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "document", "reason"),
+    [
+        ("news always waits for its page", news(), "only warnings"),
+        ("the website did not fail", warning(), "website page is published"),
+    ],
+)
+def test_a_release_is_refused_with_a_reason_when_there_is_nothing_to_release(
+    herold: Herold, client: TestClient, auth: dict[str, str], case: str, document: dict[str, Any], reason: str
+) -> None:
+    announcement_id = published(herold, document)
+
+    response = client.post(f"{ANNOUNCEMENTS}/{announcement_id}/release", json={"reason": A_REASON}, headers=auth)
+
+    assert response.status_code == 409, response.text
+    assert reason in response.json()["error"]
+    stored = herold.store.announcement(announcement_id)
+    assert stored is not None
+    assert stored.override_reason is None
+
+
+# -- the public site -----------------------------------------------------------------------------------
+
+
+def test_the_public_site_is_served_under_the_base_path_with_security_headers_and_no_cookies(
+    herold: Herold, client: TestClient
+) -> None:
+    announcement_id = published(herold, warning())
+    stored = herold.store.announcement(announcement_id)
+    assert stored is not None
+    base_path = "/warnungen/"
+
+    for path in (base_path, base_path + stored.item_path, base_path + "feed.json"):
+        response = client.get(path)
+
+        assert response.status_code == 200, path
+        assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert "set-cookie" not in response.headers
+        assert not client.cookies
+    assert "Fliegerbombe in der Altstadt" in client.get(base_path + stored.item_path).text
+
+
+def test_the_public_site_answers_without_a_server_error_before_anything_is_published(client: TestClient) -> None:
+    response = client.get("/warnungen/")
+
+    assert response.status_code in {200, 404}, response.text
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_health_check_says_ok(client: TestClient) -> None:
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}

@@ -1,0 +1,734 @@
+"""The authority's own website, as citizens, press officers and auditors see it.
+
+Every item gets one page at a stable address (latest state on top, history below); the start
+page lists current warnings; the feeds carry every announcement; pages are accessible plain
+HTML that runs no script and loads nothing from anywhere else; copies on other platforms are
+listed as ``u-syndication``; publishing rewrites only the pages an item touches.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import io
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urldefrag, urlsplit
+
+import feedparser
+import mf2py
+import pytest
+from bs4 import BeautifulSoup, Tag
+from jsonschema import Draft202012Validator, FormatChecker
+from PIL import Image
+
+from adapters import register, unregister
+from adapters.base import Capabilities, Channel, Post, Receipt, Wave
+from publisher import tasks
+from publisher.app import Herold
+from publisher.config import settings_from
+from publisher.intake import accept
+from publisher.runner import Queue, TaskName
+from publisher.schema import DeliveryState
+from publisher.tasks import wait_until_settled
+
+from conftest import AUTHORITY, FIXTURES, HeroldFactory, SettingsFactory, news, warning
+
+SLUG = AUTHORITY["slug"]
+BASE_URL = AUTHORITY["base_url"]
+IMPRESSUM = AUTHORITY["impressum_url"]
+PRIVACY = AUTHORITY["privacy_url"]
+SCHEMA = json.loads((FIXTURES / "jsonfeed-1.1.schema.json").read_text(encoding="utf-8"))
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def publish(herold: Herold, document: dict[str, Any]) -> str:
+    """Accept an announcement and wait until every delivery has succeeded; returns its id."""
+    announcement_id = accept(herold, document, source="test", actor="tester")
+    deliveries = wait_until_settled(herold, announcement_id, timeout=20)
+    states = {d.channel: d.state.value for d in deliveries}
+    assert all(d.state is DeliveryState.succeeded for d in deliveries), states
+    return announcement_id
+
+
+def follow_up(msg_type: str, references: str, headline: str, description: str) -> dict[str, Any]:
+    """An update, all-clear (cancel) or withdrawal (error) of an earlier warning."""
+    return warning(
+        msg_type=msg_type,
+        references=references,
+        headline=headline,
+        description=description,
+        severity=None,
+        category=None,
+        event=None,
+        area=None,
+        instruction=None,
+        hashtags=None,
+    )
+
+
+def site_of(herold: Herold) -> Path:
+    return herold.channel(SLUG, "website").directory
+
+
+def path_of(herold: Herold, announcement_id: str) -> str:
+    stored = herold.store.announcement(announcement_id)
+    assert stored is not None
+    return stored.item_path
+
+
+def parse(file: Path) -> BeautifulSoup:
+    return BeautifulSoup(file.read_text(encoding="utf-8"), "html.parser")
+
+
+def item_page(herold: Herold, announcement_id: str) -> BeautifulSoup:
+    return parse(site_of(herold) / path_of(herold, announcement_id) / "index.html")
+
+
+def current_warnings(directory: Path) -> list[str]:
+    """The item paths the start page lists under "current warnings"."""
+    section = parse(directory / "index.html").find("section", attrs={"aria-labelledby": "warnings"})
+    assert isinstance(section, Tag), "the start page has no section of current warnings"
+    return [str(link["href"]) for link in section.find_all("a")]
+
+
+def entries(html: str, url: str) -> list[dict[str, Any]]:
+    """The microformats2 h-entries of a page, in document order."""
+    parsed = mf2py.parse(doc=html, url=url)
+    return [item for item in parsed["items"] if "h-entry" in item["type"]]
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
+    """Poll until the condition holds (bounded); the answer, not the time taken, is what is tested."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def png(colour: str = "red") -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 6), colour).save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, now: datetime) -> None:
+        self.now = now
+
+
+def snapshot(file: Path) -> tuple[bytes, int]:
+    return file.read_bytes(), file.stat().st_mtime_ns
+
+
+# -- a published site, built once for the rules every page must follow ---------------------------
+
+HEADLINES = {
+    "alert": "Fliegerbombe in der Altstadt",
+    "update": "Sperrgebiet erweitert",
+    "news": "Bürgerbüro am 24. Dezember geschlossen",
+}
+
+
+@dataclass(frozen=True)
+class Site:
+    directory: Path
+    paths: dict[str, str]  # "warning" and "news": the item paths
+
+    @property
+    def pages(self) -> list[Path]:
+        return sorted(self.directory.rglob("*.html"))
+
+
+@pytest.fixture(scope="module")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """A site with a warning (image, translation, update and history) and a news item."""
+    base = tmp_path_factory.mktemp("site")
+    settings = settings_from(
+        {"herold": {"data_dir": str(base / "var")}, "authorities": [copy.deepcopy(AUTHORITY)]}, {}, base=base
+    )
+    herold = Herold(settings)
+    herold.start()
+    try:
+        alert = publish(
+            herold,
+            warning(
+                headline=HEADLINES["alert"],
+                media=[{"data": png(), "alt": "Karte des Sperrgebiets rund um die Marktstraße"}],
+                translations={"en": {"headline": "Aerial bomb in the old town", "instruction": "Leave the area."}},
+            ),
+        )
+        publish(herold, follow_up("update", alert, HEADLINES["update"], "Das Sperrgebiet reicht nun bis zum Bahnhof."))
+        other = publish(herold, news(headline=HEADLINES["news"]))
+        yield Site(site_of(herold), {"warning": path_of(herold, alert), "news": path_of(herold, other)})
+    finally:
+        herold.stop()
+
+
+def _is_relative(url: str) -> bool:
+    parts = urlsplit(url.strip())
+    return not parts.scheme and not parts.netloc
+
+
+def _resources(page: BeautifulSoup) -> list[str]:
+    """Every address the browser would load on its own to show the page."""
+    found: list[str] = []
+    for link in page.find_all("link"):
+        if "stylesheet" in (link.get("rel") or []) or "icon" in (link.get("rel") or []):
+            found.append(str(link.get("href", "")))
+    for tag in page.find_all(["script", "img", "iframe", "source", "audio", "video", "embed", "track"]):
+        if tag.get("src") is not None:
+            found.append(str(tag["src"]))
+        for candidate in str(tag.get("srcset") or "").split(","):
+            if candidate.strip():
+                found.append(candidate.split()[0])
+    for tag in page.find_all("object"):
+        found.append(str(tag.get("data", "")))
+    return found
+
+
+def _impressum(page: BeautifulSoup) -> list[str]:
+    return [] if page.find("a", href=IMPRESSUM) else [f"no link to the Impressum ({IMPRESSUM})"]
+
+
+def _privacy(page: BeautifulSoup) -> list[str]:
+    return [] if page.find("a", href=PRIVACY) else [f"no link to the privacy notice ({PRIVACY})"]
+
+
+def _language(page: BeautifulSoup) -> list[str]:
+    html = page.find("html")
+    lang = html.get("lang") if isinstance(html, Tag) else None
+    return [] if lang == "de" else [f'<html lang> is {lang!r}, not the authority\'s "de"']
+
+
+def _skip_link(page: BeautifulSoup) -> list[str]:
+    body = page.find("body")
+    first = body.find("a") if isinstance(body, Tag) else None
+    if not isinstance(first, Tag) or not str(first.get("href", "")).startswith("#"):
+        return ["the first link is not a skip link to the content"]
+    target = str(first["href"])[1:]
+    return [] if page.find(id=target) else [f"the skip link points to #{target}, which does not exist"]
+
+
+def _one_h1(page: BeautifulSoup) -> list[str]:
+    count = len(page.find_all("h1"))
+    return [] if count == 1 else [f"{count} h1 headings"]
+
+
+def _same_origin(page: BeautifulSoup) -> list[str]:
+    return [f"loads {url} from another origin" for url in _resources(page) if not _is_relative(url)]
+
+
+def _no_script(page: BeautifulSoup) -> list[str]:
+    return [f"has a script: {tag}" for tag in page.find_all("script")]
+
+
+def _alt_text(page: BeautifulSoup) -> list[str]:
+    return [f"image {img.get('src')} has no alt text" for img in page.find_all("img") if not img.get("alt", "").strip()]
+
+
+PAGE_RULES: dict[str, Callable[[BeautifulSoup], list[str]]] = {
+    "links to the authority's Impressum": _impressum,
+    "links to the authority's privacy notice": _privacy,
+    "declares the authority's language": _language,
+    "starts with a skip link to the content": _skip_link,
+    "has exactly one h1": _one_h1,
+    "loads nothing from another origin": _same_origin,
+    "runs no script": _no_script,
+    "gives every image a text alternative": _alt_text,
+}
+
+
+@pytest.mark.parametrize("rule", PAGE_RULES, ids=list(PAGE_RULES))
+def test_every_page_of_the_site_follows_the_rule(built_site: Site, rule: str) -> None:
+    pages = built_site.pages
+    kinds = {p.relative_to(built_site.directory).as_posix() for p in pages}
+    assert {"index.html", "archive/index.html", f"{built_site.paths['warning']}index.html"} <= kinds
+    assert any(k.startswith("archive/") and k != "archive/index.html" for k in kinds), "no archive month page"
+    violations = [
+        f"{page.relative_to(built_site.directory)}: {problem}"
+        for page in pages
+        for problem in PAGE_RULES[rule](parse(page))
+    ]
+    assert not violations
+
+
+PUBLISHED_SUFFIXES = {".html", ".xml", ".json", ".css", ".png", ".jpg", ".webp"}
+
+
+def test_the_web_root_holds_only_what_readers_should_see(built_site: Site) -> None:
+    files = [p.relative_to(built_site.directory) for p in built_site.directory.rglob("*") if p.is_file()]
+
+    assert files
+    assert [f for f in files if any(part.startswith(".") for part in f.parts)] == [], "hidden or temporary files"
+    assert [f for f in files if f.suffix not in PUBLISHED_SUFFIXES] == []
+
+
+def test_the_stylesheet_fetches_nothing_from_elsewhere(built_site: Site) -> None:
+    css = (built_site.directory / "style.css").read_text(encoding="utf-8")
+
+    assert "@import" not in css
+    assert [url for url in re.findall(r"url\(\s*['\"]?([^'\")]+)", css) if not _is_relative(url)] == []
+
+
+def test_the_feeds_link_to_every_page_they_announce(built_site: Site) -> None:
+    parsed = feedparser.parse((built_site.directory / "atom.xml").read_bytes())
+    linked = {urldefrag(entry.link).url for entry in parsed.entries}
+    assert linked == {BASE_URL + built_site.paths["warning"], BASE_URL + built_site.paths["news"]}
+
+
+# -- the item page and the start page ----------------------------------------------------------
+
+
+def test_a_published_warning_has_its_page_at_a_stable_address(herold: Herold) -> None:
+    announcement_id = publish(herold, warning())
+    path = path_of(herold, announcement_id)
+    page = item_page(herold, announcement_id)
+
+    assert path.endswith(f"fliegerbombe-in-der-altstadt-{announcement_id[:8]}/")
+    website = herold.store.copy_on(announcement_id, "website")
+    assert website is not None
+    assert website.platform_url == BASE_URL + path
+    canonical = page.find("link", rel="canonical")
+    assert isinstance(canonical, Tag)
+    assert canonical["href"] == BASE_URL + path
+    h1 = page.find("h1")
+    assert isinstance(h1, Tag)
+    assert h1.get_text(strip=True) == "Fliegerbombe in der Altstadt"
+    assert "Verlassen Sie das Sperrgebiet bis 10 Uhr." in page.get_text()
+
+
+def test_the_start_page_lists_a_published_warning_under_current_warnings(herold: Herold) -> None:
+    announcement_id = publish(herold, warning())
+
+    assert current_warnings(site_of(herold)) == [path_of(herold, announcement_id)]
+
+
+def test_news_is_not_listed_as_a_current_warning(herold: Herold) -> None:
+    publish(herold, news())
+
+    assert current_warnings(site_of(herold)) == []
+
+
+def test_an_item_page_is_a_microformats2_h_entry(herold: Herold) -> None:
+    announcement_id = publish(herold, warning())
+    url = BASE_URL + path_of(herold, announcement_id)
+    stored = herold.store.announcement(announcement_id)
+    assert stored is not None
+
+    found = entries(item_page(herold, announcement_id).decode(), url)
+
+    assert len(found) == 1
+    properties = found[0]["properties"]
+    assert properties["name"] == ["Fliegerbombe in der Altstadt"]
+    assert [urldefrag(u).url for u in properties["url"]] == [url]
+    published = datetime.fromisoformat(properties["published"][0])
+    assert abs(published - stored.sent_at) < timedelta(seconds=1)
+
+
+class Social(Channel):
+    """A stand-in for a commercial platform (wave 3) that always posts at the same address."""
+
+    type = "test-social"
+    label = "Sozial.example"
+    capabilities = Capabilities(wave=Wave.other)
+
+    def publish(self, post: Post) -> Receipt:
+        return Receipt(platform_id="1", url="https://social.example/@lkb/1")
+
+
+@pytest.fixture
+def social_channel() -> Iterator[type[Channel]]:
+    register(Social)
+    yield Social
+    unregister(Social.type)
+
+
+def test_copies_on_other_platforms_are_listed_as_u_syndication(
+    social_channel: type[Channel], make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    authority = {
+        **copy.deepcopy(AUTHORITY),
+        "channels": [*AUTHORITY["channels"], {"id": "social", "type": Social.type}],
+    }
+    herold = make_herold(make_settings(authorities=[authority]))
+    copy_url = "https://social.example/@lkb/1"
+
+    announcement_id = publish(herold, warning())
+    page_file = site_of(herold) / path_of(herold, announcement_id) / "index.html"
+
+    assert eventually(lambda: copy_url in page_file.read_text(encoding="utf-8")), "the page never listed the copy"
+    found = entries(page_file.read_text(encoding="utf-8"), BASE_URL + path_of(herold, announcement_id))
+    assert found[0]["properties"]["syndication"] == [copy_url]
+    link = parse(page_file).find("a", href=copy_url)
+    assert isinstance(link, Tag)
+    assert link.get_text(strip=True) == "Sozial.example"
+
+
+def test_an_all_clear_marks_the_page_keeps_the_history_and_ends_the_current_warning(herold: Herold) -> None:
+    alert = publish(herold, warning())
+    publish(herold, follow_up("cancel", alert, "Entwarnung: Bombe entschärft", "Die Bombe wurde entschärft."))
+
+    page = item_page(herold, alert)
+    notice = page.find(class_="notice")
+    assert isinstance(notice, Tag)
+    assert notice.get_text(strip=True) == "Entwarnung: Die Gefahr ist vorüber."
+    names = [e["properties"]["name"][0] for e in entries(page.decode(), BASE_URL + path_of(herold, alert))]
+    assert names == ["Entwarnung: Bombe entschärft", "Fliegerbombe in der Altstadt"]
+    assert current_warnings(site_of(herold)) == []
+
+
+def test_a_withdrawal_shows_the_withdrawn_notice_and_ends_the_current_warning(herold: Herold) -> None:
+    alert = publish(herold, warning())
+    publish(herold, follow_up("error", alert, "Irrtümlich versandt", "Diese Warnung wurde irrtümlich versandt."))
+
+    notice = item_page(herold, alert).find(class_="notice")
+    assert isinstance(notice, Tag)
+    assert "zurückgezogen" in notice.get_text()
+    assert current_warnings(site_of(herold)) == []
+
+
+def test_a_warning_past_its_expiry_is_no_longer_listed_as_current(make_herold: HeroldFactory) -> None:
+    clock = Clock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    herold = make_herold(clock=clock)
+    alert = publish(herold, warning(expires="2026-11-20T12:00:00+00:00"))
+    assert current_warnings(site_of(herold)) == [path_of(herold, alert)]
+
+    clock.set(datetime(2026, 11, 20, 13, 0, tzinfo=UTC))
+    publish(herold, news())
+
+    assert current_warnings(site_of(herold)) == []
+
+
+NOVEMBER = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+DECEMBER = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("case", "untouched_month", "touched_month"),
+    [
+        ("a new item in December", "2026-11", "2026-12"),
+        ("an update of the November item", "2026-12", "2026-11"),
+    ],
+)
+def test_publishing_rewrites_only_the_pages_the_item_touches(
+    make_herold: HeroldFactory, case: str, untouched_month: str, touched_month: str
+) -> None:
+    clock = Clock(NOVEMBER)
+    herold = make_herold(clock=clock)
+    first = publish(herold, warning(headline="Hochwasser an der Mulde"))
+    clock.set(DECEMBER)
+    second = publish(herold, warning(headline="Gasaustritt in der Bahnhofstraße"))
+    site = site_of(herold)
+    untouched = {
+        "archive page": site / "archive" / untouched_month / "index.html",
+        "other item page": site / path_of(herold, first if untouched_month == "2026-11" else second) / "index.html",
+    }
+    touched = {"start page": site / "index.html", "archive page": site / "archive" / touched_month / "index.html"}
+    before = {f"untouched {name}": snapshot(file) for name, file in untouched.items()}
+    before.update({f"touched {name}": snapshot(file) for name, file in touched.items()})
+
+    clock.set(DECEMBER + timedelta(hours=1))
+    if case == "a new item in December":
+        publish(herold, warning(headline="Straßensperrung in Neustadt"))
+    else:
+        publish(herold, follow_up("update", first, "Hochwasser: Pegel steigt weiter", "Der Pegel steigt weiter."))
+
+    for name, file in untouched.items():
+        assert snapshot(file) == before[f"untouched {name}"], f"the {name} was written again"
+    for name, file in touched.items():
+        assert file.read_bytes() != before[f"touched {name}"][0], f"the {name} does not show the new announcement"
+
+
+def test_rebuilding_the_site_restores_deleted_pages_as_they_were(herold: Herold) -> None:
+    alert = publish(herold, warning())
+    site = site_of(herold)
+    page, index = site / path_of(herold, alert) / "index.html", site / "index.html"
+    originals = {page: page.read_bytes(), index: index.read_bytes()}
+    page.unlink()
+    index.unlink()
+
+    written = herold.channel(SLUG, "website").rebuild_all()
+
+    assert written >= 2
+    assert {file: file.read_bytes() for file in originals} == originals
+
+
+def test_an_image_is_shown_from_a_copy_next_to_the_page_with_its_alt_text(herold: Herold) -> None:
+    alt = "Karte: Sperrgebiet rund um die Marktstraße"
+    alert = publish(herold, warning(media=[{"data": png(), "alt": alt}]))
+    folder = site_of(herold) / path_of(herold, alert)
+
+    images = parse(folder / "index.html").find_all("img")
+
+    assert [img["alt"] for img in images] == [alt]
+    source = str(images[0]["src"])
+    assert _is_relative(source)
+    assert "/" not in source
+    assert (folder / source).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+@pytest.mark.parametrize(
+    ("languages", "lang", "impressum", "skip"),
+    [
+        (["de", "en"], "de", "Impressum", "Zum Inhalt springen"),
+        (["en", "de"], "en", "Legal notice", "Skip to content"),
+    ],
+)
+def test_pages_speak_the_authority_s_language(
+    make_settings: SettingsFactory,
+    make_herold: HeroldFactory,
+    languages: list[str],
+    lang: str,
+    impressum: str,
+    skip: str,
+) -> None:
+    herold = make_herold(make_settings(authorities=[{**copy.deepcopy(AUTHORITY), "languages": languages}]))
+    alert = publish(herold, warning())
+
+    for page in (item_page(herold, alert), parse(site_of(herold) / "index.html")):
+        html = page.find("html")
+        assert isinstance(html, Tag)
+        assert html["lang"] == lang
+        link = page.find("a", href=IMPRESSUM)
+        assert isinstance(link, Tag)
+        assert link.get_text(strip=True) == impressum
+        assert page.find("a", href="#main", string=skip)
+
+
+def test_an_item_is_marked_with_its_own_language_and_its_translations_with_theirs(herold: Herold) -> None:
+    english = publish(
+        herold,
+        warning(
+            language="en",
+            headline="Aerial bomb in the old town",
+            description="An aerial bomb was found during construction work.",
+            instruction="Leave the area by 10 am.",
+            translations={"de": {"headline": "Fliegerbombe in der Altstadt", "instruction": "Bis 10 Uhr verlassen."}},
+        ),
+    )
+    german = publish(
+        herold,
+        warning(translations={"en": {"headline": "Aerial bomb in the old town", "instruction": "Leave by 10 am."}}),
+    )
+
+    page = item_page(herold, english)
+    html, article = page.find("html"), page.find("article", class_="h-entry")
+    assert isinstance(html, Tag)
+    assert isinstance(article, Tag)
+    assert (html["lang"], article["lang"]) == ("de", "en")
+    translation = page.select_one(".translations section")
+    assert isinstance(translation, Tag)
+    assert translation["lang"] == "de"
+
+    translation = item_page(herold, german).select_one(".translations section")
+    assert isinstance(translation, Tag)
+    assert translation["lang"] == "en"
+    assert "Aerial bomb in the old town" in translation.get_text()
+
+
+def test_markup_in_an_announcement_is_shown_as_text_never_run(herold: Herold) -> None:
+    headline = "Achtung <script>alert(1)</script> & <b>fett</b>"
+    alert = publish(herold, warning(headline=headline, description='<img src="https://evil.example/x.png">'))
+
+    page = item_page(herold, alert)
+
+    assert page.find_all("script") == []
+    assert page.find_all("img") == []
+    h1 = page.find("h1")
+    assert isinstance(h1, Tag)
+    assert h1.get_text() == headline
+
+
+# -- feeds -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("feed", ["atom.xml", "rss.xml"])
+def test_the_feed_is_well_formed_and_carries_the_announcement(herold: Herold, feed: str) -> None:
+    announcement_id = publish(herold, warning())
+    item_url = BASE_URL + path_of(herold, announcement_id)
+
+    parsed = feedparser.parse((site_of(herold) / feed).read_bytes())
+
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    assert parsed.feed.link == BASE_URL, "the feed's own link must lead to the website, not to the feed"
+    assert [(e.title, urldefrag(e.link).url) for e in parsed.entries] == [("Fliegerbombe in der Altstadt", item_url)]
+
+
+def test_the_feeds_show_an_all_clear_as_its_own_entry_newest_first(herold: Herold) -> None:
+    alert = publish(herold, warning())
+    publish(herold, follow_up("cancel", alert, "Bombe entschärft", "Die Bombe wurde entschärft."))
+
+    for feed in ("atom.xml", "rss.xml"):
+        parsed = feedparser.parse((site_of(herold) / feed).read_bytes())
+        assert [e.title for e in parsed.entries] == ["Entwarnung: Bombe entschärft", "Fliegerbombe in der Altstadt"]
+
+
+def validator() -> Draft202012Validator:
+    Draft202012Validator.check_schema(SCHEMA)
+    return Draft202012Validator(SCHEMA, format_checker=FormatChecker())
+
+
+def test_the_json_feed_is_valid_json_feed_1_1(herold: Herold) -> None:
+    announcement_id = publish(herold, warning())
+    item_url = BASE_URL + path_of(herold, announcement_id)
+
+    document = json.loads((site_of(herold) / "feed.json").read_text(encoding="utf-8"))
+
+    assert [error.message for error in validator().iter_errors(document)] == []
+    assert document["version"] == "https://jsonfeed.org/version/1.1"
+    assert document["home_page_url"] == BASE_URL
+    assert document["feed_url"] == BASE_URL + "feed.json"
+    assert [(i["title"], urldefrag(i["url"]).url) for i in document["items"]] == [
+        ("Fliegerbombe in der Altstadt", item_url)
+    ]
+
+
+SPEC_EXAMPLE: dict[str, Any] = {
+    "version": "https://jsonfeed.org/version/1.1",
+    "title": "My Example Feed",
+    "home_page_url": "https://example.org/",
+    "feed_url": "https://example.org/feed.json",
+    "items": [
+        {"id": "2", "content_text": "This is a second item.", "url": "https://example.org/second-item"},
+        {"id": "1", "content_html": "<p>Hello, world!</p>", "url": "https://example.org/initial-post"},
+    ],
+}
+
+
+def _changed(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    document = copy.deepcopy(SPEC_EXAMPLE)
+    change(document)
+    return document
+
+
+@pytest.mark.parametrize(
+    ("case", "document"),
+    [
+        ("no version", _changed(lambda d: d.pop("version"))),
+        ("version 1.0 URL", _changed(lambda d: d.update(version="https://jsonfeed.org/version/1"))),
+        ("no title", _changed(lambda d: d.pop("title"))),
+        ("no items", _changed(lambda d: d.pop("items"))),
+        ("item without id", _changed(lambda d: d["items"][0].pop("id"))),
+        ("item without content", _changed(lambda d: d["items"][0].pop("content_text"))),
+        ("relative item url", _changed(lambda d: d["items"][0].update(url="/second-item"))),
+        ("date without offset", _changed(lambda d: d["items"][0].update(date_published="2026-11-20T10:00:00"))),
+        ("date in another form", _changed(lambda d: d["items"][0].update(date_published="20.11.2026 10:00"))),
+        ("empty author", _changed(lambda d: d.update(authors=[{}]))),
+        ("tags not strings", _changed(lambda d: d["items"][0].update(tags=[1]))),
+        ("attachment without type", _changed(lambda d: d["items"][0].update(attachments=[{"url": "https://e.x/a"}]))),
+        ("unknown key", _changed(lambda d: d.update(homepage_url="https://example.org/"))),
+        ("extension without underscore-letter", _changed(lambda d: d.update(_1x={}))),
+        ("bad language tag", _changed(lambda d: d.update(language="deutsch sprache"))),
+    ],
+)
+def test_the_json_feed_schema_rejects_what_the_specification_forbids(case: str, document: dict[str, Any]) -> None:
+    assert list(validator().iter_errors(document)), f"{case} was accepted"
+
+
+def test_the_json_feed_schema_accepts_the_specification_s_own_examples() -> None:
+    full = _changed(
+        lambda d: d.update(
+            authors=[{"name": "Landkreis Beispiel", "url": "mailto:presse@lk-beispiel.de"}],
+            language="de-DE",
+            expired=False,
+            hubs=[{"type": "WebSub", "url": "https://hub.example/"}],
+            _blue_shed={"about": "https://blueshed-podcasts.com/json-feed-extension-docs", "explicit": False},
+        )
+    )
+    full["items"][0].update(
+        date_published="2010-02-07T14:04:00-05:00",
+        tags=["a", "b"],
+        attachments=[{"url": "https://example.org/a.mp3", "mime_type": "audio/mpeg", "size_in_bytes": 1024}],
+    )
+
+    for document in (SPEC_EXAMPLE, full):
+        assert [error.message for error in validator().iter_errors(document)] == []
+
+
+# -- several workers at once -------------------------------------------------------------------------
+
+
+class ByHand:
+    """A runner that runs nothing by itself: the test calls the task functions in the order it needs."""
+
+    def __init__(self) -> None:
+        self.queued: list[tuple[TaskName, str]] = []
+        self.lock = threading.Lock()
+
+    def submit(self, task: TaskName, argument: str, *, queue: Queue, delay: float = 0.0) -> None:
+        with self.lock:
+            self.queued.append((task, argument))
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def drain(self, herold: Herold) -> None:
+        """Run whatever follow-up work the engine asked for, until there is none."""
+        for _ in range(100):
+            with self.lock:
+                if not self.queued:
+                    return
+                task, argument = self.queued.pop(0)
+            tasks.run(herold, task, argument)
+
+
+def test_two_warnings_published_at_the_same_time_are_both_listed(
+    make_herold: HeroldFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = ByHand()
+    herold = make_herold(runner=runner)
+    first = accept(herold, warning(headline="Hochwasser an der Mulde"), source="test", actor="tester")
+    second = accept(herold, warning(headline="Gasaustritt in der Bahnhofstraße"), source="test", actor="tester")
+    for announcement_id in (first, second):
+        tasks.advance(herold, announcement_id)
+    first_delivery = herold.store.deliveries(first)[0].id
+    second_delivery = herold.store.deliveries(second)[0].id
+
+    # Worker A has written the first page but not yet recorded its success when worker B publishes.
+    website = herold.channel(SLUG, "website")
+    page_written, second_done = threading.Event(), threading.Event()
+    publish_now = website.publish
+
+    def publish_and_pause_after_the_first(post: Post) -> Receipt:
+        receipt = publish_now(post)
+        if post.announcement_id == first:
+            page_written.set()
+            second_done.wait(timeout=20)
+        return receipt
+
+    monkeypatch.setattr(website, "publish", publish_and_pause_after_the_first)
+    worker = threading.Thread(target=tasks.deliver, args=(herold, first_delivery))
+    worker.start()
+    assert page_written.wait(timeout=20)
+    tasks.deliver(herold, second_delivery)
+    second_done.set()
+    worker.join(timeout=20)
+    runner.drain(herold)
+
+    assert {d.state for id_ in (first, second) for d in herold.store.deliveries(id_)} == {DeliveryState.succeeded}
+    assert sorted(current_warnings(site_of(herold))) == sorted([path_of(herold, first), path_of(herold, second)])
+    listed = {urldefrag(i["url"]).url for i in json.loads((site_of(herold) / "feed.json").read_text())["items"]}
+    assert listed == {BASE_URL + path_of(herold, first), BASE_URL + path_of(herold, second)}
