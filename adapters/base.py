@@ -36,19 +36,19 @@ from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
+import requests
 from pydantic import BaseModel, ConfigDict
 
 from publisher.counting import TextRule
 
 if TYPE_CHECKING:
-    import requests
-
     from publisher.announcement import Announcement
     from publisher.authority import Authority, ChannelConfig
     from publisher.render import Variant
@@ -187,8 +187,10 @@ class Post:
     variant: Variant
     item: Item
     in_reply_to: Receipt | None = None  # this channel's copy of the previous message in the thread
+    thread: Sequence[Receipt] = ()  # this channel's copies of all earlier messages, oldest first
     attempt: int = 1
     previous_error: str | None = None  # set when an earlier attempt ended ambiguously
+    created_at: datetime | None = None  # when the delivery was created: copies found must be newer
 
 
 class DeliveryError(Exception):
@@ -214,6 +216,66 @@ class CredentialsError(PermanentError):
     """The platform refused our credentials: the channel needs attention before anything else goes out."""
 
 
+def retry_after(headers: Mapping[str, str], now: datetime | None = None, *, rate_limited: bool = True) -> float | None:
+    """Seconds the platform asks us to wait: ``Retry-After`` (seconds or an HTTP date), else, when
+    we were rate-limited, the limit's reset time (``X-RateLimit-Reset``: ISO 8601 on Mastodon,
+    epoch seconds on X). Platforms send the reset time on every answer; it only means "wait"
+    once the limit is used up."""
+    now = now or datetime.now(UTC)
+    lowered = {key.lower(): value for key, value in headers.items()}
+    value = lowered.get("retry-after")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return max(0.0, (parsedate_to_datetime(value) - now).total_seconds())
+            except (TypeError, ValueError):
+                pass
+    exhausted = any(lowered.get(name) == "0" for name in ("x-ratelimit-remaining", "x-rate-limit-remaining"))
+    if not (rate_limited or exhausted):
+        return None
+    for name in ("x-ratelimit-reset", "x-rate-limit-reset", "ratelimit-reset"):
+        value = lowered.get(name)
+        if not value:
+            continue
+        try:
+            number = float(value)
+            # Epoch seconds are large; small numbers are "seconds from now" (IETF RateLimit draft).
+            return max(0.0, number - now.timestamp()) if number > 1e9 else max(0.0, number)
+        except ValueError:
+            try:
+                return max(0.0, (datetime.fromisoformat(value.replace("Z", "+00:00")) - now).total_seconds())
+            except ValueError:
+                continue
+    return None
+
+
+def error_for_status(status: int, reason: str, headers: Mapping[str, str] | None = None) -> DeliveryError:
+    """The engine's view of an HTTP error answer: what to do next, and a reason people can read."""
+    text = f"the platform answered {status}: {reason}" if reason else f"the platform answered {status}"
+    if status in {401, 403}:
+        return CredentialsError(text)
+    if status in {408, 425, 429} or status >= 500:
+        # A 5xx may come after the platform acted (a proxy timing out): the write is ambiguous.
+        wait = retry_after(headers or {}, rate_limited=status == 429)
+        return TransientError(text, retry_after=wait, ambiguous=status >= 500)
+    return PermanentError(text)
+
+
+def error_for_exception(error: requests.RequestException) -> TransientError:
+    """A network failure. Only one before the request left (no connection) is unambiguous:
+    after that the platform may have acted on it, even if no answer came back."""
+    # TLS handshakes and proxies fail before our request is sent, like a refused connection.
+    failed_to_connect = requests.ConnectTimeout | requests.exceptions.SSLError | requests.exceptions.ProxyError
+    before_sending = isinstance(error, failed_to_connect) or (
+        isinstance(error, requests.ConnectionError) and "NewConnectionError" in str(error)
+    )
+    what = "timed out" if isinstance(error, requests.Timeout) else "connection failed"
+    # No URL in the reason: some platforms put credentials into paths (Telegram bot tokens).
+    return TransientError(f"network problem: {what} ({type(error).__name__})", ambiguous=not before_sending)
+
+
 class Channel(ABC):
     type: ClassVar[str]
     label: ClassVar[str]  # the platform's name as people know it
@@ -237,6 +299,17 @@ class Channel(ABC):
     def find(self, post: Post) -> Receipt | None:
         """After an ambiguous failure: the copy that already exists, if the platform lets us look."""
         return None
+
+    def text_rule(self) -> TextRule | None:
+        """This channel's text limit: the type's, unless the platform tells its own (Mastodon instances)."""
+        return self.capabilities.text
+
+    def pin(self, receipt: Receipt) -> None:
+        """Pin a post on the account's profile (capabilities.pin)."""
+        raise NotImplementedError(f"{self.type} cannot pin")
+
+    def unpin(self, receipt: Receipt) -> None:
+        raise NotImplementedError(f"{self.type} cannot unpin")
 
     def spoiler(self, announcement: Announcement) -> str | None:
         """A content warning to show before the text, where the platform has them."""

@@ -40,6 +40,10 @@ class Herold:
         self.runner: Runner = runner or self._default_runner()
 
     def _default_runner(self) -> Runner:
+        if self.settings.herold.redis_url:
+            from publisher.worker import CeleryRunner
+
+            return CeleryRunner(self.settings)
         from publisher import tasks
 
         return EmbeddedRunner(
@@ -69,11 +73,13 @@ class Herold:
         return self.settings.authority(slug)
 
     def services(self) -> Services:
+        runtime = self.settings.herold
         return Services(
             http=self.http,
             archive=self.store,
             clock=self.clock,
-            data_dir=str(self.settings.herold.data_dir),
+            data_dir=str(runtime.data_dir),
+            timeouts=(runtime.http_connect_timeout, runtime.http_read_timeout),
             extra={"settings": self.settings},
         )
 
@@ -85,6 +91,10 @@ class Herold:
                 config = owner.channel(channel_id)
                 self._channels[key] = channel_types()[config.type](config, owner, self.services())
             return self._channels[key]
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.settings.herold.lease_seconds)
 
     def grace(self, kind: str) -> timedelta:
         runtime = self.settings.herold

@@ -276,6 +276,85 @@ def db_upgrade(ctx: click.Context) -> None:
 
 
 @main.command()
+@click.option(
+    "--queue",
+    type=click.Choice(["all", "warnings", "news"]),
+    default="all",
+    show_default=True,
+    help="Which queue to serve; 'all' starts one worker process per queue.",
+)
+@click.option("--concurrency", type=int, help="Deliveries at once per queue (default: 16 warnings, 8 news).")
+@click.pass_context
+def worker(ctx: click.Context, queue: str, concurrency: int | None) -> None:
+    """Run deliveries on Celery (needs redis_url): warnings and news in separate worker processes."""
+    settings = _settings(ctx)
+    if not settings.herold.redis_url:
+        _fail(
+            "herold worker needs herold.redis_url (or HEROLD_REDIS_URL); without it, "
+            "herold serve and herold publish deliver in-process."
+        )
+    if queue == "all":
+        _run_children(
+            ctx,
+            [
+                ["worker", "--queue", name, *(["--concurrency", str(concurrency)] if concurrency else [])]
+                for name in ("warnings", "news")
+            ],
+        )
+        return
+    from publisher.app import Herold
+    from publisher.worker import make_celery
+
+    Herold(settings).store.migrate()
+    threads = concurrency or (16 if queue == "warnings" else 8)
+    make_celery(settings).worker_main([
+        "worker", "--queues", queue, "--pool", "threads", "--concurrency", str(threads),
+        "--hostname", f"{queue}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "--loglevel", settings.herold.log_level.upper(),
+    ])  # fmt: skip
+
+
+@main.command()
+@click.pass_context
+def beat(ctx: click.Context) -> None:
+    """Run the periodic sweep on Celery: due retries, waves to release, work a lost queue dropped."""
+    settings = _settings(ctx)
+    if not settings.herold.redis_url:
+        _fail("herold beat needs herold.redis_url (or HEROLD_REDIS_URL); in-process, herold serve sweeps itself.")
+    from publisher.worker import make_celery
+
+    state = settings.herold.data_dir / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    make_celery(settings).start(
+        ["beat", "--schedule", str(state / "celerybeat-schedule"), "--loglevel", settings.herold.log_level.upper()]
+    )
+
+
+def _run_children(ctx: click.Context, commands: list[list[str]]) -> NoReturn:
+    """Start one `herold` process per command; stop all when one stops or we are told to stop."""
+    import signal
+    import subprocess
+    import time
+
+    config = ["--config", ctx.obj["config"]] if ctx.obj.get("config") else []
+    argv = [[sys.executable, "-m", "publisher.cli", *config, *command] for command in commands]
+    children = [subprocess.Popen(args) for args in argv]  # noqa: S603 - our own executable and arguments
+
+    def stop(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while all(child.poll() is None for child in children):
+        time.sleep(0.5)
+    stop(signal.SIGTERM, None)
+    codes = [child.wait() for child in children]
+    sys.exit(max(codes))
+
+
+@main.command()
 @click.option("--listen", help="HOST:PORT (default from config: 127.0.0.1:8000).")
 @click.pass_context
 def serve(ctx: click.Context, listen: str | None) -> None:

@@ -53,7 +53,10 @@ def _pieces(text: str) -> Iterator[tuple[str, bool]]:
 class Counting(Protocol):
     """One platform's way of measuring text."""
 
-    unit: str
+    @property
+    def unit(self) -> str:
+        """What is counted, for people: "characters", "bytes"."""
+        ...
 
     def count(self, text: str, links: Collection[str]) -> int:
         """Length of ``text`` as the platform counts it; ``links`` are Herold's own links in it."""

@@ -117,7 +117,7 @@ def accept(
                 channel=channel_id,
                 template=capabilities.template,
                 link=link,
-                rule=capabilities.text,
+                rule=channel.text_rule(),
                 spoiler=channel.spoiler(announcement),
                 timezone=authority.timezone,
             )

@@ -46,6 +46,21 @@ LABELS: dict[str, dict[str, str]] = {
         "translations": "Übersetzungen",
         "image": "Bild",
         "official_source": "Amtliche Quelle",
+        "alarm.subject": "Herold: {channel} – {state}: {headline}",
+        "alarm.credentials_subject": "Herold: Kanal {channel} braucht Zugangsdaten",
+        "alarm.failed": "ist endgültig fehlgeschlagen",
+        "alarm.dead": "wurde nach Ablauf der Frist aufgegeben",
+        "alarm.unknown": "ist unklar: bitte auf der Plattform prüfen",
+        "alarm.body": (
+            "Die Zustellung von „{headline}“ an {channel} {what}.\n\nGrund: {reason}\n"
+            "Versuche: {attempts}\nMeldung: {url}\nStatus: herold status {announcement}\n"
+        ),
+        "alarm.credentials_body": (
+            "Die Plattform hat die Zugangsdaten von Kanal {channel} abgelehnt: {reason}\n"
+            "Bis sie erneuert sind, erscheint dort nichts.\n"
+        ),
+        "alarm.website_held": "Alle anderen Kanäle werden zurückgehalten, bis die Website-Seite steht "
+        "oder jemand sie mit Begründung freigibt (herold release).",
     },
     "en": {
         "msg_type.update": "Update",
@@ -84,6 +99,21 @@ LABELS: dict[str, dict[str, str]] = {
         "translations": "Translations",
         "image": "Image",
         "official_source": "Official source",
+        "alarm.subject": "Herold: {channel} – {state}: {headline}",
+        "alarm.credentials_subject": "Herold: channel {channel} needs credentials",
+        "alarm.failed": "failed for good",
+        "alarm.dead": "was given up at its deadline",
+        "alarm.unknown": "is uncertain: please check on the platform",
+        "alarm.body": (
+            'Delivering "{headline}" to {channel} {what}.\n\nReason: {reason}\n'
+            "Attempts: {attempts}\nItem: {url}\nStatus: herold status {announcement}\n"
+        ),
+        "alarm.credentials_body": (
+            "The platform refused the credentials of channel {channel}: {reason}\n"
+            "Nothing appears there until they are renewed.\n"
+        ),
+        "alarm.website_held": "Every other channel is held back until the website page exists "
+        "or a person releases them with a reason (herold release).",
     },
 }
 

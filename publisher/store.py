@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, and_, create_engine, event, func, or_, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.base import Copy, Entry, Item, Receipt
@@ -27,9 +29,11 @@ from publisher.announcement import Announcement
 from publisher.schema import (
     AnnouncementRow,
     AuditRow,
+    ChannelHealthRow,
     DeliveryRow,
     DeliveryState,
     ItemRow,
+    NotificationRow,
     TokenRow,
     VariantRow,
 )
@@ -58,6 +62,7 @@ class Delivery:
     platform_url: str | None
     last_error: str | None
     ambiguous: bool
+    pinned: bool
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
@@ -131,6 +136,24 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+_documents: dict[str, Announcement] = {}
+_documents_lock = threading.Lock()
+
+
+def _document(announcement_id: str, document: dict[str, Any]) -> Announcement:
+    """An announcement as stored. Stored documents never change, so each is validated once per
+    process; rendering an archive page then costs no validation at all."""
+    with _documents_lock:
+        cached = _documents.get(announcement_id)
+    if cached is None:
+        cached = Announcement.model_validate(document)
+        with _documents_lock:
+            if len(_documents) > 20_000:
+                _documents.clear()
+            _documents[announcement_id] = cached
+    return cached
 
 
 def hash_token(token: str) -> str:
@@ -273,7 +296,7 @@ class Store:
             item_id=row.item_id,
             item_path=item.path,
             authority=row.authority,
-            announcement=Announcement.model_validate(row.document),
+            announcement=_document(row.id, row.document),
             source=row.source,
             actor=row.actor,
             received_at=row.received_at,
@@ -375,10 +398,24 @@ class Store:
             assert row is not None
             return Delivery.of(row)
 
-    def succeed(self, delivery_id: str, receipt: Receipt, now: datetime) -> bool:
-        return self._cas(
-            delivery_id,
-            [DeliveryState.in_flight],
+    def _held(self, claimed: Delivery, **values: Any) -> bool:
+        """Change a claimed delivery, but only while this claim still holds its lease: if the lease
+        expired and another worker took the delivery over, the late worker changes nothing."""
+        with self.session() as session:
+            result = session.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.id == claimed.id,
+                    DeliveryRow.state == DeliveryState.in_flight.value,
+                    DeliveryRow.lease_until == claimed.lease_until,
+                )
+                .values(**values)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def succeed(self, claimed: Delivery, receipt: Receipt, now: datetime) -> bool:
+        return self._held(
+            claimed,
             state=DeliveryState.succeeded.value,
             platform_id=receipt.platform_id,
             platform_url=receipt.url,
@@ -389,20 +426,13 @@ class Store:
             ambiguous=False,
         )
 
-    def record_receipt(self, delivery_id: str, receipt: Receipt, now: datetime) -> bool:
+    def record_receipt(self, claimed: Delivery, receipt: Receipt, now: datetime) -> bool:
         """Keep the platform's id as soon as we have it, before anything else can go wrong."""
-        return self._cas(
-            delivery_id,
-            [DeliveryState.in_flight],
-            platform_id=receipt.platform_id,
-            platform_url=receipt.url,
-            updated_at=now,
-        )
+        return self._held(claimed, platform_id=receipt.platform_id, platform_url=receipt.url, updated_at=now)
 
-    def retry_later(self, delivery_id: str, error: str, at: datetime, now: datetime, *, ambiguous: bool) -> bool:
-        return self._cas(
-            delivery_id,
-            [DeliveryState.in_flight],
+    def retry_later(self, claimed: Delivery, error: str, at: datetime, now: datetime, *, ambiguous: bool) -> bool:
+        return self._held(
+            claimed,
             state=DeliveryState.pending.value,
             next_attempt_at=at,
             lease_until=None,
@@ -411,29 +441,15 @@ class Store:
             updated_at=now,
         )
 
-    def finish(
-        self,
-        delivery_id: str,
-        state: DeliveryState,
-        error: str,
-        now: datetime,
-        expected: Iterable[DeliveryState] = (DeliveryState.in_flight,),
-    ) -> bool:
-        return self._cas(
-            delivery_id,
-            expected,
-            state=state.value,
-            last_error=error,
-            lease_until=None,
-            finished_at=now,
-            updated_at=now,
+    def finish(self, claimed: Delivery, state: DeliveryState, error: str, now: datetime) -> bool:
+        return self._held(
+            claimed, state=state.value, last_error=error, lease_until=None, finished_at=now, updated_at=now
         )
 
-    def hold(self, delivery_id: str, now: datetime) -> bool:
+    def hold(self, claimed: Delivery, now: datetime) -> bool:
         """Put a claimed delivery back to waiting without counting the attempt."""
-        return self._cas(
-            delivery_id,
-            [DeliveryState.in_flight],
+        return self._held(
+            claimed,
             state=DeliveryState.waiting.value,
             lease_until=None,
             attempts=DeliveryRow.attempts - 1,
@@ -442,6 +458,10 @@ class Store:
             next_attempt_at=now,
             updated_at=now,
         )
+
+    def set_pinned(self, delivery_id: str, pinned: bool) -> None:
+        with self.session() as session:
+            session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(pinned=pinned))
 
     def check_again(self, announcement_id: str, at: datetime | None) -> None:
         """When the sweep should next look at this announcement's waiting deliveries (None: never)."""
@@ -513,6 +533,127 @@ class Store:
                 )
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # -- channels that need a person ----------------------------------------------------------
+
+    def mark_attention(self, authority: str, channel: str, reason: str, now: datetime) -> bool:
+        """Flag a channel; True if it was not flagged before (so people are told once)."""
+        with self.session() as session:
+            row = session.get(ChannelHealthRow, (authority, channel), with_for_update=True)
+            if row is None:
+                session.add(
+                    ChannelHealthRow(
+                        authority=authority,
+                        channel=channel,
+                        needs_attention=True,
+                        reason=reason,
+                        since=now,
+                        updated_at=now,
+                    )
+                )
+                return True
+            newly = not row.needs_attention
+            row.reason, row.updated_at = reason, now
+            if newly:
+                row.needs_attention, row.since = True, now
+            return newly
+
+    def clear_attention(self, authority: str, channel: str, now: datetime) -> bool:
+        with self.session() as session:
+            result = session.execute(
+                update(ChannelHealthRow)
+                .where(
+                    ChannelHealthRow.authority == authority,
+                    ChannelHealthRow.channel == channel,
+                    ChannelHealthRow.needs_attention.is_(True),
+                )
+                .values(needs_attention=False, updated_at=now)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def attention(self, authority: str) -> dict[str, str]:
+        """Channels of an authority that need a person, with the reason."""
+        with self.session() as session:
+            rows = session.scalars(
+                select(ChannelHealthRow).where(
+                    ChannelHealthRow.authority == authority, ChannelHealthRow.needs_attention.is_(True)
+                )
+            )
+            return {row.channel: row.reason or "" for row in rows}
+
+    # -- on-call notifications (an outbox) ---------------------------------------------------
+
+    def add_notifications(self, rows: Iterable[NotificationRow]) -> list[str]:
+        """Store notifications not sent before (by dedupe key); returns the ids of new ones."""
+        added = []
+        for row in rows:
+            try:
+                with self.session() as session:
+                    session.add(row)
+                added.append(row.id)
+            except IntegrityError:
+                continue  # the same alarm for the same contact exists already
+        return added
+
+    def claim_notification(self, notification_id: str, now: datetime, lease: timedelta) -> NotificationRow | None:
+        with self.session() as session:
+            result = session.execute(
+                update(NotificationRow)
+                .where(
+                    NotificationRow.id == notification_id,
+                    NotificationRow.state == "pending",
+                    NotificationRow.next_attempt_at <= now,
+                )
+                .values(attempts=NotificationRow.attempts + 1, next_attempt_at=now + lease)
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return None
+            return session.get(NotificationRow, notification_id)
+
+    def notification_sent(self, notification_id: str, now: datetime) -> None:
+        with self.session() as session:
+            session.execute(
+                update(NotificationRow)
+                .where(NotificationRow.id == notification_id)
+                .values(state="sent", sent_at=now, last_error=None)
+            )
+
+    def notification_failed(self, notification_id: str, error: str, retry_at: datetime | None) -> None:
+        with self.session() as session:
+            session.execute(
+                update(NotificationRow)
+                .where(NotificationRow.id == notification_id)
+                .values(state="pending" if retry_at else "failed", next_attempt_at=retry_at, last_error=error)
+            )
+
+    def notifications(self, authority: str | None = None) -> list[NotificationRow]:
+        with self.session() as session:
+            query = select(NotificationRow).order_by(NotificationRow.created_at)
+            if authority:
+                query = query.where(NotificationRow.authority == authority)
+            return list(session.scalars(query))
+
+    def notifications_due(self, now: datetime) -> list[str]:
+        with self.session() as session:
+            return list(
+                session.scalars(
+                    select(NotificationRow.id).where(
+                        NotificationRow.state == "pending", NotificationRow.next_attempt_at <= now
+                    )
+                )
+            )
+
+    # -- pinned copies ------------------------------------------------------------------------
+
+    def pinned(self, item_id: str | None = None) -> list[Delivery]:
+        """Copies that are pinned on their platform (of one item, or all)."""
+        with self.session() as session:
+            query = select(DeliveryRow).where(DeliveryRow.pinned.is_(True))
+            if item_id:
+                query = query.join(AnnouncementRow, AnnouncementRow.id == DeliveryRow.announcement_id).where(
+                    AnnouncementRow.item_id == item_id
+                )
+            return [Delivery.of(row) for row in session.scalars(query)]
 
     # -- audit ------------------------------------------------------------------------------
 
@@ -591,7 +732,10 @@ class Store:
             return items[0] if items else None
 
     def _on_site(self, channel: str, including: str | None) -> Any:
-        published = and_(DeliveryRow.channel == channel, DeliveryRow.state == DeliveryState.succeeded.value)
+        """What a site channel shows: what it published, and what it is publishing right now (so
+        that one rebuild of the index and feeds serves every page written meanwhile)."""
+        shown = [DeliveryState.succeeded.value, DeliveryState.in_flight.value]
+        published = and_(DeliveryRow.channel == channel, DeliveryRow.state.in_(shown))
         if including:
             published = or_(published, and_(DeliveryRow.channel == channel, DeliveryRow.announcement_id == including))
         return published
@@ -638,41 +782,46 @@ class Store:
             )
 
     def _items(self, session: Session, rows: Sequence[ItemRow], channel: str, including: str | None) -> list[Item]:
+        """Items with their entries as ``channel`` shows them. Plain column queries, no ORM objects:
+        an archive page reads hundreds of rows on every publication."""
         if not rows:
             return []
         item_ids = [row.id for row in rows]
-        announcements = session.scalars(
-            select(AnnouncementRow)
+        announcements = session.execute(
+            select(AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.sent_at, AnnouncementRow.document)
             .where(AnnouncementRow.item_id.in_(item_ids))
             .order_by(AnnouncementRow.sent_at, AnnouncementRow.received_at, AnnouncementRow.id)
         ).all()
         ids = [a.id for a in announcements]
-        deliveries = session.scalars(select(DeliveryRow).where(DeliveryRow.announcement_id.in_(ids))).all()
-        variants = {
-            v.announcement_id: v.text
-            for v in session.scalars(
-                select(VariantRow).where(VariantRow.announcement_id.in_(ids), VariantRow.channel == channel)
+        shown = select(DeliveryRow.announcement_id).where(
+            DeliveryRow.announcement_id.in_(ids), self._on_site(channel, including)
+        )
+        on_site = set(session.scalars(shown))
+        copies: dict[str, list[Copy]] = {}
+        for d in session.execute(
+            select(DeliveryRow.announcement_id, DeliveryRow.channel, DeliveryRow.channel_type, DeliveryRow.platform_url)
+            .where(
+                DeliveryRow.announcement_id.in_(ids), DeliveryRow.channel != channel,
+                DeliveryRow.state == DeliveryState.succeeded.value, DeliveryRow.platform_url.is_not(None),
+            )
+            .order_by(DeliveryRow.channel)
+        ):  # fmt: skip
+            copies.setdefault(d.announcement_id, []).append(Copy(d.channel, d.channel_type, d.platform_url))
+        variants: dict[str, str] = {
+            row.announcement_id: row.text
+            for row in session.execute(
+                select(VariantRow.announcement_id, VariantRow.text).where(
+                    VariantRow.announcement_id.in_(ids), VariantRow.channel == channel
+                )
             )
         }
-        on_site = {d.announcement_id for d in deliveries if d.channel == channel and d.state == DeliveryState.succeeded}
-        if including:
-            on_site.add(including)
-        copies: dict[str, list[Copy]] = {}
-        for d in deliveries:
-            if d.channel != channel and d.state == DeliveryState.succeeded and d.platform_url:
-                copies.setdefault(d.announcement_id, []).append(Copy(d.channel, d.channel_type, d.platform_url))
         entries: dict[str, list[Entry]] = {}
         for a in announcements:
             if a.id in on_site:
-                entries.setdefault(a.item_id, []).append(
-                    Entry(
-                        id=a.id,
-                        announcement=Announcement.model_validate(a.document),
-                        variant_text=variants.get(a.id, ""),
-                        published=a.sent_at,
-                        copies=tuple(sorted(copies.get(a.id, []), key=lambda c: c.channel)),
-                    )
-                )
+                entries.setdefault(a.item_id, []).append(Entry(
+                    id=a.id, announcement=_document(a.id, a.document), variant_text=variants.get(a.id, ""),
+                    published=a.sent_at, copies=tuple(copies.get(a.id, ())),
+                ))  # fmt: skip
         return [
             Item(id=row.id, authority=row.authority, path=row.path, month=row.month, entries=entries[row.id])
             for row in rows

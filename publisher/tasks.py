@@ -3,7 +3,9 @@
 - ``advance(announcement)`` applies the publication plan: releases waves, schedules the next look.
 - ``deliver(delivery)`` makes one attempt at one delivery, under a lease taken by compare-and-set.
 - ``refresh(item)`` tells own-website channels that copies elsewhere changed ("also on …").
-- ``sweep()`` finds what is due or was lost: expired leases, due retries, waves to release.
+- ``notify(notification)`` sends one on-call notification (publisher.oncall).
+- ``sweep()`` finds what is due or was lost: expired leases, due retries, waves to release,
+  unsent notifications, pinned warnings that expired.
 
 A task may run twice (a redelivered message, a sweep racing a worker); compare-and-set in the
 database makes the second run a no-op.
@@ -12,21 +14,17 @@ database makes the second run a no-op.
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import structlog
 
-from adapters.base import (
-    Channel,
-    CredentialsError,
-    Idempotency,
-    PermanentError,
-    Post,
-    Receipt,
-    TransientError,
-)
+from adapters.base import Channel, CredentialsError, Idempotency, PermanentError, Post, Receipt, TransientError
+from publisher import oncall
 from publisher.announcement import Kind, MsgType
 from publisher.app import Herold
+from publisher.labels import labels_for
 from publisher.plan import Step, plan, website_published
 from publisher.render import Variant
 from publisher.runner import TaskName
@@ -35,14 +33,15 @@ from publisher.store import AuditEntry, Delivery, StoredAnnouncement
 
 log = structlog.get_logger("herold.tasks")
 
-LEASE = timedelta(minutes=2)  # longer than the slowest single attempt (connect + read timeouts, uploads)
-RETRY_BASE = 2.0  # seconds before the first retry; doubles per attempt
 RETRY_CAP = 300.0  # never wait longer than five minutes between attempts
 SAFETY_NET = timedelta(seconds=30)  # look again at waiting deliveries even if no event says so
 
 
 def run(herold: Herold, task: TaskName, argument: str) -> None:
-    {"deliver": deliver, "advance": advance, "refresh": refresh}[task](herold, argument)
+    tasks: dict[str, Callable[[Herold, str], None]] = {
+        "deliver": deliver, "advance": advance, "refresh": refresh, "notify": oncall.send,
+    }  # fmt: skip
+    tasks[task](herold, argument)
 
 
 def _audit(
@@ -56,18 +55,14 @@ def _audit(
     source: str = "engine",
     **detail: object,
 ) -> None:
-    herold.store.audit(
-        AuditEntry(
-            at=herold.clock(),
-            authority=authority,
-            actor=actor,
-            source=source,
-            action=action,
-            announcement_id=announcement_id,
-            delivery_id=delivery_id,
-            detail=dict(detail),
-        )
-    )
+    herold.store.audit(AuditEntry(
+        at=herold.clock(), authority=authority, actor=actor, source=source, action=action,
+        announcement_id=announcement_id, delivery_id=delivery_id, detail=dict(detail),
+    ))  # fmt: skip
+
+
+def _steps(deliveries: list[Delivery]) -> list[Step]:
+    return [Step(d.id, d.channel, d.wave, d.state, d.released_at) for d in deliveries]
 
 
 # -- the plan ------------------------------------------------------------------------------
@@ -81,12 +76,9 @@ def advance(herold: Herold, announcement_id: str) -> None:
     now = herold.clock()
     deliveries = herold.store.deliveries(announcement_id)
     decision = plan(
-        [Step(d.id, d.channel, d.wave, d.state, d.released_at) for d in deliveries],
-        now=now,
-        grace=herold.grace(stored.announcement.kind),
-        publish_at=stored.announcement.publish_at,
-        override=stored.override_reason,
-    )
+        _steps(deliveries), now=now, grace=herold.grace(stored.announcement.kind),
+        publish_at=stored.announcement.publish_at, override=stored.override_reason,
+    )  # fmt: skip
     by_id = {d.id: d for d in deliveries}
     for release in decision.releases:
         for delivery_id in release.delivery_ids:
@@ -127,8 +119,7 @@ def release_by_override(herold: Herold, announcement_id: str, reason: str, actor
     if len(reason) < 10:
         return ["give a reason of at least a few words; it is kept in the audit log"]
     deliveries = herold.store.deliveries(announcement_id)
-    steps = [Step(d.id, d.channel, d.wave, d.state) for d in deliveries]
-    if website_published(steps):
+    if website_published(_steps(deliveries)):
         return ["the website page is published; nothing is held back"]
     if not any(
         d.wave == 1 and d.state in {DeliveryState.failed, DeliveryState.dead, DeliveryState.unknown} for d in deliveries
@@ -152,50 +143,52 @@ def release_by_override(herold: Herold, announcement_id: str, reason: str, actor
 # -- one attempt at one delivery -----------------------------------------------------------
 
 
+class _Later(Exception):
+    """Not an error: this delivery must wait for another (e.g. the message it replies to)."""
+
+    def __init__(self, reason: str, seconds: float) -> None:
+        super().__init__(reason)
+        self.reason, self.seconds = reason, seconds
+
+
 def deliver(herold: Herold, delivery_id: str) -> None:
     now = herold.clock()
-    delivery = herold.store.claim(delivery_id, now, LEASE)
+    delivery = herold.store.claim(delivery_id, now, herold.lease)
     if delivery is None:
         return  # not due, already taken, or already done
     stored = herold.store.announcement(delivery.announcement_id)
     assert stored is not None
     bound = log.bind(delivery=delivery.id, announcement=stored.id, channel=delivery.channel, attempt=delivery.attempts)
 
-    if delivery.wave > 1 and not stored.override_reason:
-        steps = [Step(d.id, d.channel, d.wave, d.state) for d in herold.store.deliveries(stored.id)]
-        if not website_published(steps):
-            # Defence in depth: the plan never releases this, but if anything ever did, the
-            # rule still holds here, at the last moment before the platform is called.
-            herold.store.hold(delivery.id, now)
-            _audit(
-                herold,
-                "delivery.held",
-                authority=stored.authority,
-                announcement_id=stored.id,
-                delivery_id=delivery.id,
-                reason="website page not published",
-            )
-            bound.error("wave rule: delivery held back before its website page exists")
-            return
+    # Defence in depth: the plan never releases a later wave early, but if anything ever did,
+    # the rule still holds here, at the last moment before the platform is called.
+    early = delivery.wave > 1 and not stored.override_reason
+    if early and not website_published(_steps(herold.store.deliveries(stored.id))):
+        herold.store.hold(delivery, now)
+        _audit(
+            herold,
+            "delivery.held",
+            authority=stored.authority,
+            announcement_id=stored.id,
+            delivery_id=delivery.id,
+            reason="website page not published",
+        )
+        bound.error("wave rule: delivery held back before its website page exists")
+        return
 
     if now > delivery.deadline_at:
-        _give_up(
-            herold,
-            stored,
-            delivery,
-            DeliveryState.dead,
-            f"gave up after {delivery.attempts - 1} attempts: {delivery.last_error or 'no attempt succeeded'}",
-        )
+        reason = f"gave up after {delivery.attempts - 1} attempts: {delivery.last_error or 'no attempt succeeded'}"
+        _give_up(herold, stored, delivery, DeliveryState.dead, reason)
         return
 
     channel = herold.channel(stored.authority, delivery.channel)
     try:
         post = _post(herold, stored, delivery, channel)
         receipt = None
-        if delivery.ambiguous and channel.capabilities.idempotency is Idempotency.lookup:
+        if delivery.ambiguous and channel.capabilities.idempotency in {Idempotency.lookup, Idempotency.key}:
             receipt = channel.find(post)
             if receipt:
-                bound.info("found the copy an earlier attempt made")
+                bound.info("found the copy an earlier attempt made", platform_id=receipt.platform_id)
         unconfirmable = channel.capabilities.idempotency is Idempotency.none
         if receipt is None and delivery.ambiguous and unconfirmable and stored.announcement.kind is Kind.news:
             # The platform can neither deduplicate nor be asked: a second post could be a
@@ -223,21 +216,21 @@ def deliver(herold: Herold, delivery_id: str) -> None:
         _give_up(herold, stored, delivery, DeliveryState.failed, error.reason)
         return
     except _Later as later:
-        herold.store.retry_later(
-            delivery.id, later.reason, now + timedelta(seconds=later.seconds), now, ambiguous=delivery.ambiguous
-        )
+        at = now + timedelta(seconds=later.seconds)
+        herold.store.retry_later(delivery, later.reason, at, now, ambiguous=delivery.ambiguous)
         herold.submit("deliver", delivery.id, kind=stored.announcement.kind, delay=later.seconds)
         return
     except Exception as error:
         # A bug or an unexpected answer: retry (the deadline bounds it) but never hide it.
         bound.exception("unexpected error while delivering")
-        _retry(
-            herold, stored, delivery, TransientError(f"internal error: {type(error).__name__}: {error}", ambiguous=True)
-        )
+        problem = TransientError(f"internal error: {type(error).__name__}: {error}", ambiguous=True)
+        _retry(herold, stored, delivery, problem)
         return
 
-    done = herold.clock()
-    if not herold.store.succeed(delivery.id, receipt, done):
+    # Keep the platform's id first: whatever happens next, a retry will not post again.
+    herold.store.record_receipt(delivery, receipt, herold.clock())
+    _pin_or_unpin(herold, stored, delivery, channel, receipt)
+    if not herold.store.succeed(delivery, receipt, herold.clock()):
         bound.warning("delivery finished after its lease was taken over", platform_id=receipt.platform_id)
         return
     _audit(
@@ -252,89 +245,98 @@ def deliver(herold: Herold, delivery_id: str) -> None:
         url=receipt.url,
     )
     bound.info("delivered", platform_id=receipt.platform_id, url=receipt.url)
+    if herold.store.clear_attention(stored.authority, delivery.channel, herold.clock()):
+        log.info("channel works again", authority=stored.authority, channel=delivery.channel)
     herold.submit("advance", stored.id, kind=stored.announcement.kind)
     if delivery.wave > 1 and receipt.url:
         herold.submit("refresh", stored.item_id, kind=stored.announcement.kind)
-
-
-class _Later(Exception):
-    """Not an error: this delivery must wait for another (e.g. the message it replies to)."""
-
-    def __init__(self, reason: str, seconds: float) -> None:
-        super().__init__(reason)
-        self.reason, self.seconds = reason, seconds
 
 
 def _post(herold: Herold, stored: StoredAnnouncement, delivery: Delivery, channel: Channel) -> Post:
     row = herold.store.variant(stored.id, delivery.channel)
     assert row is not None
     variant = Variant(
-        channel=row.channel,
-        language=row.language,
-        text=row.text,
-        spoiler=row.spoiler,
-        link=row.link,
-        length=row.length,
-        limit=row.limit,
-        shortened=tuple(row.shortened),
-    )
+        channel=row.channel, language=row.language, text=row.text, spoiler=row.spoiler, link=row.link,
+        length=row.length, limit=row.limit, shortened=tuple(row.shortened),
+    )  # fmt: skip
     item = herold.store.item(stored.item_id, delivery.channel, including=stored.id)
     assert item is not None
+    thread = _thread(herold, stored, delivery, channel)
     return Post(
-        delivery_id=delivery.id,
-        idempotency_key=delivery.idempotency_key,
-        announcement_id=stored.id,
-        announcement=stored.announcement,
-        variant=variant,
-        item=item,
-        in_reply_to=_reply_target(herold, stored, delivery, channel),
-        attempt=delivery.attempts,
-        previous_error=delivery.last_error if delivery.ambiguous else None,
-    )
+        delivery_id=delivery.id, idempotency_key=delivery.idempotency_key, announcement_id=stored.id,
+        announcement=stored.announcement, variant=variant, item=item,
+        in_reply_to=thread[-1] if thread else None, thread=tuple(thread), attempt=delivery.attempts,
+        previous_error=delivery.last_error if delivery.ambiguous else None, created_at=delivery.created_at,
+    )  # fmt: skip
 
 
-def _reply_target(herold: Herold, stored: StoredAnnouncement, delivery: Delivery, channel: Channel) -> Receipt | None:
-    """This channel's copy of the latest earlier message in the thread, so follow-ups read in order."""
+def _thread(herold: Herold, stored: StoredAnnouncement, delivery: Delivery, channel: Channel) -> list[Receipt]:
+    """This channel's copies of the earlier messages of the item, oldest first, so that a
+    follow-up replies to the latest and the thread reads in order."""
     if not channel.capabilities.threads or stored.announcement.msg_type is MsgType.alert:
-        return None
+        return []
     earlier = [
-        a
-        for a in herold.store.thread(stored.item_id)
+        a for a in herold.store.thread(stored.item_id)
         if a.received_at < stored.received_at or (a.received_at == stored.received_at and a.id < stored.id)
-    ]
-    for previous in reversed(earlier):
+    ]  # fmt: skip
+    receipts = []
+    for previous in earlier:
         copy = herold.store.copy_on(previous.id, delivery.channel)
         if copy is None:
             continue
         if copy.state is DeliveryState.succeeded and copy.receipt:
-            return copy.receipt
-        if not copy.state.final:
+            receipts.append(copy.receipt)
+        elif not copy.state.final:
             raise _Later(f"waiting for the earlier message on {delivery.channel} to be posted first", 2.0)
-    return None
+    return receipts
 
 
-def backoff(attempts: int, retry_after: float | None, rng: random.Random | None = None) -> float:
+def _pin_or_unpin(
+    herold: Herold, stored: StoredAnnouncement, delivery: Delivery, channel: Channel, receipt: Receipt
+) -> None:
+    """Pin an active warning; unpin it when the all-clear or a withdrawal follows. A failure here
+    never fails the delivery: the post is out, which is what matters."""
+    if not channel.capabilities.pin or stored.announcement.kind is not Kind.warning:
+        return
+    try:
+        if stored.announcement.msg_type is MsgType.alert:
+            channel.pin(receipt)
+            herold.store.set_pinned(delivery.id, True)
+        elif stored.announcement.msg_type in {MsgType.cancel, MsgType.error}:
+            for pinned in herold.store.pinned(stored.item_id):
+                if pinned.channel == delivery.channel and pinned.receipt:
+                    channel.unpin(pinned.receipt)
+                    herold.store.set_pinned(pinned.id, False)
+    except Exception as error:
+        log.warning("pinning did not work", channel=delivery.channel, delivery=delivery.id, reason=str(error))
+        _audit(
+            herold,
+            "delivery.pin_failed",
+            authority=stored.authority,
+            announcement_id=stored.id,
+            delivery_id=delivery.id,
+            channel=delivery.channel,
+            reason=str(error),
+        )
+
+
+def backoff(attempts: int, retry_after: float | None, base: float = 2.0, rng: random.Random | None = None) -> float:
     """Seconds until the next attempt: exponential with jitter, never sooner than Retry-After."""
     rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-    ceiling = min(RETRY_CAP, RETRY_BASE * float(2 ** max(0, attempts - 1)))
+    ceiling = min(RETRY_CAP, base * float(2 ** max(0, attempts - 1)))
     delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
     return max(delay, retry_after or 0.0)
 
 
 def _retry(herold: Herold, stored: StoredAnnouncement, delivery: Delivery, error: TransientError) -> None:
     now = herold.clock()
-    delay = backoff(delivery.attempts, error.retry_after)
+    delay = backoff(delivery.attempts, error.retry_after, herold.settings.herold.retry_base_seconds)
     at = now + timedelta(seconds=delay)
     if at > delivery.deadline_at:
-        _give_up(
-            herold,
-            stored,
-            delivery,
-            DeliveryState.dead,
-            f"gave up after {delivery.attempts} attempts before the deadline: {error.reason}",
-        )
+        reason = f"gave up after {delivery.attempts} attempts before the deadline: {error.reason}"
+        _give_up(herold, stored, delivery, DeliveryState.dead, reason)
         return
-    herold.store.retry_later(delivery.id, error.reason, at, now, ambiguous=error.ambiguous or delivery.ambiguous)
+    herold.store.retry_later(delivery, error.reason, at, now, ambiguous=error.ambiguous or delivery.ambiguous)
     _audit(
         herold,
         "delivery.retry",
@@ -366,8 +368,7 @@ def _give_up(
     *,
     credentials: bool = False,
 ) -> None:
-    now = herold.clock()
-    if not herold.store.finish(delivery.id, state, reason, now):
+    if not herold.store.finish(delivery, state, reason, herold.clock()):
         return
     _audit(
         herold,
@@ -388,8 +389,6 @@ def _give_up(
         reason=reason,
         credentials=credentials,
     )
-    if delivery.wave == 1:
-        log.error("website delivery failed: every other channel is held back", announcement=stored.id)
     alarm(herold, stored, delivery, state, reason, credentials=credentials)
     herold.submit("advance", stored.id, kind=stored.announcement.kind)
 
@@ -403,7 +402,10 @@ def alarm(
     *,
     credentials: bool,
 ) -> None:
-    """A failure a person must hear about. Recorded here; on-call notification builds on this."""
+    """A delivery people must hear about: recorded, and sent to the authority's on-call contacts."""
+    authority = herold.authority(stored.authority)
+    t = labels_for(authority.language)
+    headline = stored.announcement.headline
     _audit(
         herold,
         "alarm",
@@ -415,6 +417,35 @@ def alarm(
         reason=reason,
         credentials=credentials,
     )
+    detail = {
+        "authority": stored.authority, "announcement_id": stored.id, "channel": delivery.channel,
+        "state": state.value, "reason": reason, "headline": headline, "attempts": delivery.attempts,
+        "item_url": authority.url(stored.item_path),
+    }  # fmt: skip
+    text = t(
+        "alarm.body",
+        headline=headline,
+        channel=delivery.channel,
+        what=t(f"alarm.{state.value}"),
+        reason=reason,
+        attempts=str(delivery.attempts),
+        url=detail["item_url"],
+        announcement=stored.id,
+    )
+    if delivery.wave == 1:
+        text += "\n" + t("alarm.website_held") + "\n"
+    oncall.raise_alarm(herold, oncall.Alarm(
+        authority=stored.authority, cause=f"delivery:{delivery.id}:{state.value}",
+        subject=t("alarm.subject", channel=delivery.channel, state=state.value, headline=headline)[:300],
+        text=text, detail=detail, announcement_id=stored.id, channel=delivery.channel,
+    ))  # fmt: skip
+    if credentials and herold.store.mark_attention(stored.authority, delivery.channel, reason, herold.clock()):
+        oncall.raise_alarm(herold, oncall.Alarm(
+            authority=stored.authority, cause=f"credentials:{stored.authority}/{delivery.channel}:{delivery.id}",
+            subject=t("alarm.credentials_subject", channel=delivery.channel),
+            text=t("alarm.credentials_body", channel=delivery.channel, reason=reason),
+            detail={**detail, "state": "needs_attention"}, channel=delivery.channel,
+        ))  # fmt: skip
 
 
 # -- copies elsewhere, shown on the item page ------------------------------------------------
@@ -449,6 +480,8 @@ def sweep(herold: Herold, overdue: timedelta = timedelta(0)) -> None:
         herold.submit("deliver", delivery.id, kind=delivery.kind)
     for announcement_id, kind in herold.store.checks_due(now - overdue):
         herold.submit("advance", announcement_id, kind=kind)
+    oncall.resend_due(herold, now - overdue)
+    _unpin_expired(herold)
     for authority in herold.settings.authorities:
         for config in authority.channels:
             try:
@@ -457,10 +490,26 @@ def sweep(herold: Herold, overdue: timedelta = timedelta(0)) -> None:
                 log.exception("housekeeping failed", authority=authority.slug, channel=config.id)
 
 
+def _unpin_expired(herold: Herold) -> None:
+    """A warning stays pinned while it is current: once its item's latest expiry has passed, unpin."""
+    now = herold.clock()
+    for pinned in herold.store.pinned():
+        stored = herold.store.announcement(pinned.announcement_id)
+        if stored is None or pinned.receipt is None:
+            continue
+        latest = herold.store.thread(stored.item_id)[-1].announcement
+        if latest.expires is None or latest.expires > now:
+            continue
+        try:
+            herold.channel(pinned.authority, pinned.channel).unpin(pinned.receipt)
+            herold.store.set_pinned(pinned.id, False)
+            log.info("unpinned an expired warning", delivery=pinned.id, channel=pinned.channel)
+        except Exception as error:
+            log.warning("unpinning did not work", delivery=pinned.id, channel=pinned.channel, reason=str(error))
+
+
 def wait_until_settled(herold: Herold, announcement_id: str, timeout: float, poll: float = 0.2) -> list[Delivery]:
     """Block until every delivery is final or held back for a person; returns the deliveries."""
-    import time
-
     deadline = time.monotonic() + timeout
     while True:
         deliveries = herold.store.deliveries(announcement_id)
@@ -472,7 +521,6 @@ def wait_until_settled(herold: Herold, announcement_id: str, timeout: float, pol
 def settled(deliveries: list[Delivery]) -> bool:
     if all(d.state.final or d.state is DeliveryState.manual for d in deliveries):
         return True
-    steps = [Step(d.id, d.channel, d.wave, d.state) for d in deliveries]
     website_failed = any(d.wave == 1 and d.state.final and d.state is not DeliveryState.succeeded for d in deliveries)
     stuck = all(d.state.final or d.state is DeliveryState.waiting for d in deliveries)
-    return website_failed and stuck and not website_published(steps)
+    return website_failed and stuck and not website_published(_steps(deliveries))

@@ -80,8 +80,8 @@ def test_a_delivery_moves_only_by_compare_and_set(store: Store) -> None:
     claimed = store.claim(website, NOW, LEASE)
     assert claimed is not None and claimed.state is DeliveryState.in_flight and claimed.attempts == 1
     assert store.claim(website, NOW, LEASE) is None, "nobody else gets it while it is in flight"
-    assert store.succeed(website, Receipt("page", "https://x/page"), NOW)
-    assert not store.succeed(website, Receipt("again", None), NOW)
+    assert store.succeed(claimed, Receipt("page", "https://x/page"), NOW)
+    assert not store.succeed(claimed, Receipt("again", None), NOW)
     done = store.delivery(website)
     assert done is not None and done.state is DeliveryState.succeeded and done.platform_id == "page"
 
@@ -108,8 +108,9 @@ def test_of_many_workers_claiming_at_once_exactly_one_wins(store: Store) -> None
 def test_a_retry_is_not_due_before_its_time(store: Store) -> None:
     _, (website, _) = add(store)
     store.release(website, "accepted", NOW)
-    store.claim(website, NOW, LEASE)
-    store.retry_later(website, "500", NOW + timedelta(seconds=30), NOW, ambiguous=False)
+    claimed = store.claim(website, NOW, LEASE)
+    assert claimed is not None
+    store.retry_later(claimed, "500", NOW + timedelta(seconds=30), NOW, ambiguous=False)
     assert store.claim(website, NOW + timedelta(seconds=29), LEASE) is None
     assert [d.id for d in store.due(NOW + timedelta(seconds=29))] == []
     assert [d.id for d in store.due(NOW + timedelta(seconds=30))] == [website]
@@ -127,6 +128,21 @@ def test_an_expired_lease_returns_the_delivery_marked_as_possibly_sent(store: St
     assert store.return_expired_lease(website, expired.lease_until, NOW + LEASE)  # type: ignore[arg-type]
     returned = store.delivery(website)
     assert returned is not None and returned.state is DeliveryState.pending and returned.ambiguous
+
+
+def test_a_worker_whose_lease_was_taken_over_changes_nothing(store: Store) -> None:
+    _, (website, _) = add(store)
+    store.release(website, "accepted", NOW)
+    late = store.claim(website, NOW, LEASE)
+    assert late is not None and late.lease_until is not None
+    store.return_expired_lease(website, late.lease_until, NOW + LEASE)
+    current = store.claim(website, NOW + LEASE, LEASE)
+    assert current is not None and current.attempts == 2
+    assert not store.succeed(late, Receipt("late"), NOW + LEASE)
+    assert not store.retry_later(late, "late", NOW, NOW, ambiguous=False)
+    assert store.succeed(current, Receipt("current"), NOW + LEASE)
+    done = store.delivery(website)
+    assert done is not None and done.platform_id == "current"
 
 
 def test_the_sweep_finds_waiting_deliveries_whose_check_is_due(store: Store) -> None:
@@ -163,16 +179,22 @@ def test_the_published_record_lists_items_newest_first_by_month(store: Store) ->
     follow_up, (follow_site, _) = add(
         store, item=older, msg_type="update", references=older, at=NOW + timedelta(minutes=5)
     )
+    claims = {}
     for delivery in (older_site, newer_site, follow_site):
         store.release(delivery, "accepted", NOW)
-        store.claim(delivery, NOW + timedelta(minutes=6), LEASE)
     for delivery in (older_site, newer_site):
-        store.succeed(delivery, Receipt("p"), NOW)
+        claims[delivery] = store.claim(delivery, NOW + timedelta(minutes=6), LEASE)
+        store.succeed(claims[delivery], Receipt("p"), NOW)  # type: ignore[arg-type]
     assert store.months("lk-beispiel", "website") == ["2026-11", "2026-10"]
     assert [i.id for i in store.items("lk-beispiel", "website")] == [newer, older]
-    # The update is on its way to the site: only the page being written sees it.
+    # The update waits for its turn: only the page about to be written sees it.
     [item] = store.items("lk-beispiel", "website", month="2026-10")
     assert [e.id for e in item.entries] == [older]
     seen = store.item(older, "website", including=follow_up)
     assert seen is not None and [e.id for e in seen.entries] == [older, follow_up]
-    assert [i.id for i in store.items("lk-beispiel", "website", including=follow_up)] == [older, newer]
+    # Once a worker is writing it, every list shows it: one rewrite of the lists serves all pages
+    # written meanwhile.
+    assert store.claim(follow_site, NOW + timedelta(minutes=6), LEASE) is not None
+    assert [i.id for i in store.items("lk-beispiel", "website")] == [older, newer]
+    [item] = store.items("lk-beispiel", "website", month="2026-10")
+    assert [e.id for e in item.entries] == [older, follow_up]

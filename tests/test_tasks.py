@@ -32,11 +32,6 @@ def journal() -> Iterator[Journal]:
         yield journal
 
 
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tasks, "RETRY_BASE", 0.05)
-
-
 def authority(*channels: dict[str, Any], website: dict[str, Any] | None = None) -> dict[str, Any]:
     result = copy.deepcopy(AUTHORITY)
     result["channels"] = [website or {"id": "website", "type": "website"}, *channels]
@@ -52,6 +47,7 @@ def start(
 ) -> Herold:
     runtime.setdefault("grace_warning_seconds", 0.3)
     runtime.setdefault("grace_news_seconds", 0.3)
+    runtime.setdefault("retry_base_seconds", 0.05)
     return make_herold(make_settings(authorities=[authority(*channels, website=website)], **runtime))
 
 

@@ -1,0 +1,134 @@
+"""No silent failure: people on call hear about what needs them, within a minute.
+
+An alarm (a delivery that failed for good or ran out of time, a post nobody can confirm, a
+channel whose credentials were refused) becomes one notification per on-call contact of the
+authority: an e-mail over SMTP and/or a signed webhook (Standard Webhooks). Notifications are
+stored first (an outbox) and sent by a task; the sweep sends again what could not be sent.
+The same cause never notifies the same contact twice.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
+
+import requests
+import structlog
+
+from publisher import signing
+from publisher.schema import NotificationRow
+
+if TYPE_CHECKING:
+    from publisher.app import Herold
+
+log = structlog.get_logger("herold.oncall")
+
+GIVE_UP_AFTER = 12  # attempts (about an hour with the backoff below); then it is logged as lost
+LEASE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Alarm:
+    authority: str
+    cause: str  # what makes two alarms the same one, e.g. "delivery:<id>:failed"
+    subject: str
+    text: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    announcement_id: str | None = None
+    channel: str | None = None
+
+
+def raise_alarm(herold: Herold, alarm: Alarm) -> list[str]:
+    """Queue the alarm for every on-call contact of its authority; returns new notification ids."""
+    contacts = herold.authority(alarm.authority).oncall
+    now = herold.clock()
+    targets = [("email", address) for address in contacts.emails]
+    if contacts.webhook_url:
+        targets.append(("webhook", contacts.webhook_url))
+    if not targets:
+        log.error(
+            "alarm with nobody on call to tell", authority=alarm.authority, subject=alarm.subject, text=alarm.text
+        )
+        return []
+    rows = [
+        NotificationRow(
+            id=str(uuid.uuid4()), authority=alarm.authority, announcement_id=alarm.announcement_id,
+            channel=alarm.channel, medium=medium, target=target, subject=alarm.subject, body=alarm.text,
+            payload=alarm.detail, dedupe_key=f"{alarm.cause}|{medium}:{target}"[:300], state="pending",
+            attempts=0, next_attempt_at=now, created_at=now,
+        )
+        for medium, target in targets
+    ]  # fmt: skip
+    added = herold.store.add_notifications(rows)
+    for notification_id in added:
+        herold.submit("notify", notification_id, kind="warning")
+    return added
+
+
+def send(herold: Herold, notification_id: str) -> None:
+    now = herold.clock()
+    notification = herold.store.claim_notification(notification_id, now, LEASE)
+    if notification is None:
+        return
+    try:
+        if notification.medium == "email":
+            _email(herold, notification)
+        else:
+            _webhook(herold, notification)
+    except Exception as error:
+        reason = f"{type(error).__name__}: {error}"
+        retry = notification.attempts < GIVE_UP_AFTER
+        delay = min(600.0, 5.0 * 2 ** (notification.attempts - 1))
+        herold.store.notification_failed(notification.id, reason, now + timedelta(seconds=delay) if retry else None)
+        (log.warning if retry else log.error)(
+            "on-call notification not sent", notification=notification.id, medium=notification.medium,
+            target=notification.target, attempt=notification.attempts, reason=reason, will_retry=retry,
+        )  # fmt: skip
+        if retry:
+            herold.submit("notify", notification.id, kind="warning", delay=delay)
+        return
+    herold.store.notification_sent(notification.id, herold.clock())
+    log.info("on-call notified", notification=notification.id, medium=notification.medium, target=notification.target)
+
+
+def _email(herold: Herold, notification: NotificationRow) -> None:
+    runtime = herold.settings.herold
+    assert runtime.smtp_host, "checked at start: e-mail contacts need smtp_host"
+    message = EmailMessage()
+    message["From"] = runtime.smtp_from
+    message["To"] = notification.target
+    message["Subject"] = notification.subject
+    message["Message-ID"] = f"<{notification.id}@herold>"  # the same notification is recognised as such
+    message.set_content(notification.body)
+    with smtplib.SMTP(runtime.smtp_host, runtime.smtp_port, timeout=runtime.http_read_timeout) as smtp:
+        if runtime.smtp_starttls:
+            smtp.starttls()
+        if runtime.smtp_user:
+            smtp.login(runtime.smtp_user, herold.settings.secret("herold", "smtp", "password"))
+        smtp.send_message(message)
+
+
+def _webhook(herold: Herold, notification: NotificationRow) -> None:
+    runtime = herold.settings.herold
+    payload = {
+        "type": "herold.alarm",
+        "timestamp": notification.created_at.isoformat(),
+        "data": {"subject": notification.subject, "text": notification.body, **notification.payload},
+    }
+    data = signing.body(payload)
+    secret = herold.settings.secret(notification.authority, "oncall", "webhook_secret")
+    response = herold.http.post(
+        notification.target, data=data.encode(), headers=signing.headers(secret, notification.id, herold.clock(), data),
+        timeout=(runtime.http_connect_timeout, runtime.http_read_timeout), allow_redirects=False,
+    )  # fmt: skip
+    if not 200 <= response.status_code < 300:
+        raise requests.HTTPError(f"the on-call webhook answered {response.status_code}")
+
+
+def resend_due(herold: Herold, now: datetime) -> None:
+    for notification_id in herold.store.notifications_due(now):
+        herold.submit("notify", notification_id, kind="warning")

@@ -1,0 +1,125 @@
+"""Celery on Redis: the same task functions on worker processes.
+
+Messages carry only ids; the database holds every delivery's state. So a message may be
+lost (Redis restarted empty) or delivered twice (a worker died before acknowledging): the
+sweep, run by ``herold beat``, puts lost work back on the queue, and compare-and-set makes a
+second run a no-op. Warnings and news have queues of their own, served by separate worker
+processes, so a burst of routine news never delays a warning.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from celery import Celery
+
+from publisher.config import Settings
+from publisher.runner import Queue as QueueName
+from publisher.runner import TaskName
+
+if TYPE_CHECKING:
+    from publisher.app import Herold
+
+log = structlog.get_logger("herold.worker")
+
+QUEUES: tuple[QueueName, ...] = ("warnings", "news")
+
+
+def make_celery(settings: Settings) -> Celery:
+    runtime = settings.herold
+    app = Celery("herold", broker=runtime.redis_url, set_as_current=False)
+    app.conf.update(
+        # A message is acknowledged only after its task ran; a worker that dies mid-task
+        # leaves it to be delivered again (compare-and-set makes that safe).
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue="warnings",  # the queues themselves are created on first use
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,  # a worker waits for Redis to come back
+        broker_transport_options={"visibility_timeout": 3600},
+        # Submitting never blocks a press officer for long: if Redis is away, the sweep catches up.
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,  # our structured logs go to stderr as they are
+        worker_send_task_events=False,
+        beat_schedule={
+            "sweep": {
+                "task": "herold.sweep",
+                "schedule": runtime.sweep_seconds,
+                "options": {"queue": "warnings", "expires": runtime.sweep_seconds * 2},
+            }
+        },
+    )
+    _register(app)
+    return app
+
+
+_herold: Herold | None = None
+_herold_lock = threading.Lock()
+
+
+def herold(app: Celery) -> Herold:
+    """This worker process's Herold, built on first use (after Celery forked, never before);
+    follow-up tasks go out through the worker's own Celery app."""
+    global _herold
+    with _herold_lock:
+        if _herold is None:
+            from publisher.app import Herold
+            from publisher.config import load_settings
+
+            _herold = Herold(load_settings(), runner=CeleryRunner(app=app))
+        return _herold
+
+
+def _register(app: Celery) -> None:
+    from publisher import tasks
+
+    def run(name: TaskName) -> Any:
+        def task(argument: str) -> None:
+            tasks.run(herold(app), name, argument)
+
+        task.__name__ = name
+        # shared=False: each app has its own tasks (Celery would otherwise add them to every app).
+        return app.task(name=f"herold.{name}", ignore_result=True, shared=False)(task)
+
+    names: tuple[TaskName, ...] = ("deliver", "advance", "refresh", "notify")
+    for name in names:
+        run(name)
+
+    def sweep() -> None:
+        current = herold(app)
+        tasks.sweep(current, overdue=timedelta(seconds=current.settings.herold.requeue_after_seconds))
+
+    app.task(name="herold.sweep", ignore_result=True, shared=False)(sweep)
+
+
+class CeleryRunner:
+    """Hands tasks to Celery workers through Redis."""
+
+    def __init__(self, settings: Settings | None = None, *, app: Celery | None = None) -> None:
+        if app is None:
+            assert settings is not None
+            app = make_celery(settings)
+        self.app = app
+
+    def submit(self, task: TaskName, argument: str, *, queue: QueueName, delay: float = 0.0) -> None:
+        try:
+            self.app.send_task(f"herold.{task}", args=[argument], queue=queue, countdown=delay or None)
+        except Exception as error:
+            # The database already holds the work; the sweep will submit it again.
+            log.warning(
+                "could not queue a task; the sweep will pick it up", task=task, argument=argument, reason=str(error)
+            )
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass  # the app's connections close with the process
