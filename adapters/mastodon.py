@@ -1,0 +1,312 @@
+"""Mastodon and the fediverse: any server that speaks the Mastodon client API.
+
+Posts public statuses in the announcement's language, with a content warning per severity if
+configured, images with their alt text, follow-ups as replies in the original's thread; pins
+an active warning and unpins it on the all-clear, a withdrawal or expiry.
+
+Built to work with Mastodon, GoToSocial, Akkoma, Takahē, Pixelfed alike, so it relies on no
+one server's quirks:
+
+- The client never asks the server for its version: Mastodon.py's version detection breaks
+  on servers reporting e.g. "takahe/0.11.0" (Mastodon.py issue #450). We declare 4.0.0 and let
+  Mastodon.py check only our own calls against that ("created" mode).
+- The character limit is read from the instance (``/api/v2/instance``), unless configured.
+- Rate limits never make the client sleep inside a call (``ratelimit_method="throw"``): a 429
+  goes back to the engine, which retries after ``Retry-After`` / ``X-RateLimit-Reset``.
+
+Exactly once: every status carries the delivery's stable ``Idempotency-Key``; Mastodon keeps
+it for an hour per account and answers a repeated request with the original status. After an
+ambiguous failure older than that, ``find`` looks for the status among the account's recent
+posts (by the link to the item page) before posting again.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import requests
+import structlog
+from mastodon import (
+    Mastodon,
+    MastodonAPIError,
+    MastodonError,
+    MastodonNetworkError,
+    MastodonNotFoundError,
+    MastodonRatelimitError,
+    MastodonUnauthorizedError,
+)
+from pydantic import field_validator
+
+from adapters.base import (
+    Capabilities,
+    Channel,
+    ChannelSettings,
+    CredentialsError,
+    DeliveryError,
+    Idempotency,
+    PermanentError,
+    Post,
+    Receipt,
+    TransientError,
+    Wave,
+    error_for_exception,
+    error_for_status,
+    retry_after,
+)
+from publisher.announcement import Announcement, Kind, Media, MsgType, Severity
+from publisher.authority import web_address
+from publisher.counting import GraphemesShortLinks, TextRule
+from publisher.labels import labels_for, primary
+
+log = structlog.get_logger("herold.mastodon")
+
+DEFAULT_LIMIT = 500  # Mastodon's default; used when the instance does not say
+LINK_LENGTH = 23  # every URL counts 23 characters, whatever its length
+IDEMPOTENCY_KEPT = timedelta(minutes=55)  # Mastodon keeps keys one hour; stay on the safe side
+MEDIA_WAIT = 30.0  # seconds to wait for the server to process an image before trying again later
+MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
+
+
+def rule(limit: int) -> TextRule:
+    return TextRule(limit, GraphemesShortLinks(LINK_LENGTH), counts_spoiler=True)
+
+
+class MastodonSettings(ChannelSettings):
+    instance: str  # e.g. "https://social.bund.de"
+    access_token_env: str  # the environment variable holding the account's access token
+    visibility: Literal["public", "unlisted"] = "public"
+    # Content warning per severity, e.g. {extreme = "Warnung: {event}"}; {event} and {severity} are filled in.
+    content_warnings: dict[Severity, str] = {}
+    max_characters: int | None = None  # default: what the instance reports
+    pin_warnings: bool = True
+
+    @field_validator("instance")
+    @classmethod
+    def _instance(cls, value: str) -> str:
+        return web_address(value).rstrip("/")
+
+
+class _Client:
+    """A Mastodon.py client for one call, remembering the last HTTP answer: Mastodon.py's
+    exceptions do not carry the response, and we need its Retry-After and rate-limit headers."""
+
+    def __init__(self, channel: MastodonChannel, timeout: tuple[float, float]) -> None:
+        self.last: requests.Response | None = None
+        session = requests.Session()
+        session.mount("https://", channel.adapter)
+        session.mount("http://", channel.adapter)
+        session.hooks["response"].append(self._remember)
+        self.api = Mastodon(
+            api_base_url=channel.settings.instance,
+            access_token=channel.token,
+            mastodon_version="4.0.0",
+            version_check_mode="created",
+            ratelimit_method="throw",
+            request_timeout=timeout,  # type: ignore[arg-type] # passed on to requests: (connect, read) works
+            session=session,
+            user_agent="Herold",
+        )
+
+    def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+        self.last = response
+        return response
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return dict(self.last.headers) if self.last is not None else {}
+
+
+class MastodonChannel(Channel):
+    type = "mastodon"
+    label = "Mastodon"
+    capabilities = Capabilities(
+        wave=Wave.fediverse,
+        text=rule(DEFAULT_LIMIT),
+        template="channels/mastodon.j2",
+        media=4,
+        alt_text=True,
+        threads=True,
+        edit=True,
+        delete=True,
+        pin=True,
+        idempotency=Idempotency.key,
+    )
+    Settings = MastodonSettings
+    settings: MastodonSettings
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+        self._limit: tuple[int, float] | None = None  # (characters, monotonic time read)
+        self._limit_lock = threading.Lock()
+
+    @property
+    def token(self) -> str:
+        settings = self.services.extra["settings"]
+        return str(settings.secret(self.authority.slug, self.id, "access_token"))  # type: ignore[attr-defined]
+
+    def _client(self, timeout: tuple[float, float] | None = None) -> _Client:
+        return _Client(self, timeout or self.services.timeouts)
+
+    # -- what the instance allows ---------------------------------------------------------
+
+    def text_rule(self) -> TextRule:
+        if self.settings.max_characters:
+            return rule(self.settings.max_characters)
+        with self._limit_lock:
+            if self._limit and time.monotonic() - self._limit[1] < 3600:
+                return rule(self._limit[0])
+            limit = self._read_limit()
+            self._limit = (limit, time.monotonic())
+            return rule(limit)
+
+    def _read_limit(self) -> int:
+        try:
+            instance = self._client(timeout=(3.0, 5.0)).api.instance_v2()
+            return int(instance["configuration"]["statuses"]["max_characters"])
+        except (MastodonError, KeyError, TypeError, ValueError) as error:
+            # Most servers allow 500 or more; counting to 500 is safe for all of them.
+            log.warning("instance limit unknown; counting to 500", channel=self.id, reason=str(error))
+            return DEFAULT_LIMIT
+
+    def spoiler(self, announcement: Announcement) -> str | None:
+        if announcement.kind is not Kind.warning or announcement.msg_type not in {MsgType.alert, MsgType.update}:
+            return None
+        template = self.settings.content_warnings.get(announcement.severity) if announcement.severity else None
+        if not template:
+            return None
+        t = labels_for(announcement.language or self.authority.language)
+        severity = t(f"severity.{announcement.severity.value}") if announcement.severity else ""
+        return template.format(event=announcement.event or "", severity=severity).strip() or None
+
+    # -- publishing -----------------------------------------------------------------------
+
+    def publish(self, post: Post) -> Receipt:
+        client = self._client()
+        try:
+            media = [self._upload(client, item) for item in post.announcement.media]
+            reply_to = post.in_reply_to.platform_id if post.in_reply_to else None
+            try:
+                status = self._post(client, post, media, reply_to)
+            except MastodonNotFoundError:
+                if reply_to is None:
+                    raise
+                # The message it replies to was deleted on the server: the follow-up must still go out.
+                log.warning("reply target gone; posting without it", channel=self.id, reply_to=reply_to)
+                status = self._post(client, post, media, None)
+        except MastodonError as error:
+            raise self._translate(error, client) from error
+        return Receipt(platform_id=str(status["id"]), url=status.get("url") or status.get("uri"))
+
+    def _post(self, client: _Client, post: Post, media: list[str], reply_to: str | None) -> Any:
+        return client.api.status_post(
+            post.variant.text,
+            in_reply_to_id=reply_to,
+            media_ids=media or None,
+            spoiler_text=post.variant.spoiler,
+            visibility=self.settings.visibility,
+            language=primary(post.variant.language),
+            idempotency_key=post.idempotency_key,
+        )
+
+    def _upload(self, client: _Client, media: Media) -> str:
+        assert media.path is not None
+        path = Path(self.services.data_dir) / media.path
+        uploaded = client.api.media_post(
+            io.BytesIO(path.read_bytes()), mime_type=MIME.get(path.suffix.lower(), "image/png"),
+            description=media.alt, file_name=path.name,
+        )  # fmt: skip
+        # 202 Accepted: the server processes the image; a status may attach it only when done.
+        deadline = time.monotonic() + MEDIA_WAIT
+        while uploaded.get("url") is None:
+            if time.monotonic() > deadline:
+                raise TransientError("the server is still processing the image", retry_after=30)
+            time.sleep(1.0)
+            uploaded = client.api.media(uploaded["id"])
+        return str(uploaded["id"])
+
+    def find(self, post: Post) -> Receipt | None:
+        """The status an ambiguous attempt may have created, once the idempotency key has expired."""
+        if post.created_at is None or self.services.clock() - post.created_at < IDEMPOTENCY_KEPT:
+            return None  # the key still holds: posting again returns the original status
+        client = self._client()
+        try:
+            me = client.api.account_verify_credentials()
+            for status in client.api.account_statuses(me["id"], limit=40):
+                created = status.get("created_at")
+                if isinstance(created, datetime) and created.astimezone(UTC) < post.created_at:
+                    break
+                if post.variant.link in str(status.get("content", "")):
+                    return Receipt(platform_id=str(status["id"]), url=status.get("url") or status.get("uri"))
+        except MastodonError as error:
+            raise self._translate(error, client) from error
+        return None
+
+    # -- the rest of a status's life --------------------------------------------------------
+
+    def pin(self, receipt: Receipt) -> None:
+        if self.settings.pin_warnings:
+            self._call(lambda api: api.status_pin(receipt.platform_id))
+
+    def unpin(self, receipt: Receipt) -> None:
+        self._call(lambda api: api.status_unpin(receipt.platform_id))
+
+    def edit(self, receipt: Receipt, post: Post) -> None:
+        """A correction: Mastodon keeps the edit history visible to everyone."""
+        self._call(
+            lambda api: api.status_update(
+                receipt.platform_id, post.variant.text, spoiler_text=post.variant.spoiler or ""
+            )
+        )
+
+    def delete(self, receipt: Receipt) -> None:
+        try:
+            self._call(lambda api: api.status_delete(receipt.platform_id))
+        except PermanentError as error:
+            if "404" not in error.reason:  # already gone is what we wanted
+                raise
+
+    def _call(self, action: Any) -> Any:
+        client = self._client()
+        try:
+            return action(client.api)
+        except MastodonError as error:
+            raise self._translate(error, client) from error
+
+    def check(self) -> list[str]:
+        client = self._client(timeout=(3.0, 10.0))
+        try:
+            client.api.account_verify_credentials()
+        except MastodonError as error:
+            return [self._translate(error, client).reason]
+        return []
+
+    # -- errors -----------------------------------------------------------------------------
+
+    def _translate(self, error: MastodonError, client: _Client) -> DeliveryError:
+        """Mastodon.py's exceptions, as the engine's: retry, stop, or stop and tell someone."""
+        if isinstance(error, MastodonRatelimitError):
+            return TransientError("the server's rate limit was reached (429)", retry_after=retry_after(client.headers))
+        if isinstance(error, MastodonNetworkError):
+            cause = error.__context__
+            if isinstance(cause, requests.RequestException):
+                return error_for_exception(cause)
+            return TransientError(f"network problem: {error}", ambiguous=True)
+        if isinstance(error, MastodonUnauthorizedError):
+            return CredentialsError(f"the server refused the access token (401): {_message(error)}")
+        if isinstance(error, MastodonAPIError) and len(error.args) > 1 and isinstance(error.args[1], int):
+            status = error.args[1]
+            if status == 403:
+                return CredentialsError(f"the account may not post (403): {_message(error)}")
+            return error_for_status(status, _message(error), client.headers)
+        return PermanentError(f"Mastodon.py refused the call: {error}")
+
+
+def _message(error: MastodonError) -> str:
+    """The server's own explanation ("Validation failed: Text character limit of 500 exceeded")."""
+    return str(error.args[3]) if len(error.args) > 3 and error.args[3] else str(error.args[-1])

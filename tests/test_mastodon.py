@@ -1,0 +1,357 @@
+"""The Mastodon channel, against two independent implementations of the Mastodon client API:
+our fake server (tests/fakes/mastodon_server.py, shaped on recordings of a real Mastodon, with
+failure injection) and mastodon-mock (PyPI, a stateful mock written by others)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import io
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import uvicorn
+from mastodon_mock.app import create_app
+from mastodon_mock.config import DatabaseConfig, MastodonMockConfig, SeedAccount, SeedConfig
+from PIL import Image
+
+from adapters.base import CredentialsError, DeliveryError, Item, PermanentError, Post, Receipt, TransientError
+from adapters.mastodon import MastodonChannel
+from publisher.announcement import parse_announcement
+from publisher.app import Herold
+from publisher.intake import accept
+from publisher.render import Variant
+from publisher.schema import DeliveryState
+from publisher.tasks import wait_until_settled
+
+from conftest import AUTHORITY, HeroldFactory, SettingsFactory, warning
+from fakes.mastodon_server import FakeMastodon, drop_after, hang, retry_after, status
+from services import free_port
+
+TOKEN_ENV = "HEROLD_TEST_MASTODON_TOKEN"
+
+
+def image() -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 9), "orange").save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def authority_with(instance: str, **settings: Any) -> dict[str, Any]:
+    result = copy.deepcopy(AUTHORITY)
+    result["channels"].append(
+        {"id": "fediverse", "type": "mastodon", "instance": instance, "access_token_env": TOKEN_ENV, **settings}
+    )
+    return result
+
+
+def start(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, instance: str, token: str, **settings: Any
+) -> Herold:
+    return make_herold(make_settings(
+        authorities=[authority_with(instance, **settings)], env={TOKEN_ENV: token},
+        grace_warning_seconds=0.3, retry_base_seconds=0.05,
+    ))  # fmt: skip
+
+
+def publish(herold: Herold, document: dict[str, Any]) -> str:
+    announcement_id = accept(herold, document, source="test", actor="t")
+    wait_until_settled(herold, announcement_id, 30)
+    return announcement_id
+
+
+def copy_on_fediverse(herold: Herold, announcement_id: str) -> Any:
+    delivery = herold.store.copy_on(announcement_id, "fediverse")
+    assert delivery is not None
+    return delivery
+
+
+# -- mastodon-mock: an independent second implementation ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def mock_server() -> Iterator[str]:
+    port = free_port()
+    config = MastodonMockConfig(
+        database=DatabaseConfig(path=":memory:"),
+        seed=SeedConfig(accounts=[SeedAccount(username="lkbeispiel", access_token="mock-token")]),
+        domain=f"127.0.0.1:{port}",
+        url_scheme="http",
+    )
+    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "mastodon-mock did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_against_mastodon_mock_a_warning_its_update_and_all_clear_form_one_pinned_then_unpinned_thread(
+    mock_server: str, make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    warnings = {"severe": "{severity}: {event}"}
+    herold = start(make_settings, make_herold, mock_server, "mock-token", content_warnings=warnings)
+
+    def status(delivery: Any) -> dict[str, Any]:
+        answer = requests.get(
+            f"{mock_server}/api/v1/statuses/{delivery.platform_id}",
+            headers={"Authorization": "Bearer mock-token"},
+            timeout=5,
+        )
+        answer.raise_for_status()
+        return dict(answer.json())
+
+    original = publish(herold, warning(media=[{"data": image(), "alt": "Karte des Sperrgebiets"}]))
+    first = copy_on_fediverse(herold, original)
+    assert status(first)["pinned"] is True, "the active warning is pinned"
+    update = publish(herold, warning(msg_type="update", references=original, headline="Sperrgebiet erweitert"))
+    cancel = publish(
+        herold, warning(msg_type="cancel", references=original, headline="Bombe entschärft", instruction=None)
+    )
+    second, third = (copy_on_fediverse(herold, i) for i in (update, cancel))
+    assert {first.state, second.state, third.state} == {DeliveryState.succeeded}
+
+    posted = status(first)
+    assert "Fliegerbombe in der Altstadt" in posted["content"]
+    assert posted["spoiler_text"] == "Große Gefahr: Bombenentschärfung"
+    assert posted["language"] == "de"
+    assert posted["visibility"] == "public"
+    assert [m["description"] for m in posted["media_attachments"]] == ["Karte des Sperrgebiets"]
+    assert first.platform_url == posted["url"]
+    assert status(second)["in_reply_to_id"] == first.platform_id
+    assert status(third)["in_reply_to_id"] == second.platform_id
+    assert status(third)["spoiler_text"] == "", "an all-clear needs no content warning"
+    assert status(first)["pinned"] is False, "unpinned by the all-clear"
+    assert herold.store.pinned() == []
+
+
+# -- our fake server: failures the real one can produce -------------------------------------
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeMastodon]:
+    with FakeMastodon(tokens={"herold-token": "lkbeispiel"}) as server:
+        yield server
+
+
+def channel_for(
+    make_settings: SettingsFactory,
+    url: str,
+    *,
+    token: str = "herold-token",
+    timeouts: tuple[float, float] = (2.0, 5.0),
+    **settings: Any,
+) -> MastodonChannel:
+    herold = Herold(make_settings(
+        authorities=[authority_with(url, **settings)], env={TOKEN_ENV: token},
+        http_connect_timeout=timeouts[0], http_read_timeout=timeouts[1],
+    ))  # fmt: skip
+    channel = herold.channel("lk-beispiel", "fediverse")
+    assert isinstance(channel, MastodonChannel)
+    return channel
+
+
+LINK = "https://www.lk-beispiel.de/warnungen/2026/11/fliegerbombe-1a2b3c4d/"
+
+
+def post_of(
+    text: str = f"Fliegerbombe in der Altstadt\n\n{LINK}",
+    *,
+    key: str = "herold-d1",
+    reply_to: str | None = None,
+    **changes: Any,
+) -> Post:
+    announcement = parse_announcement(warning(**changes))
+    return Post(
+        delivery_id=key.removeprefix("herold-"), idempotency_key=key, announcement_id="a1", announcement=announcement,
+        variant=Variant(channel="fediverse", language="de", text=text, link=LINK),
+        item=Item(id="a1", authority="lk-beispiel", path="2026/11/fliegerbombe-1a2b3c4d/", month="2026-11", entries=()),
+        in_reply_to=Receipt(reply_to) if reply_to else None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fault", "kind", "reason", "ambiguous", "wait"),
+    [
+        (status(500), TransientError, "the platform answered 500", True, None),
+        (status(503, headers={"Retry-After": "12"}), TransientError, "503", True, 12.0),
+        (retry_after(7), TransientError, "rate limit was reached (429)", False, 7.0),
+        (
+            status(422, {"error": "Validation failed: Text character limit of 500 exceeded"}),
+            PermanentError,
+            "Validation failed: Text character limit of 500 exceeded",
+            None,
+            None,
+        ),
+        (
+            status(403, {"error": "Your login is currently disabled"}),
+            CredentialsError,
+            "the account may not post (403): Your login is currently disabled",
+            None,
+            None,
+        ),
+        (status(404), PermanentError, "the platform answered 404", None, None),
+        (hang(10), TransientError, "network problem: timed out", True, None),
+        (drop_after(), TransientError, "network problem: connection failed", True, None),
+    ],
+    ids=["500", "503 retry-after", "429", "422", "403", "404", "no answer", "answer lost"],
+)
+def test_every_failure_tells_the_engine_what_to_do_next(
+    fake: FakeMastodon,
+    make_settings: SettingsFactory,
+    fault: Any,
+    kind: type[DeliveryError],
+    reason: str,
+    ambiguous: bool | None,
+    wait: float | None,
+) -> None:
+    channel = channel_for(make_settings, fake.url, timeouts=(2.0, 1.0))
+    fake.fail("POST", "/api/v1/statuses", fault)
+    with pytest.raises(DeliveryError) as failed:
+        channel.publish(post_of())
+    assert type(failed.value) is kind
+    assert reason in failed.value.reason
+    if isinstance(failed.value, TransientError):
+        assert failed.value.ambiguous is ambiguous
+        assert failed.value.retry_after == wait
+
+
+def test_a_refused_token_is_a_credentials_problem(fake: FakeMastodon, make_settings: SettingsFactory) -> None:
+    fake.revoke("herold-token")
+    channel = channel_for(make_settings, fake.url)
+    with pytest.raises(CredentialsError, match="the server refused the access token"):
+        channel.publish(post_of())
+    assert channel.check() == ["the server refused the access token (401): The access token was revoked"]
+
+
+def test_an_unreachable_server_is_a_transient_problem_that_certainly_posted_nothing(
+    make_settings: SettingsFactory,
+) -> None:
+    channel = channel_for(make_settings, f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(TransientError) as failed:
+        channel.publish(post_of())
+    assert failed.value.ambiguous is False
+
+
+def test_a_retry_after_a_lost_answer_returns_the_same_status(
+    fake: FakeMastodon, make_settings: SettingsFactory
+) -> None:
+    channel = channel_for(make_settings, fake.url)
+    fake.fail("POST", "/api/v1/statuses", drop_after())
+    with pytest.raises(TransientError):
+        channel.publish(post_of())
+    receipt = channel.publish(post_of())
+    assert [s["id"] for s in fake.statuses] == [receipt.platform_id]
+    assert receipt.url == fake.statuses[0]["url"]
+    assert fake.requests[-1].headers["Idempotency-Key"] == "herold-d1"
+
+
+def test_the_status_carries_language_visibility_and_the_content_warning_for_its_severity(
+    fake: FakeMastodon, make_settings: SettingsFactory
+) -> None:
+    channel = channel_for(
+        make_settings, fake.url, content_warnings={"extreme": "{severity}: {event}"}, visibility="unlisted"
+    )
+    announcement = parse_announcement(warning(severity="extreme"))
+    spoiler = channel.spoiler(announcement)
+    assert spoiler == "Extreme Gefahr: Bombenentschärfung"
+    assert channel.spoiler(parse_announcement(warning(severity="minor"))) is None
+    assert channel.spoiler(parse_announcement(warning(msg_type="cancel", references="a1"))) is None
+    post = post_of(severity="extreme")
+    post = Post(**{**post.__dict__, "variant": post.variant.model_copy(update={"spoiler": spoiler})})
+    channel.publish(post)
+    [posted] = fake.statuses
+    assert (posted["spoiler_text"], posted["language"], posted["visibility"]) == (spoiler, "de", "unlisted")
+
+
+def test_an_image_still_processing_is_waited_for_and_attached_with_its_alt_text(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    with FakeMastodon(media_processing_polls=2) as server:
+        channel = channel_for(make_settings, server.url)
+        media_dir = Path(channel.services.data_dir) / "media"
+        media_dir.mkdir(parents=True)
+        Image.new("RGB", (4, 4), "red").save(media_dir / "karte.png")
+        post = post_of(media=[{"path": "media/karte.png", "alt": "Karte des Sperrgebiets"}])
+        channel.publish(post)
+        [posted] = server.statuses
+        assert [m["description"] for m in posted["media_attachments"]] == ["Karte des Sperrgebiets"]
+        assert [r.status for r in server.requests if r.path.startswith("/api/v1/media/")] == [206, 206, 200]
+
+
+def test_the_limit_is_the_instance_s_own_unless_configured(make_settings: SettingsFactory) -> None:
+    with FakeMastodon(max_characters=5000) as server:
+        assert channel_for(make_settings, server.url).text_rule().limit == 5000
+        assert channel_for(make_settings, server.url, max_characters=800).text_rule().limit == 800
+    assert channel_for(make_settings, f"http://127.0.0.1:{free_port()}").text_rule().limit == 500
+
+
+def test_a_server_with_a_version_mastodon_py_cannot_parse_works_all_the_same(make_settings: SettingsFactory) -> None:
+    with FakeMastodon(version="takahe/0.11.0") as server:
+        channel = channel_for(make_settings, server.url)
+        channel.text_rule()
+        receipt = channel.publish(post_of())
+        channel.pin(receipt)
+        assert [s["id"] for s in server.statuses] == [receipt.platform_id]
+        assert not [r for r in server.requests if r.path.rstrip("/") == "/api/v1/instance"]
+
+
+def test_a_follow_up_whose_original_was_deleted_still_goes_out(
+    fake: FakeMastodon, make_settings: SettingsFactory
+) -> None:
+    channel = channel_for(make_settings, fake.url)
+    receipt = channel.publish(post_of("Aktualisierung: Sperrgebiet erweitert", key="herold-d2", reply_to="9999"))
+    [posted] = fake.statuses
+    assert posted["id"] == receipt.platform_id and posted["in_reply_to_id"] is None
+
+
+def test_edit_delete_pin_and_unpin(fake: FakeMastodon, make_settings: SettingsFactory) -> None:
+    channel = channel_for(make_settings, fake.url)
+    receipt = channel.publish(post_of())
+    channel.pin(receipt)
+    assert fake.statuses[0]["pinned"] is True
+    channel.unpin(receipt)
+    assert fake.statuses[0]["pinned"] is False
+    channel.edit(receipt, post_of("Berichtigung: die Sperrung endet um 14 Uhr"))
+    assert fake.statuses[0]["text"] == "Berichtigung: die Sperrung endet um 14 Uhr"
+    assert fake.statuses[0]["edited_at"] is not None
+    channel.delete(receipt)
+    channel.delete(receipt)  # already gone is what was asked for
+    assert fake.statuses[0]["deleted"] is True
+
+
+def test_after_the_idempotency_key_expired_an_earlier_copy_is_found_by_its_link(
+    fake: FakeMastodon, make_settings: SettingsFactory
+) -> None:
+    channel = channel_for(make_settings, fake.url)
+    receipt = channel.publish(post_of())
+    recent = Post(**{**post_of().__dict__, "created_at": channel.services.clock() - timedelta(minutes=5)})
+    assert channel.find(recent) is None, "within the hour the key itself prevents a second status"
+    old = Post(**{**post_of().__dict__, "created_at": channel.services.clock() - timedelta(hours=1, minutes=10)})
+    found = channel.find(old)
+    assert found is not None and found.platform_id == receipt.platform_id
+
+
+def test_a_pinned_warning_is_unpinned_when_it_expires(
+    fake: FakeMastodon, make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    herold = start(make_settings, make_herold, fake.url, "herold-token")
+    expires = herold.clock() + timedelta(seconds=3)
+    announcement_id = publish(herold, warning(expires=expires.isoformat()))
+    assert fake.statuses[0]["pinned"] is True
+    assert [d.id for d in herold.store.pinned()] == [copy_on_fediverse(herold, announcement_id).id]
+    deadline = time.monotonic() + 15
+    while fake.statuses[0]["pinned"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert fake.statuses[0]["pinned"] is False
+    assert herold.store.pinned() == []
