@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("herold.oncall")
 
-GIVE_UP_AFTER = 12  # attempts (about an hour with the backoff below); then it is logged as lost
+GIVE_UP_AFTER = 15  # attempts (more than an hour with the backoff below); then it is logged as lost
 LEASE = timedelta(minutes=2)
 
 
@@ -82,7 +82,8 @@ def send(herold: Herold, notification_id: str) -> None:
     except Exception as error:
         reason = f"{type(error).__name__}: {error}"
         retry = notification.attempts < GIVE_UP_AFTER
-        delay = min(600.0, 5.0 * 2 ** (notification.attempts - 1))
+        base = herold.settings.herold.retry_base_seconds
+        delay = min(600.0, base * 2 ** (notification.attempts - 1))
         herold.store.notification_failed(notification.id, reason, now + timedelta(seconds=delay) if retry else None)
         (log.warning if retry else log.error)(
             "on-call notification not sent", notification=notification.id, medium=notification.medium,

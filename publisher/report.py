@@ -42,6 +42,7 @@ class AnnouncementReport(BaseModel):
     status: str  # scheduled | in progress | held back | published | published with failures
     held_back: str | None
     override_reason: str | None
+    attention: dict[str, str]  # channels of the authority that need a person, and why
     deliveries: list[DeliveryReport]
 
     @property
@@ -90,6 +91,7 @@ def report(herold: Herold, announcement_id: str) -> AnnouncementReport | None:
         status=status,
         held_back=decision.held_back,
         override_reason=stored.override_reason,
+        attention=herold.store.attention(stored.authority),
         deliveries=[
             DeliveryReport(
                 channel=d.channel,
@@ -125,6 +127,8 @@ def table(result: AnnouncementReport) -> str:
         lines.append(f'           A person can release them: herold release {result.id} --reason "..."')
     if result.override_reason:
         lines.append(f"Released by override: {result.override_reason}")
+    for channel, reason in result.attention.items():
+        lines.append(f"ATTENTION: channel {channel} needs a person: {reason}")
     rows = [("CHANNEL", "TYPE", "WAVE", "STATE", "TRIES", "WHERE / WHY")]
     for d in result.deliveries:
         why = d.url or d.platform_id or ""

@@ -67,7 +67,7 @@ def recorded_json(cassette: str, index: int) -> Any:
 def recorded_header(cassette: str, index: int, name: str) -> str:
     """A response header of a recording; VCR keeps each as a list, in the server's case."""
     headers = recorded(cassette, index)[1]["headers"]
-    return next(values[0] for key, values in headers.items() if key.lower() == name.lower())
+    return str(next(values[0] for key, values in headers.items() if key.lower() == name.lower()))
 
 
 def client(fake: FakeMastodon, token: str = TOKEN, timeout: tuple[float, float] = (3, 5)) -> Mastodon:
@@ -90,7 +90,7 @@ def call(fake: FakeMastodon, method: str, path: str, token: str | None = TOKEN, 
     return requests.request(method, fake.url + path, headers=headers, timeout=5, **kwargs)
 
 
-def post(fake: FakeMastodon, token: str = TOKEN, **data: Any) -> requests.Response:
+def post(fake: FakeMastodon, token: str | None = TOKEN, **data: Any) -> requests.Response:
     return call(fake, "POST", "/api/v1/statuses", token=token, data=data)
 
 
@@ -260,7 +260,14 @@ def test_version_is_reported_as_is(version: str) -> None:
 
 # -- statuses, as recorded --------------------------------------------------------------------------------
 
-VALUE_KEYS = ("sensitive", "spoiler_text", "visibility", "content", "in_reply_to_id", "in_reply_to_account_id")
+VALUE_KEYS: tuple[str, ...] = (
+    "sensitive",
+    "spoiler_text",
+    "visibility",
+    "content",
+    "in_reply_to_id",
+    "in_reply_to_account_id",
+)
 VALUE_KEYS += (
     "edited_at",
     "pinned",
@@ -424,7 +431,9 @@ def test_account_statuses_are_newest_first_and_limited(fake: FakeMastodon, api: 
     assert [s.id for s in api.account_statuses(me.id, limit=40)] == [third.id, first.id]
     page = api.account_statuses(me.id, limit=1)
     assert [s.id for s in page] == [third.id]
-    assert [s.id for s in api.fetch_next(page)] == [first.id]  # the Link header
+    following = api.fetch_next(page)
+    assert following is not None
+    assert [s.id for s in following] == [first.id]  # the Link header
     public = call(fake, "GET", f"/api/v1/accounts/{me.id}/statuses", token=None)  # no token, default limit
     assert [s["id"] for s in public.json()] == [third.id, first.id]
 
@@ -508,7 +517,8 @@ def test_upload_answers_202_then_206_while_processing_then_200(fake: FakeMastodo
 def test_media_post_returns_url_none_and_media_polls(fake: FakeMastodon, api: Mastodon) -> None:
     uploaded = api.media_post(png(), mime_type="image/png", description="Karte")
     assert isinstance(uploaded, MediaAttachment)
-    assert (uploaded.url, uploaded.description) == (None, "Karte")
+    assert uploaded.url is None
+    assert uploaded.description == "Karte"
     assert api.media(uploaded).url is None  # 206
     assert api.media(uploaded).url.startswith(f"{fake.url}/system/media_attachments/files/{uploaded.id}/")
     assert [r.path for r in fake.requests] == ["/api/v2/media"] + [f"/api/v1/media/{uploaded.id}"] * 2

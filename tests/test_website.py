@@ -31,6 +31,7 @@ from PIL import Image
 
 from adapters import register, unregister
 from adapters.base import Capabilities, Channel, Post, Receipt, Wave
+from adapters.website import Website
 from publisher import tasks
 from publisher.app import Herold
 from publisher.config import settings_from
@@ -77,7 +78,9 @@ def follow_up(msg_type: str, references: str, headline: str, description: str) -
 
 
 def site_of(herold: Herold) -> Path:
-    return herold.channel(SLUG, "website").directory
+    channel = herold.channel(SLUG, "website")
+    assert isinstance(channel, Website)
+    return channel.directory
 
 
 def path_of(herold: Herold, announcement_id: str) -> str:
@@ -243,7 +246,11 @@ def _no_script(page: BeautifulSoup) -> list[str]:
 
 
 def _alt_text(page: BeautifulSoup) -> list[str]:
-    return [f"image {img.get('src')} has no alt text" for img in page.find_all("img") if not img.get("alt", "").strip()]
+    return [
+        f"image {img.get('src')} has no alt text"
+        for img in page.find_all("img")
+        if not str(img.get("alt") or "").strip()
+    ]
 
 
 PAGE_RULES: dict[str, Callable[[BeautifulSoup], list[str]]] = {

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from standardwebhooks.webhooks import Webhook
 
 from publisher.app import Herold
@@ -26,6 +25,7 @@ from publisher.schema import DeliveryState
 from publisher.tasks import settled
 
 from conftest import news, warning
+from fakes.mailbox import Mailbox
 from fakes.mastodon_server import FakeMastodon, delay, retry_after, status
 from fakes.webhook_receiver import Answer, Receiver
 from services import Postgres, Redis, free_port
@@ -80,18 +80,6 @@ privacy_url = "https://www.lk-beispiel.de/datenschutz"
   url = "{hook_url}"
   secret_env = "HEROLD_HOOK_SECRET"
 """
-
-
-class Mailbox:
-    """An SMTP server (aiosmtpd) that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-        self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(envelope)
-        return "250 OK"
 
 
 @dataclass
@@ -157,13 +145,12 @@ def cluster(tmp_path: Path, postgres: Postgres) -> Iterator[Callable[..., Cluste
         redis = Redis().start()
         mastodon = FakeMastodon(tokens={MASTODON_TOKEN: "lkbeispiel"}).start()
         hook, oncall = Receiver().start(), Receiver().start()
-        mailbox = Mailbox()
-        mailbox.controller.start()
+        mailbox = Mailbox().start()
         database_url = postgres.database(f"cluster_{free_port()}")
         config = tmp_path / "herold.toml"
         config.write_text(CONFIG.format(
             data_dir=tmp_path / "var", database_url=database_url, redis_url=redis.url, read_timeout=read_timeout,
-            smtp_port=mailbox.controller.port, oncall_url=oncall.url, mastodon_url=mastodon.url, hook_url=hook.url,
+            smtp_port=mailbox.port, oncall_url=oncall.url, mastodon_url=mastodon.url, hook_url=hook.url,
         ))  # fmt: skip
         env = {
             **os.environ, "HEROLD_CONFIG": str(config), "HEROLD_MASTODON_TOKEN": MASTODON_TOKEN,
@@ -196,7 +183,7 @@ def cluster(tmp_path: Path, postgres: Postgres) -> Iterator[Callable[..., Cluste
             result.mastodon.stop,
             result.hook.stop,
             result.oncall.stop,
-            result.mailbox.controller.stop,
+            result.mailbox.stop,
             result.redis.stop,
         ):
             stop()
@@ -275,10 +262,8 @@ def test_a_refused_token_fails_at_once_and_the_people_on_call_hear_of_it_within_
     payloads = [verifier.verify(r.body, dict(r.headers)) for r in alarms]
     assert {p["data"]["channel"] for p in payloads} == {"mastodon"}
     assert {p["data"]["state"] for p in payloads} == {"failed", "needs_attention"}
-    deadline = time.monotonic() + 60
-    while len(world.mailbox.messages) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert [m.rcpt_tos for m in world.mailbox.messages] == [["leitstelle@lk-beispiel.de"]] * 2
+    mails = world.mailbox.wait_for(2, timeout=60)
+    assert [m["To"] for m in mails] == ["leitstelle@lk-beispiel.de"] * 2
 
 
 def test_a_hanging_channel_does_not_delay_the_website_or_mastodon(cluster: Callable[..., Cluster]) -> None:

@@ -194,13 +194,13 @@ class Headers(dict[str, str]):
         return key
 
     def __getitem__(self, key: str) -> str:
-        return dict.__getitem__(self, self._key(key))  # type: ignore[arg-type]
+        return str(dict.__getitem__(self, str(self._key(key))))
 
     def __contains__(self, key: object) -> bool:
         return dict.__contains__(self, self._key(key))
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        return dict.get(self, self._key(key), default)  # type: ignore[call-overload]
+    def get(self, key: str, default: Any = None) -> Any:
+        return dict.get(self, str(self._key(key)), default)
 
 
 @dataclass
@@ -797,7 +797,7 @@ class FakeMastodon:
     @staticmethod
     def _read_body(handler: _Handler) -> bytes:
         if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:

@@ -1,0 +1,52 @@
+"""Every channel type is complete: a test module, a template, a row and a section in the docs
+that explain each of its settings, and a declaration the core can rely on."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import pytest
+
+from adapters import channel_types
+from adapters.base import Channel, Wave
+from publisher.render import TEMPLATES
+
+from conftest import ROOT
+
+DOCS = (ROOT / "docs" / "channels.md").read_text(encoding="utf-8")
+SHIPPED = {name: kind for name, kind in channel_types().items() if kind.__module__.startswith("adapters.")}
+
+
+def test_the_own_website_ships_with_herold() -> None:
+    assert any(kind.capabilities.wave is Wave.website for kind in SHIPPED.values())
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_a_channel_type_has_its_test_module_template_and_documentation(name: str) -> None:
+    kind: type[Channel] = SHIPPED[name]
+    module = kind.__module__.removeprefix("adapters.")
+    assert (ROOT / "tests" / f"test_{module}.py").exists(), f"tests/test_{module}.py is missing"
+    assert (TEMPLATES / kind.capabilities.template).exists(), f"templates/{kind.capabilities.template} is missing"
+    assert re.search(rf"^\| `{name}` \| `adapters/{module}.py` \|", DOCS, re.MULTILINE), "no row in docs/channels.md"
+    section = DOCS.split(f"## `{name}`", 1)
+    assert len(section) == 2, f"docs/channels.md has no section ## `{name}`"
+    text = section[1].split("\n## ", 1)[0]
+    for setting in kind.Settings.model_fields:
+        assert f"`{setting}`" in text, f"setting {setting} of {name} is not explained in docs/channels.md"
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_a_channel_type_declares_what_the_core_needs(name: str) -> None:
+    kind = SHIPPED[name]
+    assert kind.type == name
+    assert kind.label
+    assert not inspect.isabstract(kind)
+    capabilities = kind.capabilities
+    if capabilities.wave is not Wave.website:
+        # Everything posted elsewhere links back to the item's own page, so it needs text for it.
+        assert capabilities.template.startswith("channels/")
+    if capabilities.pin:
+        assert kind.pin is not Channel.pin and kind.unpin is not Channel.unpin
+    if capabilities.alt_text:
+        assert capabilities.media > 0
