@@ -44,6 +44,10 @@ SECURITY_HEADERS = {
 }
 
 
+# Four images of 8 MB each, base64-encoded, and the text: nothing legitimate is larger.
+MAX_BODY = 50_000_000
+
+
 class ApiError(Exception):
     def __init__(
         self, status: int, message: str, problems: list[Problem] | None = None, headers: dict[str, str] | None = None
@@ -163,7 +167,12 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
 
     @app.post("/api/v1/announcements", status_code=201, response_model=AnnouncementReport)
     async def create(request: Request, who: Annotated[Caller, Depends(caller)]) -> AnnouncementReport:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            raise ApiError(413, f"the body is larger than {MAX_BODY // 1_000_000} MB")
         body = await request.body()
+        if len(body) > MAX_BODY:
+            raise ApiError(413, f"the body is larger than {MAX_BODY // 1_000_000} MB")
         try:
             document = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -205,13 +214,15 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    herold.store.migrate()  # the first page is built below, before the server starts
     sites = []
     for authority in herold.settings.authorities:
         for config in authority.channels:
             channel = herold.channel(authority.slug, config.id)
             if isinstance(channel, Website):
                 base = urlsplit(authority.base_url)
-                channel.directory.mkdir(parents=True, exist_ok=True)  # served (empty) before the first item
+                if not (channel.directory / "index.html").exists():
+                    channel.rebuild_all()  # a new site says "no current warnings" rather than 404
                 sites.append((base.netloc, base.path or "/", channel.directory))
                 break
     app.mount("/", SiteRouter(sites), name="site")

@@ -287,10 +287,12 @@ def test_the_public_site_is_served_under_the_base_path_with_security_headers_and
     assert "Fliegerbombe in der Altstadt" in client.get(base_path + stored.item_path).text
 
 
-def test_the_public_site_answers_without_a_server_error_before_anything_is_published(client: TestClient) -> None:
+def test_before_anything_is_published_the_site_says_there_are_no_warnings(client: TestClient) -> None:
     response = client.get("/warnungen/")
 
-    assert response.status_code in {200, 404}, response.text
+    assert response.status_code == 200, response.text
+    assert "Zurzeit liegen keine Warnungen vor." in response.text
+    assert 'href="https://www.lk-beispiel.de/impressum"' in response.text
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
@@ -299,3 +301,15 @@ def test_the_health_check_says_ok(client: TestClient) -> None:
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_a_body_larger_than_any_announcement_is_refused_before_it_is_read(herold: Herold) -> None:
+    token = herold.store.create_token("lk-beispiel", "test", herold.clock())
+    client = TestClient(create_app(herold, start=False))
+    answer = client.post(
+        "/api/v1/announcements",
+        content=b"{}",
+        headers={"Authorization": f"Bearer {token}", "Content-Length": str(60_000_000)},
+    )
+    assert answer.status_code == 413
+    assert answer.json() == {"error": "the body is larger than 50 MB"}
