@@ -22,9 +22,9 @@ from publisher.authority import Authority, slugify
 from publisher.media import CleanImage, MediaError, clean
 from publisher.media import store as store_image
 from publisher.problems import InvalidInput, Problem
-from publisher.render import DoesNotFit, render
+from publisher.render import DoesNotFit, Variant, render
 from publisher.schema import DeliveryState
-from publisher.store import AuditEntry, NewDelivery, NewVariant, StoredAnnouncement
+from publisher.store import AuditEntry, NewDelivery, StoredAnnouncement
 
 log = structlog.get_logger("herold.intake")
 
@@ -107,7 +107,7 @@ def accept(
         item_id, path = original.item_id, original.item_path
     link = authority.url(path)
 
-    variants: list[NewVariant] = []
+    variants: list[Variant] = []
     for number, channel_id in enumerate(channels):
         channel = herold.channel(authority.slug, channel_id)
         capabilities = channel.capabilities
@@ -133,18 +133,7 @@ def accept(
             log.exception("template failed", channel=channel_id)
             problems.append(Problem(field=f"channels.{number}", message=f"its template failed: {error}"))
             continue
-        variants.append(
-            NewVariant(
-                channel=channel_id,
-                language=variant.language,
-                text=variant.text,
-                spoiler=variant.spoiler,
-                link=variant.link,
-                length=variant.length,
-                limit=variant.limit,
-                shortened=variant.shortened,
-            )
-        )
+        variants.append(variant)
     if problems:
         raise InvalidInput(problems)
 

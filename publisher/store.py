@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.base import Copy, Entry, Item, Receipt
 from publisher.announcement import Announcement
+from publisher.render import Variant
 from publisher.schema import (
     AnnouncementRow,
     AuditRow,
@@ -115,18 +116,6 @@ class NewDelivery:
     check_at: datetime  # when the sweep looks at it if no event has moved it on
 
 
-@dataclass(frozen=True)
-class NewVariant:
-    channel: str
-    language: str
-    text: str
-    spoiler: str | None
-    link: str
-    length: int | None
-    limit: int | None
-    shortened: Sequence[str]
-
-
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
     # WAL lets the web server read while a worker writes; the busy timeout makes writers queue
@@ -154,6 +143,10 @@ def _document(announcement_id: str, document: dict[str, Any]) -> Announcement:
                 _documents.clear()
             _documents[announcement_id] = cached
     return cached
+
+
+def _variant(row: VariantRow) -> Variant:
+    return Variant.model_validate(row, from_attributes=True)
 
 
 def hash_token(token: str) -> str:
@@ -207,7 +200,7 @@ class Store:
         source: str,
         actor: str,
         now: datetime,
-        variants: Iterable[NewVariant],
+        variants: Iterable[Variant],
         deliveries: Iterable[NewDelivery],
         audit: AuditEntry,
     ) -> None:
@@ -243,19 +236,7 @@ class Store:
             )
             session.flush()
             for variant in variants:
-                session.add(
-                    VariantRow(
-                        announcement_id=announcement_id,
-                        channel=variant.channel,
-                        language=variant.language,
-                        text=variant.text,
-                        spoiler=variant.spoiler,
-                        link=variant.link,
-                        length=variant.length,
-                        limit=variant.limit,
-                        shortened=list(variant.shortened),
-                    )
-                )
+                session.add(VariantRow(announcement_id=announcement_id, **variant.model_dump(mode="json")))
             for delivery in deliveries:
                 session.add(
                     DeliveryRow(
@@ -317,17 +298,17 @@ class Store:
             ).all()
             return [self._stored(row, item) for row in rows]
 
-    def variant(self, announcement_id: str, channel: str) -> VariantRow | None:
+    def variant(self, announcement_id: str, channel: str) -> Variant | None:
         with self.session() as session:
-            return session.get(VariantRow, (announcement_id, channel))
+            row = session.get(VariantRow, (announcement_id, channel))
+            return _variant(row) if row else None
 
-    def variants(self, announcement_id: str) -> list[VariantRow]:
+    def variants(self, announcement_id: str) -> list[Variant]:
         with self.session() as session:
-            return list(
-                session.scalars(
-                    select(VariantRow).where(VariantRow.announcement_id == announcement_id).order_by(VariantRow.channel)
-                )
+            rows = session.scalars(
+                select(VariantRow).where(VariantRow.announcement_id == announcement_id).order_by(VariantRow.channel)
             )
+            return [_variant(row) for row in rows]
 
     def delivery(self, delivery_id: str) -> Delivery | None:
         with self.session() as session:

@@ -26,7 +26,6 @@ from publisher.announcement import Kind, MsgType
 from publisher.app import Herold
 from publisher.labels import labels_for
 from publisher.plan import Step, plan, website_published
-from publisher.render import Variant
 from publisher.runner import TaskName
 from publisher.schema import DeliveryState
 from publisher.store import AuditEntry, Delivery, StoredAnnouncement
@@ -253,12 +252,8 @@ def deliver(herold: Herold, delivery_id: str) -> None:
 
 
 def _post(herold: Herold, stored: StoredAnnouncement, delivery: Delivery, channel: Channel) -> Post:
-    row = herold.store.variant(stored.id, delivery.channel)
-    assert row is not None
-    variant = Variant(
-        channel=row.channel, language=row.language, text=row.text, spoiler=row.spoiler, link=row.link,
-        length=row.length, limit=row.limit, shortened=tuple(row.shortened),
-    )  # fmt: skip
+    variant = herold.store.variant(stored.id, delivery.channel)
+    assert variant is not None
     item = herold.store.item(stored.item_id, delivery.channel, including=stored.id)
     assert item is not None
     thread = _thread(herold, stored, delivery, channel)

@@ -12,8 +12,9 @@ from sqlalchemy.exc import DBAPIError
 
 from adapters.base import Receipt
 from publisher.announcement import parse_announcement
+from publisher.render import Variant
 from publisher.schema import DeliveryState
-from publisher.store import AuditEntry, NewDelivery, NewVariant, Store
+from publisher.store import AuditEntry, NewDelivery, Store
 
 from conftest import warning
 
@@ -40,7 +41,10 @@ def add(
         source="test",
         actor="tester",
         now=at,
-        variants=[NewVariant(c, "de", f"Text für {c}", None, "https://x/", 10, 500, ()) for c in channels],
+        variants=[
+            Variant(channel=c, language="de", text=f"Text für {c}", link="https://x/", length=10, limit=500)
+            for c in channels
+        ],
         deliveries=[
             NewDelivery(d, c, c, 1 if c == "website" else 2, DeliveryState.waiting, at + timedelta(hours=2), at)
             for d, c in zip(delivery_ids, channels, strict=True)

@@ -23,7 +23,7 @@ from publisher.schema import DeliveryState
 from publisher.tasks import release_by_override, wait_until_settled
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, news, warning
-from fakes.channels import Journal, registered
+from fakes.channels import RELEASE, Journal, registered
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_each_release_records_why_it_happened(
     herold = start(
         make_settings,
         make_herold,
-        {"id": "fedi", "type": "fake-fediverse", "script": ["hang:1"]},
+        {"id": "fedi", "type": "fake-fediverse", "script": ["hang:5"]},
         {"id": "other", "type": "fake-other"},
     )
     announcement_id = publish(herold, warning())
@@ -167,7 +167,7 @@ def test_even_a_wrongly_released_delivery_is_held_at_the_last_moment(
         make_settings,
         make_herold,
         {"id": "other", "type": "fake-other"},
-        website={"id": "website", "type": "fake-website", "script": ["hang:2"]},
+        website={"id": "website", "type": "fake-website", "script": ["hang:30"]},
     )
     announcement_id = accept(herold, warning(), source="test", actor="t")
     other = herold.store.copy_on(announcement_id, "other")
@@ -178,6 +178,7 @@ def test_even_a_wrongly_released_delivery_is_held_at_the_last_moment(
     held = herold.store.delivery(other.id)
     assert held is not None and held.state is DeliveryState.waiting and held.attempts == 0
     assert "delivery.held" in [e.action for e in herold.store.audit_log(announcement_id=announcement_id)]
+    RELEASE.set()  # now let the website delivery finish
     wait_until_settled(herold, announcement_id, 30)
     assert [c.website_page_existed for c in journal.of("other")] == [False]  # fake website writes no page
 
@@ -290,11 +291,11 @@ def test_a_hanging_channel_does_not_delay_the_others(
     herold = start(
         make_settings,
         make_herold,
-        {"id": "slow", "type": "fake-other", "script": ["hang:6"]},
+        {"id": "slow", "type": "fake-other", "script": ["hang:60"]},
         {"id": "fast", "type": "fake-other"},
     )
     announcement_id = accept(herold, warning(), source="test", actor="t")
-    deadline = time.monotonic() + 4
+    deadline = time.monotonic() + 20
     while time.monotonic() < deadline and states(herold, announcement_id)["fast"] is not DeliveryState.succeeded:
         time.sleep(0.05)
     assert states(herold, announcement_id)["fast"] is DeliveryState.succeeded

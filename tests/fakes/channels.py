@@ -9,7 +9,6 @@ permanent, credentials, hang:<seconds>, retry-after:<seconds>.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -53,6 +52,7 @@ class Journal:
 
 
 JOURNAL = Journal()
+RELEASE = threading.Event()  # ends every hang at once when a test is over
 
 
 class FakeSettings(ChannelSettings):
@@ -88,7 +88,7 @@ class _Fake(Channel):
             )
         word, _, value = step.partition(":")
         if word == "hang":
-            time.sleep(float(value))
+            RELEASE.wait(float(value))
         elif word == "transient":
             raise TransientError("the platform answered 500")
         elif word == "ambiguous":
@@ -134,8 +134,10 @@ def registered() -> Iterator[Journal]:
         register(fake)
     with JOURNAL.lock:
         JOURNAL.calls.clear()
+    RELEASE.clear()
     try:
         yield JOURNAL
     finally:
+        RELEASE.set()
         for fake in FAKES:
             unregister(fake.type)
