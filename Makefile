@@ -7,15 +7,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export HEROLD_CONFIG ?= config/herold.example.toml
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Herold needs Python 3.11 or newer (found: $$($(PYTHON) --version))"; exit 1; }
-	@$(PYTHON) -m venv --help >/dev/null 2>&1 || scripts/apt-install python3-venv
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || scripts/apt-install python3-venv  # Debian splits venv out
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -37,6 +37,12 @@ lint: $(STAMP)
 bench: $(STAMP)
 	scripts/install-test-services
 	$(BIN)/python benchmarks/run_all.py
+
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet --upgrade -e '.[test]'
+	{ echo "# The versions Herold's test suite last passed with (pip install -c constraints.txt)."; \
+	  echo "# Regenerate after changing dependencies: make lock"; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^herold'; } > constraints.txt
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
