@@ -304,8 +304,8 @@ class Channel(ABC):
         """This channel's text limit: the type's, unless the platform tells its own (Mastodon instances)."""
         return self.capabilities.text
 
-    def pin(self, receipt: Receipt) -> None:
-        """Pin a post on the account's profile (capabilities.pin)."""
+    def pin(self, receipt: Receipt) -> bool:
+        """Pin a post on the account's profile (capabilities.pin); False if settings say not to."""
         raise NotImplementedError(f"{self.type} cannot pin")
 
     def unpin(self, receipt: Receipt) -> None:

@@ -22,7 +22,9 @@ posts (by the link to the item page) before posting again.
 
 from __future__ import annotations
 
+import html
 import io
+import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -68,6 +70,7 @@ log = structlog.get_logger("herold.mastodon")
 DEFAULT_LIMIT = 500  # Mastodon's default; used when the instance does not say
 LINK_LENGTH = 23  # every URL counts 23 characters, whatever its length
 IDEMPOTENCY_KEPT = timedelta(minutes=55)  # Mastodon keeps keys one hour; stay on the safe side
+CLOCK_SKEW = timedelta(minutes=5)  # the server's clock is not ours: look a little further back
 MEDIA_WAIT = 30.0  # seconds to wait for the server to process an image before trying again later
 MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 
@@ -142,7 +145,7 @@ class MastodonChannel(Channel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
-        self._limit: tuple[int, float] | None = None  # (characters, monotonic time read)
+        self._limit: tuple[int, float] | None = None  # (characters, monotonic time until which it holds)
         self._limit_lock = threading.Lock()
 
     @property
@@ -159,20 +162,20 @@ class MastodonChannel(Channel):
         if self.settings.max_characters:
             return rule(self.settings.max_characters)
         with self._limit_lock:
-            if self._limit and time.monotonic() - self._limit[1] < 3600:
+            if self._limit and time.monotonic() < self._limit[1]:
                 return rule(self._limit[0])
-            limit = self._read_limit()
-            self._limit = (limit, time.monotonic())
-            return rule(limit)
+            self._limit = self._read_limit()
+            return rule(self._limit[0])
 
-    def _read_limit(self) -> int:
+    def _read_limit(self) -> tuple[int, float]:
+        """(limit, until when to believe it): an hour if the server said, a minute if not."""
         try:
-            instance = self._client(timeout=(3.0, 5.0)).api.instance_v2()
-            return int(instance["configuration"]["statuses"]["max_characters"])
+            instance = self._client(timeout=(2.0, 3.0)).api.instance_v2()
+            return int(instance["configuration"]["statuses"]["max_characters"]), time.monotonic() + 3600
         except (MastodonError, KeyError, TypeError, ValueError) as error:
             # Most servers allow 500 or more; counting to 500 is safe for all of them.
             log.warning("instance limit unknown; counting to 500", channel=self.id, reason=str(error))
-            return DEFAULT_LIMIT
+            return DEFAULT_LIMIT, time.monotonic() + 60
 
     def spoiler(self, announcement: Announcement) -> str | None:
         if announcement.kind is not Kind.warning or announcement.msg_type not in {MsgType.alert, MsgType.update}:
@@ -231,17 +234,25 @@ class MastodonChannel(Channel):
         return str(uploaded["id"])
 
     def find(self, post: Post) -> Receipt | None:
-        """The status an ambiguous attempt may have created, once the idempotency key has expired."""
+        """The status an ambiguous attempt may have created, once the idempotency key may have
+        expired (it is kept an hour from the first attempt, which came after the delivery began)."""
         if post.created_at is None or self.services.clock() - post.created_at < IDEMPOTENCY_KEPT:
             return None  # the key still holds: posting again returns the original status
+        # The alert, its updates and its all-clear all link to the same page: a copy is this post
+        # only if it also replies where this post replies and carries its first line.
+        reply_to = post.in_reply_to.platform_id if post.in_reply_to else None
+        first_line = post.variant.text.split("\n", 1)[0]
+        since = post.created_at - CLOCK_SKEW
         client = self._client()
         try:
             me = client.api.account_verify_credentials()
             for status in client.api.account_statuses(me["id"], limit=40):
                 created = status.get("created_at")
-                if isinstance(created, datetime) and created.astimezone(UTC) < post.created_at:
+                if isinstance(created, datetime) and created.astimezone(UTC) < since:
                     break
-                if post.variant.link in str(status.get("content", "")):
+                content = _plain(str(status.get("content", "")))
+                replies_alike = str(status.get("in_reply_to_id") or "") == str(reply_to or "")
+                if post.variant.link in content and first_line in content and replies_alike:
                     return Receipt(platform_id=str(status["id"]), url=status.get("url") or status.get("uri"))
         except MastodonError as error:
             raise self._translate(error, client) from error
@@ -249,9 +260,11 @@ class MastodonChannel(Channel):
 
     # -- the rest of a status's life --------------------------------------------------------
 
-    def pin(self, receipt: Receipt) -> None:
-        if self.settings.pin_warnings:
-            self._call(lambda api: api.status_pin(receipt.platform_id))
+    def pin(self, receipt: Receipt) -> bool:
+        if not self.settings.pin_warnings:
+            return False
+        self._call(lambda api: api.status_pin(receipt.platform_id))
+        return True
 
     def unpin(self, receipt: Receipt) -> None:
         self._call(lambda api: api.status_unpin(receipt.platform_id))
@@ -305,6 +318,14 @@ class MastodonChannel(Channel):
                 return CredentialsError(f"the account may not post (403): {_message(error)}")
             return error_for_status(status, _message(error), client.headers)
         return PermanentError(f"Mastodon.py refused the call: {error}")
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _plain(content: str) -> str:
+    """A status's HTML as text: tags removed (links keep their hidden parts), entities decoded."""
+    return html.unescape(_TAG.sub("", content.replace("<br />", "\n").replace("</p><p>", "\n\n")))
 
 
 def _message(error: MastodonError) -> str:

@@ -31,7 +31,18 @@ from jinja2 import Environment
 from markupsafe import Markup, escape
 
 from adapters import channel_types
-from adapters.base import Capabilities, Channel, ChannelSettings, Entry, Idempotency, Item, Post, Receipt, Wave
+from adapters.base import (
+    Capabilities,
+    Channel,
+    ChannelSettings,
+    Entry,
+    Idempotency,
+    Item,
+    PermanentError,
+    Post,
+    Receipt,
+    Wave,
+)
 from publisher.announcement import Kind, MsgType
 from publisher.labels import labels_for
 from publisher.render import environment, local_time
@@ -39,7 +50,7 @@ from publisher.render import environment, local_time
 FEED_SIZE = 50  # announcements per feed
 INDEX_NEWS = 10  # news items on the start page
 WARNINGS_CONSIDERED = 200  # recent warning items looked at for "current warnings"
-NEXT_EXPIRY = "next-expiry"  # when the index must be written again because a warning expires
+EXPIRING = "expiring.json"  # [expiry, item id] of the warnings on the index: their pages change then
 
 
 class WebsiteSettings(ChannelSettings):
@@ -116,8 +127,12 @@ class Website(Channel):
     # -- the Channel interface ------------------------------------------------------------
 
     def publish(self, post: Post) -> Receipt:
+        problem = self._unsafe_directory()
+        if problem:
+            raise PermanentError(problem)
         with self._locked():
-            self._write_item(post.item)
+            # Read the item again under the lock: a follow-up may have been written since.
+            self._write_item(self._current(post.item, including=post.announcement_id))
             wanted = self._request_lists(post.item.month)
         # In a crisis many items arrive at once. Each needs the index, the feeds and its archive
         # month rewritten, but one rewrite done after its page was written serves them all: the
@@ -151,25 +166,44 @@ class Website(Channel):
         except FileNotFoundError:
             return set()
 
-    def find(self, post: Post) -> Receipt | None:
-        page = self.directory / post.item.path / "index.html"
-        return Receipt(platform_id=post.item.path, url=self.url(post.item.path)) if page.exists() else None
+    def _current(self, item: Item, including: str | None = None) -> Item:
+        return self.services.archive.item(item.id, self.id, including=including) or item
 
     def refresh(self, item: Item) -> None:
         with self._locked():
-            self._write_item(item)
+            self._write_item(self._current(item))
 
     def housekeeping(self, now: datetime) -> None:
-        # The index lists current warnings; when one expires, the index must change with no
-        # new announcement to trigger it. The time of the next expiry is kept beside the site.
-        marker = self._state(NEXT_EXPIRY)
+        # When a warning expires, its page and the index must say so with no new announcement to
+        # trigger it. The current warnings' expiry times are kept beside the site.
         try:
-            due = datetime.fromisoformat(marker.read_text().strip())
+            expiring = json.loads(self._state(EXPIRING).read_text())
         except (FileNotFoundError, ValueError):
             return
-        if now >= due:
-            with self._locked():
-                self._write_lists(months=[])
+        expired = [item_id for moment, item_id in expiring if datetime.fromisoformat(moment) <= now]
+        if not expired:
+            return
+        with self._locked():
+            for item_id in expired:
+                item = self.services.archive.item(item_id, self.id)
+                if item is not None:
+                    self._write_item(item)
+            self._write_lists(months=[])
+
+    def _unsafe_directory(self) -> str | None:
+        """The site is public: it must never contain Herold's own data (database, state, images)."""
+        data = Path(self.services.data_dir).resolve()
+        site = self.directory.resolve()
+        if data == site or data.is_relative_to(site):
+            return (
+                f"the website directory {site} contains Herold's data directory {data}: "
+                "the database would be published; choose a directory of its own"
+            )
+        return None
+
+    def check(self) -> list[str]:
+        problem = self._unsafe_directory()
+        return [problem] if problem else []
 
     def rebuild_all(self) -> int:
         """Render every page again (after a template change, or to repair the directory)."""
@@ -309,12 +343,10 @@ class Website(Channel):
                 ),
             )
         written += self._write("style.css", self._stylesheet())
-        expiries = [w.latest.announcement.expires for w in warnings if w.latest.announcement.expires]
-        marker = self._state(NEXT_EXPIRY)
-        if expiries:
-            marker.write_text(min(expiries).isoformat())
-        else:
-            marker.unlink(missing_ok=True)
+        expiring = [
+            [w.latest.announcement.expires.isoformat(), w.id] for w in warnings if w.latest.announcement.expires
+        ]
+        self._state(EXPIRING).write_text(json.dumps(expiring))
         atom, rss, json_feed = self._feeds(recent, language)
         written += self._write("atom.xml", atom) + self._write("rss.xml", rss) + self._write("feed.json", json_feed)
         return written

@@ -200,6 +200,12 @@ class Announcement(_Strict):
         # CAP writes "Met", "Severe", "Alert"; we accept both spellings.
         return value.strip().lower() if isinstance(value, str) else value
 
+    @field_validator("headline", "event", mode="after")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        # Headlines become titles, subjects and first lines everywhere: never several lines.
+        return " ".join(value.split()) if value else value
+
     @field_validator("hashtags", mode="before")
     @classmethod
     def _without_hash(cls, value: Any) -> Any:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+import structlog
 import yaml
 
 from publisher import logs
@@ -90,6 +91,13 @@ def check_config(ctx: click.Context) -> None:
     if problems:
         _fail(f"Channel setup has {len(problems)} problem(s):", problems)
     click.echo(f"Configuration OK: {settings.source}")
+    for authority in settings.authorities:
+        if not authority.oncall.emails and not authority.oncall.webhook_url:
+            click.echo(
+                f"  Note: {authority.slug} has no on-call contacts ([authorities.oncall]): failures will "
+                "only be logged and shown in herold status.",
+                err=True,
+            )
     for authority in settings.authorities:
         channels = ", ".join(f"{c.id} ({c.type})" for c in authority.channels)
         click.echo(f"  {authority.slug}: {authority.name} <{authority.base_url}>; channels: {channels}")
@@ -209,6 +217,29 @@ def release(ctx: click.Context, announcement_id: str, reason: str) -> None:
             wait_until_settled(herold, announcement_id, 3 * 3600.0)
 
 
+@main.command()
+@click.argument("announcement_id")
+@click.argument("channel")
+@click.option("--url", help="It is on the platform after all: the post's address.")
+@click.option("--again", is_flag=True, help="It is not there: send it again.")
+@click.pass_context
+def reconcile(ctx: click.Context, announcement_id: str, channel: str, url: str | None, again: bool) -> None:
+    """Settle a delivery that ended unknown, failed or dead, after looking at the platform."""
+    from publisher.tasks import reconcile as settle
+
+    if bool(url) == again:
+        _fail("Say what you found: --url URL (it is there) or --again (it is not).")
+    with _herold(ctx) as herold:
+        problems = settle(herold, announcement_id, channel, url, actor=f"cli:{getpass.getuser()}", source="cli")
+        if problems:
+            _fail("Not settled:", [Problem(field="", message=p) for p in problems], code=FAILED)
+        click.echo("Recorded as posted." if url else "Sending it again.")
+        if herold.embedded and again:
+            from publisher.tasks import wait_until_settled
+
+            wait_until_settled(herold, announcement_id, 3 * 3600.0)
+
+
 @main.group()
 def site() -> None:
     """The built-in website."""
@@ -260,6 +291,42 @@ def token_create(ctx: click.Context, authority: str, name: str) -> None:
             )
         )
         click.echo(value)
+
+
+@token.command("list")
+@click.option("--authority", help="Only this authority (slug).")
+@click.pass_context
+def token_list(ctx: click.Context, authority: str | None) -> None:
+    """List API tokens (never their values)."""
+    with _herold(ctx, start=False) as herold:
+        for row in herold.store.tokens(authority):
+            state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
+            click.echo(f"{row.id}  {row.authority}  {row.name}  created {row.created_at:%Y-%m-%d %H:%M}  {state}")
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@click.pass_context
+def token_revoke(ctx: click.Context, token_id: str) -> None:
+    """Revoke an API token (its id is the part after "hrd_", as `token list` shows)."""
+    from publisher.app import utcnow
+    from publisher.store import AuditEntry
+
+    with _herold(ctx, start=False) as herold:
+        row = herold.store.revoke_token(token_id.removeprefix("hrd_").split("_")[0], utcnow())
+        if row is None:
+            _fail(f"No token {token_id}.", code=FAILED)
+        herold.store.audit(
+            AuditEntry(
+                at=utcnow(),
+                authority=row.authority,
+                actor=f"cli:{getpass.getuser()}",
+                source="cli",
+                action="token.revoked",
+                detail={"name": row.name, "id": row.id},
+            )
+        )
+        click.echo(f"Revoked {row.id} ({row.authority}, {row.name}).")
 
 
 @main.group()
@@ -317,17 +384,32 @@ def worker(ctx: click.Context, queue: str, concurrency: int | None) -> None:
 @main.command()
 @click.pass_context
 def beat(ctx: click.Context) -> None:
-    """Run the periodic sweep on Celery: due retries, waves to release, work a lost queue dropped."""
+    """The periodic sweep on Celery (needs redis_url): due retries, waves to release, unsent
+    notifications, and whatever a lost queue dropped. Run exactly one."""
+    import signal
+    import threading
+    from datetime import timedelta
+
+    from publisher import tasks
+    from publisher.app import Herold
+
     settings = _settings(ctx)
     if not settings.herold.redis_url:
         _fail("herold beat needs herold.redis_url (or HEROLD_REDIS_URL); in-process, herold serve sweeps itself.")
-    from publisher.worker import make_celery
-
-    state = settings.herold.data_dir / "state"
-    state.mkdir(parents=True, exist_ok=True)
-    make_celery(settings).start(
-        ["beat", "--schedule", str(state / "celerybeat-schedule"), "--loglevel", settings.herold.log_level.upper()]
-    )
+    herold = Herold(settings)
+    herold.store.migrate()
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    overdue = timedelta(seconds=settings.herold.requeue_after_seconds)
+    click.echo(f"Herold sweeps every {settings.herold.sweep_seconds:g} s", err=True)
+    while not stopping.wait(settings.herold.sweep_seconds):
+        try:
+            tasks.sweep(herold, overdue=overdue)
+        except Exception:
+            # The database or Redis may be away for a moment; the next sweep tries again.
+            structlog.get_logger("herold.beat").exception("sweep failed")
+    herold.stop()
 
 
 def _run_children(ctx: click.Context, commands: list[list[str]]) -> NoReturn:

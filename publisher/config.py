@@ -49,7 +49,7 @@ class Runtime(BaseModel):
     deadline_news_hours: float = Field(default=24, gt=0)
     # A worker holds a delivery this long per attempt; if it dies, the sweep hands the delivery on
     # after that. Longer than the slowest attempt (timeouts, image uploads), or attempts overlap.
-    lease_seconds: float = Field(default=300, gt=0)
+    lease_seconds: float = Field(default=60, gt=0)  # renewed every third of it while an attempt runs
     retry_base_seconds: float = Field(default=2.0, gt=0)  # first retry; doubles per attempt, up to 5 min
     sweep_seconds: float = Field(default=5.0, gt=0)  # how often `herold beat` looks for due or lost work
     # On Celery, a due delivery not started within this is taken as lost with its message and
@@ -287,6 +287,16 @@ def _check_smtp(
                     f"(authorities.{number}.oncall.emails)",
                 )
             )
+    if runtime.smtp_user and not runtime.smtp_password_env:
+        problems.append(Problem(field="herold.smtp_password_env", message="is needed with smtp_user"))
+    if runtime.smtp_user and not runtime.smtp_starttls and runtime.smtp_host not in {"127.0.0.1", "localhost", "::1"}:
+        problems.append(
+            Problem(
+                field="herold.smtp_starttls",
+                message="must be true when logging in to a mail server elsewhere "
+                "(the password would travel unencrypted)",
+            )
+        )
     if runtime.smtp_password_env:
         if not env.get(runtime.smtp_password_env):
             problems.append(

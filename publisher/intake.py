@@ -91,7 +91,7 @@ def accept(
 
     announcement = announcement.model_copy(
         update={
-            **_inherited(announcement, original),
+            **_inherited(announcement, original, now),
             "language": announcement.language or authority.language,
             "channels": channels,
             # Until stored, the variants only need to know that (and which) images exist.
@@ -198,7 +198,7 @@ def accept(
 INHERITED = ("category", "event", "severity", "urgency", "certainty", "area", "contact", "expires")
 
 
-def _inherited(announcement: Announcement, original: StoredAnnouncement | None) -> dict[str, Any]:
+def _inherited(announcement: Announcement, original: StoredAnnouncement | None, now: datetime) -> dict[str, Any]:
     """What a follow-up leaves out, it keeps from its original (an update also keeps the instruction;
     an all-clear or a withdrawal must not repeat it)."""
     if original is None:
@@ -211,6 +211,9 @@ def _inherited(announcement: Announcement, original: StoredAnnouncement | None) 
     }
     if announcement.msg_type is not MsgType.update:
         values.pop("expires", None)
+    scheduled = original.announcement.publish_at
+    if scheduled and scheduled > now and "publish_at" not in announcement.model_fields_set:
+        values["publish_at"] = scheduled  # a follow-up cannot come out before what it follows
     return values
 
 

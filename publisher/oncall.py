@@ -102,7 +102,7 @@ def _email(herold: Herold, notification: NotificationRow) -> None:
     message = EmailMessage()
     message["From"] = runtime.smtp_from
     message["To"] = notification.target
-    message["Subject"] = notification.subject
+    message["Subject"] = " ".join(notification.subject.split())  # a header is one line
     message["Message-ID"] = f"<{notification.id}@herold>"  # the same notification is recognised as such
     message.set_content(notification.body)
     with smtplib.SMTP(runtime.smtp_host, runtime.smtp_port, timeout=runtime.http_read_timeout) as smtp:

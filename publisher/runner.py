@@ -17,7 +17,7 @@ from typing import Literal, Protocol
 import structlog
 
 Queue = Literal["warnings", "news"]
-TaskName = Literal["deliver", "advance", "refresh", "notify"]
+TaskName = Literal["deliver", "advance", "refresh", "notify", "unpin"]
 
 log = structlog.get_logger("herold.runner")
 

@@ -141,6 +141,8 @@ class DeliveryRow(Base):
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_token: Mapped[str | None] = mapped_column(String(32))  # whose claim this is; renewals keep it
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # last put on the queue by the sweep
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime())
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     release_reason: Mapped[str | None] = mapped_column(Text)

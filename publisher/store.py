@@ -56,6 +56,8 @@ class Delivery:
     idempotency_key: str
     next_attempt_at: datetime | None
     lease_until: datetime | None
+    lease_token: str | None
+    queued_at: datetime | None
     deadline_at: datetime
     released_at: datetime | None
     release_reason: str | None
@@ -345,7 +347,9 @@ class Store:
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def release(self, delivery_id: str, reason: str, now: datetime) -> bool:
+    def release(self, delivery_id: str, reason: str, now: datetime, deadline: timedelta) -> bool:
+        """Let a waiting delivery start. Its time to keep trying runs from here: a channel that waited
+        for its wave (or a person's override) gets the whole deadline."""
         return self._cas(
             delivery_id,
             [DeliveryState.waiting],
@@ -353,6 +357,7 @@ class Store:
             released_at=now,
             release_reason=reason,
             next_attempt_at=now,
+            deadline_at=now + deadline,
             updated_at=now,
         )
 
@@ -369,6 +374,7 @@ class Store:
                 .values(
                     state=DeliveryState.in_flight.value,
                     lease_until=now + lease,
+                    lease_token=secrets.token_hex(16),
                     attempts=DeliveryRow.attempts + 1,
                     updated_at=now,
                 )
@@ -388,11 +394,31 @@ class Store:
                 .where(
                     DeliveryRow.id == claimed.id,
                     DeliveryRow.state == DeliveryState.in_flight.value,
-                    DeliveryRow.lease_until == claimed.lease_until,
+                    DeliveryRow.lease_token == claimed.lease_token,
                 )
                 .values(**values)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def renew(self, claimed: Delivery, now: datetime, lease: timedelta) -> bool:
+        """Extend the lease of an attempt that is still running; False if it was lost meanwhile."""
+        return self._held(claimed, lease_until=now + lease, updated_at=now)
+
+    def postpone(self, claimed: Delivery, at: datetime, reason: str, now: datetime) -> bool:
+        """Not an attempt after all (it must wait for another delivery): back to pending, uncounted,
+        and the wait does not eat into its time to keep trying."""
+        return self._held(
+            claimed, state=DeliveryState.pending.value, next_attempt_at=at, lease_until=None, lease_token=None,
+            attempts=DeliveryRow.attempts - 1, release_reason=reason, deadline_at=claimed.deadline_at + (at - now),
+            updated_at=now,
+        )  # fmt: skip
+
+    def expire(self, claimed: Delivery, reason: str, now: datetime) -> bool:
+        """Out of time before this claim became an attempt: dead, with the attempts really made."""
+        return self._held(
+            claimed, state=DeliveryState.dead.value, last_error=reason, attempts=DeliveryRow.attempts - 1,
+            lease_until=None, lease_token=None, finished_at=now, updated_at=now,
+        )  # fmt: skip
 
     def succeed(self, claimed: Delivery, receipt: Receipt, now: datetime) -> bool:
         return self._held(
@@ -401,6 +427,7 @@ class Store:
             platform_id=receipt.platform_id,
             platform_url=receipt.url,
             lease_until=None,
+            lease_token=None,
             finished_at=now,
             updated_at=now,
             last_error=None,
@@ -417,6 +444,7 @@ class Store:
             state=DeliveryState.pending.value,
             next_attempt_at=at,
             lease_until=None,
+            lease_token=None,
             last_error=error,
             ambiguous=ambiguous,
             updated_at=now,
@@ -424,8 +452,9 @@ class Store:
 
     def finish(self, claimed: Delivery, state: DeliveryState, error: str, now: datetime) -> bool:
         return self._held(
-            claimed, state=state.value, last_error=error, lease_until=None, finished_at=now, updated_at=now
-        )
+            claimed, state=state.value, last_error=error, lease_until=None, lease_token=None, finished_at=now,
+            updated_at=now,
+        )  # fmt: skip
 
     def hold(self, claimed: Delivery, now: datetime) -> bool:
         """Put a claimed delivery back to waiting without counting the attempt."""
@@ -433,6 +462,7 @@ class Store:
             claimed,
             state=DeliveryState.waiting.value,
             lease_until=None,
+            lease_token=None,
             attempts=DeliveryRow.attempts - 1,
             released_at=None,
             release_reason=None,
@@ -473,16 +503,40 @@ class Store:
 
     # -- what the sweep looks at ------------------------------------------------------------
 
-    def due(self, now: datetime, limit: int = 500) -> list[Delivery]:
-        """Pending deliveries whose time has come, oldest first (warnings before news)."""
+    def due(self, cutoff: datetime, limit: int = 500) -> list[Delivery]:
+        """Pending deliveries due by ``cutoff`` and not queued again since, oldest first (warnings
+        before news)."""
         with self.session() as session:
             rows = session.scalars(
                 select(DeliveryRow)
-                .where(DeliveryRow.state == DeliveryState.pending.value, DeliveryRow.next_attempt_at <= now)
+                .where(
+                    DeliveryRow.state == DeliveryState.pending.value, DeliveryRow.next_attempt_at <= cutoff,
+                    or_(DeliveryRow.queued_at.is_(None), DeliveryRow.queued_at <= cutoff),
+                )
                 .order_by(DeliveryRow.kind.desc(), DeliveryRow.next_attempt_at)
                 .limit(limit)
-            ).all()
+            ).all()  # fmt: skip
             return [Delivery.of(row) for row in rows]
+
+    def mark_queued(self, delivery_ids: Sequence[str], now: datetime) -> None:
+        """Remember that the sweep queued these again, so a long queue is not filled with copies."""
+        if delivery_ids:
+            with self.session() as session:
+                session.execute(update(DeliveryRow).where(DeliveryRow.id.in_(delivery_ids)).values(queued_at=now))
+
+    def reconcile(self, delivery_id: str, now: datetime, *, url: str | None, deadline: timedelta) -> bool:
+        """A person settled a delivery that ended without success: with ``url`` it was posted
+        after all (by the attempt or by hand); without, it goes out again."""
+        ended = [DeliveryState.unknown, DeliveryState.failed, DeliveryState.dead]
+        if url:
+            return self._cas(
+                delivery_id, ended, state=DeliveryState.succeeded.value, platform_id=url, platform_url=url,
+                last_error=None, ambiguous=False, finished_at=now, updated_at=now,
+            )  # fmt: skip
+        return self._cas(
+            delivery_id, ended, state=DeliveryState.pending.value, next_attempt_at=now, deadline_at=now + deadline,
+            ambiguous=False, finished_at=None, updated_at=now,
+        )  # fmt: skip
 
     def expired_leases(self, now: datetime) -> list[Delivery]:
         with self.session() as session:
@@ -508,6 +562,7 @@ class Store:
                     state=DeliveryState.pending.value,
                     next_attempt_at=now,
                     lease_until=None,
+                    lease_token=None,
                     ambiguous=True,
                     last_error="the worker stopped while delivering (lease expired)",
                     updated_at=now,
@@ -518,26 +573,25 @@ class Store:
     # -- channels that need a person ----------------------------------------------------------
 
     def mark_attention(self, authority: str, channel: str, reason: str, now: datetime) -> bool:
-        """Flag a channel; True if it was not flagged before (so people are told once)."""
+        """Flag a channel; True only for the one caller that flagged it (so people are told once),
+        even when several deliveries are refused at the same moment."""
+        try:
+            with self.session() as session:
+                session.add(ChannelHealthRow(authority=authority, channel=channel, needs_attention=True,
+                                             reason=reason, since=now, updated_at=now))  # fmt: skip
+            return True
+        except IntegrityError:
+            pass  # the channel has a row already: flag it by compare-and-set
         with self.session() as session:
-            row = session.get(ChannelHealthRow, (authority, channel), with_for_update=True)
-            if row is None:
-                session.add(
-                    ChannelHealthRow(
-                        authority=authority,
-                        channel=channel,
-                        needs_attention=True,
-                        reason=reason,
-                        since=now,
-                        updated_at=now,
-                    )
-                )
+            key = (ChannelHealthRow.authority == authority, ChannelHealthRow.channel == channel)
+            flagged = session.execute(
+                update(ChannelHealthRow).where(*key, ChannelHealthRow.needs_attention.is_(False))
+                .values(needs_attention=True, reason=reason, since=now, updated_at=now)
+            )  # fmt: skip
+            if flagged.rowcount:  # type: ignore[attr-defined]
                 return True
-            newly = not row.needs_attention
-            row.reason, row.updated_at = reason, now
-            if newly:
-                row.needs_attention, row.since = True, now
-            return newly
+            session.execute(update(ChannelHealthRow).where(*key).values(reason=reason, updated_at=now))
+            return False
 
     def clear_attention(self, authority: str, channel: str, now: datetime) -> bool:
         with self.session() as session:
@@ -693,6 +747,20 @@ class Store:
                 )
             )
         return token
+
+    def tokens(self, authority: str | None = None) -> list[TokenRow]:
+        with self.session() as session:
+            query = select(TokenRow).order_by(TokenRow.created_at)
+            if authority:
+                query = query.where(TokenRow.authority == authority)
+            return list(session.scalars(query))
+
+    def revoke_token(self, token_id: str, now: datetime) -> TokenRow | None:
+        with self.session() as session:
+            row = session.get(TokenRow, token_id)
+            if row is not None and row.revoked_at is None:
+                row.revoked_at = now
+            return row
 
     def token_authority(self, token: str) -> tuple[str, str] | None:
         """(authority, token name) for a valid token, None otherwise."""

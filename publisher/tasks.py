@@ -14,9 +14,12 @@ database makes the second run a no-op.
 from __future__ import annotations
 
 import random
+import threading
 import time
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -34,11 +37,12 @@ log = structlog.get_logger("herold.tasks")
 
 RETRY_CAP = 300.0  # never wait longer than five minutes between attempts
 SAFETY_NET = timedelta(seconds=30)  # look again at waiting deliveries even if no event says so
+UNPIN_EVERY = 60.0  # seconds between two requests to unpin the same post
 
 
 def run(herold: Herold, task: TaskName, argument: str) -> None:
     tasks: dict[str, Callable[[Herold, str], None]] = {
-        "deliver": deliver, "advance": advance, "refresh": refresh, "notify": oncall.send,
+        "deliver": deliver, "advance": advance, "refresh": refresh, "notify": oncall.send, "unpin": unpin,
     }  # fmt: skip
     tasks[task](herold, argument)
 
@@ -81,7 +85,7 @@ def advance(herold: Herold, announcement_id: str) -> None:
     by_id = {d.id: d for d in deliveries}
     for release in decision.releases:
         for delivery_id in release.delivery_ids:
-            if herold.store.release(delivery_id, release.reason, now):
+            if herold.store.release(delivery_id, release.reason, now, herold.deadline(stored.announcement.kind)):
                 delivery = by_id[delivery_id]
                 _audit(
                     herold,
@@ -104,6 +108,45 @@ def advance(herold: Herold, announcement_id: str) -> None:
         # Finished deliveries trigger the next step at once; this later look is only the
         # safety net for a trigger that got lost on the way.
         herold.store.check_again(announcement_id, now + SAFETY_NET)
+
+
+def reconcile(
+    herold: Herold, announcement_id: str, channel: str, url: str | None, actor: str, source: str
+) -> list[str]:
+    """A person settles a delivery that ended without success: posted after all (``url``), or to
+    be sent again. Returns problems; empty when done."""
+    stored = herold.store.announcement(announcement_id)
+    delivery = herold.store.copy_on(announcement_id, channel) if stored else None
+    if stored is None or delivery is None:
+        return [f"announcement {announcement_id} has no delivery on channel '{channel}'"]
+    if delivery.state not in {DeliveryState.unknown, DeliveryState.failed, DeliveryState.dead}:
+        return [f"the delivery on '{channel}' is {delivery.state.value}; only unknown, failed or dead ones are settled"]
+    if url is not None and not url.startswith(("https://", "http://")):
+        return [f"'{url}' is not a web address"]
+    if not herold.store.reconcile(
+        delivery.id, herold.clock(), url=url, deadline=herold.deadline(stored.announcement.kind)
+    ):
+        return ["the delivery changed meanwhile; look at herold status again"]
+    _audit(
+        herold,
+        "delivery.reconciled",
+        authority=stored.authority,
+        announcement_id=stored.id,
+        delivery_id=delivery.id,
+        actor=actor,
+        source=source,
+        channel=channel,
+        url=url,
+        outcome="posted" if url else "send again",
+    )
+    herold.submit(
+        "deliver" if url is None else "advance",
+        delivery.id if url is None else stored.id,
+        kind=stored.announcement.kind,
+    )
+    if url:
+        herold.submit("refresh", stored.item_id, kind=stored.announcement.kind)
+    return []
 
 
 def release_by_override(herold: Herold, announcement_id: str, reason: str, actor: str, source: str) -> list[str]:
@@ -155,6 +198,32 @@ def deliver(herold: Herold, delivery_id: str) -> None:
     delivery = herold.store.claim(delivery_id, now, herold.lease)
     if delivery is None:
         return  # not due, already taken, or already done
+    with _lease_kept(herold, delivery):
+        _attempt(herold, delivery, now)
+
+
+@contextmanager
+def _lease_kept(herold: Herold, claimed: Delivery) -> Iterator[None]:
+    """Renew the lease while the attempt runs: a short lease hands a dead worker's delivery on
+    quickly, renewal keeps a slow but living one (image uploads) from being handed on."""
+    done = threading.Event()
+    every = herold.lease.total_seconds() / 3
+
+    def keep() -> None:
+        while not done.wait(every):
+            if not herold.store.renew(claimed, herold.clock(), herold.lease):
+                return  # finished or taken over: nothing left to keep
+
+    keeper = threading.Thread(target=keep, name=f"lease-{claimed.id[:8]}", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        done.set()
+        keeper.join()
+
+
+def _attempt(herold: Herold, delivery: Delivery, now: datetime) -> None:
     stored = herold.store.announcement(delivery.announcement_id)
     assert stored is not None
     bound = log.bind(delivery=delivery.id, announcement=stored.id, channel=delivery.channel, attempt=delivery.attempts)
@@ -177,14 +246,15 @@ def deliver(herold: Herold, delivery_id: str) -> None:
 
     if now > delivery.deadline_at:
         reason = f"gave up after {delivery.attempts - 1} attempts: {delivery.last_error or 'no attempt succeeded'}"
-        _give_up(herold, stored, delivery, DeliveryState.dead, reason)
+        _give_up(herold, stored, delivery, DeliveryState.dead, reason, attempted=False)
         return
 
     channel = herold.channel(stored.authority, delivery.channel)
     try:
         post = _post(herold, stored, delivery, channel)
-        receipt = None
-        if delivery.ambiguous and channel.capabilities.idempotency in {Idempotency.lookup, Idempotency.key}:
+        # A receipt recorded by an earlier attempt that stopped before finishing: it was posted.
+        receipt = delivery.receipt
+        if receipt is None and delivery.ambiguous and channel.capabilities.idempotency is not Idempotency.none:
             receipt = channel.find(post)
             if receipt:
                 bound.info("found the copy an earlier attempt made", platform_id=receipt.platform_id)
@@ -192,14 +262,12 @@ def deliver(herold: Herold, delivery_id: str) -> None:
         if receipt is None and delivery.ambiguous and unconfirmable and stored.announcement.kind is Kind.news:
             # The platform can neither deduplicate nor be asked: a second post could be a
             # double. For news a person decides; for warnings a missing one is worse.
-            _give_up(
-                herold,
-                stored,
-                delivery,
-                DeliveryState.unknown,
-                "the last attempt may have been posted; the platform cannot tell. Check the channel "
-                f"and record the post by hand. ({delivery.last_error})",
+            reason = (
+                "the last attempt may have been posted; the platform cannot tell. Check the channel, then "
+                f"`herold reconcile {stored.id} {delivery.channel} --url URL` (it is there) or `--again` (it is not). "
+                f"({delivery.last_error})"
             )
+            _give_up(herold, stored, delivery, DeliveryState.unknown, reason)
             return
         if receipt is None:
             receipt = channel.publish(post)
@@ -215,8 +283,8 @@ def deliver(herold: Herold, delivery_id: str) -> None:
         _give_up(herold, stored, delivery, DeliveryState.failed, error.reason)
         return
     except _Later as later:
-        at = now + timedelta(seconds=later.seconds)
-        herold.store.retry_later(delivery, later.reason, at, now, ambiguous=delivery.ambiguous)
+        # Waiting for another delivery is not an attempt: it counts neither as one nor for backoff.
+        herold.store.postpone(delivery, now + timedelta(seconds=later.seconds), later.reason, now)
         herold.submit("deliver", delivery.id, kind=stored.announcement.kind, delay=later.seconds)
         return
     except Exception as error:
@@ -226,8 +294,11 @@ def deliver(herold: Herold, delivery_id: str) -> None:
         _retry(herold, stored, delivery, problem)
         return
 
-    # Keep the platform's id first: whatever happens next, a retry will not post again.
-    herold.store.record_receipt(delivery, receipt, herold.clock())
+    # Keep the platform's id first: if this worker stops now, the next attempt finds it and does
+    # not post again. If the lease was lost meanwhile, the delivery is someone else's.
+    if not herold.store.record_receipt(delivery, receipt, herold.clock()):
+        bound.warning("delivery finished after its lease was taken over", platform_id=receipt.platform_id)
+        return
     _pin_or_unpin(herold, stored, delivery, channel, receipt)
     if not herold.store.succeed(delivery, receipt, herold.clock()):
         bound.warning("delivery finished after its lease was taken over", platform_id=receipt.platform_id)
@@ -266,9 +337,10 @@ def _post(herold: Herold, stored: StoredAnnouncement, delivery: Delivery, channe
 
 
 def _thread(herold: Herold, stored: StoredAnnouncement, delivery: Delivery, channel: Channel) -> list[Receipt]:
-    """This channel's copies of the earlier messages of the item, oldest first, so that a
-    follow-up replies to the latest and the thread reads in order."""
-    if not channel.capabilities.threads or stored.announcement.msg_type is MsgType.alert:
+    """This channel's copies of the earlier messages of the item, oldest first. A follow-up
+    waits until the earlier ones are out on its channel, so no channel ever shows the all-clear
+    before the warning; where the platform has threads, it replies to the latest."""
+    if stored.announcement.msg_type is MsgType.alert:
         return []
     earlier = [
         a for a in herold.store.thread(stored.item_id)
@@ -283,7 +355,7 @@ def _thread(herold: Herold, stored: StoredAnnouncement, delivery: Delivery, chan
             receipts.append(copy.receipt)
         elif not copy.state.final:
             raise _Later(f"waiting for the earlier message on {delivery.channel} to be posted first", 2.0)
-    return receipts
+    return receipts if channel.capabilities.threads else []
 
 
 def _pin_or_unpin(
@@ -295,13 +367,12 @@ def _pin_or_unpin(
         return
     try:
         if stored.announcement.msg_type is MsgType.alert:
-            channel.pin(receipt)
-            herold.store.set_pinned(delivery.id, True)
+            if channel.pin(receipt):
+                herold.store.set_pinned(delivery.id, True)
         elif stored.announcement.msg_type in {MsgType.cancel, MsgType.error}:
             for pinned in herold.store.pinned(stored.item_id):
-                if pinned.channel == delivery.channel and pinned.receipt:
-                    channel.unpin(pinned.receipt)
-                    herold.store.set_pinned(pinned.id, False)
+                if pinned.channel == delivery.channel:
+                    unpin(herold, pinned.id)
     except Exception as error:
         log.warning("pinning did not work", channel=delivery.channel, delivery=delivery.id, reason=str(error))
         _audit(
@@ -362,9 +433,17 @@ def _give_up(
     reason: str,
     *,
     credentials: bool = False,
+    attempted: bool = True,
 ) -> None:
-    if not herold.store.finish(delivery, state, reason, herold.clock()):
+    """End a delivery without success. ``attempted=False``: this claim made no attempt (it ran
+    out of time before), so it is not counted as one."""
+    now = herold.clock()
+    ended = (
+        herold.store.finish(delivery, state, reason, now) if attempted else herold.store.expire(delivery, reason, now)
+    )
+    if not ended:
         return
+    attempts = delivery.attempts if attempted else delivery.attempts - 1
     _audit(
         herold,
         f"delivery.{state.value}",
@@ -372,7 +451,7 @@ def _give_up(
         announcement_id=stored.id,
         delivery_id=delivery.id,
         channel=delivery.channel,
-        attempts=delivery.attempts,
+        attempts=attempts,
         reason=reason,
     )
     log.error(
@@ -384,7 +463,7 @@ def _give_up(
         reason=reason,
         credentials=credentials,
     )
-    alarm(herold, stored, delivery, state, reason, credentials=credentials)
+    alarm(herold, stored, replace(delivery, attempts=attempts), state, reason, credentials=credentials)
     herold.submit("advance", stored.id, kind=stored.announcement.kind)
 
 
@@ -471,12 +550,14 @@ def sweep(herold: Herold, overdue: timedelta = timedelta(0)) -> None:
         if herold.store.return_expired_lease(delivery.id, delivery.lease_until, now):  # type: ignore[arg-type]
             log.warning("lease expired: delivery returned to pending", delivery=delivery.id, channel=delivery.channel)
             herold.submit("deliver", delivery.id, kind=delivery.kind)
-    for delivery in herold.store.due(now - overdue):
+    due = herold.store.due(now - overdue)
+    for delivery in due:
         herold.submit("deliver", delivery.id, kind=delivery.kind)
+    herold.store.mark_queued([d.id for d in due], now)
     for announcement_id, kind in herold.store.checks_due(now - overdue):
         herold.submit("advance", announcement_id, kind=kind)
     oncall.resend_due(herold, now - overdue)
-    _unpin_expired(herold)
+    _unpin_due(herold)
     for authority in herold.settings.authorities:
         for config in authority.channels:
             try:
@@ -485,22 +566,46 @@ def sweep(herold: Herold, overdue: timedelta = timedelta(0)) -> None:
                 log.exception("housekeeping failed", authority=authority.slug, channel=config.id)
 
 
-def _unpin_expired(herold: Herold) -> None:
-    """A warning stays pinned while it is current: once its item's latest expiry has passed, unpin."""
-    now = herold.clock()
+def unpin(herold: Herold, delivery_id: str) -> None:
+    """Take a warning off the top of its channel (all-clear, withdrawal or expiry). Until this
+    works it stays marked pinned, and the sweep asks again."""
+    pinned = herold.store.delivery(delivery_id)
+    if pinned is None or not pinned.pinned or pinned.receipt is None:
+        return
+    channel = herold.channel(pinned.authority, pinned.channel)
+    try:
+        channel.unpin(pinned.receipt)
+    except PermanentError as error:
+        if "404" not in error.reason:
+            raise
+        # The post is gone (deleted by hand): nothing is pinned any more.
+    herold.store.set_pinned(pinned.id, False)
+    log.info("unpinned", delivery=pinned.id, channel=pinned.channel)
+
+
+_unpin_asked: dict[str, float] = {}  # delivery id -> when this process last asked; unpinning needs the network
+
+
+def _unpin_due(herold: Herold) -> None:
+    """A warning stays pinned while it is current. Once its item has expired, or its all-clear or
+    withdrawal is out (or could not go out) on the channel, it is unpinned, by a task of its own:
+    a slow platform must not hold up the sweep."""
+    now, moment = herold.clock(), time.monotonic()
     for pinned in herold.store.pinned():
+        if moment - _unpin_asked.get(pinned.id, -UNPIN_EVERY) < UNPIN_EVERY:
+            continue
         stored = herold.store.announcement(pinned.announcement_id)
-        if stored is None or pinned.receipt is None:
+        if stored is None:
             continue
-        latest = herold.store.thread(stored.item_id)[-1].announcement
-        if latest.expires is None or latest.expires > now:
-            continue
-        try:
-            herold.channel(pinned.authority, pinned.channel).unpin(pinned.receipt)
-            herold.store.set_pinned(pinned.id, False)
-            log.info("unpinned an expired warning", delivery=pinned.id, channel=pinned.channel)
-        except Exception as error:
-            log.warning("unpinning did not work", delivery=pinned.id, channel=pinned.channel, reason=str(error))
+        latest = herold.store.thread(stored.item_id)[-1]
+        ended = latest.announcement.msg_type in {MsgType.cancel, MsgType.error}
+        if ended:
+            copy = herold.store.copy_on(latest.id, pinned.channel)
+            ended = copy is None or copy.state.final
+        expires = latest.announcement.expires
+        if ended or (expires is not None and expires <= now):
+            _unpin_asked[pinned.id] = moment
+            herold.submit("unpin", pinned.id, kind=stored.announcement.kind)
 
 
 def wait_until_settled(herold: Herold, announcement_id: str, timeout: float, poll: float = 0.2) -> list[Delivery]:
@@ -514,8 +619,9 @@ def wait_until_settled(herold: Herold, announcement_id: str, timeout: float, pol
 
 
 def settled(deliveries: list[Delivery]) -> bool:
+    """Nothing more will happen without a person: every delivery is final, or the rest is held
+    back behind a failed website (the plan says which)."""
     if all(d.state.final or d.state is DeliveryState.manual for d in deliveries):
         return True
-    website_failed = any(d.wave == 1 and d.state.final and d.state is not DeliveryState.succeeded for d in deliveries)
-    stuck = all(d.state.final or d.state is DeliveryState.waiting for d in deliveries)
-    return website_failed and stuck and not website_published(_steps(deliveries))
+    held = plan(_steps(deliveries), now=datetime.max.replace(tzinfo=UTC), grace=timedelta(0)).held_back
+    return held is not None and all(d.state.final or d.state is DeliveryState.waiting for d in deliveries)

@@ -62,7 +62,7 @@ class Caller(BaseModel):
 
 
 class ReleaseRequest(BaseModel):
-    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    reason: Annotated[str, Field(min_length=10, max_length=2000)]  # kept in the audit log: a few words at least
 
 
 class SiteRouter:

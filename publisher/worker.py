@@ -3,14 +3,15 @@
 Messages carry only ids; the database holds every delivery's state. So a message may be
 lost (Redis restarted empty) or delivered twice (a worker died before acknowledging): the
 sweep, run by ``herold beat``, puts lost work back on the queue, and compare-and-set makes a
-second run a no-op. Warnings and news have queues of their own, served by separate worker
-processes, so a burst of routine news never delays a warning.
+second run a no-op. ``herold beat`` runs the sweep itself rather than scheduling it as a task:
+what repairs the queue must not wait in that queue, behind a backlog or for Redis to return.
+Warnings and news have queues of their own, served by separate worker processes, so a burst
+of routine news never delays a warning.
 """
 
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -49,13 +50,6 @@ def make_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,  # our structured logs go to stderr as they are
         worker_send_task_events=False,
-        beat_schedule={
-            "sweep": {
-                "task": "herold.sweep",
-                "schedule": runtime.sweep_seconds,
-                "options": {"queue": "warnings", "expires": runtime.sweep_seconds * 2},
-            }
-        },
     )
     _register(app)
     return app
@@ -89,15 +83,9 @@ def _register(app: Celery) -> None:
         # shared=False: each app has its own tasks (Celery would otherwise add them to every app).
         return app.task(name=f"herold.{name}", ignore_result=True, shared=False)(task)
 
-    names: tuple[TaskName, ...] = ("deliver", "advance", "refresh", "notify")
+    names: tuple[TaskName, ...] = ("deliver", "advance", "refresh", "notify", "unpin")
     for name in names:
         run(name)
-
-    def sweep() -> None:
-        current = herold(app)
-        tasks.sweep(current, overdue=timedelta(seconds=current.settings.herold.requeue_after_seconds))
-
-    app.task(name="herold.sweep", ignore_result=True, shared=False)(sweep)
 
 
 class CeleryRunner:

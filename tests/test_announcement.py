@@ -454,3 +454,9 @@ def test_surrounding_whitespace_is_stripped_from_every_text() -> None:
 
 def test_a_headline_of_only_spaces_counts_as_empty() -> None:
     assert by_field(warning(headline="   ")) == {"headline": "must not be empty"}
+
+
+def test_a_headline_is_one_line_whatever_was_pasted() -> None:
+    announcement = parse_announcement(warning(headline="Fliegerbombe\n  in der\tAltstadt", event="Bomben-\nfund"))
+    assert announcement.headline == "Fliegerbombe in der Altstadt"
+    assert announcement.event == "Bomben- fund"

@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from publisher.cli import main
 
-from conftest import ROOT, warning
+from conftest import ROOT, news, warning
 from services import free_port
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.*"))
@@ -201,3 +201,41 @@ def test_make_run_serves_the_site_and_publish_wait_puts_the_item_online(tmp_path
     finally:
         server.terminate()
         server.wait(15)
+
+
+def test_tokens_are_listed_without_their_values_and_a_revoked_one_no_longer_works(config: Path) -> None:
+    from publisher.config import load_settings
+    from publisher.store import Store
+
+    token = herold(config, "token", "create", "--authority", "lk-beispiel", "--name", "Leitstelle").output.strip()
+    listed = herold(config, "token", "list")
+    token_id = token.split("_")[1]
+    assert listed.exit_code == 0 and f"{token_id}  lk-beispiel  Leitstelle" in listed.output
+    assert token not in listed.output
+    assert "Revoked" in herold(config, "token", "revoke", token_id).output
+    store = Store(load_settings(config).herold.database)
+    assert store.token_authority(token) is None
+    assert "revoked" in herold(config, "token", "list").output
+    store.dispose()
+
+
+def test_a_delivery_nobody_could_confirm_is_settled_by_a_person(config: Path, tmp_path: Path) -> None:
+    from fakes.channels import registered
+
+    config.write_text(
+        config.read_text() + '\n  [[authorities.channels]]\n  id = "chat"\n  type = "fake-other"\n'
+        '  script = ["ambiguous", "ok"]\n'
+    )
+    (tmp_path / "news.json").write_text(json.dumps(news()), encoding="utf-8")
+    with registered():
+        published = herold(config, "publish", str(tmp_path / "news.json"), "--wait")
+        assert published.exit_code == 1
+        announcement_id = published.output.split()[1]
+        assert "unknown" in published.output and f"herold reconcile {announcement_id} chat" in published.output
+        assert herold(config, "reconcile", announcement_id, "chat").exit_code == 2, "say what you found"
+        settled = herold(config, "reconcile", announcement_id, "chat", "--url", "https://chat.example/42")
+        assert settled.exit_code == 0, settled.output
+        status = herold(config, "status", announcement_id)
+        assert status.exit_code == 0 and "https://chat.example/42" in status.output
+        again = herold(config, "reconcile", announcement_id, "chat", "--again")
+        assert again.exit_code == 1 and "only unknown, failed or dead ones are settled" in again.stderr

@@ -474,3 +474,41 @@ def test_a_cut_slug_never_ends_in_half_a_word(max_length: int) -> None:
 
 def test_a_single_word_longer_than_the_limit_is_cut_hard_rather_than_left_empty() -> None:
     assert slugify("Donaudampfschifffahrtsgesellschaft", max_length=10) == "donaudampf"
+
+
+@pytest.mark.parametrize(
+    ("herold", "oncall", "expected"),
+    [
+        (
+            {},
+            {"emails": ["leitstelle@lk-beispiel.de"]},
+            (
+                "herold.smtp_host",
+                "is needed to e-mail the on-call contacts of 'lk-beispiel' (authorities.0.oncall.emails)",
+            ),
+        ),
+        (
+            {"smtp_host": "mail.lk-beispiel.de", "smtp_user": "herold", "smtp_starttls": True},
+            {},
+            ("herold.smtp_password_env", "is needed with smtp_user"),
+        ),
+        (
+            {"smtp_host": "mail.lk-beispiel.de", "smtp_user": "herold", "smtp_password_env": "HEROLD_SMTP"},
+            {},
+            (
+                "herold.smtp_starttls",
+                "must be true when logging in to a mail server elsewhere (the password would travel unencrypted)",
+            ),
+        ),
+        (
+            {},
+            {"webhook_url": "https://leitstelle.example.de/alarm"},
+            ("authorities.0.oncall.webhook_secret_env", "is required with webhook_url"),
+        ),
+    ],
+    ids=["mail without server", "login without password", "password in the clear", "webhook without secret"],
+)
+def test_on_call_contacts_need_a_safe_way_to_reach_them(
+    herold: dict[str, Any], oncall: dict[str, Any], expected: tuple[str, str]
+) -> None:
+    assert problems(config(authority(oncall=oncall), **herold), env={"HEROLD_SMTP": "geheim"}) == [expected]

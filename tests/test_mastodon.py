@@ -355,3 +355,42 @@ def test_a_pinned_warning_is_unpinned_when_it_expires(
         time.sleep(0.2)
     assert fake.statuses[0]["pinned"] is False
     assert herold.store.pinned() == [], "and Herold knows it"
+
+
+def test_the_lookup_after_an_hour_never_takes_the_alert_for_its_update(
+    fake: FakeMastodon, make_settings: SettingsFactory
+) -> None:
+    channel = channel_for(make_settings, fake.url)
+    alert = channel.publish(post_of())
+    an_hour_ago = channel.services.clock() - timedelta(hours=1, minutes=10)
+    update = post_of(f"Aktualisierung: Sperrgebiet erweitert\n\n{LINK}", key="herold-d2", reply_to=alert.platform_id)
+    assert channel.find(Post(**{**update.__dict__, "created_at": an_hour_ago})) is None
+    posted = channel.publish(update)
+    found = channel.find(Post(**{**update.__dict__, "created_at": an_hour_ago}))
+    assert found is not None and found.platform_id == posted.platform_id
+
+
+def test_a_warning_whose_unpin_failed_on_the_all_clear_is_unpinned_later(
+    fake: FakeMastodon, make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    herold = start(make_settings, make_herold, fake.url, "herold-token")
+    original = publish(herold, warning())
+    status_id = copy_on_fediverse(herold, original).platform_id
+    fake.fail("POST", f"/api/v1/statuses/{status_id}/unpin", status(503))
+    publish(herold, warning(msg_type="cancel", references=original, headline="Entwarnung", instruction=None))
+    deadline = time.monotonic() + 15
+    while (fake.statuses[0]["pinned"] or herold.store.pinned()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert fake.statuses[0]["pinned"] is False
+    assert herold.store.pinned() == []
+    unpins = [r for r in fake.requests if r.path.endswith("/unpin")]
+    assert [r.status for r in unpins] == [503, 200]
+
+
+def test_with_pinning_switched_off_nothing_is_pinned(
+    fake: FakeMastodon, make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    herold = start(make_settings, make_herold, fake.url, "herold-token", pin_warnings=False)
+    publish(herold, warning())
+    assert fake.statuses[0]["pinned"] is False
+    assert herold.store.pinned() == []

@@ -20,6 +20,7 @@ from conftest import warning
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 LEASE = timedelta(minutes=2)
+DEADLINE = timedelta(hours=2)
 
 
 def add(
@@ -79,8 +80,8 @@ def test_an_accepted_announcement_is_stored_with_its_variants_and_deliveries(sto
 def test_a_delivery_moves_only_by_compare_and_set(store: Store) -> None:
     _, (website, _) = add(store)
     assert store.claim(website, NOW, LEASE) is None, "waiting deliveries cannot be claimed"
-    assert store.release(website, "accepted", NOW)
-    assert not store.release(website, "accepted", NOW), "released once only"
+    assert store.release(website, "accepted", NOW, DEADLINE)
+    assert not store.release(website, "accepted", NOW, DEADLINE), "released once only"
     claimed = store.claim(website, NOW, LEASE)
     assert claimed is not None and claimed.state is DeliveryState.in_flight and claimed.attempts == 1
     assert store.claim(website, NOW, LEASE) is None, "nobody else gets it while it is in flight"
@@ -92,7 +93,7 @@ def test_a_delivery_moves_only_by_compare_and_set(store: Store) -> None:
 
 def test_of_many_workers_claiming_at_once_exactly_one_wins(store: Store) -> None:
     _, (website, _) = add(store)
-    store.release(website, "accepted", NOW)
+    store.release(website, "accepted", NOW, DEADLINE)
     winners: list[object] = []
     start = threading.Barrier(8)
 
@@ -111,7 +112,7 @@ def test_of_many_workers_claiming_at_once_exactly_one_wins(store: Store) -> None
 
 def test_a_retry_is_not_due_before_its_time(store: Store) -> None:
     _, (website, _) = add(store)
-    store.release(website, "accepted", NOW)
+    store.release(website, "accepted", NOW, DEADLINE)
     claimed = store.claim(website, NOW, LEASE)
     assert claimed is not None
     store.retry_later(claimed, "500", NOW + timedelta(seconds=30), NOW, ambiguous=False)
@@ -124,7 +125,7 @@ def test_a_retry_is_not_due_before_its_time(store: Store) -> None:
 
 def test_an_expired_lease_returns_the_delivery_marked_as_possibly_sent(store: Store) -> None:
     _, (website, _) = add(store)
-    store.release(website, "accepted", NOW)
+    store.release(website, "accepted", NOW, DEADLINE)
     claimed = store.claim(website, NOW, LEASE)
     assert claimed is not None and claimed.lease_until is not None
     assert store.expired_leases(NOW + LEASE - timedelta(seconds=1)) == []
@@ -136,7 +137,7 @@ def test_an_expired_lease_returns_the_delivery_marked_as_possibly_sent(store: St
 
 def test_a_worker_whose_lease_was_taken_over_changes_nothing(store: Store) -> None:
     _, (website, _) = add(store)
-    store.release(website, "accepted", NOW)
+    store.release(website, "accepted", NOW, DEADLINE)
     late = store.claim(website, NOW, LEASE)
     assert late is not None and late.lease_until is not None
     store.return_expired_lease(website, late.lease_until, NOW + LEASE)
@@ -185,7 +186,7 @@ def test_the_published_record_lists_items_newest_first_by_month(store: Store) ->
     )
     claims = {}
     for delivery in (older_site, newer_site, follow_site):
-        store.release(delivery, "accepted", NOW)
+        store.release(delivery, "accepted", NOW, DEADLINE)
     for delivery in (older_site, newer_site):
         claims[delivery] = store.claim(delivery, NOW + timedelta(minutes=6), LEASE)
         store.succeed(claims[delivery], Receipt("p"), NOW)  # type: ignore[arg-type]
@@ -202,3 +203,35 @@ def test_the_published_record_lists_items_newest_first_by_month(store: Store) ->
     assert [i.id for i in store.items("lk-beispiel", "website")] == [older, newer]
     [item] = store.items("lk-beispiel", "website", month="2026-10")
     assert [e.id for e in item.entries] == [older, follow_up]
+
+
+def test_of_several_refusals_at_the_same_moment_exactly_one_flags_the_channel(store: Store) -> None:
+    start = threading.Barrier(6)
+    flagged: list[bool] = []
+
+    def refuse() -> None:
+        start.wait()
+        flagged.append(store.mark_attention("lk-beispiel", "mastodon", "401", NOW))
+
+    workers = [threading.Thread(target=refuse) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sorted(flagged) == [False] * 5 + [True]
+    assert store.attention("lk-beispiel") == {"mastodon": "401"}
+    assert store.clear_attention("lk-beispiel", "mastodon", NOW)
+    assert store.mark_attention("lk-beispiel", "mastodon", "401 again", NOW), "flagged anew after it worked"
+
+
+def test_a_person_settles_a_delivery_nobody_could_confirm(store: Store) -> None:
+    _, (website, mastodon) = add(store)
+    store.release(mastodon, "accepted", NOW, DEADLINE)
+    claimed = store.claim(mastodon, NOW, LEASE)
+    assert claimed is not None
+    store.finish(claimed, DeliveryState.unknown, "timed out after sending", NOW)
+    assert not store.reconcile(website, NOW, url=None, deadline=DEADLINE), "only ended deliveries are settled"
+    assert store.reconcile(mastodon, NOW, url="https://social.example/@lkb/1", deadline=DEADLINE)
+    settled = store.delivery(mastodon)
+    assert settled is not None and settled.state is DeliveryState.succeeded
+    assert settled.platform_url == "https://social.example/@lkb/1"

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from adapters.base import Receipt
 from publisher import tasks
 from publisher.app import Herold
 from publisher.intake import accept
@@ -172,7 +173,7 @@ def test_even_a_wrongly_released_delivery_is_held_at_the_last_moment(
     announcement_id = accept(herold, warning(), source="test", actor="t")
     other = herold.store.copy_on(announcement_id, "other")
     assert other is not None
-    assert herold.store.release(other.id, "a bug", herold.clock())  # what the plan would never do
+    assert herold.store.release(other.id, "a bug", herold.clock(), timedelta(hours=2))  # the plan never would
     tasks.deliver(herold, other.id)
     assert journal.of("other") == []
     held = herold.store.delivery(other.id)
@@ -300,3 +301,73 @@ def test_a_hanging_channel_does_not_delay_the_others(
         time.sleep(0.05)
     assert states(herold, announcement_id)["fast"] is DeliveryState.succeeded
     assert states(herold, announcement_id)["slow"] is DeliveryState.in_flight
+
+
+def test_an_attempt_longer_than_the_lease_keeps_it_and_is_not_handed_on(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    herold = start(
+        make_settings, make_herold, {"id": "other", "type": "fake-other", "script": ["hang:2"]}, lease_seconds=0.6
+    )
+    announcement_id = publish(herold, warning())
+    [delivery] = [d for d in herold.store.deliveries(announcement_id) if d.channel == "other"]
+    assert delivery.state is DeliveryState.succeeded and delivery.attempts == 1
+    assert len(journal.of("other")) == 1
+
+
+def test_a_post_recorded_before_a_worker_died_is_not_posted_again(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    herold = start(make_settings, make_herold, {"id": "other", "type": "fake-other", "script": ["hang:30"]})
+    announcement_id = accept(herold, warning(), source="test", actor="t")
+    deadline = time.monotonic() + 20
+    while not journal.of("other") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    claimed = herold.store.copy_on(announcement_id, "other")
+    assert claimed is not None and claimed.state is DeliveryState.in_flight
+    # The platform answered, the worker recorded the post's id, and then the worker died.
+    herold.store.record_receipt(claimed, Receipt("4711", "https://fake-other.example/4711"), herold.clock())
+    assert claimed.lease_until is not None
+    herold.store.return_expired_lease(claimed.id, claimed.lease_until, herold.clock())
+    tasks.deliver(herold, claimed.id)
+    done = herold.store.copy_on(announcement_id, "other")
+    assert done is not None and done.state is DeliveryState.succeeded
+    assert (done.platform_id, done.attempts) == ("4711", 2)
+    assert len(journal.of("other")) == 1, "the platform was called once"
+
+
+def test_a_follow_up_never_overtakes_its_original_on_any_channel(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    herold = start(make_settings, make_herold, {"id": "other", "type": "fake-other", "script": ["hang:2", "ok"]})
+    original = accept(herold, warning(), source="test", actor="t")
+    update = accept(
+        herold, warning(msg_type="update", references=original, headline="Neue Lage"), source="test", actor="t"
+    )
+    wait_until_settled(herold, original, 30)
+    wait_until_settled(herold, update, 30)
+    first, second = journal.of("other")
+    assert (first.announcement_id, second.announcement_id) == (original, update)
+    earlier = herold.store.copy_on(original, "other")
+    later = herold.store.copy_on(update, "other")
+    assert earlier is not None and later is not None and earlier.finished_at is not None
+    assert second.at >= earlier.finished_at
+    assert later.attempts == 1, "waiting for the original is not an attempt"
+
+
+def test_a_follow_up_to_a_scheduled_announcement_waits_for_it_and_keeps_its_whole_deadline(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    herold = start(
+        make_settings, make_herold, {"id": "other", "type": "fake-other"}, deadline_warning_hours=1 / 3600
+    )  # one second to try, from release
+    at = herold.clock() + timedelta(seconds=2)
+    original = accept(herold, warning(publish_at=at.isoformat()), source="test", actor="t")
+    update = accept(
+        herold, warning(msg_type="update", references=original, headline="Neue Lage"), source="test", actor="t"
+    )
+    wait_until_settled(herold, update, 30)
+    assert set(states(herold, original).values()) == {DeliveryState.succeeded}
+    assert set(states(herold, update).values()) == {DeliveryState.succeeded}
+    website = herold.store.copy_on(update, "website")
+    assert website is not None and website.finished_at is not None and website.finished_at >= at

@@ -313,3 +313,12 @@ def test_a_body_larger_than_any_announcement_is_refused_before_it_is_read(herold
     )
     assert answer.status_code == 413
     assert answer.json() == {"error": "the body is larger than 50 MB"}
+
+
+def test_a_release_needs_a_reason_of_a_few_words(herold: Herold, client: TestClient, auth: dict[str, str]) -> None:
+    announcement_id = published(herold, warning())
+
+    response = client.post(f"{ANNOUNCEMENTS}/{announcement_id}/release", json={"reason": "weil"}, headers=auth)
+
+    assert response.status_code == 422
+    assert response.json()["problems"][0]["field"] == "reason"

@@ -739,3 +739,42 @@ def test_two_warnings_published_at_the_same_time_are_both_listed(
     assert sorted(current_warnings(site_of(herold))) == sorted([path_of(herold, first), path_of(herold, second)])
     listed = {urldefrag(i["url"]).url for i in json.loads((site_of(herold) / "feed.json").read_text())["items"]}
     assert listed == {BASE_URL + path_of(herold, first), BASE_URL + path_of(herold, second)}
+
+
+def test_when_a_warning_expires_its_page_and_the_index_say_so_without_a_new_announcement(
+    make_herold: HeroldFactory,
+) -> None:
+    clock = Clock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    herold = make_herold(clock=clock)
+    alert = publish(herold, warning(expires="2026-11-20T12:00:00+00:00"))
+    clock.set(datetime(2026, 11, 20, 13, 0, tzinfo=UTC))
+    assert eventually(lambda: current_warnings(site_of(herold)) == [])
+    notice = item_page(herold, alert).find(class_="notice")
+    assert notice is not None and "Diese Warnung ist abgelaufen." in notice.get_text()
+
+
+def test_a_late_refresh_never_puts_an_older_state_back_on_the_page(herold: Herold) -> None:
+    alert = publish(herold, warning())
+    stored = herold.store.announcement(alert)
+    assert stored is not None
+    stale = herold.store.item(stored.item_id, "website")  # read before the update ...
+    assert stale is not None
+    publish(herold, follow_up("update", alert, "Sperrgebiet erweitert", "Die Sperrung wächst."))
+    herold.channel(SLUG, "website").refresh(stale)  # ... written after it
+    headlines = [h.get_text() for h in item_page(herold, alert).find_all(class_="p-name")]
+    assert headlines == ["Sperrgebiet erweitert", "Fliegerbombe in der Altstadt"]
+
+
+def test_a_website_directory_holding_herolds_own_data_is_refused(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    authority = copy.deepcopy(AUTHORITY)
+    authority["channels"] = [{"id": "website", "type": "website", "directory": ".."}]  # the data_dir's parent
+    herold = make_herold(make_settings(authorities=[authority]))
+    [problem] = herold.channel(SLUG, "website").check()
+    assert "the database would be published" in problem
+    announcement_id = accept(herold, warning(), source="test", actor="t")
+    [website] = wait_until_settled(herold, announcement_id, 20)
+    assert website.state is DeliveryState.failed
+    assert "the database would be published" in (website.last_error or "")
+    assert not (Path(herold.settings.herold.data_dir).parent / "index.html").exists()
