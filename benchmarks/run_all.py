@@ -1,0 +1,147 @@
+"""Run every benchmark, one after another, and print a summary table.
+
+Each benchmark runs as a process of its own (it starts and stops everything it needs) and
+writes benchmarks/results/<name>.json; this script then reads those files. Ctrl-C stops the
+running benchmark, which cleans up after itself, and then this script.
+
+    .venv/bin/python benchmarks/run_all.py [--only latency,celery,embedded]
+
+(`make bench` runs this.) About five minutes on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+BENCHMARKS = {
+    "latency": (["latency.py"], "latency"),
+    "celery": (["throughput.py", "--mode", "celery"], "throughput-celery"),
+    "embedded": (["throughput.py", "--mode", "embedded"], "throughput-embedded"),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated: latency, celery, embedded")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=120,
+        metavar="S",
+        help="before each benchmark, wait up to S seconds for an idle machine (default 120)",
+    )
+    args = parser.parse_args()
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
+
+    failed: list[str] = []
+    started = time.monotonic()
+    for name in chosen:
+        script, _ = BENCHMARKS[name]
+        print(f"\n=== {name}: {' '.join(script)} ===", flush=True)
+        try:
+            command = [sys.executable, str(HERE / script[0]), *script[1:], "--wait-quiet", str(args.wait_quiet)]
+            code = subprocess.call(command)
+        except KeyboardInterrupt:
+            print("\nInterrupted.", file=sys.stderr)
+            sys.exit(130)
+        if code != 0:
+            failed.append(f"{name} (exit code {code})")
+    print(f"\n=== Summary ({time.monotonic() - started:.0f} s) ===")
+    print(summary({name: _load(BENCHMARKS[name][1]) for name in chosen}))
+    if failed:
+        print(f"\nFAILED: {', '.join(failed)}")
+        sys.exit(1)
+
+
+def _load(result: str) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads((RESULTS / f"{result}.json").read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def summary(documents: dict[str, dict[str, Any] | None]) -> str:
+    rows: list[tuple[str, str, str, str]] = []
+    latency = documents.get("latency")
+    if latency:
+        r, p = latency["results"], latency["parameters"]
+        where = f"{p['count']} warnings at {p['rate_per_s']:g}/s, {p['workers']}×{p['threads_per_worker']} threads"
+        rows.append(("latency", where, "", ""))
+        for label, key in (
+            ("API answer", "api_answer_ms"),
+            ("page file exists", "page_latency_ms"),
+            ("Mastodon status received", "mastodon_latency_ms"),
+        ):
+            rows.append(("", label, _percentiles(r[key]), ""))
+        verdict = "met" if r["overhead_p99_within_target"] else "MISSED"
+        overhead = f"page {r['overhead_page_ms'].get('p99')} / Mastodon {r['overhead_mastodon_ms'].get('p99')} ms"
+        rows.append(("", "pipeline overhead p99", overhead, f"< {r['overhead_target_p99_ms']:g} ms: {verdict}"))
+        usage = r["resources"]
+        rows.append(("", "machine CPU (mean)", f"{usage['machine_cpu_pct_mean']}% of {usage['cores']} cores", ""))
+    for name in ("celery", "embedded"):
+        document = documents.get(name)
+        if not document:
+            continue
+        r, p = document["results"], document["parameters"]
+        where = f"{r['announcements']} × 6 channels, {r['concurrency_threads']} threads, {p['database']}"
+        rows.append((f"throughput {name}", where, "", ""))
+        rows.append(
+            (
+                "",
+                "deliveries/s (first accept → last done)",
+                f"{r['deliveries_per_s']} ({r['deliveries_succeeded']} in {r['window_s']} s)",
+                f"ceiling {r['ceiling_deliveries_per_s']}: {r['share_of_ceiling_pct']}%",
+            )
+        )
+        last = ", ".join(f"{c} {f['last_done_s']}" for c, f in r["channels"].items())
+        rows.append(("", "channel done (s after first accept)", last, ""))
+        usage = r["resources"]
+        rows.append(
+            (
+                "",
+                "CPU per delivery / machine CPU",
+                f"{r['herold_cpu_ms_per_delivery']} ms / {usage['machine_cpu_pct_mean']}% of {usage['cores']} cores",
+                "",
+            )
+        )
+    for name, document in documents.items():
+        if document is not None:
+            usage = document["results"]["resources"]
+            before = document["machine"].get("cpu_busy_pct_before_start")
+            rows.append(
+                (
+                    f"({name})",
+                    "foreign CPU: before start / during run",
+                    f"{before}% / {usage.get('other_cpu_pct_of_machine')}% of the machine",
+                    "figures skewed" if (usage.get("other_cpu_pct_of_machine") or 0) > 5 else "",
+                )
+            )
+    for name, document in documents.items():
+        if document is None:
+            rows.append((name, "no results", "", ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)] if rows else [0] * 4
+    lines = []
+    for row in rows:
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    return "\n".join(lines)
+
+
+def _percentiles(figures: dict[str, Any]) -> str:
+    if not figures.get("count"):
+        return "(none)"
+    return f"p50 {figures['p50']}  p95 {figures['p95']}  p99 {figures['p99']} ms"
+
+
+if __name__ == "__main__":
+    main()
