@@ -155,8 +155,11 @@ class Archive(Protocol):
         limit: int | None = None,
         kind: str | None = None,
         including: str | None = None,
+        detail: bool = True,
     ) -> list[Item]:
-        """Published items, newest first; ``month`` as "YYYY-MM" in the authority's time zone."""
+        """Published items, newest first; ``month`` as "YYYY-MM" in the authority's time zone.
+        ``detail=False``: each item with its latest entry only, without copies or feed texts
+        (what lists need)."""
         ...
 
     def months(self, authority: str, channel: str, including: str | None = None) -> list[str]:
@@ -185,7 +188,7 @@ class Post:
     announcement_id: str
     announcement: Announcement
     variant: Variant
-    item: Item
+    item: Item | None  # the whole item, for channels that render it (lists_copies); None for the others
     in_reply_to: Receipt | None = None  # this channel's copy of the previous message in the thread
     thread: Sequence[Receipt] = ()  # this channel's copies of all earlier messages, oldest first
     attempt: int = 1
@@ -315,8 +318,8 @@ class Channel(ABC):
         """A content warning to show before the text, where the platform has them."""
         return None
 
-    def refresh(self, item: Item) -> None:  # noqa: B027 - optional hook, most channels have nothing to refresh
-        """Show changed facts about an item that needs no new post (e.g. new copies elsewhere)."""
+    def refresh(self, item_id: str) -> None:  # noqa: B027 - optional hook, most channels have nothing to refresh
+        """Show changed facts about an item that need no new post (e.g. new copies elsewhere)."""
 
     def housekeeping(self, now: datetime) -> None:  # noqa: B027 - optional hook
         """Periodic upkeep with no delivery behind it (e.g. the website drops expired warnings

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from publisher.labels import labels_for
 from publisher.render import environment, local_time
 
 FEED_SIZE = 50  # announcements per feed
+_rows: dict[tuple[str, str, str, str], Markup] = {}  # rendered list rows, by item state (see Website._row)
 INDEX_NEWS = 10  # news items on the start page
 WARNINGS_CONSIDERED = 200  # recent warning items looked at for "current warnings"
 EXPIRING = "expiring.json"  # [expiry, item id] of the warnings on the index: their pages change then
@@ -127,6 +129,7 @@ class Website(Channel):
     # -- the Channel interface ------------------------------------------------------------
 
     def publish(self, post: Post) -> Receipt:
+        assert post.item is not None, "the engine hands site channels the whole item"
         problem = self._unsafe_directory()
         if problem:
             raise PermanentError(problem)
@@ -169,9 +172,11 @@ class Website(Channel):
     def _current(self, item: Item, including: str | None = None) -> Item:
         return self.services.archive.item(item.id, self.id, including=including) or item
 
-    def refresh(self, item: Item) -> None:
-        with self._locked():
-            self._write_item(self._current(item))
+    def refresh(self, item_id: str) -> None:
+        with self._locked():  # read under the lock: what is written is the item as it is now
+            item = self.services.archive.item(item_id, self.id)
+            if item is not None:
+                self._write_item(item)
 
     def housekeeping(self, now: datetime) -> None:
         # When a warning expires, its page and the index must say so with no new announcement to
@@ -295,52 +300,47 @@ class Website(Channel):
         )
         return self._copy_media(item) + self._write(f"{item.path}index.html", page)
 
+    def _row(self, item: Item, root: str, language: str) -> Markup:
+        """One item as a list shows it. Lists are rewritten on every publication and an item's row
+        only changes with its latest announcement, so each row is rendered once and reused."""
+        key = (item.id, item.latest.id, root, language)
+        row = _rows.get(key)
+        if row is None:
+            # The template escapes everything it inserts (autoescape): its output is markup.
+            row = Markup(self.env.get_template("site/_list_item.html.j2").render(  # noqa: S704
+                item=item, root=root, t=labels_for(language), when=lambda moment: self._when(moment, language),
+            ))  # fmt: skip
+            if len(_rows) > 50_000:
+                _rows.clear()
+            _rows[key] = row
+        return row
+
     def _write_lists(self, months: Sequence[str], including: str | None = None) -> int:
         archive, slug, now = self.services.archive, self.authority.slug, self.services.clock()
         language = self.authority.language
+        # Lists show neither copies nor feed texts: detail=False spares reading them.
         warnings = [
             item
             for item in archive.items(
-                slug, self.id, kind=Kind.warning.value, limit=WARNINGS_CONSIDERED, including=including
+                slug, self.id, kind=Kind.warning.value, limit=WARNINGS_CONSIDERED, including=including, detail=False
             )
             if item_status(item, now).name == "active"
         ]
-        news = archive.items(slug, self.id, kind=Kind.news.value, limit=INDEX_NEWS, including=including)
+        news = archive.items(slug, self.id, kind=Kind.news.value, limit=INDEX_NEWS, including=including, detail=False)
         all_months = archive.months(slug, self.id, including=including)
         recent = archive.items(slug, self.id, limit=FEED_SIZE, including=including)
-        written = 0
-        written += self._write(
-            "index.html",
-            self.env.get_template("site/index.html.j2").render(
-                **self._context(0, language),
-                warnings=warnings,
-                news=news,
-                months=all_months,
-                when=lambda moment: self._when(moment, language),
-            ),
-        )
-        written += self._write(
-            "archive/index.html",
-            self.env.get_template("site/archive.html.j2").render(
-                **self._context(1, language),
-                months=all_months,
-                month=None,
-                items=[],
-                when=lambda moment: self._when(moment, language),
-                status=lambda item: item_status(item, now),
-            ),
-        )
+
+        def page(template: str, depth: int, **values: Any) -> str:
+            context = self._context(depth, language)
+            row = partial(self._row, root=context["root"], language=language)
+            return self.env.get_template(template).render(**context, row=row, months=all_months, **values)
+
+        written = self._write("index.html", page("site/index.html.j2", 0, warnings=warnings, news=news))
+        written += self._write("archive/index.html", page("site/archive.html.j2", 1, month=None, items=[]))
         for month in months:
+            items = archive.items(slug, self.id, month=month, including=including, detail=False)
             written += self._write(
-                f"archive/{month}/index.html",
-                self.env.get_template("site/archive.html.j2").render(
-                    **self._context(2, language),
-                    months=all_months,
-                    month=month,
-                    items=archive.items(slug, self.id, month=month, including=including),
-                    when=lambda moment: self._when(moment, language),
-                    status=lambda item: item_status(item, now),
-                ),
+                f"archive/{month}/index.html", page("site/archive.html.j2", 2, month=month, items=items)
             )
         written += self._write("style.css", self._stylesheet())
         expiring = [

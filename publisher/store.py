@@ -326,6 +326,13 @@ class Store:
             ).all()
             return [Delivery.of(row) for row in rows]
 
+    def has_waiting(self, announcement_id: str) -> bool:
+        with self.session() as session:
+            waiting = select(DeliveryRow.id).where(
+                DeliveryRow.announcement_id == announcement_id, DeliveryRow.state == DeliveryState.waiting.value
+            )
+            return session.scalars(waiting.limit(1)).first() is not None
+
     def copy_on(self, announcement_id: str, channel: str) -> Delivery | None:
         """The delivery of an announcement on one channel (to reply in its thread)."""
         with self.session() as session:
@@ -798,6 +805,7 @@ class Store:
         limit: int | None = None,
         kind: str | None = None,
         including: str | None = None,
+        detail: bool = True,
     ) -> list[Item]:
         with self.session() as session:
             published = (
@@ -813,9 +821,69 @@ class Store:
                 published = published.where(AnnouncementRow.kind == kind)
             if limit:
                 published = published.limit(limit)
+            if not detail:
+                return self._latest_only(session, authority, channel, month, limit, kind, including)
             ids = list(session.scalars(published))
             rows = {row.id: row for row in session.scalars(select(ItemRow).where(ItemRow.id.in_(ids)))}
-            return self._items(session, [rows[i] for i in ids], channel, including)
+            return self._items(session, [rows[i] for i in ids], channel, including, detail=detail)
+
+    def _latest_only(
+        self,
+        session: Session,
+        authority: str,
+        channel: str,
+        month: str | None,
+        limit: int | None,
+        kind: str | None,
+        including: str | None,
+    ) -> list[Item]:
+        """Items with only their latest shown announcement, in one query: what lists (the index, an
+        archive month) need, read on every publication."""
+        ranked = (
+            select(
+                AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.sent_at,
+                func.row_number().over(
+                    partition_by=AnnouncementRow.item_id,
+                    order_by=(AnnouncementRow.sent_at.desc(), AnnouncementRow.received_at.desc(),
+                              AnnouncementRow.id.desc()),
+                ).label("rank"),
+            )
+            .join(DeliveryRow, DeliveryRow.announcement_id == AnnouncementRow.id)
+            .where(AnnouncementRow.authority == authority, self._on_site(channel, including))
+        )  # fmt: skip
+        if kind:
+            ranked = ranked.where(AnnouncementRow.kind == kind)
+        latest = ranked.subquery()
+        query = (
+            select(latest.c.id, latest.c.item_id, latest.c.sent_at, ItemRow.path, ItemRow.month)
+            .join(ItemRow, ItemRow.id == latest.c.item_id)
+            .where(latest.c.rank == 1)
+            .order_by(latest.c.sent_at.desc())
+        )
+        if month:
+            query = query.where(ItemRow.month == month)
+        if limit:
+            query = query.limit(limit)
+        rows = session.execute(query).all()
+        documents = self._documents(session, [row.id for row in rows])
+        return [
+            Item(id=row.item_id, authority=authority, path=row.path, month=row.month,
+                 entries=(Entry(id=row.id, announcement=documents[row.id], variant_text="", published=row.sent_at),))
+            for row in rows
+        ]  # fmt: skip
+
+    @staticmethod
+    def _documents(session: Session, ids: Sequence[str]) -> dict[str, Announcement]:
+        """Announcements by id: from the cache, reading the database only for the rest."""
+        with _documents_lock:
+            documents = {i: _documents[i] for i in ids if i in _documents}
+        missing = [i for i in ids if i not in documents]
+        if missing:
+            for row in session.execute(
+                select(AnnouncementRow.id, AnnouncementRow.document).where(AnnouncementRow.id.in_(missing))
+            ):
+                documents[row.id] = _document(row.id, row.document)
+        return documents
 
     def months(self, authority: str, channel: str, including: str | None = None) -> list[str]:
         with self.session() as session:
@@ -830,24 +898,28 @@ class Store:
                 )
             )
 
-    def _items(self, session: Session, rows: Sequence[ItemRow], channel: str, including: str | None) -> list[Item]:
-        """Items with their entries as ``channel`` shows them. Plain column queries, no ORM objects:
-        an archive page reads hundreds of rows on every publication."""
+    def _items(
+        self, session: Session, rows: Sequence[ItemRow], channel: str, including: str | None, *, detail: bool = True
+    ) -> list[Item]:
+        """Items with their entries as ``channel`` shows them. Plain column queries, no ORM objects,
+        and documents read only when not parsed before: an archive page reads hundreds of rows on
+        every publication."""
         if not rows:
             return []
         item_ids = [row.id for row in rows]
         announcements = session.execute(
-            select(AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.sent_at, AnnouncementRow.document)
+            select(AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.sent_at)
             .where(AnnouncementRow.item_id.in_(item_ids))
             .order_by(AnnouncementRow.sent_at, AnnouncementRow.received_at, AnnouncementRow.id)
         ).all()
         ids = [a.id for a in announcements]
+        documents = self._documents(session, ids)
         shown = select(DeliveryRow.announcement_id).where(
             DeliveryRow.announcement_id.in_(ids), self._on_site(channel, including)
         )
         on_site = set(session.scalars(shown))
         copies: dict[str, list[Copy]] = {}
-        for d in session.execute(
+        for d in [] if not detail else session.execute(
             select(DeliveryRow.announcement_id, DeliveryRow.channel, DeliveryRow.channel_type, DeliveryRow.platform_url)
             .where(
                 DeliveryRow.announcement_id.in_(ids), DeliveryRow.channel != channel,
@@ -856,19 +928,23 @@ class Store:
             .order_by(DeliveryRow.channel)
         ):  # fmt: skip
             copies.setdefault(d.announcement_id, []).append(Copy(d.channel, d.channel_type, d.platform_url))
-        variants: dict[str, str] = {
-            row.announcement_id: row.text
-            for row in session.execute(
-                select(VariantRow.announcement_id, VariantRow.text).where(
-                    VariantRow.announcement_id.in_(ids), VariantRow.channel == channel
+        variants: dict[str, str] = (
+            {}
+            if not detail
+            else {
+                row.announcement_id: row.text
+                for row in session.execute(
+                    select(VariantRow.announcement_id, VariantRow.text).where(
+                        VariantRow.announcement_id.in_(ids), VariantRow.channel == channel
+                    )
                 )
-            )
-        }
+            }
+        )
         entries: dict[str, list[Entry]] = {}
         for a in announcements:
             if a.id in on_site:
                 entries.setdefault(a.item_id, []).append(Entry(
-                    id=a.id, announcement=_document(a.id, a.document), variant_text=variants.get(a.id, ""),
+                    id=a.id, announcement=documents[a.id], variant_text=variants.get(a.id, ""),
                     published=a.sent_at, copies=tuple(copies.get(a.id, ())),
                 ))  # fmt: skip
         return [

@@ -317,7 +317,10 @@ def _attempt(herold: Herold, delivery: Delivery, now: datetime) -> None:
     bound.info("delivered", platform_id=receipt.platform_id, url=receipt.url)
     if herold.store.clear_attention(stored.authority, delivery.channel, herold.clock()):
         log.info("channel works again", authority=stored.authority, channel=delivery.channel)
-    herold.submit("advance", stored.id, kind=stored.announcement.kind)
+    if herold.store.has_waiting(stored.id):  # otherwise there is no next wave to release
+        # Right here rather than as a task: the next wave is released without a trip through the
+        # queue (the sweep would still catch it if this worker stopped now).
+        advance(herold, stored.id)
     if delivery.wave > 1 and receipt.url:
         herold.submit("refresh", stored.item_id, kind=stored.announcement.kind)
 
@@ -325,8 +328,11 @@ def _attempt(herold: Herold, delivery: Delivery, now: datetime) -> None:
 def _post(herold: Herold, stored: StoredAnnouncement, delivery: Delivery, channel: Channel) -> Post:
     variant = herold.store.variant(stored.id, delivery.channel)
     assert variant is not None
-    item = herold.store.item(stored.item_id, delivery.channel, including=stored.id)
-    assert item is not None
+    # Only channels that render whole items (the website) need the item; the rest spare the queries.
+    item = None
+    if channel.capabilities.lists_copies:
+        item = herold.store.item(stored.item_id, delivery.channel, including=stored.id)
+        assert item is not None
     thread = _thread(herold, stored, delivery, channel)
     return Post(
         delivery_id=delivery.id, idempotency_key=delivery.idempotency_key, announcement_id=stored.id,
@@ -532,11 +538,8 @@ def refresh(herold: Herold, item_id: str) -> None:
     authority = herold.authority(row.authority)
     for config in authority.channels:
         channel = herold.channel(authority.slug, config.id)
-        if not channel.capabilities.lists_copies:
-            continue
-        item = herold.store.item(item_id, config.id)
-        if item is not None:
-            channel.refresh(item)
+        if channel.capabilities.lists_copies:
+            channel.refresh(item_id)
 
 
 # -- the sweep: the database's view of what is due ----------------------------------------

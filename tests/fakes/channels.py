@@ -71,7 +71,8 @@ class _Fake(Channel):
         self._lock = threading.Lock()
 
     def publish(self, post: Post) -> Receipt:
-        page = Path(self.services.data_dir) / "site" / self.authority.slug / post.item.path / "index.html"
+        path = post.variant.link.removeprefix(self.authority.base_url)  # every post links to its item's page
+        page = Path(self.services.data_dir) / "site" / self.authority.slug / path / "index.html"
         with self._lock:
             step = self.settings.script[self._attempts] if self._attempts < len(self.settings.script) else "ok"
             self._attempts += 1
