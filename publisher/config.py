@@ -203,15 +203,8 @@ def _channels(
             continue
         for key, value in settings.items():
             if key.endswith("_env") and isinstance(value, str):
-                if not env.get(value):
-                    problems.append(
-                        Problem(
-                            field=f"{here}.{key}",
-                            message=f"names the environment variable {value}, which is not set",
-                        )
-                    )
-                else:
-                    secrets[f"{slug}/{entry.get('id')}/{key.removesuffix('_env')}"] = SecretStr(env[value])
+                secret = f"{slug}/{entry.get('id')}/{key.removesuffix('_env')}"
+                problems += _secret(env, value, f"{here}.{key}", secret, secrets)
         try:
             channels.append(ChannelConfig(id=entry.get("id", ""), type=kind, settings=parsed))
         except ValidationError as error:
@@ -242,16 +235,19 @@ def _check_authority(
     if authority.oncall.webhook_url and not secret_env:
         problems.append(Problem(field=f"{where}.oncall.webhook_secret_env", message="is required with webhook_url"))
     if secret_env:
-        if not env.get(secret_env):
-            problems.append(
-                Problem(
-                    field=f"{where}.oncall.webhook_secret_env",
-                    message=f"names the environment variable {secret_env}, which is not set",
-                )
-            )
-        else:
-            secrets[f"{authority.slug}/oncall/webhook_secret"] = SecretStr(env[secret_env])
+        problems += _secret(env, secret_env, f"{where}.oncall.webhook_secret_env",
+                            f"{authority.slug}/oncall/webhook_secret", secrets)  # fmt: skip
     return problems
+
+
+def _secret(
+    env: Mapping[str, str], variable: str, field: str, secret: str, secrets: dict[str, SecretStr]
+) -> list[Problem]:
+    """Read a secret from the environment variable a ``*_env`` key names, or say it is missing."""
+    if not env.get(variable):
+        return [Problem(field=field, message=f"names the environment variable {variable}, which is not set")]
+    secrets[secret] = SecretStr(env[variable])
+    return []
 
 
 def _check_across(authorities: list[Authority]) -> list[Problem]:
@@ -298,13 +294,6 @@ def _check_smtp(
             )
         )
     if runtime.smtp_password_env:
-        if not env.get(runtime.smtp_password_env):
-            problems.append(
-                Problem(
-                    field="herold.smtp_password_env",
-                    message=f"names the environment variable {runtime.smtp_password_env}, which is not set",
-                )
-            )
-        else:
-            secrets["herold/smtp/password"] = SecretStr(env[runtime.smtp_password_env])
+        problems += _secret(env, runtime.smtp_password_env, "herold.smtp_password_env", "herold/smtp/password",
+                            secrets)  # fmt: skip
     return problems

@@ -64,6 +64,21 @@ def _audit(
     ))  # fmt: skip
 
 
+def _audit_delivery(
+    herold: Herold,
+    action: str,
+    stored: StoredAnnouncement,
+    delivery: Delivery,
+    *,
+    actor: str = "herold",
+    source: str = "engine",
+    **detail: object,
+) -> None:
+    """An audit entry about one delivery: which announcement, which channel, and what happened."""
+    _audit(herold, action, authority=stored.authority, announcement_id=stored.id, delivery_id=delivery.id,
+           actor=actor, source=source, channel=delivery.channel, **detail)  # fmt: skip
+
+
 def _steps(deliveries: list[Delivery]) -> list[Step]:
     return [Step(d.id, d.channel, d.wave, d.state, d.released_at) for d in deliveries]
 
@@ -127,18 +142,8 @@ def reconcile(
         delivery.id, herold.clock(), url=url, deadline=herold.deadline(stored.announcement.kind)
     ):
         return ["the delivery changed meanwhile; look at herold status again"]
-    _audit(
-        herold,
-        "delivery.reconciled",
-        authority=stored.authority,
-        announcement_id=stored.id,
-        delivery_id=delivery.id,
-        actor=actor,
-        source=source,
-        channel=channel,
-        url=url,
-        outcome="posted" if url else "send again",
-    )
+    _audit_delivery(herold, "delivery.reconciled", stored, delivery, actor=actor, source=source, url=url,
+                    outcome="posted" if url else "send again")  # fmt: skip
     herold.submit(
         "deliver" if url is None else "advance",
         delivery.id if url is None else stored.id,
@@ -233,14 +238,7 @@ def _attempt(herold: Herold, delivery: Delivery, now: datetime) -> None:
     early = delivery.wave > 1 and not stored.override_reason
     if early and not website_published(_steps(herold.store.deliveries(stored.id))):
         herold.store.hold(delivery, now)
-        _audit(
-            herold,
-            "delivery.held",
-            authority=stored.authority,
-            announcement_id=stored.id,
-            delivery_id=delivery.id,
-            reason="website page not published",
-        )
+        _audit_delivery(herold, "delivery.held", stored, delivery, reason="website page not published")
         bound.error("wave rule: delivery held back before its website page exists")
         return
 
@@ -303,13 +301,11 @@ def _attempt(herold: Herold, delivery: Delivery, now: datetime) -> None:
     if not herold.store.succeed(delivery, receipt, herold.clock()):
         bound.warning("delivery finished after its lease was taken over", platform_id=receipt.platform_id)
         return
-    _audit(
+    _audit_delivery(
         herold,
         "delivery.succeeded",
-        authority=stored.authority,
-        announcement_id=stored.id,
-        delivery_id=delivery.id,
-        channel=delivery.channel,
+        stored,
+        delivery,
         attempts=delivery.attempts,
         platform_id=receipt.platform_id,
         url=receipt.url,
@@ -381,15 +377,7 @@ def _pin_or_unpin(
                     unpin(herold, pinned.id)
     except Exception as error:
         log.warning("pinning did not work", channel=delivery.channel, delivery=delivery.id, reason=str(error))
-        _audit(
-            herold,
-            "delivery.pin_failed",
-            authority=stored.authority,
-            announcement_id=stored.id,
-            delivery_id=delivery.id,
-            channel=delivery.channel,
-            reason=str(error),
-        )
+        _audit_delivery(herold, "delivery.pin_failed", stored, delivery, reason=str(error))
 
 
 def backoff(attempts: int, retry_after: float | None, base: float = 2.0, rng: random.Random | None = None) -> float:
@@ -409,13 +397,11 @@ def _retry(herold: Herold, stored: StoredAnnouncement, delivery: Delivery, error
         _give_up(herold, stored, delivery, DeliveryState.dead, reason)
         return
     herold.store.retry_later(delivery, error.reason, at, now, ambiguous=error.ambiguous or delivery.ambiguous)
-    _audit(
+    _audit_delivery(
         herold,
         "delivery.retry",
-        authority=stored.authority,
-        announcement_id=stored.id,
-        delivery_id=delivery.id,
-        channel=delivery.channel,
+        stored,
+        delivery,
         attempt=delivery.attempts,
         reason=error.reason,
         next_attempt_at=at.isoformat(),
@@ -450,16 +436,7 @@ def _give_up(
     if not ended:
         return
     attempts = delivery.attempts if attempted else delivery.attempts - 1
-    _audit(
-        herold,
-        f"delivery.{state.value}",
-        authority=stored.authority,
-        announcement_id=stored.id,
-        delivery_id=delivery.id,
-        channel=delivery.channel,
-        attempts=attempts,
-        reason=reason,
-    )
+    _audit_delivery(herold, f"delivery.{state.value}", stored, delivery, attempts=attempts, reason=reason)
     log.error(
         "delivery did not succeed",
         delivery=delivery.id,
@@ -486,17 +463,7 @@ def alarm(
     authority = herold.authority(stored.authority)
     t = labels_for(authority.language)
     headline = stored.announcement.headline
-    _audit(
-        herold,
-        "alarm",
-        authority=stored.authority,
-        announcement_id=stored.id,
-        delivery_id=delivery.id,
-        channel=delivery.channel,
-        state=state.value,
-        reason=reason,
-        credentials=credentials,
-    )
+    _audit_delivery(herold, "alarm", stored, delivery, state=state.value, reason=reason, credentials=credentials)
     detail = {
         "authority": stored.authority, "announcement_id": stored.id, "channel": delivery.channel,
         "state": state.value, "reason": reason, "headline": headline, "attempts": delivery.attempts,
