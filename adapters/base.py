@@ -188,7 +188,7 @@ class Post:
     announcement_id: str
     announcement: Announcement
     variant: Variant
-    item: Item | None  # the whole item, for channels that render it (lists_copies); None for the others
+    item_id: str  # the item (thread) the announcement belongs to; site channels read it from the archive
     in_reply_to: Receipt | None = None  # this channel's copy of the previous message in the thread
     thread: Sequence[Receipt] = ()  # this channel's copies of all earlier messages, oldest first
     attempt: int = 1

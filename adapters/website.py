@@ -129,14 +129,16 @@ class Website(Channel):
     # -- the Channel interface ------------------------------------------------------------
 
     def publish(self, post: Post) -> Receipt:
-        assert post.item is not None, "the engine hands site channels the whole item"
         problem = self._unsafe_directory()
         if problem:
             raise PermanentError(problem)
         with self._locked():
-            # Read the item again under the lock: a follow-up may have been written since.
-            self._write_item(self._current(post.item, including=post.announcement_id))
-            wanted = self._request_lists(post.item.month)
+            # Read the item under the lock: whatever was written before this is in it.
+            item = self.services.archive.item(post.item_id, self.id, including=post.announcement_id)
+            if item is None:
+                raise PermanentError(f"item {post.item_id} is not in the database")
+            self._write_item(item)
+            wanted = self._request_lists(item.month)
         # In a crisis many items arrive at once. Each needs the index, the feeds and its archive
         # month rewritten, but one rewrite done after its page was written serves them all: the
         # lists show every item being published right now. So whoever gets the lock first
@@ -147,7 +149,7 @@ class Website(Channel):
                 self._write_lists(months=sorted(months), including=post.announcement_id)
                 self._state("built").write_text(str(requested))
                 self._state("months").unlink(missing_ok=True)
-        return Receipt(platform_id=post.item.path, url=self.url(post.item.path))
+        return Receipt(platform_id=item.path, url=self.url(item.path))
 
     def _counter(self, name: str) -> int:
         try:
@@ -168,9 +170,6 @@ class Website(Channel):
             return {line for line in self._state("months").read_text().splitlines() if line}
         except FileNotFoundError:
             return set()
-
-    def _current(self, item: Item, including: str | None = None) -> Item:
-        return self.services.archive.item(item.id, self.id, including=including) or item
 
     def refresh(self, item_id: str) -> None:
         with self._locked():  # read under the lock: what is written is the item as it is now

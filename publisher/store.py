@@ -82,6 +82,12 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Completion:
+    channel_works_again: bool  # the channel was flagged as needing attention, and is not any more
+    waiting: bool  # other deliveries of the announcement still wait for their wave
+
+
+@dataclass(frozen=True)
 class StoredAnnouncement:
     id: str
     item_id: str
@@ -264,13 +270,25 @@ class Store:
     # -- reading ----------------------------------------------------------------------------
 
     def announcement(self, announcement_id: str) -> StoredAnnouncement | None:
+        """One announcement with its item's path: one query, and its document only if not parsed before
+        (every task of a delivery starts here)."""
         with self.session() as session:
-            row = session.get(AnnouncementRow, announcement_id)
+            row = session.execute(
+                select(
+                    AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.authority, AnnouncementRow.source,
+                    AnnouncementRow.actor, AnnouncementRow.received_at, AnnouncementRow.sent_at,
+                    AnnouncementRow.override_reason, ItemRow.path,
+                )
+                .join(ItemRow, ItemRow.id == AnnouncementRow.item_id)
+                .where(AnnouncementRow.id == announcement_id)
+            ).first()  # fmt: skip
             if row is None:
                 return None
-            item = session.get(ItemRow, row.item_id)
-            assert item is not None
-            return self._stored(row, item)
+            return StoredAnnouncement(
+                id=row.id, item_id=row.item_id, item_path=row.path, authority=row.authority,
+                announcement=self._documents(session, [row.id])[row.id], source=row.source, actor=row.actor,
+                received_at=row.received_at, sent_at=row.sent_at, override_reason=row.override_reason,
+            )  # fmt: skip
 
     @staticmethod
     def _stored(row: AnnouncementRow, item: ItemRow) -> StoredAnnouncement:
@@ -326,13 +344,6 @@ class Store:
             ).all()
             return [Delivery.of(row) for row in rows]
 
-    def has_waiting(self, announcement_id: str) -> bool:
-        with self.session() as session:
-            waiting = select(DeliveryRow.id).where(
-                DeliveryRow.announcement_id == announcement_id, DeliveryRow.state == DeliveryState.waiting.value
-            )
-            return session.scalars(waiting.limit(1)).first() is not None
-
     def copy_on(self, announcement_id: str, channel: str) -> Delivery | None:
         """The delivery of an announcement on one channel (to reply in its thread)."""
         with self.session() as session:
@@ -354,24 +365,31 @@ class Store:
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def release(self, delivery_id: str, reason: str, now: datetime, deadline: timedelta) -> bool:
-        """Let a waiting delivery start. Its time to keep trying runs from here: a channel that waited
-        for its wave (or a person's override) gets the whole deadline."""
-        return self._cas(
-            delivery_id,
-            [DeliveryState.waiting],
-            state=DeliveryState.pending.value,
-            released_at=now,
-            release_reason=reason,
-            next_attempt_at=now,
-            deadline_at=now + deadline,
-            updated_at=now,
-        )
+    def release(
+        self, delivery_id: str, reason: str, now: datetime, deadline: timedelta, audit: AuditEntry | None = None
+    ) -> bool:
+        """Let a waiting delivery start (and audit that, in the same transaction). Its time to keep
+        trying runs from here: a channel that waited for its wave (or a person's override) gets the
+        whole deadline."""
+        with self.session() as session:
+            released = session.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.id == delivery_id, DeliveryRow.state == DeliveryState.waiting.value)
+                .values(
+                    state=DeliveryState.pending.value, released_at=now, release_reason=reason, next_attempt_at=now,
+                    deadline_at=now + deadline, updated_at=now,
+                )
+            )  # fmt: skip
+            if not released.rowcount:  # type: ignore[attr-defined]
+                return False
+            if audit is not None:
+                session.add(self._audit_row(audit))
+            return True
 
     def claim(self, delivery_id: str, now: datetime, lease: timedelta) -> Delivery | None:
         """Take a pending, due delivery for one attempt. None if someone else has it or it is not due."""
         with self.session() as session:
-            result = session.execute(
+            row = session.scalars(
                 update(DeliveryRow)
                 .where(
                     DeliveryRow.id == delivery_id,
@@ -385,12 +403,9 @@ class Store:
                     attempts=DeliveryRow.attempts + 1,
                     updated_at=now,
                 )
-            )
-            if not result.rowcount:  # type: ignore[attr-defined]
-                return None
-            row = session.get(DeliveryRow, delivery_id)
-            assert row is not None
-            return Delivery.of(row)
+                .returning(DeliveryRow)
+            ).first()
+            return Delivery.of(row) if row is not None else None
 
     def _held(self, claimed: Delivery, **values: Any) -> bool:
         """Change a claimed delivery, but only while this claim still holds its lease: if the lease
@@ -441,21 +456,72 @@ class Store:
             ambiguous=False,
         )
 
+    def complete(self, claimed: Delivery, receipt: Receipt, now: datetime, audit: AuditEntry) -> Completion | None:
+        """A delivery succeeded: record it, audit it and clear its channel's attention flag in one
+        transaction. None if the lease was lost meanwhile (nothing is written then)."""
+        with self.session() as session:
+            done = session.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.id == claimed.id, DeliveryRow.state == DeliveryState.in_flight.value,
+                    DeliveryRow.lease_token == claimed.lease_token,
+                )
+                .values(
+                    state=DeliveryState.succeeded.value, platform_id=receipt.platform_id, platform_url=receipt.url,
+                    lease_until=None, lease_token=None, finished_at=now, updated_at=now, last_error=None,
+                    ambiguous=False,
+                )
+            )  # fmt: skip
+            if not done.rowcount:  # type: ignore[attr-defined]
+                return None  # the lease was lost: nothing was changed
+            session.add(self._audit_row(audit))
+            cleared = session.execute(
+                update(ChannelHealthRow)
+                .where(
+                    ChannelHealthRow.authority == claimed.authority, ChannelHealthRow.channel == claimed.channel,
+                    ChannelHealthRow.needs_attention.is_(True),
+                )
+                .values(needs_attention=False, updated_at=now)
+            )  # fmt: skip
+            waiting = session.scalars(
+                select(DeliveryRow.id).where(
+                    DeliveryRow.announcement_id == claimed.announcement_id,
+                    DeliveryRow.state == DeliveryState.waiting.value,
+                ).limit(1)
+            ).first()  # fmt: skip
+            return Completion(channel_works_again=bool(cleared.rowcount), waiting=waiting is not None)  # type: ignore[attr-defined]
+
     def record_receipt(self, claimed: Delivery, receipt: Receipt, now: datetime) -> bool:
         """Keep the platform's id as soon as we have it, before anything else can go wrong."""
         return self._held(claimed, platform_id=receipt.platform_id, platform_url=receipt.url, updated_at=now)
 
-    def retry_later(self, claimed: Delivery, error: str, at: datetime, now: datetime, *, ambiguous: bool) -> bool:
-        return self._held(
-            claimed,
-            state=DeliveryState.pending.value,
-            next_attempt_at=at,
-            lease_until=None,
-            lease_token=None,
-            last_error=error,
-            ambiguous=ambiguous,
-            updated_at=now,
-        )
+    def retry_later(
+        self,
+        claimed: Delivery,
+        error: str,
+        at: datetime,
+        now: datetime,
+        *,
+        ambiguous: bool,
+        audit: AuditEntry | None = None,
+    ) -> bool:
+        with self.session() as session:
+            changed = session.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.id == claimed.id, DeliveryRow.state == DeliveryState.in_flight.value,
+                    DeliveryRow.lease_token == claimed.lease_token,
+                )
+                .values(
+                    state=DeliveryState.pending.value, next_attempt_at=at, lease_until=None, lease_token=None,
+                    last_error=error, ambiguous=ambiguous, updated_at=now,
+                )
+            )  # fmt: skip
+            if not changed.rowcount:  # type: ignore[attr-defined]
+                return False
+            if audit is not None:
+                session.add(self._audit_row(audit))
+            return True
 
     def finish(self, claimed: Delivery, state: DeliveryState, error: str, now: datetime) -> bool:
         return self._held(

@@ -64,6 +64,23 @@ def _audit(
     ))  # fmt: skip
 
 
+def _entry(
+    herold: Herold,
+    action: str,
+    stored: StoredAnnouncement,
+    delivery: Delivery,
+    *,
+    actor: str = "herold",
+    source: str = "engine",
+    **detail: object,
+) -> AuditEntry:
+    """An audit entry about one delivery: which announcement, which channel, and what happened."""
+    return AuditEntry(
+        at=herold.clock(), authority=stored.authority, actor=actor, source=source, action=action,
+        announcement_id=stored.id, delivery_id=delivery.id, detail={"channel": delivery.channel, **detail},
+    )  # fmt: skip
+
+
 def _audit_delivery(
     herold: Herold,
     action: str,
@@ -74,9 +91,7 @@ def _audit_delivery(
     source: str = "engine",
     **detail: object,
 ) -> None:
-    """An audit entry about one delivery: which announcement, which channel, and what happened."""
-    _audit(herold, action, authority=stored.authority, announcement_id=stored.id, delivery_id=delivery.id,
-           actor=actor, source=source, channel=delivery.channel, **detail)  # fmt: skip
+    herold.store.audit(_entry(herold, action, stored, delivery, actor=actor, source=source, **detail))
 
 
 def _steps(deliveries: list[Delivery]) -> list[Step]:
@@ -100,18 +115,9 @@ def advance(herold: Herold, announcement_id: str) -> None:
     by_id = {d.id: d for d in deliveries}
     for release in decision.releases:
         for delivery_id in release.delivery_ids:
-            if herold.store.release(delivery_id, release.reason, now, herold.deadline(stored.announcement.kind)):
-                delivery = by_id[delivery_id]
-                _audit(
-                    herold,
-                    "delivery.released",
-                    authority=stored.authority,
-                    announcement_id=announcement_id,
-                    delivery_id=delivery_id,
-                    channel=delivery.channel,
-                    wave=delivery.wave,
-                    reason=release.reason,
-                )
+            delivery = by_id[delivery_id]
+            audit = _entry(herold, "delivery.released", stored, delivery, wave=delivery.wave, reason=release.reason)
+            if herold.store.release(delivery_id, release.reason, now, herold.deadline(stored.announcement.kind), audit):
                 herold.submit("deliver", delivery_id, kind=stored.announcement.kind)
     if decision.held_back:
         herold.store.check_again(announcement_id, None)  # only a person can move it on
@@ -292,28 +298,24 @@ def _attempt(herold: Herold, delivery: Delivery, now: datetime) -> None:
         _retry(herold, stored, delivery, problem)
         return
 
-    # Keep the platform's id first: if this worker stops now, the next attempt finds it and does
-    # not post again. If the lease was lost meanwhile, the delivery is someone else's.
-    if not herold.store.record_receipt(delivery, receipt, herold.clock()):
+    if _pins(channel, stored):
+        # Keep the platform's id before pinning: if this worker stops in between, the next attempt
+        # finds it and does not post again. If the lease was lost meanwhile, it is someone else's.
+        if not herold.store.record_receipt(delivery, receipt, herold.clock()):
+            bound.warning("delivery finished after its lease was taken over", platform_id=receipt.platform_id)
+            return
+        _pin_or_unpin(herold, stored, delivery, channel, receipt)
+    now = herold.clock()
+    audit = _entry(herold, "delivery.succeeded", stored, delivery, attempts=delivery.attempts,
+                   platform_id=receipt.platform_id, url=receipt.url)  # fmt: skip
+    completion = herold.store.complete(delivery, receipt, now, audit)
+    if completion is None:
         bound.warning("delivery finished after its lease was taken over", platform_id=receipt.platform_id)
         return
-    _pin_or_unpin(herold, stored, delivery, channel, receipt)
-    if not herold.store.succeed(delivery, receipt, herold.clock()):
-        bound.warning("delivery finished after its lease was taken over", platform_id=receipt.platform_id)
-        return
-    _audit_delivery(
-        herold,
-        "delivery.succeeded",
-        stored,
-        delivery,
-        attempts=delivery.attempts,
-        platform_id=receipt.platform_id,
-        url=receipt.url,
-    )
     bound.info("delivered", platform_id=receipt.platform_id, url=receipt.url)
-    if herold.store.clear_attention(stored.authority, delivery.channel, herold.clock()):
+    if completion.channel_works_again:
         log.info("channel works again", authority=stored.authority, channel=delivery.channel)
-    if herold.store.has_waiting(stored.id):  # otherwise there is no next wave to release
+    if completion.waiting:  # otherwise there is no next wave to release
         # Right here rather than as a task: the next wave is released without a trip through the
         # queue (the sweep would still catch it if this worker stopped now).
         advance(herold, stored.id)
@@ -321,18 +323,18 @@ def _attempt(herold: Herold, delivery: Delivery, now: datetime) -> None:
         herold.submit("refresh", stored.item_id, kind=stored.announcement.kind)
 
 
+def _pins(channel: Channel, stored: StoredAnnouncement) -> bool:
+    """Whether this delivery pins or unpins (warnings on platforms that pin)."""
+    return channel.capabilities.pin and stored.announcement.kind is Kind.warning
+
+
 def _post(herold: Herold, stored: StoredAnnouncement, delivery: Delivery, channel: Channel) -> Post:
     variant = herold.store.variant(stored.id, delivery.channel)
     assert variant is not None
-    # Only channels that render whole items (the website) need the item; the rest spare the queries.
-    item = None
-    if channel.capabilities.lists_copies:
-        item = herold.store.item(stored.item_id, delivery.channel, including=stored.id)
-        assert item is not None
     thread = _thread(herold, stored, delivery, channel)
     return Post(
         delivery_id=delivery.id, idempotency_key=delivery.idempotency_key, announcement_id=stored.id,
-        announcement=stored.announcement, variant=variant, item=item,
+        announcement=stored.announcement, variant=variant, item_id=stored.item_id,
         in_reply_to=thread[-1] if thread else None, thread=tuple(thread), attempt=delivery.attempts,
         previous_error=delivery.last_error if delivery.ambiguous else None, created_at=delivery.created_at,
     )  # fmt: skip
@@ -365,8 +367,6 @@ def _pin_or_unpin(
 ) -> None:
     """Pin an active warning; unpin it when the all-clear or a withdrawal follows. A failure here
     never fails the delivery: the post is out, which is what matters."""
-    if not channel.capabilities.pin or stored.announcement.kind is not Kind.warning:
-        return
     try:
         if stored.announcement.msg_type is MsgType.alert:
             if channel.pin(receipt):
@@ -396,16 +396,10 @@ def _retry(herold: Herold, stored: StoredAnnouncement, delivery: Delivery, error
         reason = f"gave up after {delivery.attempts} attempts before the deadline: {error.reason}"
         _give_up(herold, stored, delivery, DeliveryState.dead, reason)
         return
-    herold.store.retry_later(delivery, error.reason, at, now, ambiguous=error.ambiguous or delivery.ambiguous)
-    _audit_delivery(
-        herold,
-        "delivery.retry",
-        stored,
-        delivery,
-        attempt=delivery.attempts,
-        reason=error.reason,
-        next_attempt_at=at.isoformat(),
-    )
+    audit = _entry(herold, "delivery.retry", stored, delivery, attempt=delivery.attempts, reason=error.reason,
+                   next_attempt_at=at.isoformat())  # fmt: skip
+    herold.store.retry_later(delivery, error.reason, at, now, ambiguous=error.ambiguous or delivery.ambiguous,
+                             audit=audit)  # fmt: skip
     log.warning(
         "delivery will be retried",
         delivery=delivery.id,

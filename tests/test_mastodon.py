@@ -21,7 +21,7 @@ from mastodon_mock.app import create_app
 from mastodon_mock.config import DatabaseConfig, MastodonMockConfig, SeedAccount, SeedConfig
 from PIL import Image
 
-from adapters.base import CredentialsError, DeliveryError, Item, PermanentError, Post, Receipt, TransientError
+from adapters.base import CredentialsError, DeliveryError, PermanentError, Post, Receipt, TransientError
 from adapters.mastodon import MastodonChannel
 from publisher.announcement import parse_announcement
 from publisher.app import Herold
@@ -175,7 +175,7 @@ def post_of(
     return Post(
         delivery_id=key.removeprefix("herold-"), idempotency_key=key, announcement_id="a1", announcement=announcement,
         variant=Variant(channel="fediverse", language="de", text=text, link=LINK),
-        item=Item(id="a1", authority="lk-beispiel", path="2026/11/fliegerbombe-1a2b3c4d/", month="2026-11", entries=()),
+        item_id="a1",
         in_reply_to=Receipt(reply_to) if reply_to else None,
     )  # fmt: skip
 

@@ -30,7 +30,6 @@ from adapters.base import (
     Archive,
     CredentialsError,
     DeliveryError,
-    Item,
     PermanentError,
     Post,
     Receipt,
@@ -139,7 +138,7 @@ def post_of(raw: dict[str, Any]) -> Post:
         announcement_id=ANNOUNCEMENT_ID,
         announcement=announcement,
         variant=render(announcement, channel="radio", template="channels/post.j2", link=ITEM_URL),
-        item=Item(id=ANNOUNCEMENT_ID, authority=SLUG, path=ITEM_PATH, month="2026-11", entries=()),
+        item_id=ANNOUNCEMENT_ID,
     )
 
 
