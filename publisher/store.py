@@ -215,13 +215,14 @@ class Store:
         """Store an accepted announcement with its variants and deliveries, all or nothing."""
         with self.session() as session:
             if item_path is not None:
+                assert item_month is not None, "a new item needs its month"
                 session.add(
                     ItemRow(
                         id=item_id,
                         authority=announcement.authority,
                         kind=announcement.kind.value,
                         path=item_path,
-                        month=item_month or now.strftime("%Y-%m"),
+                        month=item_month,
                         created_at=now,
                     )
                 )
@@ -411,16 +412,20 @@ class Store:
         """Change a claimed delivery, but only while this claim still holds its lease: if the lease
         expired and another worker took the delivery over, the late worker changes nothing."""
         with self.session() as session:
-            result = session.execute(
-                update(DeliveryRow)
-                .where(
-                    DeliveryRow.id == claimed.id,
-                    DeliveryRow.state == DeliveryState.in_flight.value,
-                    DeliveryRow.lease_token == claimed.lease_token,
-                )
-                .values(**values)
+            return self._held_in(session, claimed, **values)
+
+    @staticmethod
+    def _held_in(session: Session, claimed: Delivery, **values: Any) -> bool:
+        changed = session.execute(
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.id == claimed.id,
+                DeliveryRow.state == DeliveryState.in_flight.value,
+                DeliveryRow.lease_token == claimed.lease_token,
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            .values(**values)
+        )
+        return bool(changed.rowcount)  # type: ignore[attr-defined]
 
     def renew(self, claimed: Delivery, now: datetime, lease: timedelta) -> bool:
         """Extend the lease of an attempt that is still running; False if it was lost meanwhile."""
@@ -442,54 +447,32 @@ class Store:
             lease_until=None, lease_token=None, finished_at=now, updated_at=now,
         )  # fmt: skip
 
+    @staticmethod
+    def _succeeded(receipt: Receipt, now: datetime) -> dict[str, Any]:
+        return {
+            "state": DeliveryState.succeeded.value, "platform_id": receipt.platform_id, "platform_url": receipt.url,
+            "lease_until": None, "lease_token": None, "finished_at": now, "updated_at": now, "last_error": None,
+            "ambiguous": False,
+        }  # fmt: skip
+
     def succeed(self, claimed: Delivery, receipt: Receipt, now: datetime) -> bool:
-        return self._held(
-            claimed,
-            state=DeliveryState.succeeded.value,
-            platform_id=receipt.platform_id,
-            platform_url=receipt.url,
-            lease_until=None,
-            lease_token=None,
-            finished_at=now,
-            updated_at=now,
-            last_error=None,
-            ambiguous=False,
-        )
+        return self._held(claimed, **self._succeeded(receipt, now))
 
     def complete(self, claimed: Delivery, receipt: Receipt, now: datetime, audit: AuditEntry) -> Completion | None:
         """A delivery succeeded: record it, audit it and clear its channel's attention flag in one
         transaction. None if the lease was lost meanwhile (nothing is written then)."""
         with self.session() as session:
-            done = session.execute(
-                update(DeliveryRow)
-                .where(
-                    DeliveryRow.id == claimed.id, DeliveryRow.state == DeliveryState.in_flight.value,
-                    DeliveryRow.lease_token == claimed.lease_token,
-                )
-                .values(
-                    state=DeliveryState.succeeded.value, platform_id=receipt.platform_id, platform_url=receipt.url,
-                    lease_until=None, lease_token=None, finished_at=now, updated_at=now, last_error=None,
-                    ambiguous=False,
-                )
-            )  # fmt: skip
-            if not done.rowcount:  # type: ignore[attr-defined]
-                return None  # the lease was lost: nothing was changed
+            if not self._held_in(session, claimed, **self._succeeded(receipt, now)):
+                return None
             session.add(self._audit_row(audit))
-            cleared = session.execute(
-                update(ChannelHealthRow)
-                .where(
-                    ChannelHealthRow.authority == claimed.authority, ChannelHealthRow.channel == claimed.channel,
-                    ChannelHealthRow.needs_attention.is_(True),
-                )
-                .values(needs_attention=False, updated_at=now)
-            )  # fmt: skip
+            cleared = self._clear_attention_in(session, claimed.authority, claimed.channel, now)
             waiting = session.scalars(
                 select(DeliveryRow.id).where(
                     DeliveryRow.announcement_id == claimed.announcement_id,
                     DeliveryRow.state == DeliveryState.waiting.value,
                 ).limit(1)
             ).first()  # fmt: skip
-            return Completion(channel_works_again=bool(cleared.rowcount), waiting=waiting is not None)  # type: ignore[attr-defined]
+            return Completion(channel_works_again=cleared, waiting=waiting is not None)
 
     def record_receipt(self, claimed: Delivery, receipt: Receipt, now: datetime) -> bool:
         """Keep the platform's id as soon as we have it, before anything else can go wrong."""
@@ -506,22 +489,20 @@ class Store:
         audit: AuditEntry | None = None,
     ) -> bool:
         with self.session() as session:
-            changed = session.execute(
-                update(DeliveryRow)
-                .where(
-                    DeliveryRow.id == claimed.id, DeliveryRow.state == DeliveryState.in_flight.value,
-                    DeliveryRow.lease_token == claimed.lease_token,
-                )
-                .values(
-                    state=DeliveryState.pending.value, next_attempt_at=at, lease_until=None, lease_token=None,
-                    last_error=error, ambiguous=ambiguous, updated_at=now,
-                )
-            )  # fmt: skip
-            if not changed.rowcount:  # type: ignore[attr-defined]
-                return False
-            if audit is not None:
+            changed = self._held_in(
+                session,
+                claimed,
+                state=DeliveryState.pending.value,
+                next_attempt_at=at,
+                lease_until=None,
+                lease_token=None,
+                last_error=error,
+                ambiguous=ambiguous,
+                updated_at=now,
+            )
+            if changed and audit is not None:
                 session.add(self._audit_row(audit))
-            return True
+            return changed
 
     def finish(self, claimed: Delivery, state: DeliveryState, error: str, now: datetime) -> bool:
         return self._held(
@@ -668,16 +649,20 @@ class Store:
 
     def clear_attention(self, authority: str, channel: str, now: datetime) -> bool:
         with self.session() as session:
-            result = session.execute(
-                update(ChannelHealthRow)
-                .where(
-                    ChannelHealthRow.authority == authority,
-                    ChannelHealthRow.channel == channel,
-                    ChannelHealthRow.needs_attention.is_(True),
-                )
-                .values(needs_attention=False, updated_at=now)
+            return self._clear_attention_in(session, authority, channel, now)
+
+    @staticmethod
+    def _clear_attention_in(session: Session, authority: str, channel: str, now: datetime) -> bool:
+        cleared = session.execute(
+            update(ChannelHealthRow)
+            .where(
+                ChannelHealthRow.authority == authority,
+                ChannelHealthRow.channel == channel,
+                ChannelHealthRow.needs_attention.is_(True),
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            .values(needs_attention=False, updated_at=now)
+        )
+        return bool(cleared.rowcount)  # type: ignore[attr-defined]
 
     def attention(self, authority: str) -> dict[str, str]:
         """Channels of an authority that need a person, with the reason."""
@@ -1022,7 +1007,3 @@ class Store:
     def item_row(self, item_id: str) -> ItemRow | None:
         with self.session() as session:
             return session.get(ItemRow, item_id)
-
-    def all_item_ids(self, authority: str) -> list[str]:
-        with self.session() as session:
-            return list(session.scalars(select(ItemRow.id).where(ItemRow.authority == authority)))
