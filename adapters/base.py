@@ -325,6 +325,9 @@ class Channel(ABC):
         """Periodic upkeep with no delivery behind it (e.g. the website drops expired warnings
         from its index). Called by the sweep; must be cheap when there is nothing to do."""
 
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """The process stops: finish work held back for a moment (the website's list rewrite)."""
+
     def rebuild_all(self) -> int:
         """Channels that keep a whole site render all of it again; returns the files written."""
         return 0

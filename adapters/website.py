@@ -11,6 +11,11 @@ Publishing renders only the pages an item can change (its page, the index, its m
 archive, the archive overview, the feeds) and writes a file only if its content changed.
 Writes are atomic (a reader never sees half a page) and serialised per site by a file lock,
 so several workers can publish at once.
+
+The item page is written before the delivery succeeds: it is what every later post links to.
+The lists (index, archive, feeds) follow at once when the site is quiet; in a burst they are
+rewritten at most every ``lists_every_seconds``, each rewrite showing every item published
+so far, so a crisis with hundreds of items does not rewrite them hundreds of times.
 """
 
 from __future__ import annotations
@@ -19,17 +24,21 @@ import fcntl
 import json
 import os
 import shutil
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import structlog
 from feedgen.feed import FeedGenerator
 from jinja2 import Environment
 from markupsafe import Markup, escape
+from pydantic import Field
 
 from adapters import channel_types
 from adapters.base import (
@@ -42,11 +51,15 @@ from adapters.base import (
     PermanentError,
     Post,
     Receipt,
+    Services,
     Wave,
 )
 from publisher.announcement import Kind, MsgType
 from publisher.labels import labels_for
 from publisher.render import environment, local_time
+
+if TYPE_CHECKING:
+    from publisher.authority import Authority, ChannelConfig
 
 FEED_SIZE = 50  # announcements per feed
 _rows: dict[tuple[str, str, str, str], Markup] = {}  # rendered list rows, by item state (see Website._row)
@@ -54,9 +67,14 @@ INDEX_NEWS = 10  # news items on the start page
 WARNINGS_CONSIDERED = 200  # recent warning items looked at for "current warnings"
 EXPIRING = "expiring.json"  # [expiry, item id] of the warnings on the index: their pages change then
 
+log = structlog.get_logger("herold.website")
+
 
 class WebsiteSettings(ChannelSettings):
     directory: Path | None = None  # default: <data_dir>/site/<authority>
+    # In a burst, the index, archive and feeds are rewritten at most this often (0: after every
+    # item). Item pages are always written at once.
+    lists_every_seconds: float = Field(default=1.0, ge=0, le=60)
 
 
 @dataclass(frozen=True)
@@ -108,6 +126,11 @@ class Website(Channel):
     Settings = WebsiteSettings
     settings: WebsiteSettings
 
+    def __init__(self, config: ChannelConfig, authority: Authority, services: Services) -> None:
+        super().__init__(config, authority, services)
+        self._timer: threading.Timer | None = None  # a held-back rewrite of the lists, in this process
+        self._timer_lock = threading.Lock()
+
     # -- where things go ----------------------------------------------------------------
 
     @property
@@ -138,18 +161,58 @@ class Website(Channel):
             if item is None:
                 raise PermanentError(f"item {post.item_id} is not in the database")
             self._write_item(item)
-            wanted = self._request_lists(item.month)
-        # In a crisis many items arrive at once. Each needs the index, the feeds and its archive
-        # month rewritten, but one rewrite done after its page was written serves them all: the
-        # lists show every item being published right now. So whoever gets the lock first
-        # rewrites them for everybody waiting, and the others find their turn already taken.
-        with self._locked():
-            if self._counter("built") < wanted:
-                requested, months = self._counter("requested"), self._pending_months()
-                self._write_lists(months=sorted(months), including=post.announcement_id)
-                self._state("built").write_text(str(requested))
-                self._state("months").unlink(missing_ok=True)
+            self._request_lists(item.month)
+        wait = self._lists_wait()
+        if wait <= 0:
+            self._write_pending_lists(including=post.announcement_id)
+        else:
+            self._write_lists_later(wait)
         return Receipt(platform_id=item.path, url=self.url(item.path))
+
+    def _lists_wait(self) -> float:
+        """Seconds until the lists may be rewritten again (0: now)."""
+        try:
+            last = self._state("built").stat().st_mtime
+        except FileNotFoundError:
+            return 0.0
+        return max(0.0, last + self.settings.lists_every_seconds - time.time())
+
+    def _write_pending_lists(self, including: str | None = None) -> bool:
+        """Rewrite the lists if an item asked for it since the last rewrite. One rewrite serves
+        every item asked for until then: whoever gets the lock first does it for everybody (in
+        any process), and the others find their turn already taken. True if it rewrote them."""
+        with self._locked():
+            requested = self._counter("requested")
+            if self._counter("built") >= requested:
+                return False
+            self._write_lists(months=sorted(self._pending_months()), including=including)
+            self._state("built").write_text(str(requested))
+            self._state("months").unlink(missing_ok=True)
+            return True
+
+    def _write_lists_later(self, wait: float) -> None:
+        """Rewrite the lists once the interval has passed, from this process (the sweep's
+        housekeeping does it if this process stops before)."""
+        with self._timer_lock:
+            if self._timer is not None and self._timer.is_alive():
+                return  # already due: it will take this item's request along
+            self._timer = threading.Timer(wait, self._lists_timer)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _lists_timer(self) -> None:
+        try:
+            self._write_pending_lists()
+        except Exception:
+            log.exception("rewriting the lists failed; the sweep tries again", channel=self.id)
+
+    def close(self) -> None:
+        """Before the process stops: a rewrite held back for the interval is done now."""
+        with self._timer_lock:
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+            self._write_pending_lists()
 
     def _counter(self, name: str) -> int:
         try:
@@ -178,6 +241,9 @@ class Website(Channel):
                 self._write_item(item)
 
     def housekeeping(self, now: datetime) -> None:
+        # A rewrite held back in a burst whose process stopped before doing it.
+        if self._counter("built") < self._counter("requested") and self._lists_wait() <= 0:
+            self._write_pending_lists()
         # When a warning expires, its page and the index must say so with no new announcement to
         # trigger it. The current warnings' expiry times are kept beside the site.
         try:

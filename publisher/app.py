@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import requests
+import structlog
 from requests.adapters import HTTPAdapter
 
 from adapters import channel_types
@@ -16,6 +17,8 @@ from publisher.authority import Authority
 from publisher.config import Settings
 from publisher.runner import EmbeddedRunner, Runner, TaskName
 from publisher.store import Store
+
+log = structlog.get_logger("herold.app")
 
 
 def utcnow() -> datetime:
@@ -62,7 +65,18 @@ class Herold:
 
     def stop(self) -> None:
         self.runner.stop()
+        self.close_channels()
         self.store.dispose()
+
+    def close_channels(self) -> None:
+        """Let channels finish work they held back for a moment (the website's list rewrite)."""
+        with self._lock:
+            channels = list(self._channels.values())
+        for channel in channels:
+            try:
+                channel.close()
+            except Exception:
+                log.exception("closing a channel failed", channel=channel.id)
 
     def submit(self, task: TaskName, argument: str, *, kind: str, delay: float = 0.0) -> None:
         self.runner.submit(task, argument, queue="warnings" if kind == Kind.warning else "news", delay=delay)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from celery import Celery
+from celery.signals import worker_shutdown
 
 from publisher.config import Settings
 from publisher.runner import Queue as QueueName
@@ -70,6 +71,15 @@ def herold(app: Celery) -> Herold:
 
             _herold = Herold(load_settings(), runner=CeleryRunner(app=app))
         return _herold
+
+
+def _closing(**_: Any) -> None:
+    """A worker stops: work its channels held back (the website's lists) is done now."""
+    if _herold is not None:
+        _herold.close_channels()
+
+
+worker_shutdown.connect(_closing, weak=False)
 
 
 def _register(app: Celery) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import copy
 import io
+import itertools
 import json
 import re
 import threading
@@ -34,7 +35,7 @@ from adapters.base import Capabilities, Channel, Post, Receipt, Wave
 from adapters.website import Website
 from publisher import tasks
 from publisher.app import Herold
-from publisher.config import settings_from
+from publisher.config import Settings, settings_from
 from publisher.intake import accept
 from publisher.runner import Queue, TaskName
 from publisher.schema import DeliveryState
@@ -776,3 +777,87 @@ def test_a_website_directory_holding_herolds_own_data_is_refused(
     assert website.state is DeliveryState.failed
     assert "the database would be published" in (website.last_error or "")
     assert not (Path(herold.settings.herold.data_dir).parent / "index.html").exists()
+
+
+# -- lists in a burst ------------------------------------------------------------------------------
+
+
+def _site_every(make_settings: SettingsFactory, seconds: float) -> Settings:
+    authority = copy.deepcopy(AUTHORITY)
+    authority["channels"] = [{"id": "website", "type": "website", "lists_every_seconds": seconds}]
+    return make_settings(authorities=[authority])
+
+
+def _feed_urls(herold: Herold) -> set[str]:
+    try:
+        feed = json.loads((site_of(herold) / "feed.json").read_text())
+    except FileNotFoundError:
+        return set()
+    return {urldefrag(i["url"]).url for i in feed["items"]}
+
+
+def test_after_a_quiet_time_the_lists_show_a_new_item_at_once(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    herold = make_herold(_site_every(make_settings, 30))
+    alert = publish(herold, warning())
+    # No rewrite of the lists in the last 30 s: this one is not held back.
+    assert current_warnings(site_of(herold)) == [path_of(herold, alert)]
+    assert _feed_urls(herold) == {BASE_URL + path_of(herold, alert)}
+
+
+def test_in_a_burst_the_lists_are_rewritten_far_less_often_than_items_arrive_yet_show_them_all(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rewrites = []
+    write_lists = Website._write_lists
+
+    def counted(self: Website, *args: Any, **kwargs: Any) -> int:
+        rewrites.append(time.monotonic())
+        return write_lists(self, *args, **kwargs)
+
+    monkeypatch.setattr(Website, "_write_lists", counted)
+    herold = make_herold(_site_every(make_settings, 1.0))
+    ids = [accept(herold, warning(headline=f"Unwetter Nummer {n}"), source="test", actor="t") for n in range(20)]
+    for announcement_id in ids:
+        assert all(d.state is DeliveryState.succeeded for d in wait_until_settled(herold, announcement_id, 20))
+
+    # Every page is there as soon as its delivery succeeded; the lists follow within the interval.
+    pages = {BASE_URL + path_of(herold, i) for i in ids}
+    assert all((site_of(herold) / path_of(herold, i) / "index.html").exists() for i in ids)
+    assert eventually(lambda: _feed_urls(herold) == pages, timeout=5)
+    assert sorted(current_warnings(site_of(herold))) == sorted(path_of(herold, i) for i in ids)
+    assert len(rewrites) < 10, f"{len(rewrites)} rewrites of the lists for 20 items"
+    gaps = [later - earlier for earlier, later in itertools.pairwise(rewrites)]
+    assert all(gap >= 0.9 for gap in gaps), gaps
+
+
+def test_a_rewrite_held_back_is_done_when_herold_stops(make_settings: SettingsFactory) -> None:
+    # `herold publish --wait` without a server: the process ends right after the deliveries.
+    herold = Herold(_site_every(make_settings, 60))
+    herold.start()
+    try:
+        first = publish(herold, warning(headline="Erste Warnung"))
+        second = publish(herold, warning(headline="Zweite Warnung"))
+        assert current_warnings(site_of(herold)) == [path_of(herold, first)]  # held back for 60 s
+    finally:
+        herold.stop()
+    assert sorted(current_warnings(site_of(herold))) == sorted([path_of(herold, first), path_of(herold, second)])
+
+
+def test_a_rewrite_held_back_by_a_process_that_died_is_done_by_the_sweep(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    settings = _site_every(make_settings, 0.5)
+    herold = make_herold(settings)
+    first = publish(herold, warning(headline="Erste Warnung"))
+    second = publish(herold, warning(headline="Zweite Warnung"))
+    website = herold.channel(SLUG, "website")
+    assert isinstance(website, Website) and website._timer is not None
+    website._timer.cancel()  # as if the process had been killed before its rewrite
+    assert current_warnings(site_of(herold)) == [path_of(herold, first)]
+
+    # Another process's sweep (here: a second Herold on the same data) finds the rewrite overdue.
+    other = make_herold(settings)
+    assert eventually(lambda: len(current_warnings(site_of(other))) == 2, timeout=5)
+    assert path_of(herold, second) in current_warnings(site_of(other))
