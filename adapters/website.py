@@ -162,10 +162,8 @@ class Website(Channel):
                 raise PermanentError(f"item {post.item_id} is not in the database")
             self._write_item(item)
             self._request_lists(item.month)
-        wait = self._lists_wait()
-        if wait <= 0:
-            self._write_pending_lists(including=post.announcement_id)
-        else:
+        wait = self._write_pending_lists(including=post.announcement_id)
+        if wait > 0:
             self._write_lists_later(wait)
         return Receipt(platform_id=item.path, url=self.url(item.path))
 
@@ -177,18 +175,22 @@ class Website(Channel):
             return 0.0
         return max(0.0, last + self.settings.lists_every_seconds - time.time())
 
-    def _write_pending_lists(self, including: str | None = None) -> bool:
-        """Rewrite the lists if an item asked for it since the last rewrite. One rewrite serves
-        every item asked for until then: whoever gets the lock first does it for everybody (in
-        any process), and the others find their turn already taken. True if it rewrote them."""
-        with self._locked():
+    def _write_pending_lists(self, including: str | None = None, *, now: bool = False) -> float:
+        """Rewrite the lists if an item asked for it since the last rewrite, unless the last one
+        is too recent (``now``: even then). One rewrite serves every item asked for until then:
+        whoever gets the lock first does it for everybody (in any process), and the others find
+        their turn already taken. Returns the seconds to wait before asking again, 0 if done."""
+        with self._locked():  # decide under the lock: another process may just have rewritten them
             requested = self._counter("requested")
             if self._counter("built") >= requested:
-                return False
+                return 0.0
+            wait = self._lists_wait()
+            if wait > 0 and not now:
+                return wait
             self._write_lists(months=sorted(self._pending_months()), including=including)
             self._state("built").write_text(str(requested))
             self._state("months").unlink(missing_ok=True)
-            return True
+            return 0.0
 
     def _write_lists_later(self, wait: float) -> None:
         """Rewrite the lists once the interval has passed, from this process (the sweep's
@@ -201,10 +203,15 @@ class Website(Channel):
             self._timer.start()
 
     def _lists_timer(self) -> None:
+        with self._timer_lock:
+            self._timer = None  # from here on, an item published meanwhile needs a timer of its own
         try:
-            self._write_pending_lists()
+            wait = self._write_pending_lists()
         except Exception:
             log.exception("rewriting the lists failed; the sweep tries again", channel=self.id)
+            return
+        if wait > 0:  # another process rewrote them meanwhile, and more items came since
+            self._write_lists_later(wait)
 
     def close(self) -> None:
         """Before the process stops: a rewrite held back for the interval is done now."""
@@ -212,7 +219,8 @@ class Website(Channel):
             timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
-            self._write_pending_lists()
+        if self._counter("built") < self._counter("requested"):
+            self._write_pending_lists(now=True)
 
     def _counter(self, name: str) -> int:
         try:
@@ -242,7 +250,7 @@ class Website(Channel):
 
     def housekeeping(self, now: datetime) -> None:
         # A rewrite held back in a burst whose process stopped before doing it.
-        if self._counter("built") < self._counter("requested") and self._lists_wait() <= 0:
+        if self._counter("built") < self._counter("requested"):
             self._write_pending_lists()
         # When a warning expires, its page and the index must say so with no new announcement to
         # trigger it. The current warnings' expiry times are kept beside the site.
