@@ -19,7 +19,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, and_, create_engine, event, func, or_, select, update
+from sqlalchemy import Connection, Engine, Row, and_, create_engine, event, func, insert, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -71,7 +71,7 @@ class Delivery:
     finished_at: datetime | None
 
     @classmethod
-    def of(cls, row: DeliveryRow) -> Delivery:
+    def of(cls, row: DeliveryRow | Row[Any]) -> Delivery:
         values = {name: getattr(row, name) for name in cls.__dataclass_fields__}
         values["state"] = DeliveryState(row.state)
         return cls(**values)
@@ -84,7 +84,12 @@ class Delivery:
 @dataclass(frozen=True)
 class Completion:
     channel_works_again: bool  # the channel was flagged as needing attention, and is not any more
-    waiting: bool  # other deliveries of the announcement still wait for their wave
+    deliveries: list[Delivery]  # all of the announcement's deliveries, this one succeeded
+
+    @property
+    def waiting(self) -> bool:
+        """Other deliveries of the announcement still wait for their wave."""
+        return any(d.state is DeliveryState.waiting for d in self.deliveries)
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,25 @@ class StoredAnnouncement:
     received_at: datetime
     sent_at: datetime
     override_reason: str | None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A claimed delivery with what its attempt needs, read in the claim's transaction."""
+
+    delivery: Delivery
+    stored: StoredAnnouncement
+    variant: Variant | None
+    deliveries: list[Delivery]  # all of the announcement's deliveries (the wave rule checks them)
+
+
+@dataclass(frozen=True)
+class Release:
+    """One waiting delivery to let start, why, and its audit entry."""
+
+    delivery_id: str
+    reason: str
+    audit: AuditEntry | None = None
 
 
 @dataclass(frozen=True)
@@ -273,23 +297,33 @@ class Store:
     def announcement(self, announcement_id: str) -> StoredAnnouncement | None:
         """One announcement with its item's path: one query, and its document only if not parsed before
         (every task of a delivery starts here)."""
-        with self.session() as session:
-            row = session.execute(
-                select(
-                    AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.authority, AnnouncementRow.source,
-                    AnnouncementRow.actor, AnnouncementRow.received_at, AnnouncementRow.sent_at,
-                    AnnouncementRow.override_reason, ItemRow.path,
-                )
-                .join(ItemRow, ItemRow.id == AnnouncementRow.item_id)
-                .where(AnnouncementRow.id == announcement_id)
-            ).first()  # fmt: skip
-            if row is None:
-                return None
-            return StoredAnnouncement(
-                id=row.id, item_id=row.item_id, item_path=row.path, authority=row.authority,
-                announcement=self._documents(session, [row.id])[row.id], source=row.source, actor=row.actor,
-                received_at=row.received_at, sent_at=row.sent_at, override_reason=row.override_reason,
-            )  # fmt: skip
+        with self.engine.begin() as connection:
+            return self._announcement_in(connection, announcement_id)
+
+    def announcement_with_deliveries(self, announcement_id: str) -> tuple[StoredAnnouncement, list[Delivery]] | None:
+        """An announcement and all its deliveries, as one consistent reading."""
+        with self.engine.begin() as connection:
+            stored = self._announcement_in(connection, announcement_id)
+            return None if stored is None else (stored, self._deliveries_in(connection, announcement_id))
+
+    @classmethod
+    def _announcement_in(cls, connection: Connection, announcement_id: str) -> StoredAnnouncement | None:
+        row = connection.execute(
+            select(
+                AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.authority, AnnouncementRow.source,
+                AnnouncementRow.actor, AnnouncementRow.received_at, AnnouncementRow.sent_at,
+                AnnouncementRow.override_reason, ItemRow.path,
+            )
+            .join(ItemRow, ItemRow.id == AnnouncementRow.item_id)
+            .where(AnnouncementRow.id == announcement_id)
+        ).first()  # fmt: skip
+        if row is None:
+            return None
+        return StoredAnnouncement(
+            id=row.id, item_id=row.item_id, item_path=row.path, authority=row.authority,
+            announcement=cls._documents(connection, [row.id])[row.id], source=row.source, actor=row.actor,
+            received_at=row.received_at, sent_at=row.sent_at, override_reason=row.override_reason,
+        )  # fmt: skip
 
     @staticmethod
     def _stored(row: AnnouncementRow, item: ItemRow) -> StoredAnnouncement:
@@ -320,9 +354,17 @@ class Store:
             return [self._stored(row, item) for row in rows]
 
     def variant(self, announcement_id: str, channel: str) -> Variant | None:
-        with self.session() as session:
-            row = session.get(VariantRow, (announcement_id, channel))
-            return _variant(row) if row else None
+        with self.engine.begin() as connection:
+            return self._variant_in(connection, announcement_id, channel)
+
+    @staticmethod
+    def _variant_in(connection: Connection, announcement_id: str, channel: str) -> Variant | None:
+        row = connection.execute(
+            select(VariantRow.__table__).where(
+                VariantRow.announcement_id == announcement_id, VariantRow.channel == channel
+            )
+        ).first()
+        return None if row is None else Variant.model_validate(row._mapping)
 
     def variants(self, announcement_id: str) -> list[Variant]:
         with self.session() as session:
@@ -337,13 +379,17 @@ class Store:
             return Delivery.of(row) if row else None
 
     def deliveries(self, announcement_id: str) -> list[Delivery]:
-        with self.session() as session:
-            rows = session.scalars(
-                select(DeliveryRow)
-                .where(DeliveryRow.announcement_id == announcement_id)
-                .order_by(DeliveryRow.wave, DeliveryRow.channel)
-            ).all()
-            return [Delivery.of(row) for row in rows]
+        with self.engine.begin() as connection:
+            return self._deliveries_in(connection, announcement_id)
+
+    @staticmethod
+    def _deliveries_in(connection: Connection, announcement_id: str) -> list[Delivery]:
+        rows = connection.execute(
+            select(DeliveryRow.__table__)
+            .where(DeliveryRow.announcement_id == announcement_id)
+            .order_by(DeliveryRow.wave, DeliveryRow.channel)
+        )
+        return [Delivery.of(row) for row in rows]
 
     def copy_on(self, announcement_id: str, channel: str) -> Delivery | None:
         """The delivery of an announcement on one channel (to reply in its thread)."""
@@ -358,13 +404,13 @@ class Store:
     # -- delivery state: compare-and-set only ----------------------------------------------
 
     def _cas(self, delivery_id: str, expected: Iterable[DeliveryState], **values: Any) -> bool:
-        with self.session() as session:
-            result = session.execute(
+        with self.engine.begin() as connection:
+            result = connection.execute(
                 update(DeliveryRow)
                 .where(DeliveryRow.id == delivery_id, DeliveryRow.state.in_([s.value for s in expected]))
                 .values(**values)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return bool(result.rowcount)
 
     def release(
         self, delivery_id: str, reason: str, now: datetime, deadline: timedelta, audit: AuditEntry | None = None
@@ -372,51 +418,88 @@ class Store:
         """Let a waiting delivery start (and audit that, in the same transaction). Its time to keep
         trying runs from here: a channel that waited for its wave (or a person's override) gets the
         whole deadline."""
-        with self.session() as session:
-            released = session.execute(
-                update(DeliveryRow)
-                .where(DeliveryRow.id == delivery_id, DeliveryRow.state == DeliveryState.waiting.value)
-                .values(
-                    state=DeliveryState.pending.value, released_at=now, release_reason=reason, next_attempt_at=now,
-                    deadline_at=now + deadline, updated_at=now,
-                )
-            )  # fmt: skip
-            if not released.rowcount:  # type: ignore[attr-defined]
-                return False
-            if audit is not None:
-                session.add(self._audit_row(audit))
-            return True
+        return bool(self.release_all(None, [Release(delivery_id, reason, audit)], now, deadline))
+
+    def release_all(
+        self,
+        announcement_id: str | None,
+        releases: Sequence[Release],
+        now: datetime,
+        deadline: timedelta,
+        check_again: datetime | bool | None = False,
+    ) -> list[str]:
+        """Release waiting deliveries and set when the rest is looked at again (``check_again``:
+        a time, None for never, False to leave it), in one transaction. Returns the ids released."""
+        released = []
+        with self.engine.begin() as connection:
+            for release in releases:
+                changed = connection.execute(
+                    update(DeliveryRow)
+                    .where(DeliveryRow.id == release.delivery_id, DeliveryRow.state == DeliveryState.waiting.value)
+                    .values(
+                        state=DeliveryState.pending.value, released_at=now, release_reason=release.reason,
+                        next_attempt_at=now, deadline_at=now + deadline, updated_at=now,
+                    )
+                )  # fmt: skip
+                if changed.rowcount:
+                    released.append(release.delivery_id)
+                    if release.audit is not None:
+                        self._audit_in(connection, release.audit)
+            if check_again is not False and announcement_id is not None:
+                assert check_again is not True
+                self._check_again_in(connection, announcement_id, check_again)
+        return released
 
     def claim(self, delivery_id: str, now: datetime, lease: timedelta) -> Delivery | None:
         """Take a pending, due delivery for one attempt. None if someone else has it or it is not due."""
-        with self.session() as session:
-            row = session.scalars(
-                update(DeliveryRow)
-                .where(
-                    DeliveryRow.id == delivery_id,
-                    DeliveryRow.state == DeliveryState.pending.value,
-                    or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
-                )
-                .values(
-                    state=DeliveryState.in_flight.value,
-                    lease_until=now + lease,
-                    lease_token=secrets.token_hex(16),
-                    attempts=DeliveryRow.attempts + 1,
-                    updated_at=now,
-                )
-                .returning(DeliveryRow)
-            ).first()
-            return Delivery.of(row) if row is not None else None
+        with self.engine.begin() as connection:
+            return self._claim_in(connection, delivery_id, now, lease)
+
+    def attempt(self, delivery_id: str, now: datetime, lease: timedelta) -> Attempt | None:
+        """Claim a delivery and read what its attempt needs (the announcement, the variant, the
+        other deliveries) in the same transaction. None if it cannot be claimed."""
+        with self.engine.begin() as connection:
+            claimed = self._claim_in(connection, delivery_id, now, lease)
+            if claimed is None:
+                return None
+            stored = self._announcement_in(connection, claimed.announcement_id)
+            assert stored is not None, "a delivery always belongs to an announcement (foreign key)"
+            return Attempt(
+                delivery=claimed,
+                stored=stored,
+                variant=self._variant_in(connection, claimed.announcement_id, claimed.channel),
+                deliveries=self._deliveries_in(connection, claimed.announcement_id),
+            )
+
+    @staticmethod
+    def _claim_in(connection: Connection, delivery_id: str, now: datetime, lease: timedelta) -> Delivery | None:
+        row = connection.execute(
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.id == delivery_id,
+                DeliveryRow.state == DeliveryState.pending.value,
+                or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
+            )
+            .values(
+                state=DeliveryState.in_flight.value,
+                lease_until=now + lease,
+                lease_token=secrets.token_hex(16),
+                attempts=DeliveryRow.attempts + 1,
+                updated_at=now,
+            )
+            .returning(*DeliveryRow.__table__.c)
+        ).first()
+        return Delivery.of(row) if row is not None else None
 
     def _held(self, claimed: Delivery, **values: Any) -> bool:
         """Change a claimed delivery, but only while this claim still holds its lease: if the lease
         expired and another worker took the delivery over, the late worker changes nothing."""
-        with self.session() as session:
-            return self._held_in(session, claimed, **values)
+        with self.engine.begin() as connection:
+            return self._held_in(connection, claimed, **values)
 
     @staticmethod
-    def _held_in(session: Session, claimed: Delivery, **values: Any) -> bool:
-        changed = session.execute(
+    def _held_in(connection: Connection, claimed: Delivery, **values: Any) -> bool:
+        changed = connection.execute(
             update(DeliveryRow)
             .where(
                 DeliveryRow.id == claimed.id,
@@ -425,7 +508,7 @@ class Store:
             )
             .values(**values)
         )
-        return bool(changed.rowcount)  # type: ignore[attr-defined]
+        return bool(changed.rowcount)
 
     def renew(self, claimed: Delivery, now: datetime, lease: timedelta) -> bool:
         """Extend the lease of an attempt that is still running; False if it was lost meanwhile."""
@@ -461,18 +544,14 @@ class Store:
     def complete(self, claimed: Delivery, receipt: Receipt, now: datetime, audit: AuditEntry) -> Completion | None:
         """A delivery succeeded: record it, audit it and clear its channel's attention flag in one
         transaction. None if the lease was lost meanwhile (nothing is written then)."""
-        with self.session() as session:
-            if not self._held_in(session, claimed, **self._succeeded(receipt, now)):
+        with self.engine.begin() as connection:
+            if not self._held_in(connection, claimed, **self._succeeded(receipt, now)):
                 return None
-            session.add(self._audit_row(audit))
-            cleared = self._clear_attention_in(session, claimed.authority, claimed.channel, now)
-            waiting = session.scalars(
-                select(DeliveryRow.id).where(
-                    DeliveryRow.announcement_id == claimed.announcement_id,
-                    DeliveryRow.state == DeliveryState.waiting.value,
-                ).limit(1)
-            ).first()  # fmt: skip
-            return Completion(channel_works_again=cleared, waiting=waiting is not None)
+            self._audit_in(connection, audit)
+            cleared = self._clear_attention_in(connection, claimed.authority, claimed.channel, now)
+            return Completion(
+                channel_works_again=cleared, deliveries=self._deliveries_in(connection, claimed.announcement_id)
+            )
 
     def record_receipt(self, claimed: Delivery, receipt: Receipt, now: datetime) -> bool:
         """Keep the platform's id as soon as we have it, before anything else can go wrong."""
@@ -488,9 +567,9 @@ class Store:
         ambiguous: bool,
         audit: AuditEntry | None = None,
     ) -> bool:
-        with self.session() as session:
+        with self.engine.begin() as connection:
             changed = self._held_in(
-                session,
+                connection,
                 claimed,
                 state=DeliveryState.pending.value,
                 next_attempt_at=at,
@@ -501,7 +580,7 @@ class Store:
                 updated_at=now,
             )
             if changed and audit is not None:
-                session.add(self._audit_row(audit))
+                self._audit_in(connection, audit)
             return changed
 
     def finish(self, claimed: Delivery, state: DeliveryState, error: str, now: datetime) -> bool:
@@ -525,17 +604,21 @@ class Store:
         )
 
     def set_pinned(self, delivery_id: str, pinned: bool) -> None:
-        with self.session() as session:
-            session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(pinned=pinned))
+        with self.engine.begin() as connection:
+            connection.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(pinned=pinned))
 
     def check_again(self, announcement_id: str, at: datetime | None) -> None:
         """When the sweep should next look at this announcement's waiting deliveries (None: never)."""
-        with self.session() as session:
-            session.execute(
-                update(DeliveryRow)
-                .where(DeliveryRow.announcement_id == announcement_id, DeliveryRow.state == DeliveryState.waiting.value)
-                .values(next_attempt_at=at)
-            )
+        with self.engine.begin() as connection:
+            self._check_again_in(connection, announcement_id, at)
+
+    @staticmethod
+    def _check_again_in(connection: Connection, announcement_id: str, at: datetime | None) -> None:
+        connection.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.announcement_id == announcement_id, DeliveryRow.state == DeliveryState.waiting.value)
+            .values(next_attempt_at=at)
+        )
 
     def checks_due(self, now: datetime, limit: int = 500) -> list[tuple[str, str]]:
         """(announcement id, kind) of announcements with waiting deliveries due for a look."""
@@ -648,12 +731,12 @@ class Store:
             return False
 
     def clear_attention(self, authority: str, channel: str, now: datetime) -> bool:
-        with self.session() as session:
-            return self._clear_attention_in(session, authority, channel, now)
+        with self.engine.begin() as connection:
+            return self._clear_attention_in(connection, authority, channel, now)
 
     @staticmethod
-    def _clear_attention_in(session: Session, authority: str, channel: str, now: datetime) -> bool:
-        cleared = session.execute(
+    def _clear_attention_in(connection: Connection, authority: str, channel: str, now: datetime) -> bool:
+        cleared = connection.execute(
             update(ChannelHealthRow)
             .where(
                 ChannelHealthRow.authority == authority,
@@ -662,7 +745,7 @@ class Store:
             )
             .values(needs_attention=False, updated_at=now)
         )
-        return bool(cleared.rowcount)  # type: ignore[attr-defined]
+        return bool(cleared.rowcount)
 
     def attention(self, authority: str) -> dict[str, str]:
         """Channels of an authority that need a person, with the reason."""
@@ -764,8 +847,17 @@ class Store:
         )
 
     def audit(self, entry: AuditEntry) -> None:
-        with self.session() as session:
-            session.add(self._audit_row(entry))
+        with self.engine.begin() as connection:
+            self._audit_in(connection, entry)
+
+    @staticmethod
+    def _audit_in(connection: Connection, entry: AuditEntry) -> None:
+        connection.execute(
+            insert(AuditRow).values(
+                at=entry.at, authority=entry.authority, actor=entry.actor, source=entry.source, action=entry.action,
+                announcement_id=entry.announcement_id, delivery_id=entry.delivery_id, detail=entry.detail or {},
+            )
+        )  # fmt: skip
 
     def audit_log(self, *, announcement_id: str | None = None, authority: str | None = None) -> list[AuditEntry]:
         with self.session() as session:
@@ -924,7 +1016,7 @@ class Store:
         ]  # fmt: skip
 
     @staticmethod
-    def _documents(session: Session, ids: Sequence[str]) -> dict[str, Announcement]:
+    def _documents(session: Session | Connection, ids: Sequence[str]) -> dict[str, Announcement]:
         """Announcements by id: from the cache, reading the database only for the rest."""
         with _documents_lock:
             documents = {i: _documents[i] for i in ids if i in _documents}

@@ -29,9 +29,10 @@ from publisher.announcement import Kind, MsgType
 from publisher.app import Herold
 from publisher.labels import labels_for
 from publisher.plan import Step, plan, website_published
+from publisher.render import Variant
 from publisher.runner import TaskName
 from publisher.schema import DeliveryState
-from publisher.store import AuditEntry, Delivery, StoredAnnouncement
+from publisher.store import Attempt, AuditEntry, Delivery, Release, StoredAnnouncement
 
 log = structlog.get_logger("herold.tasks")
 
@@ -102,33 +103,41 @@ def _steps(deliveries: list[Delivery]) -> list[Step]:
 
 
 def advance(herold: Herold, announcement_id: str) -> None:
-    stored = herold.store.announcement(announcement_id)
-    if stored is None:
+    found = herold.store.announcement_with_deliveries(announcement_id)
+    if found is None:
         log.warning("advance: no such announcement", announcement=announcement_id)
         return
-    now = herold.clock()
-    deliveries = herold.store.deliveries(announcement_id)
+    _advance(herold, *found)
+
+
+def _advance(herold: Herold, stored: StoredAnnouncement, deliveries: list[Delivery]) -> None:
+    """Apply the plan to the deliveries as just read: releases and the next look, in one transaction."""
+    now, kind = herold.clock(), stored.announcement.kind
     decision = plan(
-        _steps(deliveries), now=now, grace=herold.grace(stored.announcement.kind),
+        _steps(deliveries), now=now, grace=herold.grace(kind),
         publish_at=stored.announcement.publish_at, override=stored.override_reason,
     )  # fmt: skip
     by_id = {d.id: d for d in deliveries}
-    for release in decision.releases:
-        for delivery_id in release.delivery_ids:
-            delivery = by_id[delivery_id]
-            audit = _entry(herold, "delivery.released", stored, delivery, wave=delivery.wave, reason=release.reason)
-            if herold.store.release(delivery_id, release.reason, now, herold.deadline(stored.announcement.kind), audit):
-                herold.submit("deliver", delivery_id, kind=stored.announcement.kind)
+    releases = [
+        Release(delivery_id, release.reason, _entry(herold, "delivery.released", stored, by_id[delivery_id],
+                                                    wave=by_id[delivery_id].wave, reason=release.reason))
+        for release in decision.releases
+        for delivery_id in release.delivery_ids
+    ]  # fmt: skip
     if decision.held_back:
-        herold.store.check_again(announcement_id, None)  # only a person can move it on
+        check_again = None  # only a person can move it on
     elif decision.check_again_at:
-        herold.store.check_again(announcement_id, decision.check_again_at)
-        delay = max(0.0, (decision.check_again_at - now).total_seconds())
-        herold.submit("advance", announcement_id, kind=stored.announcement.kind, delay=delay)
+        check_again = decision.check_again_at
     else:
         # Finished deliveries trigger the next step at once; this later look is only the
         # safety net for a trigger that got lost on the way.
-        herold.store.check_again(announcement_id, now + SAFETY_NET)
+        check_again = now + SAFETY_NET
+    released = herold.store.release_all(stored.id, releases, now, herold.deadline(kind), check_again)
+    for delivery_id in released:
+        herold.submit("deliver", delivery_id, kind=kind)
+    if not decision.held_back and decision.check_again_at:
+        delay = max(0.0, (decision.check_again_at - now).total_seconds())
+        herold.submit("advance", stored.id, kind=kind, delay=delay)
 
 
 def reconcile(
@@ -206,11 +215,11 @@ class _Later(Exception):
 
 def deliver(herold: Herold, delivery_id: str) -> None:
     now = herold.clock()
-    delivery = herold.store.claim(delivery_id, now, herold.lease)
-    if delivery is None:
+    attempt = herold.store.attempt(delivery_id, now, herold.lease)
+    if attempt is None:
         return  # not due, already taken, or already done
-    with _lease_kept(herold, delivery):
-        _attempt(herold, delivery, now)
+    with _lease_kept(herold, attempt.delivery):
+        _attempt(herold, attempt, now)
 
 
 @contextmanager
@@ -234,15 +243,14 @@ def _lease_kept(herold: Herold, claimed: Delivery) -> Iterator[None]:
         keeper.join()
 
 
-def _attempt(herold: Herold, delivery: Delivery, now: datetime) -> None:
-    stored = herold.store.announcement(delivery.announcement_id)
-    assert stored is not None
+def _attempt(herold: Herold, attempt: Attempt, now: datetime) -> None:
+    delivery, stored = attempt.delivery, attempt.stored
     bound = log.bind(delivery=delivery.id, announcement=stored.id, channel=delivery.channel, attempt=delivery.attempts)
 
     # Defence in depth: the plan never releases a later wave early, but if anything ever did,
     # the rule still holds here, at the last moment before the platform is called.
     early = delivery.wave > 1 and not stored.override_reason
-    if early and not website_published(_steps(herold.store.deliveries(stored.id))):
+    if early and not website_published(_steps(attempt.deliveries)):
         herold.store.hold(delivery, now)
         _audit_delivery(herold, "delivery.held", stored, delivery, reason="website page not published")
         bound.error("wave rule: delivery held back before its website page exists")
@@ -255,7 +263,7 @@ def _attempt(herold: Herold, delivery: Delivery, now: datetime) -> None:
 
     channel = herold.channel(stored.authority, delivery.channel)
     try:
-        post = _post(herold, stored, delivery, channel)
+        post = _post(herold, stored, delivery, attempt.variant, channel)
         # A receipt recorded by an earlier attempt that stopped before finishing: it was posted.
         receipt = delivery.receipt
         if receipt is None and delivery.ambiguous and channel.capabilities.idempotency is not Idempotency.none:
@@ -318,7 +326,7 @@ def _attempt(herold: Herold, delivery: Delivery, now: datetime) -> None:
     if completion.waiting:  # otherwise there is no next wave to release
         # Right here rather than as a task: the next wave is released without a trip through the
         # queue (the sweep would still catch it if this worker stopped now).
-        advance(herold, stored.id)
+        _advance(herold, stored, completion.deliveries)
     if delivery.wave > 1 and receipt.url:
         herold.submit("refresh", stored.item_id, kind=stored.announcement.kind)
 
@@ -328,9 +336,10 @@ def _pins(channel: Channel, stored: StoredAnnouncement) -> bool:
     return channel.capabilities.pin and stored.announcement.kind is Kind.warning
 
 
-def _post(herold: Herold, stored: StoredAnnouncement, delivery: Delivery, channel: Channel) -> Post:
-    variant = herold.store.variant(stored.id, delivery.channel)
-    assert variant is not None
+def _post(
+    herold: Herold, stored: StoredAnnouncement, delivery: Delivery, variant: Variant | None, channel: Channel
+) -> Post:
+    assert variant is not None, "every delivery has its variant (stored together at intake)"
     thread = _thread(herold, stored, delivery, channel)
     return Post(
         delivery_id=delivery.id, idempotency_key=delivery.idempotency_key, announcement_id=stored.id,
