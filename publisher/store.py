@@ -7,6 +7,7 @@ row owns the next step. Queues and timers only make things faster; losing them l
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import threading
@@ -15,14 +16,30 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, Row, and_, create_engine, event, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.dml import Update
 
 from adapters.base import Copy, Entry, Item, Receipt
 from publisher.announcement import Announcement
@@ -40,6 +57,84 @@ from publisher.schema import (
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+# The statements every delivery runs, built once with bind parameters: building a statement
+# costs more than running it on SQLite, and prebuilt ones hit SQLAlchemy's compiled cache at once.
+_deliveries = cast(Table, DeliveryRow.__table__)
+_audit_log = cast(Table, AuditRow.__table__)
+_AUDIT = insert(_audit_log)
+_CLAIM = (
+    update(_deliveries)
+    .where(
+        _deliveries.c.id == bindparam("_id"),
+        _deliveries.c.state == DeliveryState.pending.value,
+        or_(_deliveries.c.next_attempt_at.is_(None), _deliveries.c.next_attempt_at <= bindparam("_now")),
+    )
+    .values(
+        state=DeliveryState.in_flight.value, lease_until=bindparam("_lease_until"), lease_token=bindparam("_token"),
+        attempts=_deliveries.c.attempts + 1, updated_at=bindparam("_now"),
+    )
+    .returning(*_deliveries.c)
+)  # fmt: skip
+_DELIVERIES_OF = (
+    select(_deliveries)
+    .where(_deliveries.c.announcement_id == bindparam("_announcement"))
+    .order_by(_deliveries.c.wave, _deliveries.c.channel)
+)
+_ANNOUNCEMENT = (
+    select(
+        AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.authority, AnnouncementRow.source,
+        AnnouncementRow.actor, AnnouncementRow.received_at, AnnouncementRow.sent_at,
+        AnnouncementRow.override_reason, ItemRow.path,
+    )
+    .join(ItemRow, ItemRow.id == AnnouncementRow.item_id)
+    .where(AnnouncementRow.id == bindparam("_announcement"))
+)  # fmt: skip
+_VARIANT = select(VariantRow.__table__).where(
+    VariantRow.announcement_id == bindparam("_announcement"), VariantRow.channel == bindparam("_channel")
+)
+_DOCUMENTS = select(AnnouncementRow.id, AnnouncementRow.document).where(
+    AnnouncementRow.id.in_(bindparam("_ids", expanding=True))
+)
+_RELEASE = (
+    update(_deliveries)
+    .where(_deliveries.c.id == bindparam("_id"), _deliveries.c.state == DeliveryState.waiting.value)
+    .values(
+        state=DeliveryState.pending.value, released_at=bindparam("_now"), release_reason=bindparam("_reason"),
+        next_attempt_at=bindparam("_now"), deadline_at=bindparam("_deadline"), updated_at=bindparam("_now"),
+    )
+)  # fmt: skip
+_CHECK_AGAIN = (
+    update(_deliveries)
+    .where(
+        _deliveries.c.announcement_id == bindparam("_announcement"),
+        _deliveries.c.state == DeliveryState.waiting.value,
+    )
+    .values(next_attempt_at=bindparam("_at"))
+)
+_CLEAR_ATTENTION = (
+    update(ChannelHealthRow)
+    .where(
+        ChannelHealthRow.authority == bindparam("_authority"),
+        ChannelHealthRow.channel == bindparam("_channel"),
+        ChannelHealthRow.needs_attention.is_(True),
+    )
+    .values(needs_attention=False, updated_at=bindparam("_now"))
+)
+
+
+@functools.cache
+def _held_statement(columns: tuple[str, ...]) -> Update:
+    """Change these columns of a delivery while a claim holds its lease (see Store._held_in)."""
+    return (
+        update(_deliveries)
+        .where(
+            _deliveries.c.id == bindparam("_id"),
+            _deliveries.c.state == DeliveryState.in_flight.value,
+            _deliveries.c.lease_token == bindparam("_token"),
+        )
+        .values({column: bindparam(f"_{column}") for column in columns})
+    )
 
 
 @dataclass(frozen=True)
@@ -72,13 +167,19 @@ class Delivery:
 
     @classmethod
     def of(cls, row: DeliveryRow | Row[Any]) -> Delivery:
-        values = {name: getattr(row, name) for name in cls.__dataclass_fields__}
-        values["state"] = DeliveryState(row.state)
+        if isinstance(row, Row):
+            values = {name: value for name, value in row._mapping.items() if name in _DELIVERY_FIELDS}
+        else:
+            values = {name: getattr(row, name) for name in _DELIVERY_FIELDS}
+        values["state"] = DeliveryState(values["state"])
         return cls(**values)
 
     @property
     def receipt(self) -> Receipt | None:
         return Receipt(self.platform_id, self.platform_url) if self.platform_id else None
+
+
+_DELIVERY_FIELDS = frozenset(Delivery.__dataclass_fields__)
 
 
 @dataclass(frozen=True)
@@ -308,15 +409,7 @@ class Store:
 
     @classmethod
     def _announcement_in(cls, connection: Connection, announcement_id: str) -> StoredAnnouncement | None:
-        row = connection.execute(
-            select(
-                AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.authority, AnnouncementRow.source,
-                AnnouncementRow.actor, AnnouncementRow.received_at, AnnouncementRow.sent_at,
-                AnnouncementRow.override_reason, ItemRow.path,
-            )
-            .join(ItemRow, ItemRow.id == AnnouncementRow.item_id)
-            .where(AnnouncementRow.id == announcement_id)
-        ).first()  # fmt: skip
+        row = connection.execute(_ANNOUNCEMENT, {"_announcement": announcement_id}).first()
         if row is None:
             return None
         return StoredAnnouncement(
@@ -359,11 +452,7 @@ class Store:
 
     @staticmethod
     def _variant_in(connection: Connection, announcement_id: str, channel: str) -> Variant | None:
-        row = connection.execute(
-            select(VariantRow.__table__).where(
-                VariantRow.announcement_id == announcement_id, VariantRow.channel == channel
-            )
-        ).first()
+        row = connection.execute(_VARIANT, {"_announcement": announcement_id, "_channel": channel}).first()
         return None if row is None else Variant.model_validate(row._mapping)
 
     def variants(self, announcement_id: str) -> list[Variant]:
@@ -384,12 +473,7 @@ class Store:
 
     @staticmethod
     def _deliveries_in(connection: Connection, announcement_id: str) -> list[Delivery]:
-        rows = connection.execute(
-            select(DeliveryRow.__table__)
-            .where(DeliveryRow.announcement_id == announcement_id)
-            .order_by(DeliveryRow.wave, DeliveryRow.channel)
-        )
-        return [Delivery.of(row) for row in rows]
+        return [Delivery.of(row) for row in connection.execute(_DELIVERIES_OF, {"_announcement": announcement_id})]
 
     def copy_on(self, announcement_id: str, channel: str) -> Delivery | None:
         """The delivery of an announcement on one channel (to reply in its thread)."""
@@ -434,13 +518,9 @@ class Store:
         with self.engine.begin() as connection:
             for release in releases:
                 changed = connection.execute(
-                    update(DeliveryRow)
-                    .where(DeliveryRow.id == release.delivery_id, DeliveryRow.state == DeliveryState.waiting.value)
-                    .values(
-                        state=DeliveryState.pending.value, released_at=now, release_reason=release.reason,
-                        next_attempt_at=now, deadline_at=now + deadline, updated_at=now,
-                    )
-                )  # fmt: skip
+                    _RELEASE,
+                    {"_id": release.delivery_id, "_now": now, "_reason": release.reason, "_deadline": now + deadline},
+                )
                 if changed.rowcount:
                     released.append(release.delivery_id)
                     if release.audit is not None:
@@ -474,20 +554,7 @@ class Store:
     @staticmethod
     def _claim_in(connection: Connection, delivery_id: str, now: datetime, lease: timedelta) -> Delivery | None:
         row = connection.execute(
-            update(DeliveryRow)
-            .where(
-                DeliveryRow.id == delivery_id,
-                DeliveryRow.state == DeliveryState.pending.value,
-                or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
-            )
-            .values(
-                state=DeliveryState.in_flight.value,
-                lease_until=now + lease,
-                lease_token=secrets.token_hex(16),
-                attempts=DeliveryRow.attempts + 1,
-                updated_at=now,
-            )
-            .returning(*DeliveryRow.__table__.c)
+            _CLAIM, {"_id": delivery_id, "_now": now, "_lease_until": now + lease, "_token": secrets.token_hex(16)}
         ).first()
         return Delivery.of(row) if row is not None else None
 
@@ -499,16 +566,13 @@ class Store:
 
     @staticmethod
     def _held_in(connection: Connection, claimed: Delivery, **values: Any) -> bool:
-        changed = connection.execute(
-            update(DeliveryRow)
-            .where(
-                DeliveryRow.id == claimed.id,
-                DeliveryRow.state == DeliveryState.in_flight.value,
-                DeliveryRow.lease_token == claimed.lease_token,
-            )
-            .values(**values)
-        )
-        return bool(changed.rowcount)
+        held = {"_id": claimed.id, "_token": claimed.lease_token}
+        if any(isinstance(value, ClauseElement) for value in values.values()):  # e.g. attempts - 1: rare
+            statement = _held_statement(()).values(**values)
+        else:
+            statement = _held_statement(tuple(sorted(values)))
+            held |= {f"_{column}": value for column, value in values.items()}
+        return bool(connection.execute(statement, held).rowcount)
 
     def renew(self, claimed: Delivery, now: datetime, lease: timedelta) -> bool:
         """Extend the lease of an attempt that is still running; False if it was lost meanwhile."""
@@ -614,11 +678,7 @@ class Store:
 
     @staticmethod
     def _check_again_in(connection: Connection, announcement_id: str, at: datetime | None) -> None:
-        connection.execute(
-            update(DeliveryRow)
-            .where(DeliveryRow.announcement_id == announcement_id, DeliveryRow.state == DeliveryState.waiting.value)
-            .values(next_attempt_at=at)
-        )
+        connection.execute(_CHECK_AGAIN, {"_announcement": announcement_id, "_at": at})
 
     def checks_due(self, now: datetime, limit: int = 500) -> list[tuple[str, str]]:
         """(announcement id, kind) of announcements with waiting deliveries due for a look."""
@@ -736,15 +796,7 @@ class Store:
 
     @staticmethod
     def _clear_attention_in(connection: Connection, authority: str, channel: str, now: datetime) -> bool:
-        cleared = connection.execute(
-            update(ChannelHealthRow)
-            .where(
-                ChannelHealthRow.authority == authority,
-                ChannelHealthRow.channel == channel,
-                ChannelHealthRow.needs_attention.is_(True),
-            )
-            .values(needs_attention=False, updated_at=now)
-        )
+        cleared = connection.execute(_CLEAR_ATTENTION, {"_authority": authority, "_channel": channel, "_now": now})
         return bool(cleared.rowcount)
 
     def attention(self, authority: str) -> dict[str, str]:
@@ -852,12 +904,11 @@ class Store:
 
     @staticmethod
     def _audit_in(connection: Connection, entry: AuditEntry) -> None:
-        connection.execute(
-            insert(AuditRow).values(
-                at=entry.at, authority=entry.authority, actor=entry.actor, source=entry.source, action=entry.action,
-                announcement_id=entry.announcement_id, delivery_id=entry.delivery_id, detail=entry.detail or {},
-            )
-        )  # fmt: skip
+        connection.execute(_AUDIT, {
+            "at": entry.at, "authority": entry.authority, "actor": entry.actor, "source": entry.source,
+            "action": entry.action, "announcement_id": entry.announcement_id, "delivery_id": entry.delivery_id,
+            "detail": entry.detail or {},
+        })  # fmt: skip
 
     def audit_log(self, *, announcement_id: str | None = None, authority: str | None = None) -> list[AuditEntry]:
         with self.session() as session:
@@ -1022,9 +1073,7 @@ class Store:
             documents = {i: _documents[i] for i in ids if i in _documents}
         missing = [i for i in ids if i not in documents]
         if missing:
-            for row in session.execute(
-                select(AnnouncementRow.id, AnnouncementRow.document).where(AnnouncementRow.id.in_(missing))
-            ):
+            for row in session.execute(_DOCUMENTS, {"_ids": missing}):
                 documents[row.id] = _document(row.id, row.document)
         return documents
 
