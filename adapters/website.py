@@ -13,9 +13,10 @@ Writes are atomic (a reader never sees half a page) and serialised per site by a
 so several workers can publish at once.
 
 The item page is written before the delivery succeeds: it is what every later post links to.
-The lists (index, archive, feeds) follow at once when the site is quiet; in a burst they are
-rewritten at most every ``lists_every_seconds``, each rewrite showing every item published
-so far, so a crisis with hundreds of items does not rewrite them hundreds of times.
+The lists (index, archive, feeds), and item pages that only gain links to copies elsewhere,
+follow at once when the site is quiet; in a burst they are rewritten at most every
+``lists_every_seconds``, each rewrite showing everything published so far, so a crisis with
+hundreds of items does not rewrite them hundreds of times.
 """
 
 from __future__ import annotations
@@ -162,65 +163,89 @@ class Website(Channel):
                 raise PermanentError(f"item {post.item_id} is not in the database")
             self._write_item(item)
             self._request_lists(item.month)
-        wait = self._write_pending_lists(including=post.announcement_id)
-        if wait > 0:
-            self._write_lists_later(wait)
+        self._catch_up_soon(including=post.announcement_id)
         return Receipt(platform_id=item.path, url=self.url(item.path))
 
-    def _lists_wait(self) -> float:
-        """Seconds until the lists may be rewritten again (0: now)."""
+    def refresh(self, item_id: str) -> None:
+        # Copies elsewhere are shown on the item page. Channels that finish together (two
+        # accounts, a burst) are shown by one rewrite, as the lists are.
+        with self._locked(), open(self._state("refresh"), "a") as pending:
+            pending.write(item_id + "\n")
+        self._catch_up_soon()
+
+    # -- catching up: lists and refreshed pages, at most every lists_every_seconds ----------
+
+    def _catch_up_soon(self, including: str | None = None) -> None:
+        wait = self._catch_up(including=including)
+        if wait > 0:
+            self._catch_up_later(wait)
+
+    def _pending(self) -> bool:
+        """Lists or pages asked for and not yet written (a cheap look, without the lock)."""
+        return self._counter("built") < self._counter("requested") or self._state("refresh").exists()
+
+    def _wait(self) -> float:
+        """Seconds until the site may catch up again (0: now)."""
         try:
             last = self._state("built").stat().st_mtime
         except FileNotFoundError:
             return 0.0
         return max(0.0, last + self.settings.lists_every_seconds - time.time())
 
-    def _write_pending_lists(self, including: str | None = None, *, now: bool = False) -> float:
-        """Rewrite the lists if an item asked for it since the last rewrite, unless the last one
-        is too recent (``now``: even then). One rewrite serves every item asked for until then:
-        whoever gets the lock first does it for everybody (in any process), and the others find
-        their turn already taken. Returns the seconds to wait before asking again, 0 if done."""
-        with self._locked():  # decide under the lock: another process may just have rewritten them
+    def _catch_up(self, including: str | None = None, *, now: bool = False) -> float:
+        """Rewrite the lists and the pages asked for since the last time, unless that was too
+        recent (``now``: even then). One rewrite serves every request until then: whoever gets
+        the lock first does it for everybody (in any process), and the others find their turn
+        already taken. Returns the seconds to wait before asking again, 0 if done."""
+        with self._locked():  # decide under the lock: another process may just have caught up
             requested = self._counter("requested")
-            if self._counter("built") >= requested:
+            lists = self._counter("built") < requested
+            pages = self._lines("refresh")
+            if not lists and not pages:
                 return 0.0
-            wait = self._lists_wait()
+            wait = self._wait()
             if wait > 0 and not now:
                 return wait
-            self._write_lists(months=sorted(self._pending_months()), including=including)
-            self._state("built").write_text(str(requested))
-            self._state("months").unlink(missing_ok=True)
+            for item_id in sorted(pages):  # read now, under the lock: the item as it is now
+                item = self.services.archive.item(item_id, self.id)
+                if item is not None:
+                    self._write_item(item)
+            self._state("refresh").unlink(missing_ok=True)
+            if lists:
+                self._write_lists(months=sorted(self._lines("months")), including=including)
+                self._state("months").unlink(missing_ok=True)
+            self._state("built").write_text(str(requested))  # its time is when the site last caught up
             return 0.0
 
-    def _write_lists_later(self, wait: float) -> None:
-        """Rewrite the lists once the interval has passed, from this process (the sweep's
-        housekeeping does it if this process stops before)."""
+    def _catch_up_later(self, wait: float) -> None:
+        """Catch up once the interval has passed, from this process (the sweep's housekeeping
+        does it if this process stops before)."""
         with self._timer_lock:
             if self._timer is not None and self._timer.is_alive():
-                return  # already due: it will take this item's request along
-            self._timer = threading.Timer(wait, self._lists_timer)
+                return  # already due: it will take this request along
+            self._timer = threading.Timer(wait, self._timer_due)
             self._timer.daemon = True
             self._timer.start()
 
-    def _lists_timer(self) -> None:
+    def _timer_due(self) -> None:
         with self._timer_lock:
-            self._timer = None  # from here on, an item published meanwhile needs a timer of its own
+            self._timer = None  # from here on, a request made meanwhile needs a timer of its own
         try:
-            wait = self._write_pending_lists()
+            wait = self._catch_up()
         except Exception:
             log.exception("rewriting the lists failed; the sweep tries again", channel=self.id)
             return
-        if wait > 0:  # another process rewrote them meanwhile, and more items came since
-            self._write_lists_later(wait)
+        if wait > 0:  # another process caught up meanwhile, and more requests came since
+            self._catch_up_later(wait)
 
     def close(self) -> None:
-        """Before the process stops: a rewrite held back for the interval is done now."""
+        """Before the process stops: what was held back for the interval is written now."""
         with self._timer_lock:
             timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
-        if self._counter("built") < self._counter("requested"):
-            self._write_pending_lists(now=True)
+        if self._pending():
+            self._catch_up(now=True)
 
     def _counter(self, name: str) -> int:
         try:
@@ -236,22 +261,16 @@ class Website(Channel):
             months.write(month + "\n")
         return number
 
-    def _pending_months(self) -> set[str]:
+    def _lines(self, name: str) -> set[str]:
         try:
-            return {line for line in self._state("months").read_text().splitlines() if line}
+            return {line for line in self._state(name).read_text().splitlines() if line}
         except FileNotFoundError:
             return set()
 
-    def refresh(self, item_id: str) -> None:
-        with self._locked():  # read under the lock: what is written is the item as it is now
-            item = self.services.archive.item(item_id, self.id)
-            if item is not None:
-                self._write_item(item)
-
     def housekeeping(self, now: datetime) -> None:
-        # A rewrite held back in a burst whose process stopped before doing it.
-        if self._counter("built") < self._counter("requested"):
-            self._write_pending_lists()
+        # What was held back in a burst by a process that stopped before writing it.
+        if self._pending():
+            self._catch_up()
         # When a warning expires, its page and the index must say so with no new announcement to
         # trigger it. The current warnings' expiry times are kept beside the site.
         try:

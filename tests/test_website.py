@@ -861,3 +861,46 @@ def test_a_rewrite_held_back_by_a_process_that_died_is_done_by_the_sweep(
     other = make_herold(settings)
     assert eventually(lambda: len(current_warnings(site_of(other))) == 2, timeout=5)
     assert path_of(herold, second) in current_warnings(site_of(other))
+
+
+class OtherSocial(Social):
+    type = "test-social-2"
+    label = "Anders.example"
+
+    def publish(self, post: Post) -> Receipt:
+        return Receipt(platform_id="2", url="https://anders.example/lkb/2")
+
+
+def test_copies_that_appear_together_are_added_to_the_page_by_one_rewrite(
+    social_channel: type[Channel],
+    make_settings: SettingsFactory,
+    make_herold: HeroldFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    register(OtherSocial)
+    try:
+        written: list[str] = []
+        write_item = Website._write_item
+
+        def counted(self: Website, item: Any) -> int:
+            written.append(item.id)
+            return write_item(self, item)
+
+        monkeypatch.setattr(Website, "_write_item", counted)
+        authority = copy.deepcopy(AUTHORITY)
+        authority["channels"] = [
+            {"id": "website", "type": "website", "lists_every_seconds": 1.0},
+            {"id": "social", "type": Social.type},
+            {"id": "anders", "type": OtherSocial.type},
+        ]
+        herold = make_herold(make_settings(authorities=[authority]))
+        announcement_id = publish(herold, warning())
+        page_file = site_of(herold) / path_of(herold, announcement_id) / "index.html"
+
+        copies = {"https://social.example/@lkb/1", "https://anders.example/lkb/2"}
+        assert eventually(lambda: all(url in page_file.read_text(encoding="utf-8") for url in copies), timeout=5)
+        found = entries(page_file.read_text(encoding="utf-8"), BASE_URL + path_of(herold, announcement_id))
+        assert set(found[0]["properties"]["syndication"]) == copies
+        assert len(written) == 2, "the page is written once when published and once for both copies"
+    finally:
+        unregister(OtherSocial.type)
