@@ -307,6 +307,10 @@ class Channel(ABC):
         """This channel's text limit: the type's, unless the platform tells its own (Mastodon instances)."""
         return self.capabilities.text
 
+    def pin_limit(self) -> int | None:
+        """How many posts the account may pin at once (None: no limit known)."""
+        return None
+
     def pin(self, receipt: Receipt) -> bool:
         """Pin a post on the account's profile (capabilities.pin); False if settings say not to."""
         raise NotImplementedError(f"{self.type} cannot pin")

@@ -27,6 +27,7 @@ import io
 import re
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -68,6 +69,7 @@ from publisher.labels import labels_for, primary
 log = structlog.get_logger("herold.mastodon")
 
 DEFAULT_LIMIT = 500  # Mastodon's default; used when the instance does not say
+PIN_LIMIT = 5  # posts an account may pin at once on Mastodon; used when the instance does not say
 LINK_LENGTH = 23  # every URL counts 23 characters, whatever its length
 IDEMPOTENCY_KEPT = timedelta(minutes=55)  # Mastodon keeps keys one hour; stay on the safe side
 CLOCK_SKEW = timedelta(minutes=5)  # the server's clock is not ours: look a little further back
@@ -92,6 +94,13 @@ class MastodonSettings(ChannelSettings):
     @classmethod
     def _instance(cls, value: str) -> str:
         return web_address(value).rstrip("/")
+
+
+@dataclass(frozen=True)
+class _Limits:
+    characters: int
+    pins: int
+    until: float  # monotonic time until which to believe them
 
 
 class _Client:
@@ -145,7 +154,7 @@ class MastodonChannel(Channel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
-        self._limit: tuple[int, float] | None = None  # (characters, monotonic time until which it holds)
+        self._limits: _Limits | None = None
         self._limit_lock = threading.Lock()
 
     @property
@@ -161,21 +170,31 @@ class MastodonChannel(Channel):
     def text_rule(self) -> TextRule:
         if self.settings.max_characters:
             return rule(self.settings.max_characters)
-        with self._limit_lock:
-            if self._limit and time.monotonic() < self._limit[1]:
-                return rule(self._limit[0])
-            self._limit = self._read_limit()
-            return rule(self._limit[0])
+        return rule(self._instance_limits().characters)
 
-    def _read_limit(self) -> tuple[int, float]:
-        """(limit, until when to believe it): an hour if the server said, a minute if not."""
+    def pin_limit(self) -> int:
+        return self._instance_limits().pins
+
+    def _instance_limits(self) -> _Limits:
+        with self._limit_lock:
+            if self._limits is None or time.monotonic() >= self._limits.until:
+                self._limits = self._read_limits()
+            return self._limits
+
+    def _read_limits(self) -> _Limits:
+        """What the instance allows; believed for an hour if the server said, a minute if not."""
         try:
-            instance = self._client(timeout=(2.0, 3.0)).api.instance_v2()
-            return int(instance["configuration"]["statuses"]["max_characters"]), time.monotonic() + 3600
+            configuration = self._client(timeout=(2.0, 3.0)).api.instance_v2()["configuration"]
+            characters = int(configuration["statuses"]["max_characters"])
         except (MastodonError, KeyError, TypeError, ValueError) as error:
             # Most servers allow 500 or more; counting to 500 is safe for all of them.
             log.warning("instance limit unknown; counting to 500", channel=self.id, reason=str(error))
-            return DEFAULT_LIMIT, time.monotonic() + 60
+            return _Limits(DEFAULT_LIMIT, PIN_LIMIT, time.monotonic() + 60)
+        try:
+            pins = int(configuration["accounts"]["max_pinned_statuses"])
+        except (KeyError, TypeError, ValueError):
+            pins = PIN_LIMIT  # older servers do not say; Mastodon's own limit is fixed at five
+        return _Limits(characters, pins, time.monotonic() + 3600)
 
     def spoiler(self, announcement: Announcement) -> str | None:
         if announcement.kind is not Kind.warning or announcement.msg_type not in {MsgType.alert, MsgType.update}:

@@ -8,9 +8,9 @@ helper process (benchmarks/fake_servers.py), so their threads never compete with
 Why warnings: they are what must go out fast, and they have the short queue of their own. The
 grace period before wave 3 is set short (``--grace``, 0.5 s) so that the webhooks are not held
 back artificially: wave 3 starts when both Mastodon deliveries are done or 0.5 s after wave 2
-started, whichever comes first. (Herold pins every warning on Mastodon; the fake, like Mastodon,
-allows five pins per account, so from the sixth warning on each Mastodon delivery makes one more
-request, answered 422 after 50 ms, which Herold logs and audits and which never fails the post.)
+started, whichever comes first. (Herold pins active warnings on Mastodon; the fake, like Mastodon,
+allows five pins per account, so the first five warnings of each account are pinned, one more
+request each, and the rest are posted without asking for a pin.)
 
 Modes:
 

@@ -112,6 +112,11 @@ _CHECK_AGAIN = (
     )
     .values(next_attempt_at=bindparam("_at"))
 )
+_PINNED_COUNT = select(func.count()).where(
+    _deliveries.c.authority == bindparam("_authority"),
+    _deliveries.c.channel == bindparam("_channel"),
+    _deliveries.c.pinned.is_(True),
+)
 _CLEAR_ATTENTION = (
     update(ChannelHealthRow)
     .where(
@@ -882,6 +887,11 @@ class Store:
                     AnnouncementRow.item_id == item_id
                 )
             return [Delivery.of(row) for row in session.scalars(query)]
+
+    def pinned_count(self, authority: str, channel: str) -> int:
+        """How many of Herold's posts are pinned on one channel."""
+        with self.engine.begin() as connection:
+            return int(connection.execute(_PINNED_COUNT, {"_authority": authority, "_channel": channel}).scalar_one())
 
     # -- audit ------------------------------------------------------------------------------
 

@@ -378,7 +378,13 @@ def _pin_or_unpin(
     never fails the delivery: the post is out, which is what matters."""
     try:
         if stored.announcement.msg_type is MsgType.alert:
-            if channel.pin(receipt):
+            limit = channel.pin_limit()
+            if limit is not None and herold.store.pinned_count(stored.authority, delivery.channel) >= limit:
+                # Asking would only get a refusal; the oldest pinned warnings stay on top.
+                reason = f"not pinned: {limit} warnings are pinned already, the most the platform allows"
+                log.info(reason, channel=delivery.channel, delivery=delivery.id)
+                _audit_delivery(herold, "delivery.not_pinned", stored, delivery, reason=reason)
+            elif channel.pin(receipt):
                 herold.store.set_pinned(delivery.id, True)
         elif stored.announcement.msg_type in {MsgType.cancel, MsgType.error}:
             for pinned in herold.store.pinned(stored.item_id):

@@ -394,3 +394,22 @@ def test_with_pinning_switched_off_nothing_is_pinned(
     publish(herold, warning())
     assert fake.statuses[0]["pinned"] is False
     assert herold.store.pinned() == []
+
+
+def test_beyond_the_instance_s_pin_limit_a_warning_is_posted_but_not_pinned_and_nothing_is_refused(
+    fake: FakeMastodon, make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    herold = start(make_settings, make_herold, fake.url, "herold-token")
+    ids = [publish(herold, warning(headline=f"Unwetter Nummer {n}")) for n in range(6)]
+
+    assert all(copy_on_fediverse(herold, i).state is DeliveryState.succeeded for i in ids)
+    assert [s["pinned"] for s in fake.statuses] == [True] * 5 + [False]
+    pins = [r for r in fake.requests if r.path.endswith("/pin")]
+    assert [r.status for r in pins] == [200] * 5, "the sixth pin is not even asked for"
+    [skipped] = [e for e in herold.store.audit_log(announcement_id=ids[5]) if e.action == "delivery.not_pinned"]
+    assert "5 warnings are pinned already" in str(skipped.detail)
+
+    # Once one of them is over, the next warning is pinned again.
+    publish(herold, warning(msg_type="cancel", references=ids[0], headline="Entwarnung", instruction=None))
+    latest = publish(herold, warning(headline="Unwetter Nummer 7"))
+    assert copy_on_fediverse(herold, latest).pinned
