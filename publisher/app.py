@@ -49,9 +49,18 @@ class Herold:
             return CeleryRunner(self.settings)
         from publisher import tasks
 
+        requeue_after = timedelta(seconds=self.settings.herold.requeue_after_seconds)
+        swept = threading.Event()
+
+        def sweep() -> None:
+            # The first sweep takes up everything (work left by a stopped process); later ones
+            # leave what they queued to the pool for a while.
+            tasks.sweep(self, requeue_after=requeue_after if swept.is_set() else timedelta(0))
+            swept.set()
+
         return EmbeddedRunner(
             lambda task, argument: tasks.run(self, task, argument),
-            lambda: tasks.sweep(self),
+            sweep,
             workers=self.settings.herold.embedded_workers,
         )
 

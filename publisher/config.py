@@ -52,8 +52,9 @@ class Runtime(BaseModel):
     lease_seconds: float = Field(default=60, gt=0)  # renewed every third of it while an attempt runs
     retry_base_seconds: float = Field(default=2.0, gt=0)  # first retry; doubles per attempt, up to 5 min
     sweep_seconds: float = Field(default=5.0, gt=0)  # how often `herold beat` looks for due or lost work
-    # On Celery, a due delivery not started within this is taken as lost with its message and
-    # queued again (a duplicate is harmless, just wasted work, so not much sooner).
+    # A due delivery not started within this is taken as lost with its message and queued again
+    # (a duplicate is harmless, just wasted work, so not much sooner). In-process, a backlog the
+    # sweep has queued is left to the pool for this long.
     requeue_after_seconds: float = Field(default=30.0, gt=0)
     http_connect_timeout: float = Field(default=5.0, gt=0)
     http_read_timeout: float = Field(default=20.0, gt=0)

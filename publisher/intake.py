@@ -191,7 +191,14 @@ def accept(
         msg_type=announcement.msg_type.value,
         url=link,
     )
-    herold.submit("advance", announcement_id, kind=announcement.kind)
+    # Release the first wave right here: the website delivery starts without a trip through the
+    # queue. If this fails, the announcement is stored and the sweep releases it.
+    from publisher import tasks
+
+    try:
+        tasks.advance(herold, announcement_id)
+    except Exception:
+        log.exception("releasing the first wave failed; the sweep will", announcement=announcement_id)
     return announcement_id
 
 

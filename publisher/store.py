@@ -72,7 +72,7 @@ _CLAIM = (
     )
     .values(
         state=DeliveryState.in_flight.value, lease_until=bindparam("_lease_until"), lease_token=bindparam("_token"),
-        attempts=_deliveries.c.attempts + 1, updated_at=bindparam("_now"),
+        attempts=_deliveries.c.attempts + 1, updated_at=bindparam("_now"), queued_at=None,
     )
     .returning(*_deliveries.c)
 )  # fmt: skip
@@ -219,7 +219,7 @@ class Attempt:
     delivery: Delivery
     stored: StoredAnnouncement
     variant: Variant | None
-    deliveries: list[Delivery]  # all of the announcement's deliveries (the wave rule checks them)
+    deliveries: list[Delivery]  # all of the announcement's deliveries, for a later wave (the wave rule checks them)
 
 
 @dataclass(frozen=True)
@@ -300,6 +300,9 @@ class Store:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             options["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            # Every in-process worker, the sweep and the web server hold a connection at once;
+            # a pool too small opens and closes connections all the time.
+            options.update(pool_size=20, max_overflow=20)
         else:
             options.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
         self.engine: Engine = create_engine(url, **options)
@@ -553,7 +556,8 @@ class Store:
                 delivery=claimed,
                 stored=stored,
                 variant=self._variant_in(connection, claimed.announcement_id, claimed.channel),
-                deliveries=self._deliveries_in(connection, claimed.announcement_id),
+                # Only a later wave checks the others (the wave rule, at the last moment).
+                deliveries=self._deliveries_in(connection, claimed.announcement_id) if claimed.wave > 1 else [],
             )
 
     @staticmethod
@@ -705,15 +709,17 @@ class Store:
 
     # -- what the sweep looks at ------------------------------------------------------------
 
-    def due(self, cutoff: datetime, limit: int = 500) -> list[Delivery]:
-        """Pending deliveries due by ``cutoff`` and not queued again since, oldest first (warnings
-        before news)."""
+    def due(self, cutoff: datetime, queued_before: datetime | None = None, limit: int = 500) -> list[Delivery]:
+        """Pending deliveries due by ``cutoff`` and not queued by the sweep since ``queued_before``
+        (default: the cutoff), oldest first (warnings before news). A claim clears the queued mark:
+        a retry waits in the database, not in a queue."""
+        queued_before = queued_before or cutoff
         with self.session() as session:
             rows = session.scalars(
                 select(DeliveryRow)
                 .where(
                     DeliveryRow.state == DeliveryState.pending.value, DeliveryRow.next_attempt_at <= cutoff,
-                    or_(DeliveryRow.queued_at.is_(None), DeliveryRow.queued_at <= cutoff),
+                    or_(DeliveryRow.queued_at.is_(None), DeliveryRow.queued_at <= queued_before),
                 )
                 .order_by(DeliveryRow.kind.desc(), DeliveryRow.next_attempt_at)
                 .limit(limit)

@@ -17,7 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -222,25 +222,64 @@ def deliver(herold: Herold, delivery_id: str) -> None:
         _attempt(herold, attempt, now)
 
 
-@contextmanager
-def _lease_kept(herold: Herold, claimed: Delivery) -> Iterator[None]:
-    """Renew the lease while the attempt runs: a short lease hands a dead worker's delivery on
-    quickly, renewal keeps a slow but living one (image uploads) from being handed on."""
-    done = threading.Event()
-    every = herold.lease.total_seconds() / 3
+class _LeaseKeeper:
+    """Renews the leases of the attempts running in this process, every third of the lease: a
+    short lease hands a dead worker's delivery on quickly, renewal keeps a slow but living one
+    (image uploads) from being handed on. One thread for all attempts, not one per attempt."""
 
-    def keep() -> None:
-        while not done.wait(every):
-            if not herold.store.renew(claimed, herold.clock(), herold.lease):
-                return  # finished or taken over: nothing left to keep
+    TICK = 1.0  # seconds between looks; leases are tens of seconds
 
-    keeper = threading.Thread(target=keep, name=f"lease-{claimed.id[:8]}", daemon=True)
-    keeper.start()
-    try:
-        yield
-    finally:
-        done.set()
-        keeper.join()
+    def __init__(self) -> None:
+        self._held: dict[int, tuple[Herold, Delivery, float]] = {}  # key -> (herold, claim, renewed at)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def kept(self, herold: Herold, claimed: Delivery) -> Iterator[None]:
+        key = id(claimed)
+        with self._lock:
+            self._held[key] = (herold, claimed, time.monotonic())
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="herold-leases", daemon=True)
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held.pop(key, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                held = list(self._held.items())
+            # Sleep until the first renewal is due (short leases in tests), at most a TICK.
+            now = time.monotonic()
+            due = [renewed + herold.lease.total_seconds() / 3 - now for _, (herold, _, renewed) in held]
+            time.sleep(max(0.05, min([self.TICK, *due])))
+            for key, (herold, claimed, renewed) in held:
+                every = herold.lease.total_seconds() / 3
+                if time.monotonic() - renewed < every:
+                    continue
+                try:
+                    kept: bool | None = herold.store.renew(claimed, herold.clock(), herold.lease)
+                except Exception:
+                    log.exception("renewing a lease failed; trying again", delivery=claimed.id)
+                    kept = None
+                with self._lock:
+                    if key not in self._held:
+                        continue  # the attempt ended meanwhile
+                    if kept is False:  # finished or taken over: nothing left to keep
+                        del self._held[key]
+                    else:  # renewed, or try again in a TICK
+                        at = time.monotonic() if kept else time.monotonic() - every + self.TICK
+                        self._held[key] = (herold, claimed, at)
+
+
+_leases = _LeaseKeeper()
+
+
+def _lease_kept(herold: Herold, claimed: Delivery) -> AbstractContextManager[None]:
+    return _leases.kept(herold, claimed)
 
 
 def _attempt(herold: Herold, attempt: Attempt, now: datetime) -> None:
@@ -328,7 +367,12 @@ def _attempt(herold: Herold, attempt: Attempt, now: datetime) -> None:
         # queue (the sweep would still catch it if this worker stopped now).
         _advance(herold, stored, completion.deliveries)
     if delivery.wave > 1 and receipt.url:
-        herold.submit("refresh", stored.item_id, kind=stored.announcement.kind)
+        # The item page lists the new copy. Right here: the website holds it back in a burst, so
+        # this costs little, and saves a task per copy.
+        try:
+            refresh(herold, stored.item_id)
+        except Exception:
+            bound.exception("showing the copy on the item page failed; it is shown with the next change")
 
 
 def _pins(channel: Channel, stored: StoredAnnouncement) -> bool:
@@ -521,18 +565,21 @@ def refresh(herold: Herold, item_id: str) -> None:
 # -- the sweep: the database's view of what is due ----------------------------------------
 
 
-def sweep(herold: Herold, overdue: timedelta = timedelta(0)) -> None:
+def sweep(herold: Herold, overdue: timedelta = timedelta(0), requeue_after: timedelta | None = None) -> None:
     """Submit everything that is due. ``overdue`` skips work a queue should still be holding
-    (Celery), so the sweep only resubmits what was lost."""
+    (Celery), so the sweep only resubmits what was lost. ``requeue_after``: a delivery the sweep
+    queued is queued again only after this long (in-process, where due retries have no queue
+    to wait in, but a backlog should not be read again every tick)."""
     now = herold.clock()
     for delivery in herold.store.expired_leases(now):
         if herold.store.return_expired_lease(delivery.id, delivery.lease_until, now):  # type: ignore[arg-type]
             log.warning("lease expired: delivery returned to pending", delivery=delivery.id, channel=delivery.channel)
             herold.submit("deliver", delivery.id, kind=delivery.kind)
-    due = herold.store.due(now - overdue)
+    due = herold.store.due(now - overdue, now - (requeue_after if requeue_after is not None else overdue))
+    # Marked before they are queued: a worker's claim clears the mark, and must come after it.
+    herold.store.mark_queued([d.id for d in due], now)
     for delivery in due:
         herold.submit("deliver", delivery.id, kind=delivery.kind)
-    herold.store.mark_queued([d.id for d in due], now)
     for announcement_id, kind in herold.store.checks_due(now - overdue):
         herold.submit("advance", announcement_id, kind=kind)
     oncall.resend_due(herold, now - overdue)

@@ -235,3 +235,21 @@ def test_a_person_settles_a_delivery_nobody_could_confirm(store: Store) -> None:
     settled = store.delivery(mastodon)
     assert settled is not None and settled.state is DeliveryState.succeeded
     assert settled.platform_url == "https://social.example/@lkb/1"
+
+
+def test_the_sweep_reads_a_queued_backlog_once_per_requeue_interval_but_a_retry_at_its_time(store: Store) -> None:
+    _, (website, _) = add(store)
+    store.release(website, "accepted", NOW, DEADLINE)
+    assert [d.id for d in store.due(NOW, NOW - timedelta(seconds=30))] == [website]
+    store.mark_queued([website], NOW)
+    # Still waiting in the pool's backlog: not read again until the requeue interval has passed.
+    assert store.due(NOW + timedelta(seconds=5), NOW + timedelta(seconds=5) - timedelta(seconds=30)) == []
+    later = NOW + timedelta(seconds=31)
+    assert [d.id for d in store.due(later, later - timedelta(seconds=30))] == [website]
+
+    # Taken by a worker, it failed: its retry waits in the database and is due at its time.
+    claimed = store.claim(website, NOW + timedelta(seconds=5), LEASE)
+    assert claimed is not None
+    retry_at = NOW + timedelta(seconds=6)
+    store.retry_later(claimed, "500", retry_at, NOW + timedelta(seconds=5), ambiguous=False)
+    assert [d.id for d in store.due(retry_at, retry_at - timedelta(seconds=30))] == [website]
