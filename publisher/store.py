@@ -43,6 +43,7 @@ from sqlalchemy.sql.dml import Update
 
 from adapters.base import Copy, Entry, Item, Receipt
 from publisher.announcement import Announcement
+from publisher.plan import Step
 from publisher.render import Variant
 from publisher.schema import (
     AnnouncementRow,
@@ -78,6 +79,11 @@ _CLAIM = (
 )  # fmt: skip
 _DELIVERIES_OF = (
     select(_deliveries)
+    .where(_deliveries.c.announcement_id == bindparam("_announcement"))
+    .order_by(_deliveries.c.wave, _deliveries.c.channel)
+)
+_STEPS = (
+    select(_deliveries.c.id, _deliveries.c.channel, _deliveries.c.wave, _deliveries.c.state, _deliveries.c.released_at)
     .where(_deliveries.c.announcement_id == bindparam("_announcement"))
     .order_by(_deliveries.c.wave, _deliveries.c.channel)
 )
@@ -190,12 +196,12 @@ _DELIVERY_FIELDS = frozenset(Delivery.__dataclass_fields__)
 @dataclass(frozen=True)
 class Completion:
     channel_works_again: bool  # the channel was flagged as needing attention, and is not any more
-    deliveries: list[Delivery]  # all of the announcement's deliveries, this one succeeded
+    steps: list[Step]  # where all of the announcement's deliveries stand, this one succeeded
 
     @property
     def waiting(self) -> bool:
         """Other deliveries of the announcement still wait for their wave."""
-        return any(d.state is DeliveryState.waiting for d in self.deliveries)
+        return any(step.state is DeliveryState.waiting for step in self.steps)
 
 
 @dataclass(frozen=True)
@@ -219,7 +225,7 @@ class Attempt:
     delivery: Delivery
     stored: StoredAnnouncement
     variant: Variant | None
-    deliveries: list[Delivery]  # all of the announcement's deliveries, for a later wave (the wave rule checks them)
+    steps: list[Step]  # where the announcement's deliveries stand, for a later wave (the wave rule checks them)
 
 
 @dataclass(frozen=True)
@@ -409,11 +415,18 @@ class Store:
         with self.engine.begin() as connection:
             return self._announcement_in(connection, announcement_id)
 
-    def announcement_with_deliveries(self, announcement_id: str) -> tuple[StoredAnnouncement, list[Delivery]] | None:
-        """An announcement and all its deliveries, as one consistent reading."""
+    def announcement_with_steps(self, announcement_id: str) -> tuple[StoredAnnouncement, list[Step]] | None:
+        """An announcement and where its deliveries stand (what the plan needs), in one reading."""
         with self.engine.begin() as connection:
             stored = self._announcement_in(connection, announcement_id)
-            return None if stored is None else (stored, self._deliveries_in(connection, announcement_id))
+            return None if stored is None else (stored, self._steps_in(connection, announcement_id))
+
+    @staticmethod
+    def _steps_in(connection: Connection, announcement_id: str) -> list[Step]:
+        return [
+            Step(row.id, row.channel, row.wave, DeliveryState(row.state), row.released_at)
+            for row in connection.execute(_STEPS, {"_announcement": announcement_id})
+        ]
 
     @classmethod
     def _announcement_in(cls, connection: Connection, announcement_id: str) -> StoredAnnouncement | None:
@@ -557,7 +570,7 @@ class Store:
                 stored=stored,
                 variant=self._variant_in(connection, claimed.announcement_id, claimed.channel),
                 # Only a later wave checks the others (the wave rule, at the last moment).
-                deliveries=self._deliveries_in(connection, claimed.announcement_id) if claimed.wave > 1 else [],
+                steps=self._steps_in(connection, claimed.announcement_id) if claimed.wave > 1 else [],
             )
 
     @staticmethod
@@ -622,9 +635,7 @@ class Store:
                 return None
             self._audit_in(connection, audit)
             cleared = self._clear_attention_in(connection, claimed.authority, claimed.channel, now)
-            return Completion(
-                channel_works_again=cleared, deliveries=self._deliveries_in(connection, claimed.announcement_id)
-            )
+            return Completion(channel_works_again=cleared, steps=self._steps_in(connection, claimed.announcement_id))
 
     def record_receipt(self, claimed: Delivery, receipt: Receipt, now: datetime) -> bool:
         """Keep the platform's id as soon as we have it, before anything else can go wrong."""

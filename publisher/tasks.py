@@ -69,7 +69,7 @@ def _entry(
     herold: Herold,
     action: str,
     stored: StoredAnnouncement,
-    delivery: Delivery,
+    delivery: Delivery | Step,
     *,
     actor: str = "herold",
     source: str = "engine",
@@ -103,21 +103,21 @@ def _steps(deliveries: list[Delivery]) -> list[Step]:
 
 
 def advance(herold: Herold, announcement_id: str) -> None:
-    found = herold.store.announcement_with_deliveries(announcement_id)
+    found = herold.store.announcement_with_steps(announcement_id)
     if found is None:
         log.warning("advance: no such announcement", announcement=announcement_id)
         return
     _advance(herold, *found)
 
 
-def _advance(herold: Herold, stored: StoredAnnouncement, deliveries: list[Delivery]) -> None:
+def _advance(herold: Herold, stored: StoredAnnouncement, steps: list[Step]) -> None:
     """Apply the plan to the deliveries as just read: releases and the next look, in one transaction."""
     now, kind = herold.clock(), stored.announcement.kind
     decision = plan(
-        _steps(deliveries), now=now, grace=herold.grace(kind),
+        steps, now=now, grace=herold.grace(kind),
         publish_at=stored.announcement.publish_at, override=stored.override_reason,
     )  # fmt: skip
-    by_id = {d.id: d for d in deliveries}
+    by_id = {step.id: step for step in steps}
     releases = [
         Release(delivery_id, release.reason, _entry(herold, "delivery.released", stored, by_id[delivery_id],
                                                     wave=by_id[delivery_id].wave, reason=release.reason))
@@ -289,7 +289,7 @@ def _attempt(herold: Herold, attempt: Attempt, now: datetime) -> None:
     # Defence in depth: the plan never releases a later wave early, but if anything ever did,
     # the rule still holds here, at the last moment before the platform is called.
     early = delivery.wave > 1 and not stored.override_reason
-    if early and not website_published(_steps(attempt.deliveries)):
+    if early and not website_published(attempt.steps):
         herold.store.hold(delivery, now)
         _audit_delivery(herold, "delivery.held", stored, delivery, reason="website page not published")
         bound.error("wave rule: delivery held back before its website page exists")
@@ -365,7 +365,7 @@ def _attempt(herold: Herold, attempt: Attempt, now: datetime) -> None:
     if completion.waiting:  # otherwise there is no next wave to release
         # Right here rather than as a task: the next wave is released without a trip through the
         # queue (the sweep would still catch it if this worker stopped now).
-        _advance(herold, stored, completion.deliveries)
+        _advance(herold, stored, completion.steps)
     if delivery.wave > 1 and receipt.url:
         # The item page lists the new copy. Right here: the website holds it back in a burst, so
         # this costs little, and saves a task per copy.
