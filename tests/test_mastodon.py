@@ -413,3 +413,18 @@ def test_beyond_the_instance_s_pin_limit_a_warning_is_posted_but_not_pinned_and_
     publish(herold, warning(msg_type="cancel", references=ids[0], headline="Entwarnung", instruction=None))
     latest = publish(herold, warning(headline="Unwetter Nummer 7"))
     assert copy_on_fediverse(herold, latest).pinned
+
+
+def test_answers_are_read_as_the_server_sent_them_not_converted_field_by_field(
+    fake: FakeMastodon, make_settings: SettingsFactory
+) -> None:
+    # Mastodon.py converts every answer into typed entities, which cost more CPU than all else a
+    # post takes; the adapter switches that off through a private hook. If an upgrade of
+    # Mastodon.py renames the hook, this fails instead of the adapter silently slowing down.
+    channel = channel_for(make_settings, fake.url)
+    client = channel._client()
+    status = client.api.status_post("Prüfung", idempotency_key="herold-raw")
+    assert type(status) is dict and isinstance(status["account"], dict) and isinstance(status["created_at"], str)
+    [listed] = client.api.account_statuses(status["account"]["id"])
+    assert listed["id"] == status["id"] and type(listed) is dict
+    assert client.api.status_pin(status["id"])["pinned"] is True
