@@ -118,6 +118,35 @@ _CHECK_AGAIN = (
     )
     .values(next_attempt_at=bindparam("_at"))
 )
+# What an item page shows (Store._items): read on every page written.
+_ITEM = select(ItemRow.__table__).where(ItemRow.id == bindparam("_item"))
+_ITEM_ANNOUNCEMENTS = (
+    select(AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.sent_at)
+    .where(AnnouncementRow.item_id.in_(bindparam("_items", expanding=True)))
+    .order_by(AnnouncementRow.sent_at, AnnouncementRow.received_at, AnnouncementRow.id)
+)
+_SHOWN = select(_deliveries.c.announcement_id).where(
+    _deliveries.c.announcement_id.in_(bindparam("_ids", expanding=True)),
+    _deliveries.c.channel == bindparam("_channel"),
+    # published, being published right now, or the one this page is written for
+    or_(
+        _deliveries.c.state.in_([DeliveryState.succeeded.value, DeliveryState.in_flight.value]),
+        _deliveries.c.announcement_id == bindparam("_including"),
+    ),
+)
+_COPIES = (
+    select(_deliveries.c.announcement_id, _deliveries.c.channel, _deliveries.c.channel_type, _deliveries.c.platform_url)
+    .where(
+        _deliveries.c.announcement_id.in_(bindparam("_ids", expanding=True)),
+        _deliveries.c.channel != bindparam("_channel"),
+        _deliveries.c.state == DeliveryState.succeeded.value,
+        _deliveries.c.platform_url.is_not(None),
+    )
+    .order_by(_deliveries.c.channel)
+)
+_VARIANT_TEXTS = select(VariantRow.announcement_id, VariantRow.text).where(
+    VariantRow.announcement_id.in_(bindparam("_ids", expanding=True)), VariantRow.channel == bindparam("_channel")
+)
 _PINNED_COUNT = select(func.count()).where(
     _deliveries.c.authority == bindparam("_authority"),
     _deliveries.c.channel == bindparam("_channel"),
@@ -352,60 +381,38 @@ class Store:
         audit: AuditEntry,
     ) -> None:
         """Store an accepted announcement with its variants and deliveries, all or nothing."""
-        with self.session() as session:
+        with self.engine.begin() as connection:
             if item_path is not None:
                 assert item_month is not None, "a new item needs its month"
-                session.add(
-                    ItemRow(
-                        id=item_id,
-                        authority=announcement.authority,
-                        kind=announcement.kind.value,
-                        path=item_path,
-                        month=item_month,
-                        created_at=now,
-                    )
-                )
-                session.flush()  # no ORM relationships: insert in foreign-key order by hand
-            session.add(
-                AnnouncementRow(
-                    id=announcement_id,
-                    item_id=item_id,
-                    authority=announcement.authority,
-                    kind=announcement.kind.value,
-                    msg_type=announcement.msg_type.value,
-                    references=announcement.references,
-                    document=announcement.model_dump(mode="json", exclude_none=True),
-                    source=source,
-                    actor=actor,
-                    received_at=now,
-                    sent_at=announcement.publish_at or now,
-                    expires_at=announcement.expires,
-                )
-            )
-            session.flush()
-            for variant in variants:
-                session.add(VariantRow(announcement_id=announcement_id, **variant.model_dump(mode="json")))
-            for delivery in deliveries:
-                session.add(
-                    DeliveryRow(
-                        id=delivery.id,
-                        announcement_id=announcement_id,
-                        authority=announcement.authority,
-                        channel=delivery.channel,
-                        channel_type=delivery.channel_type,
-                        kind=announcement.kind.value,
-                        wave=delivery.wave,
-                        state=delivery.state.value,
-                        attempts=0,
-                        idempotency_key=f"herold-{delivery.id}",
-                        next_attempt_at=delivery.check_at,
-                        deadline_at=delivery.deadline_at,
-                        created_at=now,
-                        updated_at=now,
-                        ambiguous=False,
-                    )
-                )
-            session.add(self._audit_row(audit))
+                connection.execute(insert(ItemRow), {
+                    "id": item_id, "authority": announcement.authority, "kind": announcement.kind.value,
+                    "path": item_path, "month": item_month, "created_at": now,
+                })  # fmt: skip
+            connection.execute(insert(AnnouncementRow), {
+                "id": announcement_id, "item_id": item_id, "authority": announcement.authority,
+                "kind": announcement.kind.value, "msg_type": announcement.msg_type.value,
+                "references": announcement.references,
+                "document": announcement.model_dump(mode="json", exclude_none=True), "source": source,
+                "actor": actor, "received_at": now, "sent_at": announcement.publish_at or now,
+                "expires_at": announcement.expires, "override_reason": None,
+            })  # fmt: skip
+            rows = [{"announcement_id": announcement_id, **variant.model_dump(mode="json")} for variant in variants]
+            if rows:
+                connection.execute(insert(VariantRow), rows)
+            rows = [
+                {
+                    "id": delivery.id, "announcement_id": announcement_id, "authority": announcement.authority,
+                    "channel": delivery.channel, "channel_type": delivery.channel_type, "kind": announcement.kind.value,
+                    "wave": delivery.wave, "state": delivery.state.value, "attempts": 0,
+                    "idempotency_key": f"herold-{delivery.id}", "next_attempt_at": delivery.check_at,
+                    "deadline_at": delivery.deadline_at, "created_at": now, "updated_at": now, "ambiguous": False,
+                    "pinned": False,
+                }
+                for delivery in deliveries
+            ]  # fmt: skip
+            if rows:
+                connection.execute(insert(DeliveryRow), rows)
+            self._audit_in(connection, audit)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -912,19 +919,6 @@ class Store:
 
     # -- audit ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _audit_row(entry: AuditEntry) -> AuditRow:
-        return AuditRow(
-            at=entry.at,
-            authority=entry.authority,
-            actor=entry.actor,
-            source=entry.source,
-            action=entry.action,
-            announcement_id=entry.announcement_id,
-            delivery_id=entry.delivery_id,
-            detail=entry.detail or {},
-        )
-
     def audit(self, entry: AuditEntry) -> None:
         with self.engine.begin() as connection:
             self._audit_in(connection, entry)
@@ -1001,11 +995,11 @@ class Store:
     # -- the published record, as the website shows it (adapters.base.Archive) ---------------
 
     def item(self, item_id: str, channel: str, including: str | None = None) -> Item | None:
-        with self.session() as session:
-            row = session.get(ItemRow, item_id)
+        with self.engine.begin() as connection:
+            row = connection.execute(_ITEM, {"_item": item_id}).first()
             if row is None:
                 return None
-            items = self._items(session, [row], channel, including)
+            items = self._items(connection, [row], channel, including)
             return items[0] if items else None
 
     def _on_site(self, channel: str, including: str | None) -> Any:
@@ -1118,47 +1112,30 @@ class Store:
             )
 
     def _items(
-        self, session: Session, rows: Sequence[ItemRow], channel: str, including: str | None, *, detail: bool = True
+        self,
+        connection: Session | Connection,
+        rows: Sequence[ItemRow | Row[Any]],
+        channel: str,
+        including: str | None,
+        *,
+        detail: bool = True,
     ) -> list[Item]:
         """Items with their entries as ``channel`` shows them. Plain column queries, no ORM objects,
         and documents read only when not parsed before: an archive page reads hundreds of rows on
         every publication."""
         if not rows:
             return []
-        item_ids = [row.id for row in rows]
-        announcements = session.execute(
-            select(AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.sent_at)
-            .where(AnnouncementRow.item_id.in_(item_ids))
-            .order_by(AnnouncementRow.sent_at, AnnouncementRow.received_at, AnnouncementRow.id)
-        ).all()
+        announcements = connection.execute(_ITEM_ANNOUNCEMENTS, {"_items": [row.id for row in rows]}).all()
         ids = [a.id for a in announcements]
-        documents = self._documents(session, ids)
-        shown = select(DeliveryRow.announcement_id).where(
-            DeliveryRow.announcement_id.in_(ids), self._on_site(channel, including)
-        )
-        on_site = set(session.scalars(shown))
+        documents = self._documents(connection, ids)
+        on_site = set(connection.scalars(_SHOWN, {"_ids": ids, "_channel": channel, "_including": including}))
         copies: dict[str, list[Copy]] = {}
-        for d in [] if not detail else session.execute(
-            select(DeliveryRow.announcement_id, DeliveryRow.channel, DeliveryRow.channel_type, DeliveryRow.platform_url)
-            .where(
-                DeliveryRow.announcement_id.in_(ids), DeliveryRow.channel != channel,
-                DeliveryRow.state == DeliveryState.succeeded.value, DeliveryRow.platform_url.is_not(None),
-            )
-            .order_by(DeliveryRow.channel)
-        ):  # fmt: skip
-            copies.setdefault(d.announcement_id, []).append(Copy(d.channel, d.channel_type, d.platform_url))
-        variants: dict[str, str] = (
-            {}
-            if not detail
-            else {
-                row.announcement_id: row.text
-                for row in session.execute(
-                    select(VariantRow.announcement_id, VariantRow.text).where(
-                        VariantRow.announcement_id.in_(ids), VariantRow.channel == channel
-                    )
-                )
-            }
-        )
+        variants: dict[str, str] = {}
+        if detail:
+            for d in connection.execute(_COPIES, {"_ids": ids, "_channel": channel}):
+                copies.setdefault(d.announcement_id, []).append(Copy(d.channel, d.channel_type, d.platform_url))
+            for row in connection.execute(_VARIANT_TEXTS, {"_ids": ids, "_channel": channel}):
+                variants[row.announcement_id] = row.text
         entries: dict[str, list[Entry]] = {}
         for a in announcements:
             if a.id in on_site:

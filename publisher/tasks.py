@@ -370,7 +370,7 @@ def _attempt(herold: Herold, attempt: Attempt, now: datetime) -> None:
         # The item page lists the new copy. Right here: the website holds it back in a burst, so
         # this costs little, and saves a task per copy.
         try:
-            refresh(herold, stored.item_id)
+            refresh(herold, stored.item_id, stored.authority)
         except Exception:
             bound.exception("showing the copy on the item page failed; it is shown with the next change")
 
@@ -551,11 +551,13 @@ def alarm(
 # -- copies elsewhere, shown on the item page ------------------------------------------------
 
 
-def refresh(herold: Herold, item_id: str) -> None:
-    row = herold.store.item_row(item_id)
-    if row is None:
-        return
-    authority = herold.authority(row.authority)
+def refresh(herold: Herold, item_id: str, authority_slug: str | None = None) -> None:
+    if authority_slug is None:  # a task names only the item
+        row = herold.store.item_row(item_id)
+        if row is None:
+            return
+        authority_slug = row.authority
+    authority = herold.authority(authority_slug)
     for config in authority.channels:
         channel = herold.channel(authority.slug, config.id)
         if channel.capabilities.lists_copies:
