@@ -6,7 +6,7 @@ running benchmark, which cleans up after itself, and then this script.
 
     .venv/bin/python benchmarks/run_all.py [--only latency,celery,embedded]
 
-(`make bench` runs this.) About five minutes on a 2-core machine.
+(`make bench` runs this.) About ten minutes on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -25,12 +25,21 @@ BENCHMARKS = {
     "latency": (["latency.py"], "latency"),
     "celery": (["throughput.py", "--mode", "celery"], "throughput-celery"),
     "embedded": (["throughput.py", "--mode", "embedded"], "throughput-embedded"),
+    # The same load with few threads: where the fakes' delay, not the CPU, should set the pace.
+    "celery-4": (
+        ["throughput.py", "--mode", "celery", "--concurrency", "2", "--name", "throughput-celery-4-threads"],
+        "throughput-celery-4-threads",
+    ),
+    "embedded-2": (
+        ["throughput.py", "--mode", "embedded", "--embedded-workers", "2", "--name", "throughput-embedded-2-threads"],
+        "throughput-embedded-2-threads",
+    ),
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated: latency, celery, embedded")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help=f"comma-separated: {', '.join(BENCHMARKS)}")
     parser.add_argument(
         "--wait-quiet",
         type=float,
@@ -89,9 +98,8 @@ def summary(documents: dict[str, dict[str, Any] | None]) -> str:
         rows.append(("", "pipeline overhead p99", overhead, f"< {r['overhead_target_p99_ms']:g} ms: {verdict}"))
         usage = r["resources"]
         rows.append(("", "machine CPU (mean)", f"{usage['machine_cpu_pct_mean']}% of {usage['cores']} cores", ""))
-    for name in ("celery", "embedded"):
-        document = documents.get(name)
-        if not document:
+    for name, document in documents.items():
+        if name == "latency" or not document:
             continue
         r, p = document["results"], document["parameters"]
         where = f"{r['announcements']} × 6 channels, {r['concurrency_threads']} threads, {p['database']}"

@@ -132,6 +132,8 @@ def _advance(herold: Herold, stored: StoredAnnouncement, steps: list[Step]) -> N
         # Finished deliveries trigger the next step at once; this later look is only the
         # safety net for a trigger that got lost on the way.
         check_again = now + SAFETY_NET
+    if not releases and not any(step.state is DeliveryState.waiting for step in steps):
+        return  # nothing waits (e.g. the look after the grace period, once all was released): nothing to write
     released = herold.store.release_all(stored.id, releases, now, herold.deadline(kind), check_again)
     for delivery_id in released:
         herold.submit("deliver", delivery_id, kind=kind)
