@@ -190,7 +190,10 @@ class Website(Channel):
             last = self._state("built").stat().st_mtime
         except FileNotFoundError:
             return 0.0
-        return max(0.0, last + self.settings.lists_every_seconds - time.time())
+        now = time.time()
+        if last > now:
+            return 0.0  # the clock stepped back: the last rewrite's time says nothing
+        return max(0.0, last + self.settings.lists_every_seconds - now)
 
     def _catch_up(self, including: str | None = None, *, now: bool = False) -> float:
         """Rewrite the lists and the pages asked for since the last time, unless that was too
@@ -214,7 +217,7 @@ class Website(Channel):
             if lists:
                 self._write_lists(months=sorted(self._lines("months")), including=including)
                 self._state("months").unlink(missing_ok=True)
-            self._state("built").write_text(str(requested))  # its time is when the site last caught up
+            self._put("built", str(requested))  # its time is when the site last caught up
             return 0.0
 
     def _catch_up_later(self, wait: float) -> None:
@@ -256,7 +259,7 @@ class Website(Channel):
     def _request_lists(self, month: str) -> int:
         """Ask for the lists to be rewritten (under the lock); returns the number of this request."""
         number = self._counter("requested") + 1
-        self._state("requested").write_text(str(number))
+        self._put("requested", str(number))
         with open(self._state("months"), "a") as months:
             months.write(month + "\n")
         return number
@@ -321,6 +324,13 @@ class Website(Channel):
         folder = Path(self.services.data_dir) / "state" / f"{self.authority.slug}-{self.id}"
         folder.mkdir(parents=True, exist_ok=True)
         return folder / name
+
+    def _put(self, name: str, text: str) -> None:
+        """Replace a bookkeeping file whole: a crash mid-write must not leave a counter empty."""
+        target = self._state(name)
+        partial = target.with_name(f".{name}.{os.getpid()}.{threading.get_ident()}.part")
+        partial.write_text(text)
+        partial.replace(target)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -438,7 +448,7 @@ class Website(Channel):
         expiring = [
             [w.latest.announcement.expires.isoformat(), w.id] for w in warnings if w.latest.announcement.expires
         ]
-        self._state(EXPIRING).write_text(json.dumps(expiring))
+        self._put(EXPIRING, json.dumps(expiring))
         atom, rss, json_feed = self._feeds(recent, language)
         written += self._write("atom.xml", atom) + self._write("rss.xml", rss) + self._write("feed.json", json_feed)
         return written

@@ -147,6 +147,17 @@ _COPIES = (
 _VARIANT_TEXTS = select(VariantRow.announcement_id, VariantRow.text).where(
     VariantRow.announcement_id.in_(bindparam("_ids", expanding=True)), VariantRow.channel == bindparam("_channel")
 )
+_MARK_QUEUED = (
+    update(_deliveries)
+    .where(
+        _deliveries.c.id == bindparam("_id"),
+        _deliveries.c.state == DeliveryState.pending.value,
+        # unchanged since read: whatever puts a delivery back to pending sets a new due time
+        _deliveries.c.next_attempt_at == bindparam("_due_at"),
+        _deliveries.c.updated_at == bindparam("_updated_at"),
+    )
+    .values(queued_at=bindparam("_now"))
+)
 _PINNED_COUNT = select(func.count()).where(
     _deliveries.c.authority == bindparam("_authority"),
     _deliveries.c.channel == bindparam("_channel"),
@@ -332,12 +343,12 @@ class Store:
         parsed = make_url(url)
         options: dict[str, Any] = {"echo": echo, "future": True}
         if parsed.get_backend_name() == "sqlite":
+            options["connect_args"] = {"check_same_thread": False, "timeout": 30}
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            options["connect_args"] = {"check_same_thread": False, "timeout": 30}
-            # Every in-process worker, the sweep and the web server hold a connection at once;
-            # a pool too small opens and closes connections all the time.
-            options.update(pool_size=20, max_overflow=20)
+                # Every in-process worker, the sweep and the web server hold a connection at once;
+                # a pool too small opens and closes connections all the time.
+                options.update(pool_size=20, max_overflow=20)
         else:
             options.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
         self.engine: Engine = create_engine(url, **options)
@@ -642,7 +653,11 @@ class Store:
                 return None
             self._audit_in(connection, audit)
             cleared = self._clear_attention_in(connection, claimed.authority, claimed.channel, now)
-            return Completion(channel_works_again=cleared, steps=self._steps_in(connection, claimed.announcement_id))
+        # Read after the commit: two deliveries finishing at once must not each see the other as
+        # still running (PostgreSQL shows no uncommitted change), or neither releases the next wave.
+        with self.engine.begin() as connection:
+            steps = self._steps_in(connection, claimed.announcement_id)
+        return Completion(channel_works_again=cleared, steps=steps)
 
     def record_receipt(self, claimed: Delivery, receipt: Receipt, now: datetime) -> bool:
         """Keep the platform's id as soon as we have it, before anything else can go wrong."""
@@ -744,11 +759,19 @@ class Store:
             ).all()  # fmt: skip
             return [Delivery.of(row) for row in rows]
 
-    def mark_queued(self, delivery_ids: Sequence[str], now: datetime) -> None:
-        """Remember that the sweep queued these again, so a long queue is not filled with copies."""
-        if delivery_ids:
-            with self.session() as session:
-                session.execute(update(DeliveryRow).where(DeliveryRow.id.in_(delivery_ids)).values(queued_at=now))
+    def mark_queued(self, deliveries: Sequence[Delivery], now: datetime) -> None:
+        """Remember that the sweep queued these again, so a long queue is not filled with copies.
+        Only those unchanged since they were read: one a worker took meanwhile (and maybe put back
+        for a retry) must not be marked, or the sweep would skip its retry."""
+        if deliveries:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    _MARK_QUEUED,
+                    [
+                        {"_id": d.id, "_due_at": d.next_attempt_at, "_updated_at": d.updated_at, "_now": now}
+                        for d in deliveries
+                    ],
+                )
 
     def reconcile(self, delivery_id: str, now: datetime, *, url: str | None, deadline: timedelta) -> bool:
         """A person settled a delivery that ended without success: with ``url`` it was posted

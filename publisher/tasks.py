@@ -581,7 +581,7 @@ def sweep(herold: Herold, overdue: timedelta = timedelta(0), requeue_after: time
             herold.submit("deliver", delivery.id, kind=delivery.kind)
     due = herold.store.due(now - overdue, now - (requeue_after if requeue_after is not None else overdue))
     # Marked before they are queued: a worker's claim clears the mark, and must come after it.
-    herold.store.mark_queued([d.id for d in due], now)
+    herold.store.mark_queued(due, now)
     for delivery in due:
         herold.submit("deliver", delivery.id, kind=delivery.kind)
     for announcement_id, kind in herold.store.checks_due(now - overdue):

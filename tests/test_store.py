@@ -240,8 +240,9 @@ def test_a_person_settles_a_delivery_nobody_could_confirm(store: Store) -> None:
 def test_the_sweep_reads_a_queued_backlog_once_per_requeue_interval_but_a_retry_at_its_time(store: Store) -> None:
     _, (website, _) = add(store)
     store.release(website, "accepted", NOW, DEADLINE)
-    assert [d.id for d in store.due(NOW, NOW - timedelta(seconds=30))] == [website]
-    store.mark_queued([website], NOW)
+    due = store.due(NOW, NOW - timedelta(seconds=30))
+    assert [d.id for d in due] == [website]
+    store.mark_queued(due, NOW)
     # Still waiting in the pool's backlog: not read again until the requeue interval has passed.
     assert store.due(NOW + timedelta(seconds=5), NOW + timedelta(seconds=5) - timedelta(seconds=30)) == []
     later = NOW + timedelta(seconds=31)
@@ -253,3 +254,25 @@ def test_the_sweep_reads_a_queued_backlog_once_per_requeue_interval_but_a_retry_
     retry_at = NOW + timedelta(seconds=6)
     store.retry_later(claimed, "500", retry_at, NOW + timedelta(seconds=5), ambiguous=False)
     assert [d.id for d in store.due(retry_at, retry_at - timedelta(seconds=30))] == [website]
+
+
+def test_a_delivery_taken_and_put_back_for_a_retry_between_the_sweep_s_read_and_mark_is_not_marked(
+    store: Store,
+) -> None:
+    _, (website, _) = add(store)
+    store.release(website, "accepted", NOW, DEADLINE)
+    due = store.due(NOW, NOW - timedelta(seconds=30))  # the sweep reads it ...
+    claimed = store.claim(website, NOW, LEASE)  # ... a worker takes it at once and is told to wait 2 s ...
+    assert claimed is not None
+    retry_at = NOW + timedelta(seconds=2)
+    store.retry_later(claimed, "503", retry_at, NOW, ambiguous=False)
+    store.mark_queued(due, NOW)  # ... and then the sweep marks what it read.
+    assert [d.id for d in store.due(retry_at, retry_at - timedelta(seconds=30))] == [website], "the retry is due"
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_database_can_be_used(url: str) -> None:
+    store = Store(url)
+    store.migrate()
+    assert store.deliveries("none") == []
+    store.dispose()

@@ -13,6 +13,7 @@ import copy
 import io
 import itertools
 import json
+import os
 import re
 import threading
 import time
@@ -904,3 +905,15 @@ def test_copies_that_appear_together_are_added_to_the_page_by_one_rewrite(
         assert len(written) == 2, "the page is written once when published and once for both copies"
     finally:
         unregister(OtherSocial.type)
+
+
+def test_a_clock_stepped_back_holds_the_lists_back_no_longer_than_the_interval(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    herold = make_herold(_site_every(make_settings, 0.5))
+    publish(herold, warning(headline="Erste Warnung"))
+    state = Path(herold.settings.herold.data_dir) / "state" / f"{SLUG}-website" / "built"
+    an_hour_ahead = time.time() + 3600  # as if the last rewrite happened before the clock went back an hour
+    os.utime(state, (an_hour_ahead, an_hour_ahead))
+    second = publish(herold, warning(headline="Zweite Warnung"))
+    assert eventually(lambda: path_of(herold, second) in current_warnings(site_of(herold)), timeout=3)
