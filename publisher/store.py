@@ -616,7 +616,13 @@ class Store:
 
     def renew(self, claimed: Delivery, now: datetime, lease: timedelta) -> bool:
         """Extend the lease of an attempt that is still running; False if it was lost meanwhile."""
-        return self._held(claimed, lease_until=now + lease, updated_at=now)
+        return self.renew_all([claimed], now, lease)[0]
+
+    def renew_all(self, claims: Sequence[Delivery], now: datetime, lease: timedelta) -> list[bool]:
+        """Extend the leases of several running attempts in one transaction (one wait for the
+        database, not one per attempt); for each, False if it was lost meanwhile."""
+        with self.engine.begin() as connection:
+            return [self._held_in(connection, claimed, lease_until=now + lease, updated_at=now) for claimed in claims]
 
     def postpone(self, claimed: Delivery, at: datetime, reason: str, now: datetime) -> bool:
         """Not an attempt after all (it must wait for another delivery): back to pending, uncounted,
@@ -648,15 +654,17 @@ class Store:
     def complete(self, claimed: Delivery, receipt: Receipt, now: datetime, audit: AuditEntry) -> Completion | None:
         """A delivery succeeded: record it, audit it and clear its channel's attention flag in one
         transaction. None if the lease was lost meanwhile (nothing is written then)."""
-        with self.engine.begin() as connection:
-            if not self._held_in(connection, claimed, **self._succeeded(receipt, now)):
-                return None
-            self._audit_in(connection, audit)
-            cleared = self._clear_attention_in(connection, claimed.authority, claimed.channel, now)
-        # Read after the commit: two deliveries finishing at once must not each see the other as
-        # still running (PostgreSQL shows no uncommitted change), or neither releases the next wave.
-        with self.engine.begin() as connection:
-            steps = self._steps_in(connection, claimed.announcement_id)
+        with self.engine.connect() as connection:
+            with connection.begin():
+                if not self._held_in(connection, claimed, **self._succeeded(receipt, now)):
+                    return None
+                self._audit_in(connection, audit)
+                cleared = self._clear_attention_in(connection, claimed.authority, claimed.channel, now)
+            # Read after the commit: two deliveries finishing at once must not each see the other
+            # as still running (PostgreSQL shows no uncommitted change), or neither releases the
+            # next wave.
+            with connection.begin():
+                steps = self._steps_in(connection, claimed.announcement_id)
         return Completion(channel_works_again=cleared, steps=steps)
 
     def record_receipt(self, claimed: Delivery, receipt: Receipt, now: datetime) -> bool:

@@ -258,23 +258,30 @@ class _LeaseKeeper:
             now = time.monotonic()
             due = [renewed + herold.lease.total_seconds() / 3 - now for _, (herold, _, renewed) in held]
             time.sleep(max(0.05, min([self.TICK, *due])))
+            # Due renewals, per Herold (tests run several): one transaction each.
+            groups: dict[int, list[tuple[int, Herold, Delivery]]] = {}
             for key, (herold, claimed, renewed) in held:
-                every = herold.lease.total_seconds() / 3
-                if time.monotonic() - renewed < every:
-                    continue
+                if time.monotonic() - renewed >= herold.lease.total_seconds() / 3:
+                    groups.setdefault(id(herold), []).append((key, herold, claimed))
+            for group in groups.values():
+                herold = group[0][1]
                 try:
-                    kept: bool | None = herold.store.renew(claimed, herold.clock(), herold.lease)
+                    kept: list[bool | None] = list(
+                        herold.store.renew_all([claimed for _, _, claimed in group], herold.clock(), herold.lease)
+                    )
                 except Exception:
-                    log.exception("renewing a lease failed; trying again", delivery=claimed.id)
-                    kept = None
+                    log.exception("renewing leases failed; trying again", deliveries=[c.id for _, _, c in group])
+                    kept = [None] * len(group)
+                every = herold.lease.total_seconds() / 3
                 with self._lock:
-                    if key not in self._held:
-                        continue  # the attempt ended meanwhile
-                    if kept is False:  # finished or taken over: nothing left to keep
-                        del self._held[key]
-                    else:  # renewed, or try again in a TICK
-                        at = time.monotonic() if kept else time.monotonic() - every + self.TICK
-                        self._held[key] = (herold, claimed, at)
+                    for (key, _, claimed), renewed_ok in zip(group, kept, strict=True):
+                        if key not in self._held:
+                            continue  # the attempt ended meanwhile
+                        if renewed_ok is False:  # finished or taken over: nothing left to keep
+                            del self._held[key]
+                        else:  # renewed, or try again in a TICK
+                            at = time.monotonic() if renewed_ok else time.monotonic() - every + self.TICK
+                            self._held[key] = (herold, claimed, at)
 
 
 _leases = _LeaseKeeper()
