@@ -234,6 +234,8 @@ class _LeaseKeeper:
     def __init__(self) -> None:
         self._held: dict[int, tuple[Herold, Delivery, float]] = {}  # key -> (herold, claim, renewed at)
         self._lock = threading.Lock()
+        self._wake = threading.Event()  # a new attempt due before the next look: look again sooner
+        self._next_look = 0.0  # monotonic time of the keeper's next look
         self._thread: threading.Thread | None = None
 
     @contextmanager
@@ -244,6 +246,8 @@ class _LeaseKeeper:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="herold-leases", daemon=True)
                 self._thread.start()
+            if time.monotonic() + herold.lease.total_seconds() / 3 < self._next_look:
+                self._wake.set()  # only short leases (tests): a 60 s lease is renewed after 20 s
         try:
             yield
         finally:
@@ -257,7 +261,11 @@ class _LeaseKeeper:
             # Sleep until the first renewal is due (short leases in tests), at most a TICK.
             now = time.monotonic()
             due = [renewed + herold.lease.total_seconds() / 3 - now for _, (herold, _, renewed) in held]
-            time.sleep(max(0.05, min([self.TICK, *due])))
+            pause = max(0.05, min([self.TICK, *due]))
+            with self._lock:
+                self._next_look = time.monotonic() + pause
+            self._wake.wait(pause)
+            self._wake.clear()
             # Due renewals, per Herold (tests run several): one transaction each.
             groups: dict[int, list[tuple[int, Herold, Delivery]]] = {}
             for key, (herold, claimed, renewed) in held:
