@@ -256,13 +256,11 @@ class Website(Channel):
         except (FileNotFoundError, ValueError):
             return 0
 
-    def _request_lists(self, month: str) -> int:
-        """Ask for the lists to be rewritten (under the lock); returns the number of this request."""
-        number = self._counter("requested") + 1
-        self._put("requested", str(number))
+    def _request_lists(self, month: str) -> None:
+        """Ask for the lists to be rewritten (under the lock)."""
+        self._put("requested", str(self._counter("requested") + 1))
         with open(self._state("months"), "a") as months:
             months.write(month + "\n")
-        return number
 
     def _lines(self, name: str) -> set[str]:
         try:

@@ -485,10 +485,6 @@ class Store:
             ).all()
             return [self._stored(row, item) for row in rows]
 
-    def variant(self, announcement_id: str, channel: str) -> Variant | None:
-        with self.engine.begin() as connection:
-            return self._variant_in(connection, announcement_id, channel)
-
     @staticmethod
     def _variant_in(connection: Connection, announcement_id: str, channel: str) -> Variant | None:
         row = connection.execute(_VARIANT, {"_announcement": announcement_id, "_channel": channel}).first()

@@ -17,7 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -220,7 +220,7 @@ def deliver(herold: Herold, delivery_id: str) -> None:
     attempt = herold.store.attempt(delivery_id, now, herold.lease)
     if attempt is None:
         return  # not due, already taken, or already done
-    with _lease_kept(herold, attempt.delivery):
+    with _leases.kept(herold, attempt.delivery):
         _attempt(herold, attempt, now)
 
 
@@ -293,10 +293,6 @@ class _LeaseKeeper:
 
 
 _leases = _LeaseKeeper()
-
-
-def _lease_kept(herold: Herold, claimed: Delivery) -> AbstractContextManager[None]:
-    return _leases.kept(herold, claimed)
 
 
 def _attempt(herold: Herold, attempt: Attempt, now: datetime) -> None:
