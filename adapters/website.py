@@ -58,6 +58,7 @@ from adapters.base import (
 from publisher.announcement import Kind, MsgType
 from publisher.labels import labels_for
 from publisher.render import environment, local_time
+from publisher.text import xml_safe
 
 if TYPE_CHECKING:
     from publisher.authority import Authority, ChannelConfig
@@ -494,11 +495,13 @@ class Website(Channel):
             added = feed.add_entry()
             added.id(f"urn:uuid:{entry.id}")
             added.guid(f"urn:uuid:{entry.id}", permalink=False)
-            added.title(self._title(entry))
+            # Stored before control characters were refused, or written by hand: a feed writer
+            # refuses the whole feed for one such character, so they never reach it.
+            added.title(xml_safe(self._title(entry)))
             added.link(href=link, rel="alternate")
             added.published(entry.published)
             added.updated(entry.published)
-            added.description(entry.variant_text)
+            added.description(xml_safe(entry.variant_text))
             added.author({"name": self.authority.name})
             if entry.announcement.category:
                 added.category(term=entry.announcement.category.value)

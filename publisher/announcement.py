@@ -20,21 +20,25 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
+from publisher.limits import LIMITS
 from publisher.problems import InvalidInput, Problem, from_validation_error
+from publisher.text import bidi_control, forbidden_character, unify_newlines
 
 
 class Kind(StrEnum):
@@ -91,17 +95,79 @@ class Certainty(StrEnum):
 # BCP 47 in the shape people actually write: "de", "de-DE", "en-GB", "sr-Latn".
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 LanguageTag = Annotated[str, Field(pattern=LANGUAGE_TAG.pattern, max_length=35)]
-Text = Annotated[str, Field(min_length=1)]
 
-MAX_IMAGE_BYTES = 8 * 1024 * 1024
+MAX_IMAGE_BYTES = LIMITS.image_bytes
+
+# Validation context for documents Herold stored itself: the rules for input (characters, years,
+# rules between fields) were checked when they came in, and tightening a rule later must never
+# make a stored announcement unreadable (its warning could no longer be updated or cancelled).
+STORED = {"stored": True}
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("stored"))
+
+
+def _within_years(value: datetime, info: ValidationInfo) -> datetime:
+    if not _stored(info) and not LIMITS.earliest_year <= value.year <= LIMITS.latest_year:
+        raise PydanticCustomError(
+            "year_range",
+            "lies in the year {year}; Herold takes times from {earliest} to {latest}",
+            {"year": value.year, "earliest": LIMITS.earliest_year, "latest": LIMITS.latest_year},
+        )
+    return value
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_within_years)]
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [item for item in value if isinstance(item, str)]
+    return []
 
 
 class _Strict(BaseModel):
     # Unknown fields are errors: a typo ("instructions") must not silently drop what people must do.
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    # Fields people read as one statement (headlines, events): no bidirectional controls either.
+    _lines: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _newlines(cls, value: Any) -> Any:
+        return unify_newlines(value) if isinstance(value, str) else value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _characters(cls, value: Any, info: ValidationInfo) -> Any:
+        """Every piece of text: no control characters but line breaks and tabs (publisher.text)."""
+        if _stored(info):
+            return value
+        for text in _texts(value):
+            found = forbidden_character(text)
+            if found:
+                raise PydanticCustomError(
+                    "control_character",
+                    "contains a control character ({character}) at position {position}; remove it "
+                    "(only line breaks and tabs are allowed in text)",
+                    {"character": found[1], "position": found[0]},
+                )
+            found = bidi_control(text) if info.field_name in cls._lines else None
+            if found:
+                raise PydanticCustomError(
+                    "bidi_control",
+                    "contains a bidirectional control character ({character}) at position {position}, which can "
+                    "make it display differently from what it says; remove it",
+                    {"character": found[1], "position": found[0]},
+                )
+        return value
 
 
 class Geocode(_Strict):
+    _lines = frozenset({"name", "value"})
     name: Annotated[str, Field(min_length=1, max_length=100)]
     value: Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -114,13 +180,23 @@ Point = tuple[
 
 class Area(_Strict):
     description: Annotated[str, Field(min_length=1, max_length=1000)]
-    geocodes: list[Geocode] = Field(default_factory=list, max_length=1000)
+    geocodes: list[Geocode] = Field(default_factory=list, max_length=LIMITS.geocodes)
     # CAP polygons: closed rings of (latitude, longitude) pairs, at least four points.
-    polygons: list[Annotated[list[Point], Field(min_length=4)]] = Field(default_factory=list, max_length=100)
+    polygons: list[Annotated[list[Point], Field(min_length=4)]] = Field(
+        default_factory=list, max_length=LIMITS.polygons
+    )
 
     @field_validator("polygons")
     @classmethod
     def _closed(cls, polygons: list[list[tuple[float, float]]]) -> list[list[tuple[float, float]]]:
+        points = sum(len(ring) for ring in polygons)
+        if points > LIMITS.polygon_points:
+            # Every post and webhook would carry them all: a typo or an export gone wrong.
+            raise PydanticCustomError(
+                "polygon_points",
+                "have {points} points in all; Herold takes at most {limit} (simplify the shapes)",
+                {"points": points, "limit": LIMITS.polygon_points},
+            )
         for number, ring in enumerate(polygons):
             if ring[0] != ring[-1]:
                 raise PydanticCustomError(
@@ -132,14 +208,22 @@ class Area(_Strict):
 
 
 class Translation(_Strict):
+    _lines = frozenset({"headline"})
     headline: Annotated[str, Field(min_length=1, max_length=160)]
     description: Annotated[str, Field(min_length=1, max_length=10_000)] | None = None
     instruction: Annotated[str, Field(min_length=1, max_length=1_000)] | None = None
+
+    @field_validator("headline", mode="after")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return " ".join(value.split())
 
 
 class Media(_Strict):
     """An image. On input it comes as a file ``path`` or as base64 ``data``; Herold strips its
     metadata at intake and from then on refers to its own copy by ``path``."""
+
+    _lines = frozenset({"path"})
 
     path: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
     data: str | None = Field(default=None, repr=False)
@@ -162,7 +246,7 @@ class Media(_Strict):
         except (binascii.Error, ValueError):
             raise PydanticCustomError("media_data", "is not base64-encoded image data") from None
         if len(raw) > MAX_IMAGE_BYTES:
-            raise PydanticCustomError("media_size", "is larger than 8 MB")
+            raise PydanticCustomError("media_size", "is larger than {limit} MiB", {"limit": MAX_IMAGE_BYTES >> 20})
         return data
 
 
@@ -170,6 +254,8 @@ Hashtag = Annotated[str, Field(pattern=r"^\w{1,50}$")]
 
 
 class Announcement(_Strict):
+    _lines = frozenset({"headline", "event", "contact", "references", "channels"})
+
     authority: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
     kind: Kind
     msg_type: MsgType = MsgType.alert
@@ -184,15 +270,17 @@ class Announcement(_Strict):
     description: Annotated[str, Field(min_length=1, max_length=10_000)]
     instruction: Annotated[str, Field(min_length=1, max_length=1_000)] | None = None
     area: Area | None = None
-    effective: AwareDatetime | None = None
-    expires: AwareDatetime | None = None
+    effective: Moment | None = None
+    expires: Moment | None = None
     language: LanguageTag | None = None
-    translations: dict[LanguageTag, Translation] = Field(default_factory=dict, max_length=20)
-    media: list[Media] = Field(default_factory=list, max_length=4)
-    hashtags: list[Hashtag] = Field(default_factory=list, max_length=10)
+    translations: dict[LanguageTag, Translation] = Field(default_factory=dict, max_length=LIMITS.translations)
+    media: list[Media] = Field(default_factory=list, max_length=LIMITS.media)
+    hashtags: list[Hashtag] = Field(default_factory=list, max_length=LIMITS.hashtags)
     contact: Annotated[str, Field(min_length=1, max_length=300)] | None = None
-    channels: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = None
-    publish_at: AwareDatetime | None = None
+    channels: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=LIMITS.channels
+    )
+    publish_at: Moment | None = None
 
     @field_validator("kind", "msg_type", "category", "severity", "urgency", "certainty", mode="before")
     @classmethod
@@ -214,7 +302,9 @@ class Announcement(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _rules(self) -> Self:
+    def _rules(self, info: ValidationInfo) -> Self:
+        if _stored(info):
+            return self  # checked when it came in (see STORED)
         problems = cross_field_problems(dict(self))
         if problems:
             # One message here; parse_announcement() reports each rule at its own field.
@@ -308,7 +398,7 @@ def parse_announcement(data: Any) -> Announcement:
 
 def _with_hint(problem: Problem, error: Any) -> Problem:
     """Point a misspelt top-level field at the one that was probably meant."""
-    if error["type"] != "extra_forbidden" or len(error["loc"]) != 1:
+    if error["type"] != "extra_forbidden" or len(error["loc"]) != 1 or len(str(error["loc"][0])) > 40:
         return problem
     close = difflib.get_close_matches(str(error["loc"][0]), list(Announcement.model_fields), n=1)
     if not close:

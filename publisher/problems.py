@@ -8,11 +8,14 @@ are translated here once, so the API, the CLI and config checks all speak the sa
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
+
+from publisher.text import printable
 
 
 class Problem(BaseModel):
@@ -32,12 +35,21 @@ class InvalidInput(Exception):
 
 
 def field_path(loc: Iterable[int | str]) -> str:
-    return ".".join(str(part) for part in loc)
+    # Keys come from the input: a path never carries control characters, nor a whole document.
+    path = printable(".".join(str(part) for part in loc))
+    return path if len(path) <= 200 else path[:199] + "…"
+
+
+# Bounded work for any value: a structure with shared parts (a YAML alias bomb) is never expanded.
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 2, 60, 60
+_SHORT.maxlist = _SHORT.maxdict = _SHORT.maxtuple = _SHORT.maxset = 4
 
 
 def _got(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) else f'"{value}"'
-    return text if len(text) <= 60 else text[:57] + "..."
+    text = _SHORT.repr(value) if not isinstance(value, str) else f'"{value[:80]}"'
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return printable(text)  # it is shown on terminals: never a raw control character
 
 
 def _message(error: ErrorDetails) -> str:
@@ -72,6 +84,8 @@ def _message(error: ErrorDetails) -> str:
         return "needs a time-zone offset, e.g. 2026-11-22T10:00:00+01:00"
     if kind in {"string_type"}:
         return f"must be text (got {_got(value)})"
+    if kind == "string_unicode":
+        return "contains a character that is not valid Unicode (a lone surrogate); remove it"
     if kind in {"list_type", "tuple_type"}:
         return f"must be a list (got {_got(value)})"
     if kind in {"dict_type", "model_type", "model_attributes_type"}:

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from publisher.announcement import Announcement
 from publisher.counting import TextRule
 from publisher.labels import labels_for, primary
+from publisher.text import xml_safe
 
 ELLIPSIS = "…"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -50,6 +51,12 @@ class DoesNotFit(Exception):
         )
 
 
+def _without_control_characters(value: Any) -> Any:
+    """Whatever a template prints: no character that pages, feeds or platforms refuse (intake
+    refuses them; this covers what was stored before, or by hand)."""
+    return type(value)(xml_safe(value)) if isinstance(value, str) else value
+
+
 @cache
 def environment(directory: Path = TEMPLATES) -> Environment:
     env = Environment(
@@ -60,6 +67,7 @@ def environment(directory: Path = TEMPLATES) -> Environment:
         keep_trailing_newline=False,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_without_control_characters,
     )
     env.filters["hashtag"] = lambda tag: f"#{tag}"
     return env

@@ -114,6 +114,13 @@ def store(database_url: str) -> Iterator[Store]:
     store.dispose()
 
 
+def forget_cached(announcement_id: str) -> None:
+    """Make this process read a stored document again (after a test changed it in the database)."""
+    from publisher import store
+
+    store._documents.pop(announcement_id, None)
+
+
 def warning(**changes: Any) -> dict[str, Any]:
     """A valid warning document; keyword arguments change or (with None) remove fields."""
     document: dict[str, Any] = {

@@ -396,7 +396,7 @@ def test_an_image_given_by_path_or_by_data_is_accepted(media: dict[str, str]) ->
 def test_an_image_larger_than_8_mb_is_refused() -> None:
     data = base64.b64encode(b"\0" * (MAX_IMAGE_BYTES + 1)).decode()
 
-    assert by_field(warning(media=[{"data": data, "alt": "Karte"}])) == {"media.0.data": "is larger than 8 MB"}
+    assert by_field(warning(media=[{"data": data, "alt": "Karte"}])) == {"media.0.data": "is larger than 8 MiB"}
 
 
 # --- languages, hashtags, whitespace ----------------------------------------------------------------------
@@ -460,3 +460,94 @@ def test_a_headline_is_one_line_whatever_was_pasted() -> None:
     announcement = parse_announcement(warning(headline="Fliegerbombe\n  in der\tAltstadt", event="Bomben-\nfund"))
     assert announcement.headline == "Fliegerbombe in der Altstadt"
     assert announcement.event == "Bomben- fund"
+
+
+# -- characters, times and sizes that no announcement needs ------------------------------------------------
+
+CONTROL = "contains a control character ({}) at position 3; remove it (only line breaks and tabs are allowed in text)"
+TEXT_FIELDS: list[tuple[str, dict[str, Any]]] = [
+    ("headline", {"headline": "ab{}c"}),
+    ("description", {"description": "ab{}c"}),
+    ("instruction", {"instruction": "ab{}c"}),
+    ("event", {"event": "ab{}c"}),
+    ("contact", {"contact": "ab{}c"}),
+    ("area.description", {"area": {"description": "ab{}c"}}),
+    ("area.geocodes.0.value", {"area": {"description": "Altstadt", "geocodes": [{"name": "ARS", "value": "ab{}c"}]}}),
+    ("translations.en.headline", {"translations": {"en": {"headline": "ab{}c"}}}),
+    ("translations.en.description", {"translations": {"en": {"headline": "Bomb", "description": "ab{}c"}}}),
+    ("media.0.alt", {"media": [{"path": "karte.png", "alt": "ab{}c"}]}),
+    ("channels", {"channels": ["website", "ab{}c"]}),
+]
+
+
+def _with(changes: dict[str, Any], character: str) -> dict[str, Any]:
+    def fill(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace("{}", character)
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        return [fill(v) for v in value]
+
+    return warning(**fill(changes))
+
+
+@pytest.mark.parametrize(("field", "changes"), TEXT_FIELDS, ids=[f for f, _ in TEXT_FIELDS])
+@pytest.mark.parametrize("character", ["\x00", "\x1b", "\x7f", "\x9b", "\ufffe", "\U0010ffff"])
+def test_control_characters_and_noncharacters_are_refused_in_every_text_field(
+    field: str, changes: dict[str, Any], character: str
+) -> None:
+    assert by_field(_with(changes, character)) == {field: CONTROL.format(f"U+{ord(character):04X}")}
+
+
+@pytest.mark.parametrize(("field", "changes"), TEXT_FIELDS, ids=[f for f, _ in TEXT_FIELDS])
+def test_line_breaks_and_tabs_are_text(field: str, changes: dict[str, Any]) -> None:
+    if field in {"headline", "event", "translations.en.headline"}:
+        return  # one line: the breaks become spaces (tested above)
+    parse_announcement(_with(changes, "\n\t"))
+
+
+def test_windows_line_ends_are_line_breaks() -> None:
+    assert parse_announcement(warning(description="Erste Zeile\r\nZweite Zeile\rDritte")).description == (
+        "Erste Zeile\nZweite Zeile\nDritte"
+    )
+
+
+@pytest.mark.parametrize("override", ["\u202e", "\u202d", "\u2066", "\u2069"])
+def test_bidirectional_overrides_are_refused_in_headlines_but_not_in_running_text(override: str) -> None:
+    problems = by_field(warning(headline=f"Ab{override}c", translations={"ar": {"headline": f"ت{override}ب"}}))
+
+    assert sorted(problems) == ["headline", "translations.ar.headline"]
+    assert problems["headline"].startswith(f"contains a bidirectional control character (U+{ord(override):04X})")
+    parse_announcement(warning(description=f"Ab{override}c"))
+
+
+def test_a_lone_surrogate_is_named_in_plain_words() -> None:
+    assert by_field(warning(description="ab\ud800c")) == {
+        "description": "contains a character that is not valid Unicode (a lone surrogate); remove it"
+    }
+
+
+@pytest.mark.parametrize("field", ["effective", "expires", "publish_at"])
+@pytest.mark.parametrize(("moment", "year"), [("9999-12-31T23:00:00+00:00", 9999), ("0026-11-22T10:00:00+01:00", 26)])
+def test_times_outside_a_sane_range_of_years_are_refused(field: str, moment: str, year: int) -> None:
+    assert by_field(warning(**{field: moment})) == {
+        field: f"lies in the year {year}; Herold takes times from 2000 to 2099"
+    }
+
+
+def test_polygons_with_more_points_than_any_area_needs_are_refused() -> None:
+    ring = [[50.0 + i / 1e6, 7.0] for i in range(10_001)] + [[50.0, 7.0]]
+
+    assert by_field(warning(area={"description": "Kreis", "polygons": [ring, ring]})) == {
+        "area.polygons": "have 20004 points in all; Herold takes at most 20000 (simplify the shapes)"
+    }
+
+
+def test_a_problem_never_repeats_a_huge_or_self_referencing_value() -> None:
+    shared: list[Any] = ["x" * 1000]
+    for _ in range(30):
+        shared = [shared, shared]  # what a YAML alias bomb builds: 2**30 leaves if written out
+
+    problems = by_field(warning(headline=shared))
+
+    assert len(problems["headline"]) < 120

@@ -30,6 +30,7 @@ import pytest
 from bs4 import BeautifulSoup, Tag
 from jsonschema import Draft202012Validator, FormatChecker
 from PIL import Image
+from sqlalchemy import select, update
 
 from adapters import register, unregister
 from adapters.base import Capabilities, Channel, Post, Receipt, Wave
@@ -39,10 +40,10 @@ from publisher.app import Herold
 from publisher.config import Settings, settings_from
 from publisher.intake import accept
 from publisher.runner import Queue, TaskName
-from publisher.schema import DeliveryState
+from publisher.schema import AnnouncementRow, DeliveryState, VariantRow
 from publisher.tasks import wait_until_settled
 
-from conftest import AUTHORITY, FIXTURES, HeroldFactory, SettingsFactory, news, warning
+from conftest import AUTHORITY, FIXTURES, HeroldFactory, SettingsFactory, forget_cached, news, warning
 
 SLUG = AUTHORITY["slug"]
 BASE_URL = AUTHORITY["base_url"]
@@ -590,6 +591,24 @@ def test_the_feeds_show_an_all_clear_as_its_own_entry_newest_first(herold: Herol
     for feed in ("atom.xml", "rss.xml"):
         parsed = feedparser.parse((site_of(herold) / feed).read_bytes())
         assert [e.title for e in parsed.entries] == ["Entwarnung: Bombe entschärft", "Fliegerbombe in der Altstadt"]
+
+
+def test_control_characters_stored_before_they_were_refused_never_break_a_feed(herold: Herold) -> None:
+    legacy = publish(herold, warning(headline="Fliegerbombe Altstadt"))
+    with herold.store.engine.begin() as connection:
+        document = connection.execute(select(AnnouncementRow.document).where(AnnouncementRow.id == legacy)).scalar_one()
+        document = {**document, "headline": "Fliegerbombe\x1b[31m Altstadt\x00"}
+        connection.execute(update(AnnouncementRow).where(AnnouncementRow.id == legacy).values(document=document))
+        connection.execute(update(VariantRow).where(VariantRow.announcement_id == legacy).values(text="Text\x0c"))
+    forget_cached(legacy)
+
+    publish(herold, news())
+
+    for feed in ("atom.xml", "rss.xml"):
+        parsed = feedparser.parse((site_of(herold) / feed).read_bytes())
+        assert parsed.bozo == 0, parsed.get("bozo_exception")
+        assert [e.title for e in parsed.entries][-1] == "Fliegerbombe[31m Altstadt"
+    assert "\x1b" not in (site_of(herold) / path_of(herold, legacy) / "index.html").read_text()
 
 
 def validator() -> Draft202012Validator:

@@ -1,0 +1,50 @@
+"""What text may contain, and how text from outside is shown on terminals and in feeds."""
+
+from __future__ import annotations
+
+import pytest
+from lxml import etree  # type: ignore[import-untyped]
+
+from publisher.text import bidi_control, forbidden_character, printable, unify_newlines, xml_safe
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Fliegerbombe\x00", (13, "U+0000")),
+        ("\x1b[31mrot", (1, "U+001B")),
+        ("Ende\x7f", (5, "U+007F")),
+        ("C1 \x85", (4, "U+0085")),
+        ("x\ufffe", (2, "U+FFFE")),
+        ("x\U0001ffff", (2, "U+1FFFF")),
+        ("x\ufdd0", (2, "U+FDD0")),
+        ("Zeile\nZeile\tTab, Umlaute äöü ß, Emoji 🚨, Arabisch مرحبا", None),
+    ],
+)
+def test_characters_no_announcement_needs_are_found_with_their_position(
+    text: str, found: tuple[int, str] | None
+) -> None:
+    assert forbidden_character(text) == found
+
+
+def test_bidirectional_controls_are_found_but_marks_are_text() -> None:
+    assert bidi_control("abc\u202edef") == (4, "U+202E")
+    assert bidi_control("abc\u2067d") == (4, "U+2067")
+    assert bidi_control("Preis \u200e12 €") is None
+
+
+def test_a_terminal_never_gets_a_raw_control_character() -> None:
+    assert printable("Alarm\x1b[2J\x07 \u202eevil\r\nZeile\tzwei") == "Alarm\\x1b[2J\\x07 \\u202eevil\\x0d\nZeile\tzwei"
+    assert printable("Fliegerbombe in Köln 🚨") == "Fliegerbombe in Köln 🚨"
+
+
+def test_what_xml_forbids_is_left_out_of_feeds() -> None:
+    dirty = "a\x00b\x1bc\x0cd\ufffee\tf\ng"
+    clean = xml_safe(dirty)
+
+    assert clean == "abcde\tf\ng"
+    etree.fromstring(f"<t>{clean}</t>".encode())  # lxml refuses the rest
+
+
+def test_pasted_windows_and_old_mac_line_ends_are_newlines() -> None:
+    assert unify_newlines("a\r\nb\rc\n") == "a\nb\nc\n"
