@@ -8,7 +8,7 @@ transaction, and the engine is told to start; from then on the database carries 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,14 @@ from adapters.base import Wave
 from publisher.announcement import Announcement, Media, MsgType, parse_announcement
 from publisher.app import Herold
 from publisher.authority import Authority, slugify
+from publisher.limits import LIMITS
 from publisher.media import CleanImage, MediaError, clean
 from publisher.media import store as store_image
 from publisher.problems import InvalidInput, Problem
 from publisher.render import DoesNotFit, Variant, render
 from publisher.schema import DeliveryState
-from publisher.store import AuditEntry, NewDelivery, StoredAnnouncement
+from publisher.store import AuditEntry, NewDelivery, StoredAnnouncement, Unreadable
+from publisher.text import printable
 
 log = structlog.get_logger("herold.intake")
 
@@ -57,29 +59,24 @@ def accept(
     except InvalidInput as error:
         announcement, problems = None, error.problems
 
-    slug = (
+    given = (
         announcement.authority if announcement else (document.get("authority") if isinstance(document, dict) else None)
     )
+    slug = given if isinstance(given, str) else ""
     try:
-        authority = herold.authority(slug) if isinstance(slug, str) else None
+        authority = herold.authority(slug) if slug else None
     except KeyError:
         known = ", ".join(a.slug for a in herold.settings.authorities)
-        problems.append(Problem(field="authority", message=f"'{slug}' is not configured here (configured: {known})"))
+        problems.append(
+            Problem(field="authority", message=f"'{printable(slug[:64])}' is not configured here (configured: {known})")
+        )
         authority = None
     if announcement is None or authority is None:
         raise InvalidInput(problems)
 
     original = _original(herold, announcement, authority, problems)
     channels = _channels(announcement, authority, original, problems)
-    if (
-        announcement.expires
-        and announcement.expires <= now
-        and announcement.msg_type in {MsgType.alert, MsgType.update}
-    ):
-        problems.append(Problem(field="expires", message="is already in the past"))
-    if announcement.publish_at and announcement.publish_at < now and announcement.msg_type is MsgType.alert:
-        problems.append(Problem(field="publish_at", message="is in the past; leave it out to publish now"))
-
+    problems += _times(announcement, now)
     images: list[CleanImage] = []
     for number, item in enumerate(announcement.media):
         try:
@@ -89,15 +86,7 @@ def accept(
     if problems:
         raise InvalidInput(problems)
 
-    announcement = announcement.model_copy(
-        update={
-            **_inherited(announcement, original, now),
-            "language": announcement.language or authority.language,
-            "channels": channels,
-            # Until stored, the variants only need to know that (and which) images exist.
-            "media": [Media(path=f"media/{image.name}", alt=image.alt) for image in images],
-        }
-    )
+    announcement = _effective(announcement, authority, original, channels, images, now)
     announcement_id = str(uuid.uuid4())
     month: str | None = None
     if original is None:
@@ -202,6 +191,77 @@ def accept(
     return announcement_id
 
 
+def _times(announcement: Announcement, now: datetime) -> list[Problem]:
+    problems = []
+    current = announcement.msg_type in {MsgType.alert, MsgType.update}
+    if announcement.expires and announcement.expires <= now and current:
+        problems.append(Problem(field="expires", message="is already in the past"))
+    if announcement.publish_at and announcement.publish_at < now and announcement.msg_type is MsgType.alert:
+        problems.append(Problem(field="publish_at", message="is in the past; leave it out to publish now"))
+    if announcement.publish_at and announcement.publish_at > now + timedelta(days=LIMITS.schedule_days):
+        problems.append(
+            Problem(field="publish_at", message=f"lies more than {LIMITS.schedule_days} days ahead; Herold schedules "
+                    "at most that far")
+        )  # fmt: skip
+    return problems
+
+
+def _effective(
+    announcement: Announcement,
+    authority: Authority,
+    original: StoredAnnouncement | None,
+    channels: list[str],
+    images: list[CleanImage],
+    now: datetime,
+) -> Announcement:
+    """The announcement as it will be stored: with what a follow-up keeps from its original, the
+    default language, the chosen channels and the cleaned images. Checked again as a whole, as
+    every reader will read it: a rule that holds for what was sent may fail for what is kept
+    (an update's new effective after the expires it keeps)."""
+    kept = _inherited(announcement, original, now)
+    defaulted = {} if announcement.language else {"language": authority.language}
+    candidate = announcement.model_copy(
+        update={
+            **kept,
+            **defaulted,
+            "channels": channels,
+            # Until stored, the variants only need to know that (and which) images exist.
+            "media": [Media(path=f"media/{image.name}", alt=image.alt) for image in images],
+        }
+    )
+    problems = []
+    try:
+        effective = parse_announcement(candidate.model_dump(mode="json", exclude_none=True))
+    except InvalidInput as error:
+        problems = [_explained(problem, kept, defaulted) for problem in error.problems]
+    else:
+        expires = kept.get("expires")
+        if expires is not None and expires <= now:
+            problems.append(
+                Problem(field="expires", message=f"this update keeps expires {expires.isoformat()} from the "
+                        "announcement it refers to, which has passed; give a new expires")
+            )  # fmt: skip
+    if problems:
+        raise InvalidInput(problems)
+    return effective
+
+
+# The fields each rule between fields looks at, to explain a problem with one that was not sent.
+_RULE_FIELDS = {"expires": ("expires", "effective"), "translations": ("language",)}
+
+
+def _explained(problem: Problem, kept: dict[str, Any], defaulted: dict[str, Any]) -> Problem:
+    root = problem.field.split(".")[0]
+    notes = []
+    for name in dict.fromkeys((root, *_RULE_FIELDS.get(root, ()))):
+        if name in kept:
+            value = kept[name].isoformat() if isinstance(kept[name], datetime) else kept[name]
+            notes.append(f"{name} {value} is kept from the announcement it refers to; give {name} to change it")
+        elif name in defaulted:
+            notes.append(f"without {name}, it is the authority's first language, {defaulted[name]}")
+    return Problem(field=problem.field, message="; ".join([problem.message, *notes])) if notes else problem
+
+
 INHERITED = ("category", "event", "severity", "urgency", "certainty", "area", "contact", "expires")
 
 
@@ -230,7 +290,14 @@ def _original(
     """The announcement a follow-up refers to, checked."""
     if not announcement.references:
         return None
-    original = herold.store.announcement(announcement.references)
+    try:
+        original = herold.store.announcement(announcement.references)
+    except Unreadable as error:
+        problems.append(
+            Problem(field="references", message=f"refers to an announcement Herold cannot read ({error.reason}); "
+                    "publish a new announcement instead")
+        )  # fmt: skip
+        return None
     if original is None or original.authority != authority.slug:
         problems.append(
             Problem(

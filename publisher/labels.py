@@ -61,6 +61,12 @@ LABELS: dict[str, dict[str, str]] = {
         ),
         "alarm.website_held": "Alle anderen Kanäle werden zurückgehalten, bis die Website-Seite steht "
         "oder jemand sie mit Begründung freigibt (herold release).",
+        "alarm.unreadable_subject": "Herold: eine gespeicherte Meldung ist nicht lesbar",
+        "alarm.unreadable_body": (
+            "Die gespeicherte Meldung {announcement} kann nicht gelesen werden und wird auf keinem Kanal "
+            "veröffentlicht.\n\nGrund: {reason}\n\nBitte veröffentlichen Sie sie neu; alle anderen Meldungen "
+            "sind davon nicht betroffen.\n"
+        ),
     },
     "en": {
         "msg_type.update": "Update",
@@ -114,6 +120,11 @@ LABELS: dict[str, dict[str, str]] = {
         ),
         "alarm.website_held": "Every other channel is held back until the website page exists "
         "or a person releases them with a reason (herold release).",
+        "alarm.unreadable_subject": "Herold: a stored announcement cannot be read",
+        "alarm.unreadable_body": (
+            "The stored announcement {announcement} cannot be read and is published on no channel.\n\n"
+            "Reason: {reason}\n\nPlease publish it again; no other announcement is affected.\n"
+        ),
     },
 }
 

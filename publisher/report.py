@@ -8,7 +8,10 @@ from pydantic import BaseModel
 
 from publisher.app import Herold
 from publisher.plan import Step, plan
+from publisher.render import Variant
 from publisher.schema import DeliveryState
+from publisher.store import Delivery, Unreadable
+from publisher.text import printable
 
 
 class DeliveryReport(BaseModel):
@@ -39,7 +42,7 @@ class AnnouncementReport(BaseModel):
     references: str | None
     received_at: datetime
     publish_at: datetime | None
-    status: str  # scheduled | in progress | held back | published | published with failures
+    status: str  # scheduled | in progress | held back | published | published with failures | unreadable
     held_back: str | None
     override_reason: str | None
     attention: dict[str, str]  # channels of the authority that need a person, and why
@@ -53,7 +56,10 @@ class AnnouncementReport(BaseModel):
 
 
 def report(herold: Herold, announcement_id: str) -> AnnouncementReport | None:
-    stored = herold.store.announcement(announcement_id)
+    try:
+        stored = herold.store.announcement(announcement_id)
+    except Unreadable as error:
+        return _unreadable(herold, error)
     if stored is None:
         return None
     authority = herold.authority(stored.authority)
@@ -92,26 +98,61 @@ def report(herold: Herold, announcement_id: str) -> AnnouncementReport | None:
         held_back=decision.held_back,
         override_reason=stored.override_reason,
         attention=herold.store.attention(stored.authority),
-        deliveries=[
-            DeliveryReport(
-                channel=d.channel,
-                type=d.channel_type,
-                wave=d.wave,
-                state=d.state,
-                attempts=d.attempts,
-                platform_id=d.platform_id,
-                url=d.platform_url,
-                last_error=d.last_error,
-                released_at=d.released_at,
-                release_reason=d.release_reason,
-                next_attempt_at=d.next_attempt_at,
-                finished_at=d.finished_at,
-                length=variants[d.channel].length if d.channel in variants else None,
-                limit=variants[d.channel].limit if d.channel in variants else None,
-                shortened=list(variants[d.channel].shortened) if d.channel in variants else [],
-            )
-            for d in deliveries
-        ],
+        deliveries=_deliveries(deliveries, variants),
+    )
+
+
+def _deliveries(deliveries: list[Delivery], variants: dict[str, Variant]) -> list[DeliveryReport]:
+    return [
+        DeliveryReport(
+            channel=d.channel,
+            type=d.channel_type,
+            wave=d.wave,
+            state=d.state,
+            attempts=d.attempts,
+            platform_id=d.platform_id,
+            url=d.platform_url,
+            last_error=d.last_error,
+            released_at=d.released_at,
+            release_reason=d.release_reason,
+            next_attempt_at=d.next_attempt_at,
+            finished_at=d.finished_at,
+            length=variants[d.channel].length if d.channel in variants else None,
+            limit=variants[d.channel].limit if d.channel in variants else None,
+            shortened=list(variants[d.channel].shortened) if d.channel in variants else [],
+        )
+        for d in deliveries
+    ]
+
+
+def _unreadable(herold: Herold, error: Unreadable) -> AnnouncementReport | None:
+    """What can be said of an announcement whose document cannot be read: its row, its
+    deliveries, and why. Its deliveries fail (publisher.tasks.unreadable); nothing else does."""
+    row = herold.store.summary(error.announcement_id)
+    if row is None:
+        return None
+    document = row["document"]
+    headline = document.get("headline") if isinstance(document, dict) else None
+    try:
+        item_url = herold.authority(row["authority"]).url(row["path"])
+    except KeyError:
+        item_url = row["path"]
+    deliveries = herold.store.deliveries(error.announcement_id)
+    return AnnouncementReport(
+        id=row["id"],
+        authority=row["authority"],
+        kind=row["kind"],
+        msg_type=row["msg_type"],
+        headline=headline if isinstance(headline, str) else "(cannot be read)",
+        item_url=item_url,
+        references=row["references"],
+        received_at=row["received_at"],
+        publish_at=None,
+        status="unreadable",
+        held_back=f"the stored announcement cannot be read ({error.reason}); publish it again",
+        override_reason=row["override_reason"],
+        attention=herold.store.attention(row["authority"]),
+        deliveries=_deliveries(deliveries, {}),
     )
 
 
@@ -141,4 +182,5 @@ def table(result: AnnouncementReport) -> str:
     lines.append("")
     for row in rows:
         lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + row[5])
-    return "\n".join(line.rstrip() for line in lines)
+    # Headlines and platforms' error texts come from outside: a terminal gets no raw control character.
+    return printable("\n".join(line.rstrip() for line in lines))

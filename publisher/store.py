@@ -18,8 +18,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
+import structlog
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from pydantic import ValidationError
 from sqlalchemy import (
     Connection,
     Engine,
@@ -36,14 +38,16 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.dml import Update
 
 from adapters.base import Copy, Entry, Item, Receipt
-from publisher.announcement import Announcement
+from publisher.announcement import STORED, Announcement
 from publisher.plan import Step
+from publisher.problems import InvalidInput, from_validation_error
 from publisher.render import Variant
 from publisher.schema import (
     AnnouncementRow,
@@ -58,6 +62,8 @@ from publisher.schema import (
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+log = structlog.get_logger("herold.store")
 
 # The statements every delivery runs, built once with bind parameters: building a statement
 # costs more than running it on SQLite, and prebuilt ones hit SQLAlchemy's compiled cache at once.
@@ -313,15 +319,34 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
 
 _documents: dict[str, Announcement] = {}
 _documents_lock = threading.Lock()
+_reported: set[str] = set()  # unreadable announcements this process has logged already
 
 
-def _document(announcement_id: str, document: dict[str, Any]) -> Announcement:
+class Unreadable(Exception):
+    """A stored announcement that cannot be read back. Intake never stores one (it reads every
+    document back before committing); should one exist anyway (a hand-edited row), it is
+    reported and skipped, and never blocks other items, the lists or the site."""
+
+    def __init__(self, announcement_id: str, reason: str) -> None:
+        self.announcement_id, self.reason = announcement_id, reason
+        super().__init__(f"stored announcement {announcement_id} cannot be read: {reason}")
+
+
+def _document(announcement_id: str, document: Any) -> Announcement:
     """An announcement as stored. Stored documents never change, so each is validated once per
     process; rendering an archive page then costs no validation at all."""
     with _documents_lock:
         cached = _documents.get(announcement_id)
     if cached is None:
-        cached = Announcement.model_validate(document)
+        try:
+            cached = Announcement.model_validate(document, context=STORED)
+        except ValidationError as error:
+            reason = "; ".join(str(problem) for problem in from_validation_error(error)[:3])
+            if announcement_id not in _reported:
+                _reported.add(announcement_id)
+                log.error("a stored announcement cannot be read; it is skipped", announcement=announcement_id,
+                          reason=reason)  # fmt: skip
+            raise Unreadable(announcement_id, reason) from None
         with _documents_lock:
             if len(_documents) > 20_000:
                 _documents.clear()
@@ -329,8 +354,27 @@ def _document(announcement_id: str, document: dict[str, Any]) -> Announcement:
     return cached
 
 
+def readable(announcement: Announcement) -> dict[str, Any]:
+    """The document to store for an announcement, read back as every later reader will read it:
+    what cannot be read back is refused here, inside the transaction that would store it."""
+    document = announcement.model_dump(mode="json", exclude_none=True)
+    try:
+        Announcement.model_validate(document)
+    except ValidationError as error:
+        raise InvalidInput(from_validation_error(error)) from None
+    return document
+
+
 def _variant(row: VariantRow) -> Variant:
     return Variant.model_validate(row, from_attributes=True)
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """The database cannot be reached or is busy beyond waiting (PostgreSQL down, a connection cut,
+    SQLite locked too long): a moment's outage, not a bug. Callers answer "try again"."""
+    if isinstance(error, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
 
 
 def hash_token(token: str) -> str:
@@ -402,8 +446,7 @@ class Store:
             connection.execute(insert(AnnouncementRow), {
                 "id": announcement_id, "item_id": item_id, "authority": announcement.authority,
                 "kind": announcement.kind.value, "msg_type": announcement.msg_type.value,
-                "references": announcement.references,
-                "document": announcement.model_dump(mode="json", exclude_none=True), "source": source,
+                "references": announcement.references, "document": readable(announcement), "source": source,
                 "actor": actor, "received_at": now, "sent_at": announcement.publish_at or now,
                 "expires_at": announcement.expires, "override_reason": None,
             })  # fmt: skip
@@ -473,7 +516,7 @@ class Store:
         )
 
     def thread(self, item_id: str) -> list[StoredAnnouncement]:
-        """Every announcement of an item, oldest first."""
+        """Every announcement of an item that can be read, oldest first."""
         with self.session() as session:
             item = session.get(ItemRow, item_id)
             if item is None:
@@ -483,7 +526,13 @@ class Store:
                 .where(AnnouncementRow.item_id == item_id)
                 .order_by(AnnouncementRow.received_at, AnnouncementRow.id)
             ).all()
-            return [self._stored(row, item) for row in rows]
+            thread = []
+            for row in rows:
+                try:
+                    thread.append(self._stored(row, item))
+                except Unreadable:
+                    continue  # reported once; the rest of the thread still counts
+            return thread
 
     @staticmethod
     def _variant_in(connection: Connection, announcement_id: str, channel: str) -> Variant | None:
@@ -737,6 +786,44 @@ class Store:
                 .limit(limit)
             ).all()
             return [(row[0], row[1]) for row in rows]
+
+    def fail_unreadable(self, error: Unreadable, now: datetime, audit: AuditEntry) -> bool:
+        """An announcement that cannot be read can never be delivered: its deliveries that have
+        not ended fail, with the reason, in one transaction with the audit entry. True for the
+        one caller that did it (so it is reported once)."""
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                update(_deliveries)
+                .where(
+                    _deliveries.c.announcement_id == error.announcement_id,
+                    _deliveries.c.state.in_(
+                        [DeliveryState.waiting.value, DeliveryState.pending.value, DeliveryState.in_flight.value]
+                    ),
+                )
+                .values(
+                    state=DeliveryState.failed.value, last_error=error.reason[:2000], lease_until=None,
+                    lease_token=None, finished_at=now, updated_at=now,
+                )
+            )  # fmt: skip
+            if not changed.rowcount:
+                return False
+            self._audit_in(connection, audit)
+            return True
+
+    def summary(self, announcement_id: str) -> dict[str, Any] | None:
+        """What is known of a stored announcement without reading its document (for reporting
+        one that cannot be read): its row and its item's path."""
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                select(
+                    AnnouncementRow.id, AnnouncementRow.authority, AnnouncementRow.kind, AnnouncementRow.msg_type,
+                    AnnouncementRow.references, AnnouncementRow.received_at, AnnouncementRow.document,
+                    AnnouncementRow.override_reason, ItemRow.path,
+                )
+                .join(ItemRow, ItemRow.id == AnnouncementRow.item_id)
+                .where(AnnouncementRow.id == announcement_id)
+            ).first()  # fmt: skip
+            return None if row is None else dict(row._mapping)
 
     def set_override(self, announcement_id: str, reason: str) -> None:
         with self.session() as session:
@@ -1107,22 +1194,30 @@ class Store:
         if limit:
             query = query.limit(limit)
         rows = session.execute(query).all()
-        documents = self._documents(session, [row.id for row in rows])
+        documents = self._documents(session, [row.id for row in rows], skip_unreadable=True)
         return [
             Item(id=row.item_id, authority=authority, path=row.path, month=row.month,
                  entries=(Entry(id=row.id, announcement=documents[row.id], variant_text="", published=row.sent_at),))
             for row in rows
+            if row.id in documents
         ]  # fmt: skip
 
     @staticmethod
-    def _documents(session: Session | Connection, ids: Sequence[str]) -> dict[str, Announcement]:
-        """Announcements by id: from the cache, reading the database only for the rest."""
+    def _documents(
+        session: Session | Connection, ids: Sequence[str], *, skip_unreadable: bool = False
+    ) -> dict[str, Announcement]:
+        """Announcements by id: from the cache, reading the database only for the rest. With
+        ``skip_unreadable``, one that cannot be read is left out (lists, pages) instead of raising."""
         with _documents_lock:
             documents = {i: _documents[i] for i in ids if i in _documents}
         missing = [i for i in ids if i not in documents]
         if missing:
             for row in session.execute(_DOCUMENTS, {"_ids": missing}):
-                documents[row.id] = _document(row.id, row.document)
+                try:
+                    documents[row.id] = _document(row.id, row.document)
+                except Unreadable:
+                    if not skip_unreadable:
+                        raise
         return documents
 
     def months(self, authority: str, channel: str, including: str | None = None) -> list[str]:
@@ -1154,7 +1249,7 @@ class Store:
             return []
         announcements = connection.execute(_ITEM_ANNOUNCEMENTS, {"_items": [row.id for row in rows]}).all()
         ids = [a.id for a in announcements]
-        documents = self._documents(connection, ids)
+        documents = self._documents(connection, ids, skip_unreadable=True)
         on_site = set(connection.scalars(_SHOWN, {"_ids": ids, "_channel": channel, "_including": including}))
         copies: dict[str, list[Copy]] = {}
         variants: dict[str, str] = {}
@@ -1165,7 +1260,7 @@ class Store:
                 variants[row.announcement_id] = row.text
         entries: dict[str, list[Entry]] = {}
         for a in announcements:
-            if a.id in on_site:
+            if a.id in on_site and a.id in documents:
                 entries.setdefault(a.item_id, []).append(Entry(
                     id=a.id, announcement=documents[a.id], variant_text=variants.get(a.id, ""),
                     published=a.sent_at, copies=tuple(copies.get(a.id, ())),

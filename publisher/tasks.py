@@ -32,7 +32,7 @@ from publisher.plan import Step, plan, website_published
 from publisher.render import Variant
 from publisher.runner import TaskName
 from publisher.schema import DeliveryState
-from publisher.store import Attempt, AuditEntry, Delivery, Release, StoredAnnouncement
+from publisher.store import Attempt, AuditEntry, Delivery, Release, StoredAnnouncement, Unreadable
 
 log = structlog.get_logger("herold.tasks")
 
@@ -103,7 +103,11 @@ def _steps(deliveries: list[Delivery]) -> list[Step]:
 
 
 def advance(herold: Herold, announcement_id: str) -> None:
-    found = herold.store.announcement_with_steps(announcement_id)
+    try:
+        found = herold.store.announcement_with_steps(announcement_id)
+    except Unreadable as error:
+        unreadable(herold, error)
+        return
     if found is None:
         log.warning("advance: no such announcement", announcement=announcement_id)
         return
@@ -147,7 +151,10 @@ def reconcile(
 ) -> list[str]:
     """A person settles a delivery that ended without success: posted after all (``url``), or to
     be sent again. Returns problems; empty when done."""
-    stored = herold.store.announcement(announcement_id)
+    try:
+        stored = herold.store.announcement(announcement_id)
+    except Unreadable as error:
+        return [str(error)]
     delivery = herold.store.copy_on(announcement_id, channel) if stored else None
     if stored is None or delivery is None:
         return [f"announcement {announcement_id} has no delivery on channel '{channel}'"]
@@ -175,7 +182,10 @@ def release_by_override(herold: Herold, announcement_id: str, reason: str, actor
     """A person releases the other waves although the website failed (warnings only).
     Returns problems; empty when released."""
     reason = reason.strip()
-    stored = herold.store.announcement(announcement_id)
+    try:
+        stored = herold.store.announcement(announcement_id)
+    except Unreadable as error:
+        return [str(error)]
     if stored is None:
         return [f"no announcement {announcement_id}"]
     if stored.announcement.kind is not Kind.warning:
@@ -204,6 +214,33 @@ def release_by_override(herold: Herold, announcement_id: str, reason: str, actor
     return []
 
 
+def unreadable(herold: Herold, error: Unreadable) -> None:
+    """A stored announcement that cannot be read is never delivered: its open deliveries fail
+    with the reason, once, and the authority's on-call contacts hear of it. Nothing else waits
+    for it, so the sweep does not come back to it."""
+    summary = herold.store.summary(error.announcement_id)
+    authority = summary["authority"] if summary else None
+    now = herold.clock()
+    audit = AuditEntry(
+        at=now, authority=authority, actor="herold", source="engine", action="announcement.unreadable",
+        announcement_id=error.announcement_id, detail={"reason": error.reason},
+    )  # fmt: skip
+    if not herold.store.fail_unreadable(error, now, audit) or authority is None:
+        return
+    log.error("deliveries of an unreadable announcement failed", announcement=error.announcement_id,
+              reason=error.reason)  # fmt: skip
+    try:
+        t = labels_for(herold.authority(authority).language)
+    except KeyError:
+        return  # an authority no longer configured has nobody on call
+    oncall.raise_alarm(herold, oncall.Alarm(
+        authority=authority, cause=f"unreadable:{error.announcement_id}", subject=t("alarm.unreadable_subject"),
+        text=t("alarm.unreadable_body", announcement=error.announcement_id, reason=error.reason),
+        detail={"announcement_id": error.announcement_id, "state": "unreadable", "reason": error.reason},
+        announcement_id=error.announcement_id,
+    ))  # fmt: skip
+
+
 # -- one attempt at one delivery -----------------------------------------------------------
 
 
@@ -217,7 +254,11 @@ class _Later(Exception):
 
 def deliver(herold: Herold, delivery_id: str) -> None:
     now = herold.clock()
-    attempt = herold.store.attempt(delivery_id, now, herold.lease)
+    try:
+        attempt = herold.store.attempt(delivery_id, now, herold.lease)
+    except Unreadable as error:  # the claim was rolled back with the reading
+        unreadable(herold, error)
+        return
     if attempt is None:
         return  # not due, already taken, or already done
     with _leases.kept(herold, attempt.delivery):
@@ -635,7 +676,10 @@ def _unpin_due(herold: Herold) -> None:
     for pinned in herold.store.pinned():
         if moment - _unpin_asked.get(pinned.id, -UNPIN_EVERY) < UNPIN_EVERY:
             continue
-        stored = herold.store.announcement(pinned.announcement_id)
+        try:
+            stored = herold.store.announcement(pinned.announcement_id)
+        except Unreadable:
+            continue  # reported when read; it stays pinned until a person looks
         if stored is None:
             continue
         latest = herold.store.thread(stored.item_id)[-1]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from publisher.app import Herold
 from publisher.intake import accept
@@ -19,7 +19,7 @@ from publisher.problems import InvalidInput
 from publisher.schema import AnnouncementRow, AuditRow
 from publisher.tasks import wait_until_settled
 
-from conftest import AUTHORITY, HeroldFactory, SettingsFactory, news, warning
+from conftest import AUTHORITY, HeroldFactory, SettingsFactory, forget_cached, news, warning
 from fakes.channels import registered
 
 
@@ -169,3 +169,87 @@ def test_an_accepted_announcement_is_recorded_in_the_audit_log_with_its_source(h
     assert media.data is None and media.path is not None
     assert (herold.settings.herold.data_dir / media.path).exists()
     wait_until_settled(herold, announcement_id, 20)
+
+
+# -- what is stored is checked as stored: after a follow-up keeps what it leaves out ----------------------
+
+
+def test_an_update_whose_effective_lies_after_the_expires_it_keeps_is_refused_and_nothing_is_stored(
+    herold: Herold,
+) -> None:
+    now = herold.clock()
+    original = accept(herold, warning(expires=(now + timedelta(hours=1)).isoformat()), source="test", actor="t")
+    stored_before = count(herold, AnnouncementRow)
+    update = warning(
+        msg_type="update", references=original, headline="Neue Lage", effective=(now + timedelta(hours=2)).isoformat()
+    )
+    for kept in ("category", "event", "severity", "area", "instruction"):
+        update.pop(kept)
+
+    [problem] = problems_of(herold, update)
+
+    assert problem.startswith("expires: must be later than effective; expires ")
+    assert "is kept from the announcement it refers to; give expires to change it" in problem
+    assert count(herold, AnnouncementRow) == stored_before
+
+
+def test_after_a_refused_update_the_warning_can_still_be_given_the_all_clear(herold: Herold) -> None:
+    now = herold.clock()
+    original = accept(herold, warning(expires=(now + timedelta(hours=1)).isoformat()), source="test", actor="t")
+    with pytest.raises(InvalidInput):
+        accept(herold, warning(msg_type="update", references=original, effective=(now + timedelta(hours=2)).isoformat(),
+                               expires=None), source="test", actor="t")  # fmt: skip
+
+    cancel = accept(
+        herold,
+        {"authority": "lk-beispiel", "kind": "warning", "msg_type": "cancel", "references": original,
+         "headline": "Entwarnung", "description": "Die Bombe ist entschärft."},
+        source="test", actor="t",
+    )  # fmt: skip
+
+    deliveries = wait_until_settled(herold, cancel, 20)
+    assert [d.state.value for d in deliveries] == ["succeeded"]
+    index = (herold.settings.herold.data_dir / "site" / "lk-beispiel" / "index.html").read_text()
+    assert "Zurzeit liegen keine Warnungen vor." in index
+
+
+def test_a_translation_into_the_default_language_is_refused_when_language_is_left_out(herold: Herold) -> None:
+    document = warning(translations={"de": {"headline": "Fliegerbombe"}, "en": {"headline": "WWII bomb"}})
+
+    assert problems_of(herold, document) == [
+        "translations: de is the announcement's own language, not a translation; without language, it is the "
+        "authority's first language, de"
+    ]
+    assert count(herold, AnnouncementRow) == 0
+
+
+def test_an_update_that_keeps_an_expiry_already_passed_must_give_a_new_one(herold: Herold) -> None:
+    clock = [herold.clock()]
+    herold.clock = lambda: clock[0]
+    original = accept(herold, warning(expires=(clock[0] + timedelta(hours=1)).isoformat()), source="test", actor="t")
+    clock[0] += timedelta(hours=2)
+
+    [problem] = problems_of(herold, warning(msg_type="update", references=original, expires=None))
+
+    assert problem.startswith("expires: this update keeps expires ")
+    assert problem.endswith("from the announcement it refers to, which has passed; give a new expires")
+
+
+def test_publication_is_scheduled_at_most_a_year_ahead(herold: Herold) -> None:
+    far = (herold.clock() + timedelta(days=400)).isoformat()
+    assert problems_of(herold, news(publish_at=far)) == [
+        "publish_at: lies more than 366 days ahead; Herold schedules at most that far"
+    ]
+
+
+def test_an_announcement_whose_stored_document_cannot_be_read_cannot_be_followed_up(herold: Herold) -> None:
+    original = accept(herold, warning(), source="test", actor="t")
+    wait_until_settled(herold, original, 20)
+    with herold.store.engine.begin() as connection:  # a hand-edited row, as only a person can make one
+        connection.execute(update(AnnouncementRow).where(AnnouncementRow.id == original).values(document={"x": 1}))
+    forget_cached(original)
+
+    [problem] = problems_of(herold, warning(msg_type="cancel", references=original, instruction=None))
+
+    assert problem.startswith("references: refers to an announcement Herold cannot read (")
+    assert problem.endswith("); publish a new announcement instead")

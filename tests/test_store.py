@@ -7,16 +7,17 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.exc import DBAPIError
 
 from adapters.base import Receipt
 from publisher.announcement import parse_announcement
+from publisher.problems import InvalidInput
 from publisher.render import Variant
-from publisher.schema import DeliveryState
-from publisher.store import AuditEntry, NewDelivery, Store
+from publisher.schema import AnnouncementRow, DeliveryState
+from publisher.store import AuditEntry, NewDelivery, Store, Unreadable
 
-from conftest import warning
+from conftest import forget_cached, warning
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 LEASE = timedelta(minutes=2)
@@ -276,3 +277,72 @@ def test_an_in_memory_database_can_be_used(url: str) -> None:
     store.migrate()
     assert store.deliveries("none") == []
     store.dispose()
+
+
+# -- what cannot be read back is never stored; what cannot be read anyway is skipped -----------------------
+
+
+def test_an_announcement_that_could_not_be_read_back_is_refused_and_nothing_is_written(store: Store) -> None:
+    valid = parse_announcement(warning(expires="2026-11-22T12:00:00+01:00"))
+    broken = valid.model_copy(update={"effective": datetime(2026, 11, 22, 13, tzinfo=UTC)})  # after expires
+
+    with pytest.raises(InvalidInput) as refused:
+        store.add_announcement(
+            announcement_id=str(uuid.uuid4()), item_id="i", item_path="2026/11/x/", item_month="2026-11",
+            announcement=broken, source="test", actor="tester", now=NOW, variants=[], deliveries=[],
+            audit=AuditEntry(at=NOW, authority="lk-beispiel", actor="tester", source="test", action="accepted"),
+        )  # fmt: skip
+
+    assert [str(p) for p in refused.value.problems] == ["expires: must be later than effective"]
+    with store.engine.begin() as connection:
+        assert connection.execute(text("SELECT count(*) FROM items")).scalar_one() == 0
+        assert connection.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == 0
+
+
+def test_a_stored_document_is_read_by_the_rules_it_was_stored_under(store: Store) -> None:
+    """Tightening a rule for input (here: no control characters) never makes an announcement that
+    is already stored unreadable: its warning could then never be updated or cancelled."""
+    announcement_id, _ = add(store)
+    legacy = parse_announcement(warning()).model_dump(mode="json") | {"headline": "Alt\x1bes"}
+    with store.engine.begin() as connection:
+        connection.execute(update(AnnouncementRow).where(AnnouncementRow.id == announcement_id).values(document=legacy))
+    forget_cached(announcement_id)
+
+    stored = store.announcement(announcement_id)
+
+    assert stored is not None and stored.announcement.headline == "Alt\x1bes"
+
+
+def test_an_unreadable_stored_document_is_skipped_by_the_lists_and_named_when_asked_for(store: Store) -> None:
+    broken, (broken_site, _) = add(store)
+    fine, (fine_site, _) = add(store, at=NOW + timedelta(minutes=1))
+    for delivery in (broken_site, fine_site):
+        store.release(delivery, "accepted", NOW, DEADLINE)
+        claim = store.claim(delivery, NOW + timedelta(minutes=2), LEASE)
+        assert claim is not None
+        store.succeed(claim, Receipt("p"), NOW)
+    with store.engine.begin() as connection:
+        connection.execute(update(AnnouncementRow).where(AnnouncementRow.id == broken).values(document=[1, 2]))
+    forget_cached(broken)
+
+    assert [item.id for item in store.items("lk-beispiel", "website")] == [fine]
+    assert [item.id for item in store.items("lk-beispiel", "website", detail=False)] == [fine]
+    assert store.item(broken, "website") is None
+    assert store.thread(broken) == []
+    with pytest.raises(Unreadable) as unreadable:
+        store.announcement(broken)
+    assert unreadable.value.announcement_id == broken
+
+
+def test_the_deliveries_of_an_unreadable_announcement_fail_once_with_the_reason(store: Store) -> None:
+    broken, _ = add(store)
+    audit = AuditEntry(at=NOW, authority="lk-beispiel", actor="herold", source="engine", action="unreadable")
+    error = Unreadable(broken, "headline: is required")
+
+    assert store.fail_unreadable(error, NOW, audit) is True
+    assert store.fail_unreadable(error, NOW, audit) is False
+
+    assert {(d.state, d.last_error) for d in store.deliveries(broken)} == {
+        (DeliveryState.failed, "headline: is required")
+    }
+    assert [e.action for e in store.audit_log(announcement_id=None) if e.action == "unreadable"] == ["unreadable"]

@@ -14,16 +14,17 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from adapters.base import Receipt
 from publisher import tasks
-from publisher.app import Herold
+from publisher.app import Herold, utcnow
 from publisher.intake import accept
 from publisher.report import report
-from publisher.schema import DeliveryState
+from publisher.schema import AnnouncementRow, DeliveryState
 from publisher.tasks import release_by_override, wait_until_settled
 
-from conftest import AUTHORITY, HeroldFactory, SettingsFactory, news, warning
+from conftest import AUTHORITY, HeroldFactory, SettingsFactory, forget_cached, news, warning
 from fakes.channels import RELEASE, Journal, registered
 
 
@@ -371,3 +372,27 @@ def test_a_follow_up_to_a_scheduled_announcement_waits_for_it_and_keeps_its_whol
     assert set(states(herold, update).values()) == {DeliveryState.succeeded}
     website = herold.store.copy_on(update, "website")
     assert website is not None and website.finished_at is not None and website.finished_at >= at
+
+
+def test_an_announcement_whose_stored_document_cannot_be_read_fails_once_and_blocks_nothing_else(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    herold = start(make_settings, make_herold, {"id": "fedi", "type": "fake-fediverse"})
+    later = accept(herold, news(publish_at=(herold.clock() + timedelta(minutes=5)).isoformat()), source="t", actor="t")
+    with herold.store.engine.begin() as connection:  # a row edited by hand: nothing Herold writes looks like this
+        connection.execute(update(AnnouncementRow).where(AnnouncementRow.id == later).values(document="kaputt"))
+    forget_cached(later)
+    herold.clock = lambda: utcnow() + timedelta(minutes=6)  # its time has come
+
+    for _ in range(3):
+        tasks.sweep(herold)
+        tasks.advance(herold, later)
+    other = publish(herold, warning())
+
+    assert set(states(herold, later).values()) == {DeliveryState.failed}
+    unreadable = [e for e in herold.store.audit_log(announcement_id=later) if e.action == "announcement.unreadable"]
+    assert len(unreadable) == 1
+    result = report(herold, later)
+    assert result is not None and result.status == "unreadable" and result.held_back
+    assert set(states(herold, other).values()) == {DeliveryState.succeeded}
+    assert herold.channel("lk-beispiel", "website").rebuild_all() > 0
