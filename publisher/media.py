@@ -3,6 +3,11 @@
 Photos carry EXIF data: GPS position, camera serial numbers, the photographer's name. None of
 it may leave the authority (data minimisation), so an image is decoded and re-encoded from
 its pixels alone, after turning it upright per its EXIF orientation.
+
+Decoding costs memory in proportion to the pixels, not the file: a near-empty PNG of a few
+kilobytes can decode to gigabytes. So the size is read from the header first and checked
+against ``LIMITS.image_pixels`` before a single pixel is decoded (large JPEGs are decoded scaled
+down, which is cheap), and one image at a time is decoded per process.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import math
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +24,14 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from publisher.announcement import MAX_IMAGE_BYTES, Media
+from publisher.files import FileProblem, read_beside
+from publisher.limits import LIMITS
 
-# A decompression bomb (a tiny file that expands to gigapixels) must not take a worker down.
-Image.MAX_IMAGE_PIXELS = 40_000_000
+# Pillow's own guard against decompression bombs, behind the check below (_fit): it must let
+# through a JPEG that decodes at an eighth of its size within the limit.
+Image.MAX_IMAGE_PIXELS = LIMITS.image_pixels * 64
 FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".png"}
+_decoding = threading.Semaphore(1)  # decoded pixels are the one large thing intake holds in memory
 
 
 class MediaError(Exception):
@@ -44,15 +55,27 @@ def _raw(media: Media, base_dir: Path | None) -> bytes:
     assert media.path is not None
     if base_dir is None:
         raise MediaError("send the image itself as base64 data; file paths are only read from the command line")
-    path = (base_dir / media.path).resolve()
     try:
-        if path.stat().st_size > MAX_IMAGE_BYTES:
-            raise MediaError("is larger than 8 MB")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise MediaError(f"there is no file {path}") from None
-    except OSError as error:
-        raise MediaError(f"cannot read {path}: {error.strerror}") from None
+        return read_beside(base_dir, media.path, MAX_IMAGE_BYTES)
+    except FileProblem as problem:
+        raise MediaError(str(problem)) from None
+
+
+def _fit(source: Image.Image) -> None:
+    """Refuse an image whose pixels would not fit in memory, before decoding any of them; a JPEG
+    that is too large is decoded at a half, a quarter or an eighth of its size instead."""
+    width, height = source.size
+    limit = LIMITS.image_pixels
+    if width * height > limit and source.format == "JPEG":
+        scale = next((s for s in (2, 4, 8) if math.ceil(width / s) * math.ceil(height / s) <= limit), None)
+        if scale is not None:
+            source.draft(source.mode, (math.ceil(width / scale), math.ceil(height / scale)))
+            width, height = source.size
+    if width * height > limit:
+        raise MediaError(
+            f"has {width} × {height} pixels ({width * height / 1e6:.1f} megapixels); Herold takes at most "
+            f"{limit / 1e6:.1f} megapixels (e.g. 4096 × 4096): scale it down"
+        )
 
 
 def clean(media: Media, base_dir: Path | None = None) -> CleanImage:
@@ -61,27 +84,57 @@ def clean(media: Media, base_dir: Path | None = None) -> CleanImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(raw)) as source:
-                kind = source.format or ""
-                if kind not in FORMATS:
-                    raise MediaError(f"is a {kind or 'unknown'} image; use JPEG, PNG or WebP")
-                source.seek(0)
-                upright = ImageOps.exif_transpose(source)
-                pixels = Image.frombytes(upright.mode, upright.size, upright.tobytes())
-                if kind == "GIF":
-                    pixels = pixels.convert("RGBA")
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise MediaError("is not an image Herold can read (or it is far too large)") from None
-    except OSError as error:
-        raise MediaError(f"is a damaged image: {error}") from None
-    out = io.BytesIO()
-    if kind == "JPEG":
-        pixels.convert("RGB").save(out, "JPEG", quality=88, optimize=True)
-    elif kind == "WEBP":
-        pixels.save(out, "WEBP", quality=88)
-    else:
-        pixels.save(out, "PNG", optimize=True)
+            with _decoding:
+                kind, pixels = _pixels(raw)
+                out = io.BytesIO()
+                if kind == "JPEG":
+                    (pixels if pixels.mode in {"RGB", "L", "CMYK"} else pixels.convert("RGB")).save(
+                        out,
+                        "JPEG",
+                        quality=88,  # not optimize=True: it holds every DCT coefficient (2× the pixels)
+                    )
+                elif kind == "WEBP":
+                    pixels.save(out, "WEBP", quality=88)
+                else:
+                    pixels.save(out, "PNG", optimize=True)
+                del pixels
+    except MediaError:
+        raise
+    except UnidentifiedImageError:
+        raise MediaError("is not an image Herold can read; use JPEG, PNG or WebP") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise MediaError(
+            f"has far more pixels than Herold takes (at most {LIMITS.image_pixels / 1e6:.1f} megapixels): scale it down"
+        ) from None
+    except MemoryError:
+        raise MediaError("is too large to decode here; scale it down") from None
+    except Exception as error:  # a damaged file makes decoders raise anything (SyntaxError, struct.error …)
+        raise MediaError(f"is a damaged image ({type(error).__name__})") from None
     return CleanImage(out.getvalue(), FORMATS[kind], media.alt)
+
+
+def _pixels(raw: bytes) -> tuple[str, Image.Image]:
+    """The image's format and its pixels, upright, in a new image that knows nothing else of the
+    file (no EXIF, XMP, ICC profile, comments or text chunks). At most two copies of the pixels
+    exist at any moment, and the decoded file's are freed before the new one is encoded."""
+    source = Image.open(io.BytesIO(raw))
+    try:
+        kind = source.format or ""
+        if kind not in FORMATS:
+            raise MediaError(f"is a {kind or 'unknown'} image; use JPEG, PNG or WebP")
+        source.seek(0)
+        _fit(source)
+        source.load()
+        upright: Image.Image = ImageOps.exif_transpose(source, in_place=True) or source
+        if upright.mode in {"P", "PA"} or kind == "GIF":
+            upright = upright.convert("RGBA")  # the palette is metadata too: keep the colours, not it
+        # A new image, and the pixels pasted into it (tobytes() would hold them twice more).
+        pixels = Image.new(upright.mode, upright.size)
+        pixels.paste(upright)
+        upright.close()
+    finally:
+        source.close()  # frees the decoded pixels (leaving a with block only closes the file)
+    return kind, pixels
 
 
 def store(image: CleanImage, data_dir: Path) -> Media:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -201,7 +202,7 @@ def test_a_decompression_bomb_is_refused() -> None:
     bomb = encoded("PNG", mode="1", size=(7000, 7000))
     assert len(bomb) < 50_000
 
-    with pytest.raises(MediaError, match="is not an image Herold can read"):
+    with pytest.raises(MediaError, match=r"has 7000 × 7000 pixels .* at most 16.8 megapixels"):
         clean(as_data(bomb))
 
 
@@ -216,14 +217,14 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(MediaError) as caught:
         clean(Media(path="fehlt.jpg", alt="x"), base_dir=tmp_path)
 
-    assert str(caught.value) == f"there is no file {tmp_path / 'fehlt.jpg'}"
+    assert str(caught.value) == "there is no file 'fehlt.jpg' in the document's folder"
 
 
 def test_a_file_over_8_mb_is_refused_before_it_is_read(tmp_path: Path) -> None:
     with open(tmp_path / "riesig.jpg", "wb") as big:
         big.truncate(8 * 1024 * 1024 + 1)
 
-    with pytest.raises(MediaError, match=r"^is larger than 8 MB$"):
+    with pytest.raises(MediaError, match=r"^is larger than 8 MiB$"):
         clean(Media(path="riesig.jpg", alt="x"), base_dir=tmp_path)
 
 
@@ -232,6 +233,76 @@ def test_a_directory_is_not_an_image(tmp_path: Path) -> None:
 
     with pytest.raises(MediaError, match=r"^cannot read .*bilder"):
         clean(Media(path="bilder", alt="x"), base_dir=tmp_path)
+
+
+OUTSIDE = "must be a file in the document's folder or below it (got {!r})"
+
+
+@pytest.mark.parametrize("path", ["/etc/hostname", "/nowhere/at/all.png", "../geheim.png", "bilder/../../geheim.png"])
+def test_a_command_line_document_reads_images_only_from_its_own_folder(tmp_path: Path, path: str) -> None:
+    folder = tmp_path / "meldung"
+    (folder / "bilder").mkdir(parents=True)
+    (tmp_path / "geheim.png").write_bytes(encoded("PNG"))
+
+    with pytest.raises(MediaError) as refused:
+        clean(Media(path=path, alt="x"), base_dir=folder)
+
+    # The same words whether or not something exists there: a document cannot ask about other files.
+    assert str(refused.value) == OUTSIDE.format(path)
+
+
+def test_a_symbolic_link_out_of_the_folder_is_refused_and_one_within_it_is_followed(tmp_path: Path) -> None:
+    folder = tmp_path / "meldung"
+    folder.mkdir()
+    (tmp_path / "geheim.png").write_bytes(encoded("PNG"))
+    (folder / "karte.png").write_bytes(encoded("PNG"))
+    (folder / "raus.png").symlink_to(tmp_path / "geheim.png")
+    (folder / "null.png").symlink_to("/dev/zero")
+    (folder / "drin.png").symlink_to(folder / "karte.png")
+
+    for link in ("raus.png", "null.png"):
+        with pytest.raises(MediaError) as refused:
+            clean(Media(path=link, alt="x"), base_dir=folder)
+        assert str(refused.value) == OUTSIDE.format(link)
+    assert clean(Media(path="drin.png", alt="Karte"), base_dir=folder).suffix == ".png"
+
+
+def test_a_pipe_in_the_folder_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "bild.png")
+
+    with pytest.raises(MediaError) as refused:
+        clean(Media(path="bild.png", alt="x"), base_dir=tmp_path)
+
+    assert str(refused.value) == "cannot read 'bild.png': it is not a regular file"
+
+
+def test_an_image_with_more_pixels_than_herold_decodes_is_refused_before_decoding() -> None:
+    # A few kilobytes of PNG that would decode to 144 MB: refused from its header alone.
+    nearly_empty = encoded("PNG", mode="RGBA", size=(6000, 6000))
+    assert len(nearly_empty) < 300_000
+
+    with pytest.raises(MediaError) as refused:
+        clean(as_data(nearly_empty))
+
+    assert str(refused.value) == (
+        "has 6000 × 6000 pixels (36.0 megapixels); Herold takes at most 16.8 megapixels (e.g. 4096 × 4096): "
+        "scale it down"
+    )
+
+
+def test_a_large_camera_jpeg_is_taken_at_a_size_herold_can_decode() -> None:
+    cleaned = clean(as_data(photo(size=(6000, 4000))))
+
+    assert opened(cleaned).size == (3000, 2000)
+    assert dict(opened(cleaned).getexif()) == {}
+
+
+@pytest.mark.parametrize(
+    "damage", [b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, b"GIF89a" + b"\xff" * 30, b"RIFF\x00\x00\x00\x00WEBPVP8 "]
+)
+def test_a_damaged_file_of_any_kind_is_named_as_such(damage: bytes) -> None:
+    with pytest.raises(MediaError):
+        clean(as_data(damage))
 
 
 # --- storing --------------------------------------------------------------------------------------------------

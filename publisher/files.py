@@ -1,0 +1,80 @@
+"""Reading a file a person named, without surprises: regular files only, size-checked first.
+
+``/dev/zero`` never ends, a FIFO never opens until someone writes to it, a symbolic link may
+point anywhere. A file is opened without waiting, checked to be a regular file of at most the
+limit, and read no further than that.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+
+class FileProblem(Exception):
+    """What is wrong with a file, as words about it ("does not exist", "is larger than 8 MiB")."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind  # missing | link | unreadable | not_regular | too_large | outside
+        super().__init__(message)
+
+
+def read_regular(path: Path, limit: int, *, follow: bool = True) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; ``follow=False`` refuses a
+    symbolic link as the last part of the path."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
+    try:
+        descriptor = os.open(path, flags)  # O_NONBLOCK: a FIFO is refused below, not waited for
+    except (FileNotFoundError, ValueError):  # ValueError: a NUL byte in the name
+        raise FileProblem("missing", "does not exist") from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise FileProblem("link", "is a symbolic link") from None
+        raise FileProblem("unreadable", f"cannot be read: {error.strerror}") from None
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise FileProblem("not_regular", "cannot be read: it is not a regular file")
+        if status.st_size > limit:
+            raise FileProblem("too_large", f"is larger than {_size(limit)}")
+        chunks, size = [], 0
+        while size <= limit and (chunk := os.read(descriptor, min(1 << 20, limit + 1 - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(descriptor)
+    if size > limit:  # it grew while we read it
+        raise FileProblem("too_large", f"is larger than {_size(limit)}")
+    return b"".join(chunks)
+
+
+def read_beside(folder: Path, name: str, limit: int) -> bytes:
+    """A regular file in ``folder`` or below it. Absolute paths, ``..`` and symbolic links that
+    lead out of the folder are refused with the same words whether or not something exists
+    there, so a document can neither publish nor ask about a file elsewhere."""
+    outside = FileProblem("outside", f"must be a file in the document's folder or below it (got {name!r})")
+    relative = Path(name)
+    if "\x00" in name or relative.is_absolute() or ".." in relative.parts:
+        raise outside
+    root = folder.resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        raise outside
+    try:
+        # Resolved above: a link found now was put there meanwhile, and is not followed.
+        return read_regular(path, limit, follow=False)
+    except FileProblem as problem:
+        if problem.kind == "link":
+            raise outside from None
+        if problem.kind == "missing":
+            raise FileProblem("missing", f"there is no file {name!r} in the document's folder") from None
+        if problem.kind in {"unreadable", "not_regular"}:
+            detail = str(problem).removeprefix("cannot be read: ")
+            raise FileProblem(problem.kind, f"cannot read {name!r}: {detail}") from None
+        raise
+
+
+def _size(limit: int) -> str:
+    return f"{limit >> 20} MiB" if limit % (1 << 20) == 0 else f"{limit // 1_000_000} MB"
