@@ -8,8 +8,9 @@ plain words; nothing the client sends can produce a stack trace.
 # No "from __future__ import annotations" here: FastAPI reads the dependency annotations of the
 # endpoints below at runtime, and they name a function local to create_app.
 import json
+import math
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,18 +19,24 @@ from urllib.parse import urlsplit
 import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field, field_validator
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.website import Website
 from publisher.app import Herold
 from publisher.intake import accept
+from publisher.limits import LIMITS, nesting
 from publisher.problems import InvalidInput, Problem
 from publisher.report import AnnouncementReport, report
+from publisher.store import database_unavailable
 from publisher.tasks import release_by_override
+from publisher.text import forbidden_character, printable
+from publisher.throttle import Throttle
 
 log = structlog.get_logger("herold.web")
 
@@ -44,8 +51,8 @@ SECURITY_HEADERS = {
 }
 
 
-# Four images of 8 MB each, base64-encoded, and the text: nothing legitimate is larger.
-MAX_BODY = 50_000_000
+MAX_BODY = LIMITS.body_bytes
+RETRY_AFTER_OUTAGE = 30  # seconds: a database back from a restart is usually back within that
 
 
 class ApiError(Exception):
@@ -64,6 +71,14 @@ class Caller(BaseModel):
 class ReleaseRequest(BaseModel):
     reason: Annotated[str, Field(min_length=10, max_length=2000)]  # kept in the audit log: a few words at least
 
+    @field_validator("reason")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        found = forbidden_character(value)
+        if found:
+            raise ValueError(f"contains a control character ({found[1]}) at position {found[0]}; remove it")
+        return value
+
 
 class SiteRouter:
     """Serves each authority's static site under its base URL (host and path; path alone as fallback)."""
@@ -80,15 +95,105 @@ class SiteRouter:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "/")
-        host = dict(scope.get("headers", [])).get(b"host", b"").decode()
+        host = dict(scope.get("headers", [])).get(b"host", b"").decode(errors="replace")
+        if scope["type"] == "http" and any(path + "/" == site[1] for site in self.sites):
+            await RedirectResponse(path + "/", status_code=301)(scope, receive, send)  # the site's own root
+            return
         matches = [site for site in self.sites if path.startswith(site[1])]
         chosen = next((site for site in matches if site[0] == host), matches[0] if matches else None)
         if chosen is None or scope["type"] != "http":
             await Response("Not found", status_code=404)(scope, receive, send)
             return
         _, prefix, files = chosen
-        inner = dict(scope, path="/" + path[len(prefix) :], root_path=scope.get("root_path", "") + prefix.rstrip("/"))
+        relative = path[len(prefix) :]
+        if not path.endswith("/") and self._is_folder(files, relative):
+            # A folder asked for without its slash. StaticFiles would redirect to an absolute URL
+            # built from the client's Host header; a path alone never leads anywhere else.
+            query = scope.get("query_string", b"").decode("latin-1")
+            await RedirectResponse(path + "/" + (f"?{query}" if query else ""), status_code=301)(scope, receive, send)
+            return
+        inner = dict(scope, path="/" + relative, root_path=scope.get("root_path", "") + prefix.rstrip("/"))
         await files(inner, receive, send)
+
+    @staticmethod
+    def _is_folder(files: StaticFiles, relative: str) -> bool:
+        if files.directory is None or "\x00" in relative:
+            return False
+        root = Path(files.directory).resolve()
+        target = (root / relative.lstrip("/")).resolve()
+        return target.is_relative_to(root) and (target / "index.html").is_file()
+
+
+class SecurityHeaders:
+    """The headers of SECURITY_HEADERS on every answer that does not set its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # The interactive API docs need their own script; they are not the public site.
+        docs = str(scope.get("path", "")).startswith("/api/docs")
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers and not (docs and name == "Content-Security-Policy"):
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+class Contained:
+    """Whatever escapes an endpoint ends here: one short JSON answer and one structured log line
+    (never a traceback handed on to the server, which would print it past the log format and
+    the redaction). A database outage is 503 with Retry-After, not an error of Herold's; a
+    client that went away is not an error at all."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        answered = False
+
+        async def sending(message: Message) -> None:
+            nonlocal answered
+            answered = answered or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except ClientDisconnect:
+            log.info("the client went away before its request was read", path=scope.get("path"))
+        except Exception as error:
+            if answered:  # too late for an answer: the connection is cut, the log says why
+                log.exception("error after the answer had begun", path=scope.get("path"))
+                return
+            if database_unavailable(error):
+                log.error("the database is not reachable", path=scope.get("path"), reason=_first_line(error))
+                response = JSONResponse(
+                    {"error": "the database is not reachable right now; nothing was stored, try again shortly"},
+                    status_code=503,
+                    headers={"Retry-After": str(RETRY_AFTER_OUTAGE)},
+                )
+            else:
+                reference = uuid.uuid4().hex[:12]
+                log.exception("unhandled error", path=scope.get("path"), reference=reference)
+                response = JSONResponse(
+                    {"error": f"internal error; it was logged with reference {reference}"}, status_code=500
+                )
+            await response(scope, receive, send)
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().split("\n", 1)[0][:300]
 
 
 def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
@@ -109,17 +214,11 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        redirect_slashes=False,  # its redirects name the client's Host header; the API needs none
     )
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.url.path.startswith("/api/docs"):
-            # The interactive API docs need their own script; they are not the public site.
-            del response.headers["Content-Security-Policy"]
-        return response
+    app.add_middleware(Contained)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer carries them, Contained's too
+    throttle = Throttle()
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:
@@ -141,13 +240,14 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
     async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"error": error.detail}, status_code=error.status_code)
 
-    @app.exception_handler(Exception)
-    async def internal_error(request: Request, error: Exception) -> JSONResponse:
-        reference = uuid.uuid4().hex[:12]
-        log.exception("unhandled error", path=request.url.path, reference=reference)
-        return JSONResponse({"error": f"internal error; it was logged with reference {reference}"}, status_code=500)
-
     def caller(request: Request) -> Caller:
+        address = request.client.host if request.client else "unknown"
+        wait = throttle.refused_for(address)
+        if wait > 0:
+            raise ApiError(
+                429, f"too many wrong API tokens from this address; try again in {math.ceil(wait)} s",
+                headers={"Retry-After": str(math.ceil(wait))},
+            )  # fmt: skip
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         challenge = {"WWW-Authenticate": 'Bearer realm="herold"'}
@@ -155,8 +255,18 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
             raise ApiError(401, "send an API token: Authorization: Bearer <token>", headers=challenge)
         found = herold.store.token_authority(token.strip())
         if found is None:
+            if throttle.failed(address):
+                log.warning("too many wrong API tokens from one address; refusing it for a while", address=address,
+                            failures=throttle.limit, seconds=throttle.lockout)  # fmt: skip
             raise ApiError(401, "the API token is not valid (unknown or revoked)", headers=challenge)
         return Caller(authority=found[0], token_name=found[1])
+
+    def stored(announcement_id: str, who: Caller) -> AnnouncementReport:
+        try:
+            uuid.UUID(announcement_id)
+        except ValueError:
+            raise ApiError(404, "no such announcement") from None
+        return own(report(herold, announcement_id), who)
 
     def own(result: AnnouncementReport | None, who: Caller) -> AnnouncementReport:
         if result is None:
@@ -167,16 +277,7 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
 
     @app.post("/api/v1/announcements", status_code=201, response_model=AnnouncementReport)
     async def create(request: Request, who: Annotated[Caller, Depends(caller)]) -> AnnouncementReport:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY:
-            raise ApiError(413, f"the body is larger than {MAX_BODY // 1_000_000} MB")
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            raise ApiError(413, f"the body is larger than {MAX_BODY // 1_000_000} MB")
-        try:
-            document = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ApiError(400, f"the body is not valid JSON: {error}") from None
+        document = parse_json(await read_body(request))
         if not isinstance(document, dict):
             raise ApiError(422, "the body must be a JSON object (an announcement)")
         document.setdefault("authority", who.authority)
@@ -196,13 +297,13 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
 
     @app.get("/api/v1/announcements/{announcement_id}", response_model=AnnouncementReport)
     def show(announcement_id: str, who: Annotated[Caller, Depends(caller)]) -> AnnouncementReport:
-        return own(report(herold, announcement_id), who)
+        return stored(announcement_id, who)
 
     @app.post("/api/v1/announcements/{announcement_id}/release", response_model=AnnouncementReport)
     def release(
         announcement_id: str, body: ReleaseRequest, who: Annotated[Caller, Depends(caller)]
     ) -> AnnouncementReport:
-        own(report(herold, announcement_id), who)
+        stored(announcement_id, who)
         problems = release_by_override(
             herold, announcement_id, body.reason, actor=f"token:{who.token_name}", source="api"
         )
@@ -227,6 +328,34 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
                 break
     app.mount("/", SiteRouter(sites), name="site")
     return app
+
+
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request body, refused as soon as it passes ``limit``: counted while it streams in, so
+    a chunked upload without a length never gets further into memory than that."""
+    declared = request.headers.get("content-length", "")
+    too_large = ApiError(413, f"the body is larger than {limit // 1_000_000} MB, the most Herold takes")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
+
+
+def parse_json(body: bytes) -> Any:
+    """A JSON document, or a 400 that says what is wrong with it, whatever the bytes are."""
+    try:
+        document = json.loads(body)
+    except RecursionError:
+        raise ApiError(400, f"the body nests deeper than {LIMITS.nesting} levels, the most Herold takes") from None
+    except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError, and integers of 4,300+ digits
+        raise ApiError(400, f"the body is not valid JSON: {printable(str(error))[:200]}") from None
+    if nesting(document) > LIMITS.nesting:
+        raise ApiError(400, f"the body nests deeper than {LIMITS.nesting} levels, the most Herold takes")
+    return document
 
 
 async def _in_thread(call: Callable[[], str]) -> str:

@@ -9,19 +9,29 @@ from elsewhere.
 
 from __future__ import annotations
 
+import asyncio
 import copy
-from collections.abc import Iterator
+import json
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
+import uvicorn
 from fastapi.testclient import TestClient
 
+from publisher import logs
 from publisher.app import Herold
 from publisher.intake import accept
+from publisher.store import Store
 from publisher.tasks import wait_until_settled
 from publisher.web import create_app
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, news, warning
+from services import free_port
 
 ANNOUNCEMENTS = "/api/v1/announcements"
 SLUG = AUTHORITY["slug"]
@@ -312,7 +322,7 @@ def test_a_body_larger_than_any_announcement_is_refused_before_it_is_read(herold
         headers={"Authorization": f"Bearer {token}", "Content-Length": str(60_000_000)},
     )
     assert answer.status_code == 413
-    assert answer.json() == {"error": "the body is larger than 50 MB"}
+    assert answer.json() == {"error": "the body is larger than 48 MB, the most Herold takes"}
 
 
 def test_a_release_needs_a_reason_of_a_few_words(herold: Herold, client: TestClient, auth: dict[str, str]) -> None:
@@ -322,3 +332,189 @@ def test_a_release_needs_a_reason_of_a_few_words(herold: Herold, client: TestCli
 
     assert response.status_code == 422
     assert response.json()["problems"][0]["field"] == "reason"
+
+
+# -- bad input of every kind is a clear 4xx, never a 500 ---------------------------------------------------
+
+
+def call(
+    app: Any, method: str, path: str, receive: Callable[[], Awaitable[dict[str, Any]]], token: str
+) -> tuple[int | None, bytes]:
+    """One request straight into the ASGI app, with the body as ``receive`` hands it out."""
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+        "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+        "headers": [(b"authorization", f"Bearer {token}".encode()), (b"host", b"testserver")],
+        "client": ("127.0.0.1", 1234), "server": ("testserver", 80),
+    }  # fmt: skip
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    status = next((m["status"] for m in sent if m["type"] == "http.response.start"), None)
+    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_limit(herold: Herold) -> None:
+    received = []
+
+    async def receive() -> dict[str, Any]:  # 300 MB and more, in chunks, without a Content-Length
+        received.append(1)
+        return {"type": "http.request", "body": b" " * 1_000_000, "more_body": len(received) < 300}
+
+    status, body = call(create_app(herold, start=False), "POST", ANNOUNCEMENTS, receive, token=token_for(herold))
+
+    assert status == 413
+    assert json.loads(body) == {"error": "the body is larger than 48 MB, the most Herold takes"}
+    assert len(received) <= 49, "no more of the body was read than the limit"
+
+
+@pytest.mark.parametrize(
+    ("case", "body", "message"),
+    [
+        ("100,000 brackets deep", b"[" * 100_000 + b"]" * 100_000, "the body nests deeper than 16 levels"),
+        ("17 levels deep", b'{"area": ' + b"[" * 16 + b"]" * 16 + b"}", "the body nests deeper than 16 levels"),
+        ("an integer of 5,000 digits", b'{"severity": ' + b"1" * 5000 + b"}", "the body is not valid JSON"),
+        ("invalid UTF-8", b'{"headline": "\xff"}', "the body is not valid JSON"),
+    ],
+)
+def test_a_body_no_parser_should_follow_is_a_400(
+    client: TestClient, auth: dict[str, str], case: str, body: bytes, message: str
+) -> None:
+    answer = client.post(ANNOUNCEMENTS, content=body, headers={**auth, "Content-Type": "application/json"})
+
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"].startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"headline": "Fliegerbombe\x00"}, "headline"),
+        ({"description": "\x1b[2J\x1b[31mAlarm"}, "description"),
+        ({"instruction": "Fenster schließen\ufffe"}, "instruction"),
+        ({"headline": "\u202eFliegerbombe"}, "headline"),
+        ({"publish_at": "9999-12-31T23:00:00+00:00"}, "publish_at"),
+    ],
+)
+def test_text_and_times_no_announcement_needs_are_a_422_on_every_database(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, database_url: str, changes: dict[str, Any], field: str
+) -> None:
+    herold = make_herold(make_settings(database_url=database_url))
+    with client_for(herold) as client:
+        answer = client.post(ANNOUNCEMENTS, json=warning(**changes), headers=bearer(token_for(herold)))
+
+    assert answer.status_code == 422, answer.text
+    assert [p["field"] for p in answer.json()["problems"]] == [field]
+    assert herold.store.audit_log(authority=SLUG) == [], "nothing may be accepted"
+
+
+@pytest.mark.parametrize("weird", ["nicht-da", "%00", "x" * 500, "1a2b3c4d-0000-0000-0000-00000000000g"])
+def test_an_announcement_id_that_cannot_exist_is_404_on_every_database(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, database_url: str, weird: str
+) -> None:
+    herold = make_herold(make_settings(database_url=database_url))
+    with client_for(herold) as client:
+        answer = client.get(f"{ANNOUNCEMENTS}/{weird}", headers=bearer(token_for(herold)))
+
+    assert answer.status_code == 404, answer.text
+
+
+def test_a_release_reason_with_a_control_character_is_a_422(
+    herold: Herold, client: TestClient, auth: dict[str, str]
+) -> None:
+    announcement_id = published(herold, warning())
+
+    answer = client.post(f"{ANNOUNCEMENTS}/{announcement_id}/release", json={"reason": A_REASON + "\x1b"}, headers=auth)
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["problems"][0]["field"] == "reason"
+
+
+# -- outages and errors: one clear answer, one log line ----------------------------------------------------
+
+
+def test_while_the_database_is_away_a_post_is_503_with_retry_after(herold: Herold) -> None:
+    auth = bearer(token_for(herold))
+    with client_for(herold) as client:
+        herold.store = Store(f"postgresql+psycopg://herold@127.0.0.1:{free_port()}/herold")  # nobody listens there
+
+        answer = client.post(ANNOUNCEMENTS, json=warning(), headers=auth)
+
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "30"
+    assert answer.json() == {"error": "the database is not reachable right now; nothing was stored, try again shortly"}
+
+
+def test_an_internal_error_is_one_json_log_line_and_no_traceback_from_the_server(
+    herold: Herold, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import publisher.web
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("a bug, with a secret token=hrd_12345678_abcdef")
+
+    monkeypatch.setattr(publisher.web, "report", broken)
+    logs.configure("info", "json")
+    auth = bearer(token_for(herold))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(herold, start=False), port=port, log_config=None, lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.02)
+        answer = requests.get(f"http://127.0.0.1:{port}{ANNOUNCEMENTS}/{uuid.uuid4()}", headers=auth, timeout=10)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        logs.configure("warning", "console")
+
+    assert answer.status_code == 500
+    reference = answer.json()["error"].rsplit(" ", 1)[-1]
+    lines = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is JSON: no raw traceback anywhere
+    [error] = [r for r in records if r.get("reference") == reference]
+    assert error["event"] == "unhandled error" and "RuntimeError" in error["exception"]
+    assert "abcdef" not in "\n".join(lines), "secrets in a traceback are redacted too"
+
+
+def test_a_client_that_goes_away_mid_request_is_not_an_error(herold: Herold, capfd: pytest.CaptureFixture[str]) -> None:
+    messages: Iterator[dict[str, Any]] = iter(
+        [{"type": "http.request", "body": b'{"kind": ', "more_body": True}, {"type": "http.disconnect"}]
+    )
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    call(create_app(herold, start=False), "POST", ANNOUNCEMENTS, receive, token=token_for(herold))
+
+    assert "unhandled error" not in capfd.readouterr().err
+    assert herold.store.audit_log(authority=SLUG) == []
+
+
+def test_many_wrong_tokens_from_one_address_are_refused_for_a_while_and_said_once(
+    herold: Herold, client: TestClient, capfd: pytest.CaptureFixture[str]
+) -> None:
+    real = bearer(token_for(herold))
+    answers = [client.get(f"{ANNOUNCEMENTS}/{uuid.uuid4()}", headers=bearer(f"hrd_guess_{n}")) for n in range(25)]
+
+    assert [a.status_code for a in answers] == [401] * 20 + [429] * 5
+    assert int(answers[-1].headers["Retry-After"]) > 0
+    assert client.get(f"{ANNOUNCEMENTS}/{uuid.uuid4()}", headers=real).status_code == 429, "no oracle while locked"
+    assert capfd.readouterr().err.count("too many wrong API tokens from one address") == 1
+
+
+def test_a_folder_without_its_slash_is_redirected_by_path_never_to_the_client_s_host(
+    herold: Herold, client: TestClient
+) -> None:
+    published(herold, warning())
+
+    for folder in ("/warnungen", "/warnungen/archive"):
+        answer = client.get(folder, headers={"Host": "evil.example"}, follow_redirects=False)
+
+        assert answer.status_code == 301
+        assert answer.headers["Location"] == folder + "/"
+    assert client.get("/api/v1/announcements/", follow_redirects=False).status_code in {401, 404}
