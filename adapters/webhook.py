@@ -80,6 +80,14 @@ def secret_key(secret: str) -> bytes | None:
     return key or None
 
 
+def shown(url: str) -> str:
+    """A URL as it may be printed: without the user, password and query it may carry."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}" + ("?…" if parts.query else "")
+
+
 def _loopback(host: str | None) -> bool:
     if not host:
         return False
@@ -192,7 +200,7 @@ class Webhook(Channel):
         parts = urlsplit(self.settings.url)
         if parts.scheme == "http" and not _loopback(parts.hostname):
             problems.append(
-                f"url {self.settings.url} is plain http to another machine: the texts and their "
+                f"url {shown(self.settings.url)} is plain http to another machine: the texts and their "
                 "signatures would travel unencrypted, readable and replayable on the way; use https"
             )
         try:

@@ -1,7 +1,8 @@
 """The ``herold`` command.
 
-Exit codes: 0 done; 1 a delivery failed or is held back; 2 bad input (document or config),
-nothing was written.
+Exit codes: 0 done; 1 a delivery failed or is held back (or Herold failed; the log says why);
+2 bad input (document or config), nothing was written; 3 the database cannot be reached, try
+again later.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,17 +22,45 @@ import yaml
 
 from publisher import logs
 from publisher.config import ConfigError, Settings, load_settings
+from publisher.files import FileProblem, read_regular
+from publisher.limits import LIMITS, nesting
+from publisher.logs import scrub
 from publisher.problems import InvalidInput, Problem
+from publisher.store import database_unavailable
+from publisher.text import forbidden_character, json_escaped, printable
 
 BAD_INPUT = 2
 FAILED = 1
+UNAVAILABLE = 3
+
+log = structlog.get_logger("herold.cli")
 
 
 def _fail(headline: str, problems: list[Problem] | None = None, code: int = BAD_INPUT) -> NoReturn:
-    click.echo(headline, err=True)
+    # Problems quote what was sent: a terminal must never get a raw control character from it.
+    click.echo(printable(headline), err=True)
     for problem in problems or []:
-        click.echo(f"  {problem}", err=True)
+        click.echo(f"  {printable(str(problem))}", err=True)
     sys.exit(code)
+
+
+class _Herold(click.Group):
+    """Every command ends in one line a person can act on, never in a traceback: the database
+    being away is a moment's outage (exit 3), anything else is logged in full (exit 1)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as error:
+            if database_unavailable(error):
+                first = str(getattr(error, "orig", None) or error).strip().split("\n", 1)[0]
+                _fail(f"herold: the database cannot be reached ({scrub(first)[:300]}); try again when it is back.",
+                      code=UNAVAILABLE)  # fmt: skip
+            reference = uuid.uuid4().hex[:12]
+            log.exception("unhandled error", reference=reference)
+            _fail(f"herold: internal error; it was logged with reference {reference}.", code=FAILED)
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -61,7 +91,7 @@ def _herold(ctx: click.Context, start: bool = True) -> Iterator[Any]:
             herold.store.dispose()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Herold, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     envvar="HEROLD_CONFIG",
@@ -106,6 +136,12 @@ def check_config(ctx: click.Context) -> None:
     click.echo(f"  execution: {'Celery on ' + _safe_url(runtime.redis_url) if runtime.redis_url else 'in-process'}")
 
 
+def _json_for_terminal(value: Any) -> str:
+    """JSON for a terminal: readable umlauts, but every control character escaped (JSON escapes
+    C0 itself; C1 and the bidirectional controls a terminal would act on, too)."""
+    return json_escaped(json.dumps(value, ensure_ascii=False, indent=2))
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -115,17 +151,43 @@ def _safe_url(url: str) -> str:
         return url.split("@")[-1]
 
 
+class _NoAliases(yaml.SafeLoader):
+    """YAML without anchors and aliases: an announcement needs none, and a few hundred bytes of
+    them expand to gigabytes (the "billion laughs")."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.events.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "uses an alias (*name); write the value out instead", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
 def read_document(path: Path) -> Any:
-    """A JSON or YAML announcement file, with parse errors as problems."""
+    """A JSON or YAML announcement file, with every way it can be wrong as a problem."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidInput([Problem(field=str(path), message="does not exist")]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise InvalidInput([Problem(field=str(path), message=f"cannot be read: {error}")]) from None
+        text = read_regular(path, LIMITS.body_bytes).decode("utf-8")
+    except FileProblem as problem:
+        raise InvalidInput([Problem(field=str(path), message=str(problem))]) from None
+    except UnicodeDecodeError as error:
+        raise InvalidInput([Problem(field=str(path), message=f"is not UTF-8 text: {error.reason}")]) from None
+    too_deep = InvalidInput(
+        [Problem(field=str(path), message=f"nests deeper than {LIMITS.nesting} levels, the most Herold takes")]
+    )
+    try:
+        document = _parse(path, text)
+    except RecursionError:
+        raise too_deep from None
+    if nesting(document) > LIMITS.nesting:
+        raise too_deep
+    return document
+
+
+def _parse(path: Path, text: str) -> Any:
     if path.suffix.lower() in {".yaml", ".yml"}:
         try:
-            return yaml.safe_load(text)
+            return yaml.load(text, Loader=_NoAliases)  # noqa: S506 - a SafeLoader without aliases
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -143,6 +205,8 @@ def read_document(path: Path) -> Any:
                 )
             ]
         ) from None
+    except ValueError as error:  # an integer of more than 4,300 digits
+        raise InvalidInput([Problem(field=str(path), message=f"is not valid JSON: {error}")]) from None
 
 
 @main.command()
@@ -193,14 +257,27 @@ def status(ctx: click.Context, announcement_id: str, as_json: bool) -> None:
         result = report(herold, announcement_id)
         if result is None:
             _fail(f"No announcement {announcement_id}.", code=FAILED)
-        click.echo(result.model_dump_json(indent=2) if as_json else table(result))
+        click.echo(_json_for_terminal(result.model_dump(mode="json")) if as_json else table(result))
         if result.failed or result.held_back:
             sys.exit(FAILED)
 
 
+def _text_option(_ctx: click.Context, parameter: click.Parameter, value: str | None) -> str | None:
+    """An option's text: kept in the audit log and shown later, so no control characters."""
+    found = forbidden_character(value) if value is not None else None
+    if found:
+        raise click.BadParameter(f"contains a control character ({found[1]}) at position {found[0]}; remove it")
+    return value
+
+
 @main.command()
 @click.argument("announcement_id")
-@click.option("--reason", required=True, help="Why the other channels must go out without the website page.")
+@click.option(
+    "--reason",
+    required=True,
+    callback=_text_option,
+    help="Why the other channels must go out without the website page.",
+)
 @click.pass_context
 def release(ctx: click.Context, announcement_id: str, reason: str) -> None:
     """Release a warning's other channels although its website delivery failed (recorded in the audit log)."""
@@ -220,7 +297,7 @@ def release(ctx: click.Context, announcement_id: str, reason: str) -> None:
 @main.command()
 @click.argument("announcement_id")
 @click.argument("channel")
-@click.option("--url", help="It is on the platform after all: the post's address.")
+@click.option("--url", callback=_text_option, help="It is on the platform after all: the post's address.")
 @click.option("--again", is_flag=True, help="It is not there: send it again.")
 @click.pass_context
 def reconcile(ctx: click.Context, announcement_id: str, channel: str, url: str | None, again: bool) -> None:
@@ -267,13 +344,21 @@ def token() -> None:
 
 @token.command("create")
 @click.option("--authority", required=True, help="The authority (slug) the token publishes for.")
-@click.option("--name", default="api", show_default=True, help="What the token is for (shown in the audit log).")
+@click.option(
+    "--name",
+    default="api",
+    show_default=True,
+    callback=_text_option,
+    help="What the token is for (shown in the audit log).",
+)
 @click.pass_context
 def token_create(ctx: click.Context, authority: str, name: str) -> None:
     """Create an API token; it is shown once and stored only as a hash."""
     from publisher.app import utcnow
     from publisher.store import AuditEntry
 
+    if not 1 <= len(name) <= 200:
+        _fail("The name must have 1 to 200 characters.")
     with _herold(ctx, start=False) as herold:
         try:
             herold.authority(authority)
