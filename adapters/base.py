@@ -44,7 +44,7 @@ from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import requests
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from publisher.counting import TextRule
 
@@ -90,6 +90,10 @@ class ChannelSettings(BaseModel):
     """Base for a channel type's config keys. Unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Channels that call a server: every call ends within this, answer included (default:
+    # herold.http_deadline_seconds). A server that trickles its answer cannot hold a delivery longer.
+    call_deadline_seconds: float | None = Field(default=None, gt=0, le=600)
 
 
 @dataclass(frozen=True)
@@ -175,7 +179,8 @@ class Services:
     archive: Archive
     clock: Callable[[], datetime]
     data_dir: str = "var"
-    timeouts: tuple[float, float] = (5.0, 20.0)  # connect, read: no call may hang a worker
+    timeouts: tuple[float, float] = (5.0, 20.0)  # connect, and each read
+    deadline: float = 60.0  # a whole call, answer included (adapters.http): no call may hang a worker
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -294,6 +299,11 @@ class Channel(ABC):
     @property
     def id(self) -> str:
         return self.config.id
+
+    @property
+    def deadline(self) -> float:
+        """Seconds every call to the platform may take, answer included (see adapters.http)."""
+        return self.settings.call_deadline_seconds or self.services.deadline
 
     @abstractmethod
     def publish(self, post: Post) -> Receipt:

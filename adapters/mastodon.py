@@ -62,6 +62,7 @@ from adapters.base import (
     error_for_status,
     retry_after,
 )
+from adapters.http import DeadlineAdapter
 from publisher.announcement import Announcement, Kind, Media, MsgType, Severity
 from publisher.authority import web_address
 from publisher.counting import GraphemesShortLinks, TextRule
@@ -177,7 +178,7 @@ class MastodonChannel(Channel):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
+        self.adapter = DeadlineAdapter(self.deadline, pool_connections=4, pool_maxsize=16)
         self._limits: _Limits | None = None
         self._limit_lock = threading.Lock()
 

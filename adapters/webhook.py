@@ -52,6 +52,7 @@ from adapters.base import (
     error_for_exception,
     error_for_status,
 )
+from adapters.http import session
 from publisher import signing
 from publisher.authority import web_address
 
@@ -126,6 +127,10 @@ class Webhook(Channel):
     Settings = WebhookSettings
     settings: WebhookSettings
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.http = session(self.deadline)
+
     def _secret(self) -> str:
         settings: Any = self.services.extra["settings"]
         secret: str = settings.secret(self.authority.slug, self.id, "secret")
@@ -167,7 +172,7 @@ class Webhook(Channel):
         body = signing.body(self.payload(post, now.isoformat()))
         headers = signing.headers(secret, post.idempotency_key, now, body)
         try:
-            with self.services.http.post(
+            with self.http.post(
                 self.settings.url,
                 data=body.encode(),
                 headers=headers,

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 import structlog
-from requests.adapters import HTTPAdapter
 
 from adapters import channel_types
 from adapters.base import Channel, Services
+from adapters.http import session
 from publisher.announcement import Kind
 from publisher.authority import Authority
 from publisher.config import Settings
@@ -37,7 +37,7 @@ class Herold:
         self.settings = settings
         self.clock = clock
         self.store = Store(settings.herold.database)
-        self.http = http or _session()
+        self.http = http or session(settings.herold.http_deadline_seconds, pool=50)
         self._channels: dict[tuple[str, str], Channel] = {}
         self._lock = threading.Lock()
         self.runner: Runner = runner or self._default_runner()
@@ -103,6 +103,7 @@ class Herold:
             clock=self.clock,
             data_dir=str(runtime.data_dir),
             timeouts=(runtime.http_connect_timeout, runtime.http_read_timeout),
+            deadline=runtime.http_deadline_seconds,
             extra={"settings": self.settings},
         )
 
@@ -128,12 +129,3 @@ class Herold:
         runtime = self.settings.herold
         hours = runtime.deadline_warning_hours if kind == Kind.warning else runtime.deadline_news_hours
         return timedelta(hours=hours)
-
-
-def _session() -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=20, pool_maxsize=50, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = "Herold (crisis-communication publisher)"
-    return session

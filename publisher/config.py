@@ -58,6 +58,9 @@ class Runtime(BaseModel):
     requeue_after_seconds: float = Field(default=30.0, gt=0)
     http_connect_timeout: float = Field(default=5.0, gt=0)
     http_read_timeout: float = Field(default=20.0, gt=0)
+    # A whole outbound call, answer included: a server trickling its answer byte by byte is cut
+    # off here (channels may set their own call_deadline_seconds).
+    http_deadline_seconds: float = Field(default=60.0, gt=0, le=600)
     smtp_host: str | None = None  # for e-mail to on-call contacts
     smtp_port: int = Field(default=25, gt=0, lt=65536)
     smtp_from: str = "herold@localhost"

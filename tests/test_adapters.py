@@ -9,7 +9,7 @@ import re
 import pytest
 
 from adapters import channel_types
-from adapters.base import Channel, Wave
+from adapters.base import Channel, ChannelSettings, Wave
 from publisher.render import TEMPLATES
 
 from conftest import ROOT
@@ -32,8 +32,14 @@ def test_a_channel_type_has_its_test_module_template_and_documentation(name: str
     section = DOCS.split(f"## `{name}`", 1)
     assert len(section) == 2, f"docs/channels.md has no section ## `{name}`"
     text = section[1].split("\n## ", 1)[0]
-    for setting in kind.Settings.model_fields:
+    for setting in kind.Settings.model_fields.keys() - ChannelSettings.model_fields.keys():
         assert f"`{setting}`" in text, f"setting {setting} of {name} is not explained in docs/channels.md"
+
+
+def test_the_settings_every_channel_type_takes_are_explained_before_the_first_type() -> None:
+    common = DOCS.split("\n## ", 1)[0]
+    for setting in ChannelSettings.model_fields:
+        assert f"`{setting}`" in common, f"setting {setting} of every channel is not explained in docs/channels.md"
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))

@@ -32,6 +32,7 @@ from publisher.tasks import wait_until_settled
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, warning
 from fakes.mastodon_server import FakeMastodon, drop_after, hang, retry_after, status
+from fakes.trickle import Trickle
 from services import free_port
 
 TOKEN_ENV = "HEROLD_TEST_MASTODON_TOKEN"
@@ -224,6 +225,18 @@ def test_every_failure_tells_the_engine_what_to_do_next(
     if isinstance(failed.value, TransientError):
         assert failed.value.ambiguous is ambiguous
         assert failed.value.retry_after == wait
+
+
+def test_a_server_that_trickles_its_answer_is_cut_off_at_the_call_deadline(make_settings: SettingsFactory) -> None:
+    with Trickle(every=0.3) as server:
+        channel = channel_for(make_settings, server.url.rstrip("/"), timeouts=(2.0, 2.0), call_deadline_seconds=1)
+        started = time.monotonic()
+        with pytest.raises(TransientError) as failed:
+            channel.publish(post_of())
+
+        assert time.monotonic() - started < 4
+        assert failed.value.reason == "network problem: timed out (ReadTimeout)"
+        assert failed.value.ambiguous, "the server had the whole request"
 
 
 def test_a_refused_token_is_a_credentials_problem(fake: FakeMastodon, make_settings: SettingsFactory) -> None:

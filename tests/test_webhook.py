@@ -15,6 +15,7 @@ import copy
 import hashlib
 import hmac
 import socket
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -46,6 +47,7 @@ from publisher.schema import DeliveryState
 from publisher.tasks import wait_until_settled
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, warning
+from fakes.trickle import Trickle
 from fakes.webhook_receiver import Answer, Receiver, Request
 
 SLUG: str = AUTHORITY["slug"]
@@ -501,3 +503,40 @@ def test_the_engine_retries_what_may_pass_and_stops_at_what_cannot(
     assert len(received) == attempts
     assert {r.headers["webhook-id"] for r in received} == {delivery.idempotency_key}
     assert all(signature_verifies(SECRET, r.headers, r.body) for r in received)
+
+
+# -- a receiver that trickles its answer holds nothing ----------------------------------------------------
+
+
+def test_a_receiver_that_trickles_its_answer_is_retried_after_the_call_deadline(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    with Trickle(every=0.5) as receiver:
+        settings = make_settings(
+            authorities=[authority(webhook(receiver.url, call_deadline_seconds=1))],
+            env={VARIABLE: SECRET},
+            grace_warning_seconds=0.3,
+            retry_base_seconds=5,  # one attempt within the test, then a retry is due
+        )
+        herold = make_herold(settings)
+        announcement_id = accept(herold, warning(), source="test", actor="tester")
+        started = time.monotonic()
+        while time.monotonic() - started < 10:
+            delivery = herold.store.copy_on(announcement_id, "radio")
+            assert delivery is not None
+            if delivery.attempts == 1 and delivery.state is DeliveryState.pending:
+                break
+            time.sleep(0.05)
+
+        assert delivery is not None and delivery.state is DeliveryState.pending, "cut off after a second, retried"
+        assert delivery.last_error == "network problem: timed out (ReadTimeout)"
+        assert delivery.ambiguous, "the receiver had the whole request: it may have acted on it"
+        assert time.monotonic() - started < 5
+        assert receiver.wait_for_cut_off()
+
+
+def test_the_setup_check_never_prints_credentials_from_the_url(make_channel: MakeChannel) -> None:
+    [problem] = make_channel(url="http://radio:geheim@radio.example.de/herold?token=abc123").check()
+
+    assert "http://radio.example.de/herold?…" in problem
+    assert "geheim" not in problem and "abc123" not in problem

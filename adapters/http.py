@@ -1,0 +1,207 @@
+"""HTTP with a deadline per call: connecting, sending and the whole answer, together.
+
+``requests`` (and urllib3 below it) time out per socket operation: a server that sends one
+byte every two seconds never trips a five-second read timeout, and holds a delivery, its
+worker thread and its lease for as long as it likes. Here every call has a deadline. A
+watchdog thread shuts the call's sockets down when it passes, which ends any read or write
+blocked on them at once; the call then raises ``requests.ReadTimeout``, which the channels
+treat like any timeout (retry, and the write may have arrived).
+
+Usage: ``session(deadline=30)`` is a ``requests.Session`` whose every call ends within 30
+seconds; ``DeadlineAdapter(30)`` can be mounted on a session of one's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+USER_AGENT = "Herold (crisis-communication publisher)"
+
+
+class _Call:
+    """One call's deadline and the sockets it uses."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.sockets: list[socket.socket] = []
+        self.expired = False
+        self.done = False
+        self.lock = threading.Lock()
+
+    def watch(self, sock: Any) -> None:
+        if isinstance(sock, socket.socket):
+            with self.lock:
+                if self.expired:
+                    _shut(sock)
+                else:
+                    self.sockets.append(sock)
+
+    def expire(self) -> None:
+        with self.lock:
+            if self.done:
+                return
+            self.expired = True
+            for sock in self.sockets:
+                _shut(sock)
+
+    def finish(self) -> None:
+        with self.lock:
+            self.done = True
+            self.sockets.clear()
+
+
+def _shut(sock: socket.socket) -> None:
+    # The plain socket's shutdown, also for TLS: it wakes a blocked read in another thread at
+    # once (SSLSocket's own would first tear down the TLS state under that thread's feet).
+    with contextlib.suppress(OSError):  # closed meanwhile: nothing left to stop
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """One thread for every call in the process: sleeps until the next deadline."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, _Call]] = []
+        self._order = itertools.count()
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, call: _Call) -> None:
+        with self._changed:
+            heapq.heappush(self._due, (call.deadline, next(self._order), call))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="herold-http-deadlines", daemon=True)
+                self._thread.start()
+            self._changed.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while self._due and self._due[0][2].done:
+                    heapq.heappop(self._due)  # finished in time: forget it
+                if not self._due:
+                    self._changed.wait()
+                    continue
+                wait = self._due[0][0] - time.monotonic()
+                if wait > 0:
+                    self._changed.wait(wait)
+                    continue
+                _, _, call = heapq.heappop(self._due)
+            call.expire()
+
+
+_watchdog = _Watchdog()
+_current = threading.local()  # the call this thread is making
+
+
+def _watch(sock: Any) -> None:
+    call: _Call | None = getattr(_current, "call", None)
+    if call is not None:
+        call.watch(sock)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _watch(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch(self.sock)  # a kept-alive connection, used again
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _watch(self.sock)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _watch(self.sock)
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """An HTTPAdapter whose every call, answer included, ends within ``deadline`` seconds."""
+
+    def __init__(self, deadline: float, **kwargs: Any) -> None:
+        self.deadline = deadline
+        kwargs.setdefault("max_retries", 0)
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = _POOLS
+        return manager
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        call = _Call(time.monotonic() + self.deadline)
+        _watchdog.add(call)
+        _current.call = call
+        try:
+            response = super().send(
+                request, stream=True, timeout=self._within(timeout), verify=verify, cert=cert, proxies=proxies
+            )
+            _ = response.content  # the whole answer, within the deadline (stream or not)
+        except requests.RequestException as error:
+            if call.expired:
+                raise self._late(request) from error
+            raise
+        finally:
+            call.finish()
+            _current.call = None
+        if call.expired:  # cut off: what was read may look complete, but is not the answer
+            raise self._late(request)
+        return response
+
+    def _within(self, timeout: Any) -> tuple[float, float]:
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        return (min(connect or self.deadline, self.deadline), min(read or self.deadline, self.deadline))
+
+    def _late(self, request: requests.PreparedRequest) -> requests.ReadTimeout:
+        reason = f"no complete answer within {self.deadline:g} s (the call's deadline)"
+        return requests.ReadTimeout(reason, request=request)
+
+
+def session(deadline: float, *, pool: int = 16) -> requests.Session:
+    """A session whose every call ends within ``deadline`` seconds, answer included."""
+    http = requests.Session()
+    adapter = DeadlineAdapter(deadline, pool_connections=4, pool_maxsize=pool)
+    http.mount("http://", adapter)
+    http.mount("https://", adapter)
+    http.headers["User-Agent"] = USER_AGENT
+    return http
