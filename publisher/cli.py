@@ -460,6 +460,7 @@ def worker(ctx: click.Context, queue: str, concurrency: int | None) -> None:
     Herold(settings).store.migrate()
     threads = concurrency or (16 if queue == "warnings" else 8)
     make_celery(settings).worker_main([
+        "--quiet",  # no banner: what a worker writes is log lines, nothing else
         "worker", "--queues", queue, "--pool", "threads", "--concurrency", str(threads),
         "--hostname", f"{queue}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
         "--loglevel", settings.herold.log_level.upper(),
@@ -487,7 +488,7 @@ def beat(ctx: click.Context) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     overdue = timedelta(seconds=settings.herold.requeue_after_seconds)
-    click.echo(f"Herold sweeps every {settings.herold.sweep_seconds:g} s", err=True)
+    log.info("herold beat sweeps", every_seconds=settings.herold.sweep_seconds)
     while not stopping.wait(settings.herold.sweep_seconds):
         try:
             tasks.sweep(herold, overdue=overdue)
@@ -534,7 +535,7 @@ def serve(ctx: click.Context, listen: str | None) -> None:
     settings = _settings(ctx)
     host, _, port = (listen or settings.herold.listen).rpartition(":")
     herold = Herold(settings)
-    click.echo(f"Herold serves on http://{host}:{port}/ (API under /api/v1/)", err=True)
+    log.info("herold serves the site and the API", url=f"http://{host}:{port}/", api=f"http://{host}:{port}/api/v1/")
     uvicorn.run(
         create_app(herold),
         host=host or "127.0.0.1",

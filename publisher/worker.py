@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from celery import Celery
-from celery.signals import worker_shutdown
+from celery.signals import setup_logging, worker_shutdown
 
 from publisher.config import Settings
 from publisher.runner import Queue as QueueName
@@ -80,6 +80,15 @@ def _closing(**_: Any) -> None:
 
 
 worker_shutdown.connect(_closing, weak=False)
+
+
+def _logging_is_ours(**_: Any) -> None:
+    """Celery configures no logging of its own when anyone answers this signal: its records
+    (a task's error included) go to the root logger, which publisher.logs renders as JSON lines
+    through the same redaction as everything else."""
+
+
+setup_logging.connect(_logging_is_ours, weak=False)
 
 
 def _register(app: Celery) -> None:

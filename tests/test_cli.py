@@ -13,10 +13,11 @@ import feedparser
 import pytest
 import requests
 from click.testing import CliRunner, Result
+from sqlalchemy import select, update
 
 from publisher.cli import main
 
-from conftest import ROOT, news, warning
+from conftest import ROOT, forget_cached, news, warning
 from services import free_port
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.*"))
@@ -239,3 +240,127 @@ def test_a_delivery_nobody_could_confirm_is_settled_by_a_person(config: Path, tm
         assert status.exit_code == 0 and "https://chat.example/42" in status.output
         again = herold(config, "reconcile", announcement_id, "chat", "--again")
         assert again.exit_code == 1 and "only unknown, failed or dead ones are settled" in again.stderr
+
+
+# -- whatever a file holds and whatever the world does: one clear line, never a traceback ------------------
+
+
+BOMB = """\
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+headline: [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("bomb.yaml", BOMB, "uses an alias (*name); write the value out instead"),
+        ("deep.json", "[" * 100_000 + "]" * 100_000, "nests deeper than 16 levels, the most Herold takes"),
+        ("deep.yaml", "a:\n" + "".join("  " * n + "- \n" for n in range(1, 40)), "nests deeper than 16 levels"),
+        ("digits.json", '{"headline": ' + "9" * 5000 + "}", "is not valid JSON: Exceeds the limit"),
+        ("latin1.json", None, "is not UTF-8 text"),
+    ],
+)
+def test_a_file_no_parser_should_follow_is_refused_with_exit_code_2(
+    config: Path, tmp_path: Path, name: str, content: str | None, message: str
+) -> None:
+    path = tmp_path / name
+    if content is None:
+        path.write_bytes('{"headline": "Straße"}'.encode("latin-1"))
+    else:
+        path.write_text(content, encoding="utf-8")
+
+    result = herold(config, "publish", str(path))
+
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_a_device_or_a_pipe_as_the_document_is_refused_without_reading_it(config: Path, tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.json")  # opening it for reading would wait for a writer forever
+
+    for path in ("/dev/zero", str(tmp_path / "pipe.json")):
+        result = herold(config, "publish", path)
+        assert result.exit_code == 2
+        assert "cannot be read: it is not a regular file" in result.stderr
+
+
+def test_images_are_read_only_from_the_document_s_own_folder(config: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "meldung"
+    folder.mkdir()
+    (folder / "link.png").symlink_to("/etc/hostname")
+    for path in ("/etc/hostname", "link.png", "../herold.toml"):
+        (folder / "doc.json").write_text(json.dumps(warning(media=[{"path": path, "alt": "Karte"}])))
+
+        result = herold(config, "publish", str(folder / "doc.json"))
+
+        assert result.exit_code == 2
+        assert f"media.0: must be a file in the document's folder or below it (got '{path}')" in result.stderr
+    assert not site(config).exists()
+
+
+def test_status_while_the_database_is_away_is_one_line_and_exit_code_3(config: Path) -> None:
+    config.write_text(
+        config.read_text().replace(
+            'data_dir = "var"',
+            f'data_dir = "var"\ndatabase_url = "postgresql+psycopg://herold:geheim@127.0.0.1:{free_port()}/h"',
+        )
+    )
+
+    result = herold(config, "status", "1a2b3c4d-0000-4000-8000-000000000001")
+
+    assert result.exit_code == 3
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("herold: the database cannot be reached (") and "try again when it is back" in line
+    assert "geheim" not in result.output
+
+
+def test_text_from_outside_reaches_the_terminal_escaped(config: Path, tmp_path: Path) -> None:
+    from publisher.config import load_settings
+    from publisher.schema import AnnouncementRow
+    from publisher.store import Store
+
+    published = herold(config, "publish", str(ROOT / "examples" / "bomb-disposal.json"), "--wait")
+    announcement_id = published.output.split()[1]
+    store = Store(load_settings(config).herold.database)  # a headline stored before control characters were refused
+    with store.engine.begin() as connection:
+        document = connection.execute(
+            select(AnnouncementRow.document).where(AnnouncementRow.id == announcement_id)
+        ).scalar_one()
+        document = {**document, "headline": "Bombe\x1b]0;owned\x07\x1b[2J\u202eevil"}
+        changed = update(AnnouncementRow).where(AnnouncementRow.id == announcement_id).values(document=document)
+        connection.execute(changed)
+    store.dispose()
+    forget_cached(announcement_id)
+
+    table = herold(config, "status", announcement_id)
+    as_json = herold(config, "status", announcement_id, "--json")
+
+    for output in (table.output, as_json.output):
+        assert "\x1b" not in output and "\x07" not in output and "\u202e" not in output
+    assert "Bombe\\x1b]0;owned\\x07\\x1b[2J\\u202eevil" in table.output
+    assert json.loads(as_json.output)["headline"] == "Bombe\x1b]0;owned\x07\x1b[2J\u202eevil"
+    refused = herold(config, "token", "create", "--authority", "lk-beispiel", "--name", "Leit\x1bstelle")
+    assert refused.exit_code == 2 and "control character (U+001B)" in refused.output
+
+
+def test_check_config_never_prints_a_password_or_token_from_a_webhook_url(config: Path) -> None:
+    config.write_text(
+        config.read_text() + '\n  [[authorities.channels]]\n  id = "radio"\n  type = "webhook"\n'
+        '  url = "http://funk:geheim@radio.example.de/hook?token=abc123"\n  secret_env = "RADIO_SECRET"\n'
+    )
+    os.environ["RADIO_SECRET"] = "whsec_" + "c2VjcmV0LWZvci10aGUtcGFydG5lci1ob29rcw=="
+    try:
+        result = herold(config, "check-config")
+    finally:
+        del os.environ["RADIO_SECRET"]
+
+    assert result.exit_code == 2 and "plain http" in result.output
+    assert "geheim" not in result.output and "abc123" not in result.output

@@ -10,18 +10,28 @@ from elsewhere.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
+import io
 import json
+import logging
+import select
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import uvicorn
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from publisher import logs
 from publisher.app import Herold
@@ -457,6 +467,8 @@ def test_an_internal_error_is_one_json_log_line_and_no_traceback_from_the_server
         raise RuntimeError("a bug, with a secret token=hrd_12345678_abcdef")
 
     monkeypatch.setattr(publisher.web, "report", broken)
+    for handler in logging.getLogger().handlers[:]:  # pytest's own capture: the server's stderr is what counts
+        logging.getLogger().removeHandler(handler)
     logs.configure("info", "json")
     auth = bearer(token_for(herold))
     port = free_port()
@@ -518,3 +530,83 @@ def test_a_folder_without_its_slash_is_redirected_by_path_never_to_the_client_s_
         assert answer.status_code == 301
         assert answer.headers["Location"] == folder + "/"
     assert client.get("/api/v1/announcements/", follow_redirects=False).status_code in {401, 404}
+
+
+# -- memory: what is refused never gets far into memory ---------------------------------------------------
+
+
+def _peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
+
+
+def _chunked_post(port: int, path: str, token: str, total: int) -> tuple[int, int]:
+    """POST ``total`` bytes in chunks without a length; stop when the server answers. Returns
+    (status, bytes sent)."""
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+        )
+        chunk = b" " * 1_000_000
+        sent = 0
+        while sent < total:
+            if select.select([connection], [], [], 0)[0]:
+                break  # the server answered before the body ended
+            try:
+                connection.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            except OSError:
+                break
+            sent += len(chunk)
+        connection.settimeout(10)
+        answer = connection.recv(200).decode(errors="replace")
+    return int(answer.split()[1]), sent
+
+
+@pytest.mark.slow
+def test_a_300_mb_body_and_six_requests_with_huge_images_are_refused_in_under_300_mb(tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "herold.toml"
+    config.write_text(
+        f'[herold]\ndata_dir = "var"\nlisten = "127.0.0.1:{port}"\nlog_level = "warning"\n\n[[authorities]]\n'
+        'slug = "lk-beispiel"\nname = "Landkreis Beispiel"\nbase_url = "https://www.lk-beispiel.de/"\n'
+        'impressum_url = "https://www.lk-beispiel.de/impressum"\nprivacy_url = "https://www.lk-beispiel.de/datenschutz"\n'
+        '\n  [[authorities.channels]]\n  id = "website"\n  type = "website"\n'
+    )
+    command = [sys.executable, "-m", "publisher.cli", "--config", str(config)]
+    token = subprocess.run(
+        [*command, "token", "create", "--authority", "lk-beispiel"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    server = subprocess.Popen([*command, "serve"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and server.poll() is None, "herold serve did not start"
+                time.sleep(0.2)
+        Path(f"/proc/{server.pid}/clear_refs").write_text("5")  # the peak counts from here
+        started_at = _peak_rss_mb(server.pid)
+
+        status, sent = _chunked_post(port, ANNOUNCEMENTS, token, 300_000_000)
+        assert status == 413 and sent < 100_000_000, (status, sent)
+
+        huge = io.BytesIO()
+        Image.new("RGBA", (6000, 6000), (0, 0, 0, 0)).save(huge, "PNG")
+        media = [{"data": base64.b64encode(huge.getvalue()).decode(), "alt": "Karte"}] * 4
+        body = json.dumps(warning(media=media)).encode()
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(lambda _: requests.post(
+                f"http://127.0.0.1:{port}{ANNOUNCEMENTS}", data=body, headers=bearer(token), timeout=120
+            ), range(6)))  # fmt: skip
+        peak = _peak_rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(15)
+
+    assert [a.status_code for a in answers] == [422] * 6
+    assert "6000 × 6000 pixels" in answers[0].json()["problems"][0]["message"]
+    print(f"herold serve: {started_at:.0f} MB after start, peak {peak:.0f} MB while refusing")
+    assert peak < 300, f"the server peaked at {peak:.0f} MB"

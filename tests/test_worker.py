@@ -4,6 +4,7 @@ is killed or Redis loses everything."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -136,6 +137,15 @@ class Cluster:
     def states(self, announcement_id: str) -> dict[str, DeliveryState]:
         return {d.channel: d.state for d in self.herold.store.deliveries(announcement_id)}
 
+    def log_lines(self, command: str) -> list[str]:
+        """What the processes of one command (worker, beat) wrote, line by line."""
+        return [
+            line
+            for log in sorted(self.directory.glob(f"{command}-*.log"))
+            for line in log.read_text(errors="replace").splitlines()
+            if line.strip()
+        ]
+
 
 @pytest.fixture
 def cluster(tmp_path: Path, postgres: Postgres) -> Iterator[Callable[..., Cluster]]:
@@ -234,6 +244,10 @@ def test_server_errors_are_retried_and_each_attempt_is_counted(cluster: Callable
     assert delivery is not None and delivery.state is DeliveryState.succeeded
     assert delivery.attempts == 4
     assert len(world.mastodon.statuses) == 1
+    # What the workers said about it reaches a log collector in one format: JSON lines, Celery's too.
+    lines = world.log_lines("worker")
+    assert any("delivery will be retried" in line for line in lines)
+    assert all(isinstance(json.loads(line), dict) for line in lines), "\n".join(lines[:20])
 
 
 def test_retry_after_is_honoured_on_celery(cluster: Callable[..., Cluster]) -> None:
