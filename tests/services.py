@@ -21,6 +21,22 @@ from pathlib import Path
 from typing import Any
 
 
+def wait_until_serving(port: int, process: subprocess.Popen[Any], timeout: float = 30) -> None:
+    """Until ``herold serve`` (started as ``process``) answers its health check on ``port``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+                connection.sendall(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                if connection.recv(12).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(f"herold serve did not start (exit code {process.poll()})")
+        time.sleep(0.2)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import feedparser
@@ -18,7 +17,7 @@ from sqlalchemy import select, update
 from publisher.cli import main
 
 from conftest import ROOT, forget_cached, news, warning
-from services import free_port
+from services import free_port, wait_until_serving
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.*"))
 
@@ -172,14 +171,7 @@ def test_make_run_serves_the_site_and_publish_wait_puts_the_item_online(tmp_path
     command = [sys.executable, "-m", "publisher.cli"]
     server = subprocess.Popen([*command, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline and server.poll() is None, "herold serve did not start"
-                time.sleep(0.2)
+        wait_until_serving(port, server)
         done = subprocess.run(
             [*command, "publish", str(ROOT / "examples" / "bomb-disposal.json"), "--wait"],
             env=env,

@@ -41,7 +41,7 @@ from publisher.tasks import wait_until_settled
 from publisher.web import create_app
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, news, warning
-from services import free_port
+from services import free_port, wait_until_serving
 
 ANNOUNCEMENTS = "/api/v1/announcements"
 SLUG = AUTHORITY["slug"]
@@ -579,14 +579,7 @@ def test_a_300_mb_body_and_six_requests_with_huge_images_are_refused_in_under_30
     ).stdout.strip()
     server = subprocess.Popen([*command, "serve"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline and server.poll() is None, "herold serve did not start"
-                time.sleep(0.2)
+        wait_until_serving(port, server)
         Path(f"/proc/{server.pid}/clear_refs").write_text("5")  # the peak counts from here
         started_at = _peak_rss_mb(server.pid)
 
