@@ -9,6 +9,9 @@ treat like any timeout (retry, and the write may have arrived).
 
 Usage: ``session(deadline=30)`` is a ``requests.Session`` whose every call ends within 30
 seconds; ``DeadlineAdapter(30)`` can be mounted on a session of one's own.
+
+Not covered: the name lookup (DNS) before connecting, which only the resolver's own timeout
+bounds; and each redirect counts as a call of its own.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import itertools
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +34,12 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 USER_AGENT = "Herold (crisis-communication publisher)"
 
 
+# Which call uses a socket now: a kept-alive socket goes back to the pool as soon as its answer is
+# read, and another call may take it before the first one has finished; only its user may cut it.
+_users: weakref.WeakKeyDictionary[socket.socket, _Call] = weakref.WeakKeyDictionary()
+_users_lock = threading.Lock()
+
+
 class _Call:
     """One call's deadline and the sockets it uses."""
 
@@ -38,27 +48,31 @@ class _Call:
         self.sockets: list[socket.socket] = []
         self.expired = False
         self.done = False
-        self.lock = threading.Lock()
 
     def watch(self, sock: Any) -> None:
         if isinstance(sock, socket.socket):
-            with self.lock:
+            with _users_lock:
+                _users[sock] = self
                 if self.expired:
                     _shut(sock)
                 else:
                     self.sockets.append(sock)
 
     def expire(self) -> None:
-        with self.lock:
+        with _users_lock:
             if self.done:
                 return
             self.expired = True
             for sock in self.sockets:
-                _shut(sock)
+                if _users.get(sock) is self:
+                    _shut(sock)
 
     def finish(self) -> None:
-        with self.lock:
+        with _users_lock:
             self.done = True
+            for sock in self.sockets:
+                if _users.get(sock) is self:
+                    del _users[sock]
             self.sockets.clear()
 
 

@@ -98,14 +98,23 @@ LanguageTag = Annotated[str, Field(pattern=LANGUAGE_TAG.pattern, max_length=35)]
 
 MAX_IMAGE_BYTES = LIMITS.image_bytes
 
-# Validation context for documents Herold stored itself: the rules for input (characters, years,
-# rules between fields) were checked when they came in, and tightening a rule later must never
-# make a stored announcement unreadable (its warning could no longer be updated or cancelled).
-STORED = {"stored": True}
+# Validation contexts. What a person sends is checked in full. A document Herold stored itself
+# (STORED) was checked when it came in, and tightening a rule later must never make a stored
+# announcement unreadable: its warning could no longer be updated or cancelled. A follow-up as
+# it will be stored (EFFECTIVE) keeps fields of its original that may predate a rule about
+# characters or years, so only the rules between fields apply to it as a whole (the fields it
+# sent itself were checked in full before).
+STORED = {"checks": "none"}
+EFFECTIVE = {"checks": "rules"}
 
 
 def _stored(info: ValidationInfo) -> bool:
-    return bool(info.context and info.context.get("stored"))
+    """Whether the rules for what people type (characters, years) are left out."""
+    return bool(info.context and info.context.get("checks") in {"none", "rules"})
+
+
+def _rules_left_out(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("checks") == "none")
 
 
 def _within_years(value: datetime, info: ValidationInfo) -> datetime:
@@ -303,7 +312,7 @@ class Announcement(_Strict):
 
     @model_validator(mode="after")
     def _rules(self, info: ValidationInfo) -> Self:
-        if _stored(info):
+        if _rules_left_out(info):
             return self  # checked when it came in (see STORED)
         problems = cross_field_problems(dict(self))
         if problems:
@@ -379,10 +388,10 @@ class _Broken:
     """Stands in for a field that failed validation, so no rule reports it a second time."""
 
 
-def parse_announcement(data: Any) -> Announcement:
+def parse_announcement(data: Any, context: dict[str, str] | None = None) -> Announcement:
     """Validate a document and report every problem at once (raises InvalidInput)."""
     try:
-        return Announcement.model_validate(data)
+        return Announcement.model_validate(data, context=context)
     except ValidationError as error:
         problems = [
             _with_hint(p, e)

@@ -1,8 +1,8 @@
 """The ``herold`` command.
 
 Exit codes: 0 done; 1 a delivery failed or is held back (or Herold failed; the log says why);
-2 bad input (document or config), nothing was written; 3 the database cannot be reached, try
-again later.
+2 bad input (document or config), nothing was written; 3 the database cannot be reached or
+Herold is too busy, try again later.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from publisher.config import ConfigError, Settings, load_settings
 from publisher.files import FileProblem, read_regular
 from publisher.limits import LIMITS, nesting
 from publisher.logs import scrub
-from publisher.problems import InvalidInput, Problem
+from publisher.problems import InvalidInput, Problem, Unavailable
 from publisher.store import database_unavailable
 from publisher.text import forbidden_character, json_escaped, printable
 
@@ -54,6 +54,8 @@ class _Herold(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit, KeyboardInterrupt):
             raise
         except Exception as error:
+            if isinstance(error, Unavailable):
+                _fail(f"herold: {error}; nothing was stored.", code=UNAVAILABLE)
             if database_unavailable(error):
                 first = str(getattr(error, "orig", None) or error).strip().split("\n", 1)[0]
                 _fail(f"herold: the database cannot be reached ({scrub(first)[:300]}); try again when it is back.",
@@ -101,6 +103,7 @@ def _herold(ctx: click.Context, start: bool = True) -> Iterator[Any]:
 @click.pass_context
 def main(ctx: click.Context, config: str | None) -> None:
     """Herold publishes an authority's announcements: own website first, then everywhere else."""
+    logs.configure("warning", "console")  # until the configuration says how: never a bare traceback
     ctx.ensure_object(dict)
     ctx.obj["config"] = config
 
@@ -153,7 +156,13 @@ def _safe_url(url: str) -> str:
 
 class _NoAliases(yaml.SafeLoader):
     """YAML without anchors and aliases: an announcement needs none, and a few hundred bytes of
-    them expand to gigabytes (the "billion laughs")."""
+    them expand to gigabytes (the "billion laughs"). Times stay text, for the announcement's
+    own parser to judge: YAML's would fail on 2026-02-30 with an error of its own."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.events.AliasEvent):
@@ -167,7 +176,7 @@ class _NoAliases(yaml.SafeLoader):
 def read_document(path: Path) -> Any:
     """A JSON or YAML announcement file, with every way it can be wrong as a problem."""
     try:
-        text = read_regular(path, LIMITS.body_bytes).decode("utf-8")
+        text = read_regular(path, LIMITS.body_bytes, streams=True).decode("utf-8")
     except FileProblem as problem:
         raise InvalidInput([Problem(field=str(path), message=str(problem))]) from None
     except UnicodeDecodeError as error:
@@ -194,6 +203,8 @@ def _parse(path: Path, text: str) -> Any:
             raise InvalidInput(
                 [Problem(field=str(path), message=f"is not valid YAML{where}: {getattr(error, 'problem', error)}")]
             ) from None
+        except (ValueError, OverflowError) as error:  # a value a YAML constructor cannot make
+            raise InvalidInput([Problem(field=str(path), message=f"is not valid YAML: {error}")]) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:

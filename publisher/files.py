@@ -21,9 +21,10 @@ class FileProblem(Exception):
         super().__init__(message)
 
 
-def read_regular(path: Path, limit: int, *, follow: bool = True) -> bytes:
+def read_regular(path: Path, limit: int, *, follow: bool = True, streams: bool = False) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes; ``follow=False`` refuses a
-    symbolic link as the last part of the path."""
+    symbolic link as the last part of the path. ``streams=True`` also reads a pipe or a device
+    (``/dev/stdin``, ``<(…)``), no further than the limit: a person chose it as the document."""
     flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
     try:
         descriptor = os.open(path, flags)  # O_NONBLOCK: a FIFO is refused below, not waited for
@@ -35,10 +36,12 @@ def read_regular(path: Path, limit: int, *, follow: bool = True) -> bytes:
         raise FileProblem("unreadable", f"cannot be read: {error.strerror}") from None
     try:
         status = os.fstat(descriptor)
-        if not stat.S_ISREG(status.st_mode):
+        stream = stat.S_ISFIFO(status.st_mode) or stat.S_ISCHR(status.st_mode)
+        if not (stat.S_ISREG(status.st_mode) or (streams and stream)):
             raise FileProblem("not_regular", "cannot be read: it is not a regular file")
         if status.st_size > limit:
             raise FileProblem("too_large", f"is larger than {_size(limit)}")
+        os.set_blocking(descriptor, True)  # opened without waiting; a pipe's writer is waited for now
         chunks, size = [], 0
         while size <= limit and (chunk := os.read(descriptor, min(1 << 20, limit + 1 - size))):
             chunks.append(chunk)

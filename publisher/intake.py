@@ -16,7 +16,7 @@ import structlog
 
 from adapters import channel_types
 from adapters.base import Wave
-from publisher.announcement import Announcement, Media, MsgType, parse_announcement
+from publisher.announcement import EFFECTIVE, Announcement, Media, MsgType, parse_announcement
 from publisher.app import Herold
 from publisher.authority import Authority, slugify
 from publisher.limits import LIMITS
@@ -231,7 +231,7 @@ def _effective(
     )
     problems = []
     try:
-        effective = parse_announcement(candidate.model_dump(mode="json", exclude_none=True))
+        effective = parse_announcement(candidate.model_dump(mode="json", exclude_none=True), EFFECTIVE)
     except InvalidInput as error:
         problems = [_explained(problem, kept, defaulted) for problem in error.problems]
     else:

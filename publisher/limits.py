@@ -16,6 +16,9 @@ class Limits:
     body_bytes: int = 48_000_000
     # Objects and lists inside objects and lists: an announcement needs five (area.polygons).
     nesting: int = 16
+    # Lists, objects and the values in them (brackets and commas, counted before parsing): an
+    # announcement with 20,000 polygon points has about 60,000.
+    elements: int = 200_000
     media: int = 4
     image_bytes: int = 8 * 1024 * 1024
     # 4096 × 4096: a phone camera's photo, and more than any platform shows. Decoded, that is at
@@ -40,13 +43,14 @@ LIMITS = Limits()
 def nesting(value: object, limit: int = LIMITS.nesting) -> int:
     """How deeply lists and objects nest in ``value``, counting no further than ``limit + 1``
     (so a hostile document costs no more than a legal one)."""
-    deepest, stack = 0, [(value, 1)]
+    if not isinstance(value, dict | list | tuple):
+        return 0
+    deepest, stack = 1, [(value, 1)]
     while stack:
         current, depth = stack.pop()
-        if isinstance(current, dict | list | tuple):
-            deepest = max(deepest, depth)
-            if depth > limit:
-                return depth
-            children = current.values() if isinstance(current, dict) else current
-            stack.extend((child, depth + 1) for child in children)
+        deepest = max(deepest, depth)
+        if depth > limit:
+            return depth
+        children = current.values() if isinstance(current, dict) else current
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list | tuple))
     return deepest

@@ -26,12 +26,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from publisher.announcement import MAX_IMAGE_BYTES, Media
 from publisher.files import FileProblem, read_beside
 from publisher.limits import LIMITS
+from publisher.problems import Unavailable
 
 # Pillow's own guard against decompression bombs, behind the check below (_fit): it must let
 # through a JPEG that decodes at an eighth of its size within the limit.
 Image.MAX_IMAGE_PIXELS = LIMITS.image_pixels * 64
 FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".png"}
 _decoding = threading.Semaphore(1)  # decoded pixels are the one large thing intake holds in memory
+DECODING_WAIT = 20.0  # seconds an image waits for the decoder before Herold says it is busy
 
 
 class MediaError(Exception):
@@ -79,26 +81,28 @@ def _fit(source: Image.Image) -> None:
 
 
 def clean(media: Media, base_dir: Path | None = None) -> CleanImage:
-    """Decode and re-encode the image without metadata (nothing is written)."""
+    """Decode and re-encode the image without metadata (nothing is written). Raises MediaError
+    for what is wrong with the image, Unavailable when the decoder stays busy too long."""
     raw = _raw(media, base_dir)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with _decoding:
-                kind, pixels = _pixels(raw)
-                out = io.BytesIO()
-                if kind == "JPEG":
-                    (pixels if pixels.mode in {"RGB", "L", "CMYK"} else pixels.convert("RGB")).save(
-                        out,
-                        "JPEG",
-                        quality=88,  # not optimize=True: it holds every DCT coefficient (2× the pixels)
-                    )
-                elif kind == "WEBP":
-                    pixels.save(out, "WEBP", quality=88)
-                else:
-                    pixels.save(out, "PNG", optimize=True)
-                del pixels
-    except MediaError:
+            source = Image.open(io.BytesIO(raw))
+            try:
+                kind = source.format or ""
+                if kind not in FORMATS:
+                    raise MediaError(f"is a {kind or 'unknown'} image; use JPEG, PNG or WebP")
+                source.seek(0)
+                _fit(source)  # from the header: a refusal never waits for the decoder
+                if not _decoding.acquire(timeout=DECODING_WAIT):
+                    raise Unavailable("Herold is busy decoding other images; try again in a moment", retry_after=10)
+                try:
+                    data = _encoded(kind, _pixels(source, kind))
+                finally:
+                    _decoding.release()
+            finally:
+                source.close()
+    except (MediaError, Unavailable):
         raise
     except UnidentifiedImageError:
         raise MediaError("is not an image Herold can read; use JPEG, PNG or WebP") from None
@@ -110,31 +114,35 @@ def clean(media: Media, base_dir: Path | None = None) -> CleanImage:
         raise MediaError("is too large to decode here; scale it down") from None
     except Exception as error:  # a damaged file makes decoders raise anything (SyntaxError, struct.error …)
         raise MediaError(f"is a damaged image ({type(error).__name__})") from None
-    return CleanImage(out.getvalue(), FORMATS[kind], media.alt)
+    return CleanImage(data, FORMATS[kind], media.alt)
 
 
-def _pixels(raw: bytes) -> tuple[str, Image.Image]:
-    """The image's format and its pixels, upright, in a new image that knows nothing else of the
-    file (no EXIF, XMP, ICC profile, comments or text chunks). At most two copies of the pixels
-    exist at any moment, and the decoded file's are freed before the new one is encoded."""
-    source = Image.open(io.BytesIO(raw))
-    try:
-        kind = source.format or ""
-        if kind not in FORMATS:
-            raise MediaError(f"is a {kind or 'unknown'} image; use JPEG, PNG or WebP")
-        source.seek(0)
-        _fit(source)
-        source.load()
-        upright: Image.Image = ImageOps.exif_transpose(source, in_place=True) or source
-        if upright.mode in {"P", "PA"} or kind == "GIF":
-            upright = upright.convert("RGBA")  # the palette is metadata too: keep the colours, not it
-        # A new image, and the pixels pasted into it (tobytes() would hold them twice more).
-        pixels = Image.new(upright.mode, upright.size)
-        pixels.paste(upright)
-        upright.close()
-    finally:
-        source.close()  # frees the decoded pixels (leaving a with block only closes the file)
-    return kind, pixels
+def _pixels(source: Image.Image, kind: str) -> Image.Image:
+    """The pixels, upright, in a new image that knows nothing else of the file (no EXIF, XMP,
+    ICC profile, comments or text chunks). At most two copies of the pixels exist at any
+    moment: the decoded file's are freed before the new image is encoded."""
+    source.load()
+    upright: Image.Image = ImageOps.exif_transpose(source, in_place=True) or source
+    if upright.mode in {"P", "PA"} or kind == "GIF":
+        upright = upright.convert("RGBA")  # the palette is metadata too: keep the colours, not it
+    # A new image, and the pixels pasted into it (tobytes() would hold them twice more).
+    pixels = Image.new(upright.mode, upright.size)
+    pixels.paste(upright)
+    upright.close()
+    source.close()  # frees the decoded pixels (leaving a with block would only close the file)
+    return pixels
+
+
+def _encoded(kind: str, pixels: Image.Image) -> bytes:
+    out = io.BytesIO()
+    if kind == "JPEG":
+        # Not optimize=True: it holds every DCT coefficient, twice the pixels, in memory.
+        (pixels if pixels.mode in {"RGB", "L", "CMYK"} else pixels.convert("RGB")).save(out, "JPEG", quality=88)
+    elif kind == "WEBP":
+        pixels.save(out, "WEBP", quality=88)
+    else:
+        pixels.save(out, "PNG", optimize=True)
+    return out.getvalue()
 
 
 def store(image: CleanImage, data_dir: Path) -> Media:

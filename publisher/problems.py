@@ -34,6 +34,15 @@ class InvalidInput(Exception):
         super().__init__("; ".join(str(p) for p in self.problems))
 
 
+class Unavailable(Exception):
+    """Not a problem with the input: Herold cannot take it right now (busy, or a service it needs is
+    away). The caller may try again after ``retry_after`` seconds; nothing was stored."""
+
+    def __init__(self, message: str, retry_after: int = 30) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 def field_path(loc: Iterable[int | str]) -> str:
     # Keys come from the input: a path never carries control characters, nor a whole document.
     path = printable(".".join(str(part) for part in loc))

@@ -13,7 +13,7 @@ import secrets
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -45,7 +45,7 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.dml import Update
 
 from adapters.base import Copy, Entry, Item, Receipt
-from publisher.announcement import STORED, Announcement
+from publisher.announcement import EFFECTIVE, STORED, Announcement
 from publisher.plan import Step
 from publisher.problems import InvalidInput, from_validation_error
 from publisher.render import Variant
@@ -126,6 +126,7 @@ _CHECK_AGAIN = (
 )
 # What an item page shows (Store._items): read on every page written.
 _ITEM = select(ItemRow.__table__).where(ItemRow.id == bindparam("_item"))
+_ITEMS = select(ItemRow.__table__).where(ItemRow.id.in_(bindparam("_items", expanding=True)))
 _ITEM_ANNOUNCEMENTS = (
     select(AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.sent_at)
     .where(AnnouncementRow.item_id.in_(bindparam("_items", expanding=True)))
@@ -343,6 +344,8 @@ def _document(announcement_id: str, document: Any) -> Announcement:
         except ValidationError as error:
             reason = "; ".join(str(problem) for problem in from_validation_error(error)[:3])
             if announcement_id not in _reported:
+                if len(_reported) > 10_000:
+                    _reported.clear()
                 _reported.add(announcement_id)
                 log.error("a stored announcement cannot be read; it is skipped", announcement=announcement_id,
                           reason=reason)  # fmt: skip
@@ -355,11 +358,12 @@ def _document(announcement_id: str, document: Any) -> Announcement:
 
 
 def readable(announcement: Announcement) -> dict[str, Any]:
-    """The document to store for an announcement, read back as every later reader will read it:
-    what cannot be read back is refused here, inside the transaction that would store it."""
+    """The document to store for an announcement, read back as every later reader will read it,
+    and holding to every rule between its fields: what does not is refused here, inside the
+    transaction that would store it (text it keeps from its original is not judged again)."""
     document = announcement.model_dump(mode="json", exclude_none=True)
     try:
-        Announcement.model_validate(document)
+        Announcement.model_validate(document, context=EFFECTIVE)
     except ValidationError as error:
         raise InvalidInput(from_validation_error(error)) from None
     return document
@@ -369,12 +373,23 @@ def _variant(row: VariantRow) -> Variant:
     return Variant.model_validate(row, from_attributes=True)
 
 
+# SQLite's words for a moment's trouble; its other operational errors ("no such table") are
+# mistakes in the set-up, not outages.
+_SQLITE_OUTAGES = ("database is locked", "unable to open database file", "disk i/o error", "database or disk is full")
+
+
 def database_unavailable(error: BaseException) -> bool:
     """The database cannot be reached or is busy beyond waiting (PostgreSQL down, a connection cut,
     SQLite locked too long): a moment's outage, not a bug. Callers answer "try again"."""
-    if isinstance(error, OperationalError | InterfaceError | PoolTimeout):
+    if isinstance(error, InterfaceError | PoolTimeout):
         return True
-    return isinstance(error, DBAPIError) and error.connection_invalidated
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, OperationalError):
+        if type(error.orig).__module__ == "sqlite3":
+            return any(words in str(error.orig).lower() for words in _SQLITE_OUTAGES)
+        return True  # PostgreSQL (psycopg) raises OperationalError for connections, not for mistakes
+    return False
 
 
 def hash_token(token: str) -> str:
@@ -1195,11 +1210,19 @@ class Store:
             query = query.limit(limit)
         rows = session.execute(query).all()
         documents = self._documents(session, [row.id for row in rows], skip_unreadable=True)
+        unreadable = [row.item_id for row in rows if row.id not in documents]
+        # An item whose latest entry cannot be read is listed with the latest one that can.
+        fallback: dict[str, Item] = {}
+        if unreadable:
+            items = session.execute(_ITEMS, {"_items": unreadable}).all()
+            fallback = {item.id: item for item in self._items(session, items, channel, including, detail=False)}
         return [
             Item(id=row.item_id, authority=authority, path=row.path, month=row.month,
                  entries=(Entry(id=row.id, announcement=documents[row.id], variant_text="", published=row.sent_at),))
-            for row in rows
             if row.id in documents
+            else replace(fallback[row.item_id], entries=(fallback[row.item_id].latest,))
+            for row in rows
+            if row.id in documents or row.item_id in fallback
         ]  # fmt: skip
 
     @staticmethod

@@ -27,6 +27,7 @@ class Throttle:
         self._failures: dict[str, deque[float]] = {}
         self._locked: dict[str, float] = {}  # address -> locked until
         self._lock = threading.Lock()
+        self._pruned = clock()
 
     def refused_for(self, address: str) -> float:
         """Seconds this address is still refused (0: it may try)."""
@@ -44,6 +45,7 @@ class Throttle:
         """Count one failure; True only when this one locks the address out (so it is said once)."""
         now = self.clock()
         with self._lock:
+            self._forget_old(now)
             failures = self._failures.setdefault(address, deque())
             failures.append(now)
             while failures and failures[0] <= now - self.window:
@@ -52,8 +54,18 @@ class Throttle:
                 return False
             del self._failures[address]
             self._locked[address] = now + self.lockout
-            if len(self._locked) > 10_000:  # many addresses: forget those whose time is up
-                self._locked = {a: u for a, u in self._locked.items() if u > now}
-            if len(self._failures) > 10_000:
-                self._failures = {a: f for a, f in self._failures.items() if f and f[-1] > now - self.window}
             return True
+
+    def tracked(self) -> int:
+        """Addresses remembered at the moment (failures within the window, or locked out)."""
+        with self._lock:
+            return len(self._failures) + len(self._locked)
+
+    def _forget_old(self, now: float) -> None:
+        """Once a window, forget addresses with no recent failure and lockouts that ended: a
+        stream of new addresses (IPv6 makes them free) must not grow memory without end."""
+        if now - self._pruned < self.window:
+            return
+        self._pruned = now
+        self._failures = {a: f for a, f in self._failures.items() if f and f[-1] > now - self.window}
+        self._locked = {a: until for a, until in self._locked.items() if until > now}

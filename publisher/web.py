@@ -10,7 +10,7 @@ plain words; nothing the client sends can produce a stack trace.
 import json
 import math
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,7 +21,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, field_validator
-from starlette.datastructures import MutableHeaders
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.staticfiles import StaticFiles
@@ -31,7 +32,7 @@ from adapters.website import Website
 from publisher.app import Herold
 from publisher.intake import accept
 from publisher.limits import LIMITS, nesting
-from publisher.problems import InvalidInput, Problem
+from publisher.problems import InvalidInput, Problem, Unavailable
 from publisher.report import AnnouncementReport, report
 from publisher.store import database_unavailable
 from publisher.tasks import release_by_override
@@ -51,8 +52,8 @@ SECURITY_HEADERS = {
 }
 
 
-MAX_BODY = LIMITS.body_bytes
 RETRY_AFTER_OUTAGE = 30  # seconds: a database back from a restart is usually back within that
+SMALL_BODY = 64 * 1024  # every body but a new announcement's: a reason, a URL
 
 
 class ApiError(Exception):
@@ -97,7 +98,7 @@ class SiteRouter:
         path: str = scope.get("path", "/")
         host = dict(scope.get("headers", [])).get(b"host", b"").decode(errors="replace")
         if scope["type"] == "http" and any(path + "/" == site[1] for site in self.sites):
-            await RedirectResponse(path + "/", status_code=301)(scope, receive, send)  # the site's own root
+            await RedirectResponse("/" + path.lstrip("/") + "/", status_code=301)(scope, receive, send)  # its root
             return
         matches = [site for site in self.sites if path.startswith(site[1])]
         chosen = next((site for site in matches if site[0] == host), matches[0] if matches else None)
@@ -108,9 +109,11 @@ class SiteRouter:
         relative = path[len(prefix) :]
         if not path.endswith("/") and self._is_folder(files, relative):
             # A folder asked for without its slash. StaticFiles would redirect to an absolute URL
-            # built from the client's Host header; a path alone never leads anywhere else.
+            # built from the client's Host header; a path alone (one leading slash: "//x" would
+            # name another host) never leads anywhere else.
             query = scope.get("query_string", b"").decode("latin-1")
-            await RedirectResponse(path + "/" + (f"?{query}" if query else ""), status_code=301)(scope, receive, send)
+            location = "/" + path.lstrip("/") + "/" + (f"?{query}" if query else "")
+            await RedirectResponse(location, status_code=301)(scope, receive, send)
             return
         inner = dict(scope, path="/" + relative, root_path=scope.get("root_path", "") + prefix.rstrip("/"))
         await files(inner, receive, send)
@@ -119,9 +122,12 @@ class SiteRouter:
     def _is_folder(files: StaticFiles, relative: str) -> bool:
         if files.directory is None or "\x00" in relative:
             return False
-        root = Path(files.directory).resolve()
-        target = (root / relative.lstrip("/")).resolve()
-        return target.is_relative_to(root) and (target / "index.html").is_file()
+        try:
+            root = Path(files.directory).resolve()
+            target = (root / relative.lstrip("/")).resolve()
+            return target.is_relative_to(root) and (target / "index.html").is_file()
+        except OSError:  # a name too long for the file system, say: no folder of ours
+            return False
 
 
 class SecurityHeaders:
@@ -146,6 +152,55 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, sending)
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """413 wherever the body is read: an HTTP error, so that FastAPI's own body parsing passes it on."""
+
+    def __init__(self, limit: int) -> None:
+        size = f"{limit // 1_000_000} MB" if limit >= 1_000_000 else f"{limit // 1024} KiB"
+        super().__init__(413, f"the body is larger than {size}, the most Herold takes here")
+
+    def __str__(self) -> str:
+        return str(self.detail)
+
+
+class BodyLimit:
+    """Every request body is counted while it streams in (a chunked one has no length to check
+    first) and refused once it passes the limit for its path: a new announcement may carry four
+    images, anything else a few words. Nothing is read further than that, whoever sends it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    @staticmethod
+    def limit_for(scope: Scope) -> int:
+        return LIMITS.body_bytes if scope.get("path") == "/api/v1/announcements" else SMALL_BODY
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope)
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await _answer(scope, receive, send, 413, str(BodyTooLarge(limit)))
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+async def _answer(scope: Scope, receive: Receive, send: Send, status: int, error: str, **headers: str) -> None:
+    await JSONResponse({"error": error}, status_code=status, headers=headers)(scope, receive, send)
 
 
 class Contained:
@@ -173,23 +228,22 @@ class Contained:
         except ClientDisconnect:
             log.info("the client went away before its request was read", path=scope.get("path"))
         except Exception as error:
+            path = scope.get("path")
             if answered:  # too late for an answer: the connection is cut, the log says why
-                log.exception("error after the answer had begun", path=scope.get("path"))
-                return
-            if database_unavailable(error):
-                log.error("the database is not reachable", path=scope.get("path"), reason=_first_line(error))
-                response = JSONResponse(
-                    {"error": "the database is not reachable right now; nothing was stored, try again shortly"},
-                    status_code=503,
-                    headers={"Retry-After": str(RETRY_AFTER_OUTAGE)},
-                )
+                log.exception("error after the answer had begun", path=path)
+            elif isinstance(error, BodyTooLarge):
+                await _answer(scope, receive, send, 413, str(error))
+            elif isinstance(error, Unavailable):
+                log.warning("asked to try again", path=path, reason=str(error))
+                await _answer(scope, receive, send, 503, str(error), **{"Retry-After": str(error.retry_after)})
+            elif database_unavailable(error):
+                log.error("the database is not reachable", path=path, reason=_first_line(error))
+                await _answer(scope, receive, send, 503, "the database is not reachable right now; try again shortly",
+                              **{"Retry-After": str(RETRY_AFTER_OUTAGE)})  # fmt: skip
             else:
                 reference = uuid.uuid4().hex[:12]
-                log.exception("unhandled error", path=scope.get("path"), reference=reference)
-                response = JSONResponse(
-                    {"error": f"internal error; it was logged with reference {reference}"}, status_code=500
-                )
-            await response(scope, receive, send)
+                log.exception("unhandled error", path=path, reference=reference)
+                await _answer(scope, receive, send, 500, f"internal error; it was logged with reference {reference}")
 
 
 def _first_line(error: BaseException) -> str:
@@ -217,6 +271,7 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
         redirect_slashes=False,  # its redirects name the client's Host header; the API needs none
     )
     app.add_middleware(Contained)
+    app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)  # outermost: every answer carries them, Contained's too
     throttle = Throttle()
 
@@ -242,18 +297,20 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
 
     def caller(request: Request) -> Caller:
         address = request.client.host if request.client else "unknown"
-        wait = throttle.refused_for(address)
-        if wait > 0:
-            raise ApiError(
-                429, f"too many wrong API tokens from this address; try again in {math.ceil(wait)} s",
-                headers={"Retry-After": str(math.ceil(wait))},
-            )  # fmt: skip
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         challenge = {"WWW-Authenticate": 'Bearer realm="herold"'}
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "send an API token: Authorization: Bearer <token>", headers=challenge)
         found = herold.store.token_authority(token.strip())
+        # A valid token always passes: an address shared by many (a proxy, an office) must not let
+        # one client lock everyone out. Tokens are 256 bits: a "valid" answer helps no guesser.
+        wait = throttle.refused_for(address) if found is None else 0.0
+        if wait > 0:
+            raise ApiError(
+                429, f"too many wrong API tokens from this address; try again in {math.ceil(wait)} s",
+                headers={"Retry-After": str(math.ceil(wait))},
+            )  # fmt: skip
         if found is None:
             if throttle.failed(address):
                 log.warning("too many wrong API tokens from one address; refusing it for a while", address=address,
@@ -276,22 +333,34 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
         return result
 
     @app.post("/api/v1/announcements", status_code=201, response_model=AnnouncementReport)
-    async def create(request: Request, who: Annotated[Caller, Depends(caller)]) -> AnnouncementReport:
-        document = parse_json(await read_body(request))
+    async def create(request: Request, who: Annotated[Caller, Depends(caller)]) -> Any:
+        body = await request.body()  # BodyLimit counts it in
+        # Parsing and intake touch much CPU, the database and files: off the event loop.
+        return await run_in_threadpool(lambda: publish(body, who))
+
+    def publish(body: bytes, who: Caller) -> Any:
+        document = parse_json(body)
         if not isinstance(document, dict):
             raise ApiError(422, "the body must be a JSON object (an announcement)")
         document.setdefault("authority", who.authority)
         if document["authority"] != who.authority:
             raise ApiError(403, f"this token may only publish for authority '{who.authority}'")
         try:
-            announcement_id = await _in_thread(
-                lambda: accept(herold, document, source="api", actor=f"token:{who.token_name}")
-            )
+            announcement_id = accept(herold, document, source="api", actor=f"token:{who.token_name}")
         except InvalidInput as error:
             raise ApiError(
                 422, f"the announcement has {len(error.problems)} problem(s); nothing was published", error.problems
             ) from None
-        result = report(herold, announcement_id)
+        try:
+            result = report(herold, announcement_id)
+        except Exception as error:
+            # It is stored: the client must hear its id, never "try again" (that would publish it twice).
+            if not database_unavailable(error):
+                raise
+            return JSONResponse(
+                {"id": announcement_id, "status": "accepted", "error": "accepted; its status cannot be read right now"},
+                status_code=201,
+            )
         assert result is not None
         return result
 
@@ -330,23 +399,12 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
     return app
 
 
-async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
-    """The request body, refused as soon as it passes ``limit``: counted while it streams in, so
-    a chunked upload without a length never gets further into memory than that."""
-    declared = request.headers.get("content-length", "")
-    too_large = ApiError(413, f"the body is larger than {limit // 1_000_000} MB, the most Herold takes")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
-    return bytes(body)
-
-
 def parse_json(body: bytes) -> Any:
     """A JSON document, or a 400 that says what is wrong with it, whatever the bytes are."""
+    # Counted before parsing, at C speed: 48 MB of "[]," would be 16 million lists in memory.
+    elements = body.count(b"[") + body.count(b"{") + body.count(b",")
+    if elements > LIMITS.elements:
+        raise ApiError(400, f"the body has more than {LIMITS.elements:,} values, the most Herold takes")
     try:
         document = json.loads(body)
     except RecursionError:
@@ -356,10 +414,3 @@ def parse_json(body: bytes) -> Any:
     if nesting(document) > LIMITS.nesting:
         raise ApiError(400, f"the body nests deeper than {LIMITS.nesting} levels, the most Herold takes")
     return document
-
-
-async def _in_thread(call: Callable[[], str]) -> str:
-    """Intake touches the database and files: keep it off the event loop."""
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(call)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import feedparser
@@ -275,13 +276,36 @@ def test_a_file_no_parser_should_follow_is_refused_with_exit_code_2(
     assert message in result.stderr and "Traceback" not in result.output
 
 
-def test_a_device_or_a_pipe_as_the_document_is_refused_without_reading_it(config: Path, tmp_path: Path) -> None:
-    os.mkfifo(tmp_path / "pipe.json")  # opening it for reading would wait for a writer forever
+def test_a_pipe_or_a_device_as_the_document_is_read_no_further_than_the_limit_and_never_hangs(
+    config: Path, tmp_path: Path
+) -> None:
+    os.mkfifo(tmp_path / "nobody-writes.json")
+    endless = herold(config, "publish", "/dev/zero")
+    unwritten = herold(config, "publish", str(tmp_path / "nobody-writes.json"))
+    folder = herold(config, "publish", str(tmp_path))
 
-    for path in ("/dev/zero", str(tmp_path / "pipe.json")):
-        result = herold(config, "publish", path)
-        assert result.exit_code == 2
-        assert "cannot be read: it is not a regular file" in result.stderr
+    assert (endless.exit_code, unwritten.exit_code, folder.exit_code) == (2, 2, 2)
+    assert "is larger than 48 MB" in endless.stderr
+    assert "is not valid JSON" in unwritten.stderr
+    os.mkfifo(tmp_path / "piped.json")  # herold publish <(…), or /dev/stdin in a script
+    writer = threading.Thread(target=(tmp_path / "piped.json").write_text, args=(json.dumps(news()),))
+    writer.start()
+    piped = herold(config, "publish", str(tmp_path / "piped.json"))
+    writer.join(10)
+    assert piped.exit_code == 0, piped.output
+
+
+def test_a_yaml_time_that_cannot_exist_is_named_like_any_other_bad_time(config: Path, tmp_path: Path) -> None:
+    (tmp_path / "meldung.yaml").write_text(
+        "kind: news\nheadline: Bürgerbüro geschlossen\ndescription: Am Montag.\npublish_at: 2026-02-30 10:00:00+01:00\n"
+    )
+
+    result = herold(config, "publish", str(tmp_path / "meldung.yaml"))
+
+    assert result.exit_code == 2, result.output
+    assert 'publish_at: is not a date and time like 2026-11-22T10:00:00+01:00 (got "2026-02-30 10:00:00+01:00")' in (
+        result.stderr
+    )
 
 
 def test_images_are_read_only_from_the_document_s_own_folder(config: Path, tmp_path: Path) -> None:

@@ -29,6 +29,18 @@ def test_a_server_that_trickles_its_answer_is_cut_off_at_the_deadline(headers_fi
         assert server.wait_for_cut_off(), "the connection is closed, not left trickling"
 
 
+def test_a_kept_alive_connection_that_starts_to_trickle_is_cut_off_too() -> None:
+    http = session(deadline=1.0)
+    with Trickle(every=0.2, quick_first=2) as server:
+        assert [http.get(server.url).json() for _ in range(2)] == [{"id": "1"}] * 2
+
+        with pytest.raises(requests.ReadTimeout):
+            http.get(server.url)  # the third request, on the same connection as the first two
+
+        assert server.connections == 1
+        assert server.wait_for_cut_off()
+
+
 def test_the_same_session_is_cut_off_again_on_a_kept_alive_connection() -> None:
     class Quick(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"

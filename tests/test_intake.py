@@ -253,3 +253,21 @@ def test_an_announcement_whose_stored_document_cannot_be_read_cannot_be_followed
 
     assert problem.startswith("references: refers to an announcement Herold cannot read (")
     assert problem.endswith("); publish a new announcement instead")
+
+
+def test_text_a_follow_up_keeps_from_before_a_rule_existed_does_not_stop_the_follow_up(herold: Herold) -> None:
+    original = accept(herold, warning(), source="test", actor="t")
+    wait_until_settled(herold, original, 20)
+    with herold.store.engine.begin() as connection:  # stored before control characters were refused
+        document = connection.execute(select(AnnouncementRow.document).where(AnnouncementRow.id == original))
+        legacy = {**document.scalar_one(), "event": "Bomben\x1bentschärfung", "effective": "1999-12-31T23:00:00Z"}
+        connection.execute(update(AnnouncementRow).where(AnnouncementRow.id == original).values(document=legacy))
+    forget_cached(original)
+
+    update_id = accept(herold, warning(msg_type="update", references=original, event=None), source="test", actor="t")
+    cancel = accept(herold, warning(msg_type="cancel", references=original, event=None, instruction=None),
+                    source="test", actor="t")  # fmt: skip
+
+    assert [d.state.value for d in wait_until_settled(herold, cancel, 20)] == ["succeeded"]
+    kept = herold.store.announcement(update_id)
+    assert kept is not None and kept.announcement.event == "Bomben\x1bentschärfung"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text, update
@@ -15,9 +16,10 @@ from publisher.announcement import parse_announcement
 from publisher.problems import InvalidInput
 from publisher.render import Variant
 from publisher.schema import AnnouncementRow, DeliveryState
-from publisher.store import AuditEntry, NewDelivery, Store, Unreadable
+from publisher.store import AuditEntry, NewDelivery, Store, Unreadable, database_unavailable
 
 from conftest import forget_cached, warning
+from services import free_port
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
 LEASE = timedelta(minutes=2)
@@ -346,3 +348,35 @@ def test_the_deliveries_of_an_unreadable_announcement_fail_once_with_the_reason(
         (DeliveryState.failed, "headline: is required")
     }
     assert [e.action for e in store.audit_log(announcement_id=None) if e.action == "unreadable"] == ["unreadable"]
+
+
+def test_an_outage_is_told_apart_from_a_mistake_in_the_set_up(tmp_path: Path) -> None:
+    missing_table = Store(f"sqlite:///{tmp_path / 'empty.db'}")  # never migrated
+    away = Store(f"postgresql+psycopg://herold@127.0.0.1:{free_port()}/herold")  # nobody listens there
+    try:
+        for store, outage in ((missing_table, False), (away, True)):
+            with pytest.raises(DBAPIError) as failed, store.engine.begin() as connection:
+                connection.execute(text("SELECT id FROM announcements"))
+            assert database_unavailable(failed.value) is outage
+    finally:
+        missing_table.dispose()
+        away.dispose()
+
+
+def test_an_item_whose_latest_entry_cannot_be_read_is_listed_with_the_one_before(store: Store) -> None:
+    alert, (alert_site, _) = add(store)
+    update_id, (update_site, _) = add(
+        store, item=alert, msg_type="update", references=alert, at=NOW + timedelta(minutes=5)
+    )
+    for delivery in (alert_site, update_site):
+        store.release(delivery, "accepted", NOW, DEADLINE)
+        claim = store.claim(delivery, NOW + timedelta(minutes=6), LEASE)
+        assert claim is not None
+        store.succeed(claim, Receipt("p"), NOW)
+    with store.engine.begin() as connection:
+        connection.execute(update(AnnouncementRow).where(AnnouncementRow.id == update_id).values(document="kaputt"))
+    forget_cached(update_id)
+
+    [listed] = store.items("lk-beispiel", "website", detail=False)
+
+    assert listed.id == alert and [entry.id for entry in listed.entries] == [alert]

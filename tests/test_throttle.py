@@ -46,3 +46,16 @@ def test_the_lockout_ends_by_itself() -> None:
     clock.now += 1
     assert throttle.refused_for("a") == 0
     assert throttle.failed("a") is False, "it starts counting afresh"
+
+
+def test_addresses_that_stopped_failing_are_forgotten() -> None:
+    clock = Clock()
+    throttle = Throttle(limit=20, window=60, lockout=300, clock=clock)
+    for n in range(10_000):  # one wrong token each from ten thousand addresses
+        throttle.failed(f"2001:db8::{n:x}")
+    assert throttle.tracked() == 10_000
+
+    clock.now += 61
+    throttle.failed("2001:db8::ffff")
+
+    assert throttle.tracked() == 1

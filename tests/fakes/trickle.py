@@ -3,8 +3,9 @@
 It reads each request whole (so the client has sent everything, as with a real platform
 that took the post and then stalls), then trickles ``answer`` one byte per ``every``
 seconds, forever if the client lets it. ``headers_first`` sends the status line and headers
-at once and trickles only the body; otherwise the headers trickle too. Each request is
-counted, and each connection the client closes (or that is cut off) is counted as closed.
+at once and trickles only the body; otherwise the headers trickle too. ``quick_first``
+requests are answered at once, on a connection kept open for the next one. Requests and
+connections are counted, and each connection cut off before the whole answer was sent.
 
     with Trickle(every=0.2) as server:
         requests.get(server.url, timeout=(1, 1))   # never times out: each read gets a byte
@@ -21,9 +22,12 @@ ANSWER = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 
 
 
 class Trickle:
-    def __init__(self, every: float = 0.2, *, headers_first: bool = False, answer: bytes = ANSWER) -> None:
-        self.every, self.headers_first, self.answer = every, headers_first, answer
+    def __init__(
+        self, every: float = 0.2, *, headers_first: bool = False, answer: bytes = ANSWER, quick_first: int = 0
+    ) -> None:
+        self.every, self.headers_first, self.answer, self.quick_first = every, headers_first, answer, quick_first
         self.requests = 0
+        self.connections = 0
         self.cut_off = 0  # connections that ended before the whole answer was sent
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -48,11 +52,18 @@ class Trickle:
             threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
 
     def _serve(self, connection: socket.socket) -> None:
+        with self._lock:
+            self.connections += 1
         with connection:
             try:
-                self._read_request(connection)
-                with self._lock:
-                    self.requests += 1
+                while True:
+                    self._read_request(connection)
+                    with self._lock:
+                        self.requests += 1
+                        quick = self.requests <= self.quick_first
+                    if not quick:
+                        break
+                    connection.sendall(self.answer)  # at once, and the connection stays open
                 head, _, body = self.answer.partition(b"\r\n\r\n")
                 if self.headers_first:
                     connection.sendall(head + b"\r\n\r\n")
