@@ -46,12 +46,12 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
-from publisher.counting import TextRule
+from publisher.domain.counting import TextRule
 
 if TYPE_CHECKING:
-    from publisher.announcement import Announcement
-    from publisher.authority import Authority, ChannelConfig
-    from publisher.render import Variant
+    from publisher.core.render import Variant
+    from publisher.domain.announcement import Announcement
+    from publisher.domain.authority import Authority, ChannelConfig
 
 
 class Wave(IntEnum):

@@ -63,10 +63,10 @@ from adapters.base import (
     retry_after,
 )
 from adapters.http import DeadlineAdapter
-from publisher.announcement import Announcement, Kind, Media, MsgType, Severity
-from publisher.authority import web_address
-from publisher.counting import GraphemesShortLinks, TextRule
-from publisher.labels import labels_for, primary
+from publisher.domain.announcement import Announcement, Kind, Media, MsgType, Severity
+from publisher.domain.authority import web_address
+from publisher.domain.counting import GraphemesShortLinks, TextRule
+from publisher.domain.labels import labels_for, primary
 
 log = structlog.get_logger("herold.mastodon")
 

@@ -54,7 +54,7 @@ from adapters.base import (
 )
 from adapters.http import session
 from publisher import signing
-from publisher.authority import web_address
+from publisher.domain.authority import web_address
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the marker of the format, not a secret
 MIN_SECRET_BYTES = 24  # Standard Webhooks: secrets of 24 to 64 random bytes

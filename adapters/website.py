@@ -55,13 +55,13 @@ from adapters.base import (
     Services,
     Wave,
 )
-from publisher.announcement import Kind, MsgType
-from publisher.labels import labels_for
-from publisher.render import environment, local_time
-from publisher.text import xml_safe
+from publisher.core.render import environment, local_time
+from publisher.domain.announcement import Kind, MsgType
+from publisher.domain.labels import labels_for
+from publisher.domain.text import xml_safe
 
 if TYPE_CHECKING:
-    from publisher.authority import Authority, ChannelConfig
+    from publisher.domain.authority import Authority, ChannelConfig
 
 FEED_SIZE = 50  # announcements per feed
 _rows: dict[tuple[str, str, str, str], Markup] = {}  # rendered list rows, by item state (see Website._row)

@@ -12,9 +12,9 @@ import structlog
 from adapters import channel_types
 from adapters.base import Channel, Services
 from adapters.http import session
-from publisher.announcement import Kind
-from publisher.authority import Authority
 from publisher.config import Settings
+from publisher.domain.announcement import Kind
+from publisher.domain.authority import Authority
 from publisher.runner import EmbeddedRunner, Runner, TaskName
 from publisher.store import Store
 

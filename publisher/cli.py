@@ -22,12 +22,12 @@ import yaml
 
 from publisher import logs
 from publisher.config import ConfigError, Settings, load_settings
+from publisher.domain.limits import LIMITS, nesting
+from publisher.domain.problems import InvalidInput, Problem, Unavailable
+from publisher.domain.text import forbidden_character, json_escaped, printable
 from publisher.files import FileProblem, read_regular
-from publisher.limits import LIMITS, nesting
 from publisher.logs import scrub
-from publisher.problems import InvalidInput, Problem, Unavailable
 from publisher.store import database_unavailable
-from publisher.text import forbidden_character, json_escaped, printable
 
 BAD_INPUT = 2
 FAILED = 1

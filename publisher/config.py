@@ -23,8 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from adapters import channel_types
 from adapters.base import Wave
-from publisher.authority import Authority, ChannelConfig
-from publisher.problems import InvalidInput, Problem, from_validation_error
+from publisher.domain.authority import Authority, ChannelConfig
+from publisher.domain.problems import InvalidInput, Problem, from_validation_error
 
 
 class ConfigError(InvalidInput):

@@ -16,17 +16,17 @@ import structlog
 
 from adapters import channel_types
 from adapters.base import Wave
-from publisher.announcement import EFFECTIVE, Announcement, Media, MsgType, parse_announcement
 from publisher.app import Herold
-from publisher.authority import Authority, slugify
-from publisher.limits import LIMITS
+from publisher.core.render import DoesNotFit, Variant, render
+from publisher.domain.announcement import EFFECTIVE, Announcement, Media, MsgType, parse_announcement
+from publisher.domain.authority import Authority, slugify
+from publisher.domain.limits import LIMITS
+from publisher.domain.problems import InvalidInput, Problem
+from publisher.domain.text import printable
 from publisher.media import CleanImage, MediaError, clean
 from publisher.media import store as store_image
-from publisher.problems import InvalidInput, Problem
-from publisher.render import DoesNotFit, Variant, render
 from publisher.schema import DeliveryState
 from publisher.store import AuditEntry, NewDelivery, StoredAnnouncement, Unreadable
-from publisher.text import printable
 
 log = structlog.get_logger("herold.intake")
 

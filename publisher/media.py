@@ -23,10 +23,10 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from publisher.announcement import MAX_IMAGE_BYTES, Media
+from publisher.domain.announcement import MAX_IMAGE_BYTES, Media
+from publisher.domain.limits import LIMITS
+from publisher.domain.problems import Unavailable
 from publisher.files import FileProblem, read_beside
-from publisher.limits import LIMITS
-from publisher.problems import Unavailable
 
 # Pillow's own guard against decompression bombs, behind the check below (_fit): it must let
 # through a JPEG that decodes at an eighth of its size within the limit.

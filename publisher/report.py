@@ -7,11 +7,11 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from publisher.app import Herold
-from publisher.plan import Step, plan
-from publisher.render import Variant
+from publisher.core.plan import Step, plan
+from publisher.core.render import Variant
+from publisher.domain.text import printable
 from publisher.schema import DeliveryState
 from publisher.store import Delivery, Unreadable
-from publisher.text import printable
 
 
 class DeliveryReport(BaseModel):

@@ -45,10 +45,10 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.dml import Update
 
 from adapters.base import Copy, Entry, Item, Receipt
-from publisher.announcement import EFFECTIVE, STORED, Announcement
-from publisher.plan import Step
-from publisher.problems import InvalidInput, from_validation_error
-from publisher.render import Variant
+from publisher.core.plan import Step
+from publisher.core.render import Variant
+from publisher.domain.announcement import EFFECTIVE, STORED, Announcement
+from publisher.domain.problems import InvalidInput, from_validation_error
 from publisher.schema import (
     AnnouncementRow,
     AuditRow,

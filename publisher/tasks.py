@@ -25,11 +25,11 @@ import structlog
 
 from adapters.base import Channel, CredentialsError, Idempotency, PermanentError, Post, Receipt, TransientError
 from publisher import oncall
-from publisher.announcement import Kind, MsgType
 from publisher.app import Herold
-from publisher.labels import labels_for
-from publisher.plan import Step, plan, website_published
-from publisher.render import Variant
+from publisher.core.plan import Step, plan, website_published
+from publisher.core.render import Variant
+from publisher.domain.announcement import Kind, MsgType
+from publisher.domain.labels import labels_for
 from publisher.runner import TaskName
 from publisher.schema import DeliveryState
 from publisher.store import Attempt, AuditEntry, Delivery, Release, StoredAnnouncement, Unreadable

@@ -30,13 +30,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.website import Website
 from publisher.app import Herold
+from publisher.domain.limits import LIMITS, nesting
+from publisher.domain.problems import InvalidInput, Problem, Unavailable
+from publisher.domain.text import forbidden_character, printable
 from publisher.intake import accept
-from publisher.limits import LIMITS, nesting
-from publisher.problems import InvalidInput, Problem, Unavailable
 from publisher.report import AnnouncementReport, report
 from publisher.store import database_unavailable
 from publisher.tasks import release_by_override
-from publisher.text import forbidden_character, printable
 from publisher.throttle import Throttle
 
 log = structlog.get_logger("herold.web")

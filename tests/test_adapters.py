@@ -10,7 +10,7 @@ import pytest
 
 from adapters import channel_types
 from adapters.base import Channel, ChannelSettings, Wave
-from publisher.render import TEMPLATES
+from publisher.core.render import TEMPLATES
 
 from conftest import ROOT
 

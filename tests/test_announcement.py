@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from publisher.announcement import (
+from publisher.domain.announcement import (
     MAX_IMAGE_BYTES,
     Category,
     Certainty,
@@ -18,7 +18,7 @@ from publisher.announcement import (
     Urgency,
     parse_announcement,
 )
-from publisher.problems import InvalidInput, Problem, field_path
+from publisher.domain.problems import InvalidInput, Problem, field_path
 
 from conftest import news, warning
 

@@ -11,8 +11,8 @@ import pytest
 
 import adapters
 from adapters.base import Capabilities, Channel, ChannelSettings, Post, Receipt, Wave
-from publisher.authority import Authority, slugify
 from publisher.config import ConfigError, Settings, config_path, load_settings, settings_from
+from publisher.domain.authority import Authority, slugify
 
 from conftest import AUTHORITY, ROOT
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from publisher.counting import (
+from publisher.domain.counting import (
     CodePointsEmojiAsBytes,
     Counting,
     Graphemes,

@@ -14,8 +14,8 @@ from PIL import Image
 from sqlalchemy import func, select, update
 
 from publisher.app import Herold
+from publisher.domain.problems import InvalidInput
 from publisher.intake import accept
-from publisher.problems import InvalidInput
 from publisher.schema import AnnouncementRow, AuditRow
 from publisher.tasks import wait_until_settled
 

@@ -33,9 +33,9 @@ from hypothesis import strategies as st
 from PIL import Image
 from sqlalchemy import select
 
-from publisher.announcement import EFFECTIVE, Announcement
 from publisher.app import Herold
 from publisher.cli import main
+from publisher.domain.announcement import EFFECTIVE, Announcement
 from publisher.report import report, table
 from publisher.schema import AnnouncementRow
 from publisher.web import create_app

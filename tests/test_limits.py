@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from publisher.limits import LIMITS, nesting
+from publisher.domain.limits import LIMITS, nesting
 
 from conftest import warning
 

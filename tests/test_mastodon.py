@@ -23,10 +23,10 @@ from PIL import Image
 
 from adapters.base import CredentialsError, DeliveryError, PermanentError, Post, Receipt, TransientError
 from adapters.mastodon import MastodonChannel
-from publisher.announcement import parse_announcement
 from publisher.app import Herold
+from publisher.core.render import Variant
+from publisher.domain.announcement import parse_announcement
 from publisher.intake import accept
-from publisher.render import Variant
 from publisher.schema import DeliveryState
 from publisher.tasks import wait_until_settled
 

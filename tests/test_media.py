@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, PngImagePlugin
 
-from publisher.announcement import Media
+from publisher.domain.announcement import Media
 from publisher.media import CleanImage, MediaError, clean, store
 
 ARTIST, MAKE, ORIENTATION, GPS_IFD = 0x013B, 0x010F, 0x0112, 0x8825

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from publisher.plan import Plan, Step, plan, website_published
+from publisher.core.plan import Plan, Step, plan, website_published
 from publisher.schema import DeliveryState as S
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

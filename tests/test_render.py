@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from adapters import channel_types
-from publisher.announcement import Announcement, parse_announcement
-from publisher.counting import (
+from publisher.core.render import DoesNotFit, Variant, render
+from publisher.domain.announcement import Announcement, parse_announcement
+from publisher.domain.counting import (
     CodePointsEmojiAsBytes,
     Graphemes,
     GraphemesShortLinks,
@@ -23,7 +24,6 @@ from publisher.counting import (
     Utf16Units,
     XWeighted,
 )
-from publisher.render import DoesNotFit, Variant, render
 
 from conftest import warning
 

@@ -12,9 +12,9 @@ from sqlalchemy import text, update
 from sqlalchemy.exc import DBAPIError
 
 from adapters.base import Receipt
-from publisher.announcement import parse_announcement
-from publisher.problems import InvalidInput
-from publisher.render import Variant
+from publisher.core.render import Variant
+from publisher.domain.announcement import parse_announcement
+from publisher.domain.problems import InvalidInput
 from publisher.schema import AnnouncementRow, DeliveryState
 from publisher.store import AuditEntry, NewDelivery, Store, Unreadable, database_unavailable
 

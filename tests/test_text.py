@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree  # type: ignore[import-untyped]
 
-from publisher.text import bidi_control, forbidden_character, printable, unify_newlines, xml_safe
+from publisher.domain.text import bidi_control, forbidden_character, printable, unify_newlines, xml_safe
 
 
 @pytest.mark.parametrize(

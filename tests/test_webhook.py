@@ -38,11 +38,11 @@ from adapters.base import (
     TransientError,
 )
 from adapters.webhook import Webhook
-from publisher.announcement import Announcement
 from publisher.app import Herold
 from publisher.config import ConfigError
+from publisher.core.render import render
+from publisher.domain.announcement import Announcement
 from publisher.intake import accept
-from publisher.render import render
 from publisher.schema import DeliveryState
 from publisher.tasks import wait_until_settled
 

@@ -28,7 +28,7 @@ from adapters.base import (
     TransientError,
     Wave,
 )
-from publisher.counting import GraphemesShortLinks, TextRule
+from publisher.domain.counting import GraphemesShortLinks, TextRule
 
 
 @dataclass

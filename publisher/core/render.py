@@ -21,13 +21,13 @@ from babel.dates import format_date, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from pydantic import BaseModel
 
-from publisher.announcement import Announcement
-from publisher.counting import TextRule
-from publisher.labels import labels_for, primary
-from publisher.text import xml_safe
+from publisher.domain.announcement import Announcement
+from publisher.domain.counting import TextRule
+from publisher.domain.labels import labels_for, primary
+from publisher.domain.text import xml_safe
 
 ELLIPSIS = "…"
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 class Variant(BaseModel):

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from publisher.text import printable
+from publisher.domain.text import printable
 
 
 class Problem(BaseModel):

@@ -36,9 +36,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from publisher.limits import LIMITS
-from publisher.problems import InvalidInput, Problem, from_validation_error
-from publisher.text import bidi_control, forbidden_character, unify_newlines
+from publisher.domain.limits import LIMITS
+from publisher.domain.problems import InvalidInput, Problem, from_validation_error
+from publisher.domain.text import bidi_control, forbidden_character, unify_newlines
 
 
 class Kind(StrEnum):
