@@ -1,4 +1,6 @@
 """Channel adapters: one module per channel type, found by looking, not by a list to maintain.
+The port every channel implements is adapters.port; the built-in website is not a channel of
+this package but a subsystem of its own (publisher.site).
 
 Channel types outside this package (a plugin, a test double) join with `register`.
 """
@@ -9,7 +11,7 @@ import importlib
 import pkgutil
 from functools import cache
 
-from adapters.base import Channel
+from adapters.port import Channel
 
 _registered: dict[str, type[Channel]] = {}
 
@@ -18,7 +20,7 @@ _registered: dict[str, type[Channel]] = {}
 def _discovered() -> dict[str, type[Channel]]:
     found: dict[str, type[Channel]] = {}
     for module in pkgutil.iter_modules(__path__):
-        if module.name.startswith("_") or module.name == "base":
+        if module.name.startswith("_") or module.name == "port":
             continue
         namespace = importlib.import_module(f"{__name__}.{module.name}")
         for value in vars(namespace).values():

@@ -10,7 +10,9 @@ one server's quirks:
 - The client never asks the server for its version: Mastodon.py's version detection breaks
   on servers reporting e.g. "takahe/0.11.0" (Mastodon.py issue #450). We declare 4.0.0 and let
   Mastodon.py check only our own calls against that ("created" mode).
-- The character limit is read from the instance (``/api/v2/instance``), unless configured.
+- The character limit is read from the instance (``/api/v2/instance``), unless configured: the
+  engine asks now and then (``read_limits``) and keeps the answer, so accepting an announcement
+  never waits for a server.
 - Rate limits never make the client sleep inside a call (``ratelimit_method="throw"``): a 429
   goes back to the engine, which retries after ``Retry-After`` / ``X-RateLimit-Reset``.
 
@@ -25,11 +27,8 @@ from __future__ import annotations
 import html
 import io
 import re
-import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
 
 import requests
@@ -46,23 +45,25 @@ from mastodon import (
 from mastodon.types_base import EmptyResponse
 from pydantic import field_validator
 
-from adapters.base import (
+from adapters.port import (
     Capabilities,
     Channel,
     ChannelSettings,
     CredentialsError,
     DeliveryError,
     Idempotency,
+    MediaRule,
     PermanentError,
     Post,
     Receipt,
+    ServerLimits,
     TransientError,
     Wave,
     error_for_exception,
     error_for_status,
     retry_after,
 )
-from adapters.http import DeadlineAdapter
+from adapters.port.http import DeadlineAdapter
 from publisher.domain.announcement import Announcement, Kind, Media, MsgType, Severity
 from publisher.domain.authority import web_address
 from publisher.domain.counting import GraphemesShortLinks, TextRule
@@ -96,13 +97,6 @@ class MastodonSettings(ChannelSettings):
     @classmethod
     def _instance(cls, value: str) -> str:
         return web_address(value).rstrip("/")
-
-
-@dataclass(frozen=True)
-class _Limits:
-    characters: int
-    pins: int
-    until: float  # monotonic time until which to believe them
 
 
 class _Api(Mastodon):
@@ -165,12 +159,13 @@ class MastodonChannel(Channel):
         wave=Wave.fediverse,
         text=rule(DEFAULT_LIMIT),
         template="channels/mastodon.j2",
-        media=4,
-        alt_text=True,
+        # Mastodon takes 16 MB images and 1,500 characters of description; Herold's are smaller.
+        media=MediaRule(count=4, max_bytes=16 * 1024 * 1024, alt_text=1500),
         threads=True,
         edit=True,
         delete=True,
         pin=True,
+        pin_limit=PIN_LIMIT,
         idempotency=Idempotency.key,
     )
     Settings = MastodonSettings
@@ -179,59 +174,61 @@ class MastodonChannel(Channel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.adapter = DeadlineAdapter(self.deadline, pool_connections=4, pool_maxsize=16)
-        self._limits: _Limits | None = None
-        self._limit_lock = threading.Lock()
 
     @property
     def token(self) -> str:
-        settings = self.services.extra["settings"]
-        return str(settings.secret(self.authority.slug, self.id, "access_token"))  # type: ignore[attr-defined]
+        return self.context.secrets["access_token"]
 
     def _client(self, timeout: tuple[float, float] | None = None) -> _Client:
-        return _Client(self, timeout or self.services.timeouts)
+        return _Client(self, timeout or self.context.timeouts)
 
-    # -- what the instance allows ---------------------------------------------------------
+    # -- what the instance allows: asked by the engine now and then, kept, read at intake -----
 
-    def text_rule(self) -> TextRule:
-        if self.settings.max_characters:
-            return rule(self.settings.max_characters)
-        return rule(self._instance_limits().characters)
+    @classmethod
+    def text_rule(cls, settings: ChannelSettings, limits: ServerLimits | None) -> TextRule:
+        assert isinstance(settings, MastodonSettings)
+        if settings.max_characters:
+            return rule(settings.max_characters)
+        # Until the instance has said, count to 500: most servers allow that much or more.
+        return rule(limits.characters if limits and limits.characters else DEFAULT_LIMIT)
 
-    def pin_limit(self) -> int:
-        return self._instance_limits().pins
+    @classmethod
+    def pins(cls, settings: ChannelSettings) -> bool:
+        return isinstance(settings, MastodonSettings) and settings.pin_warnings
 
-    def _instance_limits(self) -> _Limits:
-        with self._limit_lock:
-            if self._limits is None or time.monotonic() >= self._limits.until:
-                self._limits = self._read_limits()
-            return self._limits
-
-    def _read_limits(self) -> _Limits:
-        """What the instance allows; believed for an hour if the server said, a minute if not."""
+    def read_limits(self) -> ServerLimits:
+        """What the instance allows (``/api/v2/instance``). Raises a DeliveryError if it cannot be
+        asked; the engine then keeps what it knew."""
+        client = self._client(timeout=(2.0, 3.0))
         try:
-            configuration = self._client(timeout=(2.0, 3.0)).api.instance_v2()["configuration"]
-            characters = int(configuration["statuses"]["max_characters"])
-        except (MastodonError, KeyError, TypeError, ValueError) as error:
-            # Most servers allow 500 or more; counting to 500 is safe for all of them.
-            log.warning("instance limit unknown; counting to 500", channel=self.id, reason=str(error))
-            return _Limits(DEFAULT_LIMIT, PIN_LIMIT, time.monotonic() + 60)
-        try:
-            pins = int(configuration["accounts"]["max_pinned_statuses"])
-        except (KeyError, TypeError, ValueError):
-            pins = PIN_LIMIT  # older servers do not say; Mastodon's own limit is fixed at five
-        return _Limits(characters, pins, time.monotonic() + 3600)
+            configuration = client.api.instance_v2()["configuration"]
+        except MastodonError as error:
+            raise self._translate(error, client) from error
+        except (KeyError, TypeError) as error:
+            raise PermanentError(f"the instance does not describe its limits ({type(error).__name__})") from error
+        characters = _number(configuration, "statuses", "max_characters")
+        # Older servers do not say how many pins; Mastodon's own limit is fixed at five.
+        pins = _number(configuration, "accounts", "max_pinned_statuses")
+        links = _number(configuration, "statuses", "characters_reserved_per_url")
+        return ServerLimits(characters=characters, pins=pins, counts_links_as=links)
 
-    def spoiler(self, announcement: Announcement) -> str | None:
+    @classmethod
+    def spoiler(cls, settings: ChannelSettings, announcement: Announcement) -> str | None:
+        assert isinstance(settings, MastodonSettings)
         if announcement.kind is not Kind.warning or announcement.msg_type not in {MsgType.alert, MsgType.update}:
             return None
-        template = self.settings.content_warnings.get(announcement.severity) if announcement.severity else None
+        template = settings.content_warnings.get(announcement.severity) if announcement.severity else None
         if not template:
             return None
-        t = labels_for(announcement.language or self.authority.language)
+        t = labels_for(announcement.language or "de")
         severity = t(f"severity.{announcement.severity.value}") if announcement.severity else ""
         return template.format(event=announcement.event or "", severity=severity).strip() or None
 
     # -- publishing -----------------------------------------------------------------------
+
+    def reply(self, post: Post) -> Receipt:
+        """A follow-up in the thread: a status replying to the latest earlier copy."""
+        return self.publish(post)
 
     def publish(self, post: Post) -> Receipt:
         client = self._client()
@@ -263,7 +260,7 @@ class MastodonChannel(Channel):
 
     def _upload(self, client: _Client, media: Media) -> str:
         assert media.path is not None
-        path = Path(self.services.data_dir) / media.path
+        path = self.context.media / media.path
         uploaded = client.api.media_post(
             io.BytesIO(path.read_bytes()), mime_type=MIME.get(path.suffix.lower(), "image/png"),
             description=media.alt, file_name=path.name,
@@ -280,7 +277,7 @@ class MastodonChannel(Channel):
     def find(self, post: Post) -> Receipt | None:
         """The status an ambiguous attempt may have created, once the idempotency key may have
         expired (it is kept an hour from the first attempt, which came after the delivery began)."""
-        if post.created_at is None or self.services.clock() - post.created_at < IDEMPOTENCY_KEPT:
+        if post.created_at is None or self.context.clock() - post.created_at < IDEMPOTENCY_KEPT:
             return None  # the key still holds: posting again returns the original status
         # The alert, its updates and its all-clear all link to the same page: a copy is this post
         # only if it also replies where this post replies and carries its first line.
@@ -304,22 +301,20 @@ class MastodonChannel(Channel):
 
     # -- the rest of a status's life --------------------------------------------------------
 
-    def pin(self, receipt: Receipt) -> bool:
-        if not self.settings.pin_warnings:
-            return False
+    def pin(self, receipt: Receipt) -> None:
         self._call(lambda api: api.status_pin(receipt.platform_id))
-        return True
 
     def unpin(self, receipt: Receipt) -> None:
         self._call(lambda api: api.status_unpin(receipt.platform_id))
 
-    def edit(self, receipt: Receipt, post: Post) -> None:
+    def edit(self, receipt: Receipt, post: Post) -> Receipt:
         """A correction: Mastodon keeps the edit history visible to everyone."""
         self._call(
             lambda api: api.status_update(
                 receipt.platform_id, post.variant.text, spoiler_text=post.variant.spoiler or ""
             )
         )
+        return receipt
 
     def delete(self, receipt: Receipt) -> None:
         try:
@@ -362,6 +357,13 @@ class MastodonChannel(Channel):
                 return CredentialsError(f"the account may not post (403): {_message(error)}")
             return error_for_status(status, _message(error), client.headers)
         return PermanentError(f"Mastodon.py refused the call: {error}")
+
+
+def _number(configuration: Any, section: str, key: str) -> int | None:
+    try:
+        return int(configuration[section][key])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 _TAG = re.compile(r"<[^>]+>")

@@ -40,20 +40,21 @@ from urllib.parse import urlsplit
 import requests
 from pydantic import Field, field_validator
 
-from adapters.base import (
+from adapters.port import (
     Capabilities,
     Channel,
     ChannelSettings,
     Idempotency,
+    MediaRule,
     PermanentError,
     Post,
     Receipt,
     Wave,
     error_for_exception,
     error_for_status,
+    signing,
 )
-from adapters.http import session
-from publisher import signing
+from adapters.port.http import session
 from publisher.domain.authority import web_address
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the marker of the format, not a secret
@@ -120,7 +121,7 @@ class Webhook(Channel):
         wave=Wave.other,
         text=None,
         template="channels/post.j2",
-        media=4,  # as links to the copies next to the item's page
+        media=MediaRule(count=4, alt_text=1000),  # as links to the copies next to the item's page
         threads=False,  # follow-ups name the earlier announcement in data.references
         idempotency=Idempotency.key,  # receivers deduplicate by webhook-id
     )
@@ -132,9 +133,7 @@ class Webhook(Channel):
         self.http = session(self.deadline)
 
     def _secret(self) -> str:
-        settings: Any = self.services.extra["settings"]
-        secret: str = settings.secret(self.authority.slug, self.id, "secret")
-        return secret
+        return self.context.secrets["secret"]
 
     def payload(self, post: Post, now: str) -> dict[str, Any]:
         item_url = post.variant.link
@@ -168,7 +167,7 @@ class Webhook(Channel):
                 f"the secret in {self.settings.secret_env} is not a Standard Webhooks secret "
                 '("whsec_" followed by base64); set a valid one'
             )
-        now = self.services.clock()
+        now = self.context.clock()
         body = signing.body(self.payload(post, now.isoformat()))
         headers = signing.headers(secret, post.idempotency_key, now, body)
         try:
@@ -176,7 +175,7 @@ class Webhook(Channel):
                 self.settings.url,
                 data=body.encode(),
                 headers=headers,
-                timeout=self.services.timeouts,
+                timeout=self.context.timeouts,
                 allow_redirects=False,
             ) as response:
                 status = response.status_code

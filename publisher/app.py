@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 import requests
 import structlog
 
-from adapters import channel_types
-from adapters.base import Channel, Services
-from adapters.http import session
+from adapters.port import Channel, ChannelContext
+from adapters.port.http import session
 from publisher.config import Settings
 from publisher.domain.announcement import Kind
 from publisher.domain.authority import Authority
 from publisher.runner import EmbeddedRunner, Runner, TaskName
+from publisher.site.registry import channel_types
+from publisher.site.website import Website
 from publisher.store import Store
 
 log = structlog.get_logger("herold.app")
@@ -95,16 +96,16 @@ class Herold:
     def authority(self, slug: str) -> Authority:
         return self.settings.authority(slug)
 
-    def services(self) -> Services:
+    def context(self, authority: Authority, channel_id: str) -> ChannelContext:
+        """What one channel gets: its authority, its own secrets, and no more."""
         runtime = self.settings.herold
-        return Services(
-            http=self.http,
-            archive=self.store,
-            clock=self.clock,
-            data_dir=str(runtime.data_dir),
+        return ChannelContext(
+            authority=authority,
+            secrets=self.settings.secrets_of(authority.slug, channel_id),
+            clock=lambda: self.clock(),  # the current clock, also one a test sets later
+            media=runtime.data_dir,
             timeouts=(runtime.http_connect_timeout, runtime.http_read_timeout),
             deadline=runtime.http_deadline_seconds,
-            extra={"settings": self.settings},
         )
 
     def channel(self, authority: str, channel_id: str) -> Channel:
@@ -113,8 +114,26 @@ class Herold:
             if key not in self._channels:
                 owner = self.authority(authority)
                 config = owner.channel(channel_id)
-                self._channels[key] = channel_types()[config.type](config, owner, self.services())
+                kind = channel_types()[config.type]
+                context = self.context(owner, channel_id)
+                if issubclass(kind, Website):
+                    runtime = self.settings.herold
+                    self._channels[key] = kind(
+                        config, context, archive=self.store, data_dir=runtime.data_dir, templates=runtime.templates_dir
+                    )
+                else:
+                    self._channels[key] = kind(config, context)
             return self._channels[key]
+
+    def websites(self, authority: str) -> list[Website]:
+        """The authority's built-in websites (usually one): the publisher of record."""
+        owner = self.authority(authority)
+        found = [self.channel(authority, config.id) for config in owner.channels if config.type == Website.type]
+        return [site for site in found if isinstance(site, Website)]
+
+    def website(self, authority: str) -> Website:
+        """The authority's built-in website (the first, should it have several)."""
+        return self.websites(authority)[0]
 
     @property
     def lease(self) -> timedelta:

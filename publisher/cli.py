@@ -342,10 +342,10 @@ def site_build(ctx: click.Context, authority: str | None) -> None:
         for owner in herold.settings.authorities:
             if authority and owner.slug != authority:
                 continue
-            for config in owner.channels:
-                written = herold.channel(owner.slug, config.id).rebuild_all()
+            for website in herold.websites(owner.slug):
+                written = website.rebuild_all()
                 if written:
-                    click.echo(f"{owner.slug}/{config.id}: {written} file(s) written")
+                    click.echo(f"{owner.slug}/{website.id}: {written} file(s) written")
 
 
 @main.group()
@@ -366,7 +366,7 @@ def token() -> None:
 def token_create(ctx: click.Context, authority: str, name: str) -> None:
     """Create an API token; it is shown once and stored only as a hash."""
     from publisher.app import utcnow
-    from publisher.store import AuditEntry
+    from publisher.domain.records import AuditEntry
 
     if not 1 <= len(name) <= 200:
         _fail("The name must have 1 to 200 characters.")
@@ -406,7 +406,7 @@ def token_list(ctx: click.Context, authority: str | None) -> None:
 def token_revoke(ctx: click.Context, token_id: str) -> None:
     """Revoke an API token (its id is the part after "hrd_", as `token list` shows)."""
     from publisher.app import utcnow
-    from publisher.store import AuditEntry
+    from publisher.domain.records import AuditEntry
 
     with _herold(ctx, start=False) as herold:
         row = herold.store.revoke_token(token_id.removeprefix("hrd_").split("_")[0], utcnow())

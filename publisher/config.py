@@ -21,10 +21,10 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from adapters import channel_types
-from adapters.base import Wave
 from publisher.domain.authority import Authority, ChannelConfig
+from publisher.domain.capabilities import Wave
 from publisher.domain.problems import InvalidInput, Problem, from_validation_error
+from publisher.site.registry import channel_types
 
 
 class ConfigError(InvalidInput):
@@ -90,6 +90,12 @@ class Settings(BaseModel):
 
     def secret(self, authority: str, owner: str, key: str) -> str:
         return self.secrets[f"{authority}/{owner}/{key}"].get_secret_value()
+
+    def secrets_of(self, authority: str, owner: str) -> dict[str, str]:
+        """One channel's (or the on-call webhook's) secrets, by key: its own, and no one else's."""
+        prefix = f"{authority}/{owner}/"
+        return {name.removeprefix(prefix): value.get_secret_value() for name, value in self.secrets.items()
+                if name.startswith(prefix)}  # fmt: skip
 
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:

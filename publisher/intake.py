@@ -14,19 +14,19 @@ from typing import Any
 
 import structlog
 
-from adapters import channel_types
-from adapters.base import Wave
 from publisher.app import Herold
-from publisher.core.render import DoesNotFit, Variant, render
+from publisher.core.render import DoesNotFit, render
 from publisher.domain.announcement import EFFECTIVE, Announcement, Media, MsgType, parse_announcement
 from publisher.domain.authority import Authority, slugify
+from publisher.domain.capabilities import Wave
 from publisher.domain.limits import LIMITS
 from publisher.domain.problems import InvalidInput, Problem
+from publisher.domain.records import AuditEntry, DeliveryState, Variant
 from publisher.domain.text import printable
 from publisher.media import CleanImage, MediaError, clean
 from publisher.media import store as store_image
-from publisher.schema import DeliveryState
-from publisher.store import AuditEntry, NewDelivery, StoredAnnouncement, Unreadable
+from publisher.site.registry import channel_types
+from publisher.store import NewDelivery, StoredAnnouncement, Unreadable
 
 log = structlog.get_logger("herold.intake")
 
@@ -96,18 +96,22 @@ def accept(
         item_id, path = original.item_id, original.item_path
     link = authority.url(path)
 
+    # What servers announced of their limits, as the engine last heard it: never asked here, so a
+    # platform that does not answer can never slow the press office down.
+    limits = herold.store.server_limits(authority.slug)
+    types = channel_types()
     variants: list[Variant] = []
     for number, channel_id in enumerate(channels):
-        channel = herold.channel(authority.slug, channel_id)
-        capabilities = channel.capabilities
+        config = authority.channel(channel_id)
+        kind = types[config.type]
         try:
             variant = render(
                 announcement,
                 channel=channel_id,
-                template=capabilities.template,
+                template=kind.capabilities.template,
                 link=link,
-                rule=channel.text_rule(),
-                spoiler=channel.spoiler(announcement),
+                rule=kind.text_rule(config.settings, limits.get(channel_id)),
+                spoiler=kind.spoiler(config.settings, announcement),
                 timezone=authority.timezone,
             )
         except DoesNotFit as error:
@@ -131,13 +135,13 @@ def accept(
     start = announcement.publish_at or now
     deliveries = []
     for channel_id in channels:
-        channel = herold.channel(authority.slug, channel_id)
+        kind = types[authority.channel(channel_id).type]
         deliveries.append(
             NewDelivery(
                 id=str(uuid.uuid4()),
                 channel=channel_id,
-                channel_type=channel.type,
-                wave=int(channel.capabilities.wave),
+                channel_type=kind.type,
+                wave=int(kind.capabilities.wave),
                 state=DeliveryState.waiting,
                 deadline_at=start + herold.deadline(announcement.kind),
                 check_at=start,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 import structlog
 
-from publisher import signing
+from adapters.port import signing
 from publisher.schema import NotificationRow
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from publisher.app import Herold
 from publisher.core.plan import Step, plan
-from publisher.core.render import Variant
+from publisher.domain.records import Variant
 from publisher.domain.text import printable
 from publisher.schema import DeliveryState
 from publisher.store import Delivery, Unreadable

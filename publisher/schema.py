@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from publisher.domain.records import DeliveryState as DeliveryState
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -56,26 +57,6 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-
-
-class DeliveryState(StrEnum):
-    """Where a delivery is. It moves only by compare-and-set in the database."""
-
-    waiting = "waiting"  # its wave is not released yet (or the announcement is scheduled)
-    pending = "pending"  # may be attempted (at next_attempt_at)
-    in_flight = "in_flight"  # a worker holds the lease and is talking to the platform
-    succeeded = "succeeded"
-    failed = "failed"  # permanently: a person must change something
-    dead = "dead"  # ran out of time (deadline per kind) while retrying
-    manual = "manual"  # a person posts it by hand
-    unknown = "unknown"  # an ambiguous write the platform cannot confirm: a person reconciles
-
-    @property
-    def final(self) -> bool:
-        return self in FINAL_STATES
-
-
-FINAL_STATES = frozenset({DeliveryState.succeeded, DeliveryState.failed, DeliveryState.dead, DeliveryState.unknown})
 
 
 class ItemRow(Base):
@@ -217,3 +198,16 @@ class ChannelHealthRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ChannelLimitsRow(Base):
+    """What a channel's server last said of its limits (AnnouncesLimits), refreshed by the engine."""
+
+    __tablename__ = "channel_limits"
+
+    authority: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    characters: Mapped[int | None] = mapped_column(Integer)
+    pins: Mapped[int | None] = mapped_column(Integer)
+    counts_links_as: Mapped[int | None] = mapped_column(Integer)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -44,22 +44,23 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.dml import Update
 
-from adapters.base import Copy, Entry, Item, Receipt
 from publisher.core.plan import Step
-from publisher.core.render import Variant
 from publisher.domain.announcement import EFFECTIVE, STORED, Announcement
+from publisher.domain.capabilities import ServerLimits
 from publisher.domain.problems import InvalidInput, from_validation_error
+from publisher.domain.records import AuditEntry, DeliveryState, Receipt, Variant
 from publisher.schema import (
     AnnouncementRow,
     AuditRow,
     ChannelHealthRow,
+    ChannelLimitsRow,
     DeliveryRow,
-    DeliveryState,
     ItemRow,
     NotificationRow,
     TokenRow,
     VariantRow,
 )
+from publisher.site.model import Copy, Entry, Item
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -282,18 +283,6 @@ class Release:
     delivery_id: str
     reason: str
     audit: AuditEntry | None = None
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    at: datetime
-    authority: str | None
-    actor: str
-    source: str
-    action: str
-    announcement_id: str | None = None
-    delivery_id: str | None = None
-    detail: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -967,6 +956,38 @@ class Store:
             )
             return {row.channel: row.reason or "" for row in rows}
 
+    # -- limits servers announce (kept, so that intake never asks a server) -------------------
+
+    def server_limits(self, authority: str) -> dict[str, ServerLimits]:
+        """What each channel's server last said of its limits, by channel id."""
+        with self.engine.begin() as connection:
+            rows = connection.execute(select(ChannelLimitsRow).where(ChannelLimitsRow.authority == authority))
+            return {
+                row.channel: ServerLimits(characters=row.characters, pins=row.pins, counts_links_as=row.counts_links_as)
+                for row in rows
+            }
+
+    def limits_refreshed(self) -> dict[tuple[str, str], datetime]:
+        """When each channel's limits were last heard: (authority, channel) -> time."""
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                select(ChannelLimitsRow.authority, ChannelLimitsRow.channel, ChannelLimitsRow.refreshed_at)
+            )
+            return {(row.authority, row.channel): row.refreshed_at for row in rows}
+
+    def save_server_limits(self, authority: str, channel: str, limits: ServerLimits, now: datetime) -> None:
+        values = {"characters": limits.characters, "pins": limits.pins, "counts_links_as": limits.counts_links_as,
+                  "refreshed_at": now}  # fmt: skip
+        key = (ChannelLimitsRow.authority == authority, ChannelLimitsRow.channel == channel)
+        with self.engine.begin() as connection:
+            if connection.execute(update(ChannelLimitsRow).where(*key).values(values)).rowcount:
+                return
+            try:
+                with connection.begin_nested():
+                    connection.execute(insert(ChannelLimitsRow), {"authority": authority, "channel": channel, **values})
+            except IntegrityError:
+                pass  # saved by another process at the same moment: as good as ours
+
     # -- on-call notifications (an outbox) ---------------------------------------------------
 
     def add_notifications(self, rows: Iterable[NotificationRow]) -> list[str]:
@@ -1121,7 +1142,7 @@ class Store:
             ).first()
             return (row.authority, row.name) if row else None
 
-    # -- the published record, as the website shows it (adapters.base.Archive) ---------------
+    # -- the published record, as the website shows it (publisher.site.model.Archive) ---------------
 
     def item(self, item_id: str, channel: str, including: str | None = None) -> Item | None:
         with self.engine.begin() as connection:

@@ -23,16 +23,30 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from adapters.base import Channel, CredentialsError, Idempotency, PermanentError, Post, Receipt, TransientError
+from adapters.port import (
+    AnnouncesLimits,
+    Channel,
+    CredentialsError,
+    DeliveryError,
+    Idempotency,
+    Lookup,
+    PermanentError,
+    Pinning,
+    Post,
+    Receipt,
+    Threads,
+    TransientError,
+)
 from publisher import oncall
 from publisher.app import Herold
 from publisher.core.plan import Step, plan, website_published
-from publisher.core.render import Variant
 from publisher.domain.announcement import Kind, MsgType
 from publisher.domain.labels import labels_for
+from publisher.domain.records import AuditEntry, DeliveryState, Variant
 from publisher.runner import TaskName
-from publisher.schema import DeliveryState
-from publisher.store import Attempt, AuditEntry, Delivery, Release, StoredAnnouncement, Unreadable
+from publisher.site.registry import channel_types
+from publisher.site.website import Website
+from publisher.store import Attempt, Delivery, Release, StoredAnnouncement, Unreadable
 
 log = structlog.get_logger("herold.tasks")
 
@@ -44,6 +58,7 @@ UNPIN_EVERY = 60.0  # seconds between two requests to unpin the same post
 def run(herold: Herold, task: TaskName, argument: str) -> None:
     tasks: dict[str, Callable[[Herold, str], None]] = {
         "deliver": deliver, "advance": advance, "refresh": refresh, "notify": oncall.send, "unpin": unpin,
+        "limits": limits,
     }  # fmt: skip
     tasks[task](herold, argument)
 
@@ -359,7 +374,7 @@ def _attempt(herold: Herold, attempt: Attempt, now: datetime) -> None:
         post = _post(herold, stored, delivery, attempt.variant, channel)
         # A receipt recorded by an earlier attempt that stopped before finishing: it was posted.
         receipt = delivery.receipt
-        if receipt is None and delivery.ambiguous and channel.capabilities.idempotency is not Idempotency.none:
+        if receipt is None and delivery.ambiguous and isinstance(channel, Lookup):
             receipt = channel.find(post)
             if receipt:
                 bound.info("found the copy an earlier attempt made", platform_id=receipt.platform_id)
@@ -375,7 +390,9 @@ def _attempt(herold: Herold, attempt: Attempt, now: datetime) -> None:
             _give_up(herold, stored, delivery, DeliveryState.unknown, reason)
             return
         if receipt is None:
-            receipt = channel.publish(post)
+            receipt = (
+                channel.reply(post) if post.in_reply_to and isinstance(channel, Threads) else channel.publish(post)
+            )
     except TransientError as error:
         _retry(herold, stored, delivery, error)
         return
@@ -431,7 +448,11 @@ def _attempt(herold: Herold, attempt: Attempt, now: datetime) -> None:
 
 def _pins(channel: Channel, stored: StoredAnnouncement) -> bool:
     """Whether this delivery pins or unpins (warnings on platforms that pin)."""
-    return channel.capabilities.pin and stored.announcement.kind is Kind.warning
+    return (
+        isinstance(channel, Pinning)
+        and type(channel).pins(channel.settings)
+        and stored.announcement.kind is Kind.warning
+    )
 
 
 def _post(
@@ -466,7 +487,7 @@ def _thread(herold: Herold, stored: StoredAnnouncement, delivery: Delivery, chan
             receipts.append(copy.receipt)
         elif not copy.state.final:
             raise _Later(f"waiting for the earlier message on {delivery.channel} to be posted first", 2.0)
-    return receipts if channel.capabilities.threads else []
+    return receipts if isinstance(channel, Threads) else []
 
 
 def _pin_or_unpin(
@@ -476,13 +497,16 @@ def _pin_or_unpin(
     never fails the delivery: the post is out, which is what matters."""
     try:
         if stored.announcement.msg_type is MsgType.alert:
-            limit = channel.pin_limit()
+            announced = herold.store.server_limits(stored.authority).get(delivery.channel)
+            limit = announced.pins if announced and announced.pins else channel.capabilities.pin_limit
             if limit is not None and herold.store.pinned_count(stored.authority, delivery.channel) >= limit:
                 # Asking would only get a refusal; the oldest pinned warnings stay on top.
                 reason = f"not pinned: {limit} warnings are pinned already, the most the platform allows"
                 log.info(reason, channel=delivery.channel, delivery=delivery.id)
                 _audit_delivery(herold, "delivery.not_pinned", stored, delivery, reason=reason)
-            elif channel.pin(receipt):
+            else:
+                assert isinstance(channel, Pinning)
+                channel.pin(receipt)
                 herold.store.set_pinned(delivery.id, True)
         elif stored.announcement.msg_type in {MsgType.cancel, MsgType.error}:
             for pinned in herold.store.pinned(stored.item_id):
@@ -614,7 +638,7 @@ def refresh(herold: Herold, item_id: str, authority_slug: str | None = None) -> 
     authority = herold.authority(authority_slug)
     for config in authority.channels:
         channel = herold.channel(authority.slug, config.id)
-        if channel.capabilities.lists_copies:
+        if isinstance(channel, Website):
             channel.refresh(item_id)
 
 
@@ -640,12 +664,54 @@ def sweep(herold: Herold, overdue: timedelta = timedelta(0), requeue_after: time
         herold.submit("advance", announcement_id, kind=kind)
     oncall.resend_due(herold, now - overdue)
     _unpin_due(herold)
+    _limits_due(herold, now)
     for authority in herold.settings.authorities:
         for config in authority.channels:
-            try:
-                herold.channel(authority.slug, config.id).housekeeping(now)
-            except Exception:
-                log.exception("housekeeping failed", authority=authority.slug, channel=config.id)
+            channel = herold.channel(authority.slug, config.id)
+            if isinstance(channel, Website):
+                try:
+                    channel.housekeeping(now)
+                except Exception:
+                    log.exception("housekeeping failed", authority=authority.slug, channel=config.id)
+
+
+LIMITS_KEPT = timedelta(hours=1)  # how long what a server said of its limits is believed
+_limits_asked: dict[tuple[str, str], float] = {}  # (authority, channel) -> when this process last asked
+
+
+def _limits_due(herold: Herold, now: datetime) -> None:
+    """Ask the servers that announce their limits again once what they said is an hour old, by a
+    task of its own (the network is slow sometimes), at most once a minute per channel."""
+    refreshed, moment = None, time.monotonic()
+    for authority in herold.settings.authorities:
+        for config in authority.channels:
+            key = (authority.slug, config.id)
+            if not issubclass(channel_types()[config.type], AnnouncesLimits) or (
+                moment - _limits_asked.get(key, -UNPIN_EVERY) < UNPIN_EVERY
+            ):
+                continue
+            refreshed = herold.store.limits_refreshed() if refreshed is None else refreshed
+            if key in refreshed and now - refreshed[key] < LIMITS_KEPT:
+                continue
+            _limits_asked[key] = moment
+            herold.submit("limits", f"{authority.slug}/{config.id}", kind="news")
+
+
+def limits(herold: Herold, argument: str) -> None:
+    """Hear what a channel's server says of its limits, and keep it for intake to read."""
+    slug, _, channel_id = argument.partition("/")
+    channel = herold.channel(slug, channel_id)
+    if not isinstance(channel, AnnouncesLimits):
+        return
+    try:
+        announced = channel.read_limits()
+    except DeliveryError as error:
+        # What it said before stays true enough; until it first says, intake counts to the default.
+        log.warning("the server's limits could not be read", channel=channel_id, reason=error.reason)
+        return
+    herold.store.save_server_limits(slug, channel_id, announced, herold.clock())
+    log.info("server limits read", authority=slug, channel=channel_id, characters=announced.characters,
+             pins=announced.pins)  # fmt: skip
 
 
 def unpin(herold: Herold, delivery_id: str) -> None:
@@ -655,6 +721,7 @@ def unpin(herold: Herold, delivery_id: str) -> None:
     if pinned is None or not pinned.pinned or pinned.receipt is None:
         return
     channel = herold.channel(pinned.authority, pinned.channel)
+    assert isinstance(channel, Pinning), "only a channel that pins has pinned posts"
     try:
         channel.unpin(pinned.receipt)
     except PermanentError as error:

@@ -28,7 +28,6 @@ from starlette.requests import ClientDisconnect
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.website import Website
 from publisher.app import Herold
 from publisher.domain.limits import LIMITS, nesting
 from publisher.domain.problems import InvalidInput, Problem, Unavailable
@@ -387,14 +386,11 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
     herold.store.migrate()  # the first page is built below, before the server starts
     sites = []
     for authority in herold.settings.authorities:
-        for config in authority.channels:
-            channel = herold.channel(authority.slug, config.id)
-            if isinstance(channel, Website):
-                base = urlsplit(authority.base_url)
-                if not (channel.directory / "index.html").exists():
-                    channel.rebuild_all()  # a new site says "no current warnings" rather than 404
-                sites.append((base.netloc, base.path or "/", channel.directory))
-                break
+        website = herold.website(authority.slug)
+        base = urlsplit(authority.base_url)
+        if not (website.directory / "index.html").exists():
+            website.rebuild_all()  # a new site says "no current warnings" rather than 404
+        sites.append((base.netloc, base.path or "/", website.directory))
     app.mount("/", SiteRouter(sites), name="site")
     return app
 

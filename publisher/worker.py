@@ -102,7 +102,7 @@ def _register(app: Celery) -> None:
         # shared=False: each app has its own tasks (Celery would otherwise add them to every app).
         return app.task(name=f"herold.{name}", ignore_result=True, shared=False)(task)
 
-    names: tuple[TaskName, ...] = ("deliver", "advance", "refresh", "notify", "unpin")
+    names: tuple[TaskName, ...] = ("deliver", "advance", "refresh", "notify", "unpin", "limits")
     for name in names:
         run(name)
 

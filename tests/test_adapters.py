@@ -8,14 +8,16 @@ import re
 
 import pytest
 
-from adapters import channel_types
-from adapters.base import Channel, ChannelSettings, Wave
+from adapters.port import ABILITIES, Channel, ChannelSettings, Wave
 from publisher.core.render import TEMPLATES
+from publisher.site.registry import channel_types
 
 from conftest import ROOT
 
 DOCS = (ROOT / "docs" / "channels.md").read_text(encoding="utf-8")
-SHIPPED = {name: kind for name, kind in channel_types().items() if kind.__module__.startswith("adapters.")}
+SHIPPED = {
+    name: kind for name, kind in channel_types().items() if kind.__module__.startswith(("adapters.", "publisher.site."))
+}
 
 
 def test_the_own_website_ships_with_herold() -> None:
@@ -25,10 +27,11 @@ def test_the_own_website_ships_with_herold() -> None:
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_a_channel_type_has_its_test_module_template_and_documentation(name: str) -> None:
     kind: type[Channel] = SHIPPED[name]
-    module = kind.__module__.removeprefix("adapters.")
+    module = kind.__module__.rsplit(".", 1)[-1]
+    source = kind.__module__.replace(".", "/") + ".py"
     assert (ROOT / "tests" / f"test_{module}.py").exists(), f"tests/test_{module}.py is missing"
     assert (TEMPLATES / kind.capabilities.template).exists(), f"templates/{kind.capabilities.template} is missing"
-    assert re.search(rf"^\| `{name}` \| `adapters/{module}.py` \|", DOCS, re.MULTILINE), "no row in docs/channels.md"
+    assert re.search(rf"^\| `{name}` \| `{source}` \|", DOCS, re.MULTILINE), "no row in docs/channels.md"
     section = DOCS.split(f"## `{name}`", 1)
     assert len(section) == 2, f"docs/channels.md has no section ## `{name}`"
     text = section[1].split("\n## ", 1)[0]
@@ -52,7 +55,8 @@ def test_a_channel_type_declares_what_the_core_needs(name: str) -> None:
     if capabilities.wave is not Wave.website:
         # Everything posted elsewhere links back to the item's own page, so it needs text for it.
         assert capabilities.template.startswith("channels/")
-    if capabilities.pin:
-        assert kind.pin is not Channel.pin and kind.unpin is not Channel.unpin
-    if capabilities.alt_text:
-        assert capabilities.media > 0
+    for name, ability in ABILITIES.items():
+        declared = getattr(capabilities, name)
+        assert declared == issubclass(kind, ability), f"capabilities.{name} is {declared}, the methods say otherwise"
+    if capabilities.media.alt_text:
+        assert capabilities.media.count > 0

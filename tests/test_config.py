@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 import adapters
-from adapters.base import Capabilities, Channel, ChannelSettings, Post, Receipt, Wave
+from adapters.port import Capabilities, Channel, ChannelSettings, Post, Receipt, Wave
 from publisher.config import ConfigError, Settings, config_path, load_settings, settings_from
 from publisher.domain.authority import Authority, slugify
+from publisher.site.registry import channel_types
 
 from conftest import AUTHORITY, ROOT
 
@@ -340,7 +341,7 @@ def test_an_unknown_channel_type_lists_the_known_ones() -> None:
     [(field, message)] = problems(raw)
 
     assert field == "authorities.0.channels.1.type"
-    assert message == f"must be one of {', '.join(adapters.channel_types())} (got 'mastodom')"
+    assert message == f"must be one of {', '.join(channel_types())} (got 'mastodom')"
     assert "website" in message
     assert "test-chat" in message
 

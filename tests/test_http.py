@@ -9,7 +9,7 @@ from threading import Thread
 import pytest
 import requests
 
-from adapters.http import session
+from adapters.port.http import session
 
 from fakes.trickle import Trickle
 

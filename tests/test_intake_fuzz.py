@@ -166,7 +166,7 @@ def assert_everything_stored_reads_back_reports_and_renders(herold: Herold) -> i
         result = report(herold, announcement_id)
         assert result is not None and result.status != "unreadable"
         table(result)
-    website = herold.channel("lk-beispiel", "website")
+    website = herold.website("lk-beispiel")
     website.rebuild_all()
     site = herold.settings.herold.data_dir / "site" / "lk-beispiel"
     for feed in ("atom.xml", "rss.xml"):

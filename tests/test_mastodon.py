@@ -21,11 +21,12 @@ from mastodon_mock.app import create_app
 from mastodon_mock.config import DatabaseConfig, MastodonMockConfig, SeedAccount, SeedConfig
 from PIL import Image
 
-from adapters.base import CredentialsError, DeliveryError, PermanentError, Post, Receipt, TransientError
 from adapters.mastodon import MastodonChannel
+from adapters.port import CredentialsError, DeliveryError, PermanentError, Post, Receipt, TransientError
+from publisher import tasks
 from publisher.app import Herold
-from publisher.core.render import Variant
 from publisher.domain.announcement import parse_announcement
+from publisher.domain.records import Variant
 from publisher.intake import accept
 from publisher.schema import DeliveryState
 from publisher.tasks import wait_until_settled
@@ -276,10 +277,11 @@ def test_the_status_carries_language_visibility_and_the_content_warning_for_its_
         make_settings, fake.url, content_warnings={"extreme": "{severity}: {event}"}, visibility="unlisted"
     )
     announcement = parse_announcement(warning(severity="extreme"))
-    spoiler = channel.spoiler(announcement)
+    spoiler = MastodonChannel.spoiler(channel.settings, announcement)
     assert spoiler == "Extreme Gefahr: Bombenentschärfung"
-    assert channel.spoiler(parse_announcement(warning(severity="minor"))) is None
-    assert channel.spoiler(parse_announcement(warning(msg_type="cancel", references="a1"))) is None
+    assert MastodonChannel.spoiler(channel.settings, parse_announcement(warning(severity="minor"))) is None
+    cancel = parse_announcement(warning(msg_type="cancel", references="a1"))
+    assert MastodonChannel.spoiler(channel.settings, cancel) is None
     post = post_of(severity="extreme")
     post = Post(**{**post.__dict__, "variant": post.variant.model_copy(update={"spoiler": spoiler})})
     channel.publish(post)
@@ -292,7 +294,7 @@ def test_an_image_still_processing_is_waited_for_and_attached_with_its_alt_text(
 ) -> None:
     with FakeMastodon(media_processing_polls=2) as server:
         channel = channel_for(make_settings, server.url)
-        media_dir = Path(channel.services.data_dir) / "media"
+        media_dir = Path(channel.context.media) / "media"
         media_dir.mkdir(parents=True)
         Image.new("RGB", (4, 4), "red").save(media_dir / "karte.png")
         post = post_of(media=[{"path": "media/karte.png", "alt": "Karte des Sperrgebiets"}])
@@ -304,15 +306,38 @@ def test_an_image_still_processing_is_waited_for_and_attached_with_its_alt_text(
 
 def test_the_limit_is_the_instance_s_own_unless_configured(make_settings: SettingsFactory) -> None:
     with FakeMastodon(max_characters=5000) as server:
-        assert channel_for(make_settings, server.url).text_rule().limit == 5000
-        assert channel_for(make_settings, server.url, max_characters=800).text_rule().limit == 800
-    assert channel_for(make_settings, f"http://127.0.0.1:{free_port()}").text_rule().limit == 500
+        channel = channel_for(make_settings, server.url)
+        announced = channel.read_limits()
+        assert (announced.characters, announced.pins) == (5000, 5)
+        assert MastodonChannel.text_rule(channel.settings, announced).limit == 5000
+        configured = channel_for(make_settings, server.url, max_characters=800)
+        assert MastodonChannel.text_rule(configured.settings, announced).limit == 800
+    # Until the instance has said anything, Herold counts to 500.
+    assert MastodonChannel.text_rule(channel.settings, None).limit == 500
+    with pytest.raises(TransientError):
+        channel_for(make_settings, f"http://127.0.0.1:{free_port()}").read_limits()
+
+
+def test_accepting_never_waits_for_a_server_and_uses_the_limit_it_last_announced(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    with FakeMastodon(max_characters=5000) as server:
+        herold = start(make_settings, make_herold, server.url, "herold-token")
+        long = warning(description="Die Lage ist ernst. " * 100)  # 2,000 characters: over Mastodon's 500
+        first = accept(herold, long, source="test", actor="t")
+        assert not [r for r in server.requests if "instance" in r.path], "intake asked the server"
+        tasks.limits(herold, "lk-beispiel/fediverse")  # what the engine does now and then
+        second = accept(herold, long, source="test", actor="t")
+        for announcement_id in (first, second):
+            wait_until_settled(herold, announcement_id, 30)
+
+    shortened = {a: {v.channel: v.limit for v in herold.store.variants(a)}["fediverse"] for a in (first, second)}
+    assert shortened == {first: 500, second: 5000}
 
 
 def test_a_server_with_a_version_mastodon_py_cannot_parse_works_all_the_same(make_settings: SettingsFactory) -> None:
     with FakeMastodon(version="takahe/0.11.0") as server:
         channel = channel_for(make_settings, server.url)
-        channel.text_rule()
         receipt = channel.publish(post_of())
         channel.pin(receipt)
         assert [s["id"] for s in server.statuses] == [receipt.platform_id]
@@ -348,9 +373,9 @@ def test_after_the_idempotency_key_expired_an_earlier_copy_is_found_by_its_link(
 ) -> None:
     channel = channel_for(make_settings, fake.url)
     receipt = channel.publish(post_of())
-    recent = Post(**{**post_of().__dict__, "created_at": channel.services.clock() - timedelta(minutes=5)})
+    recent = Post(**{**post_of().__dict__, "created_at": channel.context.clock() - timedelta(minutes=5)})
     assert channel.find(recent) is None, "within the hour the key itself prevents a second status"
-    old = Post(**{**post_of().__dict__, "created_at": channel.services.clock() - timedelta(hours=1, minutes=10)})
+    old = Post(**{**post_of().__dict__, "created_at": channel.context.clock() - timedelta(hours=1, minutes=10)})
     found = channel.find(old)
     assert found is not None and found.platform_id == receipt.platform_id
 
@@ -375,7 +400,7 @@ def test_the_lookup_after_an_hour_never_takes_the_alert_for_its_update(
 ) -> None:
     channel = channel_for(make_settings, fake.url)
     alert = channel.publish(post_of())
-    an_hour_ago = channel.services.clock() - timedelta(hours=1, minutes=10)
+    an_hour_ago = channel.context.clock() - timedelta(hours=1, minutes=10)
     update = post_of(f"Aktualisierung: Sperrgebiet erweitert\n\n{LINK}", key="herold-d2", reply_to=alert.platform_id)
     assert channel.find(Post(**{**update.__dict__, "created_at": an_hour_ago})) is None
     posted = channel.publish(update)

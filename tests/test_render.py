@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from adapters import channel_types
-from publisher.core.render import DoesNotFit, Variant, render
+from publisher.core.render import DoesNotFit, render
 from publisher.domain.announcement import Announcement, parse_announcement
 from publisher.domain.counting import (
     CodePointsEmojiAsBytes,
@@ -24,6 +24,7 @@ from publisher.domain.counting import (
     Utf16Units,
     XWeighted,
 )
+from publisher.domain.records import Variant
 
 from conftest import warning
 

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import text, update
 from sqlalchemy.exc import DBAPIError
 
-from adapters.base import Receipt
-from publisher.core.render import Variant
+from adapters.port import Receipt
 from publisher.domain.announcement import parse_announcement
 from publisher.domain.problems import InvalidInput
+from publisher.domain.records import AuditEntry, Variant
 from publisher.schema import AnnouncementRow, DeliveryState
-from publisher.store import AuditEntry, NewDelivery, Store, Unreadable, database_unavailable
+from publisher.store import NewDelivery, Store, Unreadable, database_unavailable
 
 from conftest import forget_cached, warning
 from services import free_port

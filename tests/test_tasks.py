@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from adapters.base import Receipt
+from adapters.port import Receipt
 from publisher import tasks
 from publisher.app import Herold, utcnow
 from publisher.intake import accept
@@ -395,4 +395,4 @@ def test_an_announcement_whose_stored_document_cannot_be_read_fails_once_and_blo
     result = report(herold, later)
     assert result is not None and result.status == "unreadable" and result.held_back
     assert set(states(herold, other).values()) == {DeliveryState.succeeded}
-    assert herold.channel("lk-beispiel", "website").rebuild_all() > 0
+    assert herold.website("lk-beispiel").rebuild_all() > 0

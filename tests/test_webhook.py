@@ -23,18 +23,16 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-import requests
 import responses
 
 from adapters import channel_types
-from adapters.base import (
-    Archive,
+from adapters.port import (
+    ChannelContext,
     CredentialsError,
     DeliveryError,
     PermanentError,
     Post,
     Receipt,
-    Services,
     TransientError,
 )
 from adapters.webhook import Webhook
@@ -114,14 +112,10 @@ def make_channel(make_settings: SettingsFactory) -> MakeChannel:
     ) -> Webhook:
         settings = make_settings(authorities=[authority(webhook(url))], env={VARIABLE: secret})
         owner = settings.authority(SLUG)
-        services = Services(
-            http=requests.Session(),
-            archive=cast(Archive, None),  # a webhook reads nothing back
-            clock=clock or Clock(),
-            timeouts=timeouts,
-            extra={"settings": settings},
+        context = ChannelContext(
+            authority=owner, secrets=settings.secrets_of(SLUG, "radio"), clock=clock or Clock(), timeouts=timeouts
         )
-        channel = channel_types()["webhook"](owner.channel("radio"), owner, services)
+        channel = channel_types()["webhook"](owner.channel("radio"), context)
         assert isinstance(channel, Webhook)
         return channel
 

@@ -33,14 +33,14 @@ from PIL import Image
 from sqlalchemy import select, update
 
 from adapters import register, unregister
-from adapters.base import Capabilities, Channel, Post, Receipt, Wave
-from adapters.website import Website
+from adapters.port import Capabilities, Channel, Post, Receipt, Wave
 from publisher import tasks
 from publisher.app import Herold
 from publisher.config import Settings, settings_from
 from publisher.intake import accept
 from publisher.runner import Queue, TaskName
 from publisher.schema import AnnouncementRow, DeliveryState, VariantRow
+from publisher.site.website import Website
 from publisher.tasks import wait_until_settled
 
 from conftest import AUTHORITY, FIXTURES, HeroldFactory, SettingsFactory, forget_cached, news, warning
@@ -477,7 +477,7 @@ def test_rebuilding_the_site_restores_deleted_pages_as_they_were(herold: Herold)
     page.unlink()
     index.unlink()
 
-    written = herold.channel(SLUG, "website").rebuild_all()
+    written = herold.website(SLUG).rebuild_all()
 
     assert written >= 2
     assert {file: file.read_bytes() for file in originals} == originals
@@ -779,7 +779,7 @@ def test_a_refresh_writes_the_item_as_it_is_now(herold: Herold) -> None:
     stored = herold.store.announcement(alert)
     assert stored is not None
     publish(herold, follow_up("update", alert, "Sperrgebiet erweitert", "Die Sperrung wächst."))
-    herold.channel(SLUG, "website").refresh(stored.item_id)  # e.g. queued when the alert's copy appeared
+    herold.website(SLUG).refresh(stored.item_id)  # e.g. queued when the alert's copy appeared
     headlines = [h.get_text() for h in item_page(herold, alert).find_all(class_="p-name")]
     assert headlines == ["Sperrgebiet erweitert", "Fliegerbombe in der Altstadt"]
 

@@ -19,28 +19,15 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from pydantic import BaseModel
 
 from publisher.domain.announcement import Announcement
 from publisher.domain.counting import TextRule
 from publisher.domain.labels import labels_for, primary
+from publisher.domain.records import Variant
 from publisher.domain.text import xml_safe
 
 ELLIPSIS = "…"
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-
-
-class Variant(BaseModel):
-    """What one channel publishes for one announcement."""
-
-    channel: str
-    language: str
-    text: str
-    spoiler: str | None = None
-    link: str
-    length: int | None = None  # as the channel's platform counts it
-    limit: int | None = None
-    shortened: tuple[str, ...] = ()  # what was dropped or cut to fit: hashtags, description, area
 
 
 class DoesNotFit(Exception):

@@ -38,7 +38,7 @@ class OnCall(BaseModel):
 
 class ChannelConfig(BaseModel):
     """One channel of an authority. ``settings`` holds the type-specific keys, already checked
-    against that channel type's own settings model (see adapters.base.Channel.Settings)."""
+    against that channel type's own settings model (see adapters.port.Channel.Settings)."""
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from adapters import register, unregister
-from adapters.base import (
+from adapters.port import (
     Capabilities,
     Channel,
     ChannelSettings,
@@ -72,7 +72,7 @@ class _Fake(Channel):
 
     def publish(self, post: Post) -> Receipt:
         path = post.variant.link.removeprefix(self.authority.base_url)  # every post links to its item's page
-        page = Path(self.services.data_dir) / "site" / self.authority.slug / path / "index.html"
+        page = Path(self.context.media) / "site" / self.authority.slug / path / "index.html"
         with self._lock:
             step = self.settings.script[self._attempts] if self._attempts < len(self.settings.script) else "ok"
             self._attempts += 1
@@ -81,7 +81,7 @@ class _Fake(Channel):
                 Call(
                     self.id,
                     post.announcement_id,
-                    self.services.clock(),
+                    self.context.clock(),
                     page.exists(),
                     post.in_reply_to,
                     post.variant.text,
@@ -120,10 +120,16 @@ class FakeFediverse(_Fake):
         idempotency=Idempotency.key,
     )
 
+    def reply(self, post: Post) -> Receipt:
+        return self.publish(post)
+
 
 class FakeOther(_Fake):
     type = "fake-other"
     capabilities = Capabilities(wave=Wave.other, text=TextRule(280, GraphemesShortLinks()), threads=True)
+
+    def reply(self, post: Post) -> Receipt:
+        return self.publish(post)
 
 
 FAKES = (FakeWebsite, FakeFediverse, FakeOther)

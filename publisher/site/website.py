@@ -42,26 +42,26 @@ from markupsafe import Markup, escape
 from pydantic import Field
 
 from adapters import channel_types
-from adapters.base import (
+from adapters.port import (
     Capabilities,
     Channel,
+    ChannelContext,
     ChannelSettings,
-    Entry,
     Idempotency,
-    Item,
+    MediaRule,
     PermanentError,
     Post,
     Receipt,
-    Services,
     Wave,
 )
 from publisher.core.render import environment, local_time
 from publisher.domain.announcement import Kind, MsgType
 from publisher.domain.labels import labels_for
 from publisher.domain.text import xml_safe
+from publisher.site.model import Archive, Entry, Item
 
 if TYPE_CHECKING:
-    from publisher.domain.authority import Authority, ChannelConfig
+    from publisher.domain.authority import ChannelConfig
 
 FEED_SIZE = 50  # announcements per feed
 _rows: dict[tuple[str, str, str, str], Markup] = {}  # rendered list rows, by item state (see Website._row)
@@ -117,19 +117,23 @@ class Website(Channel):
     capabilities = Capabilities(
         wave=Wave.website,
         template="channels/website.j2",
-        media=4,
-        alt_text=True,
-        threads=True,
-        edit=True,
-        delete=True,
+        media=MediaRule(count=4, alt_text=1000),
         idempotency=Idempotency.natural,
-        lists_copies=True,
     )
     Settings = WebsiteSettings
     settings: WebsiteSettings
 
-    def __init__(self, config: ChannelConfig, authority: Authority, services: Services) -> None:
-        super().__init__(config, authority, services)
+    def __init__(
+        self,
+        config: ChannelConfig,
+        context: ChannelContext,
+        *,
+        archive: Archive,
+        data_dir: Path,
+        templates: Path | None = None,
+    ) -> None:
+        super().__init__(config, context)
+        self.archive, self.data_dir, self.templates = archive, Path(data_dir), templates
         self._timer: threading.Timer | None = None  # a held-back rewrite of the lists, in this process
         self._timer_lock = threading.Lock()
 
@@ -139,17 +143,15 @@ class Website(Channel):
     def directory(self) -> Path:
         configured = self.settings.directory
         if configured is None:
-            return Path(self.services.data_dir) / "site" / self.authority.slug
-        return configured if configured.is_absolute() else Path(self.services.data_dir) / configured
+            return self.data_dir / "site" / self.authority.slug
+        return configured if configured.is_absolute() else self.data_dir / configured
 
     def url(self, path: str = "") -> str:
         return self.authority.url(path)
 
     @property
     def env(self) -> Environment:
-        settings = self.services.extra.get("settings")
-        templates = getattr(getattr(settings, "herold", None), "templates_dir", None)
-        return environment(templates) if templates else environment()
+        return environment(self.templates) if self.templates else environment()
 
     # -- the Channel interface ------------------------------------------------------------
 
@@ -159,7 +161,7 @@ class Website(Channel):
             raise PermanentError(problem)
         with self._locked():
             # Read the item under the lock: whatever was written before this is in it.
-            item = self.services.archive.item(post.item_id, self.id, including=post.announcement_id)
+            item = self.archive.item(post.item_id, self.id, including=post.announcement_id)
             if item is None:
                 raise PermanentError(f"item {post.item_id} is not in the database")
             self._write_item(item)
@@ -211,7 +213,7 @@ class Website(Channel):
             if wait > 0 and not now:
                 return wait
             for item_id in sorted(pages):  # read now, under the lock: the item as it is now
-                item = self.services.archive.item(item_id, self.id)
+                item = self.archive.item(item_id, self.id)
                 if item is not None:
                     self._write_item(item)
             self._state("refresh").unlink(missing_ok=True)
@@ -284,14 +286,14 @@ class Website(Channel):
             return
         with self._locked():
             for item_id in expired:
-                item = self.services.archive.item(item_id, self.id)
+                item = self.archive.item(item_id, self.id)
                 if item is not None:
                     self._write_item(item)
             self._write_lists(months=[])
 
     def _unsafe_directory(self) -> str | None:
         """The site is public: it must never contain Herold's own data (database, state, images)."""
-        data = Path(self.services.data_dir).resolve()
+        data = self.data_dir.resolve()
         site = self.directory.resolve()
         if data == site or data.is_relative_to(site):
             return (
@@ -306,7 +308,7 @@ class Website(Channel):
 
     def rebuild_all(self) -> int:
         """Render every page again (after a template change, or to repair the directory)."""
-        archive = self.services.archive
+        archive = self.archive
         written = 0
         with self._locked():
             months = archive.months(self.authority.slug, self.id)
@@ -320,7 +322,7 @@ class Website(Channel):
 
     def _state(self, name: str) -> Path:
         """Herold's own bookkeeping for this site, kept outside the published directory."""
-        folder = Path(self.services.data_dir) / "state" / f"{self.authority.slug}-{self.id}"
+        folder = self.data_dir / "state" / f"{self.authority.slug}-{self.id}"
         folder.mkdir(parents=True, exist_ok=True)
         return folder / name
 
@@ -369,7 +371,7 @@ class Website(Channel):
 
     def _copy_media(self, item: Item) -> int:
         written = 0
-        data_dir = Path(self.services.data_dir)
+        data_dir = self.data_dir
         for entry in item.entries:
             for media in entry.announcement.media:
                 if media.path is None:
@@ -386,7 +388,7 @@ class Website(Channel):
 
     def _write_item(self, item: Item) -> int:
         language = self.authority.language
-        now = self.services.clock()
+        now = self.context.clock()
         types = channel_types()
         page = self.env.get_template("site/item.html.j2").render(
             **self._context(item.path.strip("/").count("/") + 1, language),
@@ -417,7 +419,7 @@ class Website(Channel):
         return row
 
     def _write_lists(self, months: Sequence[str], including: str | None = None) -> int:
-        archive, slug, now = self.services.archive, self.authority.slug, self.services.clock()
+        archive, slug, now = self.archive, self.authority.slug, self.context.clock()
         language = self.authority.language
         # Lists show neither copies nor feed texts: detail=False spares reading them.
         warnings = [

@@ -1,0 +1,60 @@
+"""The channel port: what a channel module in ``adapters/`` may use, and all it may use besides
+the domain. See adapters.port.channel for the interface and its abilities."""
+
+from adapters.port import signing
+from adapters.port.channel import (
+    ABILITIES,
+    AnnouncesLimits,
+    Channel,
+    ChannelContext,
+    ChannelSettings,
+    Deleting,
+    Editing,
+    HandOff,
+    HandOffNote,
+    Lookup,
+    Pinning,
+    Post,
+    Threads,
+)
+from adapters.port.errors import (
+    CredentialsError,
+    DeliveryError,
+    PermanentError,
+    TransientError,
+    error_for_exception,
+    error_for_status,
+    retry_after,
+)
+from publisher.domain.capabilities import Capabilities, Idempotency, MediaRule, ServerLimits, Wave
+from publisher.domain.records import Receipt
+
+__all__ = [
+    "ABILITIES",
+    "AnnouncesLimits",
+    "Capabilities",
+    "Channel",
+    "ChannelContext",
+    "ChannelSettings",
+    "CredentialsError",
+    "Deleting",
+    "DeliveryError",
+    "Editing",
+    "HandOff",
+    "HandOffNote",
+    "Idempotency",
+    "Lookup",
+    "MediaRule",
+    "PermanentError",
+    "Pinning",
+    "Post",
+    "Receipt",
+    "ServerLimits",
+    "Threads",
+    "TransientError",
+    "Wave",
+    "error_for_exception",
+    "error_for_status",
+    "retry_after",
+    "signing",
+]

@@ -1,0 +1,206 @@
+"""The channel port: one required method, and small abilities a channel has or has not.
+
+A channel module in ``adapters/`` defines one subclass of `Channel` with:
+
+- ``type``: the name used in config (``type = "mastodon"``) and ``label``, the platform's name;
+- ``capabilities``: what the platform takes and how it counts (publisher.domain.capabilities);
+- ``Settings``: a pydantic model of its config keys (secrets only as names of environment
+  variables: keys ending in ``_env``; the channel gets their values, and only its own);
+- ``publish(post) -> Receipt``, the one method every channel has.
+
+What a platform can do beyond that, the channel shows by implementing an ability: `Threads`
+(reply to an earlier post), `Editing`, `Deleting`, `Pinning`, `Lookup` (find a post after an
+ambiguous failure), `HandOff` (a person posts it), `AnnouncesLimits` (the server says its own
+limits). Its ``capabilities`` declare the same, as data the core reads; the channel kit's
+contract checks that the two agree. Adding a platform touches its module, its template, its
+contract table and its row in docs/channels.md; nothing in the core.
+
+Example::
+
+    class Pigeon(Channel):
+        type, label = "pigeon", "Brieftaube"
+        capabilities = Capabilities(wave=Wave.other, text=TextRule(140, Graphemes()))
+
+        class Settings(ChannelSettings):
+            loft: str
+
+        def publish(self, post: Post) -> Receipt:
+            number = release_pigeon(self.settings.loft, post.variant.text)
+            return Receipt(platform_id=number)
+"""
+
+from __future__ import annotations
+
+import builtins
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from publisher.domain.announcement import Announcement
+from publisher.domain.authority import Authority, ChannelConfig
+from publisher.domain.capabilities import Capabilities, ServerLimits
+from publisher.domain.counting import TextRule
+from publisher.domain.records import Receipt, Variant
+
+
+class ChannelSettings(BaseModel):
+    """Base for a channel type's config keys. Unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Channels that call a server: every call ends within this, answer included (default:
+    # herold.http_deadline_seconds). A server that trickles its answer cannot hold a delivery longer.
+    call_deadline_seconds: float | None = Field(default=None, gt=0, le=600)
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """What the engine hands one channel: its authority, its own secrets, and the means to work.
+    Never the whole configuration: a channel sees no other channel's or authority's secrets."""
+
+    authority: Authority
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)  # by key, without "_env"
+    clock: Callable[[], datetime] = datetime.now
+    media: Path = Path("var")  # where stored images are, by the path an announcement names
+    timeouts: tuple[float, float] = (5.0, 20.0)  # connect, and each read
+    deadline: float = 60.0  # a whole call, answer included (adapters.port.http)
+
+
+@dataclass(frozen=True)
+class Post:
+    """One delivery's work: this variant of this announcement, on this channel."""
+
+    delivery_id: str
+    idempotency_key: str  # stable across retries of this delivery
+    announcement_id: str
+    announcement: Announcement
+    variant: Variant
+    item_id: str  # the item (thread) the announcement belongs to
+    in_reply_to: Receipt | None = None  # this channel's copy of the previous message in the thread
+    thread: Sequence[Receipt] = ()  # this channel's copies of all earlier messages, oldest first
+    attempt: int = 1
+    previous_error: str | None = None  # set when an earlier attempt ended ambiguously
+    created_at: datetime | None = None  # when the delivery was created: copies found must be newer
+
+
+@dataclass(frozen=True)
+class HandOffNote:
+    """What a person needs to post by hand: the text ready to copy, and where the images are."""
+
+    text: str
+    media: Sequence[str] = ()  # stored image paths, in order
+    alt: Sequence[str] = ()
+
+
+class Channel(ABC):
+    type: ClassVar[str]
+    label: ClassVar[str]  # the platform's name as people know it
+    capabilities: ClassVar[Capabilities]
+    Settings: ClassVar[builtins.type[ChannelSettings]] = ChannelSettings
+
+    def __init__(self, config: ChannelConfig, context: ChannelContext) -> None:
+        self.config = config
+        self.context = context
+        self.authority = context.authority
+        self.settings = config.settings
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def deadline(self) -> float:
+        """Seconds every call to the platform may take, answer included (see adapters.port.http)."""
+        return float(self.settings.call_deadline_seconds or self.context.deadline)
+
+    @abstractmethod
+    def publish(self, post: Post) -> Receipt:
+        """Publish the post; raise a DeliveryError subclass when that fails."""
+
+    # -- what intake asks of the type, without a channel object and without the network ------
+
+    @classmethod
+    def text_rule(cls, settings: ChannelSettings, limits: ServerLimits | None) -> TextRule | None:
+        """The text limit, as the platform counts: the type's, unless the server announced its own
+        (``limits``, as last cached) or the settings name one."""
+        return cls.capabilities.text
+
+    @classmethod
+    def spoiler(cls, settings: ChannelSettings, announcement: Announcement) -> str | None:
+        """A content warning to show before the text, where the platform has them."""
+        return None
+
+    @classmethod
+    def pins(cls, settings: ChannelSettings) -> bool:
+        """Whether active warnings are pinned on this channel (it can, and is not told not to)."""
+        return cls.capabilities.pin
+
+    # -- optional ------------------------------------------------------------------------------
+
+    def check(self) -> Sequence[str]:
+        """Problems with this channel's setup that can be found without publishing anything."""
+        return ()
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """The process stops: let go of what the channel holds."""
+
+
+@runtime_checkable
+class Threads(Protocol):
+    """Follow-ups go out as replies to the channel's copy of the earlier message
+    (``post.in_reply_to``, and the whole ``post.thread`` for platforms that need the root)."""
+
+    def reply(self, post: Post) -> Receipt: ...
+
+
+@runtime_checkable
+class Lookup(Protocol):
+    """After an ambiguous failure: the copy that already exists, if the platform lets us look."""
+
+    def find(self, post: Post) -> Receipt | None: ...
+
+
+@runtime_checkable
+class Editing(Protocol):
+    def edit(self, receipt: Receipt, post: Post) -> Receipt: ...
+
+
+@runtime_checkable
+class Deleting(Protocol):
+    def delete(self, receipt: Receipt) -> None: ...
+
+
+@runtime_checkable
+class Pinning(Protocol):
+    def pin(self, receipt: Receipt) -> None: ...
+
+    def unpin(self, receipt: Receipt) -> None: ...
+
+
+@runtime_checkable
+class HandOff(Protocol):
+    """A platform without a posting API: a person posts the prepared text and confirms it."""
+
+    def hand_off(self, post: Post) -> HandOffNote: ...
+
+
+@runtime_checkable
+class AnnouncesLimits(Protocol):
+    """The server says its own limits; the engine asks now and then and keeps the answer, so
+    that intake never waits for a server."""
+
+    def read_limits(self) -> ServerLimits: ...
+
+
+ABILITIES: dict[str, type] = {
+    "threads": Threads,
+    "edit": Editing,
+    "delete": Deleting,
+    "pin": Pinning,
+    "hand_off": HandOff,
+}
