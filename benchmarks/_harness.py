@@ -138,7 +138,7 @@ def _interrupt(signum: int, _frame: object) -> None:
 
 
 def herold_command(*arguments: str) -> list[str]:
-    return [sys.executable, "-m", "publisher.cli", *arguments]
+    return [sys.executable, "-m", "publisher", *arguments]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.1) -> None:

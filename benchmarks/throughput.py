@@ -16,10 +16,10 @@ Modes:
 
 - ``--mode celery``: PostgreSQL and Redis (tests/services.py), ``--workers`` processes of
   `herold worker --queue warnings --concurrency N` and `herold beat`; the benchmark process
-  accepts the announcements with publisher.intake.accept (as `herold publish` does), which
+  accepts the announcements with publisher.sources.intake.accept (as `herold publish` does), which
   queues the work on Redis.
 - ``--mode embedded``: SQLite and the embedded runner (thread pools) in the benchmark process,
-  ``embedded_workers`` threads for warnings; accepted with publisher.intake.accept as well.
+  ``embedded_workers`` threads for warnings; accepted with publisher.sources.intake.accept as well.
 
 Announcements are accepted one after another as fast as the intake goes. Throughput is
 deliveries succeeded per second from the first accept to the last delivery succeeded, both read
@@ -159,8 +159,8 @@ class Run:
         return config, secrets
 
     def celery(self, stack: Stack) -> None:
-        from publisher.app import Herold
-        from publisher.config import load_settings
+        from publisher.edges.config import load_settings
+        from publisher.edges.wiring import Herold
 
         args = self.args
         with stage("PostgreSQL, Redis and the fake servers"):
@@ -211,8 +211,8 @@ class Run:
         )
 
     def embedded(self, stack: Stack) -> None:
-        from publisher.app import Herold
-        from publisher.config import load_settings
+        from publisher.edges.config import load_settings
+        from publisher.edges.wiring import Herold
 
         args = self.args
         with stage("the fake servers (own process)"):
@@ -246,7 +246,7 @@ class Run:
             "fake_delay_ms": self.args.delay * 1000,
             "warmup": self.args.warmup,
             "concurrency_threads": self.concurrency,
-            "accepting": "publisher.intake.accept, one after another, in the benchmark process",
+            "accepting": "publisher.sources.intake.accept, one after another, in the benchmark process",
             "herold": {k: v for k, v in self.settings.items() if k not in {"database_url", "redis_url"}},
             **extra,
         }
@@ -271,7 +271,7 @@ class Run:
         wait_ready: float,
         profiler: Sampler | None = None,
     ) -> None:
-        from publisher.intake import accept
+        from publisher.sources.intake import accept
 
         args = self.args
         engine = herold.store.engine
@@ -297,7 +297,7 @@ class Run:
                 profiler.stop()
             self.usage = monitor.stop()
             self.timeline = monitor.timeline
-        from publisher.schema import AnnouncementRow, DeliveryRow
+        from publisher.engine.schema import AnnouncementRow, DeliveryRow
 
         with engine.connect() as connection:
             self.rows = list(
@@ -420,7 +420,7 @@ def _quiet_logs(path: Path) -> None:
     """Herold's structured logs of this process go to a file, as a service's would."""
     import structlog
 
-    from publisher import logs
+    from publisher.edges import logs
 
     logs.configure("info", "json")
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(open(path, "a")))  # noqa: SIM115

@@ -12,10 +12,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from publisher import logs
-from publisher.app import Herold
-from publisher.config import Settings, settings_from
-from publisher.store import Store
+from publisher.edges import logs
+from publisher.edges.config import Settings, settings_from
+from publisher.edges.wiring import Herold
+from publisher.engine.store import Store
 
 from services import Postgres, Redis
 
@@ -116,7 +116,7 @@ def store(database_url: str) -> Iterator[Store]:
 
 def forget_cached(announcement_id: str) -> None:
     """Make this process read a stored document again (after a test changed it in the database)."""
-    from publisher import store
+    from publisher.engine import store
 
     store._documents.pop(announcement_id, None)
 

@@ -15,7 +15,7 @@ import requests
 from click.testing import CliRunner, Result
 from sqlalchemy import select, update
 
-from publisher.cli import main
+from publisher.edges.cli import main
 
 from conftest import ROOT, forget_cached, news, warning
 from services import free_port, wait_until_serving
@@ -169,7 +169,7 @@ def test_make_run_serves_the_site_and_publish_wait_puts_the_item_online(tmp_path
     config = tmp_path / "herold.toml"
     config.write_text(CONFIG.format(base_url=f"http://127.0.0.1:{port}/"), encoding="utf-8")
     env = {**os.environ, "HEROLD_CONFIG": str(config), "HEROLD_LISTEN": f"127.0.0.1:{port}"}
-    command = [sys.executable, "-m", "publisher.cli"]
+    command = [sys.executable, "-m", "publisher"]
     server = subprocess.Popen([*command, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_until_serving(port, server)
@@ -198,8 +198,8 @@ def test_make_run_serves_the_site_and_publish_wait_puts_the_item_online(tmp_path
 
 
 def test_tokens_are_listed_without_their_values_and_a_revoked_one_no_longer_works(config: Path) -> None:
-    from publisher.config import load_settings
-    from publisher.store import Store
+    from publisher.edges.config import load_settings
+    from publisher.engine.store import Store
 
     token = herold(config, "token", "create", "--authority", "lk-beispiel", "--name", "Leitstelle").output.strip()
     listed = herold(config, "token", "list")
@@ -339,9 +339,9 @@ def test_status_while_the_database_is_away_is_one_line_and_exit_code_3(config: P
 
 
 def test_text_from_outside_reaches_the_terminal_escaped(config: Path, tmp_path: Path) -> None:
-    from publisher.config import load_settings
-    from publisher.schema import AnnouncementRow
-    from publisher.store import Store
+    from publisher.edges.config import load_settings
+    from publisher.engine.schema import AnnouncementRow
+    from publisher.engine.store import Store
 
     published = herold(config, "publish", str(ROOT / "examples" / "bomb-disposal.json"), "--wait")
     announcement_id = published.output.split()[1]

@@ -11,8 +11,8 @@ import pytest
 
 import adapters
 from adapters.port import Capabilities, Channel, ChannelSettings, Post, Receipt, Wave
-from publisher.config import ConfigError, Settings, config_path, load_settings, settings_from
 from publisher.domain.authority import Authority, slugify
+from publisher.edges.config import ConfigError, Settings, config_path, load_settings, settings_from
 from publisher.site.registry import channel_types
 
 from conftest import AUTHORITY, ROOT

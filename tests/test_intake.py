@@ -13,11 +13,11 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select, update
 
-from publisher.app import Herold
 from publisher.domain.problems import InvalidInput
-from publisher.intake import accept
-from publisher.schema import AnnouncementRow, AuditRow
-from publisher.tasks import wait_until_settled
+from publisher.edges.wiring import Herold
+from publisher.engine.schema import AnnouncementRow, AuditRow
+from publisher.engine.tasks import wait_until_settled
+from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, forget_cached, news, warning
 from fakes.channels import registered

@@ -33,12 +33,12 @@ from hypothesis import strategies as st
 from PIL import Image
 from sqlalchemy import select
 
-from publisher.app import Herold
-from publisher.cli import main
 from publisher.domain.announcement import EFFECTIVE, Announcement
-from publisher.report import report, table
-from publisher.schema import AnnouncementRow
-from publisher.web import create_app
+from publisher.edges.cli import main
+from publisher.edges.web import create_app
+from publisher.edges.wiring import Herold
+from publisher.engine.report import report, table
+from publisher.engine.schema import AnnouncementRow
 
 from conftest import HeroldFactory, SettingsFactory, news, warning
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import structlog
 
-from publisher import logs
-from publisher.logs import REDACTED, redact, redact_secrets
+from publisher.edges import logs
+from publisher.edges.logs import REDACTED, redact, redact_secrets
 
 API_TOKEN = "hrd_1a2b3c4d_Zx9-_AbCdEfGhIjKlMnOp"
 BEARER = "eyJhbGciOiJIUzI1NiJ9.payload-part_1.sig+na/ture="

@@ -23,13 +23,13 @@ from PIL import Image
 
 from adapters.mastodon import MastodonChannel
 from adapters.port import CredentialsError, DeliveryError, PermanentError, Post, Receipt, TransientError
-from publisher import tasks
-from publisher.app import Herold
 from publisher.domain.announcement import parse_announcement
 from publisher.domain.records import Variant
-from publisher.intake import accept
-from publisher.schema import DeliveryState
-from publisher.tasks import wait_until_settled
+from publisher.edges.wiring import Herold
+from publisher.engine import tasks
+from publisher.engine.schema import DeliveryState
+from publisher.engine.tasks import wait_until_settled
+from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, warning
 from fakes.mastodon_server import FakeMastodon, drop_after, hang, retry_after, status

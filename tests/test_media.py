@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from publisher.domain.announcement import Media
-from publisher.media import CleanImage, MediaError, clean, store
+from publisher.engine.media import CleanImage, MediaError, clean, store
 
 ARTIST, MAKE, ORIENTATION, GPS_IFD = 0x013B, 0x010F, 0x0112, 0x8825
 GPS_COLOGNE = {1: "N", 2: (50.0, 56.0, 20.0), 3: "E", 4: (6.0, 57.0, 30.0)}

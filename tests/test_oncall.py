@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from publisher.app import Herold
-from publisher.intake import accept
-from publisher.report import report, table
-from publisher.tasks import wait_until_settled
+from publisher.edges.wiring import Herold
+from publisher.engine.report import report, table
+from publisher.engine.tasks import wait_until_settled
+from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, warning
 from fakes.channels import Journal, registered

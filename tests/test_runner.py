@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from publisher.runner import EmbeddedRunner, TaskName
+from publisher.engine.runner import EmbeddedRunner, TaskName
 
 
 def until(condition: Callable[[], bool], timeout: float = 5) -> None:

@@ -15,8 +15,8 @@ from adapters.port import Receipt
 from publisher.domain.announcement import parse_announcement
 from publisher.domain.problems import InvalidInput
 from publisher.domain.records import AuditEntry, Variant
-from publisher.schema import AnnouncementRow, DeliveryState
-from publisher.store import NewDelivery, Store, Unreadable, database_unavailable
+from publisher.engine.schema import AnnouncementRow, DeliveryState
+from publisher.engine.store import NewDelivery, Store, Unreadable, database_unavailable
 
 from conftest import forget_cached, warning
 from services import free_port

@@ -17,12 +17,12 @@ import pytest
 from sqlalchemy import update
 
 from adapters.port import Receipt
-from publisher import tasks
-from publisher.app import Herold, utcnow
-from publisher.intake import accept
-from publisher.report import report
-from publisher.schema import AnnouncementRow, DeliveryState
-from publisher.tasks import release_by_override, wait_until_settled
+from publisher.edges.wiring import Herold, utcnow
+from publisher.engine import tasks
+from publisher.engine.report import report
+from publisher.engine.schema import AnnouncementRow, DeliveryState
+from publisher.engine.tasks import release_by_override, wait_until_settled
+from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, forget_cached, news, warning
 from fakes.channels import RELEASE, Journal, registered

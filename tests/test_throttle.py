@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from publisher.throttle import Throttle
+from publisher.edges.throttle import Throttle
 
 
 class Clock:

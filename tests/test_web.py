@@ -33,12 +33,12 @@ import uvicorn
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from publisher import logs
-from publisher.app import Herold
-from publisher.intake import accept
-from publisher.store import Store
-from publisher.tasks import wait_until_settled
-from publisher.web import SiteRouter, create_app
+from publisher.edges import logs
+from publisher.edges.web import SiteRouter, create_app
+from publisher.edges.wiring import Herold
+from publisher.engine.store import Store
+from publisher.engine.tasks import wait_until_settled
+from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, news, warning
 from services import free_port, wait_until_serving
@@ -477,12 +477,12 @@ def test_while_the_database_is_away_a_post_is_503_with_retry_after(herold: Herol
 def test_an_internal_error_is_one_json_log_line_and_no_traceback_from_the_server(
     herold: Herold, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    import publisher.web
+    import publisher.edges.web
 
     def broken(*_: object) -> None:
         raise RuntimeError("a bug, with a secret token=hrd_12345678_abcdef")
 
-    monkeypatch.setattr(publisher.web, "report", broken)
+    monkeypatch.setattr(publisher.edges.web, "report", broken)
     for handler in logging.getLogger().handlers[:]:  # pytest's own capture: the server's stderr is what counts
         logging.getLogger().removeHandler(handler)
     logs.configure("info", "json")
@@ -613,7 +613,7 @@ def test_a_300_mb_body_and_six_requests_with_huge_images_are_refused_in_under_30
         'impressum_url = "https://www.lk-beispiel.de/impressum"\nprivacy_url = "https://www.lk-beispiel.de/datenschutz"\n'
         '\n  [[authorities.channels]]\n  id = "website"\n  type = "website"\n'
     )
-    command = [sys.executable, "-m", "publisher.cli", "--config", str(config)]
+    command = [sys.executable, "-m", "publisher", "--config", str(config)]
     token = subprocess.run(
         [*command, "token", "create", "--authority", "lk-beispiel"], capture_output=True, text=True, check=True
     ).stdout.strip()

@@ -36,13 +36,13 @@ from adapters.port import (
     TransientError,
 )
 from adapters.webhook import Webhook
-from publisher.app import Herold
-from publisher.config import ConfigError
 from publisher.core.render import render
 from publisher.domain.announcement import Announcement
-from publisher.intake import accept
-from publisher.schema import DeliveryState
-from publisher.tasks import wait_until_settled
+from publisher.edges.config import ConfigError
+from publisher.edges.wiring import Herold
+from publisher.engine.schema import DeliveryState
+from publisher.engine.tasks import wait_until_settled
+from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, warning
 from fakes.trickle import Trickle

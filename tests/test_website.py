@@ -34,14 +34,14 @@ from sqlalchemy import select, update
 
 from adapters import register, unregister
 from adapters.port import Capabilities, Channel, Post, Receipt, Wave
-from publisher import tasks
-from publisher.app import Herold
-from publisher.config import Settings, settings_from
-from publisher.intake import accept
-from publisher.runner import Queue, TaskName
-from publisher.schema import AnnouncementRow, DeliveryState, VariantRow
+from publisher.edges.config import Settings, settings_from
+from publisher.edges.wiring import Herold
+from publisher.engine import tasks
+from publisher.engine.runner import Queue, TaskName
+from publisher.engine.schema import AnnouncementRow, DeliveryState, VariantRow
+from publisher.engine.tasks import wait_until_settled
 from publisher.site.website import Website
-from publisher.tasks import wait_until_settled
+from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, FIXTURES, HeroldFactory, SettingsFactory, forget_cached, news, warning
 

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from publisher.app import Herold
-from publisher.config import load_settings
-from publisher.intake import accept
-from publisher.schema import DeliveryState
-from publisher.tasks import settled
+from publisher.edges.config import load_settings
+from publisher.edges.wiring import Herold
+from publisher.engine.schema import DeliveryState
+from publisher.engine.tasks import settled
+from publisher.sources.intake import accept
 
 from conftest import news, warning
 from fakes.mailbox import Mailbox
@@ -99,7 +99,7 @@ class Cluster:
     def command(self, *arguments: str) -> subprocess.Popen[bytes]:
         log = open(self.directory / f"{arguments[0]}-{len(self.processes)}.log", "wb")  # noqa: SIM115
         process = subprocess.Popen(
-            [sys.executable, "-m", "publisher.cli", *arguments], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "publisher", *arguments], env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: we stop it, and only it, by pid
         )  # fmt: skip
         self.processes.append(process)

@@ -6,12 +6,12 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from publisher.app import Herold
 from publisher.core.plan import Step, plan
 from publisher.domain.records import Variant
 from publisher.domain.text import printable
-from publisher.schema import DeliveryState
-from publisher.store import Delivery, Unreadable
+from publisher.edges.wiring import Herold
+from publisher.engine.schema import DeliveryState
+from publisher.engine.store import Delivery, Unreadable
 
 
 class DeliveryReport(BaseModel):
@@ -127,7 +127,7 @@ def _deliveries(deliveries: list[Delivery], variants: dict[str, Variant]) -> lis
 
 def _unreadable(herold: Herold, error: Unreadable) -> AnnouncementReport | None:
     """What can be said of an announcement whose document cannot be read: its row, its
-    deliveries, and why. Its deliveries fail (publisher.tasks.unreadable); nothing else does."""
+    deliveries, and why. Its deliveries fail (publisher.engine.tasks.unreadable); nothing else does."""
     row = herold.store.summary(error.announcement_id)
     if row is None:
         return None

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import publisher.schema
+import publisher.engine.schema
 
 revision = "0001"
 down_revision = None
@@ -26,8 +26,8 @@ def upgrade() -> None:
         sa.Column("authority", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", publisher.schema.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", publisher.schema.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_api_tokens_token_hash")),
     )
@@ -37,7 +37,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("at", publisher.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=False),
         sa.Column("authority", sa.String(length=64), nullable=True),
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("source", sa.String(length=64), nullable=False),
@@ -59,7 +59,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("path", sa.String(length=300), nullable=False),
         sa.Column("month", sa.String(length=7), nullable=False),
-        sa.Column("created_at", publisher.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_items")),
         sa.UniqueConstraint("authority", "path", name="uq_items_authority_path"),
     )
@@ -82,9 +82,9 @@ def upgrade() -> None:
         ),
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
-        sa.Column("received_at", publisher.schema.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", publisher.schema.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", publisher.schema.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("received_at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=True),
         sa.Column("override_reason", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["item_id"], ["items.id"], name=op.f("fk_announcements_item_id_items")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_announcements")),
@@ -106,18 +106,18 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("idempotency_key", sa.String(length=80), nullable=False),
-        sa.Column("next_attempt_at", publisher.schema.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("lease_until", publisher.schema.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("deadline_at", publisher.schema.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("released_at", publisher.schema.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_attempt_at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("lease_until", publisher.engine.schema.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("deadline_at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("released_at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=True),
         sa.Column("release_reason", sa.Text(), nullable=True),
         sa.Column("platform_id", sa.String(length=200), nullable=True),
         sa.Column("platform_url", sa.String(length=1000), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("ambiguous", sa.Boolean(), nullable=False),
-        sa.Column("created_at", publisher.schema.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", publisher.schema.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", publisher.schema.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["announcement_id"],
             ["announcements.id"],

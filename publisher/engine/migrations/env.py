@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from publisher.schema import Base
+from publisher.engine.schema import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -20,10 +20,10 @@ import requests
 import structlog
 
 from adapters.port import signing
-from publisher.schema import NotificationRow
+from publisher.engine.schema import NotificationRow
 
 if TYPE_CHECKING:
-    from publisher.app import Herold
+    from publisher.edges.wiring import Herold
 
 log = structlog.get_logger("herold.oncall")
 

@@ -1,4 +1,4 @@
-"""Database tables (SQLAlchemy 2). Migrations live in publisher/migrations (Alembic)."""
+"""Database tables (SQLAlchemy 2). Migrations live in publisher/engine/migrations (Alembic)."""
 
 from __future__ import annotations
 

@@ -11,13 +11,13 @@ import structlog
 
 from adapters.port import Channel, ChannelContext
 from adapters.port.http import session
-from publisher.config import Settings
 from publisher.domain.announcement import Kind
 from publisher.domain.authority import Authority
-from publisher.runner import EmbeddedRunner, Runner, TaskName
+from publisher.edges.config import Settings
+from publisher.engine.runner import EmbeddedRunner, Runner, TaskName
+from publisher.engine.store import Store
 from publisher.site.registry import channel_types
 from publisher.site.website import Website
-from publisher.store import Store
 
 log = structlog.get_logger("herold.app")
 
@@ -45,10 +45,10 @@ class Herold:
 
     def _default_runner(self) -> Runner:
         if self.settings.herold.redis_url:
-            from publisher.worker import CeleryRunner
+            from publisher.engine.worker import CeleryRunner
 
             return CeleryRunner(self.settings)
-        from publisher import tasks
+        from publisher.engine import tasks
 
         requeue_after = timedelta(seconds=self.settings.herold.requeue_after_seconds)
         swept = threading.Event()

@@ -18,12 +18,12 @@ import structlog
 from celery import Celery
 from celery.signals import setup_logging, worker_shutdown
 
-from publisher.config import Settings
-from publisher.runner import Queue as QueueName
-from publisher.runner import TaskName
+from publisher.edges.config import Settings
+from publisher.engine.runner import Queue as QueueName
+from publisher.engine.runner import TaskName
 
 if TYPE_CHECKING:
-    from publisher.app import Herold
+    from publisher.edges.wiring import Herold
 
 log = structlog.get_logger("herold.worker")
 
@@ -66,8 +66,8 @@ def herold(app: Celery) -> Herold:
     global _herold
     with _herold_lock:
         if _herold is None:
-            from publisher.app import Herold
-            from publisher.config import load_settings
+            from publisher.edges.config import load_settings
+            from publisher.edges.wiring import Herold
 
             _herold = Herold(load_settings(), runner=CeleryRunner(app=app))
         return _herold
@@ -92,7 +92,7 @@ setup_logging.connect(_logging_is_ours, weak=False)
 
 
 def _register(app: Celery) -> None:
-    from publisher import tasks
+    from publisher.engine import tasks
 
     def run(name: TaskName) -> Any:
         def task(argument: str) -> None:

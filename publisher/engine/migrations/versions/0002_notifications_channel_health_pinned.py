@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import publisher.schema
+import publisher.engine.schema
 
 revision = "0002"
 down_revision = "0001"
@@ -25,8 +25,8 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=64), nullable=False),
         sa.Column("needs_attention", sa.Boolean(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
-        sa.Column("since", publisher.schema.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", publisher.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("since", publisher.engine.schema.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("authority", "channel", name=op.f("pk_channel_health")),
     )
     op.create_table(
@@ -43,10 +43,10 @@ def upgrade() -> None:
         sa.Column("dedupe_key", sa.String(length=300), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", publisher.schema.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("next_attempt_at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("created_at", publisher.schema.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", publisher.schema.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
         sa.UniqueConstraint("dedupe_key", name=op.f("uq_notifications_dedupe_key")),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import publisher.schema
+import publisher.engine.schema
 
 revision = "0004"
 down_revision = "0003"
@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("characters", sa.Integer(), nullable=True),
         sa.Column("pins", sa.Integer(), nullable=True),
         sa.Column("counts_links_as", sa.Integer(), nullable=True),
-        sa.Column("refreshed_at", publisher.schema.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("refreshed_at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("authority", "channel", name=op.f("pk_channel_limits")),
     )
 

@@ -26,7 +26,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from publisher.domain.announcement import MAX_IMAGE_BYTES, Media
 from publisher.domain.limits import LIMITS
 from publisher.domain.problems import Unavailable
-from publisher.files import FileProblem, read_beside
+from publisher.sources.files import FileProblem, read_beside
 
 # Pillow's own guard against decompression bombs, behind the check below (_fit): it must let
 # through a JPEG that decodes at an eighth of its size within the limit.

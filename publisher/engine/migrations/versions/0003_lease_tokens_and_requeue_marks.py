@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import publisher.schema
+import publisher.engine.schema
 
 revision = "0003"
 down_revision = "0002"
@@ -21,7 +21,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.add_column(sa.Column("lease_token", sa.String(length=32), nullable=True))
-        batch_op.add_column(sa.Column("queued_at", publisher.schema.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("queued_at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:

@@ -14,7 +14,6 @@ from typing import Any
 
 import structlog
 
-from publisher.app import Herold
 from publisher.core.render import DoesNotFit, render
 from publisher.domain.announcement import EFFECTIVE, Announcement, Media, MsgType, parse_announcement
 from publisher.domain.authority import Authority, slugify
@@ -23,10 +22,11 @@ from publisher.domain.limits import LIMITS
 from publisher.domain.problems import InvalidInput, Problem
 from publisher.domain.records import AuditEntry, DeliveryState, Variant
 from publisher.domain.text import printable
-from publisher.media import CleanImage, MediaError, clean
-from publisher.media import store as store_image
+from publisher.edges.wiring import Herold
+from publisher.engine.media import CleanImage, MediaError, clean
+from publisher.engine.media import store as store_image
+from publisher.engine.store import NewDelivery, StoredAnnouncement, Unreadable
 from publisher.site.registry import channel_types
-from publisher.store import NewDelivery, StoredAnnouncement, Unreadable
 
 log = structlog.get_logger("herold.intake")
 
@@ -186,7 +186,7 @@ def accept(
     )
     # Release the first wave right here: the website delivery starts without a trip through the
     # queue. If this fails, the announcement is stored and the sweep releases it.
-    from publisher import tasks
+    from publisher.engine import tasks
 
     try:
         tasks.advance(herold, announcement_id)

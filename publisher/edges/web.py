@@ -28,15 +28,15 @@ from starlette.requests import ClientDisconnect
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from publisher.app import Herold
 from publisher.domain.limits import LIMITS, nesting
 from publisher.domain.problems import InvalidInput, Problem, Unavailable
 from publisher.domain.text import forbidden_character, printable
-from publisher.intake import accept
-from publisher.report import AnnouncementReport, report
-from publisher.store import database_unavailable
-from publisher.tasks import release_by_override
-from publisher.throttle import Throttle
+from publisher.edges.throttle import Throttle
+from publisher.edges.wiring import Herold
+from publisher.engine.report import AnnouncementReport, report
+from publisher.engine.store import database_unavailable
+from publisher.engine.tasks import release_by_override
+from publisher.sources.intake import accept
 
 log = structlog.get_logger("herold.web")
 

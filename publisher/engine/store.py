@@ -49,7 +49,7 @@ from publisher.domain.announcement import EFFECTIVE, STORED, Announcement
 from publisher.domain.capabilities import ServerLimits
 from publisher.domain.problems import InvalidInput, from_validation_error
 from publisher.domain.records import AuditEntry, DeliveryState, Receipt, Variant
-from publisher.schema import (
+from publisher.engine.schema import (
     AnnouncementRow,
     AuditRow,
     ChannelHealthRow,

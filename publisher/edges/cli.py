@@ -20,14 +20,14 @@ import click
 import structlog
 import yaml
 
-from publisher import logs
-from publisher.config import ConfigError, Settings, load_settings
 from publisher.domain.limits import LIMITS, nesting
 from publisher.domain.problems import InvalidInput, Problem, Unavailable
 from publisher.domain.text import forbidden_character, json_escaped, printable
-from publisher.files import FileProblem, read_regular
-from publisher.logs import scrub
-from publisher.store import database_unavailable
+from publisher.edges import logs
+from publisher.edges.config import ConfigError, Settings, load_settings
+from publisher.edges.logs import scrub
+from publisher.engine.store import database_unavailable
+from publisher.sources.files import FileProblem, read_regular
 
 BAD_INPUT = 2
 FAILED = 1
@@ -77,7 +77,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 @contextmanager
 def _herold(ctx: click.Context, start: bool = True) -> Iterator[Any]:
-    from publisher.app import Herold
+    from publisher.edges.wiring import Herold
 
     herold = Herold(_settings(ctx))
     if start:
@@ -113,7 +113,7 @@ def main(ctx: click.Context, config: str | None) -> None:
 def check_config(ctx: click.Context) -> None:
     """Check the configuration and the channels' setup, without publishing anything."""
     settings = _settings(ctx)
-    from publisher.app import Herold
+    from publisher.edges.wiring import Herold
 
     herold = Herold(settings)
     problems = []
@@ -227,9 +227,9 @@ def _parse(path: Path, text: str) -> Any:
 @click.pass_context
 def publish(ctx: click.Context, file: Path, wait: bool, timeout: float) -> None:
     """Publish the announcement in FILE (JSON or YAML)."""
-    from publisher.intake import accept
-    from publisher.report import report, table
-    from publisher.tasks import wait_until_settled
+    from publisher.engine.report import report, table
+    from publisher.engine.tasks import wait_until_settled
+    from publisher.sources.intake import accept
 
     try:
         document = read_document(file)
@@ -262,7 +262,7 @@ def publish(ctx: click.Context, file: Path, wait: bool, timeout: float) -> None:
 @click.pass_context
 def status(ctx: click.Context, announcement_id: str, as_json: bool) -> None:
     """Show where announcement ANNOUNCEMENT_ID stands on every channel."""
-    from publisher.report import report, table
+    from publisher.engine.report import report, table
 
     with _herold(ctx, start=False) as herold:
         result = report(herold, announcement_id)
@@ -292,7 +292,7 @@ def _text_option(_ctx: click.Context, parameter: click.Parameter, value: str | N
 @click.pass_context
 def release(ctx: click.Context, announcement_id: str, reason: str) -> None:
     """Release a warning's other channels although its website delivery failed (recorded in the audit log)."""
-    from publisher.tasks import release_by_override
+    from publisher.engine.tasks import release_by_override
 
     with _herold(ctx) as herold:
         problems = release_by_override(herold, announcement_id, reason, actor=f"cli:{getpass.getuser()}", source="cli")
@@ -300,7 +300,7 @@ def release(ctx: click.Context, announcement_id: str, reason: str) -> None:
             _fail("Not released:", [Problem(field="", message=p) for p in problems], code=FAILED)
         click.echo("Released; the other channels are delivering now.")
         if herold.embedded:
-            from publisher.tasks import wait_until_settled
+            from publisher.engine.tasks import wait_until_settled
 
             wait_until_settled(herold, announcement_id, 3 * 3600.0)
 
@@ -313,7 +313,7 @@ def release(ctx: click.Context, announcement_id: str, reason: str) -> None:
 @click.pass_context
 def reconcile(ctx: click.Context, announcement_id: str, channel: str, url: str | None, again: bool) -> None:
     """Settle a delivery that ended unknown, failed or dead, after looking at the platform."""
-    from publisher.tasks import reconcile as settle
+    from publisher.engine.tasks import reconcile as settle
 
     if bool(url) == again:
         _fail("Say what you found: --url URL (it is there) or --again (it is not).")
@@ -323,7 +323,7 @@ def reconcile(ctx: click.Context, announcement_id: str, channel: str, url: str |
             _fail("Not settled:", [Problem(field="", message=p) for p in problems], code=FAILED)
         click.echo("Recorded as posted." if url else "Sending it again.")
         if herold.embedded and again:
-            from publisher.tasks import wait_until_settled
+            from publisher.engine.tasks import wait_until_settled
 
             wait_until_settled(herold, announcement_id, 3 * 3600.0)
 
@@ -365,8 +365,8 @@ def token() -> None:
 @click.pass_context
 def token_create(ctx: click.Context, authority: str, name: str) -> None:
     """Create an API token; it is shown once and stored only as a hash."""
-    from publisher.app import utcnow
     from publisher.domain.records import AuditEntry
+    from publisher.edges.wiring import utcnow
 
     if not 1 <= len(name) <= 200:
         _fail("The name must have 1 to 200 characters.")
@@ -405,8 +405,8 @@ def token_list(ctx: click.Context, authority: str | None) -> None:
 @click.pass_context
 def token_revoke(ctx: click.Context, token_id: str) -> None:
     """Revoke an API token (its id is the part after "hrd_", as `token list` shows)."""
-    from publisher.app import utcnow
     from publisher.domain.records import AuditEntry
+    from publisher.edges.wiring import utcnow
 
     with _herold(ctx, start=False) as herold:
         row = herold.store.revoke_token(token_id.removeprefix("hrd_").split("_")[0], utcnow())
@@ -465,8 +465,8 @@ def worker(ctx: click.Context, queue: str, concurrency: int | None) -> None:
             ],
         )
         return
-    from publisher.app import Herold
-    from publisher.worker import make_celery
+    from publisher.edges.wiring import Herold
+    from publisher.engine.worker import make_celery
 
     Herold(settings).store.migrate()
     threads = concurrency or (16 if queue == "warnings" else 8)
@@ -487,8 +487,8 @@ def beat(ctx: click.Context) -> None:
     import threading
     from datetime import timedelta
 
-    from publisher import tasks
-    from publisher.app import Herold
+    from publisher.engine import tasks
+    from publisher.edges.wiring import Herold
 
     settings = _settings(ctx)
     if not settings.herold.redis_url:
@@ -516,7 +516,7 @@ def _run_children(ctx: click.Context, commands: list[list[str]]) -> NoReturn:
     import time
 
     config = ["--config", ctx.obj["config"]] if ctx.obj.get("config") else []
-    argv = [[sys.executable, "-m", "publisher.cli", *config, *command] for command in commands]
+    argv = [[sys.executable, "-m", "publisher", *config, *command] for command in commands]
     children = [subprocess.Popen(args) for args in argv]  # noqa: S603 - our own executable and arguments
 
     def stop(signum: int, _frame: object) -> None:
@@ -540,8 +540,8 @@ def serve(ctx: click.Context, listen: str | None) -> None:
     """Serve the public site and the JSON API (and, without Redis, run deliveries in-process)."""
     import uvicorn
 
-    from publisher.app import Herold
-    from publisher.web import create_app
+    from publisher.edges.web import create_app
+    from publisher.edges.wiring import Herold
 
     settings = _settings(ctx)
     host, _, port = (listen or settings.herold.listen).rpartition(":")

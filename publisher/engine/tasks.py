@@ -37,16 +37,16 @@ from adapters.port import (
     Threads,
     TransientError,
 )
-from publisher import oncall
-from publisher.app import Herold
 from publisher.core.plan import Step, plan, website_published
 from publisher.domain.announcement import Kind, MsgType
 from publisher.domain.labels import labels_for
 from publisher.domain.records import AuditEntry, DeliveryState, Variant
-from publisher.runner import TaskName
+from publisher.edges.wiring import Herold
+from publisher.engine import oncall
+from publisher.engine.runner import TaskName
+from publisher.engine.store import Attempt, Delivery, Release, StoredAnnouncement, Unreadable
 from publisher.site.registry import channel_types
 from publisher.site.website import Website
-from publisher.store import Attempt, Delivery, Release, StoredAnnouncement, Unreadable
 
 log = structlog.get_logger("herold.tasks")
 

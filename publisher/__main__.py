@@ -1,0 +1,5 @@
+"""``python -m publisher``: the ``herold`` command."""
+
+from publisher.edges.cli import main
+
+main()
