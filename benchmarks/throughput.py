@@ -277,7 +277,8 @@ class Run:
         engine = herold.store.engine
         with stage(f"warm-up: {args.warmup} announcements delivered"):
             ids = [
-                accept(herold, warning(-n - 1, "warm-up"), source="bench", actor="bench") for n in range(args.warmup)
+                accept(herold.engine, warning(-n - 1, "warm-up"), source="bench", actor="bench")
+                for n in range(args.warmup)
             ]
             wait_for(lambda: _open(engine, ids) == 0, wait_ready + 60, "warm-up delivered", poll=0.2)
         monitor = Monitor(roles, gauges).start()
@@ -287,7 +288,9 @@ class Run:
             with stage(f"accepting {args.count} announcements"):
                 for number in range(args.count):
                     before = time.monotonic()
-                    announcement_id = accept(herold, warning(number, "throughput"), source="bench", actor="bench")
+                    announcement_id = accept(
+                        herold.engine, warning(number, "throughput"), source="bench", actor="bench"
+                    )
                     self.accepted.append((announcement_id, before, time.monotonic()))
             measured = [a for a, _, _ in self.accepted]
             with stage(f"waiting for {len(measured) * 6} deliveries"):

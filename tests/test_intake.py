@@ -25,7 +25,7 @@ from fakes.channels import registered
 
 def problems_of(herold: Herold, document: dict[str, Any]) -> list[str]:
     with pytest.raises(InvalidInput) as rejected:
-        accept(herold, document, source="test", actor="t")
+        accept(herold.engine, document, source="test", actor="t")
     return [str(p) for p in rejected.value.problems]
 
 
@@ -56,7 +56,7 @@ def test_channels_must_exist_and_the_own_website_is_never_skipped(herold: Herold
     assert problems_of(herold, warning(channels=["telegram"])) == [
         "channels.0: authority 'lk-beispiel' has no channel 'telegram' (it has: website)"
     ]
-    announcement_id = accept(herold, warning(channels=[]), source="test", actor="t")
+    announcement_id = accept(herold.engine, warning(channels=[]), source="test", actor="t")
     assert [d.channel for d in herold.store.deliveries(announcement_id)] == ["website"]
 
 
@@ -77,15 +77,15 @@ def test_an_unknown_authority_is_named(herold: Herold) -> None:
 def test_a_follow_up_must_refer_to_an_earlier_announcement_of_the_same_kind(
     herold: Herold, changes: dict[str, Any], problem: str
 ) -> None:
-    original = accept(herold, warning(), source="test", actor="t")
+    original = accept(herold.engine, warning(), source="test", actor="t")
     document = {**warning(msg_type="update", references=original), **changes}
     assert problem in problems_of(herold, document)
 
 
 def test_nothing_follows_a_withdrawal(herold: Herold) -> None:
-    original = accept(herold, warning(), source="test", actor="t")
+    original = accept(herold.engine, warning(), source="test", actor="t")
     accept(
-        herold,
+        herold.engine,
         warning(msg_type="error", references=original, headline="Zurückgezogen", instruction=None),
         source="test",
         actor="t",
@@ -97,10 +97,10 @@ def test_nothing_follows_a_withdrawal(herold: Herold) -> None:
 
 def test_a_follow_up_keeps_what_it_leaves_out_from_its_original(herold: Herold) -> None:
     original = accept(
-        herold, warning(expires=(herold.clock() + timedelta(hours=3)).isoformat()), source="test", actor="t"
+        herold.engine, warning(expires=(herold.clock() + timedelta(hours=3)).isoformat()), source="test", actor="t"
     )
     update = accept(
-        herold,
+        herold.engine,
         {
             "authority": "lk-beispiel",
             "kind": "warning",
@@ -113,7 +113,7 @@ def test_a_follow_up_keeps_what_it_leaves_out_from_its_original(herold: Herold) 
         actor="t",
     )
     cancel = accept(
-        herold,
+        herold.engine,
         {
             "authority": "lk-beispiel",
             "kind": "warning",
@@ -155,7 +155,7 @@ def test_text_that_cannot_fit_a_channel_is_refused_before_anything_is_published(
 
 def test_an_accepted_announcement_is_recorded_in_the_audit_log_with_its_source(herold: Herold) -> None:
     announcement_id = accept(
-        herold, warning(media=[{"data": png(), "alt": "Karte"}]), source="api", actor="token:leitstelle"
+        herold.engine, warning(media=[{"data": png(), "alt": "Karte"}]), source="api", actor="token:leitstelle"
     )
     entry = herold.store.audit_log(announcement_id=announcement_id)[0]  # then its website delivery is released
     assert (entry.action, entry.source, entry.actor) == ("announcement.accepted", "api", "token:leitstelle")
@@ -168,7 +168,7 @@ def test_an_accepted_announcement_is_recorded_in_the_audit_log_with_its_source(h
     [media] = stored.announcement.media
     assert media.data is None and media.path is not None
     assert (herold.settings.herold.data_dir / media.path).exists()
-    wait_until_settled(herold, announcement_id, 20)
+    wait_until_settled(herold.engine, announcement_id, 20)
 
 
 # -- what is stored is checked as stored: after a follow-up keeps what it leaves out ----------------------
@@ -178,7 +178,7 @@ def test_an_update_whose_effective_lies_after_the_expires_it_keeps_is_refused_an
     herold: Herold,
 ) -> None:
     now = herold.clock()
-    original = accept(herold, warning(expires=(now + timedelta(hours=1)).isoformat()), source="test", actor="t")
+    original = accept(herold.engine, warning(expires=(now + timedelta(hours=1)).isoformat()), source="test", actor="t")
     stored_before = count(herold, AnnouncementRow)
     update = warning(
         msg_type="update", references=original, headline="Neue Lage", effective=(now + timedelta(hours=2)).isoformat()
@@ -195,19 +195,20 @@ def test_an_update_whose_effective_lies_after_the_expires_it_keeps_is_refused_an
 
 def test_after_a_refused_update_the_warning_can_still_be_given_the_all_clear(herold: Herold) -> None:
     now = herold.clock()
-    original = accept(herold, warning(expires=(now + timedelta(hours=1)).isoformat()), source="test", actor="t")
+    original = accept(herold.engine, warning(expires=(now + timedelta(hours=1)).isoformat()), source="test", actor="t")
+    later = (now + timedelta(hours=2)).isoformat()
+    refused = warning(msg_type="update", references=original, effective=later, expires=None)
     with pytest.raises(InvalidInput):
-        accept(herold, warning(msg_type="update", references=original, effective=(now + timedelta(hours=2)).isoformat(),
-                               expires=None), source="test", actor="t")  # fmt: skip
+        accept(herold.engine, refused, source="test", actor="t")
 
     cancel = accept(
-        herold,
+        herold.engine,
         {"authority": "lk-beispiel", "kind": "warning", "msg_type": "cancel", "references": original,
          "headline": "Entwarnung", "description": "Die Bombe ist entschärft."},
         source="test", actor="t",
     )  # fmt: skip
 
-    deliveries = wait_until_settled(herold, cancel, 20)
+    deliveries = wait_until_settled(herold.engine, cancel, 20)
     assert [d.state.value for d in deliveries] == ["succeeded"]
     index = (herold.settings.herold.data_dir / "site" / "lk-beispiel" / "index.html").read_text()
     assert "Zurzeit liegen keine Warnungen vor." in index
@@ -226,7 +227,9 @@ def test_a_translation_into_the_default_language_is_refused_when_language_is_lef
 def test_an_update_that_keeps_an_expiry_already_passed_must_give_a_new_one(herold: Herold) -> None:
     clock = [herold.clock()]
     herold.clock = lambda: clock[0]
-    original = accept(herold, warning(expires=(clock[0] + timedelta(hours=1)).isoformat()), source="test", actor="t")
+    original = accept(
+        herold.engine, warning(expires=(clock[0] + timedelta(hours=1)).isoformat()), source="test", actor="t"
+    )
     clock[0] += timedelta(hours=2)
 
     [problem] = problems_of(herold, warning(msg_type="update", references=original, expires=None))
@@ -243,8 +246,8 @@ def test_publication_is_scheduled_at_most_a_year_ahead(herold: Herold) -> None:
 
 
 def test_an_announcement_whose_stored_document_cannot_be_read_cannot_be_followed_up(herold: Herold) -> None:
-    original = accept(herold, warning(), source="test", actor="t")
-    wait_until_settled(herold, original, 20)
+    original = accept(herold.engine, warning(), source="test", actor="t")
+    wait_until_settled(herold.engine, original, 20)
     with herold.store.engine.begin() as connection:  # a hand-edited row, as only a person can make one
         connection.execute(update(AnnouncementRow).where(AnnouncementRow.id == original).values(document={"x": 1}))
     forget_cached(original)
@@ -256,18 +259,20 @@ def test_an_announcement_whose_stored_document_cannot_be_read_cannot_be_followed
 
 
 def test_text_a_follow_up_keeps_from_before_a_rule_existed_does_not_stop_the_follow_up(herold: Herold) -> None:
-    original = accept(herold, warning(), source="test", actor="t")
-    wait_until_settled(herold, original, 20)
+    original = accept(herold.engine, warning(), source="test", actor="t")
+    wait_until_settled(herold.engine, original, 20)
     with herold.store.engine.begin() as connection:  # stored before control characters were refused
         document = connection.execute(select(AnnouncementRow.document).where(AnnouncementRow.id == original))
         legacy = {**document.scalar_one(), "event": "Bomben\x1bentschärfung", "effective": "1999-12-31T23:00:00Z"}
         connection.execute(update(AnnouncementRow).where(AnnouncementRow.id == original).values(document=legacy))
     forget_cached(original)
 
-    update_id = accept(herold, warning(msg_type="update", references=original, event=None), source="test", actor="t")
-    cancel = accept(herold, warning(msg_type="cancel", references=original, event=None, instruction=None),
+    update_id = accept(
+        herold.engine, warning(msg_type="update", references=original, event=None), source="test", actor="t"
+    )
+    cancel = accept(herold.engine, warning(msg_type="cancel", references=original, event=None, instruction=None),
                     source="test", actor="t")  # fmt: skip
 
-    assert [d.state.value for d in wait_until_settled(herold, cancel, 20)] == ["succeeded"]
+    assert [d.state.value for d in wait_until_settled(herold.engine, cancel, 20)] == ["succeeded"]
     kept = herold.store.announcement(update_id)
     assert kept is not None and kept.announcement.event == "Bomben\x1bentschärfung"

@@ -163,7 +163,7 @@ def assert_everything_stored_reads_back_reports_and_renders(herold: Herold) -> i
     for announcement_id in ids:
         stored = herold.store.announcement(announcement_id)
         assert stored is not None
-        result = report(herold, announcement_id)
+        result = report(herold.engine, announcement_id)
         assert result is not None and result.status != "unreadable"
         table(result)
     website = herold.website("lk-beispiel")

@@ -63,8 +63,8 @@ def start(
 
 
 def publish(herold: Herold, document: dict[str, Any]) -> str:
-    announcement_id = accept(herold, document, source="test", actor="t")
-    wait_until_settled(herold, announcement_id, 30)
+    announcement_id = accept(herold.engine, document, source="test", actor="t")
+    wait_until_settled(herold.engine, announcement_id, 30)
     return announcement_id
 
 
@@ -324,12 +324,12 @@ def test_accepting_never_waits_for_a_server_and_uses_the_limit_it_last_announced
     with FakeMastodon(max_characters=5000) as server:
         herold = start(make_settings, make_herold, server.url, "herold-token")
         long = warning(description="Die Lage ist ernst. " * 100)  # 2,000 characters: over Mastodon's 500
-        first = accept(herold, long, source="test", actor="t")
+        first = accept(herold.engine, long, source="test", actor="t")
         assert not [r for r in server.requests if "instance" in r.path], "intake asked the server"
-        tasks.limits(herold, "lk-beispiel/fediverse")  # what the engine does now and then
-        second = accept(herold, long, source="test", actor="t")
+        tasks.limits(herold.engine, "lk-beispiel/fediverse")  # what the engine does now and then
+        second = accept(herold.engine, long, source="test", actor="t")
         for announcement_id in (first, second):
-            wait_until_settled(herold, announcement_id, 30)
+            wait_until_settled(herold.engine, announcement_id, 30)
 
     shortened = {a: {v.channel: v.limit for v in herold.store.variants(a)}["fediverse"] for a in (first, second)}
     assert shortened == {first: 500, second: 5000}

@@ -66,8 +66,8 @@ def start(
 
 
 def publish(herold: Herold, **changes: Any) -> str:
-    announcement_id = accept(herold, warning(**changes), source="test", actor="t")
-    wait_until_settled(herold, announcement_id, 30)
+    announcement_id = accept(herold.engine, warning(**changes), source="test", actor="t")
+    wait_until_settled(herold.engine, announcement_id, 30)
     return announcement_id
 
 
@@ -121,7 +121,7 @@ def test_refused_credentials_flag_the_channel_and_are_told_once_until_it_works_a
         "Herold: social – failed: Fliegerbombe in der Altstadt",
         "Herold: social – failed: Zweite Warnung",
     ]
-    status = report(herold, first)
+    status = report(herold.engine, first)
     assert status is not None
     assert status.attention == {"social": "credentials refused: the platform answered 401: the access token is invalid"}
     assert "ATTENTION: channel social needs a person" in table(status)

@@ -54,8 +54,8 @@ def start(
 
 
 def publish(herold: Herold, document: dict[str, Any], timeout: float = 30) -> str:
-    announcement_id = accept(herold, document, source="test", actor="tester")
-    wait_until_settled(herold, announcement_id, timeout)
+    announcement_id = accept(herold.engine, document, source="test", actor="tester")
+    wait_until_settled(herold.engine, announcement_id, timeout)
     return announcement_id
 
 
@@ -73,7 +73,7 @@ def test_across_many_announcements_at_once_no_later_wave_starts_before_the_page_
     lock = threading.Lock()
 
     def one(number: int) -> None:
-        announcement_id = accept(herold, warning(headline=f"Warnung Nummer {number}"), source="test", actor="t")
+        announcement_id = accept(herold.engine, warning(headline=f"Warnung Nummer {number}"), source="test", actor="t")
         with lock:
             ids.append(announcement_id)
 
@@ -83,7 +83,7 @@ def test_across_many_announcements_at_once_no_later_wave_starts_before_the_page_
     for thread in threads:
         thread.join()
     for announcement_id in ids:
-        wait_until_settled(herold, announcement_id, 60)
+        wait_until_settled(herold.engine, announcement_id, 60)
         assert set(states(herold, announcement_id).values()) == {DeliveryState.succeeded}
     calls = journal.of("fedi") + journal.of("other")
     assert len(calls) == 60
@@ -125,19 +125,23 @@ def test_a_failed_website_holds_everything_back_until_a_person_releases_a_warnin
     announcement_id = publish(herold, warning())
     assert states(herold, announcement_id) == {"website": DeliveryState.failed, "other": DeliveryState.waiting}
     assert journal.of("other") == []
-    status = report(herold, announcement_id)
+    status = report(herold.engine, announcement_id)
     assert status is not None and status.status == "held back" and "website delivery failed" in (status.held_back or "")
 
-    assert release_by_override(herold, announcement_id, "ok", actor="cli:leitstelle", source="cli") == [
+    assert release_by_override(herold.engine, announcement_id, "ok", actor="cli:leitstelle", source="cli") == [
         "give a reason of at least a few words; it is kept in the audit log"
     ]
     assert (
         release_by_override(
-            herold, announcement_id, "Webserver ausgefallen, Evakuierung läuft", actor="cli:leitstelle", source="cli"
+            herold.engine,
+            announcement_id,
+            "Webserver ausgefallen, Evakuierung läuft",
+            actor="cli:leitstelle",
+            source="cli",
         )
         == []
     )
-    wait_until_settled(herold, announcement_id, 30)
+    wait_until_settled(herold.engine, announcement_id, 30)
     assert states(herold, announcement_id)["other"] is DeliveryState.succeeded
     [override] = [
         e for e in herold.store.audit_log(announcement_id=announcement_id) if e.action == "announcement.override"
@@ -157,7 +161,9 @@ def test_news_is_never_released_without_its_website_page(
         website={"id": "website", "type": "fake-website", "script": ["permanent"]},
     )
     announcement_id = publish(herold, news())
-    problems = release_by_override(herold, announcement_id, "Pressekonferenz beginnt gleich", actor="a", source="cli")
+    problems = release_by_override(
+        herold.engine, announcement_id, "Pressekonferenz beginnt gleich", actor="a", source="cli"
+    )
     assert problems == ["only warnings can be released without their website page; news waits for the website"]
     assert journal.of("other") == []
 
@@ -171,17 +177,17 @@ def test_even_a_wrongly_released_delivery_is_held_at_the_last_moment(
         {"id": "other", "type": "fake-other"},
         website={"id": "website", "type": "fake-website", "script": ["hang:30"]},
     )
-    announcement_id = accept(herold, warning(), source="test", actor="t")
+    announcement_id = accept(herold.engine, warning(), source="test", actor="t")
     other = herold.store.copy_on(announcement_id, "other")
     assert other is not None
     assert herold.store.release(other.id, "a bug", herold.clock(), timedelta(hours=2))  # the plan never would
-    tasks.deliver(herold, other.id)
+    tasks.deliver(herold.engine, other.id)
     assert journal.of("other") == []
     held = herold.store.delivery(other.id)
     assert held is not None and held.state is DeliveryState.waiting and held.attempts == 0
     assert "delivery.held" in [e.action for e in herold.store.audit_log(announcement_id=announcement_id)]
     RELEASE.set()  # now let the website delivery finish
-    wait_until_settled(herold, announcement_id, 30)
+    wait_until_settled(herold.engine, announcement_id, 30)
     assert [c.website_page_existed for c in journal.of("other")] == [False]  # fake website writes no page
 
 
@@ -277,11 +283,11 @@ def test_a_scheduled_announcement_is_published_at_its_time_and_not_before(
 ) -> None:
     herold = start(make_settings, make_herold)
     at = herold.clock() + timedelta(seconds=1.5)
-    announcement_id = accept(herold, news(publish_at=at.isoformat()), source="test", actor="t")
+    announcement_id = accept(herold.engine, news(publish_at=at.isoformat()), source="test", actor="t")
     time.sleep(0.8)
-    status = report(herold, announcement_id)
+    status = report(herold.engine, announcement_id)
     assert status is not None and status.status == "scheduled"
-    wait_until_settled(herold, announcement_id, 30)
+    wait_until_settled(herold.engine, announcement_id, 30)
     website = herold.store.copy_on(announcement_id, "website")
     assert website is not None and website.state is DeliveryState.succeeded
     assert website.finished_at is not None and website.finished_at >= at
@@ -296,7 +302,7 @@ def test_a_hanging_channel_does_not_delay_the_others(
         {"id": "slow", "type": "fake-other", "script": ["hang:60"]},
         {"id": "fast", "type": "fake-other"},
     )
-    announcement_id = accept(herold, warning(), source="test", actor="t")
+    announcement_id = accept(herold.engine, warning(), source="test", actor="t")
     expected = {"fast": DeliveryState.succeeded, "slow": DeliveryState.in_flight}  # the slow one hangs for 60 s
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and {c: states(herold, announcement_id)[c] for c in expected} != expected:
@@ -320,7 +326,7 @@ def test_a_post_recorded_before_a_worker_died_is_not_posted_again(
     make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
 ) -> None:
     herold = start(make_settings, make_herold, {"id": "other", "type": "fake-other", "script": ["hang:30"]})
-    announcement_id = accept(herold, warning(), source="test", actor="t")
+    announcement_id = accept(herold.engine, warning(), source="test", actor="t")
     deadline = time.monotonic() + 20
     while not journal.of("other") and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -330,7 +336,7 @@ def test_a_post_recorded_before_a_worker_died_is_not_posted_again(
     herold.store.record_receipt(claimed, Receipt("4711", "https://fake-other.example/4711"), herold.clock())
     assert claimed.lease_until is not None
     herold.store.return_expired_lease(claimed.id, claimed.lease_until, herold.clock())
-    tasks.deliver(herold, claimed.id)
+    tasks.deliver(herold.engine, claimed.id)
     done = herold.store.copy_on(announcement_id, "other")
     assert done is not None and done.state is DeliveryState.succeeded
     assert (done.platform_id, done.attempts) == ("4711", 2)
@@ -341,12 +347,12 @@ def test_a_follow_up_never_overtakes_its_original_on_any_channel(
     make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
 ) -> None:
     herold = start(make_settings, make_herold, {"id": "other", "type": "fake-other", "script": ["hang:2", "ok"]})
-    original = accept(herold, warning(), source="test", actor="t")
+    original = accept(herold.engine, warning(), source="test", actor="t")
     update = accept(
-        herold, warning(msg_type="update", references=original, headline="Neue Lage"), source="test", actor="t"
+        herold.engine, warning(msg_type="update", references=original, headline="Neue Lage"), source="test", actor="t"
     )
-    wait_until_settled(herold, original, 30)
-    wait_until_settled(herold, update, 30)
+    wait_until_settled(herold.engine, original, 30)
+    wait_until_settled(herold.engine, update, 30)
     first, second = journal.of("other")
     assert (first.announcement_id, second.announcement_id) == (original, update)
     earlier = herold.store.copy_on(original, "other")
@@ -363,11 +369,11 @@ def test_a_follow_up_to_a_scheduled_announcement_waits_for_it_and_keeps_its_whol
         make_settings, make_herold, {"id": "other", "type": "fake-other"}, deadline_warning_hours=1 / 3600
     )  # one second to try, from release
     at = herold.clock() + timedelta(seconds=2)
-    original = accept(herold, warning(publish_at=at.isoformat()), source="test", actor="t")
+    original = accept(herold.engine, warning(publish_at=at.isoformat()), source="test", actor="t")
     update = accept(
-        herold, warning(msg_type="update", references=original, headline="Neue Lage"), source="test", actor="t"
+        herold.engine, warning(msg_type="update", references=original, headline="Neue Lage"), source="test", actor="t"
     )
-    wait_until_settled(herold, update, 30)
+    wait_until_settled(herold.engine, update, 30)
     assert set(states(herold, original).values()) == {DeliveryState.succeeded}
     assert set(states(herold, update).values()) == {DeliveryState.succeeded}
     website = herold.store.copy_on(update, "website")
@@ -378,21 +384,23 @@ def test_an_announcement_whose_stored_document_cannot_be_read_fails_once_and_blo
     make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
 ) -> None:
     herold = start(make_settings, make_herold, {"id": "fedi", "type": "fake-fediverse"})
-    later = accept(herold, news(publish_at=(herold.clock() + timedelta(minutes=5)).isoformat()), source="t", actor="t")
+    later = accept(
+        herold.engine, news(publish_at=(herold.clock() + timedelta(minutes=5)).isoformat()), source="t", actor="t"
+    )
     with herold.store.engine.begin() as connection:  # a row edited by hand: nothing Herold writes looks like this
         connection.execute(update(AnnouncementRow).where(AnnouncementRow.id == later).values(document="kaputt"))
     forget_cached(later)
     herold.clock = lambda: utcnow() + timedelta(minutes=6)  # its time has come
 
     for _ in range(3):
-        tasks.sweep(herold)
-        tasks.advance(herold, later)
+        tasks.sweep(herold.engine)
+        tasks.advance(herold.engine, later)
     other = publish(herold, warning())
 
     assert set(states(herold, later).values()) == {DeliveryState.failed}
     unreadable = [e for e in herold.store.audit_log(announcement_id=later) if e.action == "announcement.unreadable"]
     assert len(unreadable) == 1
-    result = report(herold, later)
+    result = report(herold.engine, later)
     assert result is not None and result.status == "unreadable" and result.held_back
     assert set(states(herold, other).values()) == {DeliveryState.succeeded}
     assert herold.website("lk-beispiel").rebuild_all() > 0

@@ -87,8 +87,8 @@ def two_authorities(make_settings: SettingsFactory, make_herold: HeroldFactory) 
 
 
 def published(herold: Herold, document: dict[str, Any]) -> str:
-    announcement_id = accept(herold, document, source="test", actor="tester")
-    wait_until_settled(herold, announcement_id, timeout=20)
+    announcement_id = accept(herold.engine, document, source="test", actor="tester")
+    wait_until_settled(herold.engine, announcement_id, timeout=20)
     return announcement_id
 
 
@@ -465,7 +465,9 @@ def test_a_release_reason_with_a_control_character_is_a_422(
 def test_while_the_database_is_away_a_post_is_503_with_retry_after(herold: Herold) -> None:
     auth = bearer(token_for(herold))
     with client_for(herold) as client:
-        herold.store = Store(f"postgresql+psycopg://herold@127.0.0.1:{free_port()}/herold")  # nobody listens there
+        herold.engine.store = Store(
+            f"postgresql+psycopg://herold@127.0.0.1:{free_port()}/herold"
+        )  # nobody listens there
 
         answer = client.post(ANNOUNCEMENTS, json=warning(), headers=auth)
 

@@ -440,8 +440,8 @@ def page_for(data_dir: Path, request: Request) -> Path:
 
 
 def publish(herold: Herold, raw: dict[str, Any]) -> str:
-    announcement_id = accept(herold, raw, source="test", actor="tester")
-    wait_until_settled(herold, announcement_id, timeout=30)
+    announcement_id = accept(herold.engine, raw, source="test", actor="tester")
+    wait_until_settled(herold.engine, announcement_id, timeout=30)
     return announcement_id
 
 
@@ -513,7 +513,7 @@ def test_a_receiver_that_trickles_its_answer_is_retried_after_the_call_deadline(
             retry_base_seconds=5,  # one attempt within the test, then a retry is due
         )
         herold = make_herold(settings)
-        announcement_id = accept(herold, warning(), source="test", actor="tester")
+        announcement_id = accept(herold.engine, warning(), source="test", actor="tester")
         started = time.monotonic()
         while time.monotonic() - started < 10:
             delivery = herold.store.copy_on(announcement_id, "radio")

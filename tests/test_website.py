@@ -57,8 +57,8 @@ SCHEMA = json.loads((FIXTURES / "jsonfeed-1.1.schema.json").read_text(encoding="
 
 def publish(herold: Herold, document: dict[str, Any]) -> str:
     """Accept an announcement and wait until every delivery has succeeded; returns its id."""
-    announcement_id = accept(herold, document, source="test", actor="tester")
-    deliveries = wait_until_settled(herold, announcement_id, timeout=20)
+    announcement_id = accept(herold.engine, document, source="test", actor="tester")
+    deliveries = wait_until_settled(herold.engine, announcement_id, timeout=20)
     states = {d.channel: d.state.value for d in deliveries}
     assert all(d.state is DeliveryState.succeeded for d in deliveries), states
     return announcement_id
@@ -720,7 +720,7 @@ class ByHand:
                 if not self.queued:
                     return
                 task, argument = self.queued.pop(0)
-            tasks.run(herold, task, argument)
+            tasks.run(herold.engine, task, argument)
 
 
 def test_two_warnings_published_at_the_same_time_are_both_listed(
@@ -728,10 +728,10 @@ def test_two_warnings_published_at_the_same_time_are_both_listed(
 ) -> None:
     runner = ByHand()
     herold = make_herold(runner=runner)
-    first = accept(herold, warning(headline="Hochwasser an der Mulde"), source="test", actor="tester")
-    second = accept(herold, warning(headline="Gasaustritt in der Bahnhofstraße"), source="test", actor="tester")
+    first = accept(herold.engine, warning(headline="Hochwasser an der Mulde"), source="test", actor="tester")
+    second = accept(herold.engine, warning(headline="Gasaustritt in der Bahnhofstraße"), source="test", actor="tester")
     for announcement_id in (first, second):
-        tasks.advance(herold, announcement_id)
+        tasks.advance(herold.engine, announcement_id)
     first_delivery = herold.store.deliveries(first)[0].id
     second_delivery = herold.store.deliveries(second)[0].id
 
@@ -748,10 +748,10 @@ def test_two_warnings_published_at_the_same_time_are_both_listed(
         return receipt
 
     monkeypatch.setattr(website, "publish", publish_and_pause_after_the_first)
-    worker = threading.Thread(target=tasks.deliver, args=(herold, first_delivery))
+    worker = threading.Thread(target=tasks.deliver, args=(herold.engine, first_delivery))
     worker.start()
     assert page_written.wait(timeout=20)
-    tasks.deliver(herold, second_delivery)
+    tasks.deliver(herold.engine, second_delivery)
     second_done.set()
     worker.join(timeout=20)
     runner.drain(herold)
@@ -792,8 +792,8 @@ def test_a_website_directory_holding_herolds_own_data_is_refused(
     herold = make_herold(make_settings(authorities=[authority]))
     [problem] = herold.channel(SLUG, "website").check()
     assert "the database would be published" in problem
-    announcement_id = accept(herold, warning(), source="test", actor="t")
-    [website] = wait_until_settled(herold, announcement_id, 20)
+    announcement_id = accept(herold.engine, warning(), source="test", actor="t")
+    [website] = wait_until_settled(herold.engine, announcement_id, 20)
     assert website.state is DeliveryState.failed
     assert "the database would be published" in (website.last_error or "")
     assert not (Path(herold.settings.herold.data_dir).parent / "index.html").exists()
@@ -838,9 +838,9 @@ def test_in_a_burst_the_lists_are_rewritten_far_less_often_than_items_arrive_yet
 
     monkeypatch.setattr(Website, "_write_lists", counted)
     herold = make_herold(_site_every(make_settings, 1.0))
-    ids = [accept(herold, warning(headline=f"Unwetter Nummer {n}"), source="test", actor="t") for n in range(20)]
+    ids = [accept(herold.engine, warning(headline=f"Unwetter Nummer {n}"), source="test", actor="t") for n in range(20)]
     for announcement_id in ids:
-        assert all(d.state is DeliveryState.succeeded for d in wait_until_settled(herold, announcement_id, 20))
+        assert all(d.state is DeliveryState.succeeded for d in wait_until_settled(herold.engine, announcement_id, 20))
 
     # Every page is there as soon as its delivery succeeded; the lists follow within the interval.
     pages = {BASE_URL + path_of(herold, i) for i in ids}

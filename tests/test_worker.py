@@ -120,7 +120,7 @@ class Cluster:
             process.wait(10)
 
     def publish(self, document: dict[str, Any]) -> str:
-        return accept(self.herold, document, source="test", actor="t")
+        return accept(self.herold.engine, document, source="test", actor="t")
 
     def wait(self, ids: list[str], timeout: float = 120) -> dict[str, list[Any]]:
         deadline = time.monotonic() + timeout

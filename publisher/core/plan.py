@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from publisher.engine.schema import DeliveryState
+from publisher.domain.records import DeliveryState
 
 
 @dataclass(frozen=True)

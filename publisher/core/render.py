@@ -15,6 +15,7 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time
@@ -78,8 +79,6 @@ def _locale(language: str) -> str:
 
 @cache
 def _zone(name: str) -> Any:
-    from zoneinfo import ZoneInfo
-
     return ZoneInfo(name)
 
 

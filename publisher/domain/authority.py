@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -100,8 +101,6 @@ _TRANSLITERATE = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", 
 
 def slugify(text: str, max_length: int = 60) -> str:
     """A URL-safe slug from a German headline: "Fliegerbombe in Köln" -> "fliegerbombe-in-koeln"."""
-    import unicodedata
-
     text = text.translate(_TRANSLITERATE)
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     slug = _SLUG_WORD.sub("-", text).strip("-")

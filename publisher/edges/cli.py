@@ -9,25 +9,40 @@ from __future__ import annotations
 
 import getpass
 import json
+import signal
+import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 import structlog
+import uvicorn
 import yaml
+from sqlalchemy.engine import make_url
 
 from publisher.domain.limits import LIMITS, nesting
 from publisher.domain.problems import InvalidInput, Problem, Unavailable
+from publisher.domain.records import AuditEntry
 from publisher.domain.text import forbidden_character, json_escaped, printable
 from publisher.edges import logs
 from publisher.edges.config import ConfigError, Settings, load_settings
 from publisher.edges.logs import scrub
+from publisher.edges.web import create_app
+from publisher.edges.wiring import Herold, utcnow, worker_app
+from publisher.engine import tasks
+from publisher.engine.report import report, table
 from publisher.engine.store import database_unavailable
+from publisher.engine.tasks import reconcile as settle
+from publisher.engine.tasks import release_by_override, wait_until_settled
 from publisher.sources.files import FileProblem, read_regular
+from publisher.sources.intake import accept
 
 BAD_INPUT = 2
 FAILED = 1
@@ -77,7 +92,6 @@ def _settings(ctx: click.Context) -> Settings:
 
 @contextmanager
 def _herold(ctx: click.Context, start: bool = True) -> Iterator[Any]:
-    from publisher.edges.wiring import Herold
 
     herold = Herold(_settings(ctx))
     if start:
@@ -113,7 +127,6 @@ def main(ctx: click.Context, config: str | None) -> None:
 def check_config(ctx: click.Context) -> None:
     """Check the configuration and the channels' setup, without publishing anything."""
     settings = _settings(ctx)
-    from publisher.edges.wiring import Herold
 
     herold = Herold(settings)
     problems = []
@@ -146,7 +159,6 @@ def _json_for_terminal(value: Any) -> str:
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
 
     try:
         return make_url(url).render_as_string(hide_password=True)
@@ -227,9 +239,6 @@ def _parse(path: Path, text: str) -> Any:
 @click.pass_context
 def publish(ctx: click.Context, file: Path, wait: bool, timeout: float) -> None:
     """Publish the announcement in FILE (JSON or YAML)."""
-    from publisher.engine.report import report, table
-    from publisher.engine.tasks import wait_until_settled
-    from publisher.sources.intake import accept
 
     try:
         document = read_document(file)
@@ -238,7 +247,7 @@ def publish(ctx: click.Context, file: Path, wait: bool, timeout: float) -> None:
     with _herold(ctx) as herold:
         try:
             announcement_id = accept(
-                herold, document, source="cli", actor=f"cli:{getpass.getuser()}", base_dir=file.resolve().parent
+                herold.engine, document, source="cli", actor=f"cli:{getpass.getuser()}", base_dir=file.resolve().parent
             )
         except InvalidInput as error:
             _fail(f"{file}: {len(error.problems)} problem(s), nothing was published:", error.problems)
@@ -247,8 +256,8 @@ def publish(ctx: click.Context, file: Path, wait: bool, timeout: float) -> None:
             click.echo(f"Workers deliver it now; see: herold status {announcement_id}")
             return
         # In-process execution ends with this command, so it stays until the work is done.
-        wait_until_settled(herold, announcement_id, timeout)
-        result = report(herold, announcement_id)
+        wait_until_settled(herold.engine, announcement_id, timeout)
+        result = report(herold.engine, announcement_id)
         assert result is not None
         if wait:
             click.echo(table(result))
@@ -262,10 +271,9 @@ def publish(ctx: click.Context, file: Path, wait: bool, timeout: float) -> None:
 @click.pass_context
 def status(ctx: click.Context, announcement_id: str, as_json: bool) -> None:
     """Show where announcement ANNOUNCEMENT_ID stands on every channel."""
-    from publisher.engine.report import report, table
 
     with _herold(ctx, start=False) as herold:
-        result = report(herold, announcement_id)
+        result = report(herold.engine, announcement_id)
         if result is None:
             _fail(f"No announcement {announcement_id}.", code=FAILED)
         click.echo(_json_for_terminal(result.model_dump(mode="json")) if as_json else table(result))
@@ -292,17 +300,16 @@ def _text_option(_ctx: click.Context, parameter: click.Parameter, value: str | N
 @click.pass_context
 def release(ctx: click.Context, announcement_id: str, reason: str) -> None:
     """Release a warning's other channels although its website delivery failed (recorded in the audit log)."""
-    from publisher.engine.tasks import release_by_override
 
     with _herold(ctx) as herold:
-        problems = release_by_override(herold, announcement_id, reason, actor=f"cli:{getpass.getuser()}", source="cli")
+        problems = release_by_override(
+            herold.engine, announcement_id, reason, actor=f"cli:{getpass.getuser()}", source="cli"
+        )
         if problems:
             _fail("Not released:", [Problem(field="", message=p) for p in problems], code=FAILED)
         click.echo("Released; the other channels are delivering now.")
         if herold.embedded:
-            from publisher.engine.tasks import wait_until_settled
-
-            wait_until_settled(herold, announcement_id, 3 * 3600.0)
+            wait_until_settled(herold.engine, announcement_id, 3 * 3600.0)
 
 
 @main.command()
@@ -313,19 +320,16 @@ def release(ctx: click.Context, announcement_id: str, reason: str) -> None:
 @click.pass_context
 def reconcile(ctx: click.Context, announcement_id: str, channel: str, url: str | None, again: bool) -> None:
     """Settle a delivery that ended unknown, failed or dead, after looking at the platform."""
-    from publisher.engine.tasks import reconcile as settle
 
     if bool(url) == again:
         _fail("Say what you found: --url URL (it is there) or --again (it is not).")
     with _herold(ctx) as herold:
-        problems = settle(herold, announcement_id, channel, url, actor=f"cli:{getpass.getuser()}", source="cli")
+        problems = settle(herold.engine, announcement_id, channel, url, actor=f"cli:{getpass.getuser()}", source="cli")
         if problems:
             _fail("Not settled:", [Problem(field="", message=p) for p in problems], code=FAILED)
         click.echo("Recorded as posted." if url else "Sending it again.")
         if herold.embedded and again:
-            from publisher.engine.tasks import wait_until_settled
-
-            wait_until_settled(herold, announcement_id, 3 * 3600.0)
+            wait_until_settled(herold.engine, announcement_id, 3 * 3600.0)
 
 
 @main.group()
@@ -365,8 +369,6 @@ def token() -> None:
 @click.pass_context
 def token_create(ctx: click.Context, authority: str, name: str) -> None:
     """Create an API token; it is shown once and stored only as a hash."""
-    from publisher.domain.records import AuditEntry
-    from publisher.edges.wiring import utcnow
 
     if not 1 <= len(name) <= 200:
         _fail("The name must have 1 to 200 characters.")
@@ -405,8 +407,6 @@ def token_list(ctx: click.Context, authority: str | None) -> None:
 @click.pass_context
 def token_revoke(ctx: click.Context, token_id: str) -> None:
     """Revoke an API token (its id is the part after "hrd_", as `token list` shows)."""
-    from publisher.domain.records import AuditEntry
-    from publisher.edges.wiring import utcnow
 
     with _herold(ctx, start=False) as herold:
         row = herold.store.revoke_token(token_id.removeprefix("hrd_").split("_")[0], utcnow())
@@ -465,12 +465,10 @@ def worker(ctx: click.Context, queue: str, concurrency: int | None) -> None:
             ],
         )
         return
-    from publisher.edges.wiring import Herold
-    from publisher.engine.worker import make_celery
 
     Herold(settings).store.migrate()
     threads = concurrency or (16 if queue == "warnings" else 8)
-    make_celery(settings).worker_main([
+    worker_app(settings).worker_main([
         "--quiet",  # no banner: what a worker writes is log lines, nothing else
         "worker", "--queues", queue, "--pool", "threads", "--concurrency", str(threads),
         "--hostname", f"{queue}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
@@ -483,12 +481,6 @@ def worker(ctx: click.Context, queue: str, concurrency: int | None) -> None:
 def beat(ctx: click.Context) -> None:
     """The periodic sweep on Celery (needs redis_url): due retries, waves to release, unsent
     notifications, and whatever a lost queue dropped. Run exactly one."""
-    import signal
-    import threading
-    from datetime import timedelta
-
-    from publisher.engine import tasks
-    from publisher.edges.wiring import Herold
 
     settings = _settings(ctx)
     if not settings.herold.redis_url:
@@ -502,7 +494,7 @@ def beat(ctx: click.Context) -> None:
     log.info("herold beat sweeps", every_seconds=settings.herold.sweep_seconds)
     while not stopping.wait(settings.herold.sweep_seconds):
         try:
-            tasks.sweep(herold, overdue=overdue)
+            tasks.sweep(herold.engine, overdue=overdue)
         except Exception:
             # The database or Redis may be away for a moment; the next sweep tries again.
             structlog.get_logger("herold.beat").exception("sweep failed")
@@ -511,9 +503,6 @@ def beat(ctx: click.Context) -> None:
 
 def _run_children(ctx: click.Context, commands: list[list[str]]) -> NoReturn:
     """Start one `herold` process per command; stop all when one stops or we are told to stop."""
-    import signal
-    import subprocess
-    import time
 
     config = ["--config", ctx.obj["config"]] if ctx.obj.get("config") else []
     argv = [[sys.executable, "-m", "publisher", *config, *command] for command in commands]
@@ -538,10 +527,6 @@ def _run_children(ctx: click.Context, commands: list[list[str]]) -> NoReturn:
 @click.pass_context
 def serve(ctx: click.Context, listen: str | None) -> None:
     """Serve the public site and the JSON API (and, without Redis, run deliveries in-process)."""
-    import uvicorn
-
-    from publisher.edges.web import create_app
-    from publisher.edges.wiring import Herold
 
     settings = _settings(ctx)
     host, _, port = (listen or settings.herold.listen).rpartition(":")

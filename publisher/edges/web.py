@@ -322,7 +322,7 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
             uuid.UUID(announcement_id)
         except ValueError:
             raise ApiError(404, "no such announcement") from None
-        return own(report(herold, announcement_id), who)
+        return own(report(herold.engine, announcement_id), who)
 
     def own(result: AnnouncementReport | None, who: Caller) -> AnnouncementReport:
         if result is None:
@@ -345,13 +345,13 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
         if document["authority"] != who.authority:
             raise ApiError(403, f"this token may only publish for authority '{who.authority}'")
         try:
-            announcement_id = accept(herold, document, source="api", actor=f"token:{who.token_name}")
+            announcement_id = accept(herold.engine, document, source="api", actor=f"token:{who.token_name}")
         except InvalidInput as error:
             raise ApiError(
                 422, f"the announcement has {len(error.problems)} problem(s); nothing was published", error.problems
             ) from None
         try:
-            result = report(herold, announcement_id)
+            result = report(herold.engine, announcement_id)
         except Exception as error:
             # It is stored: the client must hear its id, never "try again" (that would publish it twice).
             if not database_unavailable(error):
@@ -373,11 +373,11 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
     ) -> AnnouncementReport:
         stored(announcement_id, who)
         problems = release_by_override(
-            herold, announcement_id, body.reason, actor=f"token:{who.token_name}", source="api"
+            herold.engine, announcement_id, body.reason, actor=f"token:{who.token_name}", source="api"
         )
         if problems:
             raise ApiError(409, "; ".join(problems))
-        return own(report(herold, announcement_id), who)
+        return own(report(herold.engine, announcement_id), who)
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -12,7 +12,6 @@ down, which is cheap), and one image at a time is decoded per process.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import math
@@ -23,10 +22,9 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from publisher.domain.announcement import MAX_IMAGE_BYTES, Media
+from publisher.domain.announcement import Media
 from publisher.domain.limits import LIMITS
 from publisher.domain.problems import Unavailable
-from publisher.sources.files import FileProblem, read_beside
 
 # Pillow's own guard against decompression bombs, behind the check below (_fit): it must let
 # through a JPEG that decodes at an eighth of its size within the limit.
@@ -51,18 +49,6 @@ class CleanImage:
         return hashlib.sha256(self.data).hexdigest()[:32] + self.suffix
 
 
-def _raw(media: Media, base_dir: Path | None) -> bytes:
-    if media.data is not None:
-        return base64.b64decode(media.data)
-    assert media.path is not None
-    if base_dir is None:
-        raise MediaError("send the image itself as base64 data; file paths are only read from the command line")
-    try:
-        return read_beside(base_dir, media.path, MAX_IMAGE_BYTES)
-    except FileProblem as problem:
-        raise MediaError(str(problem)) from None
-
-
 def _fit(source: Image.Image) -> None:
     """Refuse an image whose pixels would not fit in memory, before decoding any of them; a JPEG
     that is too large is decoded at a half, a quarter or an eighth of its size instead."""
@@ -80,10 +66,9 @@ def _fit(source: Image.Image) -> None:
         )
 
 
-def clean(media: Media, base_dir: Path | None = None) -> CleanImage:
-    """Decode and re-encode the image without metadata (nothing is written). Raises MediaError
+def clean(raw: bytes, alt: str) -> CleanImage:
+    """Decode and re-encode an image without metadata (nothing is written). Raises MediaError
     for what is wrong with the image, Unavailable when the decoder stays busy too long."""
-    raw = _raw(media, base_dir)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -114,7 +99,7 @@ def clean(media: Media, base_dir: Path | None = None) -> CleanImage:
         raise MediaError("is too large to decode here; scale it down") from None
     except Exception as error:  # a damaged file makes decoders raise anything (SyntaxError, struct.error …)
         raise MediaError(f"is a damaged image ({type(error).__name__})") from None
-    return CleanImage(data, FORMATS[kind], media.alt)
+    return CleanImage(data, FORMATS[kind], alt)
 
 
 def _pixels(source: Image.Image, kind: str) -> Image.Image:

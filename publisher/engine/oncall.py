@@ -14,16 +14,14 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 import structlog
 
 from adapters.port import signing
+from publisher.engine.engine import Engine
 from publisher.engine.schema import NotificationRow
-
-if TYPE_CHECKING:
-    from publisher.edges.wiring import Herold
 
 log = structlog.get_logger("herold.oncall")
 
@@ -42,10 +40,10 @@ class Alarm:
     channel: str | None = None
 
 
-def raise_alarm(herold: Herold, alarm: Alarm) -> list[str]:
+def raise_alarm(engine: Engine, alarm: Alarm) -> list[str]:
     """Queue the alarm for every on-call contact of its authority; returns new notification ids."""
-    contacts = herold.authority(alarm.authority).oncall
-    now = herold.clock()
+    contacts = engine.authority(alarm.authority).oncall
+    now = engine.clock()
     targets = [("email", address) for address in contacts.emails]
     if contacts.webhook_url:
         targets.append(("webhook", contacts.webhook_url))
@@ -63,41 +61,41 @@ def raise_alarm(herold: Herold, alarm: Alarm) -> list[str]:
         )
         for medium, target in targets
     ]  # fmt: skip
-    added = herold.store.add_notifications(rows)
+    added = engine.store.add_notifications(rows)
     for notification_id in added:
-        herold.submit("notify", notification_id, kind="warning")
+        engine.submit("notify", notification_id, kind="warning")
     return added
 
 
-def send(herold: Herold, notification_id: str) -> None:
-    now = herold.clock()
-    notification = herold.store.claim_notification(notification_id, now, LEASE)
+def send(engine: Engine, notification_id: str) -> None:
+    now = engine.clock()
+    notification = engine.store.claim_notification(notification_id, now, LEASE)
     if notification is None:
         return
     try:
         if notification.medium == "email":
-            _email(herold, notification)
+            _email(engine, notification)
         else:
-            _webhook(herold, notification)
+            _webhook(engine, notification)
     except Exception as error:
         reason = f"{type(error).__name__}: {error}"
         retry = notification.attempts < GIVE_UP_AFTER
-        base = herold.settings.herold.retry_base_seconds
+        base = engine.runtime.retry_base_seconds
         delay = min(600.0, base * 2 ** (notification.attempts - 1))
-        herold.store.notification_failed(notification.id, reason, now + timedelta(seconds=delay) if retry else None)
+        engine.store.notification_failed(notification.id, reason, now + timedelta(seconds=delay) if retry else None)
         (log.warning if retry else log.error)(
             "on-call notification not sent", notification=notification.id, medium=notification.medium,
             target=notification.target, attempt=notification.attempts, reason=reason, will_retry=retry,
         )  # fmt: skip
         if retry:
-            herold.submit("notify", notification.id, kind="warning", delay=delay)
+            engine.submit("notify", notification.id, kind="warning", delay=delay)
         return
-    herold.store.notification_sent(notification.id, herold.clock())
+    engine.store.notification_sent(notification.id, engine.clock())
     log.info("on-call notified", notification=notification.id, medium=notification.medium, target=notification.target)
 
 
-def _email(herold: Herold, notification: NotificationRow) -> None:
-    runtime = herold.settings.herold
+def _email(engine: Engine, notification: NotificationRow) -> None:
+    runtime = engine.runtime
     assert runtime.smtp_host, "checked at start: e-mail contacts need smtp_host"
     message = EmailMessage()
     message["From"] = runtime.smtp_from
@@ -109,27 +107,27 @@ def _email(herold: Herold, notification: NotificationRow) -> None:
         if runtime.smtp_starttls:
             smtp.starttls()
         if runtime.smtp_user:
-            smtp.login(runtime.smtp_user, herold.settings.secret("herold", "smtp", "password"))
+            smtp.login(runtime.smtp_user, engine.settings.secret("herold", "smtp", "password"))
         smtp.send_message(message)
 
 
-def _webhook(herold: Herold, notification: NotificationRow) -> None:
-    runtime = herold.settings.herold
+def _webhook(engine: Engine, notification: NotificationRow) -> None:
+    runtime = engine.runtime
     payload = {
         "type": "herold.alarm",
         "timestamp": notification.created_at.isoformat(),
         "data": {"subject": notification.subject, "text": notification.body, **notification.payload},
     }
     data = signing.body(payload)
-    secret = herold.settings.secret(notification.authority, "oncall", "webhook_secret")
-    response = herold.http.post(
-        notification.target, data=data.encode(), headers=signing.headers(secret, notification.id, herold.clock(), data),
+    secret = engine.settings.secret(notification.authority, "oncall", "webhook_secret")
+    response = engine.http.post(
+        notification.target, data=data.encode(), headers=signing.headers(secret, notification.id, engine.clock(), data),
         timeout=(runtime.http_connect_timeout, runtime.http_read_timeout), allow_redirects=False,
     )  # fmt: skip
     if not 200 <= response.status_code < 300:
         raise requests.HTTPError(f"the on-call webhook answered {response.status_code}")
 
 
-def resend_due(herold: Herold, now: datetime) -> None:
-    for notification_id in herold.store.notifications_due(now):
-        herold.submit("notify", notification_id, kind="warning")
+def resend_due(engine: Engine, now: datetime) -> None:
+    for notification_id in engine.store.notifications_due(now):
+        engine.submit("notify", notification_id, kind="warning")

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from publisher.core.plan import Step, plan
 from publisher.domain.records import Variant
 from publisher.domain.text import printable
-from publisher.edges.wiring import Herold
+from publisher.engine.engine import Engine
 from publisher.engine.schema import DeliveryState
 from publisher.engine.store import Delivery, Unreadable
 
@@ -55,21 +55,21 @@ class AnnouncementReport(BaseModel):
         )
 
 
-def report(herold: Herold, announcement_id: str) -> AnnouncementReport | None:
+def report(engine: Engine, announcement_id: str) -> AnnouncementReport | None:
     try:
-        stored = herold.store.announcement(announcement_id)
+        stored = engine.store.announcement(announcement_id)
     except Unreadable as error:
-        return _unreadable(herold, error)
+        return _unreadable(engine, error)
     if stored is None:
         return None
-    authority = herold.authority(stored.authority)
-    deliveries = herold.store.deliveries(announcement_id)
-    variants = {v.channel: v for v in herold.store.variants(announcement_id)}
-    now = herold.clock()
+    authority = engine.authority(stored.authority)
+    deliveries = engine.store.deliveries(announcement_id)
+    variants = {v.channel: v for v in engine.store.variants(announcement_id)}
+    now = engine.clock()
     decision = plan(
         [Step(d.id, d.channel, d.wave, d.state, d.released_at) for d in deliveries],
         now=now,
-        grace=herold.grace(stored.announcement.kind),
+        grace=engine.grace(stored.announcement.kind),
         publish_at=stored.announcement.publish_at,
         override=stored.override_reason,
     )
@@ -97,7 +97,7 @@ def report(herold: Herold, announcement_id: str) -> AnnouncementReport | None:
         status=status,
         held_back=decision.held_back,
         override_reason=stored.override_reason,
-        attention=herold.store.attention(stored.authority),
+        attention=engine.store.attention(stored.authority),
         deliveries=_deliveries(deliveries, variants),
     )
 
@@ -125,19 +125,19 @@ def _deliveries(deliveries: list[Delivery], variants: dict[str, Variant]) -> lis
     ]
 
 
-def _unreadable(herold: Herold, error: Unreadable) -> AnnouncementReport | None:
+def _unreadable(engine: Engine, error: Unreadable) -> AnnouncementReport | None:
     """What can be said of an announcement whose document cannot be read: its row, its
     deliveries, and why. Its deliveries fail (publisher.engine.tasks.unreadable); nothing else does."""
-    row = herold.store.summary(error.announcement_id)
+    row = engine.store.summary(error.announcement_id)
     if row is None:
         return None
     document = row["document"]
     headline = document.get("headline") if isinstance(document, dict) else None
     try:
-        item_url = herold.authority(row["authority"]).url(row["path"])
+        item_url = engine.authority(row["authority"]).url(row["path"])
     except KeyError:
         item_url = row["path"]
-    deliveries = herold.store.deliveries(error.announcement_id)
+    deliveries = engine.store.deliveries(error.announcement_id)
     return AnnouncementReport(
         id=row["id"],
         authority=row["authority"],
@@ -151,7 +151,7 @@ def _unreadable(herold: Herold, error: Unreadable) -> AnnouncementReport | None:
         status="unreadable",
         held_back=f"the stored announcement cannot be read ({error.reason}); publish it again",
         override_reason=row["override_reason"],
-        attention=herold.store.attention(row["authority"]),
+        attention=engine.store.attention(row["authority"]),
         deliveries=_deliveries(deliveries, {}),
     )
 

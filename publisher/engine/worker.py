@@ -12,26 +12,32 @@ of routine news never delays a warning.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import structlog
 from celery import Celery
 from celery.signals import setup_logging, worker_shutdown
 
-from publisher.edges.config import Settings
+from publisher.engine import tasks
+from publisher.engine.engine import Engine
 from publisher.engine.runner import Queue as QueueName
 from publisher.engine.runner import TaskName
-
-if TYPE_CHECKING:
-    from publisher.edges.wiring import Herold
+from publisher.engine.settings import Runtime
 
 log = structlog.get_logger("herold.worker")
 
 QUEUES: tuple[QueueName, ...] = ("warnings", "news")
+TASKS: tuple[TaskName, ...] = ("deliver", "advance", "refresh", "notify", "unpin", "limits")
+
+# How a worker process builds its engine, given its own Celery app (follow-up tasks go out
+# through it). Given by the edges, which compose the process; nothing here reaches up for it.
+Build = Callable[[Celery], Engine]
 
 
-def make_celery(settings: Settings) -> Celery:
-    runtime = settings.herold
+def make_celery(runtime: Runtime, build: Build | None = None) -> Celery:
+    """A Celery app on ``runtime.redis_url``. With ``build`` it runs tasks (a worker process);
+    without, it only hands them on (herold serve, herold beat)."""
     app = Celery("herold", broker=runtime.redis_url, set_as_current=False)
     app.conf.update(
         # A message is acknowledged only after its task ran; a worker that dies mid-task
@@ -52,31 +58,28 @@ def make_celery(settings: Settings) -> Celery:
         worker_redirect_stdouts=False,  # our structured logs go to stderr as they are
         worker_send_task_events=False,
     )
-    _register(app)
+    if build is not None:
+        _register(app, build)
     return app
 
 
-_herold: Herold | None = None
-_herold_lock = threading.Lock()
+_engine: Engine | None = None
+_engine_lock = threading.Lock()
 
 
-def herold(app: Celery) -> Herold:
-    """This worker process's Herold, built on first use (after Celery forked, never before);
-    follow-up tasks go out through the worker's own Celery app."""
-    global _herold
-    with _herold_lock:
-        if _herold is None:
-            from publisher.edges.config import load_settings
-            from publisher.edges.wiring import Herold
-
-            _herold = Herold(load_settings(), runner=CeleryRunner(app=app))
-        return _herold
+def _process_engine(app: Celery, build: Build) -> Engine:
+    """This worker process's engine, built on first use (after Celery forked, never before)."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            _engine = build(app)
+        return _engine
 
 
 def _closing(**_: Any) -> None:
     """A worker stops: work its channels held back (the website's lists) is done now."""
-    if _herold is not None:
-        _herold.close_channels()
+    if _engine is not None:
+        _engine.close_channels()
 
 
 worker_shutdown.connect(_closing, weak=False)
@@ -84,36 +87,30 @@ worker_shutdown.connect(_closing, weak=False)
 
 def _logging_is_ours(**_: Any) -> None:
     """Celery configures no logging of its own when anyone answers this signal: its records
-    (a task's error included) go to the root logger, which publisher.logs renders as JSON lines
-    through the same redaction as everything else."""
+    (a task's error included) go to the root logger, which publisher.edges.logs renders as JSON
+    lines through the same redaction as everything else."""
 
 
 setup_logging.connect(_logging_is_ours, weak=False)
 
 
-def _register(app: Celery) -> None:
-    from publisher.engine import tasks
-
+def _register(app: Celery, build: Build) -> None:
     def run(name: TaskName) -> Any:
         def task(argument: str) -> None:
-            tasks.run(herold(app), name, argument)
+            tasks.run(_process_engine(app, build), name, argument)
 
         task.__name__ = name
         # shared=False: each app has its own tasks (Celery would otherwise add them to every app).
         return app.task(name=f"herold.{name}", ignore_result=True, shared=False)(task)
 
-    names: tuple[TaskName, ...] = ("deliver", "advance", "refresh", "notify", "unpin", "limits")
-    for name in names:
+    for name in TASKS:
         run(name)
 
 
 class CeleryRunner:
     """Hands tasks to Celery workers through Redis."""
 
-    def __init__(self, settings: Settings | None = None, *, app: Celery | None = None) -> None:
-        if app is None:
-            assert settings is not None
-            app = make_celery(settings)
+    def __init__(self, app: Celery) -> None:
         self.app = app
 
     def submit(self, task: TaskName, argument: str, *, queue: QueueName, delay: float = 0.0) -> None:

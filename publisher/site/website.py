@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from feedgen.feed import FeedGenerator
@@ -56,12 +56,10 @@ from adapters.port import (
 )
 from publisher.core.render import environment, local_time
 from publisher.domain.announcement import Kind, MsgType
+from publisher.domain.authority import ChannelConfig
 from publisher.domain.labels import labels_for
 from publisher.domain.text import xml_safe
 from publisher.site.model import Archive, Entry, Item
-
-if TYPE_CHECKING:
-    from publisher.domain.authority import ChannelConfig
 
 FEED_SIZE = 50  # announcements per feed
 _rows: dict[tuple[str, str, str, str], Markup] = {}  # rendered list rows, by item state (see Website._row)

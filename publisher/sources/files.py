@@ -7,10 +7,14 @@ limit, and read no further than that.
 
 from __future__ import annotations
 
+import base64
 import errno
 import os
 import stat
 from pathlib import Path
+
+from publisher.domain.announcement import MAX_IMAGE_BYTES, Media
+from publisher.engine.media import MediaError
 
 
 class FileProblem(Exception):
@@ -81,3 +85,17 @@ def read_beside(folder: Path, name: str, limit: int) -> bytes:
 
 def _size(limit: int) -> str:
     return f"{limit >> 20} MiB" if limit % (1 << 20) == 0 else f"{limit // 1_000_000} MB"
+
+
+def image_of(media: Media, base_dir: Path | None) -> bytes:
+    """An announcement's image as sent: base64 ``data``, or on the command line a ``path``
+    beside the document (``base_dir``); what is wrong with it is a MediaError."""
+    if media.data is not None:
+        return base64.b64decode(media.data)
+    assert media.path is not None
+    if base_dir is None:
+        raise MediaError("send the image itself as base64 data; file paths are only read from the command line")
+    try:
+        return read_beside(base_dir, media.path, MAX_IMAGE_BYTES)
+    except FileProblem as problem:
+        raise MediaError(str(problem)) from None

@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -22,25 +23,25 @@ from publisher.domain.limits import LIMITS
 from publisher.domain.problems import InvalidInput, Problem
 from publisher.domain.records import AuditEntry, DeliveryState, Variant
 from publisher.domain.text import printable
-from publisher.edges.wiring import Herold
+from publisher.engine import tasks
+from publisher.engine.engine import Engine
 from publisher.engine.media import CleanImage, MediaError, clean
 from publisher.engine.media import store as store_image
 from publisher.engine.store import NewDelivery, StoredAnnouncement, Unreadable
 from publisher.site.registry import channel_types
+from publisher.sources.files import image_of
 
 log = structlog.get_logger("herold.intake")
 
 
 def item_path(authority: Authority, headline: str, item_id: str, now: datetime) -> tuple[str, str]:
     """A stable, readable path for a new item, and its month ("YYYY-MM") in local time."""
-    from zoneinfo import ZoneInfo
-
     local = now.astimezone(ZoneInfo(authority.timezone))
     return f"{local:%Y/%m}/{slugify(headline)}-{item_id[:8]}/", f"{local:%Y-%m}"
 
 
 def accept(
-    herold: Herold,
+    engine: Engine,
     document: Any,
     *,
     source: str,
@@ -52,7 +53,7 @@ def accept(
     ``base_dir`` is where relative image paths are resolved (the directory of a file given to
     the CLI); without it, images must come as base64 ``data``.
     """
-    now = herold.clock()
+    now = engine.clock()
     problems: list[Problem] = []
     try:
         announcement: Announcement | None = parse_announcement(document)
@@ -64,9 +65,9 @@ def accept(
     )
     slug = given if isinstance(given, str) else ""
     try:
-        authority = herold.authority(slug) if slug else None
+        authority = engine.authority(slug) if slug else None
     except KeyError:
-        known = ", ".join(a.slug for a in herold.settings.authorities)
+        known = ", ".join(a.slug for a in engine.authorities)
         problems.append(
             Problem(field="authority", message=f"'{printable(slug[:64])}' is not configured here (configured: {known})")
         )
@@ -74,13 +75,13 @@ def accept(
     if announcement is None or authority is None:
         raise InvalidInput(problems)
 
-    original = _original(herold, announcement, authority, problems)
+    original = _original(engine, announcement, authority, problems)
     channels = _channels(announcement, authority, original, problems)
     problems += _times(announcement, now)
     images: list[CleanImage] = []
     for number, item in enumerate(announcement.media):
         try:
-            images.append(clean(item, base_dir=base_dir))
+            images.append(clean(image_of(item, base_dir), item.alt))
         except MediaError as error:
             problems.append(Problem(field=f"media.{number}", message=str(error)))
     if problems:
@@ -98,7 +99,7 @@ def accept(
 
     # What servers announced of their limits, as the engine last heard it: never asked here, so a
     # platform that does not answer can never slow the press office down.
-    limits = herold.store.server_limits(authority.slug)
+    limits = engine.store.server_limits(authority.slug)
     types = channel_types()
     variants: list[Variant] = []
     for number, channel_id in enumerate(channels):
@@ -131,7 +132,7 @@ def accept(
         raise InvalidInput(problems)
 
     for image in images:
-        store_image(image, herold.settings.herold.data_dir)
+        store_image(image, engine.runtime.data_dir)
     start = announcement.publish_at or now
     deliveries = []
     for channel_id in channels:
@@ -143,11 +144,11 @@ def accept(
                 channel_type=kind.type,
                 wave=int(kind.capabilities.wave),
                 state=DeliveryState.waiting,
-                deadline_at=start + herold.deadline(announcement.kind),
+                deadline_at=start + engine.deadline(announcement.kind),
                 check_at=start,
             )
         )
-    herold.store.add_announcement(
+    engine.store.add_announcement(
         announcement_id=announcement_id,
         item_id=item_id,
         item_path=path if original is None else None,
@@ -186,10 +187,8 @@ def accept(
     )
     # Release the first wave right here: the website delivery starts without a trip through the
     # queue. If this fails, the announcement is stored and the sweep releases it.
-    from publisher.engine import tasks
-
     try:
-        tasks.advance(herold, announcement_id)
+        tasks.advance(engine, announcement_id)
     except Exception:
         log.exception("releasing the first wave failed; the sweep will", announcement=announcement_id)
     return announcement_id
@@ -289,13 +288,13 @@ def _inherited(announcement: Announcement, original: StoredAnnouncement | None, 
 
 
 def _original(
-    herold: Herold, announcement: Announcement, authority: Authority, problems: list[Problem]
+    engine: Engine, announcement: Announcement, authority: Authority, problems: list[Problem]
 ) -> StoredAnnouncement | None:
     """The announcement a follow-up refers to, checked."""
     if not announcement.references:
         return None
     try:
-        original = herold.store.announcement(announcement.references)
+        original = engine.store.announcement(announcement.references)
     except Unreadable as error:
         problems.append(
             Problem(field="references", message=f"refers to an announcement Herold cannot read ({error.reason}); "
@@ -317,7 +316,7 @@ def _original(
                 message=f"must be {original.announcement.kind.value}, like the announcement it refers to",
             )
         )
-    withdrawn = [a for a in herold.store.thread(original.item_id) if a.announcement.msg_type is MsgType.error]
+    withdrawn = [a for a in engine.store.thread(original.item_id) if a.announcement.msg_type is MsgType.error]
     if withdrawn:
         problems.append(
             Problem(

@@ -1,0 +1,133 @@
+"""The engine's context: what its tasks, the intake pipeline and the status report use, and no
+more — the store, the authorities and their channels, the clock, the runner that carries tasks,
+and the timings of the ``[herold]`` section. The edges build one per process (wiring) and hand
+it on; nothing below reaches back up for the application object."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import requests
+import structlog
+
+from adapters.port import Channel, ChannelContext
+from adapters.port.http import session
+from publisher.domain.announcement import Kind
+from publisher.domain.authority import Authority
+from publisher.engine.runner import Runner, TaskName
+from publisher.engine.settings import Runtime, Settings
+from publisher.engine.store import Store
+from publisher.site.registry import channel_types
+from publisher.site.website import Website
+
+log = structlog.get_logger("herold.engine")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Engine:
+    settings: Settings
+    store: Store
+    clock: Callable[[], datetime] = utcnow
+    http: requests.Session = field(default_factory=requests.Session)  # on-call webhooks
+    runner: Runner | None = None  # set by whoever composes the process (it needs the engine itself)
+    _channels: dict[tuple[str, str], Channel] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def build(
+        cls, settings: Settings, *, clock: Callable[[], datetime] = utcnow, http: requests.Session | None = None
+    ) -> Engine:
+        runtime = settings.herold
+        return cls(
+            settings=settings,
+            store=Store(runtime.database),
+            clock=clock,
+            http=http or session(runtime.http_deadline_seconds, pool=50),
+        )
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.settings.herold
+
+    def submit(self, task: TaskName, argument: str, *, kind: str, delay: float = 0.0) -> None:
+        assert self.runner is not None, "the engine runs tasks once a runner is set"
+        self.runner.submit(task, argument, queue="warnings" if kind == Kind.warning else "news", delay=delay)
+
+    # -- timings ------------------------------------------------------------------------------
+
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.runtime.lease_seconds)
+
+    def grace(self, kind: str) -> timedelta:
+        runtime = self.runtime
+        return timedelta(seconds=runtime.grace_warning_seconds if kind == Kind.warning else runtime.grace_news_seconds)
+
+    def deadline(self, kind: str) -> timedelta:
+        runtime = self.runtime
+        return timedelta(hours=runtime.deadline_warning_hours if kind == Kind.warning else runtime.deadline_news_hours)
+
+    # -- authorities and their channels ------------------------------------------------------
+
+    @property
+    def authorities(self) -> list[Authority]:
+        return self.settings.authorities
+
+    def authority(self, slug: str) -> Authority:
+        return self.settings.authority(slug)
+
+    def context(self, authority: Authority, channel_id: str) -> ChannelContext:
+        """What one channel gets: its authority, its own secrets, and no more."""
+        runtime = self.runtime
+        return ChannelContext(
+            authority=authority,
+            secrets=self.settings.secrets_of(authority.slug, channel_id),
+            clock=lambda: self.clock(),  # the current clock, also one a test sets later
+            media=runtime.data_dir,
+            timeouts=(runtime.http_connect_timeout, runtime.http_read_timeout),
+            deadline=runtime.http_deadline_seconds,
+        )
+
+    def channel(self, authority: str, channel_id: str) -> Channel:
+        key = (authority, channel_id)
+        with self._lock:
+            if key not in self._channels:
+                owner = self.authority(authority)
+                config = owner.channel(channel_id)
+                kind = channel_types()[config.type]
+                context = self.context(owner, channel_id)
+                if issubclass(kind, Website):
+                    runtime = self.runtime
+                    self._channels[key] = kind(
+                        config, context, archive=self.store, data_dir=runtime.data_dir, templates=runtime.templates_dir
+                    )
+                else:
+                    self._channels[key] = kind(config, context)
+            return self._channels[key]
+
+    def websites(self, authority: str) -> list[Website]:
+        """The authority's built-in websites (usually one): the publisher of record."""
+        owner = self.authority(authority)
+        found = [self.channel(authority, config.id) for config in owner.channels if config.type == Website.type]
+        return [site for site in found if isinstance(site, Website)]
+
+    def website(self, authority: str) -> Website:
+        """The authority's built-in website (the first, should it have several)."""
+        return self.websites(authority)[0]
+
+    def close_channels(self) -> None:
+        """Let channels finish work they held back for a moment (the website's list rewrite)."""
+        with self._lock:
+            channels = list(self._channels.values())
+        for channel in channels:
+            try:
+                channel.close()
+            except Exception:
+                log.exception("closing a channel failed", channel=channel.id)

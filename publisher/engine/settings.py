@@ -1,0 +1,79 @@
+"""The operator's settings as Herold runs with them: the ``[herold]`` section (Runtime), the
+authorities with their channels, and the secrets their ``*_env`` keys named. Loading and checking
+them is the edges' work (publisher.edges.config); here they are plain, checked data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from publisher.domain.authority import Authority
+
+
+class Runtime(BaseModel):
+    """The ``[herold]`` section."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_dir: Path = Path("var")
+    database_url: str | None = None  # default: SQLite in data_dir
+    redis_url: str | None = None  # set: deliveries run on Celery workers
+    listen: str = "127.0.0.1:8000"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+    embedded_workers: int = Field(default=8, ge=1, le=64)
+    grace_warning_seconds: float = Field(default=10, gt=0)
+    grace_news_seconds: float = Field(default=300, gt=0)
+    deadline_warning_hours: float = Field(default=2, gt=0)
+    deadline_news_hours: float = Field(default=24, gt=0)
+    # A worker holds a delivery this long per attempt; if it dies, the sweep hands the delivery on
+    # after that. Longer than the slowest attempt (timeouts, image uploads), or attempts overlap.
+    lease_seconds: float = Field(default=60, gt=0)  # renewed every third of it while an attempt runs
+    retry_base_seconds: float = Field(default=2.0, gt=0)  # first retry; doubles per attempt, up to 5 min
+    sweep_seconds: float = Field(default=5.0, gt=0)  # how often `herold beat` looks for due or lost work
+    # A due delivery not started within this is taken as lost with its message and queued again
+    # (a duplicate is harmless, just wasted work, so not much sooner). In-process, a backlog the
+    # sweep has queued is left to the pool for this long.
+    requeue_after_seconds: float = Field(default=30.0, gt=0)
+    http_connect_timeout: float = Field(default=5.0, gt=0)
+    http_read_timeout: float = Field(default=20.0, gt=0)
+    # A whole outbound call, answer included: a server trickling its answer byte by byte is cut
+    # off here (channels may set their own call_deadline_seconds).
+    http_deadline_seconds: float = Field(default=60.0, gt=0, le=600)
+    smtp_host: str | None = None  # for e-mail to on-call contacts
+    smtp_port: int = Field(default=25, gt=0, lt=65536)
+    smtp_from: str = "herold@localhost"
+    smtp_user: str | None = None
+    smtp_password_env: str | None = None
+    smtp_starttls: bool = False
+    templates_dir: Path | None = None
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'herold.db'}"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    herold: Runtime
+    authorities: list[Authority]
+    secrets: dict[str, SecretStr] = Field(default_factory=dict, repr=False)  # "slug/channel/key" -> value
+    source: Path | None = None
+
+    def authority(self, slug: str) -> Authority:
+        for authority in self.authorities:
+            if authority.slug == slug:
+                return authority
+        raise KeyError(slug)
+
+    def secret(self, authority: str, owner: str, key: str) -> str:
+        return self.secrets[f"{authority}/{owner}/{key}"].get_secret_value()
+
+    def secrets_of(self, authority: str, owner: str) -> dict[str, str]:
+        """One channel's (or the on-call webhook's) secrets, by key: its own, and no one else's."""
+        prefix = f"{authority}/{owner}/"
+        return {name.removeprefix(prefix): value.get_secret_value() for name, value in self.secrets.items()
+                if name.startswith(prefix)}  # fmt: skip
