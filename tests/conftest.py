@@ -116,9 +116,9 @@ def store(database_url: str) -> Iterator[Store]:
 
 def forget_cached(announcement_id: str) -> None:
     """Make this process read a stored document again (after a test changed it in the database)."""
-    from publisher.engine import store
+    from publisher.engine.store import documents
 
-    store._documents.pop(announcement_id, None)
+    documents.forget(announcement_id)
 
 
 def warning(**changes: Any) -> dict[str, Any]:

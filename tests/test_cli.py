@@ -208,7 +208,7 @@ def test_tokens_are_listed_without_their_values_and_a_revoked_one_no_longer_work
     assert token not in listed.output
     assert "Revoked" in herold(config, "token", "revoke", token_id).output
     store = Store(load_settings(config).herold.database)
-    assert store.token_authority(token) is None
+    assert store.tokens.authority_of(token) is None
     assert "revoked" in herold(config, "token", "list").output
     store.dispose()
 

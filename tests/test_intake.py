@@ -30,8 +30,8 @@ def problems_of(herold: Herold, document: dict[str, Any]) -> list[str]:
 
 
 def count(herold: Herold, table: Any) -> int:
-    with herold.store.session() as session:
-        return int(session.scalar(select(func.count()).select_from(table)) or 0)
+    with herold.store.engine.begin() as connection:
+        return int(connection.scalar(select(func.count()).select_from(table)) or 0)
 
 
 def png() -> str:
@@ -57,7 +57,7 @@ def test_channels_must_exist_and_the_own_website_is_never_skipped(herold: Herold
         "channels.0: authority 'lk-beispiel' has no channel 'telegram' (it has: website)"
     ]
     announcement_id = accept(herold.engine, warning(channels=[]), source="test", actor="t")
-    assert [d.channel for d in herold.store.deliveries(announcement_id)] == ["website"]
+    assert [d.channel for d in herold.store.operations.of(announcement_id, publishing=True)] == ["website"]
 
 
 def test_an_unknown_authority_is_named(herold: Herold) -> None:
@@ -125,7 +125,7 @@ def test_a_follow_up_keeps_what_it_leaves_out_from_its_original(herold: Herold) 
         source="test",
         actor="t",
     )
-    first, kept, ended = (herold.store.announcement(i) for i in (original, update, cancel))
+    first, kept, ended = (herold.store.announcements.get(i) for i in (original, update, cancel))
     assert first and kept and ended
     assert kept.announcement.area == first.announcement.area and kept.announcement.event == "Bombenentschärfung"
     assert kept.announcement.instruction == first.announcement.instruction
@@ -157,13 +157,13 @@ def test_an_accepted_announcement_is_recorded_in_the_audit_log_with_its_source(h
     announcement_id = accept(
         herold.engine, warning(media=[{"data": png(), "alt": "Karte"}]), source="api", actor="token:leitstelle"
     )
-    entry = herold.store.audit_log(announcement_id=announcement_id)[0]  # then its website delivery is released
+    entry = herold.store.audit.entries(announcement_id=announcement_id)[0]  # then its website delivery is released
     assert (entry.action, entry.source, entry.actor) == ("announcement.accepted", "api", "token:leitstelle")
     assert entry.detail is not None
     assert re.match(
         r"https://www.lk-beispiel.de/warnungen/\d{4}/\d{2}/fliegerbombe-in-der-altstadt-", entry.detail["url"]
     )
-    stored = herold.store.announcement(announcement_id)
+    stored = herold.store.announcements.get(announcement_id)
     assert stored is not None
     [media] = stored.announcement.media
     assert media.data is None and media.path is not None
@@ -274,5 +274,5 @@ def test_text_a_follow_up_keeps_from_before_a_rule_existed_does_not_stop_the_fol
                     source="test", actor="t")  # fmt: skip
 
     assert [d.state.value for d in wait_until_settled(herold.engine, cancel, 20)] == ["succeeded"]
-    kept = herold.store.announcement(update_id)
+    kept = herold.store.announcements.get(update_id)
     assert kept is not None and kept.announcement.event == "Bomben\x1bentschärfung"

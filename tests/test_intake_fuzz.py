@@ -161,7 +161,7 @@ def assert_everything_stored_reads_back_reports_and_renders(herold: Herold) -> i
     for row in rows:  # as stored, by every rule between fields (reading back alone leaves them out)
         Announcement.model_validate(row.document, context=EFFECTIVE)
     for announcement_id in ids:
-        stored = herold.store.announcement(announcement_id)
+        stored = herold.store.announcements.get(announcement_id)
         assert stored is not None
         result = report(herold.engine, announcement_id)
         assert result is not None and result.status != "unreadable"
@@ -185,7 +185,7 @@ def fuzzed(make_settings: SettingsFactory, make_herold: HeroldFactory) -> Callab
 
 
 def run_through_api(herold: Herold, examples: int) -> None:
-    token = herold.store.create_token("lk-beispiel", "fuzz", herold.clock())
+    token = herold.store.tokens.create("lk-beispiel", "fuzz", herold.clock())
     accepted: list[str] = []
     answers: dict[int, int] = {}
     auth = {"Authorization": f"Bearer {token}"}

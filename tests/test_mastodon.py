@@ -27,7 +27,7 @@ from publisher.domain.announcement import parse_announcement
 from publisher.domain.records import Variant
 from publisher.edges.wiring import Herold
 from publisher.engine import tasks
-from publisher.engine.schema import DeliveryState
+from publisher.engine.schema import OperationState
 from publisher.engine.tasks import wait_until_settled
 from publisher.sources.intake import accept
 
@@ -69,7 +69,7 @@ def publish(herold: Herold, document: dict[str, Any]) -> str:
 
 
 def copy_on_fediverse(herold: Herold, announcement_id: str) -> Any:
-    delivery = herold.store.copy_on(announcement_id, "fediverse")
+    delivery = herold.store.operations.copy_on(announcement_id, "fediverse")
     assert delivery is not None
     return delivery
 
@@ -121,7 +121,7 @@ def test_against_mastodon_mock_a_warning_its_update_and_all_clear_form_one_pinne
         herold, warning(msg_type="cancel", references=original, headline="Bombe entschärft", instruction=None)
     )
     second, third = (copy_on_fediverse(herold, i) for i in (update, cancel))
-    assert {first.state, second.state, third.state} == {DeliveryState.succeeded}
+    assert {first.state, second.state, third.state} == {OperationState.succeeded}
 
     posted = status(first)
     assert "Fliegerbombe in der Altstadt" in posted["content"]
@@ -134,7 +134,7 @@ def test_against_mastodon_mock_a_warning_its_update_and_all_clear_form_one_pinne
     assert status(third)["in_reply_to_id"] == second.platform_id
     assert status(third)["spoiler_text"] == "", "an all-clear needs no content warning"
     assert status(first)["pinned"] is False, "unpinned by the all-clear"
-    assert herold.store.pinned() == []
+    assert herold.store.operations.pinned() == []
 
 
 # -- our fake server: failures the real one can produce -------------------------------------
@@ -331,7 +331,8 @@ def test_accepting_never_waits_for_a_server_and_uses_the_limit_it_last_announced
         for announcement_id in (first, second):
             wait_until_settled(herold.engine, announcement_id, 30)
 
-    shortened = {a: {v.channel: v.limit for v in herold.store.variants(a)}["fediverse"] for a in (first, second)}
+    limits = {a: {v.channel: v.limit for v in herold.store.announcements.variants(a)} for a in (first, second)}
+    shortened = {a: limits[a]["fediverse"] for a in (first, second)}
     assert shortened == {first: 500, second: 5000}
 
 
@@ -387,12 +388,12 @@ def test_a_pinned_warning_is_unpinned_when_it_expires(
     expires = herold.clock() + timedelta(seconds=3)
     announcement_id = publish(herold, warning(expires=expires.isoformat()))
     assert fake.statuses[0]["pinned"] is True
-    assert [d.id for d in herold.store.pinned()] == [copy_on_fediverse(herold, announcement_id).id]
+    assert [d.id for d in herold.store.operations.pinned()] == [copy_on_fediverse(herold, announcement_id).id]
     deadline = time.monotonic() + 15
-    while (fake.statuses[0]["pinned"] or herold.store.pinned()) and time.monotonic() < deadline:
+    while (fake.statuses[0]["pinned"] or herold.store.operations.pinned()) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert fake.statuses[0]["pinned"] is False
-    assert herold.store.pinned() == [], "and Herold knows it"
+    assert herold.store.operations.pinned() == [], "and Herold knows it"
 
 
 def test_the_lookup_after_an_hour_never_takes_the_alert_for_its_update(
@@ -417,10 +418,10 @@ def test_a_warning_whose_unpin_failed_on_the_all_clear_is_unpinned_later(
     fake.fail("POST", f"/api/v1/statuses/{status_id}/unpin", status(503))
     publish(herold, warning(msg_type="cancel", references=original, headline="Entwarnung", instruction=None))
     deadline = time.monotonic() + 15
-    while (fake.statuses[0]["pinned"] or herold.store.pinned()) and time.monotonic() < deadline:
+    while (fake.statuses[0]["pinned"] or herold.store.operations.pinned()) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert fake.statuses[0]["pinned"] is False
-    assert herold.store.pinned() == []
+    assert herold.store.operations.pinned() == []
     unpins = [r for r in fake.requests if r.path.endswith("/unpin")]
     assert [r.status for r in unpins] == [503, 200]
 
@@ -431,7 +432,7 @@ def test_with_pinning_switched_off_nothing_is_pinned(
     herold = start(make_settings, make_herold, fake.url, "herold-token", pin_warnings=False)
     publish(herold, warning())
     assert fake.statuses[0]["pinned"] is False
-    assert herold.store.pinned() == []
+    assert herold.store.operations.pinned() == []
 
 
 def test_beyond_the_instance_s_pin_limit_a_warning_is_posted_but_not_pinned_and_nothing_is_refused(
@@ -440,17 +441,17 @@ def test_beyond_the_instance_s_pin_limit_a_warning_is_posted_but_not_pinned_and_
     herold = start(make_settings, make_herold, fake.url, "herold-token")
     ids = [publish(herold, warning(headline=f"Unwetter Nummer {n}")) for n in range(6)]
 
-    assert all(copy_on_fediverse(herold, i).state is DeliveryState.succeeded for i in ids)
+    assert all(copy_on_fediverse(herold, i).state is OperationState.succeeded for i in ids)
     assert [s["pinned"] for s in fake.statuses] == [True] * 5 + [False]
     pins = [r for r in fake.requests if r.path.endswith("/pin")]
     assert [r.status for r in pins] == [200] * 5, "the sixth pin is not even asked for"
-    [skipped] = [e for e in herold.store.audit_log(announcement_id=ids[5]) if e.action == "delivery.not_pinned"]
+    [skipped] = [e for e in herold.store.audit.entries(announcement_id=ids[5]) if e.action == "delivery.not_pinned"]
     assert "5 warnings are pinned already" in str(skipped.detail)
 
     # Once one of them is over, the next warning is pinned again.
     publish(herold, warning(msg_type="cancel", references=ids[0], headline="Entwarnung", instruction=None))
     latest = publish(herold, warning(headline="Unwetter Nummer 7"))
-    assert copy_on_fediverse(herold, latest).pinned
+    assert copy_on_fediverse(herold, latest) in herold.store.operations.pinned()
 
 
 def test_answers_are_read_as_the_server_sent_them_not_converted_field_by_field(

@@ -101,7 +101,7 @@ def test_a_delivery_that_fails_for_good_is_mailed_and_posted_to_the_control_room
     assert f"herold status {announcement_id}" in body
     data = verified(posted)["data"]
     assert (data["channel"], data["state"], data["announcement_id"]) == ("social", "failed", announcement_id)
-    assert {n.state for n in herold.store.notifications()} == {"sent"}
+    assert {n.state for n in herold.store.notifications.all()} == {"sent"}
 
 
 def test_refused_credentials_flag_the_channel_and_are_told_once_until_it_works_again(
@@ -126,7 +126,7 @@ def test_refused_credentials_flag_the_channel_and_are_told_once_until_it_works_a
     assert status.attention == {"social": "credentials refused: the platform answered 401: the access token is invalid"}
     assert "ATTENTION: channel social needs a person" in table(status)
     publish(herold, headline="Dritte Warnung")
-    assert herold.store.attention("lk-beispiel") == {}, "a success clears the flag"
+    assert herold.store.health.attention("lk-beispiel") == {}, "a success clears the flag"
 
 
 def test_a_notification_that_cannot_be_sent_is_tried_again(
@@ -139,7 +139,7 @@ def test_a_notification_that_cannot_be_sent_is_tried_again(
         assert [r.headers["webhook-id"] for r in requests] == [requests[0].headers["webhook-id"]] * 3
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            webhook = [n for n in herold.store.notifications() if n.medium == "webhook"]
+            webhook = [n for n in herold.store.notifications.all() if n.medium == "webhook"]
             if webhook and webhook[0].state == "sent":
                 break
             time.sleep(0.05)
@@ -153,5 +153,5 @@ def test_without_on_call_contacts_the_failure_is_still_in_the_audit_log(
     authority["channels"].append({"id": "social", "type": "fake-other", "script": ["permanent"]})
     herold = make_herold(make_settings(authorities=[authority], grace_warning_seconds=0.2))
     announcement_id = publish(herold)
-    assert herold.store.notifications() == []
-    assert "alarm" in [e.action for e in herold.store.audit_log(announcement_id=announcement_id)]
+    assert herold.store.notifications.all() == []
+    assert "alarm" in [e.action for e in herold.store.audit.entries(announcement_id=announcement_id)]

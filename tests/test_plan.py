@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from publisher.core.plan import Plan, Step, plan, website_published
-from publisher.engine.schema import DeliveryState as S
+from publisher.domain.records import OperationState as S
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 GRACE = timedelta(seconds=10)

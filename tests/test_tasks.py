@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from adapters.port import Receipt
+from publisher.domain.records import AuditEntry
 from publisher.edges.wiring import Herold, utcnow
 from publisher.engine import tasks
 from publisher.engine.report import report
-from publisher.engine.schema import AnnouncementRow, DeliveryState
+from publisher.engine.schema import AnnouncementRow, OperationState
 from publisher.engine.tasks import release_by_override, wait_until_settled
 from publisher.sources.intake import accept
 
@@ -59,8 +59,8 @@ def publish(herold: Herold, document: dict[str, Any], timeout: float = 30) -> st
     return announcement_id
 
 
-def states(herold: Herold, announcement_id: str) -> dict[str, DeliveryState]:
-    return {d.channel: d.state for d in herold.store.deliveries(announcement_id)}
+def states(herold: Herold, announcement_id: str) -> dict[str, OperationState]:
+    return {d.channel: d.state for d in herold.store.operations.of(announcement_id, publishing=True)}
 
 
 def test_across_many_announcements_at_once_no_later_wave_starts_before_the_page_exists(
@@ -84,12 +84,12 @@ def test_across_many_announcements_at_once_no_later_wave_starts_before_the_page_
         thread.join()
     for announcement_id in ids:
         wait_until_settled(herold.engine, announcement_id, 60)
-        assert set(states(herold, announcement_id).values()) == {DeliveryState.succeeded}
+        assert set(states(herold, announcement_id).values()) == {OperationState.succeeded}
     calls = journal.of("fedi") + journal.of("other")
     assert len(calls) == 60
     assert all(call.website_page_existed for call in calls)
     for call in calls:
-        website = herold.store.copy_on(call.announcement_id, "website")
+        website = herold.store.operations.copy_on(call.announcement_id, "website")
         assert website is not None and website.finished_at is not None and call.at >= website.finished_at
 
 
@@ -103,13 +103,13 @@ def test_each_release_records_why_it_happened(
         {"id": "other", "type": "fake-other"},
     )
     announcement_id = publish(herold, warning())
-    reasons = {d.channel: d.release_reason for d in herold.store.deliveries(announcement_id)}
+    reasons = {d.channel: d.release_reason for d in herold.store.operations.of(announcement_id, publishing=True)}
     assert reasons == {
         "website": "accepted",
         "fedi": "the item's website page is published",
         "other": "the grace period of 0.3 s after the fediverse wave passed",
     }
-    audit = [e for e in herold.store.audit_log(announcement_id=announcement_id) if e.action == "delivery.released"]
+    audit = [e for e in herold.store.audit.entries(announcement_id=announcement_id) if e.action == "delivery.released"]
     assert {e.detail["channel"] for e in audit if e.detail} == {"website", "fedi", "other"}
 
 
@@ -123,7 +123,7 @@ def test_a_failed_website_holds_everything_back_until_a_person_releases_a_warnin
         website={"id": "website", "type": "fake-website", "script": ["permanent"]},
     )
     announcement_id = publish(herold, warning())
-    assert states(herold, announcement_id) == {"website": DeliveryState.failed, "other": DeliveryState.waiting}
+    assert states(herold, announcement_id) == {"website": OperationState.failed, "other": OperationState.waiting}
     assert journal.of("other") == []
     status = report(herold.engine, announcement_id)
     assert status is not None and status.status == "held back" and "website delivery failed" in (status.held_back or "")
@@ -142,9 +142,9 @@ def test_a_failed_website_holds_everything_back_until_a_person_releases_a_warnin
         == []
     )
     wait_until_settled(herold.engine, announcement_id, 30)
-    assert states(herold, announcement_id)["other"] is DeliveryState.succeeded
+    assert states(herold, announcement_id)["other"] is OperationState.succeeded
     [override] = [
-        e for e in herold.store.audit_log(announcement_id=announcement_id) if e.action == "announcement.override"
+        e for e in herold.store.audit.entries(announcement_id=announcement_id) if e.action == "announcement.override"
     ]
     assert override.actor == "cli:leitstelle" and override.detail == {
         "reason": "Webserver ausgefallen, Evakuierung läuft"
@@ -178,14 +178,15 @@ def test_even_a_wrongly_released_delivery_is_held_at_the_last_moment(
         website={"id": "website", "type": "fake-website", "script": ["hang:30"]},
     )
     announcement_id = accept(herold.engine, warning(), source="test", actor="t")
-    other = herold.store.copy_on(announcement_id, "other")
+    other = herold.store.operations.copy_on(announcement_id, "other")
     assert other is not None
-    assert herold.store.release(other.id, "a bug", herold.clock(), timedelta(hours=2))  # the plan never would
+    entry = AuditEntry(at=herold.clock(), authority="lk-beispiel", actor="bug", source="test", action="released")
+    assert herold.store.operations.release(other.id, "a bug", herold.clock(), timedelta(hours=2), entry)  # never so
     tasks.deliver(herold.engine, other.id)
     assert journal.of("other") == []
-    held = herold.store.delivery(other.id)
-    assert held is not None and held.state is DeliveryState.waiting and held.attempts == 0
-    assert "delivery.held" in [e.action for e in herold.store.audit_log(announcement_id=announcement_id)]
+    held = herold.store.operations.get(other.id)
+    assert held is not None and held.state is OperationState.waiting and held.attempts == 0
+    assert "delivery.held" in [e.action for e in herold.store.audit.entries(announcement_id=announcement_id)]
     RELEASE.set()  # now let the website delivery finish
     wait_until_settled(herold.engine, announcement_id, 30)
     assert [c.website_page_existed for c in journal.of("other")] == [False]  # fake website writes no page
@@ -200,9 +201,9 @@ def test_transient_errors_are_retried_and_every_attempt_counts(
         {"id": "other", "type": "fake-other", "script": ["transient", "transient", "transient", "ok"]},
     )
     announcement_id = publish(herold, warning())
-    [delivery] = [d for d in herold.store.deliveries(announcement_id) if d.channel == "other"]
-    assert delivery.state is DeliveryState.succeeded and delivery.attempts == 4
-    retries = [e for e in herold.store.audit_log(announcement_id=announcement_id) if e.action == "delivery.retry"]
+    [delivery] = [d for d in herold.store.operations.of(announcement_id, publishing=True) if d.channel == "other"]
+    assert delivery.state is OperationState.succeeded and delivery.attempts == 4
+    retries = [e for e in herold.store.audit.entries(announcement_id=announcement_id) if e.action == "delivery.retry"]
     assert len(retries) == 3
 
 
@@ -216,8 +217,8 @@ def test_retry_after_is_honoured(make_settings: SettingsFactory, make_herold: He
 @pytest.mark.parametrize(
     ("script", "state", "reason", "credentials"),
     [
-        (["permanent"], DeliveryState.failed, "the platform answered 422: text too long", False),
-        (["credentials"], DeliveryState.failed, "credentials refused: the platform answered 401", True),
+        (["permanent"], OperationState.failed, "the platform answered 422: text too long", False),
+        (["credentials"], OperationState.failed, "credentials refused: the platform answered 401", True),
     ],
     ids=["validation", "credentials"],
 )
@@ -226,15 +227,15 @@ def test_a_permanent_failure_stops_at_once_and_raises_the_alarm(
     make_herold: HeroldFactory,
     journal: Journal,
     script: list[str],
-    state: DeliveryState,
+    state: OperationState,
     reason: str,
     credentials: bool,
 ) -> None:
     herold = start(make_settings, make_herold, {"id": "other", "type": "fake-other", "script": script})
     announcement_id = publish(herold, warning())
-    [delivery] = [d for d in herold.store.deliveries(announcement_id) if d.channel == "other"]
+    [delivery] = [d for d in herold.store.operations.of(announcement_id, publishing=True) if d.channel == "other"]
     assert delivery.state is state and delivery.attempts == 1 and reason in (delivery.last_error or "")
-    [alarm] = [e for e in herold.store.audit_log(announcement_id=announcement_id) if e.action == "alarm"]
+    [alarm] = [e for e in herold.store.audit.entries(announcement_id=announcement_id) if e.action == "alarm"]
     assert alarm.detail is not None and alarm.detail["credentials"] is credentials
 
 
@@ -248,14 +249,14 @@ def test_a_delivery_that_keeps_failing_is_given_up_at_its_deadline(
         deadline_warning_hours=1.5 / 3600,
     )
     announcement_id = publish(herold, warning())
-    [delivery] = [d for d in herold.store.deliveries(announcement_id) if d.channel == "other"]
-    assert delivery.state is DeliveryState.dead and delivery.attempts >= 2
+    [delivery] = [d for d in herold.store.operations.of(announcement_id, publishing=True) if d.channel == "other"]
+    assert delivery.state is OperationState.dead and delivery.attempts >= 2
     assert "gave up after" in (delivery.last_error or "")
 
 
-@pytest.mark.parametrize(("document", "state"), [(news, DeliveryState.unknown), (warning, DeliveryState.succeeded)])
+@pytest.mark.parametrize(("document", "state"), [(news, OperationState.unknown), (warning, OperationState.succeeded)])
 def test_an_ambiguous_write_is_retried_for_warnings_but_left_to_a_person_for_news(
-    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal, document: Any, state: DeliveryState
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal, document: Any, state: OperationState
 ) -> None:
     herold = start(make_settings, make_herold, {"id": "other", "type": "fake-other", "script": ["ambiguous"]})
     announcement_id = publish(herold, document())
@@ -272,9 +273,9 @@ def test_follow_ups_are_posted_as_replies_in_the_original_thread(
     first, second, third = journal.of("fedi")
     assert first.in_reply_to is None
     assert second.in_reply_to is not None
-    assert second.in_reply_to.platform_id == (herold.store.copy_on(original, "fedi") or None).platform_id  # type: ignore[union-attr]
+    assert second.in_reply_to.platform_id == (herold.store.operations.copy_on(original, "fedi") or None).platform_id  # type: ignore[union-attr]
     assert third.in_reply_to is not None
-    assert third.in_reply_to.platform_id == (herold.store.copy_on(update, "fedi") or None).platform_id  # type: ignore[union-attr]
+    assert third.in_reply_to.platform_id == (herold.store.operations.copy_on(update, "fedi") or None).platform_id  # type: ignore[union-attr]
     assert third.text.startswith("Entwarnung: ")
 
 
@@ -288,8 +289,8 @@ def test_a_scheduled_announcement_is_published_at_its_time_and_not_before(
     status = report(herold.engine, announcement_id)
     assert status is not None and status.status == "scheduled"
     wait_until_settled(herold.engine, announcement_id, 30)
-    website = herold.store.copy_on(announcement_id, "website")
-    assert website is not None and website.state is DeliveryState.succeeded
+    website = herold.store.operations.copy_on(announcement_id, "website")
+    assert website is not None and website.state is OperationState.succeeded
     assert website.finished_at is not None and website.finished_at >= at
 
 
@@ -303,7 +304,7 @@ def test_a_hanging_channel_does_not_delay_the_others(
         {"id": "fast", "type": "fake-other"},
     )
     announcement_id = accept(herold.engine, warning(), source="test", actor="t")
-    expected = {"fast": DeliveryState.succeeded, "slow": DeliveryState.in_flight}  # the slow one hangs for 60 s
+    expected = {"fast": OperationState.succeeded, "slow": OperationState.in_flight}  # the slow one hangs for 60 s
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and {c: states(herold, announcement_id)[c] for c in expected} != expected:
         time.sleep(0.05)
@@ -317,30 +318,9 @@ def test_an_attempt_longer_than_the_lease_keeps_it_and_is_not_handed_on(
         make_settings, make_herold, {"id": "other", "type": "fake-other", "script": ["hang:2"]}, lease_seconds=0.6
     )
     announcement_id = publish(herold, warning())
-    [delivery] = [d for d in herold.store.deliveries(announcement_id) if d.channel == "other"]
-    assert delivery.state is DeliveryState.succeeded and delivery.attempts == 1
+    [delivery] = [d for d in herold.store.operations.of(announcement_id, publishing=True) if d.channel == "other"]
+    assert delivery.state is OperationState.succeeded and delivery.attempts == 1
     assert len(journal.of("other")) == 1
-
-
-def test_a_post_recorded_before_a_worker_died_is_not_posted_again(
-    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
-) -> None:
-    herold = start(make_settings, make_herold, {"id": "other", "type": "fake-other", "script": ["hang:30"]})
-    announcement_id = accept(herold.engine, warning(), source="test", actor="t")
-    deadline = time.monotonic() + 20
-    while not journal.of("other") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    claimed = herold.store.copy_on(announcement_id, "other")
-    assert claimed is not None and claimed.state is DeliveryState.in_flight
-    # The platform answered, the worker recorded the post's id, and then the worker died.
-    herold.store.record_receipt(claimed, Receipt("4711", "https://fake-other.example/4711"), herold.clock())
-    assert claimed.lease_until is not None
-    herold.store.return_expired_lease(claimed.id, claimed.lease_until, herold.clock())
-    tasks.deliver(herold.engine, claimed.id)
-    done = herold.store.copy_on(announcement_id, "other")
-    assert done is not None and done.state is DeliveryState.succeeded
-    assert (done.platform_id, done.attempts) == ("4711", 2)
-    assert len(journal.of("other")) == 1, "the platform was called once"
 
 
 def test_a_follow_up_never_overtakes_its_original_on_any_channel(
@@ -355,8 +335,8 @@ def test_a_follow_up_never_overtakes_its_original_on_any_channel(
     wait_until_settled(herold.engine, update, 30)
     first, second = journal.of("other")
     assert (first.announcement_id, second.announcement_id) == (original, update)
-    earlier = herold.store.copy_on(original, "other")
-    later = herold.store.copy_on(update, "other")
+    earlier = herold.store.operations.copy_on(original, "other")
+    later = herold.store.operations.copy_on(update, "other")
     assert earlier is not None and later is not None and earlier.finished_at is not None
     assert second.at >= earlier.finished_at
     assert later.attempts == 1, "waiting for the original is not an attempt"
@@ -374,9 +354,9 @@ def test_a_follow_up_to_a_scheduled_announcement_waits_for_it_and_keeps_its_whol
         herold.engine, warning(msg_type="update", references=original, headline="Neue Lage"), source="test", actor="t"
     )
     wait_until_settled(herold.engine, update, 30)
-    assert set(states(herold, original).values()) == {DeliveryState.succeeded}
-    assert set(states(herold, update).values()) == {DeliveryState.succeeded}
-    website = herold.store.copy_on(update, "website")
+    assert set(states(herold, original).values()) == {OperationState.succeeded}
+    assert set(states(herold, update).values()) == {OperationState.succeeded}
+    website = herold.store.operations.copy_on(update, "website")
     assert website is not None and website.finished_at is not None and website.finished_at >= at
 
 
@@ -397,10 +377,10 @@ def test_an_announcement_whose_stored_document_cannot_be_read_fails_once_and_blo
         tasks.advance(herold.engine, later)
     other = publish(herold, warning())
 
-    assert set(states(herold, later).values()) == {DeliveryState.failed}
-    unreadable = [e for e in herold.store.audit_log(announcement_id=later) if e.action == "announcement.unreadable"]
+    assert set(states(herold, later).values()) == {OperationState.failed}
+    unreadable = [e for e in herold.store.audit.entries(announcement_id=later) if e.action == "announcement.unreadable"]
     assert len(unreadable) == 1
     result = report(herold.engine, later)
     assert result is not None and result.status == "unreadable" and result.held_back
-    assert set(states(herold, other).values()) == {DeliveryState.succeeded}
+    assert set(states(herold, other).values()) == {OperationState.succeeded}
     assert herold.website("lk-beispiel").rebuild_all() > 0

@@ -67,7 +67,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def token_for(herold: Herold, authority: str = SLUG) -> str:
-    return herold.store.create_token(authority, "test", herold.clock())
+    return herold.store.tokens.create(authority, "test", herold.clock())
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ def test_publishing_without_a_token_is_refused_with_a_bearer_challenge(
     assert response.status_code == 401, response.text
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert "token" in response.json()["error"]
-    assert herold.store.audit_log(authority=SLUG) == [], "nothing may be accepted"
+    assert herold.store.audit.entries(authority=SLUG) == [], "nothing may be accepted"
 
 
 @pytest.mark.parametrize("method", ["POST", "GET"])
@@ -134,7 +134,7 @@ def test_a_token_may_not_publish_for_another_authority(two_authorities: Herold) 
 
     assert response.status_code == 403, response.text
     assert SLUG in response.json()["error"] or OTHER["slug"] in response.json()["error"]
-    assert two_authorities.store.audit_log(authority=SLUG) == [], "nothing may be accepted"
+    assert two_authorities.store.audit.entries(authority=SLUG) == [], "nothing may be accepted"
 
 
 def test_a_token_may_not_read_another_authority_s_announcement(two_authorities: Herold) -> None:
@@ -168,7 +168,7 @@ def test_a_valid_announcement_is_accepted_with_its_page_address_and_deliveries(
 
     assert response.status_code == 201, response.text
     body = response.json()
-    stored = herold.store.announcement(body["id"])
+    stored = herold.store.announcements.get(body["id"])
     assert stored is not None
     assert body["item_url"] == BASE_URL + stored.item_path
     assert [d["channel"] for d in body["deliveries"]] == ["website"]
@@ -181,7 +181,7 @@ def test_the_authority_is_taken_from_the_token_when_the_document_leaves_it_out(
     response = client.post(ANNOUNCEMENTS, json=warning(authority=None), headers=auth)
 
     assert response.status_code == 201, response.text
-    stored = herold.store.announcement(response.json()["id"])
+    stored = herold.store.announcements.get(response.json()["id"])
     assert stored is not None
     assert stored.authority == SLUG
 
@@ -195,7 +195,7 @@ def test_an_invalid_announcement_is_answered_with_every_problem_and_nothing_is_p
     problems = response.json()["problems"]
     assert all(set(problem) == {"field", "message"} and problem["message"] for problem in problems)
     assert {"severity", "instruction"} <= {problem["field"] for problem in problems}
-    assert herold.store.audit_log(authority=SLUG) == []
+    assert herold.store.audit.entries(authority=SLUG) == []
 
 
 @pytest.mark.parametrize(
@@ -247,7 +247,7 @@ def test_an_own_announcement_shows_how_each_channel_went(
     herold: Herold, client: TestClient, auth: dict[str, str]
 ) -> None:
     announcement_id = published(herold, warning())
-    stored = herold.store.announcement(announcement_id)
+    stored = herold.store.announcements.get(announcement_id)
     assert stored is not None
 
     response = client.get(f"{ANNOUNCEMENTS}/{announcement_id}", headers=auth)
@@ -279,7 +279,7 @@ def test_a_release_is_refused_with_a_reason_when_there_is_nothing_to_release(
 
     assert response.status_code == 409, response.text
     assert reason in response.json()["error"]
-    stored = herold.store.announcement(announcement_id)
+    stored = herold.store.announcements.get(announcement_id)
     assert stored is not None
     assert stored.override_reason is None
 
@@ -291,7 +291,7 @@ def test_the_public_site_is_served_under_the_base_path_with_security_headers_and
     herold: Herold, client: TestClient
 ) -> None:
     announcement_id = published(herold, warning())
-    stored = herold.store.announcement(announcement_id)
+    stored = herold.store.announcements.get(announcement_id)
     assert stored is not None
     base_path = "/warnungen/"
 
@@ -324,7 +324,7 @@ def test_the_health_check_says_ok(client: TestClient) -> None:
 
 
 def test_a_body_larger_than_any_announcement_is_refused_before_it_is_read(herold: Herold) -> None:
-    token = herold.store.create_token("lk-beispiel", "test", herold.clock())
+    token = herold.store.tokens.create("lk-beispiel", "test", herold.clock())
     client = TestClient(create_app(herold, start=False))
     answer = client.post(
         "/api/v1/announcements",
@@ -434,7 +434,7 @@ def test_text_and_times_no_announcement_needs_are_a_422_on_every_database(
 
     assert answer.status_code == 422, answer.text
     assert [p["field"] for p in answer.json()["problems"]] == [field]
-    assert herold.store.audit_log(authority=SLUG) == [], "nothing may be accepted"
+    assert herold.store.audit.entries(authority=SLUG) == [], "nothing may be accepted"
 
 
 @pytest.mark.parametrize("weird", ["nicht-da", "%00", "x" * 500, "1a2b3c4d-0000-0000-0000-00000000000g"])
@@ -522,7 +522,7 @@ def test_a_client_that_goes_away_mid_request_is_not_an_error(herold: Herold, cap
     call(create_app(herold, start=False), "POST", ANNOUNCEMENTS, receive, token=token_for(herold))
 
     assert "unhandled error" not in capfd.readouterr().err
-    assert herold.store.audit_log(authority=SLUG) == []
+    assert herold.store.audit.entries(authority=SLUG) == []
 
 
 def test_many_wrong_tokens_from_one_address_are_refused_for_a_while_and_said_once(

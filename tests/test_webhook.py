@@ -40,7 +40,7 @@ from publisher.core.render import render
 from publisher.domain.announcement import Announcement
 from publisher.edges.config import ConfigError
 from publisher.edges.wiring import Herold
-from publisher.engine.schema import DeliveryState
+from publisher.engine.schema import OperationState
 from publisher.engine.tasks import wait_until_settled
 from publisher.sources.intake import accept
 
@@ -463,8 +463,8 @@ def test_each_announcement_reaches_the_partner_once_signed_and_only_after_its_pa
     assert [r.json()["type"] for r in received] == ["announcement.alert", "announcement.update"]
     assert pages_existed == [True, True]
     for request, announcement_id in zip(received, [original, update], strict=True):
-        delivery = herold.store.copy_on(announcement_id, "radio")
-        assert delivery is not None and delivery.state is DeliveryState.succeeded
+        delivery = herold.store.operations.copy_on(announcement_id, "radio")
+        assert delivery is not None and delivery.state is OperationState.succeeded
         assert request.headers["webhook-id"] == delivery.idempotency_key
         assert signature_verifies(SECRET, request.headers, request.body)
 
@@ -472,15 +472,15 @@ def test_each_announcement_reaches_the_partner_once_signed_and_only_after_its_pa
 @pytest.mark.parametrize(
     ("answers", "state", "attempts", "error"),
     [
-        pytest.param([500, 500, 200], DeliveryState.succeeded, 3, None, id="server-errors-then-ok"),
-        pytest.param([401], DeliveryState.failed, 1, "credentials refused", id="secret-refused"),
+        pytest.param([500, 500, 200], OperationState.succeeded, 3, None, id="server-errors-then-ok"),
+        pytest.param([401], OperationState.failed, 1, "credentials refused", id="secret-refused"),
     ],
 )
 def test_the_engine_retries_what_may_pass_and_stops_at_what_cannot(
     make_settings: SettingsFactory,
     make_herold: HeroldFactory,
     answers: list[int],
-    state: DeliveryState,
+    state: OperationState,
     attempts: int,
     error: str | None,
 ) -> None:
@@ -489,7 +489,7 @@ def test_the_engine_retries_what_may_pass_and_stops_at_what_cannot(
         announcement_id = publish(herold, warning())
         received = receiver.requests
 
-    delivery = herold.store.copy_on(announcement_id, "radio")
+    delivery = herold.store.operations.copy_on(announcement_id, "radio")
     assert delivery is not None
     assert delivery.state is state and delivery.attempts == attempts
     if error is not None:
@@ -516,13 +516,13 @@ def test_a_receiver_that_trickles_its_answer_is_retried_after_the_call_deadline(
         announcement_id = accept(herold.engine, warning(), source="test", actor="tester")
         started = time.monotonic()
         while time.monotonic() - started < 10:
-            delivery = herold.store.copy_on(announcement_id, "radio")
+            delivery = herold.store.operations.copy_on(announcement_id, "radio")
             assert delivery is not None
-            if delivery.attempts == 1 and delivery.state is DeliveryState.pending:
+            if delivery.attempts == 1 and delivery.state is OperationState.pending:
                 break
             time.sleep(0.05)
 
-        assert delivery is not None and delivery.state is DeliveryState.pending, "cut off after a second, retried"
+        assert delivery is not None and delivery.state is OperationState.pending, "cut off after a second, retried"
         assert delivery.last_error == "network problem: timed out (ReadTimeout)"
         assert delivery.ambiguous, "the receiver had the whole request: it may have acted on it"
         assert time.monotonic() - started < 5

@@ -38,7 +38,7 @@ from publisher.edges.config import Settings, settings_from
 from publisher.edges.wiring import Herold
 from publisher.engine import tasks
 from publisher.engine.runner import Queue, TaskName
-from publisher.engine.schema import AnnouncementRow, DeliveryState, VariantRow
+from publisher.engine.schema import AnnouncementRow, OperationState, VariantRow
 from publisher.engine.tasks import wait_until_settled
 from publisher.site.website import Website
 from publisher.sources.intake import accept
@@ -60,7 +60,7 @@ def publish(herold: Herold, document: dict[str, Any]) -> str:
     announcement_id = accept(herold.engine, document, source="test", actor="tester")
     deliveries = wait_until_settled(herold.engine, announcement_id, timeout=20)
     states = {d.channel: d.state.value for d in deliveries}
-    assert all(d.state is DeliveryState.succeeded for d in deliveries), states
+    assert all(d.state is OperationState.succeeded for d in deliveries), states
     return announcement_id
 
 
@@ -87,7 +87,7 @@ def site_of(herold: Herold) -> Path:
 
 
 def path_of(herold: Herold, announcement_id: str) -> str:
-    stored = herold.store.announcement(announcement_id)
+    stored = herold.store.announcements.get(announcement_id)
     assert stored is not None
     return stored.item_path
 
@@ -315,7 +315,7 @@ def test_a_published_warning_has_its_page_at_a_stable_address(herold: Herold) ->
     page = item_page(herold, announcement_id)
 
     assert path.endswith(f"fliegerbombe-in-der-altstadt-{announcement_id[:8]}/")
-    website = herold.store.copy_on(announcement_id, "website")
+    website = herold.store.operations.copy_on(announcement_id, "website")
     assert website is not None
     assert website.platform_url == BASE_URL + path
     canonical = page.find("link", rel="canonical")
@@ -342,7 +342,7 @@ def test_news_is_not_listed_as_a_current_warning(herold: Herold) -> None:
 def test_an_item_page_is_a_microformats2_h_entry(herold: Herold) -> None:
     announcement_id = publish(herold, warning())
     url = BASE_URL + path_of(herold, announcement_id)
-    stored = herold.store.announcement(announcement_id)
+    stored = herold.store.announcements.get(announcement_id)
     assert stored is not None
 
     found = entries(item_page(herold, announcement_id).decode(), url)
@@ -732,8 +732,8 @@ def test_two_warnings_published_at_the_same_time_are_both_listed(
     second = accept(herold.engine, warning(headline="Gasaustritt in der Bahnhofstraße"), source="test", actor="tester")
     for announcement_id in (first, second):
         tasks.advance(herold.engine, announcement_id)
-    first_delivery = herold.store.deliveries(first)[0].id
-    second_delivery = herold.store.deliveries(second)[0].id
+    first_delivery = herold.store.operations.of(first, publishing=True)[0].id
+    second_delivery = herold.store.operations.of(second, publishing=True)[0].id
 
     # Worker A has written the first page but not yet recorded its success when worker B publishes.
     website = herold.channel(SLUG, "website")
@@ -756,7 +756,8 @@ def test_two_warnings_published_at_the_same_time_are_both_listed(
     worker.join(timeout=20)
     runner.drain(herold)
 
-    assert {d.state for id_ in (first, second) for d in herold.store.deliveries(id_)} == {DeliveryState.succeeded}
+    states = {d.state for id_ in (first, second) for d in herold.store.operations.of(id_, publishing=True)}
+    assert states == {OperationState.succeeded}
     assert sorted(current_warnings(site_of(herold))) == sorted([path_of(herold, first), path_of(herold, second)])
     listed = {urldefrag(i["url"]).url for i in json.loads((site_of(herold) / "feed.json").read_text())["items"]}
     assert listed == {BASE_URL + path_of(herold, first), BASE_URL + path_of(herold, second)}
@@ -776,7 +777,7 @@ def test_when_a_warning_expires_its_page_and_the_index_say_so_without_a_new_anno
 
 def test_a_refresh_writes_the_item_as_it_is_now(herold: Herold) -> None:
     alert = publish(herold, warning())
-    stored = herold.store.announcement(alert)
+    stored = herold.store.announcements.get(alert)
     assert stored is not None
     publish(herold, follow_up("update", alert, "Sperrgebiet erweitert", "Die Sperrung wächst."))
     herold.website(SLUG).refresh(stored.item_id)  # e.g. queued when the alert's copy appeared
@@ -794,7 +795,7 @@ def test_a_website_directory_holding_herolds_own_data_is_refused(
     assert "the database would be published" in problem
     announcement_id = accept(herold.engine, warning(), source="test", actor="t")
     [website] = wait_until_settled(herold.engine, announcement_id, 20)
-    assert website.state is DeliveryState.failed
+    assert website.state is OperationState.failed
     assert "the database would be published" in (website.last_error or "")
     assert not (Path(herold.settings.herold.data_dir).parent / "index.html").exists()
 
@@ -840,7 +841,7 @@ def test_in_a_burst_the_lists_are_rewritten_far_less_often_than_items_arrive_yet
     herold = make_herold(_site_every(make_settings, 1.0))
     ids = [accept(herold.engine, warning(headline=f"Unwetter Nummer {n}"), source="test", actor="t") for n in range(20)]
     for announcement_id in ids:
-        assert all(d.state is DeliveryState.succeeded for d in wait_until_settled(herold.engine, announcement_id, 20))
+        assert all(d.state is OperationState.succeeded for d in wait_until_settled(herold.engine, announcement_id, 20))
 
     # Every page is there as soon as its delivery succeeded; the lists follow within the interval.
     pages = {BASE_URL + path_of(herold, i) for i in ids}

@@ -21,7 +21,7 @@ from standardwebhooks.webhooks import Webhook
 
 from publisher.edges.config import load_settings
 from publisher.edges.wiring import Herold
-from publisher.engine.schema import DeliveryState
+from publisher.engine.schema import OperationState
 from publisher.engine.tasks import settled
 from publisher.sources.intake import accept
 
@@ -125,7 +125,7 @@ class Cluster:
     def wait(self, ids: list[str], timeout: float = 120) -> dict[str, list[Any]]:
         deadline = time.monotonic() + timeout
         while True:
-            deliveries = {i: self.herold.store.deliveries(i) for i in ids}
+            deliveries = {i: self.herold.store.operations.of(i, publishing=True) for i in ids}
             if all(settled(d) for d in deliveries.values()) or time.monotonic() > deadline:
                 return deliveries
             time.sleep(0.2)
@@ -134,8 +134,8 @@ class Cluster:
         path = item_url.removeprefix("https://www.lk-beispiel.de/")
         return (self.directory / "var" / "site" / "lk-beispiel" / path / "index.html").exists()
 
-    def states(self, announcement_id: str) -> dict[str, DeliveryState]:
-        return {d.channel: d.state for d in self.herold.store.deliveries(announcement_id)}
+    def states(self, announcement_id: str) -> dict[str, OperationState]:
+        return {d.channel: d.state for d in self.herold.store.operations.of(announcement_id, publishing=True)}
 
     def log_lines(self, command: str) -> list[str]:
         """What the processes of one command (worker, beat) wrote, line by line."""
@@ -212,7 +212,7 @@ def test_a_worker_killed_while_delivering_is_replaced_and_every_status_arrives_e
     world.kill(world.processes[0])  # kill -9, in the middle of a request to Mastodon
     world.start_worker()
     deliveries = world.wait(ids)
-    assert {d.state for ds in deliveries.values() for d in ds} == {DeliveryState.succeeded}
+    assert {d.state for ds in deliveries.values() for d in ds} == {OperationState.succeeded}
     texts = [s["content"] for s in world.mastodon.statuses]
     for number in range(5):
         assert sum(f"Fliegerbombe Nummer {number}<" in text for text in texts) == 1
@@ -227,7 +227,7 @@ def test_redis_restarted_empty_in_the_middle_of_a_run_loses_nothing_and_doubles_
     world.redis.restart_empty()
     ids += [world.publish(news(headline=f"Meldung {n}")) for n in range(25, 50)]
     deliveries = world.wait(ids, timeout=180)
-    assert {d.state for ds in deliveries.values() for d in ds} == {DeliveryState.succeeded}
+    assert {d.state for ds in deliveries.values() for d in ds} == {OperationState.succeeded}
     assert len(world.mastodon.statuses) == 50
     assert len({s["content"] for s in world.mastodon.statuses}) == 50
     hook_ids = [r.headers["webhook-id"] for r in world.hook.requests]
@@ -240,8 +240,8 @@ def test_server_errors_are_retried_and_each_attempt_is_counted(cluster: Callable
     world.mastodon.fail("POST", "/api/v1/statuses", status(500), status(500), status(500))
     [announcement_id] = ids = [world.publish(warning())]
     world.wait(ids)
-    delivery = world.herold.store.copy_on(announcement_id, "mastodon")
-    assert delivery is not None and delivery.state is DeliveryState.succeeded
+    delivery = world.herold.store.operations.copy_on(announcement_id, "mastodon")
+    assert delivery is not None and delivery.state is OperationState.succeeded
     assert delivery.attempts == 4
     assert len(world.mastodon.statuses) == 1
     # What the workers said about it reaches a log collector in one format: JSON lines, Celery's too.
@@ -266,10 +266,10 @@ def test_a_refused_token_fails_at_once_and_the_people_on_call_hear_of_it_within_
     world.mastodon.revoke(MASTODON_TOKEN)
     [announcement_id] = ids = [world.publish(warning())]
     world.wait(ids)
-    delivery = world.herold.store.copy_on(announcement_id, "mastodon")
-    assert delivery is not None and delivery.state is DeliveryState.failed and delivery.attempts == 1
+    delivery = world.herold.store.operations.copy_on(announcement_id, "mastodon")
+    assert delivery is not None and delivery.state is OperationState.failed and delivery.attempts == 1
     assert "refused the access token" in (delivery.last_error or "")
-    assert world.herold.store.attention("lk-beispiel") == {"mastodon": delivery.last_error}
+    assert world.herold.store.health.attention("lk-beispiel") == {"mastodon": delivery.last_error}
     alarms = world.oncall.wait_for(2, timeout=60)
     assert len(alarms) == 2, "one alarm for the failed delivery, one for the channel's credentials"
     verifier = Webhook(ONCALL_SECRET)
@@ -289,8 +289,10 @@ def test_a_hanging_channel_does_not_delay_the_website_or_mastodon(cluster: Calla
     assert len(hanging) == 3
     for announcement_id in ids:
         assert world.states(announcement_id) == {
-            "website": DeliveryState.succeeded, "mastodon": DeliveryState.succeeded, "radio": DeliveryState.in_flight,
-        }  # fmt: skip
+            "website": OperationState.succeeded,
+            "mastodon": OperationState.succeeded,
+            "radio": OperationState.in_flight,
+        }
     assert time.monotonic() - started < 30, "website and Mastodon did not wait for the hanging partner"
     assert len(world.mastodon.statuses) == 3
 
@@ -322,7 +324,7 @@ def test_across_100_announcements_at_once_no_later_wave_reaches_a_platform_befor
     for thread in threads:
         thread.join()
     deliveries = world.wait(ids, timeout=240)
-    assert {d.state for ds in deliveries.values() for d in ds} == {DeliveryState.succeeded}
+    assert {d.state for ds in deliveries.values() for d in ds} == {OperationState.succeeded}
     assert len(world.hook.requests) == 100
     assert len(world.mastodon.statuses) == 100
     assert world.page_violations == []

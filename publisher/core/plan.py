@@ -1,36 +1,44 @@
-"""The publication plan: which deliveries may start now. The core rule of Herold.
+"""The publication plan: which operations may start now. The core rule of Herold.
 
-Deliveries run in waves: (1) the authority's own website, (2) the fediverse, (3) everything
-else. Nothing outside wave 1 starts before every wave-1 delivery has succeeded, that is,
-before the item exists off-platform (German data-protection authorities require that nobody
-be forced onto a commercial platform for official information). Wave 3 starts when wave 2
-has ended or when a grace period has passed, whichever comes first, and says which.
+Publishing operations run in waves (WAVES): (1) the authority's own website, (2) the
+fediverse, (3) everything else. Nothing outside the first wave starts before every operation of
+that wave has succeeded, that is, before the item exists off-platform (German data-protection
+authorities require that nobody be forced onto a commercial platform for official
+information). Each later wave starts when the wave before it has ended or when a grace period
+has passed, whichever comes first, and says which.
 
 If the website fails, nothing is released automatically. Only an explicit override with a
 reason, for warnings only, releases the other waves: lives come before form, but never
 silently.
 
-This module is pure: it decides, the tasks module acts.
+Pins and unpins are operations too, and follow from the others: a warning is pinned once it
+is out on the channel; an all-clear or withdrawal unpins it once the all-clear itself is out
+there (or could not go out). One whose reason went away (the post it would pin never went
+out) is skipped.
+
+This module is pure: it decides, the engine acts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from publisher.domain.records import DeliveryState
+from publisher.domain.records import Action, OperationState
 
 
 @dataclass(frozen=True)
 class Step:
-    """What the plan needs to know of one delivery."""
+    """What the plan needs to know of one operation."""
 
     id: str
     channel: str
     wave: int
-    state: DeliveryState
+    state: OperationState
     released_at: datetime | None = None
+    action: Action = Action.publish
+    target_state: OperationState | None = None  # a pin's publish, an unpin's pin
 
 
 @dataclass(frozen=True)
@@ -40,17 +48,37 @@ class Release:
 
 
 @dataclass(frozen=True)
+class Waves:
+    """The order of publication, as data: the wave numbers channel types declare, by name, and
+    the one that must succeed before any other starts (the publisher of record)."""
+
+    names: Mapping[int, str] = field(default_factory=lambda: {1: "website", 2: "fediverse", 3: "other"})
+    record: int = 1
+
+    def name(self, wave: int) -> str:
+        return self.names.get(wave, f"wave {wave}")
+
+
+WAVES = Waves()
+
+
+@dataclass(frozen=True)
 class Plan:
     releases: tuple[Release, ...] = ()
     check_again_at: datetime | None = None  # nothing to do now, but look again then
-    held_back: str | None = None  # why deliveries wait for a person
+    held_back: str | None = None  # why operations wait for a person
+    skips: tuple[Release, ...] = ()  # operations whose reason went away: they end as skipped
 
     @property
     def released(self) -> set[str]:
         return {d for release in self.releases for d in release.delivery_ids}
 
+    @property
+    def skipped(self) -> set[str]:
+        return {d for skip in self.skips for d in skip.delivery_ids}
 
-UNSUCCESSFUL = frozenset({DeliveryState.failed, DeliveryState.dead, DeliveryState.unknown})
+
+UNSUCCESSFUL = frozenset({OperationState.failed, OperationState.dead, OperationState.unknown})
 
 
 def _seconds(delta: timedelta) -> str:
@@ -58,10 +86,14 @@ def _seconds(delta: timedelta) -> str:
     return f"{seconds:g} s" if seconds < 120 else f"{seconds / 60:g} min"
 
 
-def website_published(steps: Sequence[Step]) -> bool:
-    """True once every own-website delivery has succeeded: the item exists off-platform."""
-    wave_one = [s for s in steps if s.wave == 1]
-    return bool(wave_one) and all(s.state is DeliveryState.succeeded for s in wave_one)
+def _publishing(steps: Sequence[Step]) -> list[Step]:
+    return [s for s in steps if s.action.publishes]
+
+
+def website_published(steps: Sequence[Step], waves: Waves = WAVES) -> bool:
+    """True once every operation of the record's wave has succeeded: the item exists off-platform."""
+    record = [s for s in _publishing(steps) if s.wave == waves.record]
+    return bool(record) and all(s.state is OperationState.succeeded for s in record)
 
 
 def plan(
@@ -71,26 +103,38 @@ def plan(
     grace: timedelta,
     publish_at: datetime | None = None,
     override: str | None = None,
+    waves: Waves = WAVES,
 ) -> Plan:
-    waiting = [s for s in steps if s.state is DeliveryState.waiting]
-    if not waiting:
+    if not any(s.state is OperationState.waiting for s in steps):
         return Plan()
     if publish_at and now < publish_at:
         return Plan(check_again_at=publish_at)
+    publishing = _publishing(steps)
+    decided = _waves(publishing, now=now, grace=grace, publish_at=publish_at, override=override, waves=waves)
+    releases, skips = _pins(steps)
+    return Plan(decided.releases + releases, decided.check_again_at, decided.held_back, skips)
 
+
+def _waves(
+    steps: Sequence[Step], *, now: datetime, grace: timedelta, publish_at: datetime | None, override: str | None,
+    waves: Waves,
+) -> Plan:  # fmt: skip
+    waiting = [s for s in steps if s.state is OperationState.waiting]
+    if not waiting:
+        return Plan()
     releases: list[Release] = []
-    first = tuple(s.id for s in waiting if s.wave == 1)
+    first = tuple(s.id for s in waiting if s.wave == waves.record)
     if first:
         releases.append(Release(first, "scheduled time reached" if publish_at else "accepted"))
 
-    wave_one = [s for s in steps if s.wave == 1]
-    if not website_published(steps):
-        if any(s.state in UNSUCCESSFUL for s in wave_one):
-            later = tuple(s.id for s in waiting if s.wave > 1)
+    record = [s for s in steps if s.wave == waves.record]
+    if not website_published(steps, waves):
+        if any(s.state in UNSUCCESSFUL for s in record):
+            later = tuple(s.id for s in waiting if s.wave != waves.record)
             if override and later:
                 releases.append(Release(later, f"released by override although the website failed: {override}"))
                 return Plan(tuple(releases))
-            failed = ", ".join(s.channel for s in wave_one if s.state in UNSUCCESSFUL)
+            failed = ", ".join(s.channel for s in record if s.state in UNSUCCESSFUL)
             return Plan(
                 tuple(releases),
                 held_back=(
@@ -100,26 +144,64 @@ def plan(
             )
         return Plan(tuple(releases))
 
-    wave_two = [s for s in steps if s.wave == 2]
-    second = tuple(s.id for s in waiting if s.wave == 2)
-    if second:
-        releases.append(Release(second, "the item's website page is published"))
+    # Each later wave follows the one before it that has channels, in order.
+    present = sorted({s.wave for s in steps if s.wave != waves.record})
+    started = {w for w in present if not any(s.state is OperationState.waiting for s in steps if s.wave == w)}
+    looks: list[datetime] = []
+    before: int | None = None
+    for wave in present:
+        own = tuple(s.id for s in waiting if s.wave == wave)
+        reason, look = _follows(steps, wave, before, started, now=now, grace=grace, waves=waves)
+        if own and reason:
+            releases.append(Release(own, reason))
+            started.add(wave)
+        elif own and look:
+            looks.append(look)
+        before = wave
+    return Plan(tuple(releases), check_again_at=min(looks, default=None))
 
-    third = tuple(s.id for s in waiting if s.wave == 3)
-    if not third:
-        return Plan(tuple(releases))
-    if not wave_two:
-        releases.append(Release(third, "the item's website page is published (no fediverse channel)"))
-        return Plan(tuple(releases))
-    if all(s.state is DeliveryState.succeeded for s in wave_two):
-        releases.append(Release(third, "the fediverse wave succeeded"))
-        return Plan(tuple(releases))
-    if all(s.state.final for s in wave_two):
-        ended = ", ".join(f"{s.channel} {s.state.value}" for s in wave_two if s.state is not DeliveryState.succeeded)
-        releases.append(Release(third, f"the fediverse wave ended ({ended})"))
-        return Plan(tuple(releases))
-    started = min((s.released_at for s in wave_two if s.released_at), default=now)
-    if now >= started + grace:
-        releases.append(Release(third, f"the grace period of {_seconds(grace)} after the fediverse wave passed"))
-        return Plan(tuple(releases))
-    return Plan(tuple(releases), check_again_at=started + grace)
+
+def _follows(
+    steps: Sequence[Step], wave: int, before: int | None, started: set[int], *, now: datetime, grace: timedelta,
+    waves: Waves,
+) -> tuple[str | None, datetime | None]:  # fmt: skip
+    """Why ``wave`` may start now (None: not yet), and when to look again if only time is missing."""
+    if before is None:
+        reason = "the item's website page is published"
+        return (reason + (f" (no {waves.name(wave - 1)} channel)" if wave - 1 != waves.record else "")), None
+    if before not in started:
+        return None, None  # the wave before has not begun: it releases this one when it ends
+    earlier = [s for s in steps if s.wave == before]
+    if all(s.state is OperationState.succeeded for s in earlier):
+        return f"the {waves.name(before)} wave succeeded", None
+    if all(s.state.final for s in earlier):
+        ended = ", ".join(f"{s.channel} {s.state.value}" for s in earlier if s.state is not OperationState.succeeded)
+        return f"the {waves.name(before)} wave ended ({ended})", None
+    begun = min((s.released_at for s in earlier if s.released_at), default=now)
+    if now >= begun + grace:
+        return f"the grace period of {_seconds(grace)} after the {waves.name(before)} wave passed", None
+    return None, begun + grace
+
+
+def _pins(steps: Sequence[Step]) -> tuple[tuple[Release, ...], tuple[Release, ...]]:
+    """Pins follow the post they pin; unpins follow the all-clear (or withdrawal) on the channel."""
+    releases: list[Release] = []
+    skips: list[Release] = []
+    published = {s.channel: s for s in _publishing(steps)}
+    for step in steps:
+        if step.state is not OperationState.waiting or step.target_state is None:
+            continue
+        if step.action is Action.pin:
+            if step.target_state is OperationState.succeeded:
+                releases.append(Release((step.id,), f"the warning is out on {step.channel}"))
+            elif step.target_state.final:
+                skips.append(Release((step.id,), f"not pinned: the warning did not go out on {step.channel}"))
+        elif step.action is Action.unpin:
+            own = published.get(step.channel)
+            if not step.target_state.final or (own is not None and not own.state.final):
+                continue  # the pin is still on its way, or the all-clear is
+            if step.target_state is OperationState.succeeded:
+                releases.append(Release((step.id,), f"the warning has ended on {step.channel}"))
+            else:
+                skips.append(Release((step.id,), "nothing to unpin: the warning was never pinned"))
+    return tuple(releases), tuple(skips)

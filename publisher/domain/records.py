@@ -12,8 +12,25 @@ from typing import Any
 from pydantic import BaseModel
 
 
-class DeliveryState(StrEnum):
-    """Where a delivery is. It moves only by compare-and-set in the database."""
+class Action(StrEnum):
+    """What an operation does on its channel."""
+
+    publish = "publish"  # a new post (an alert, or a follow-up where the platform has no threads)
+    reply = "reply"  # a follow-up in the thread of the earlier post
+    hand_off = "hand_off"  # a person posts the prepared text, and confirms it
+    edit = "edit"  # a correction, in place
+    delete = "delete"  # a withdrawal, where the platform lets posts be deleted
+    pin = "pin"  # an active warning on top of the account's profile
+    unpin = "unpin"  # off the top again: all-clear, withdrawal or expiry
+
+    @property
+    def publishes(self) -> bool:
+        """Whether it puts (or changes) the announcement on the channel: what the waves order."""
+        return self not in {Action.pin, Action.unpin}
+
+
+class OperationState(StrEnum):
+    """Where an operation is. It moves only by compare-and-set in the database."""
 
     waiting = "waiting"  # its wave is not released yet (or the announcement is scheduled)
     pending = "pending"  # may be attempted (at next_attempt_at)
@@ -23,13 +40,17 @@ class DeliveryState(StrEnum):
     dead = "dead"  # ran out of time (deadline per kind) while retrying
     manual = "manual"  # a person posts it by hand
     unknown = "unknown"  # an ambiguous write the platform cannot confirm: a person reconciles
+    skipped = "skipped"  # its reason went away (a pin beyond the platform's limit, for a post that never went out)
 
     @property
     def final(self) -> bool:
         return self in FINAL_STATES
 
 
-FINAL_STATES = frozenset({DeliveryState.succeeded, DeliveryState.failed, DeliveryState.dead, DeliveryState.unknown})
+FINAL_STATES = frozenset(
+    {OperationState.succeeded, OperationState.failed, OperationState.dead, OperationState.unknown,
+     OperationState.skipped}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -377,8 +377,8 @@ def token_create(ctx: click.Context, authority: str, name: str) -> None:
             herold.authority(authority)
         except KeyError:
             _fail(f"No authority '{authority}' in the configuration.")
-        value = herold.store.create_token(authority, name, utcnow())
-        herold.store.audit(
+        value = herold.store.tokens.create(authority, name, utcnow())
+        herold.store.audit.append(
             AuditEntry(
                 at=utcnow(),
                 authority=authority,
@@ -397,7 +397,7 @@ def token_create(ctx: click.Context, authority: str, name: str) -> None:
 def token_list(ctx: click.Context, authority: str | None) -> None:
     """List API tokens (never their values)."""
     with _herold(ctx, start=False) as herold:
-        for row in herold.store.tokens(authority):
+        for row in herold.store.tokens.all(authority):
             state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
             click.echo(f"{row.id}  {row.authority}  {row.name}  created {row.created_at:%Y-%m-%d %H:%M}  {state}")
 
@@ -409,10 +409,10 @@ def token_revoke(ctx: click.Context, token_id: str) -> None:
     """Revoke an API token (its id is the part after "hrd_", as `token list` shows)."""
 
     with _herold(ctx, start=False) as herold:
-        row = herold.store.revoke_token(token_id.removeprefix("hrd_").split("_")[0], utcnow())
+        row = herold.store.tokens.revoke(token_id.removeprefix("hrd_").split("_")[0], utcnow())
         if row is None:
             _fail(f"No token {token_id}.", code=FAILED)
-        herold.store.audit(
+        herold.store.audit.append(
             AuditEntry(
                 at=utcnow(),
                 authority=row.authority,

@@ -301,7 +301,7 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
         challenge = {"WWW-Authenticate": 'Bearer realm="herold"'}
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "send an API token: Authorization: Bearer <token>", headers=challenge)
-        found = herold.store.token_authority(token.strip())
+        found = herold.store.tokens.authority_of(token.strip())
         # A valid token always passes: an address shared by many (a proxy, an office) must not let
         # one client lock everyone out. Tokens are 256 bits: a "valid" answer helps no guesser.
         wait = throttle.refused_for(address) if found is None else 0.0

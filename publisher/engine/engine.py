@@ -106,7 +106,11 @@ class Engine:
                 if issubclass(kind, Website):
                     runtime = self.runtime
                     self._channels[key] = kind(
-                        config, context, archive=self.store, data_dir=runtime.data_dir, templates=runtime.templates_dir
+                        config,
+                        context,
+                        archive=self.store.archive,
+                        data_dir=runtime.data_dir,
+                        templates=runtime.templates_dir,
                     )
                 else:
                     self._channels[key] = kind(config, context)

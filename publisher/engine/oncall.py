@@ -61,7 +61,7 @@ def raise_alarm(engine: Engine, alarm: Alarm) -> list[str]:
         )
         for medium, target in targets
     ]  # fmt: skip
-    added = engine.store.add_notifications(rows)
+    added = engine.store.notifications.add(rows)
     for notification_id in added:
         engine.submit("notify", notification_id, kind="warning")
     return added
@@ -69,7 +69,7 @@ def raise_alarm(engine: Engine, alarm: Alarm) -> list[str]:
 
 def send(engine: Engine, notification_id: str) -> None:
     now = engine.clock()
-    notification = engine.store.claim_notification(notification_id, now, LEASE)
+    notification = engine.store.notifications.claim(notification_id, now, LEASE)
     if notification is None:
         return
     try:
@@ -82,7 +82,7 @@ def send(engine: Engine, notification_id: str) -> None:
         retry = notification.attempts < GIVE_UP_AFTER
         base = engine.runtime.retry_base_seconds
         delay = min(600.0, base * 2 ** (notification.attempts - 1))
-        engine.store.notification_failed(notification.id, reason, now + timedelta(seconds=delay) if retry else None)
+        engine.store.notifications.failed(notification.id, reason, now + timedelta(seconds=delay) if retry else None)
         (log.warning if retry else log.error)(
             "on-call notification not sent", notification=notification.id, medium=notification.medium,
             target=notification.target, attempt=notification.attempts, reason=reason, will_retry=retry,
@@ -90,7 +90,7 @@ def send(engine: Engine, notification_id: str) -> None:
         if retry:
             engine.submit("notify", notification.id, kind="warning", delay=delay)
         return
-    engine.store.notification_sent(notification.id, engine.clock())
+    engine.store.notifications.sent(notification.id, engine.clock())
     log.info("on-call notified", notification=notification.id, medium=notification.medium, target=notification.target)
 
 
@@ -129,5 +129,5 @@ def _webhook(engine: Engine, notification: NotificationRow) -> None:
 
 
 def resend_due(engine: Engine, now: datetime) -> None:
-    for notification_id in engine.store.notifications_due(now):
+    for notification_id in engine.store.notifications.due(now):
         engine.submit("notify", notification_id, kind="warning")

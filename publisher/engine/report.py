@@ -7,18 +7,23 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from publisher.core.plan import Step, plan
-from publisher.domain.records import Variant
+from publisher.domain.records import Action, OperationState, Variant
 from publisher.domain.text import printable
 from publisher.engine.engine import Engine
-from publisher.engine.schema import DeliveryState
-from publisher.engine.store import Delivery, Unreadable
+from publisher.engine.store import Operation, Unreadable
+
+UNSUCCESSFUL = {OperationState.failed, OperationState.dead, OperationState.unknown}
 
 
 class DeliveryReport(BaseModel):
+    """One operation on one channel: the delivery (publish, reply, hand-off) or what follows it
+    (pin, unpin)."""
+
     channel: str
     type: str
+    action: Action = Action.publish
     wave: int
-    state: DeliveryState
+    state: OperationState
     attempts: int
     platform_id: str | None
     url: str | None
@@ -46,28 +51,28 @@ class AnnouncementReport(BaseModel):
     held_back: str | None
     override_reason: str | None
     attention: dict[str, str]  # channels of the authority that need a person, and why
-    deliveries: list[DeliveryReport]
+    deliveries: list[DeliveryReport]  # every operation; those that publish first
 
     @property
     def failed(self) -> bool:
-        return any(
-            d.state in {DeliveryState.failed, DeliveryState.dead, DeliveryState.unknown} for d in self.deliveries
-        )
+        """A delivery ended without success (a pin that failed does not make the announcement fail)."""
+        return any(d.state in UNSUCCESSFUL for d in self.deliveries if d.action.publishes)
 
 
 def report(engine: Engine, announcement_id: str) -> AnnouncementReport | None:
     try:
-        stored = engine.store.announcement(announcement_id)
+        stored = engine.store.announcements.get(announcement_id)
     except Unreadable as error:
         return _unreadable(engine, error)
     if stored is None:
         return None
     authority = engine.authority(stored.authority)
-    deliveries = engine.store.deliveries(announcement_id)
-    variants = {v.channel: v for v in engine.store.variants(announcement_id)}
+    operations = _in_order(engine.store.operations.of(announcement_id))
+    deliveries = [o for o in operations if o.publishes]
+    variants = {v.channel: v for v in engine.store.announcements.variants(announcement_id)}
     now = engine.clock()
     decision = plan(
-        [Step(d.id, d.channel, d.wave, d.state, d.released_at) for d in deliveries],
+        [Step(d.id, d.channel, d.wave, d.state, d.released_at, d.action) for d in deliveries],
         now=now,
         grace=engine.grace(stored.announcement.kind),
         publish_at=stored.announcement.publish_at,
@@ -78,10 +83,10 @@ def report(engine: Engine, announcement_id: str) -> AnnouncementReport | None:
         status = "held back"
     elif stored.announcement.publish_at and now < stored.announcement.publish_at:
         status = "scheduled"
-    elif states <= {DeliveryState.succeeded, DeliveryState.manual}:
+    elif states <= {OperationState.succeeded, OperationState.manual}:
         status = "published"
-    elif all(d.state.final or d.state is DeliveryState.manual for d in deliveries):
-        status = "published with failures" if DeliveryState.succeeded in states else "failed"
+    elif all(d.state.final or d.state is OperationState.manual for d in deliveries):
+        status = "published with failures" if OperationState.succeeded in states else "failed"
     else:
         status = "in progress"
     return AnnouncementReport(
@@ -97,16 +102,22 @@ def report(engine: Engine, announcement_id: str) -> AnnouncementReport | None:
         status=status,
         held_back=decision.held_back,
         override_reason=stored.override_reason,
-        attention=engine.store.attention(stored.authority),
-        deliveries=_deliveries(deliveries, variants),
+        attention=engine.store.health.attention(stored.authority),
+        deliveries=_deliveries(operations, variants),
     )
 
 
-def _deliveries(deliveries: list[Delivery], variants: dict[str, Variant]) -> list[DeliveryReport]:
+def _in_order(operations: list[Operation]) -> list[Operation]:
+    """Deliveries first (by wave and channel), then pins and unpins."""
+    return sorted(operations, key=lambda o: (not o.publishes, o.wave, o.channel, o.action.value))
+
+
+def _deliveries(operations: list[Operation], variants: dict[str, Variant]) -> list[DeliveryReport]:
     return [
         DeliveryReport(
             channel=d.channel,
             type=d.channel_type,
+            action=d.action,
             wave=d.wave,
             state=d.state,
             attempts=d.attempts,
@@ -121,14 +132,14 @@ def _deliveries(deliveries: list[Delivery], variants: dict[str, Variant]) -> lis
             limit=variants[d.channel].limit if d.channel in variants else None,
             shortened=list(variants[d.channel].shortened) if d.channel in variants else [],
         )
-        for d in deliveries
+        for d in operations
     ]
 
 
 def _unreadable(engine: Engine, error: Unreadable) -> AnnouncementReport | None:
     """What can be said of an announcement whose document cannot be read: its row, its
     deliveries, and why. Its deliveries fail (publisher.engine.tasks.unreadable); nothing else does."""
-    row = engine.store.summary(error.announcement_id)
+    row = engine.store.announcements.summary(error.announcement_id)
     if row is None:
         return None
     document = row["document"]
@@ -137,7 +148,7 @@ def _unreadable(engine: Engine, error: Unreadable) -> AnnouncementReport | None:
         item_url = engine.authority(row["authority"]).url(row["path"])
     except KeyError:
         item_url = row["path"]
-    deliveries = engine.store.deliveries(error.announcement_id)
+    operations = _in_order(engine.store.operations.of(error.announcement_id))
     return AnnouncementReport(
         id=row["id"],
         authority=row["authority"],
@@ -151,8 +162,8 @@ def _unreadable(engine: Engine, error: Unreadable) -> AnnouncementReport | None:
         status="unreadable",
         held_back=f"the stored announcement cannot be read ({error.reason}); publish it again",
         override_reason=row["override_reason"],
-        attention=engine.store.attention(row["authority"]),
-        deliveries=_deliveries(deliveries, {}),
+        attention=engine.store.health.attention(row["authority"]),
+        deliveries=_deliveries(operations, {}),
     )
 
 
@@ -173,11 +184,16 @@ def table(result: AnnouncementReport) -> str:
     rows = [("CHANNEL", "TYPE", "WAVE", "STATE", "TRIES", "WHERE / WHY")]
     for d in result.deliveries:
         why = d.url or d.platform_id or ""
-        if d.state is not DeliveryState.succeeded:
+        if not d.action.publishes:
+            why = {OperationState.succeeded: "done", OperationState.waiting: f"follows the {d.channel} delivery"}.get(
+                d.state, d.last_error or d.release_reason or ""
+            )
+        elif d.state is not OperationState.succeeded:
             why = d.last_error or (f"released: {d.release_reason}" if d.release_reason else "waiting for its wave")
-        if d.shortened and d.state is DeliveryState.succeeded:
+        if d.shortened and d.state is OperationState.succeeded:
             why += f" (shortened: {', '.join(d.shortened)})"
-        rows.append((d.channel, d.type, str(d.wave), d.state.value, str(d.attempts), why))
+        channel = d.channel if d.action.publishes else f"{d.channel} ({d.action.value})"
+        rows.append((channel, d.type, str(d.wave), d.state.value, str(d.attempts), why))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines.append("")
     for row in rows:

@@ -17,7 +17,7 @@ from typing import Literal, Protocol
 import structlog
 
 Queue = Literal["warnings", "news"]
-TaskName = Literal["deliver", "advance", "refresh", "notify", "unpin", "limits"]
+TaskName = Literal["deliver", "advance", "refresh", "notify", "limits"]
 
 log = structlog.get_logger("herold.runner")
 

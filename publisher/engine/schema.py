@@ -16,13 +16,12 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from publisher.domain.records import DeliveryState as DeliveryState
+from publisher.domain.records import OperationState as OperationState
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -103,11 +102,15 @@ class VariantRow(Base):
     shortened: Mapped[list[str]] = mapped_column(JSON)
 
 
-class DeliveryRow(Base):
-    __tablename__ = "deliveries"
+class OperationRow(Base):
+    """One thing to do on one channel for one announcement: publish, reply, hand off, edit, delete,
+    pin or unpin. Every one moves through the same states, by compare-and-set only."""
+
+    __tablename__ = "operations"
     __table_args__ = (
-        UniqueConstraint("announcement_id", "channel", name="uq_deliveries_announcement_channel"),
-        Index("ix_deliveries_state_next", "state", "next_attempt_at"),
+        UniqueConstraint("announcement_id", "channel", "action", "target_id", name="uq_operations_what"),
+        Index("ix_operations_state_next", "state", "next_attempt_at"),
+        Index("ix_operations_target_id", "target_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -116,6 +119,8 @@ class DeliveryRow(Base):
     channel: Mapped[str] = mapped_column(String(64))
     channel_type: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(16))  # picks the queue: warnings never wait behind news
+    action: Mapped[str] = mapped_column(String(16))  # publisher.domain.records.Action
+    target_id: Mapped[str] = mapped_column(String(36), default="")  # the operation it acts on ('' for none)
     wave: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -129,9 +134,10 @@ class DeliveryRow(Base):
     release_reason: Mapped[str | None] = mapped_column(Text)
     platform_id: Mapped[str | None] = mapped_column(String(200))
     platform_url: Mapped[str | None] = mapped_column(String(1000))
+    refs: Mapped[dict[str, str] | None] = mapped_column(JSON)  # what else a later reply or edit needs (Receipt.refs)
+    note: Mapped[str | None] = mapped_column(Text)  # a hand-off's copy-ready text
     last_error: Mapped[str | None] = mapped_column(Text)
     ambiguous: Mapped[bool] = mapped_column(default=False)  # the last attempt may have reached the platform
-    pinned: Mapped[bool] = mapped_column(default=False, server_default=false(), index=True)  # on its platform
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,11 +1,14 @@
 """Task functions: the same code runs in-process (embedded) and on Celery workers.
 
-- ``advance(announcement)`` applies the publication plan: releases waves, schedules the next look.
-- ``deliver(delivery)`` makes one attempt at one delivery, under a lease taken by compare-and-set.
-- ``refresh(item)`` tells own-website channels that copies elsewhere changed ("also on …").
-- ``notify(notification)`` sends one on-call notification (publisher.oncall).
+- ``advance(announcement)`` applies the publication plan: releases waves, pins and unpins,
+  skips what has no reason left, schedules the next look.
+- ``deliver(operation)`` makes one attempt at one operation, under a lease taken by
+  compare-and-set: publish, reply, pin or unpin on its channel.
+- ``refresh(item)`` tells the item's built-in website that copies elsewhere changed.
+- ``notify(notification)`` sends one on-call notification (publisher.engine.oncall).
+- ``limits(channel)`` hears what a channel's server says of its limits, for intake to read.
 - ``sweep()`` finds what is due or was lost: expired leases, due retries, waves to release,
-  unsent notifications, pinned warnings that expired.
+  unsent notifications, pins of warnings that expired.
 
 A task may run twice (a redelivered message, a sweep racing a worker); compare-and-set in the
 database makes the second run a no-op.
@@ -14,10 +17,8 @@ database makes the second run a no-op.
 from __future__ import annotations
 
 import random
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -37,81 +38,51 @@ from adapters.port import (
     Threads,
     TransientError,
 )
-from publisher.core.plan import Step, plan, website_published
-from publisher.domain.announcement import Kind, MsgType
+from publisher.core.plan import Plan, Step, plan, website_published
+from publisher.domain.announcement import Kind
 from publisher.domain.labels import labels_for
-from publisher.domain.records import AuditEntry, DeliveryState, Variant
+from publisher.domain.records import Action, AuditEntry, OperationState
 from publisher.engine import oncall
 from publisher.engine.engine import Engine
+from publisher.engine.leases import leases
 from publisher.engine.runner import TaskName
-from publisher.engine.store import Attempt, Delivery, Release, StoredAnnouncement, Unreadable
+from publisher.engine.store import Attempt, Operation, StoredAnnouncement, Unreadable
 from publisher.site.registry import channel_types
-from publisher.site.website import Website
 
 log = structlog.get_logger("herold.tasks")
 
 RETRY_CAP = 300.0  # never wait longer than five minutes between attempts
-SAFETY_NET = timedelta(seconds=30)  # look again at waiting deliveries even if no event says so
-UNPIN_EVERY = 60.0  # seconds between two requests to unpin the same post
+SAFETY_NET = timedelta(seconds=30)  # look again at waiting operations even if no event says so
+LIMITS_KEPT = timedelta(hours=1)  # how long what a server said of its limits is believed
+ASK_AGAIN = 60.0  # seconds between two requests to a server for its limits
+S = OperationState
 
 
 def run(engine: Engine, task: TaskName, argument: str) -> None:
     tasks: dict[str, Callable[[Engine, str], None]] = {
-        "deliver": deliver, "advance": advance, "refresh": refresh, "notify": oncall.send, "unpin": unpin,
-        "limits": limits,
+        "deliver": deliver, "advance": advance, "refresh": refresh, "notify": oncall.send, "limits": limits,
     }  # fmt: skip
     tasks[task](engine, argument)
-
-
-def _audit(
-    engine: Engine,
-    action: str,
-    *,
-    authority: str | None,
-    announcement_id: str | None = None,
-    delivery_id: str | None = None,
-    actor: str = "herold",
-    source: str = "engine",
-    **detail: object,
-) -> None:
-    engine.store.audit(AuditEntry(
-        at=engine.clock(), authority=authority, actor=actor, source=source, action=action,
-        announcement_id=announcement_id, delivery_id=delivery_id, detail=dict(detail),
-    ))  # fmt: skip
 
 
 def _entry(
     engine: Engine,
     action: str,
     stored: StoredAnnouncement,
-    delivery: Delivery | Step,
+    operation: Operation | Step,
     *,
     actor: str = "herold",
     source: str = "engine",
     **detail: object,
 ) -> AuditEntry:
-    """An audit entry about one delivery: which announcement, which channel, and what happened."""
+    """An audit entry about one operation: which announcement, which channel, and what happened."""
+    what = {"channel": operation.channel} | (
+        {} if operation.action is Action.publish else {"operation": operation.action.value}
+    )
     return AuditEntry(
         at=engine.clock(), authority=stored.authority, actor=actor, source=source, action=action,
-        announcement_id=stored.id, delivery_id=delivery.id, detail={"channel": delivery.channel, **detail},
+        announcement_id=stored.id, delivery_id=operation.id, detail={**what, **detail},
     )  # fmt: skip
-
-
-def _audit_delivery(
-    engine: Engine,
-    action: str,
-    stored: StoredAnnouncement,
-    delivery: Delivery,
-    *,
-    actor: str = "herold",
-    source: str = "engine",
-    **detail: object,
-) -> None:
-    engine.store.audit(_entry(engine, action, stored, delivery, actor=actor, source=source, **detail))
-
-
-def _steps(deliveries: list[Delivery]) -> list[Step]:
-    return [Step(d.id, d.channel, d.wave, d.state, d.released_at) for d in deliveries]
 
 
 # -- the plan ------------------------------------------------------------------------------
@@ -119,45 +90,40 @@ def _steps(deliveries: list[Delivery]) -> list[Step]:
 
 def advance(engine: Engine, announcement_id: str) -> None:
     try:
-        found = engine.store.announcement_with_steps(announcement_id)
+        stored = engine.store.announcements.get(announcement_id)
     except Unreadable as error:
         unreadable(engine, error)
         return
-    if found is None:
+    if stored is None:
         log.warning("advance: no such announcement", announcement=announcement_id)
         return
-    _advance(engine, *found)
+    _advance(engine, stored)
 
 
-def _advance(engine: Engine, stored: StoredAnnouncement, steps: list[Step]) -> None:
-    """Apply the plan to the deliveries as just read: releases and the next look, in one transaction."""
+def _advance(engine: Engine, stored: StoredAnnouncement) -> None:
+    """Apply the plan to the operations as they stand now: releases, skips and the next look, in
+    one transaction."""
     now, kind = engine.clock(), stored.announcement.kind
-    decision = plan(
-        steps, now=now, grace=engine.grace(kind),
-        publish_at=stored.announcement.publish_at, override=stored.override_reason,
-    )  # fmt: skip
-    by_id = {step.id: step for step in steps}
-    releases = [
-        Release(delivery_id, release.reason, _entry(engine, "delivery.released", stored, by_id[delivery_id],
-                                                    wave=by_id[delivery_id].wave, reason=release.reason))
-        for release in decision.releases
-        for delivery_id in release.delivery_ids
-    ]  # fmt: skip
-    if decision.held_back:
-        check_again = None  # only a person can move it on
-    elif decision.check_again_at:
-        check_again = decision.check_again_at
-    else:
-        # Finished deliveries trigger the next step at once; this later look is only the
-        # safety net for a trigger that got lost on the way.
-        check_again = now + SAFETY_NET
-    if not releases and not any(step.state is DeliveryState.waiting for step in steps):
-        return  # nothing waits (e.g. the look after the grace period, once all was released): nothing to write
-    released = engine.store.release_all(stored.id, releases, now, engine.deadline(kind), check_again)
-    for delivery_id in released:
-        engine.submit("deliver", delivery_id, kind=kind)
-    if not decision.held_back and decision.check_again_at:
-        delay = max(0.0, (decision.check_again_at - now).total_seconds())
+
+    def decide(steps: list[Step]) -> tuple[Plan, datetime | None]:
+        decision = plan(
+            steps, now=now, grace=engine.grace(kind),
+            publish_at=stored.announcement.publish_at, override=stored.override_reason,
+        )  # fmt: skip
+        if decision.held_back:
+            return decision, None  # only a person can move it on
+        # Finished operations trigger the next step at once; a later look is only the safety net
+        # for a trigger that got lost on the way, unless the plan waits for a time.
+        return decision, decision.check_again_at or now + SAFETY_NET
+
+    def entry(step: Step, action: str, reason: str) -> AuditEntry:
+        return _entry(engine, action, stored, step, wave=step.wave, reason=reason)
+
+    applied = engine.store.operations.advance(stored.id, decide, now, engine.deadline(kind), entry)
+    for operation_id in applied.released:
+        engine.submit("deliver", operation_id, kind=kind)
+    if applied.plan.check_again_at and not applied.plan.held_back:
+        delay = max(0.0, (applied.plan.check_again_at - now).total_seconds())
         engine.submit("advance", stored.id, kind=kind, delay=delay)
 
 
@@ -167,29 +133,26 @@ def reconcile(
     """A person settles a delivery that ended without success: posted after all (``url``), or to
     be sent again. Returns problems; empty when done."""
     try:
-        stored = engine.store.announcement(announcement_id)
+        stored = engine.store.announcements.get(announcement_id)
     except Unreadable as error:
         return [str(error)]
-    delivery = engine.store.copy_on(announcement_id, channel) if stored else None
+    delivery = engine.store.operations.copy_on(announcement_id, channel) if stored else None
     if stored is None or delivery is None:
         return [f"announcement {announcement_id} has no delivery on channel '{channel}'"]
-    if delivery.state not in {DeliveryState.unknown, DeliveryState.failed, DeliveryState.dead}:
+    if delivery.state not in {S.unknown, S.failed, S.dead}:
         return [f"the delivery on '{channel}' is {delivery.state.value}; only unknown, failed or dead ones are settled"]
     if url is not None and not url.startswith(("https://", "http://")):
         return [f"'{url}' is not a web address"]
-    if not engine.store.reconcile(
-        delivery.id, engine.clock(), url=url, deadline=engine.deadline(stored.announcement.kind)
-    ):
+    kind = stored.announcement.kind
+    if not engine.store.operations.reconcile(delivery.id, engine.clock(), url=url, deadline=engine.deadline(kind)):
         return ["the delivery changed meanwhile; look at herold status again"]
-    _audit_delivery(engine, "delivery.reconciled", stored, delivery, actor=actor, source=source, url=url,
-                    outcome="posted" if url else "send again")  # fmt: skip
-    engine.submit(
-        "deliver" if url is None else "advance",
-        delivery.id if url is None else stored.id,
-        kind=stored.announcement.kind,
-    )
+    engine.store.audit.append(_entry(engine, "delivery.reconciled", stored, delivery, actor=actor, source=source,
+                                     url=url, outcome="posted" if url else "send again"))  # fmt: skip
     if url:
-        engine.submit("refresh", stored.item_id, kind=stored.announcement.kind)
+        engine.submit("advance", stored.id, kind=kind)
+        engine.submit("refresh", stored.item_id, kind=kind)
+    else:
+        engine.submit("deliver", delivery.id, kind=kind)
     return []
 
 
@@ -198,7 +161,7 @@ def release_by_override(engine: Engine, announcement_id: str, reason: str, actor
     Returns problems; empty when released."""
     reason = reason.strip()
     try:
-        stored = engine.store.announcement(announcement_id)
+        stored = engine.store.announcements.get(announcement_id)
     except Unreadable as error:
         return [str(error)]
     if stored is None:
@@ -207,40 +170,33 @@ def release_by_override(engine: Engine, announcement_id: str, reason: str, actor
         return ["only warnings can be released without their website page; news waits for the website"]
     if len(reason) < 10:
         return ["give a reason of at least a few words; it is kept in the audit log"]
-    deliveries = engine.store.deliveries(announcement_id)
-    if website_published(_steps(deliveries)):
+    steps = engine.store.operations.steps(announcement_id)
+    if website_published(steps):
         return ["the website page is published; nothing is held back"]
-    if not any(
-        d.wave == 1 and d.state in {DeliveryState.failed, DeliveryState.dead, DeliveryState.unknown} for d in deliveries
-    ):
+    if not any(s.wave == 1 and s.action.publishes and s.state in {S.failed, S.dead, S.unknown} for s in steps):
         return ["the website delivery has not failed (yet); an override is only for a failed website"]
-    engine.store.set_override(announcement_id, reason)
-    _audit(
-        engine,
-        "announcement.override",
-        authority=stored.authority,
-        announcement_id=announcement_id,
-        actor=actor,
-        source=source,
-        reason=reason,
-    )
+    engine.store.announcements.set_override(announcement_id, reason)
+    engine.store.audit.append(AuditEntry(
+        at=engine.clock(), authority=stored.authority, actor=actor, source=source, action="announcement.override",
+        announcement_id=announcement_id, detail={"reason": reason},
+    ))  # fmt: skip
     log.warning("waves released by override", announcement=announcement_id, actor=actor, reason=reason)
     advance(engine, announcement_id)
     return []
 
 
 def unreadable(engine: Engine, error: Unreadable) -> None:
-    """A stored announcement that cannot be read is never delivered: its open deliveries fail
+    """A stored announcement that cannot be read is never delivered: its open operations fail
     with the reason, once, and the authority's on-call contacts hear of it. Nothing else waits
     for it, so the sweep does not come back to it."""
-    summary = engine.store.summary(error.announcement_id)
+    summary = engine.store.announcements.summary(error.announcement_id)
     authority = summary["authority"] if summary else None
     now = engine.clock()
-    audit = AuditEntry(
+    entry = AuditEntry(
         at=now, authority=authority, actor="herold", source="engine", action="announcement.unreadable",
         announcement_id=error.announcement_id, detail={"reason": error.reason},
     )  # fmt: skip
-    if not engine.store.fail_unreadable(error, now, audit) or authority is None:
+    if not engine.store.operations.fail_unreadable(error, now, entry) or authority is None:
         return
     log.error("deliveries of an unreadable announcement failed", announcement=error.announcement_id,
               reason=error.reason)  # fmt: skip
@@ -256,265 +212,183 @@ def unreadable(engine: Engine, error: Unreadable) -> None:
     ))  # fmt: skip
 
 
-# -- one attempt at one delivery -----------------------------------------------------------
+# -- one attempt at one operation -----------------------------------------------------------
 
 
 class _Later(Exception):
-    """Not an error: this delivery must wait for another (e.g. the message it replies to)."""
+    """Not an error: this operation must wait for another (e.g. the message it replies to)."""
 
     def __init__(self, reason: str, seconds: float) -> None:
         super().__init__(reason)
         self.reason, self.seconds = reason, seconds
 
 
-def deliver(engine: Engine, delivery_id: str) -> None:
+class _Skip(Exception):
+    """Not an error: the operation's reason went away (a pin beyond the platform's limit)."""
+
+
+def deliver(engine: Engine, operation_id: str) -> None:
     now = engine.clock()
     try:
-        attempt = engine.store.attempt(delivery_id, now, engine.lease)
+        attempt = engine.store.operations.attempt(operation_id, now, engine.lease)
     except Unreadable as error:  # the claim was rolled back with the reading
         unreadable(engine, error)
         return
     if attempt is None:
         return  # not due, already taken, or already done
-    with _leases.kept(engine, attempt.delivery):
+    with leases.kept(engine, attempt.operation):
         _attempt(engine, attempt, now)
 
 
-class _LeaseKeeper:
-    """Renews the leases of the attempts running in this process, every third of the lease: a
-    short lease hands a dead worker's delivery on quickly, renewal keeps a slow but living one
-    (image uploads) from being handed on. One thread for all attempts, not one per attempt."""
-
-    TICK = 1.0  # seconds between looks; leases are tens of seconds
-
-    def __init__(self) -> None:
-        self._held: dict[int, tuple[Engine, Delivery, float]] = {}  # key -> (engine, claim, renewed at)
-        self._lock = threading.Lock()
-        self._wake = threading.Event()  # a new attempt due before the next look: look again sooner
-        self._next_look = 0.0  # monotonic time of the keeper's next look
-        self._thread: threading.Thread | None = None
-
-    @contextmanager
-    def kept(self, engine: Engine, claimed: Delivery) -> Iterator[None]:
-        key = id(claimed)
-        with self._lock:
-            self._held[key] = (engine, claimed, time.monotonic())
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="herold-leases", daemon=True)
-                self._thread.start()
-            if time.monotonic() + engine.lease.total_seconds() / 3 < self._next_look:
-                self._wake.set()  # only short leases (tests): a 60 s lease is renewed after 20 s
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._held.pop(key, None)
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                held = list(self._held.items())
-            # Sleep until the first renewal is due (short leases in tests), at most a TICK.
-            now = time.monotonic()
-            due = [renewed + engine.lease.total_seconds() / 3 - now for _, (engine, _, renewed) in held]
-            pause = max(0.05, min([self.TICK, *due]))
-            with self._lock:
-                self._next_look = time.monotonic() + pause
-            self._wake.wait(pause)
-            self._wake.clear()
-            # Due renewals, per engine (tests run several): one transaction each.
-            groups: dict[int, list[tuple[int, Engine, Delivery]]] = {}
-            for key, (engine, claimed, renewed) in held:
-                if time.monotonic() - renewed >= engine.lease.total_seconds() / 3:
-                    groups.setdefault(id(engine), []).append((key, engine, claimed))
-            for group in groups.values():
-                engine = group[0][1]
-                try:
-                    kept: list[bool | None] = list(
-                        engine.store.renew_all([claimed for _, _, claimed in group], engine.clock(), engine.lease)
-                    )
-                except Exception:
-                    log.exception("renewing leases failed; trying again", deliveries=[c.id for _, _, c in group])
-                    kept = [None] * len(group)
-                every = engine.lease.total_seconds() / 3
-                with self._lock:
-                    for (key, _, claimed), renewed_ok in zip(group, kept, strict=True):
-                        if key not in self._held:
-                            continue  # the attempt ended meanwhile
-                        if renewed_ok is False:  # finished or taken over: nothing left to keep
-                            del self._held[key]
-                        else:  # renewed, or try again in a TICK
-                            at = time.monotonic() if renewed_ok else time.monotonic() - every + self.TICK
-                            self._held[key] = (engine, claimed, at)
-
-
-_leases = _LeaseKeeper()
-
-
 def _attempt(engine: Engine, attempt: Attempt, now: datetime) -> None:
-    delivery, stored = attempt.delivery, attempt.stored
-    bound = log.bind(delivery=delivery.id, announcement=stored.id, channel=delivery.channel, attempt=delivery.attempts)
+    operation, stored = attempt.operation, attempt.stored
+    bound = log.bind(delivery=operation.id, announcement=stored.id, channel=operation.channel,
+                     attempt=operation.attempts)  # fmt: skip
 
     # Defence in depth: the plan never releases a later wave early, but if anything ever did,
     # the rule still holds here, at the last moment before the platform is called.
-    early = delivery.wave > 1 and not stored.override_reason
-    if early and not website_published(attempt.steps):
-        engine.store.hold(delivery, now)
-        _audit_delivery(engine, "delivery.held", stored, delivery, reason="website page not published")
+    early = operation.publishes and operation.wave > 1 and not stored.override_reason
+    if early and not attempt.record_published:
+        engine.store.operations.hold(operation, now)
+        engine.store.audit.append(_entry(engine, "delivery.held", stored, operation,
+                                         reason="website page not published"))  # fmt: skip
         bound.error("wave rule: delivery held back before its website page exists")
         return
 
-    if now > delivery.deadline_at:
-        reason = f"gave up after {delivery.attempts - 1} attempts: {delivery.last_error or 'no attempt succeeded'}"
-        _give_up(engine, stored, delivery, DeliveryState.dead, reason, attempted=False)
+    if now > operation.deadline_at:
+        reason = f"gave up after {operation.attempts - 1} attempts: {operation.last_error or 'no attempt succeeded'}"
+        _give_up(engine, stored, operation, S.dead, reason, attempted=False)
         return
 
-    channel = engine.channel(stored.authority, delivery.channel)
+    channel = engine.channel(stored.authority, operation.channel)
     try:
-        post = _post(engine, stored, delivery, attempt.variant, channel)
-        # A receipt recorded by an earlier attempt that stopped before finishing: it was posted.
-        receipt = delivery.receipt
-        if receipt is None and delivery.ambiguous and isinstance(channel, Lookup):
-            receipt = channel.find(post)
-            if receipt:
-                bound.info("found the copy an earlier attempt made", platform_id=receipt.platform_id)
-        unconfirmable = channel.capabilities.idempotency is Idempotency.none
-        if receipt is None and delivery.ambiguous and unconfirmable and stored.announcement.kind is Kind.news:
-            # The platform can neither deduplicate nor be asked: a second post could be a
-            # double. For news a person decides; for warnings a missing one is worse.
-            reason = (
-                "the last attempt may have been posted; the platform cannot tell. Check the channel, then "
-                f"`herold reconcile {stored.id} {delivery.channel} --url URL` (it is there) or `--again` (it is not). "
-                f"({delivery.last_error})"
-            )
-            _give_up(engine, stored, delivery, DeliveryState.unknown, reason)
-            return
-        if receipt is None:
-            receipt = (
-                channel.reply(post) if post.in_reply_to and isinstance(channel, Threads) else channel.publish(post)
-            )
+        receipt = _act(engine, attempt, channel, bound)
     except TransientError as error:
-        _retry(engine, stored, delivery, error)
+        _retry(engine, stored, operation, error)
         return
     except CredentialsError as error:
-        _give_up(
-            engine, stored, delivery, DeliveryState.failed, f"credentials refused: {error.reason}", credentials=True
-        )
+        _give_up(engine, stored, operation, S.failed, f"credentials refused: {error.reason}", credentials=True)
+        return
+    except _Unknown as unknown:
+        _give_up(engine, stored, operation, S.unknown, str(unknown))
         return
     except PermanentError as error:
-        _give_up(engine, stored, delivery, DeliveryState.failed, error.reason)
+        _give_up(engine, stored, operation, S.failed, error.reason)
         return
     except _Later as later:
-        # Waiting for another delivery is not an attempt: it counts neither as one nor for backoff.
-        engine.store.postpone(delivery, now + timedelta(seconds=later.seconds), later.reason, now)
-        engine.submit("deliver", delivery.id, kind=stored.announcement.kind, delay=later.seconds)
+        # Waiting for another operation is not an attempt: it counts neither as one nor for backoff.
+        engine.store.operations.postpone(operation, now + timedelta(seconds=later.seconds), later.reason, now)
+        engine.submit("deliver", operation.id, kind=stored.announcement.kind, delay=later.seconds)
+        return
+    except _Skip as skip:
+        if engine.store.operations.finish(operation, S.skipped, str(skip), engine.clock()):
+            engine.store.audit.append(_entry(engine, "delivery.not_pinned", stored, operation, reason=str(skip)))
+            bound.info(str(skip))
         return
     except Exception as error:
         # A bug or an unexpected answer: retry (the deadline bounds it) but never hide it.
         bound.exception("unexpected error while delivering")
         problem = TransientError(f"internal error: {type(error).__name__}: {error}", ambiguous=True)
-        _retry(engine, stored, delivery, problem)
+        _retry(engine, stored, operation, problem)
         return
+    _succeeded(engine, attempt, receipt, bound)
 
-    if _pins(channel, stored):
-        # Keep the platform's id before pinning: if this worker stops in between, the next attempt
-        # finds it and does not post again. If the lease was lost meanwhile, it is someone else's.
-        if not engine.store.record_receipt(delivery, receipt, engine.clock()):
-            bound.warning("delivery finished after its lease was taken over", platform_id=receipt.platform_id)
-            return
-        _pin_or_unpin(engine, stored, delivery, channel, receipt)
-    now = engine.clock()
-    audit = _entry(engine, "delivery.succeeded", stored, delivery, attempts=delivery.attempts,
-                   platform_id=receipt.platform_id, url=receipt.url)  # fmt: skip
-    completion = engine.store.complete(delivery, receipt, now, audit)
-    if completion is None:
-        bound.warning("delivery finished after its lease was taken over", platform_id=receipt.platform_id)
-        return
-    bound.info("delivered", platform_id=receipt.platform_id, url=receipt.url)
-    if completion.channel_works_again:
-        log.info("channel works again", authority=stored.authority, channel=delivery.channel)
-    if completion.waiting:  # otherwise there is no next wave to release
-        # Right here rather than as a task: the next wave is released without a trip through the
-        # queue (the sweep would still catch it if this worker stopped now).
-        _advance(engine, stored, completion.steps)
-    if delivery.wave > 1 and receipt.url:
-        # The item page lists the new copy. Right here: the website holds it back in a burst, so
-        # this costs little, and saves a task per copy.
+
+def _act(
+    engine: Engine, attempt: Attempt, channel: Channel, bound: structlog.typing.FilteringBoundLogger
+) -> Receipt | None:
+    """Do the operation's work on its channel; what the platform says is a DeliveryError."""
+    operation, stored = attempt.operation, attempt.stored
+    if operation.action is Action.pin:
+        assert isinstance(channel, Pinning), "only a channel that pins gets pin operations"
+        assert attempt.target is not None, "a pin acts on a published post"
+        announced = engine.store.limits.of(stored.authority).get(operation.channel)
+        limit = announced.pins if announced and announced.pins else channel.capabilities.pin_limit
+        if limit is not None and engine.store.operations.pinned_count(stored.authority, operation.channel) >= limit:
+            # Asking would only get a refusal; the oldest pinned warnings stay on top.
+            raise _Skip(f"not pinned: {limit} warnings are pinned already, the most the platform allows")
+        channel.pin(attempt.target)
+        return None
+    if operation.action is Action.unpin:
+        assert isinstance(channel, Pinning), "only a channel that pins gets unpin operations"
+        assert attempt.target is not None, "an unpin acts on a pinned post"
         try:
-            refresh(engine, stored.item_id, stored.authority)
-        except Exception:
-            bound.exception("showing the copy on the item page failed; it is shown with the next change")
+            channel.unpin(attempt.target)
+        except PermanentError as error:
+            if "404" not in error.reason:
+                raise
+            # The post is gone (deleted by hand): nothing is pinned any more.
+        return None
+    post = _post(stored, operation, attempt)
+    receipt = None
+    if operation.ambiguous and isinstance(channel, Lookup):
+        receipt = channel.find(post)
+        if receipt:
+            bound.info("found the copy an earlier attempt made", platform_id=receipt.platform_id)
+    unconfirmable = channel.capabilities.idempotency is Idempotency.none
+    if receipt is None and operation.ambiguous and unconfirmable and stored.announcement.kind is Kind.news:
+        # The platform can neither deduplicate nor be asked: a second post could be a
+        # double. For news a person decides; for warnings a missing one is worse.
+        raise _Unknown(
+            "the last attempt may have been posted; the platform cannot tell. Check the channel, then "
+            f"`herold reconcile {stored.id} {operation.channel} --url URL` (it is there) or `--again` (it is not). "
+            f"({operation.last_error})"
+        )
+    if receipt is None:
+        receipt = channel.reply(post) if post.in_reply_to and isinstance(channel, Threads) else channel.publish(post)
+    return receipt
 
 
-def _pins(channel: Channel, stored: StoredAnnouncement) -> bool:
-    """Whether this delivery pins or unpins (warnings on platforms that pin)."""
-    return (
-        isinstance(channel, Pinning)
-        and type(channel).pins(channel.settings)
-        and stored.announcement.kind is Kind.warning
-    )
+class _Unknown(Exception):
+    """An ambiguous earlier attempt no one can check: a person settles it (state unknown)."""
 
 
-def _post(
-    engine: Engine, stored: StoredAnnouncement, delivery: Delivery, variant: Variant | None, channel: Channel
-) -> Post:
-    assert variant is not None, "every delivery has its variant (stored together at intake)"
-    thread = _thread(engine, stored, delivery, channel)
+def _post(stored: StoredAnnouncement, operation: Operation, attempt: Attempt) -> Post:
+    """The work for the channel. A follow-up waits until the earlier messages of its item are out
+    on its channel, so no channel ever shows the all-clear before the warning; where the
+    platform has threads, it replies to the latest."""
+    assert attempt.variant is not None, "every publishing operation has its variant (stored together at intake)"
+    thread = []
+    for state, receipt in attempt.earlier:
+        if state is S.succeeded and receipt:
+            thread.append(receipt)
+        elif not state.final:
+            raise _Later(f"waiting for the earlier message on {operation.channel} to be posted first", 2.0)
+    threaded = operation.action is Action.reply
     return Post(
-        delivery_id=delivery.id, idempotency_key=delivery.idempotency_key, announcement_id=stored.id,
-        announcement=stored.announcement, variant=variant, item_id=stored.item_id,
-        in_reply_to=thread[-1] if thread else None, thread=tuple(thread), attempt=delivery.attempts,
-        previous_error=delivery.last_error if delivery.ambiguous else None, created_at=delivery.created_at,
+        delivery_id=operation.id, idempotency_key=operation.idempotency_key, announcement_id=stored.id,
+        announcement=stored.announcement, variant=attempt.variant, item_id=stored.item_id,
+        in_reply_to=thread[-1] if thread and threaded else None, thread=tuple(thread) if threaded else (),
+        attempt=operation.attempts, previous_error=operation.last_error if operation.ambiguous else None,
+        created_at=operation.created_at,
     )  # fmt: skip
 
 
-def _thread(engine: Engine, stored: StoredAnnouncement, delivery: Delivery, channel: Channel) -> list[Receipt]:
-    """This channel's copies of the earlier messages of the item, oldest first. A follow-up
-    waits until the earlier ones are out on its channel, so no channel ever shows the all-clear
-    before the warning; where the platform has threads, it replies to the latest."""
-    if stored.announcement.msg_type is MsgType.alert:
-        return []
-    earlier = [
-        a for a in engine.store.thread(stored.item_id)
-        if a.received_at < stored.received_at or (a.received_at == stored.received_at and a.id < stored.id)
-    ]  # fmt: skip
-    receipts = []
-    for previous in earlier:
-        copy = engine.store.copy_on(previous.id, delivery.channel)
-        if copy is None:
-            continue
-        if copy.state is DeliveryState.succeeded and copy.receipt:
-            receipts.append(copy.receipt)
-        elif not copy.state.final:
-            raise _Later(f"waiting for the earlier message on {delivery.channel} to be posted first", 2.0)
-    return receipts if isinstance(channel, Threads) else []
-
-
-def _pin_or_unpin(
-    engine: Engine, stored: StoredAnnouncement, delivery: Delivery, channel: Channel, receipt: Receipt
+def _succeeded(
+    engine: Engine, attempt: Attempt, receipt: Receipt | None, bound: structlog.typing.FilteringBoundLogger
 ) -> None:
-    """Pin an active warning; unpin it when the all-clear or a withdrawal follows. A failure here
-    never fails the delivery: the post is out, which is what matters."""
-    try:
-        if stored.announcement.msg_type is MsgType.alert:
-            announced = engine.store.server_limits(stored.authority).get(delivery.channel)
-            limit = announced.pins if announced and announced.pins else channel.capabilities.pin_limit
-            if limit is not None and engine.store.pinned_count(stored.authority, delivery.channel) >= limit:
-                # Asking would only get a refusal; the oldest pinned warnings stay on top.
-                reason = f"not pinned: {limit} warnings are pinned already, the most the platform allows"
-                log.info(reason, channel=delivery.channel, delivery=delivery.id)
-                _audit_delivery(engine, "delivery.not_pinned", stored, delivery, reason=reason)
-            else:
-                assert isinstance(channel, Pinning)
-                channel.pin(receipt)
-                engine.store.set_pinned(delivery.id, True)
-        elif stored.announcement.msg_type in {MsgType.cancel, MsgType.error}:
-            for pinned in engine.store.pinned(stored.item_id):
-                if pinned.channel == delivery.channel:
-                    unpin(engine, pinned.id)
-    except Exception as error:
-        log.warning("pinning did not work", channel=delivery.channel, delivery=delivery.id, reason=str(error))
-        _audit_delivery(engine, "delivery.pin_failed", stored, delivery, reason=str(error))
+    operation, stored = attempt.operation, attempt.stored
+    now = engine.clock()
+    platform_id, url = (receipt.platform_id, receipt.url) if receipt else (None, None)
+    action = f"delivery.{'succeeded' if operation.publishes else operation.action.value}"
+    entry = _entry(engine, action, stored, operation, attempts=operation.attempts, platform_id=platform_id, url=url)
+    works_again = engine.store.operations.complete(operation, receipt, now, entry, flagged=attempt.flagged)
+    if works_again is None:
+        bound.warning("delivery finished after its lease was taken over", platform_id=platform_id)
+        return
+    bound.info("delivered" if operation.publishes else f"{operation.action.value} done", platform_id=platform_id,
+               url=url)  # fmt: skip
+    if works_again:
+        log.info("channel works again", authority=stored.authority, channel=operation.channel)
+    if attempt.others_waiting:
+        # Right here rather than as a task: the next wave is released without a trip through the
+        # queue (the sweep would still catch it if this worker stopped now).
+        _advance(engine, stored)
+    if operation.publishes and operation.wave > 1 and receipt and receipt.url:
+        # The item page lists the new copy. The website holds the rewrite back in a burst and
+        # does it on its own time, so this costs the delivery nothing.
+        for website in engine.websites(stored.authority):
+            website.refresh(stored.item_id)
 
 
 def backoff(attempts: int, retry_after: float | None, base: float = 2.0, rng: random.Random | None = None) -> float:
@@ -525,157 +399,102 @@ def backoff(attempts: int, retry_after: float | None, base: float = 2.0, rng: ra
     return max(delay, retry_after or 0.0)
 
 
-def _retry(engine: Engine, stored: StoredAnnouncement, delivery: Delivery, error: TransientError) -> None:
+def _retry(engine: Engine, stored: StoredAnnouncement, operation: Operation, error: TransientError) -> None:
     now = engine.clock()
-    delay = backoff(delivery.attempts, error.retry_after, engine.runtime.retry_base_seconds)
+    delay = backoff(operation.attempts, error.retry_after, engine.runtime.retry_base_seconds)
     at = now + timedelta(seconds=delay)
-    if at > delivery.deadline_at:
-        reason = f"gave up after {delivery.attempts} attempts before the deadline: {error.reason}"
-        _give_up(engine, stored, delivery, DeliveryState.dead, reason)
+    if at > operation.deadline_at:
+        reason = f"gave up after {operation.attempts} attempts before the deadline: {error.reason}"
+        _give_up(engine, stored, operation, S.dead, reason)
         return
-    audit = _entry(engine, "delivery.retry", stored, delivery, attempt=delivery.attempts, reason=error.reason,
+    entry = _entry(engine, "delivery.retry", stored, operation, attempt=operation.attempts, reason=error.reason,
                    next_attempt_at=at.isoformat())  # fmt: skip
-    engine.store.retry_later(delivery, error.reason, at, now, ambiguous=error.ambiguous or delivery.ambiguous,
-                             audit=audit)  # fmt: skip
-    log.warning(
-        "delivery will be retried",
-        delivery=delivery.id,
-        channel=delivery.channel,
-        attempt=delivery.attempts,
-        reason=error.reason,
-        retry_in=round(delay, 2),
-    )
-    engine.submit("deliver", delivery.id, kind=stored.announcement.kind, delay=delay)
+    engine.store.operations.retry_later(operation, error.reason, at, now,
+                                        ambiguous=error.ambiguous or operation.ambiguous, entry=entry)  # fmt: skip
+    log.warning("delivery will be retried", delivery=operation.id, channel=operation.channel,
+                attempt=operation.attempts, reason=error.reason, retry_in=round(delay, 2))  # fmt: skip
+    engine.submit("deliver", operation.id, kind=stored.announcement.kind, delay=delay)
 
 
 def _give_up(
     engine: Engine,
     stored: StoredAnnouncement,
-    delivery: Delivery,
-    state: DeliveryState,
+    operation: Operation,
+    state: OperationState,
     reason: str,
     *,
     credentials: bool = False,
     attempted: bool = True,
 ) -> None:
-    """End a delivery without success. ``attempted=False``: this claim made no attempt (it ran
+    """End an operation without success. ``attempted=False``: this claim made no attempt (it ran
     out of time before), so it is not counted as one."""
     now = engine.clock()
-    ended = (
-        engine.store.finish(delivery, state, reason, now) if attempted else engine.store.expire(delivery, reason, now)
-    )
+    operations = engine.store.operations
+    ended = operations.finish(operation, state, reason, now) if attempted else operations.expire(operation, reason, now)
     if not ended:
         return
-    attempts = delivery.attempts if attempted else delivery.attempts - 1
-    _audit_delivery(engine, f"delivery.{state.value}", stored, delivery, attempts=attempts, reason=reason)
-    log.error(
-        "delivery did not succeed",
-        delivery=delivery.id,
-        announcement=stored.id,
-        channel=delivery.channel,
-        state=state.value,
-        reason=reason,
-        credentials=credentials,
-    )
-    alarm(engine, stored, replace(delivery, attempts=attempts), state, reason, credentials=credentials)
+    attempts = operation.attempts if attempted else operation.attempts - 1
+    engine.store.audit.append(_entry(engine, f"delivery.{state.value}", stored, operation, attempts=attempts,
+                                     reason=reason))  # fmt: skip
+    log.error("delivery did not succeed", delivery=operation.id, announcement=stored.id, channel=operation.channel,
+              state=state.value, reason=reason, credentials=credentials)  # fmt: skip
+    alarm(engine, stored, replace(operation, attempts=attempts), state, reason, credentials=credentials)
     engine.submit("advance", stored.id, kind=stored.announcement.kind)
 
 
 def alarm(
     engine: Engine,
     stored: StoredAnnouncement,
-    delivery: Delivery,
-    state: DeliveryState,
+    operation: Operation,
+    state: OperationState,
     reason: str,
     *,
     credentials: bool,
 ) -> None:
-    """A delivery people must hear about: recorded, and sent to the authority's on-call contacts."""
+    """An operation people must hear about: recorded, and sent to the authority's on-call contacts."""
     authority = engine.authority(stored.authority)
     t = labels_for(authority.language)
     headline = stored.announcement.headline
-    _audit_delivery(engine, "alarm", stored, delivery, state=state.value, reason=reason, credentials=credentials)
+    engine.store.audit.append(_entry(engine, "alarm", stored, operation, state=state.value, reason=reason,
+                                     credentials=credentials))  # fmt: skip
     detail = {
-        "authority": stored.authority, "announcement_id": stored.id, "channel": delivery.channel,
-        "state": state.value, "reason": reason, "headline": headline, "attempts": delivery.attempts,
+        "authority": stored.authority, "announcement_id": stored.id, "channel": operation.channel,
+        "state": state.value, "reason": reason, "headline": headline, "attempts": operation.attempts,
         "item_url": authority.url(stored.item_path),
     }  # fmt: skip
     text = t(
-        "alarm.body",
-        headline=headline,
-        channel=delivery.channel,
-        what=t(f"alarm.{state.value}"),
-        reason=reason,
-        attempts=str(delivery.attempts),
-        url=detail["item_url"],
-        announcement=stored.id,
-    )
-    if delivery.wave == 1:
+        "alarm.body", headline=headline, channel=operation.channel, what=t(f"alarm.{state.value}"), reason=reason,
+        attempts=str(operation.attempts), url=detail["item_url"], announcement=stored.id,
+    )  # fmt: skip
+    if operation.wave == 1 and operation.publishes:
         text += "\n" + t("alarm.website_held") + "\n"
     oncall.raise_alarm(engine, oncall.Alarm(
-        authority=stored.authority, cause=f"delivery:{delivery.id}:{state.value}",
-        subject=t("alarm.subject", channel=delivery.channel, state=state.value, headline=headline)[:300],
-        text=text, detail=detail, announcement_id=stored.id, channel=delivery.channel,
+        authority=stored.authority, cause=f"delivery:{operation.id}:{state.value}",
+        subject=t("alarm.subject", channel=operation.channel, state=state.value, headline=headline)[:300],
+        text=text, detail=detail, announcement_id=stored.id, channel=operation.channel,
     ))  # fmt: skip
-    if credentials and engine.store.mark_attention(stored.authority, delivery.channel, reason, engine.clock()):
+    if credentials and engine.store.health.mark(stored.authority, operation.channel, reason, engine.clock()):
         oncall.raise_alarm(engine, oncall.Alarm(
-            authority=stored.authority, cause=f"credentials:{stored.authority}/{delivery.channel}:{delivery.id}",
-            subject=t("alarm.credentials_subject", channel=delivery.channel),
-            text=t("alarm.credentials_body", channel=delivery.channel, reason=reason),
-            detail={**detail, "state": "needs_attention"}, channel=delivery.channel,
+            authority=stored.authority, cause=f"credentials:{stored.authority}/{operation.channel}:{operation.id}",
+            subject=t("alarm.credentials_subject", channel=operation.channel),
+            text=t("alarm.credentials_body", channel=operation.channel, reason=reason),
+            detail={**detail, "state": "needs_attention"}, channel=operation.channel,
         ))  # fmt: skip
 
 
 # -- copies elsewhere, shown on the item page ------------------------------------------------
 
 
-def refresh(engine: Engine, item_id: str, authority_slug: str | None = None) -> None:
-    if authority_slug is None:  # a task names only the item
-        row = engine.store.item_row(item_id)
-        if row is None:
-            return
-        authority_slug = row.authority
-    authority = engine.authority(authority_slug)
-    for config in authority.channels:
-        channel = engine.channel(authority.slug, config.id)
-        if isinstance(channel, Website):
-            channel.refresh(item_id)
+def refresh(engine: Engine, item_id: str) -> None:
+    authority = engine.store.announcements.item_authority(item_id)
+    if authority is None:
+        return
+    for website in engine.websites(authority):
+        website.refresh(item_id)
 
 
-# -- the sweep: the database's view of what is due ----------------------------------------
+# -- limits servers announce -----------------------------------------------------------------
 
-
-def sweep(engine: Engine, overdue: timedelta = timedelta(0), requeue_after: timedelta | None = None) -> None:
-    """Submit everything that is due. ``overdue`` skips work a queue should still be holding
-    (Celery), so the sweep only resubmits what was lost. ``requeue_after``: a delivery the sweep
-    queued is queued again only after this long (in-process, where due retries have no queue
-    to wait in, but a backlog should not be read again every tick)."""
-    now = engine.clock()
-    for delivery in engine.store.expired_leases(now):
-        if engine.store.return_expired_lease(delivery.id, delivery.lease_until, now):  # type: ignore[arg-type]
-            log.warning("lease expired: delivery returned to pending", delivery=delivery.id, channel=delivery.channel)
-            engine.submit("deliver", delivery.id, kind=delivery.kind)
-    due = engine.store.due(now - overdue, now - (requeue_after if requeue_after is not None else overdue))
-    # Marked before they are queued: a worker's claim clears the mark, and must come after it.
-    engine.store.mark_queued(due, now)
-    for delivery in due:
-        engine.submit("deliver", delivery.id, kind=delivery.kind)
-    for announcement_id, kind in engine.store.checks_due(now - overdue):
-        engine.submit("advance", announcement_id, kind=kind)
-    oncall.resend_due(engine, now - overdue)
-    _unpin_due(engine)
-    _limits_due(engine, now)
-    for authority in engine.authorities:
-        for config in authority.channels:
-            channel = engine.channel(authority.slug, config.id)
-            if isinstance(channel, Website):
-                try:
-                    channel.housekeeping(now)
-                except Exception:
-                    log.exception("housekeeping failed", authority=authority.slug, channel=config.id)
-
-
-LIMITS_KEPT = timedelta(hours=1)  # how long what a server said of its limits is believed
 _limits_asked: dict[tuple[str, str], float] = {}  # (authority, channel) -> when this process last asked
 
 
@@ -687,10 +506,10 @@ def _limits_due(engine: Engine, now: datetime) -> None:
         for config in authority.channels:
             key = (authority.slug, config.id)
             if not issubclass(channel_types()[config.type], AnnouncesLimits) or (
-                moment - _limits_asked.get(key, -UNPIN_EVERY) < UNPIN_EVERY
+                moment - _limits_asked.get(key, -ASK_AGAIN) < ASK_AGAIN
             ):
                 continue
-            refreshed = engine.store.limits_refreshed() if refreshed is None else refreshed
+            refreshed = engine.store.limits.refreshed() if refreshed is None else refreshed
             if key in refreshed and now - refreshed[key] < LIMITS_KEPT:
                 continue
             _limits_asked[key] = moment
@@ -709,71 +528,61 @@ def limits(engine: Engine, argument: str) -> None:
         # What it said before stays true enough; until it first says, intake counts to the default.
         log.warning("the server's limits could not be read", channel=channel_id, reason=error.reason)
         return
-    engine.store.save_server_limits(slug, channel_id, announced, engine.clock())
+    engine.store.limits.save(slug, channel_id, announced, engine.clock())
     log.info("server limits read", authority=slug, channel=channel_id, characters=announced.characters,
              pins=announced.pins)  # fmt: skip
 
 
-def unpin(engine: Engine, delivery_id: str) -> None:
-    """Take a warning off the top of its channel (all-clear, withdrawal or expiry). Until this
-    works it stays marked pinned, and the sweep asks again."""
-    pinned = engine.store.delivery(delivery_id)
-    if pinned is None or not pinned.pinned or pinned.receipt is None:
-        return
-    channel = engine.channel(pinned.authority, pinned.channel)
-    assert isinstance(channel, Pinning), "only a channel that pins has pinned posts"
-    try:
-        channel.unpin(pinned.receipt)
-    except PermanentError as error:
-        if "404" not in error.reason:
-            raise
-        # The post is gone (deleted by hand): nothing is pinned any more.
-    engine.store.set_pinned(pinned.id, False)
-    log.info("unpinned", delivery=pinned.id, channel=pinned.channel)
+# -- the sweep: the database's view of what is due ----------------------------------------
 
 
-_unpin_asked: dict[str, float] = {}  # delivery id -> when this process last asked; unpinning needs the network
+def sweep(engine: Engine, overdue: timedelta = timedelta(0), requeue_after: timedelta | None = None) -> None:
+    """Submit everything that is due. ``overdue`` skips work a queue should still be holding
+    (Celery), so the sweep only resubmits what was lost. ``requeue_after``: an operation the sweep
+    queued is queued again only after this long (in-process, where due retries have no queue
+    to wait in, but a backlog should not be read again every tick)."""
+    now = engine.clock()
+    operations = engine.store.operations
+    for lost in operations.expired_leases(now):
+        if operations.return_expired_lease(lost, now):
+            log.warning("lease expired: delivery returned to pending", delivery=lost.id, channel=lost.channel)
+            engine.submit("deliver", lost.id, kind=lost.kind)
+    due = operations.due(now - overdue, now - (requeue_after if requeue_after is not None else overdue))
+    # Marked before they are queued: a worker's claim clears the mark, and must come after it.
+    operations.mark_queued(due, now)
+    for operation in due:
+        engine.submit("deliver", operation.id, kind=operation.kind)
+    for announcement_id, kind in operations.checks_due(now - overdue):
+        engine.submit("advance", announcement_id, kind=kind)
+    oncall.resend_due(engine, now - overdue)
+    # A warning stays pinned while it is current; once its item has expired, it is unpinned.
+    for unpin in operations.unpin_expired(now, engine.deadline):
+        engine.submit("deliver", unpin.id, kind=unpin.kind)
+    _limits_due(engine, now)
+    for authority in engine.authorities:
+        for website in engine.websites(authority.slug):
+            try:
+                website.housekeeping(now)
+            except Exception:
+                log.exception("housekeeping failed", authority=authority.slug, channel=website.id)
 
 
-def _unpin_due(engine: Engine) -> None:
-    """A warning stays pinned while it is current. Once its item has expired, or its all-clear or
-    withdrawal is out (or could not go out) on the channel, it is unpinned, by a task of its own:
-    a slow platform must not hold up the sweep."""
-    now, moment = engine.clock(), time.monotonic()
-    for pinned in engine.store.pinned():
-        if moment - _unpin_asked.get(pinned.id, -UNPIN_EVERY) < UNPIN_EVERY:
-            continue
-        try:
-            stored = engine.store.announcement(pinned.announcement_id)
-        except Unreadable:
-            continue  # reported when read; it stays pinned until a person looks
-        if stored is None:
-            continue
-        latest = engine.store.thread(stored.item_id)[-1]
-        ended = latest.announcement.msg_type in {MsgType.cancel, MsgType.error}
-        if ended:
-            copy = engine.store.copy_on(latest.id, pinned.channel)
-            ended = copy is None or copy.state.final
-        expires = latest.announcement.expires
-        if ended or (expires is not None and expires <= now):
-            _unpin_asked[pinned.id] = moment
-            engine.submit("unpin", pinned.id, kind=stored.announcement.kind)
-
-
-def wait_until_settled(engine: Engine, announcement_id: str, timeout: float, poll: float = 0.2) -> list[Delivery]:
-    """Block until every delivery is final or held back for a person; returns the deliveries."""
+def wait_until_settled(engine: Engine, announcement_id: str, timeout: float, poll: float = 0.2) -> list[Operation]:
+    """Block until every operation is final or held back for a person; returns the deliveries
+    (the operations that publish)."""
     deadline = time.monotonic() + timeout
     while True:
-        deliveries = engine.store.deliveries(announcement_id)
-        if settled(deliveries) or time.monotonic() > deadline:
-            return deliveries
+        operations = engine.store.operations.of(announcement_id)
+        if settled(operations) or time.monotonic() > deadline:
+            return [o for o in operations if o.publishes]
         time.sleep(poll)
 
 
-def settled(deliveries: list[Delivery]) -> bool:
-    """Nothing more will happen without a person: every delivery is final, or the rest is held
+def settled(operations: list[Operation]) -> bool:
+    """Nothing more will happen without a person: every operation is final, or the rest is held
     back behind a failed website (the plan says which)."""
-    if all(d.state.final or d.state is DeliveryState.manual for d in deliveries):
+    if all(o.state.final or o.state is S.manual for o in operations):
         return True
-    held = plan(_steps(deliveries), now=datetime.max.replace(tzinfo=UTC), grace=timedelta(0)).held_back
-    return held is not None and all(d.state.final or d.state is DeliveryState.waiting for d in deliveries)
+    steps = [Step(o.id, o.channel, o.wave, o.state, o.released_at, o.action) for o in operations]
+    held = plan(steps, now=datetime.max.replace(tzinfo=UTC), grace=timedelta(0)).held_back
+    return held is not None and all(o.state.final or o.state is S.waiting for o in operations)

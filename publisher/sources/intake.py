@@ -15,19 +15,20 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from adapters.port import HandOff, Threads
 from publisher.core.render import DoesNotFit, render
-from publisher.domain.announcement import EFFECTIVE, Announcement, Media, MsgType, parse_announcement
+from publisher.domain.announcement import EFFECTIVE, Announcement, Kind, Media, MsgType, parse_announcement
 from publisher.domain.authority import Authority, slugify
 from publisher.domain.capabilities import Wave
 from publisher.domain.limits import LIMITS
 from publisher.domain.problems import InvalidInput, Problem
-from publisher.domain.records import AuditEntry, DeliveryState, Variant
+from publisher.domain.records import Action, AuditEntry, Variant
 from publisher.domain.text import printable
 from publisher.engine import tasks
 from publisher.engine.engine import Engine
 from publisher.engine.media import CleanImage, MediaError, clean
 from publisher.engine.media import store as store_image
-from publisher.engine.store import NewDelivery, StoredAnnouncement, Unreadable
+from publisher.engine.store import NewOperation, StoredAnnouncement, Unreadable
 from publisher.site.registry import channel_types
 from publisher.sources.files import image_of
 
@@ -99,7 +100,7 @@ def accept(
 
     # What servers announced of their limits, as the engine last heard it: never asked here, so a
     # platform that does not answer can never slow the press office down.
-    limits = engine.store.server_limits(authority.slug)
+    limits = engine.store.limits.of(authority.slug)
     types = channel_types()
     variants: list[Variant] = []
     for number, channel_id in enumerate(channels):
@@ -133,22 +134,8 @@ def accept(
 
     for image in images:
         store_image(image, engine.runtime.data_dir)
-    start = announcement.publish_at or now
-    deliveries = []
-    for channel_id in channels:
-        kind = types[authority.channel(channel_id).type]
-        deliveries.append(
-            NewDelivery(
-                id=str(uuid.uuid4()),
-                channel=channel_id,
-                channel_type=kind.type,
-                wave=int(kind.capabilities.wave),
-                state=DeliveryState.waiting,
-                deadline_at=start + engine.deadline(announcement.kind),
-                check_at=start,
-            )
-        )
-    engine.store.add_announcement(
+    operations = _operations(engine, announcement, authority, channels, original, now)
+    engine.store.announcements.add(
         announcement_id=announcement_id,
         item_id=item_id,
         item_path=path if original is None else None,
@@ -158,8 +145,8 @@ def accept(
         actor=actor,
         now=now,
         variants=variants,
-        deliveries=deliveries,
-        audit=AuditEntry(
+        operations=operations,
+        audit_entry=AuditEntry(
             at=now,
             authority=authority.slug,
             actor=actor,
@@ -192,6 +179,47 @@ def accept(
     except Exception:
         log.exception("releasing the first wave failed; the sweep will", announcement=announcement_id)
     return announcement_id
+
+
+def _operations(
+    engine: Engine,
+    announcement: Announcement,
+    authority: Authority,
+    channels: list[str],
+    original: StoredAnnouncement | None,
+    now: datetime,
+) -> list[NewOperation]:
+    """What is to be done on each channel: publish (a follow-up replies where the channel has
+    threads, or is handed to a person where it has no posting API); pin an active warning where
+    the channel pins; unpin what the item pinned when the all-clear or a withdrawal comes."""
+    start = announcement.publish_at or now
+    deadline = start + engine.deadline(announcement.kind)
+    types = channel_types()
+    undo = (
+        engine.store.operations.pins_to_undo(original.item_id)
+        if original is not None and announcement.msg_type in {MsgType.cancel, MsgType.error}
+        else []
+    )
+    operations = []
+    for channel_id in channels:
+        config = authority.channel(channel_id)
+        kind = types[config.type]
+        wave = int(kind.capabilities.wave)
+        if issubclass(kind, HandOff):
+            action = Action.hand_off
+        elif announcement.is_follow_up and issubclass(kind, Threads):
+            action = Action.reply
+        else:
+            action = Action.publish
+        publish = NewOperation(str(uuid.uuid4()), channel_id, kind.type, action, wave, deadline, start)
+        operations.append(publish)
+        if announcement.kind is Kind.warning and announcement.msg_type is MsgType.alert and kind.pins(config.settings):
+            operations.append(NewOperation(str(uuid.uuid4()), channel_id, kind.type, Action.pin, wave, deadline, start,
+                                           target_id=publish.id))  # fmt: skip
+        for pin in (p for p in undo if p.channel == channel_id):
+            operations.append(NewOperation(str(uuid.uuid4()), channel_id, kind.type, Action.unpin, wave, deadline,
+                                           start, target_id=pin.id))  # fmt: skip
+    return operations
 
 
 def _times(announcement: Announcement, now: datetime) -> list[Problem]:
@@ -294,7 +322,7 @@ def _original(
     if not announcement.references:
         return None
     try:
-        original = engine.store.announcement(announcement.references)
+        original = engine.store.announcements.get(announcement.references)
     except Unreadable as error:
         problems.append(
             Problem(field="references", message=f"refers to an announcement Herold cannot read ({error.reason}); "
@@ -316,7 +344,9 @@ def _original(
                 message=f"must be {original.announcement.kind.value}, like the announcement it refers to",
             )
         )
-    withdrawn = [a for a in engine.store.thread(original.item_id) if a.announcement.msg_type is MsgType.error]
+    withdrawn = [
+        a for a in engine.store.announcements.thread(original.item_id) if a.announcement.msg_type is MsgType.error
+    ]
     if withdrawn:
         problems.append(
             Problem(

@@ -1,0 +1,54 @@
+"""The database: source of truth for announcements, operations and the audit log.
+
+One store per process, in parts: ``announcements`` (accepted whole or not at all),
+``operations`` (one state machine, compare-and-set only), ``audit`` (append-only), ``tokens``,
+``notifications`` (the on-call outbox), ``health`` (channels that need a person), ``limits``
+(what servers announce) and ``archive`` (what the built-in website shows). Queues and timers
+only make things faster; losing them loses nothing.
+"""
+
+from __future__ import annotations
+
+from publisher.engine.store.announcements import Announcements, NewOperation, StoredAnnouncement
+from publisher.engine.store.archive import Archive
+from publisher.engine.store.audit import AuditLog
+from publisher.engine.store.database import connect, database_unavailable, migrate
+from publisher.engine.store.documents import Unreadable
+from publisher.engine.store.health import Health
+from publisher.engine.store.limits import Limits
+from publisher.engine.store.notifications import Notifications
+from publisher.engine.store.operations import Applied, Attempt, Operation, Operations
+from publisher.engine.store.tokens import Tokens, hash_token
+
+__all__ = [
+    "Applied",
+    "Attempt",
+    "NewOperation",
+    "Operation",
+    "Store",
+    "StoredAnnouncement",
+    "Unreadable",
+    "database_unavailable",
+    "hash_token",
+]
+
+
+class Store:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.engine = connect(url, echo=echo)
+        self.announcements = Announcements(self.engine)
+        self.operations = Operations(self.engine)
+        self.audit = AuditLog(self.engine)
+        self.tokens = Tokens(self.engine)
+        self.notifications = Notifications(self.engine)
+        self.health = Health(self.engine)
+        self.limits = Limits(self.engine)
+        self.archive = Archive(self.engine)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest version (Alembic)."""
+        migrate(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,181 @@
+"""Announcements as stored: accepted whole (with their variants and operations) or not at all,
+read back with their item's path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
+
+from publisher.domain.announcement import Announcement
+from publisher.domain.records import Action, AuditEntry, OperationState, Variant
+from publisher.engine.schema import AnnouncementRow, ItemRow, OperationRow, VariantRow
+from publisher.engine.store import audit, documents
+from publisher.engine.store.documents import Unreadable, readable
+
+_operations = cast(Table, OperationRow.__table__)
+_ANNOUNCEMENT = (
+    select(
+        AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.authority, AnnouncementRow.source,
+        AnnouncementRow.actor, AnnouncementRow.received_at, AnnouncementRow.sent_at,
+        AnnouncementRow.override_reason, ItemRow.path,
+    )
+    .join(ItemRow, ItemRow.id == AnnouncementRow.item_id)
+    .where(AnnouncementRow.id == bindparam("_announcement"))
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StoredAnnouncement:
+    id: str
+    item_id: str
+    item_path: str
+    authority: str
+    announcement: Announcement
+    source: str
+    actor: str
+    received_at: datetime
+    sent_at: datetime
+    override_reason: str | None
+
+
+@dataclass(frozen=True)
+class NewOperation:
+    id: str
+    channel: str
+    channel_type: str
+    action: Action
+    wave: int
+    deadline_at: datetime
+    check_at: datetime  # when the sweep looks at it if no event has moved it on
+    target_id: str = ""  # the operation it acts on (a pin's publish, an unpin's pin)
+    state: OperationState = OperationState.waiting
+
+
+def read_in(connection: Connection, announcement_id: str) -> StoredAnnouncement | None:
+    """One announcement with its item's path: one query, and its document only if not parsed before."""
+    row = connection.execute(_ANNOUNCEMENT, {"_announcement": announcement_id}).first()
+    if row is None:
+        return None
+    return StoredAnnouncement(
+        id=row.id, item_id=row.item_id, item_path=row.path, authority=row.authority,
+        announcement=documents.documents(connection, [row.id])[row.id], source=row.source, actor=row.actor,
+        received_at=row.received_at, sent_at=row.sent_at, override_reason=row.override_reason,
+    )  # fmt: skip
+
+
+class Announcements:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(
+        self,
+        *,
+        announcement_id: str,
+        item_id: str,
+        item_path: str | None,
+        item_month: str | None,
+        announcement: Announcement,
+        source: str,
+        actor: str,
+        now: datetime,
+        variants: Iterable[Variant],
+        operations: Iterable[NewOperation],
+        audit_entry: AuditEntry,
+    ) -> None:
+        """Store an accepted announcement with its variants and operations, all or nothing."""
+        with self.engine.begin() as connection:
+            if item_path is not None:
+                assert item_month is not None, "a new item needs its month"
+                connection.execute(insert(ItemRow), {
+                    "id": item_id, "authority": announcement.authority, "kind": announcement.kind.value,
+                    "path": item_path, "month": item_month, "created_at": now,
+                })  # fmt: skip
+            connection.execute(insert(AnnouncementRow), {
+                "id": announcement_id, "item_id": item_id, "authority": announcement.authority,
+                "kind": announcement.kind.value, "msg_type": announcement.msg_type.value,
+                "references": announcement.references, "document": readable(announcement), "source": source,
+                "actor": actor, "received_at": now, "sent_at": announcement.publish_at or now,
+                "expires_at": announcement.expires, "override_reason": None,
+            })  # fmt: skip
+            rows = [{"announcement_id": announcement_id, **variant.model_dump(mode="json")} for variant in variants]
+            if rows:
+                connection.execute(insert(VariantRow), rows)
+            rows = [
+                {
+                    "id": new.id, "announcement_id": announcement_id, "authority": announcement.authority,
+                    "channel": new.channel, "channel_type": new.channel_type, "kind": announcement.kind.value,
+                    "action": new.action.value, "target_id": new.target_id, "wave": new.wave,
+                    "state": new.state.value, "attempts": 0, "idempotency_key": f"herold-{new.id}",
+                    "next_attempt_at": new.check_at, "deadline_at": new.deadline_at, "created_at": now,
+                    "updated_at": now, "ambiguous": False,
+                }
+                for new in operations
+            ]  # fmt: skip
+            if rows:
+                connection.execute(insert(_operations), rows)
+            audit.append_in(connection, audit_entry)
+
+    def get(self, announcement_id: str) -> StoredAnnouncement | None:
+        """One announcement with its item's path (raises Unreadable for a document that cannot be read)."""
+        with self.engine.begin() as connection:
+            return read_in(connection, announcement_id)
+
+    def thread(self, item_id: str) -> list[StoredAnnouncement]:
+        """Every announcement of an item that can be read, oldest first."""
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                select(AnnouncementRow, ItemRow.path)
+                .join(ItemRow, ItemRow.id == AnnouncementRow.item_id)
+                .where(AnnouncementRow.item_id == item_id)
+                .order_by(AnnouncementRow.received_at, AnnouncementRow.id)
+            ).all()
+        thread = []
+        for row in rows:
+            try:
+                stored = documents.document(row.id, row.document)
+            except Unreadable:
+                continue  # reported once; the rest of the thread still counts
+            thread.append(StoredAnnouncement(
+                id=row.id, item_id=row.item_id, item_path=row.path, authority=row.authority, announcement=stored,
+                source=row.source, actor=row.actor, received_at=row.received_at, sent_at=row.sent_at,
+                override_reason=row.override_reason,
+            ))  # fmt: skip
+        return thread
+
+    def variants(self, announcement_id: str) -> list[Variant]:
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                select(VariantRow.__table__)
+                .where(VariantRow.announcement_id == announcement_id)
+                .order_by(VariantRow.channel)
+            )
+            return [Variant.model_validate(row._mapping) for row in rows]
+
+    def set_override(self, announcement_id: str, reason: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(AnnouncementRow).where(AnnouncementRow.id == announcement_id).values(override_reason=reason)
+            )
+
+    def summary(self, announcement_id: str) -> dict[str, Any] | None:
+        """What is known of a stored announcement without reading its document (for reporting
+        one that cannot be read): its row and its item's path."""
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                select(
+                    AnnouncementRow.id, AnnouncementRow.authority, AnnouncementRow.kind, AnnouncementRow.msg_type,
+                    AnnouncementRow.references, AnnouncementRow.received_at, AnnouncementRow.document,
+                    AnnouncementRow.override_reason, ItemRow.path,
+                )
+                .join(ItemRow, ItemRow.id == AnnouncementRow.item_id)
+                .where(AnnouncementRow.id == announcement_id)
+            ).first()  # fmt: skip
+            return None if row is None else dict(row._mapping)
+
+    def item_authority(self, item_id: str) -> str | None:
+        with self.engine.begin() as connection:
+            return connection.execute(select(ItemRow.authority).where(ItemRow.id == item_id)).scalar_one_or_none()

@@ -1,0 +1,46 @@
+"""Limits servers announce, kept per channel: intake reads them and never asks a server."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from publisher.domain.capabilities import ServerLimits
+from publisher.engine.schema import ChannelLimitsRow
+
+
+class Limits:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def of(self, authority: str) -> dict[str, ServerLimits]:
+        """What each channel's server last said of its limits, by channel id."""
+        with self.engine.begin() as connection:
+            rows = connection.execute(select(ChannelLimitsRow).where(ChannelLimitsRow.authority == authority))
+            return {
+                row.channel: ServerLimits(characters=row.characters, pins=row.pins, counts_links_as=row.counts_links_as)
+                for row in rows
+            }
+
+    def refreshed(self) -> dict[tuple[str, str], datetime]:
+        """When each channel's limits were last heard: (authority, channel) -> time."""
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                select(ChannelLimitsRow.authority, ChannelLimitsRow.channel, ChannelLimitsRow.refreshed_at)
+            )
+            return {(row.authority, row.channel): row.refreshed_at for row in rows}
+
+    def save(self, authority: str, channel: str, limits: ServerLimits, now: datetime) -> None:
+        values = {"characters": limits.characters, "pins": limits.pins, "counts_links_as": limits.counts_links_as,
+                  "refreshed_at": now}  # fmt: skip
+        key = (ChannelLimitsRow.authority == authority, ChannelLimitsRow.channel == channel)
+        with self.engine.begin() as connection:
+            if connection.execute(update(ChannelLimitsRow).where(*key).values(values)).rowcount:
+                return
+            try:
+                with connection.begin_nested():
+                    connection.execute(insert(ChannelLimitsRow), {"authority": authority, "channel": channel, **values})
+            except IntegrityError:
+                pass  # saved by another process at the same moment: as good as ours

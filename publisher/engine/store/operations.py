@@ -1,0 +1,647 @@
+"""Operations: one state machine, changed only by compare-and-set.
+
+An operation (publish, reply, hand-off, edit, delete, pin, unpin) moves::
+
+    waiting --release--> pending --claim--> in_flight --> succeeded | failed | dead | unknown | manual
+       \\--skip--> skipped           ^--retry/postpone--/
+
+Every change is `transition`: ``UPDATE … WHERE id = … AND state IN (expected)``, and while a
+worker's claim holds the operation, ``AND lease_token = its token``. Whoever changes the row
+owns the next step; two workers, a retry and a sweep can never both act on one operation.
+
+An attempt's path is three transactions: claim it and read what it needs (`attempt`), record
+how it went (`complete`, `retry_later`, `finish`), and, when others wait, apply the plan
+(`advance`). Its statements are built once, with bind parameters: building a statement costs
+more than running it on SQLite.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.dml import Update
+
+from publisher.core.plan import Plan, Step
+from publisher.domain.records import Action, AuditEntry, OperationState, Receipt, Variant
+from publisher.engine.schema import AnnouncementRow, ChannelHealthRow, ItemRow, OperationRow, VariantRow
+from publisher.engine.store import audit, documents, health
+from publisher.engine.store.announcements import StoredAnnouncement
+from publisher.engine.store.documents import Unreadable
+
+_ops = cast(Table, OperationRow.__table__)
+PUBLISHING = tuple(action.value for action in Action if action.publishes)
+OPEN = (OperationState.waiting.value, OperationState.pending.value, OperationState.in_flight.value)
+S = OperationState
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: str
+    announcement_id: str
+    authority: str
+    channel: str
+    channel_type: str
+    kind: str
+    action: Action
+    target_id: str
+    wave: int
+    state: OperationState
+    attempts: int
+    idempotency_key: str
+    next_attempt_at: datetime | None
+    lease_until: datetime | None
+    lease_token: str | None
+    queued_at: datetime | None
+    deadline_at: datetime
+    released_at: datetime | None
+    release_reason: str | None
+    platform_id: str | None
+    platform_url: str | None
+    refs: Mapping[str, str] | None
+    note: str | None
+    last_error: str | None
+    ambiguous: bool
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Any) -> Operation:
+        mapping = row._mapping if hasattr(row, "_mapping") else {n: getattr(row, n) for n in _FIELDS}
+        values = {name: mapping[name] for name in _FIELDS}
+        values["state"], values["action"] = OperationState(values["state"]), Action(values["action"])
+        return cls(**values)
+
+    @property
+    def receipt(self) -> Receipt | None:
+        return Receipt(self.platform_id, self.platform_url, dict(self.refs or {})) if self.platform_id else None
+
+    @property
+    def publishes(self) -> bool:
+        return self.action.publishes
+
+
+_FIELDS = tuple(Operation.__dataclass_fields__)
+
+
+def _receipt(platform_id: str | None, url: str | None, refs: Mapping[str, str] | None) -> Receipt | None:
+    return Receipt(platform_id, url, dict(refs or {})) if platform_id else None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A claimed operation with what its attempt needs, read in the claim's transaction."""
+
+    operation: Operation
+    stored: StoredAnnouncement
+    variant: Variant | None
+    target: Receipt | None  # the post a pin or unpin acts on
+    earlier: tuple[tuple[OperationState, Receipt | None], ...]  # this channel's copies of the item's earlier messages
+    record_published: bool  # every publishing operation of the first wave has succeeded
+    others_waiting: bool  # operations of the announcement wait for their turn: completing may release them
+    flagged: bool  # the channel is flagged as needing attention
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying a plan changed (by this caller: another may have been quicker)."""
+
+    plan: Plan
+    released: list[str]
+    skipped: list[str]
+
+
+# -- the one compare-and-set primitive ----------------------------------------------------------
+
+
+@functools.cache
+def _statement(expected: tuple[str, ...], held: bool, columns: tuple[str, ...]) -> Update:
+    where = [_ops.c.id == bindparam("_id"), _ops.c.state.in_(expected)]
+    if held:
+        where.append(_ops.c.lease_token == bindparam("_token"))
+    return update(_ops).where(*where).values({column: bindparam(f"_{column}") for column in columns})
+
+
+def transition(
+    connection: Connection,
+    operation_id: str,
+    *,
+    expected: Iterable[OperationState],
+    token: str | None = None,
+    **values: Any,
+) -> bool:
+    """The one way an operation changes: if its state is one of ``expected`` (and, given
+    ``token``, the claim holding it is still this one), set ``values``. True if it changed."""
+    wanted = tuple(sorted(state.value for state in expected))
+    parameters: dict[str, Any] = {"_id": operation_id, "_token": token}
+    if any(isinstance(value, ClauseElement) for value in values.values()):  # e.g. attempts - 1: rare
+        statement = _statement(wanted, token is not None, ()).values(**values)
+    else:
+        statement = _statement(wanted, token is not None, tuple(sorted(values)))
+        parameters |= {f"_{column}": value for column, value in values.items()}
+    return bool(connection.execute(statement, parameters).rowcount)
+
+
+# -- what an attempt reads, in one statement beside its claim -----------------------------------
+
+_CLAIM = (
+    update(_ops)
+    .where(
+        _ops.c.id == bindparam("_id"), _ops.c.state == S.pending.value,
+        or_(_ops.c.next_attempt_at.is_(None), _ops.c.next_attempt_at <= bindparam("_now")),
+    )
+    .values(
+        state=S.in_flight.value, lease_until=bindparam("_lease_until"), lease_token=bindparam("_token"),
+        attempts=_ops.c.attempts + 1, updated_at=bindparam("_now"), queued_at=None,
+    )
+    .returning(*_ops.c)
+)  # fmt: skip
+
+
+def _context() -> Any:
+    a = cast(Table, AnnouncementRow.__table__).alias("a")
+    i = cast(Table, ItemRow.__table__).alias("i")
+    v = cast(Table, VariantRow.__table__).alias("v")
+    h = cast(Table, ChannelHealthRow.__table__).alias("h")
+    t, tt, e, w, r = (_ops.alias(name) for name in ("t", "tt", "e", "w", "r"))
+    ea = cast(Table, AnnouncementRow.__table__).alias("ea")
+    channel = bindparam("_channel", type_=String(64))
+    waiting = select(func.count()).where(w.c.announcement_id == a.c.id, w.c.state == S.waiting.value)
+    # The first wave's publishing operations: all of them must have succeeded (the wave rule).
+    record = select(func.count()).where(r.c.announcement_id == a.c.id, r.c.wave == 1, r.c.action.in_(PUBLISHING))
+    record_open = record.where(r.c.state != S.succeeded.value)
+    earlier = e.join(ea, ea.c.id == e.c.announcement_id)
+    return (
+        select(
+            a.c.id, a.c.item_id, a.c.authority, a.c.source, a.c.actor, a.c.received_at, a.c.sent_at,
+            a.c.override_reason, a.c.document, i.c.path,
+            v.c.channel.label("v_channel"), v.c.language, v.c.text, v.c.spoiler, v.c.link, v.c.length,
+            v.c.limit, v.c.shortened,
+            # What a pin acts on is its publish; what an unpin acts on is its pin's publish.
+            func.coalesce(tt.c.platform_id, t.c.platform_id).label("t_id"),
+            func.coalesce(tt.c.platform_url, t.c.platform_url).label("t_url"),
+            case((tt.c.id.is_not(None), tt.c.refs), else_=t.c.refs).label("t_refs"),
+            func.coalesce(h.c.needs_attention, literal(False)).label("flagged"),
+            waiting.scalar_subquery().label("waiting"),
+            record.scalar_subquery().label("record"), record_open.scalar_subquery().label("record_open"),
+            e.c.state.label("e_state"), e.c.platform_id.label("e_id"), e.c.platform_url.label("e_url"),
+            e.c.refs.label("e_refs"),
+        )
+        .select_from(
+            a.join(i, i.c.id == a.c.item_id)
+            .outerjoin(v, and_(v.c.announcement_id == a.c.id, v.c.channel == channel))
+            .outerjoin(t, t.c.id == bindparam("_target"))
+            .outerjoin(tt, and_(tt.c.id == t.c.target_id, t.c.action == Action.pin.value))
+            .outerjoin(h, and_(h.c.authority == a.c.authority, h.c.channel == channel))
+            .outerjoin(earlier, and_(
+                ea.c.item_id == a.c.item_id, e.c.channel == channel, e.c.action.in_(PUBLISHING),
+                or_(ea.c.received_at < a.c.received_at, and_(ea.c.received_at == a.c.received_at, ea.c.id < a.c.id)),
+            ))
+        )
+        .where(a.c.id == bindparam("_announcement"))
+        .order_by(ea.c.received_at, ea.c.id)
+    )  # fmt: skip
+
+
+_CONTEXT = _context()
+_STEPS = (
+    lambda t: select(
+        _ops.c.id, _ops.c.channel, _ops.c.wave, _ops.c.state, _ops.c.released_at, _ops.c.action,
+        t.c.state.label("target_state"),
+    )
+    .select_from(_ops.outerjoin(t, t.c.id == _ops.c.target_id))
+    .where(_ops.c.announcement_id == bindparam("_announcement"))
+    .order_by(_ops.c.wave, _ops.c.channel, _ops.c.action)
+)(_ops.alias("target"))  # fmt: skip
+_OF_ANNOUNCEMENT = (
+    select(_ops).where(_ops.c.announcement_id == bindparam("_announcement")).order_by(_ops.c.wave, _ops.c.channel)
+)
+_MARK_QUEUED = (
+    update(_ops)
+    .where(
+        _ops.c.id == bindparam("_id"), _ops.c.state == S.pending.value,
+        # unchanged since read: whatever puts an operation back to pending sets a new due time
+        _ops.c.next_attempt_at == bindparam("_due_at"), _ops.c.updated_at == bindparam("_updated_at"),
+    )
+    .values(queued_at=bindparam("_now"))
+)  # fmt: skip
+
+
+def _pins_active() -> Any:
+    """Pin operations that succeeded and were not undone by an unpin that succeeded."""
+    unpin = _ops.alias("u")
+    return and_(
+        _ops.c.action == Action.pin.value, _ops.c.state == S.succeeded.value,
+        ~exists().where(unpin.c.action == Action.unpin.value, unpin.c.target_id == _ops.c.id,
+                        unpin.c.state == S.succeeded.value),
+    )  # fmt: skip
+
+
+class Operations:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- an attempt's path -----------------------------------------------------------------------
+
+    def attempt(self, operation_id: str, now: datetime, lease: timedelta) -> Attempt | None:
+        """Claim a pending, due operation and read what its attempt needs, in one transaction of
+        two statements. None if someone else has it or it is not due."""
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                _CLAIM, {"_id": operation_id, "_now": now, "_lease_until": now + lease, "_token": secrets.token_hex(16)}
+            ).first()
+            if row is None:
+                return None
+            claimed = Operation.of(row)
+            rows = connection.execute(_CONTEXT, {
+                "_announcement": claimed.announcement_id, "_channel": claimed.channel,
+                "_target": claimed.target_id or None,
+            }).all()  # fmt: skip
+        first = rows[0]
+        stored = StoredAnnouncement(
+            id=first.id, item_id=first.item_id, item_path=first.path, authority=first.authority,
+            announcement=documents.document(first.id, first.document), source=first.source, actor=first.actor,
+            received_at=first.received_at, sent_at=first.sent_at, override_reason=first.override_reason,
+        )  # fmt: skip
+        variant = None
+        if first.v_channel is not None:
+            variant = Variant(
+                channel=first.v_channel, language=first.language, text=first.text, spoiler=first.spoiler,
+                link=first.link, length=first.length, limit=first.limit, shortened=tuple(first.shortened or ()),
+            )  # fmt: skip
+        return Attempt(
+            operation=claimed, stored=stored, variant=variant, target=_receipt(first.t_id, first.t_url, first.t_refs),
+            earlier=tuple(
+                (OperationState(r.e_state), _receipt(r.e_id, r.e_url, r.e_refs)) for r in rows if r.e_state is not None
+            ),
+            record_published=bool(first.record) and not first.record_open, others_waiting=bool(first.waiting),
+            flagged=bool(first.flagged),
+        )  # fmt: skip
+
+    def complete(
+        self, claimed: Operation, receipt: Receipt | None, now: datetime, entry: AuditEntry, *, flagged: bool
+    ) -> bool | None:
+        """The attempt succeeded: record it with its receipt and its audit entry, and clear the
+        channel's flag if it had one, in one transaction. None if the lease was lost meanwhile
+        (nothing is written then); otherwise whether the channel works again."""
+        with self.engine.begin() as connection:
+            values: dict[str, Any] = {
+                "state": S.succeeded.value, "lease_until": None, "lease_token": None, "finished_at": now,
+                "updated_at": now, "last_error": None, "ambiguous": False,
+            }  # fmt: skip
+            if receipt is not None:
+                values |= {"platform_id": receipt.platform_id, "platform_url": receipt.url,
+                           "refs": dict(receipt.refs) or None}  # fmt: skip
+            if not transition(connection, claimed.id, expected=[S.in_flight], token=claimed.lease_token, **values):
+                return None
+            audit.append_in(connection, entry)
+            return health.clear_in(connection, claimed.authority, claimed.channel, now) if flagged else False
+
+    def retry_later(
+        self, claimed: Operation, error: str, at: datetime, now: datetime, *, ambiguous: bool, entry: AuditEntry
+    ) -> bool:
+        with self.engine.begin() as connection:
+            changed = transition(
+                connection, claimed.id, expected=[S.in_flight], token=claimed.lease_token, state=S.pending.value,
+                next_attempt_at=at, lease_until=None, lease_token=None, last_error=error, ambiguous=ambiguous,
+                updated_at=now,
+            )  # fmt: skip
+            if changed:
+                audit.append_in(connection, entry)
+            return changed
+
+    def finish(self, claimed: Operation, state: OperationState, error: str, now: datetime, **values: Any) -> bool:
+        """End an attempt in ``state`` (failed, dead, unknown, skipped, manual) with its reason."""
+        with self.engine.begin() as connection:
+            return transition(
+                connection, claimed.id, expected=[S.in_flight], token=claimed.lease_token, state=state.value,
+                last_error=error, lease_until=None, lease_token=None, finished_at=now, updated_at=now, **values,
+            )  # fmt: skip
+
+    def postpone(self, claimed: Operation, at: datetime, reason: str, now: datetime) -> bool:
+        """Not an attempt after all (it must wait for another operation): back to pending, uncounted,
+        and the wait does not eat into its time to keep trying."""
+        with self.engine.begin() as connection:
+            return transition(
+                connection, claimed.id, expected=[S.in_flight], token=claimed.lease_token, state=S.pending.value,
+                next_attempt_at=at, lease_until=None, lease_token=None, attempts=_ops.c.attempts - 1,
+                release_reason=reason, deadline_at=claimed.deadline_at + (at - now), updated_at=now,
+            )  # fmt: skip
+
+    def expire(self, claimed: Operation, reason: str, now: datetime) -> bool:
+        """Out of time before this claim became an attempt: dead, with the attempts really made."""
+        with self.engine.begin() as connection:
+            return transition(
+                connection, claimed.id, expected=[S.in_flight], token=claimed.lease_token, state=S.dead.value,
+                last_error=reason, attempts=_ops.c.attempts - 1, lease_until=None, lease_token=None,
+                finished_at=now, updated_at=now,
+            )  # fmt: skip
+
+    def hold(self, claimed: Operation, now: datetime) -> bool:
+        """Put a claimed operation back to waiting without counting the attempt."""
+        with self.engine.begin() as connection:
+            return transition(
+                connection, claimed.id, expected=[S.in_flight], token=claimed.lease_token, state=S.waiting.value,
+                lease_until=None, lease_token=None, attempts=_ops.c.attempts - 1, released_at=None,
+                release_reason=None, next_attempt_at=now, updated_at=now,
+            )  # fmt: skip
+
+    def renew_all(self, claims: Sequence[Operation], now: datetime, lease: timedelta) -> list[bool]:
+        """Extend the leases of several running attempts in one transaction (one wait for the
+        database, not one per attempt); for each, False if it was lost meanwhile."""
+        with self.engine.begin() as connection:
+            return [
+                transition(
+                    connection,
+                    c.id,
+                    expected=[S.in_flight],
+                    token=c.lease_token,
+                    lease_until=now + lease,
+                    updated_at=now,
+                )
+                for c in claims
+            ]
+
+    # -- the plan, applied ------------------------------------------------------------------------
+
+    def steps(self, announcement_id: str) -> list[Step]:
+        with self.engine.begin() as connection:
+            return self._steps_in(connection, announcement_id)
+
+    @staticmethod
+    def _steps_in(connection: Connection, announcement_id: str) -> list[Step]:
+        return [
+            Step(
+                row.id,
+                row.channel,
+                row.wave,
+                OperationState(row.state),
+                row.released_at,
+                Action(row.action),
+                OperationState(row.target_state) if row.target_state else None,
+            )
+            for row in connection.execute(_STEPS, {"_announcement": announcement_id})
+        ]
+
+    def advance(
+        self,
+        announcement_id: str,
+        decide: Callable[[list[Step]], tuple[Plan, datetime | None]],
+        now: datetime,
+        deadline: timedelta,
+        entries: Callable[[Step, str, str], AuditEntry],
+    ) -> Applied:
+        """Read where the announcement's operations stand, let ``decide`` make the plan (and say when
+        to look again at what still waits), and apply it, in one transaction of at most three
+        statements: the reading, one update for every release, skip and next look, and the audit
+        entries (``entries(step, action, reason)``) of what this caller changed."""
+        with self.engine.begin() as connection:
+            steps = self._steps_in(connection, announcement_id)
+            decision, look_again = decide(steps)
+            if not any(step.state is S.waiting for step in steps):
+                return Applied(decision, [], [])
+            released = {d: r.reason for r in decision.releases for d in r.delivery_ids}
+            skipped = {d: r.reason for r in decision.skips for d in r.delivery_ids}
+            changed = connection.execute(
+                update(_ops)
+                .where(_ops.c.announcement_id == announcement_id, _ops.c.state == S.waiting.value)
+                .values(
+                    state=case((_ops.c.id.in_(released), S.pending.value), (_ops.c.id.in_(skipped), S.skipped.value),
+                               else_=_ops.c.state),
+                    released_at=case((_ops.c.id.in_(released), now), else_=_ops.c.released_at),
+                    release_reason=case(released, value=_ops.c.id, else_=_ops.c.release_reason)
+                    if released else _ops.c.release_reason,
+                    last_error=case(skipped, value=_ops.c.id, else_=_ops.c.last_error)
+                    if skipped else _ops.c.last_error,
+                    next_attempt_at=case((_ops.c.id.in_(released), now), (_ops.c.id.in_(skipped), None),
+                                         else_=look_again),
+                    deadline_at=case((_ops.c.id.in_(released), now + deadline), else_=_ops.c.deadline_at),
+                    finished_at=case((_ops.c.id.in_(skipped), now), else_=_ops.c.finished_at),
+                    updated_at=now,
+                )
+                .returning(_ops.c.id, _ops.c.state)
+            ).all()  # fmt: skip
+            by_id = {step.id: step for step in steps}
+            ours_released = [r.id for r in changed if r.id in released and r.state == S.pending.value]
+            ours_skipped = [r.id for r in changed if r.id in skipped and r.state == S.skipped.value]
+            audit.append_in(
+                connection,
+                *(entries(by_id[i], "delivery.released", released[i]) for i in ours_released),
+                *(entries(by_id[i], "delivery.skipped", skipped[i]) for i in ours_skipped),
+            )
+        return Applied(decision, ours_released, ours_skipped)
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def get(self, operation_id: str) -> Operation | None:
+        with self.engine.begin() as connection:
+            row = connection.execute(select(_ops).where(_ops.c.id == operation_id)).first()
+            return Operation.of(row) if row else None
+
+    def of(self, announcement_id: str, *, publishing: bool = False) -> list[Operation]:
+        """An announcement's operations (only those that publish, with ``publishing``)."""
+        with self.engine.begin() as connection:
+            found = [Operation.of(r) for r in connection.execute(_OF_ANNOUNCEMENT, {"_announcement": announcement_id})]
+        return [o for o in found if o.publishes] if publishing else found
+
+    def copy_on(self, announcement_id: str, channel: str) -> Operation | None:
+        """The operation that publishes an announcement on one channel."""
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                select(_ops).where(
+                    _ops.c.announcement_id == announcement_id, _ops.c.channel == channel,
+                    _ops.c.action.in_(PUBLISHING),
+                )
+            ).first()  # fmt: skip
+            return Operation.of(row) if row else None
+
+    def pinned(self, item_id: str | None = None) -> list[Operation]:
+        """The publishing operations whose posts are pinned now (of one item, or all)."""
+        post = _ops.alias("post")
+        query = select(post).join(_ops, _ops.c.target_id == post.c.id).where(_pins_active())
+        if item_id:
+            query = query.join(AnnouncementRow, AnnouncementRow.id == post.c.announcement_id).where(
+                AnnouncementRow.item_id == item_id
+            )
+        with self.engine.begin() as connection:
+            return [Operation.of(row) for row in connection.execute(query)]
+
+    def pinned_count(self, authority: str, channel: str) -> int:
+        """How many of Herold's posts are pinned on one channel now."""
+        query = select(func.count()).where(_pins_active(), _ops.c.authority == authority, _ops.c.channel == channel)
+        with self.engine.begin() as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def pins_to_undo(self, item_id: str) -> list[Operation]:
+        """The item's pin operations that no unpin targets yet (an all-clear unpins them)."""
+        unpin = _ops.alias("u")
+        query = (
+            select(_ops)
+            .join(AnnouncementRow, AnnouncementRow.id == _ops.c.announcement_id)
+            .where(
+                AnnouncementRow.item_id == item_id, _ops.c.action == Action.pin.value,
+                ~exists().where(unpin.c.action == Action.unpin.value, unpin.c.target_id == _ops.c.id),
+            )
+        )  # fmt: skip
+        with self.engine.begin() as connection:
+            return [Operation.of(row) for row in connection.execute(query)]
+
+    def unpin_expired(self, now: datetime, deadline: Callable[[str], timedelta]) -> list[Operation]:
+        """Unpin operations, pending at once, for pinned posts whose item has expired (its latest
+        announcement's ``expires`` has passed); each pin gets one. Returns the new operations."""
+        unpin, latest = _ops.alias("u"), cast(Table, AnnouncementRow.__table__).alias("latest")
+        newest_expiry = (
+            select(latest.c.expires_at)
+            .where(latest.c.item_id == AnnouncementRow.item_id)
+            .order_by(latest.c.received_at.desc(), latest.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        query = (
+            select(_ops)
+            .join(AnnouncementRow, AnnouncementRow.id == _ops.c.announcement_id)
+            .where(
+                _ops.c.action == Action.pin.value, _ops.c.state == S.succeeded.value,
+                ~exists().where(unpin.c.action == Action.unpin.value, unpin.c.target_id == _ops.c.id),
+                newest_expiry <= now,
+            )
+        )  # fmt: skip
+        created = []
+        with self.engine.begin() as connection:
+            for pin in [Operation.of(row) for row in connection.execute(query)]:
+                operation_id = str(uuid.uuid4())
+                connection.execute(insert(_ops), {
+                    "id": operation_id, "announcement_id": pin.announcement_id, "authority": pin.authority,
+                    "channel": pin.channel, "channel_type": pin.channel_type, "kind": pin.kind,
+                    "action": Action.unpin.value, "target_id": pin.id, "wave": pin.wave, "state": S.pending.value,
+                    "attempts": 0, "idempotency_key": f"herold-{operation_id}", "next_attempt_at": now,
+                    "deadline_at": now + deadline(pin.kind), "released_at": now,
+                    "release_reason": "the warning has expired", "created_at": now, "updated_at": now,
+                    "ambiguous": False,
+                })  # fmt: skip
+                created.append(operation_id)
+        return [o for o in (self.get(i) for i in created) if o is not None]
+
+    # -- what the sweep looks at ------------------------------------------------------------------------
+
+    def due(self, cutoff: datetime, queued_before: datetime | None = None, limit: int = 500) -> list[Operation]:
+        """Pending operations due by ``cutoff`` and not queued by the sweep since ``queued_before``
+        (default: the cutoff), oldest first (warnings before news). A claim clears the queued mark:
+        a retry waits in the database, not in a queue."""
+        queued_before = queued_before or cutoff
+        query = (
+            select(_ops)
+            .where(
+                _ops.c.state == S.pending.value, _ops.c.next_attempt_at <= cutoff,
+                or_(_ops.c.queued_at.is_(None), _ops.c.queued_at <= queued_before),
+            )
+            .order_by(_ops.c.kind.desc(), _ops.c.next_attempt_at)
+            .limit(limit)
+        )  # fmt: skip
+        with self.engine.begin() as connection:
+            return [Operation.of(row) for row in connection.execute(query)]
+
+    def mark_queued(self, operations: Sequence[Operation], now: datetime) -> None:
+        """Remember that the sweep queued these again, so a long queue is not filled with copies.
+        Only those unchanged since they were read: one a worker took meanwhile (and maybe put back
+        for a retry) must not be marked, or the sweep would skip its retry."""
+        if operations:
+            with self.engine.begin() as connection:
+                connection.execute(_MARK_QUEUED, [
+                    {"_id": o.id, "_due_at": o.next_attempt_at, "_updated_at": o.updated_at, "_now": now}
+                    for o in operations
+                ])  # fmt: skip
+
+    def checks_due(self, now: datetime, limit: int = 500) -> list[tuple[str, str]]:
+        """(announcement id, kind) of announcements with waiting operations due for a look."""
+        query = (
+            select(_ops.c.announcement_id, _ops.c.kind)
+            .where(_ops.c.state == S.waiting.value, _ops.c.next_attempt_at <= now)
+            .group_by(_ops.c.announcement_id, _ops.c.kind)
+            .order_by(func.min(_ops.c.next_attempt_at))
+            .limit(limit)
+        )
+        with self.engine.begin() as connection:
+            return [(row[0], row[1]) for row in connection.execute(query)]
+
+    def expired_leases(self, now: datetime) -> list[Operation]:
+        query = select(_ops).where(_ops.c.state == S.in_flight.value, _ops.c.lease_until < now)
+        with self.engine.begin() as connection:
+            return [Operation.of(row) for row in connection.execute(query)]
+
+    def return_expired_lease(self, operation: Operation, now: datetime) -> bool:
+        """A worker died (or hung) holding the lease: the operation becomes pending again. The
+        attempt counts, and it is marked ambiguous: the request may have reached the platform."""
+        with self.engine.begin() as connection:
+            return transition(
+                connection, operation.id, expected=[S.in_flight], token=operation.lease_token,
+                state=S.pending.value, next_attempt_at=now, lease_until=None, lease_token=None, ambiguous=True,
+                last_error="the worker stopped while delivering (lease expired)", updated_at=now,
+            )  # fmt: skip
+
+    # -- what people settle ---------------------------------------------------------------------------
+
+    def reconcile(self, operation_id: str, now: datetime, *, url: str | None, deadline: timedelta) -> bool:
+        """A person settled an operation that ended without success: with ``url`` it was posted
+        after all (by the attempt or by hand); without, it goes out again."""
+        ended = [S.unknown, S.failed, S.dead]
+        with self.engine.begin() as connection:
+            if url:
+                return transition(
+                    connection, operation_id, expected=ended, state=S.succeeded.value, platform_id=url,
+                    platform_url=url, last_error=None, ambiguous=False, finished_at=now, updated_at=now,
+                )  # fmt: skip
+            return transition(
+                connection, operation_id, expected=ended, state=S.pending.value, next_attempt_at=now,
+                deadline_at=now + deadline, ambiguous=False, finished_at=None, updated_at=now,
+            )  # fmt: skip
+
+    def release(self, operation_id: str, reason: str, now: datetime, deadline: timedelta, entry: AuditEntry) -> bool:
+        """Let one waiting operation start now (a person's decision), audited in the same transaction."""
+        with self.engine.begin() as connection:
+            changed = transition(
+                connection, operation_id, expected=[S.waiting], state=S.pending.value, released_at=now,
+                release_reason=reason, next_attempt_at=now, deadline_at=now + deadline, updated_at=now,
+            )  # fmt: skip
+            if changed:
+                audit.append_in(connection, entry)
+            return changed
+
+    def fail_unreadable(self, error: Unreadable, now: datetime, entry: AuditEntry) -> bool:
+        """An announcement that cannot be read can never be delivered: its operations that have
+        not ended fail, with the reason, in one transaction with the audit entry. True for the
+        one caller that did it (so it is reported once)."""
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                update(_ops)
+                .where(_ops.c.announcement_id == error.announcement_id, _ops.c.state.in_(OPEN))
+                .values(state=S.failed.value, last_error=error.reason[:2000], lease_until=None, lease_token=None,
+                        finished_at=now, updated_at=now)
+            )  # fmt: skip
+            if not changed.rowcount:
+                return False
+            audit.append_in(connection, entry)
+            return True

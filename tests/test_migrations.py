@@ -1,0 +1,80 @@
+"""Upgrading a database that is in use: what was delivered and pinned before stays so."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+
+from publisher.domain.announcement import parse_announcement
+from publisher.domain.records import Action, OperationState
+from publisher.engine.store import Store
+from publisher.engine.store.database import migrate
+from publisher.engine.store.documents import readable
+
+from conftest import warning
+
+AT = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+def a_database_at_0004_with_a_pinned_warning_and_a_waiting_update(url: str) -> Store:
+    store = Store(url)
+    migrate(store.engine, "0004")
+    document = readable(parse_announcement(warning()))
+    with store.engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO items (id, authority, kind, path, month, created_at) "
+                 "VALUES ('item', 'lk-beispiel', 'warning', '2026/11/bombe/', '2026-11', :at)"),
+            {"at": AT},
+        )  # fmt: skip
+        for announcement_id, msg_type in (("alert", "alert"), ("update", "update")):
+            connection.execute(
+                text('INSERT INTO announcements (id, item_id, authority, kind, msg_type, "references", document, '
+                     "source, actor, received_at, sent_at, override_reason) VALUES (:id, 'item', 'lk-beispiel', "
+                     "'warning', :msg_type, NULL, :document, 'api', 'Leitstelle', :at, :at, NULL)"),
+                {"id": announcement_id, "msg_type": msg_type, "document": json.dumps(document), "at": AT},
+            )  # fmt: skip
+        deliveries = [
+            ("alert-website", "alert", "website", 1, "succeeded", "page", False),
+            ("alert-fediverse", "alert", "fediverse", 2, "succeeded", "110", True),
+            ("update-website", "update", "website", 1, "pending", None, False),
+            ("update-fediverse", "update", "fediverse", 2, "waiting", None, False),
+        ]
+        for delivery_id, announcement_id, channel, wave, state, platform_id, pinned in deliveries:
+            connection.execute(
+                text("INSERT INTO deliveries (id, announcement_id, authority, channel, channel_type, kind, wave, "
+                     "state, attempts, idempotency_key, deadline_at, platform_id, ambiguous, created_at, updated_at, "
+                     "pinned) VALUES (:id, :announcement, 'lk-beispiel', :channel, :type, 'warning', :wave, "
+                     ":state, 1, :key, :at, :platform_id, :no, :at, :at, :pinned)"),
+                {"id": delivery_id, "announcement": announcement_id, "channel": channel,
+                 "type": "website" if channel == "website" else "mastodon", "wave": wave, "state": state,
+                 "key": f"herold-{delivery_id}", "at": AT, "platform_id": platform_id, "no": False,
+                 "pinned": pinned},
+            )  # fmt: skip
+    return store
+
+
+def test_deliveries_become_operations_and_a_pinned_post_keeps_its_pin(database_url: str) -> None:
+    store = a_database_at_0004_with_a_pinned_warning_and_a_waiting_update(database_url)
+    try:
+        store.migrate()
+
+        alert = {(o.channel, o.action): o for o in store.operations.of("alert")}
+        assert {key: (o.state, o.platform_id) for key, o in alert.items()} == {
+            ("website", Action.publish): (OperationState.succeeded, "page"),
+            ("fediverse", Action.publish): (OperationState.succeeded, "110"),
+            ("fediverse", Action.pin): (OperationState.succeeded, None),
+        }
+        assert alert["fediverse", Action.pin].target_id == "alert-fediverse"
+        assert [o.id for o in store.operations.pinned()] == ["alert-fediverse"]
+        assert [o.target_id for o in store.operations.pins_to_undo("item")] == ["alert-fediverse"], (
+            "an all-clear unpins it"
+        )
+        update = {o.channel: (o.action, o.state) for o in store.operations.of("update")}
+        assert update == {
+            "website": (Action.publish, OperationState.pending),
+            "fediverse": (Action.reply, OperationState.waiting),
+        }
+    finally:
+        store.dispose()
