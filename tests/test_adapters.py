@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from adapters.port import ABILITIES, Channel, ChannelSettings, Wave
+from adapters.port import ABILITIES, ChannelSettings, ChannelType, Wave
 from publisher.core.render import TEMPLATES
 from publisher.site.registry import channel_types
 
@@ -26,7 +26,7 @@ def test_the_own_website_ships_with_herold() -> None:
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_a_channel_type_has_its_test_module_template_and_documentation(name: str) -> None:
-    kind: type[Channel] = SHIPPED[name]
+    kind: type[ChannelType] = SHIPPED[name]
     module = kind.__module__.rsplit(".", 1)[-1]
     source = kind.__module__.replace(".", "/") + ".py"
     assert (ROOT / "tests" / f"test_{module}.py").exists(), f"tests/test_{module}.py is missing"

@@ -37,6 +37,7 @@ from publisher.domain.announcement import EFFECTIVE, Announcement
 from publisher.edges.cli import main
 from publisher.edges.web import create_app
 from publisher.edges.wiring import Herold
+from publisher.engine import tasks
 from publisher.engine.report import report, table
 from publisher.engine.schema import AnnouncementRow
 
@@ -166,8 +167,7 @@ def assert_everything_stored_reads_back_reports_and_renders(herold: Herold) -> i
         result = report(herold.engine, announcement_id)
         assert result is not None and result.status != "unreadable"
         table(result)
-    website = herold.website("lk-beispiel")
-    website.rebuild_all()
+    tasks.rebuild(herold.engine, "lk-beispiel")
     site = herold.settings.herold.data_dir / "site" / "lk-beispiel"
     for feed in ("atom.xml", "rss.xml"):
         parsed = feedparser.parse((site / feed).read_bytes())

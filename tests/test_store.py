@@ -18,6 +18,7 @@ from publisher.domain.problems import InvalidInput
 from publisher.domain.records import Action, AuditEntry, Variant
 from publisher.engine.schema import AnnouncementRow, OperationState
 from publisher.engine.store import NewOperation, Operation, Store, Unreadable, database_unavailable
+from publisher.site.model import Copy
 
 from conftest import forget_cached, warning
 from services import free_port
@@ -233,29 +234,28 @@ def test_api_tokens_are_stored_only_as_hashes(store: Store) -> None:
     assert token not in stored and len(stored) == 64
 
 
-def test_the_published_record_lists_items_newest_first_by_month(store: Store) -> None:
-    older, (older_site, _) = add(store, at=NOW - timedelta(days=40))
+def test_what_a_site_has_published_is_read_back_in_the_order_items_arrived_with_the_copies_elsewhere(
+    store: Store,
+) -> None:
+    older, (older_site, older_fedi) = add(store, at=NOW - timedelta(days=40))
     newer, (newer_site, _) = add(store)
-    follow_up, (follow_site, _) = add(
-        store, item=older, msg_type="update", references=older, at=NOW + timedelta(minutes=5)
-    )
-    for delivery in (older_site, newer_site, follow_site):
-        release(store, delivery)
-    for delivery in (older_site, newer_site):
-        succeed(store, claim(store, delivery, NOW + timedelta(minutes=6)), Receipt("p"))
-    assert store.archive.months("lk-beispiel", "website") == ["2026-11", "2026-10"]
-    assert [i.id for i in store.archive.items("lk-beispiel", "website")] == [newer, older]
-    # The update waits for its turn: only the page about to be written sees it.
-    [item] = store.archive.items("lk-beispiel", "website", month="2026-10")
-    assert [e.id for e in item.entries] == [older]
-    seen = store.archive.item(older, "website", including=follow_up)
-    assert seen is not None and [e.id for e in seen.entries] == [older, follow_up]
-    # Once a worker is writing it, every list shows it: one rewrite of the lists serves all pages
-    # written meanwhile.
-    assert claim(store, follow_site, NOW + timedelta(minutes=6)) is not None
-    assert [i.id for i in store.archive.items("lk-beispiel", "website")] == [older, newer]
-    [item] = store.archive.items("lk-beispiel", "website", month="2026-10")
-    assert [e.id for e in item.entries] == [older, follow_up]
+    _, (follow_site, _) = add(store, item=older, msg_type="update", references=older, at=NOW + timedelta(minutes=5))
+    for operation in (older_site, newer_site, follow_site, older_fedi):
+        release(store, operation)
+    for operation in (older_site, newer_site):
+        succeed(store, claim(store, operation), Receipt("p"))
+    succeed(store, claim(store, older_fedi), Receipt("110", "https://social.example/@lkb/110"))
+    assert claim(store, follow_site) is not None, "being published: not yet on the site"
+
+    publications, copies = store.archive.published("lk-beispiel", "website", ("website",))
+
+    assert [(p.item_id, p.entry.id, p.item_month) for p in publications] == [
+        (older, older, "2026-10"), (newer, newer, "2026-11"),
+    ]  # fmt: skip
+    assert publications[0].entry.variant_text == "Text für website"
+    assert copies == {older: {older: [Copy("mastodon", "mastodon", "https://social.example/@lkb/110")]}}
+    assert store.archive.copies(older, ("website",)) == copies[older]
+    assert store.archive.copies(newer, ("website",)) == {}
 
 
 def test_of_several_refusals_at_the_same_moment_exactly_one_flags_the_channel(store: Store) -> None:
@@ -369,7 +369,9 @@ def test_a_stored_document_is_read_by_the_rules_it_was_stored_under(store: Store
     assert stored is not None and stored.announcement.headline == "Alt\x1bes"
 
 
-def test_an_unreadable_stored_document_is_skipped_by_the_lists_and_named_when_asked_for(store: Store) -> None:
+def test_an_unreadable_stored_document_is_left_out_of_what_the_site_is_told_and_named_when_asked_for(
+    store: Store,
+) -> None:
     broken, (broken_site, _) = add(store)
     fine, (fine_site, _) = add(store, at=NOW + timedelta(minutes=1))
     for delivery in (broken_site, fine_site):
@@ -379,9 +381,8 @@ def test_an_unreadable_stored_document_is_skipped_by_the_lists_and_named_when_as
         connection.execute(update(AnnouncementRow).where(AnnouncementRow.id == broken).values(document=[1, 2]))
     forget_cached(broken)
 
-    assert [item.id for item in store.archive.items("lk-beispiel", "website")] == [fine]
-    assert [item.id for item in store.archive.items("lk-beispiel", "website", detail=False)] == [fine]
-    assert store.archive.item(broken, "website") is None
+    publications, _ = store.archive.published("lk-beispiel", "website", ("website",))
+    assert [p.item_id for p in publications] == [fine]
     assert store.announcements.thread(broken) == []
     with pytest.raises(Unreadable) as unreadable:
         store.announcements.get(broken)
@@ -415,7 +416,7 @@ def test_an_outage_is_told_apart_from_a_mistake_in_the_set_up(tmp_path: Path) ->
         away.dispose()
 
 
-def test_an_item_whose_latest_entry_cannot_be_read_is_listed_with_the_one_before(store: Store) -> None:
+def test_an_item_whose_latest_entry_cannot_be_read_is_published_with_the_one_before(store: Store) -> None:
     alert, (alert_site, _) = add(store)
     update_id, (update_site, _) = add(
         store, item=alert, msg_type="update", references=alert, at=NOW + timedelta(minutes=5)
@@ -427,6 +428,6 @@ def test_an_item_whose_latest_entry_cannot_be_read_is_listed_with_the_one_before
         connection.execute(update(AnnouncementRow).where(AnnouncementRow.id == update_id).values(document="kaputt"))
     forget_cached(update_id)
 
-    [listed] = store.archive.items("lk-beispiel", "website", detail=False)
+    publications, _ = store.archive.published("lk-beispiel", "website", ("website",))
 
-    assert listed.id == alert and [entry.id for entry in listed.entries] == [alert]
+    assert [(p.item_id, p.entry.id) for p in publications] == [(alert, alert)]

@@ -383,4 +383,4 @@ def test_an_announcement_whose_stored_document_cannot_be_read_fails_once_and_blo
     result = report(herold.engine, later)
     assert result is not None and result.status == "unreadable" and result.held_back
     assert set(states(herold, other).values()) == {OperationState.succeeded}
-    assert herold.website("lk-beispiel").rebuild_all() > 0
+    assert sum(tasks.rebuild(herold.engine, "lk-beispiel").values()) > 0

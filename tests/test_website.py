@@ -37,13 +37,14 @@ from adapters.port import Capabilities, Channel, Post, Receipt, Wave
 from publisher.edges.config import Settings, settings_from
 from publisher.edges.wiring import Herold
 from publisher.engine import tasks
-from publisher.engine.runner import Queue, TaskName
 from publisher.engine.schema import AnnouncementRow, OperationState, VariantRow
 from publisher.engine.tasks import wait_until_settled
-from publisher.site.website import Website
+from publisher.site import website
+from publisher.site.model import Publication
 from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, FIXTURES, HeroldFactory, SettingsFactory, forget_cached, news, warning
+from fakes.runner import ByHand
 
 SLUG = AUTHORITY["slug"]
 BASE_URL = AUTHORITY["base_url"]
@@ -81,9 +82,7 @@ def follow_up(msg_type: str, references: str, headline: str, description: str) -
 
 
 def site_of(herold: Herold) -> Path:
-    channel = herold.channel(SLUG, "website")
-    assert isinstance(channel, Website)
-    return channel.directory
+    return herold.site(SLUG).directory
 
 
 def path_of(herold: Herold, announcement_id: str) -> str:
@@ -477,7 +476,7 @@ def test_rebuilding_the_site_restores_deleted_pages_as_they_were(herold: Herold)
     page.unlink()
     index.unlink()
 
-    written = herold.website(SLUG).rebuild_all()
+    written = sum(tasks.rebuild(herold.engine, SLUG).values())
 
     assert written >= 2
     assert {file: file.read_bytes() for file in originals} == originals
@@ -601,6 +600,7 @@ def test_control_characters_stored_before_they_were_refused_never_break_a_feed(h
         connection.execute(update(AnnouncementRow).where(AnnouncementRow.id == legacy).values(document=document))
         connection.execute(update(VariantRow).where(VariantRow.announcement_id == legacy).values(text="Text\x0c"))
     forget_cached(legacy)
+    tasks.rebuild(herold.engine, SLUG)  # the site is told again what it has published, as stored
 
     publish(herold, news())
 
@@ -696,33 +696,6 @@ def test_the_json_feed_schema_accepts_the_specification_s_own_examples() -> None
 # -- several workers at once -------------------------------------------------------------------------
 
 
-class ByHand:
-    """A runner that runs nothing by itself: the test calls the task functions in the order it needs."""
-
-    def __init__(self) -> None:
-        self.queued: list[tuple[TaskName, str]] = []
-        self.lock = threading.Lock()
-
-    def submit(self, task: TaskName, argument: str, *, queue: Queue, delay: float = 0.0) -> None:
-        with self.lock:
-            self.queued.append((task, argument))
-
-    def start(self) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-    def drain(self, herold: Herold) -> None:
-        """Run whatever follow-up work the engine asked for, until there is none."""
-        for _ in range(100):
-            with self.lock:
-                if not self.queued:
-                    return
-                task, argument = self.queued.pop(0)
-            tasks.run(herold.engine, task, argument)
-
-
 def test_two_warnings_published_at_the_same_time_are_both_listed(
     make_herold: HeroldFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -736,18 +709,18 @@ def test_two_warnings_published_at_the_same_time_are_both_listed(
     second_delivery = herold.store.operations.of(second, publishing=True)[0].id
 
     # Worker A has written the first page but not yet recorded its success when worker B publishes.
-    website = herold.channel(SLUG, "website")
+    site = herold.site(SLUG)
     page_written, second_done = threading.Event(), threading.Event()
-    publish_now = website.publish
+    publish_now = site.publish
 
-    def publish_and_pause_after_the_first(post: Post) -> Receipt:
-        receipt = publish_now(post)
-        if post.announcement_id == first:
+    def publish_and_pause_after_the_first(publication: Publication) -> Receipt:
+        receipt = publish_now(publication)
+        if publication.entry.id == first:
             page_written.set()
             second_done.wait(timeout=20)
         return receipt
 
-    monkeypatch.setattr(website, "publish", publish_and_pause_after_the_first)
+    monkeypatch.setattr(site, "publish", publish_and_pause_after_the_first)
     worker = threading.Thread(target=tasks.deliver, args=(herold.engine, first_delivery))
     worker.start()
     assert page_written.wait(timeout=20)
@@ -780,7 +753,7 @@ def test_a_refresh_writes_the_item_as_it_is_now(herold: Herold) -> None:
     stored = herold.store.announcements.get(alert)
     assert stored is not None
     publish(herold, follow_up("update", alert, "Sperrgebiet erweitert", "Die Sperrung wächst."))
-    herold.website(SLUG).refresh(stored.item_id)  # e.g. queued when the alert's copy appeared
+    tasks.refresh(herold.engine, stored.item_id)  # e.g. queued when the alert's copy appeared
     headlines = [h.get_text() for h in item_page(herold, alert).find_all(class_="p-name")]
     assert headlines == ["Sperrgebiet erweitert", "Fliegerbombe in der Altstadt"]
 
@@ -791,7 +764,7 @@ def test_a_website_directory_holding_herolds_own_data_is_refused(
     authority = copy.deepcopy(AUTHORITY)
     authority["channels"] = [{"id": "website", "type": "website", "directory": ".."}]  # the data_dir's parent
     herold = make_herold(make_settings(authorities=[authority]))
-    [problem] = herold.channel(SLUG, "website").check()
+    [problem] = herold.site(SLUG).check()
     assert "the database would be published" in problem
     announcement_id = accept(herold.engine, warning(), source="test", actor="t")
     [website] = wait_until_settled(herold.engine, announcement_id, 20)
@@ -831,13 +804,13 @@ def test_in_a_burst_the_lists_are_rewritten_far_less_often_than_items_arrive_yet
     make_settings: SettingsFactory, make_herold: HeroldFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rewrites = []
-    write_lists = Website._write_lists
+    write_lists = website.Site._write_lists
 
-    def counted(self: Website, *args: Any, **kwargs: Any) -> int:
+    def counted(self: website.Site, *args: Any, **kwargs: Any) -> int:
         rewrites.append(time.monotonic())
         return write_lists(self, *args, **kwargs)
 
-    monkeypatch.setattr(Website, "_write_lists", counted)
+    monkeypatch.setattr(website.Site, "_write_lists", counted)
     herold = make_herold(_site_every(make_settings, 1.0))
     ids = [accept(herold.engine, warning(headline=f"Unwetter Nummer {n}"), source="test", actor="t") for n in range(20)]
     for announcement_id in ids:
@@ -873,8 +846,8 @@ def test_a_rewrite_held_back_by_a_process_that_died_is_done_by_the_sweep(
     herold = make_herold(settings)
     first = publish(herold, warning(headline="Erste Warnung"))
     second = publish(herold, warning(headline="Zweite Warnung"))
-    website = herold.channel(SLUG, "website")
-    assert isinstance(website, Website) and website._timer is not None
+    website = herold.site(SLUG)
+    assert website._timer is not None
     website._timer.cancel()  # as if the process had been killed before its rewrite
     assert current_warnings(site_of(herold)) == [path_of(herold, first)]
 
@@ -901,13 +874,13 @@ def test_copies_that_appear_together_are_added_to_the_page_by_one_rewrite(
     register(OtherSocial)
     try:
         written: list[str] = []
-        write_item = Website._write_item
+        write_item = website.Site._write_item
 
-        def counted(self: Website, item: Any) -> int:
+        def counted(self: website.Site, item: Any) -> int:
             written.append(item.id)
             return write_item(self, item)
 
-        monkeypatch.setattr(Website, "_write_item", counted)
+        monkeypatch.setattr(website.Site, "_write_item", counted)
         authority = copy.deepcopy(AUTHORITY)
         authority["channels"] = [
             {"id": "website", "type": "website", "lists_every_seconds": 1.0},

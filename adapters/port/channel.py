@@ -97,11 +97,36 @@ class HandOffNote:
     alt: Sequence[str] = ()
 
 
-class Channel(ABC):
+class ChannelType:
+    """What a channel type is, as data and pure functions: its config name, the platform's name,
+    its capabilities and settings, and what intake asks of it (text rule, spoiler, pins), all
+    without a channel object and without the network. The built-in website (publisher.site) is a
+    channel type too, but not a `Channel`: the engine hands it what to publish."""
+
     type: ClassVar[str]
     label: ClassVar[str]  # the platform's name as people know it
     capabilities: ClassVar[Capabilities]
     Settings: ClassVar[builtins.type[ChannelSettings]] = ChannelSettings
+
+    @classmethod
+    def text_rule(cls, settings: ChannelSettings, limits: ServerLimits | None) -> TextRule | None:
+        """The text limit, as the platform counts: the type's, unless the server announced its own
+        (``limits``, as last cached) or the settings name one."""
+        return cls.capabilities.text
+
+    @classmethod
+    def spoiler(cls, settings: ChannelSettings, announcement: Announcement) -> str | None:
+        """A content warning to show before the text, where the platform has them."""
+        return None
+
+    @classmethod
+    def pins(cls, settings: ChannelSettings) -> bool:
+        """Whether active warnings are pinned on this channel (it can, and is not told not to)."""
+        return cls.capabilities.pin
+
+
+class Channel(ChannelType, ABC):
+    """A configured channel on an outside platform: one authority's account there."""
 
     def __init__(self, config: ChannelConfig, context: ChannelContext) -> None:
         self.config = config
@@ -122,31 +147,13 @@ class Channel(ABC):
     def publish(self, post: Post) -> Receipt:
         """Publish the post; raise a DeliveryError subclass when that fails."""
 
-    # -- what intake asks of the type, without a channel object and without the network ------
-
-    @classmethod
-    def text_rule(cls, settings: ChannelSettings, limits: ServerLimits | None) -> TextRule | None:
-        """The text limit, as the platform counts: the type's, unless the server announced its own
-        (``limits``, as last cached) or the settings name one."""
-        return cls.capabilities.text
-
-    @classmethod
-    def spoiler(cls, settings: ChannelSettings, announcement: Announcement) -> str | None:
-        """A content warning to show before the text, where the platform has them."""
-        return None
-
-    @classmethod
-    def pins(cls, settings: ChannelSettings) -> bool:
-        """Whether active warnings are pinned on this channel (it can, and is not told not to)."""
-        return cls.capabilities.pin
-
     # -- optional ------------------------------------------------------------------------------
 
     def check(self) -> Sequence[str]:
         """Problems with this channel's setup that can be found without publishing anything."""
         return ()
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """The process stops: let go of what the channel holds."""
 
 

@@ -27,6 +27,7 @@ import uvicorn
 import yaml
 from sqlalchemy.engine import make_url
 
+from adapters.port import Channel
 from publisher.domain.limits import LIMITS, nesting
 from publisher.domain.problems import InvalidInput, Problem, Unavailable
 from publisher.domain.records import AuditEntry
@@ -41,6 +42,7 @@ from publisher.engine.report import report, table
 from publisher.engine.store import database_unavailable
 from publisher.engine.tasks import reconcile as settle
 from publisher.engine.tasks import release_by_override, wait_until_settled
+from publisher.site.website import Site
 from publisher.sources.files import FileProblem, read_regular
 from publisher.sources.intake import accept
 
@@ -131,9 +133,12 @@ def check_config(ctx: click.Context) -> None:
     herold = Herold(settings)
     problems = []
     for authority in settings.authorities:
-        for config in authority.channels:
-            for message in herold.channel(authority.slug, config.id).check():
-                problems.append(Problem(field=f"{authority.slug}.{config.id}", message=message))
+        checked: list[Channel | Site] = [*herold.sites(authority.slug)]
+        sites = {site.id for site in checked}
+        checked += [herold.channel(authority.slug, c.id) for c in authority.channels if c.id not in sites]
+        for channel in checked:
+            for message in channel.check():
+                problems.append(Problem(field=f"{authority.slug}.{channel.id}", message=message))
     if problems:
         _fail(f"Channel setup has {len(problems)} problem(s):", problems)
     click.echo(f"Configuration OK: {settings.source}")
@@ -341,15 +346,14 @@ def site() -> None:
 @click.option("--authority", help="Only this authority (slug).")
 @click.pass_context
 def site_build(ctx: click.Context, authority: str | None) -> None:
-    """Render the whole site again from the database."""
+    """Build the whole site again from the database: its record and every page."""
     with _herold(ctx, start=False) as herold:
         for owner in herold.settings.authorities:
             if authority and owner.slug != authority:
                 continue
-            for website in herold.websites(owner.slug):
-                written = website.rebuild_all()
+            for site_id, written in tasks.rebuild(herold.engine, owner.slug).items():
                 if written:
-                    click.echo(f"{owner.slug}/{website.id}: {written} file(s) written")
+                    click.echo(f"{owner.slug}/{site_id}: {written} file(s) written")
 
 
 @main.group()

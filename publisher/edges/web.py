@@ -386,11 +386,11 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
     herold.store.migrate()  # the first page is built below, before the server starts
     sites = []
     for authority in herold.settings.authorities:
-        website = herold.website(authority.slug)
+        site = herold.site(authority.slug)
         base = urlsplit(authority.base_url)
-        if not (website.directory / "index.html").exists():
-            website.rebuild_all()  # a new site says "no current warnings" rather than 404
-        sites.append((base.netloc, base.path or "/", website.directory))
+        if not (site.directory / "index.html").exists():
+            site.render_all()  # a new site says "no current warnings" rather than 404
+        sites.append((base.netloc, base.path or "/", site.directory))
     app.mount("/", SiteRouter(sites), name="site")
     return app
 

@@ -22,7 +22,7 @@ from publisher.engine.runner import EmbeddedRunner, Runner
 from publisher.engine.settings import Settings
 from publisher.engine.store import Store
 from publisher.engine.worker import CeleryRunner, make_celery
-from publisher.site.website import Website
+from publisher.site.website import Site
 
 __all__ = ["Herold", "utcnow", "worker_app"]
 
@@ -97,11 +97,11 @@ class Herold:
     def channel(self, authority: str, channel_id: str) -> Channel:
         return self.engine.channel(authority, channel_id)
 
-    def websites(self, authority: str) -> list[Website]:
-        return self.engine.websites(authority)
+    def sites(self, authority: str) -> list[Site]:
+        return self.engine.sites(authority)
 
-    def website(self, authority: str) -> Website:
-        return self.engine.website(authority)
+    def site(self, authority: str) -> Site:
+        return self.engine.site(authority)
 
 
 def worker_app(settings: Settings) -> Celery:

@@ -20,8 +20,8 @@ from publisher.domain.authority import Authority
 from publisher.engine.runner import Runner, TaskName
 from publisher.engine.settings import Runtime, Settings
 from publisher.engine.store import Store
-from publisher.site.registry import channel_types
-from publisher.site.website import Website
+from publisher.site.registry import channel_types, is_site
+from publisher.site.website import Site
 
 log = structlog.get_logger("herold.engine")
 
@@ -38,6 +38,7 @@ class Engine:
     http: requests.Session = field(default_factory=requests.Session)  # on-call webhooks
     runner: Runner | None = None  # set by whoever composes the process (it needs the engine itself)
     _channels: dict[tuple[str, str], Channel] = field(default_factory=dict, repr=False)
+    _sites: dict[tuple[str, str], Site] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -96,40 +97,41 @@ class Engine:
         )
 
     def channel(self, authority: str, channel_id: str) -> Channel:
+        """A channel on an outside platform (not the built-in website: see `site`)."""
         key = (authority, channel_id)
         with self._lock:
             if key not in self._channels:
                 owner = self.authority(authority)
                 config = owner.channel(channel_id)
                 kind = channel_types()[config.type]
-                context = self.context(owner, channel_id)
-                if issubclass(kind, Website):
-                    runtime = self.runtime
-                    self._channels[key] = kind(
-                        config,
-                        context,
-                        archive=self.store.archive,
-                        data_dir=runtime.data_dir,
-                        templates=runtime.templates_dir,
-                    )
-                else:
-                    self._channels[key] = kind(config, context)
+                if not issubclass(kind, Channel):
+                    raise TypeError(f"channel '{channel_id}' is a {config.type}, published through its site")
+                self._channels[key] = kind(config, self.context(owner, channel_id))
             return self._channels[key]
 
-    def websites(self, authority: str) -> list[Website]:
-        """The authority's built-in websites (usually one): the publisher of record."""
+    def site(self, authority: str, channel_id: str | None = None) -> Site:
+        """The authority's built-in website (``channel_id``, or the first it has): the publisher
+        of record."""
         owner = self.authority(authority)
-        found = [self.channel(authority, config.id) for config in owner.channels if config.type == Website.type]
-        return [site for site in found if isinstance(site, Website)]
+        configs = [c for c in owner.channels if is_site(channel_types()[c.type])]
+        config = next(c for c in configs if c.id == channel_id) if channel_id else configs[0]
+        key = (authority, config.id)
+        with self._lock:
+            if key not in self._sites:
+                runtime = self.runtime
+                self._sites[key] = Site(config, owner, clock=lambda: self.clock(), data_dir=runtime.data_dir,
+                                        templates=runtime.templates_dir)  # fmt: skip
+            return self._sites[key]
 
-    def website(self, authority: str) -> Website:
-        """The authority's built-in website (the first, should it have several)."""
-        return self.websites(authority)[0]
+    def sites(self, authority: str) -> list[Site]:
+        """All of the authority's built-in websites (usually one)."""
+        owner = self.authority(authority)
+        return [self.site(authority, c.id) for c in owner.channels if is_site(channel_types()[c.type])]
 
     def close_channels(self) -> None:
         """Let channels finish work they held back for a moment (the website's list rewrite)."""
         with self._lock:
-            channels = list(self._channels.values())
+            channels: list[Channel | Site] = [*self._channels.values(), *self._sites.values()]
         for channel in channels:
             try:
                 channel.close()

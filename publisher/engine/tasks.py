@@ -26,7 +26,6 @@ import structlog
 
 from adapters.port import (
     AnnouncesLimits,
-    Channel,
     CredentialsError,
     DeliveryError,
     Idempotency,
@@ -47,7 +46,8 @@ from publisher.engine.engine import Engine
 from publisher.engine.leases import leases
 from publisher.engine.runner import TaskName
 from publisher.engine.store import Attempt, Operation, StoredAnnouncement, Unreadable
-from publisher.site.registry import channel_types
+from publisher.site.model import Entry, Publication
+from publisher.site.registry import channel_types, is_site
 
 log = structlog.get_logger("herold.tasks")
 
@@ -260,9 +260,8 @@ def _attempt(engine: Engine, attempt: Attempt, now: datetime) -> None:
         _give_up(engine, stored, operation, S.dead, reason, attempted=False)
         return
 
-    channel = engine.channel(stored.authority, operation.channel)
     try:
-        receipt = _act(engine, attempt, channel, bound)
+        receipt = _act(engine, attempt, bound)
     except TransientError as error:
         _retry(engine, stored, operation, error)
         return
@@ -294,11 +293,12 @@ def _attempt(engine: Engine, attempt: Attempt, now: datetime) -> None:
     _succeeded(engine, attempt, receipt, bound)
 
 
-def _act(
-    engine: Engine, attempt: Attempt, channel: Channel, bound: structlog.typing.FilteringBoundLogger
-) -> Receipt | None:
+def _act(engine: Engine, attempt: Attempt, bound: structlog.typing.FilteringBoundLogger) -> Receipt | None:
     """Do the operation's work on its channel; what the platform says is a DeliveryError."""
     operation, stored = attempt.operation, attempt.stored
+    if _on_site(operation):
+        return _publish_on_site(engine, attempt)
+    channel = engine.channel(stored.authority, operation.channel)
     if operation.action is Action.pin:
         assert isinstance(channel, Pinning), "only a channel that pins gets pin operations"
         assert attempt.target is not None, "a pin acts on a published post"
@@ -343,17 +343,45 @@ class _Unknown(Exception):
     """An ambiguous earlier attempt no one can check: a person settles it (state unknown)."""
 
 
-def _post(stored: StoredAnnouncement, operation: Operation, attempt: Attempt) -> Post:
-    """The work for the channel. A follow-up waits until the earlier messages of its item are out
-    on its channel, so no channel ever shows the all-clear before the warning; where the
-    platform has threads, it replies to the latest."""
+def _on_site(operation: Operation) -> bool:
+    kind = channel_types().get(operation.channel_type)
+    return kind is not None and is_site(kind)
+
+
+def _site_types() -> tuple[str, ...]:
+    return tuple(name for name, kind in channel_types().items() if is_site(kind))
+
+
+def _publish_on_site(engine: Engine, attempt: Attempt) -> Receipt:
+    """The built-in website publishes what the engine hands it: the entry, with its item."""
+    operation, stored = attempt.operation, attempt.stored
     assert attempt.variant is not None, "every publishing operation has its variant (stored together at intake)"
+    _earlier_out(operation, attempt)
+    site = engine.site(stored.authority, operation.channel)
+    return site.publish(Publication(
+        item_id=stored.item_id, item_path=stored.item_path, item_month=stored.item_month,
+        entry=Entry(id=stored.id, announcement=stored.announcement, variant_text=attempt.variant.text,
+                    published=stored.sent_at),
+    ))  # fmt: skip
+
+
+def _earlier_out(operation: Operation, attempt: Attempt) -> list[Receipt]:
+    """This channel's copies of the item's earlier messages, oldest first. A follow-up waits until
+    they are out, so no channel ever shows the all-clear before the warning."""
     thread = []
     for state, receipt in attempt.earlier:
         if state is S.succeeded and receipt:
             thread.append(receipt)
         elif not state.final:
             raise _Later(f"waiting for the earlier message on {operation.channel} to be posted first", 2.0)
+    return thread
+
+
+def _post(stored: StoredAnnouncement, operation: Operation, attempt: Attempt) -> Post:
+    """The work for the channel, once the earlier messages of its item are out on it; where the
+    platform has threads, a follow-up replies to the latest."""
+    assert attempt.variant is not None, "every publishing operation has its variant (stored together at intake)"
+    thread = _earlier_out(operation, attempt)
     threaded = operation.action is Action.reply
     return Post(
         delivery_id=operation.id, idempotency_key=operation.idempotency_key, announcement_id=stored.id,
@@ -384,11 +412,9 @@ def _succeeded(
         # Right here rather than as a task: the next wave is released without a trip through the
         # queue (the sweep would still catch it if this worker stopped now).
         _advance(engine, stored)
-    if operation.publishes and operation.wave > 1 and receipt and receipt.url:
-        # The item page lists the new copy. The website holds the rewrite back in a burst and
-        # does it on its own time, so this costs the delivery nothing.
-        for website in engine.websites(stored.authority):
-            website.refresh(stored.item_id)
+    if operation.publishes and receipt and receipt.url and not _on_site(operation):
+        # The item page lists the new copy: a task of its own, so it costs the delivery nothing.
+        engine.submit("refresh", stored.item_id, kind=stored.announcement.kind)
 
 
 def backoff(attempts: int, retry_after: float | None, base: float = 2.0, rng: random.Random | None = None) -> float:
@@ -486,11 +512,23 @@ def alarm(
 
 
 def refresh(engine: Engine, item_id: str) -> None:
+    """Tell the item's built-in websites which copies of its announcements exist elsewhere."""
     authority = engine.store.announcements.item_authority(item_id)
     if authority is None:
         return
-    for website in engine.websites(authority):
-        website.refresh(item_id)
+    copies = engine.store.archive.copies(item_id, _site_types())
+    for site in engine.sites(authority):
+        site.copies(item_id, copies)
+
+
+def rebuild(engine: Engine, authority: str) -> dict[str, int]:
+    """Start the authority's built-in websites afresh from the database (the truth): their record
+    and every page. Returns the files written, by site."""
+    written = {}
+    for site in engine.sites(authority):
+        publications, copies = engine.store.archive.published(authority, site.id, _site_types())
+        written[site.id] = site.rebuild(publications, copies)
+    return written
 
 
 # -- limits servers announce -----------------------------------------------------------------
@@ -560,11 +598,11 @@ def sweep(engine: Engine, overdue: timedelta = timedelta(0), requeue_after: time
         engine.submit("deliver", unpin.id, kind=unpin.kind)
     _limits_due(engine, now)
     for authority in engine.authorities:
-        for website in engine.websites(authority.slug):
+        for site in engine.sites(authority.slug):
             try:
-                website.housekeeping(now)
+                site.housekeeping(now)
             except Exception:
-                log.exception("housekeeping failed", authority=authority.slug, channel=website.id)
+                log.exception("housekeeping failed", authority=authority.slug, channel=site.id)
 
 
 def wait_until_settled(engine: Engine, announcement_id: str, timeout: float, poll: float = 0.2) -> list[Operation]:

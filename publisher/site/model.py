@@ -1,13 +1,12 @@
-"""The built-in website's view of what has been published: items (an alert with its updates and
-all-clear) with their entries, and the copies elsewhere an item page lists. The engine provides
-it (an Archive); the site renders from it."""
+"""What the built-in website publishes: items (an alert with its updates and all-clear) with
+their entries, and the copies elsewhere an item page lists. The engine hands the site a
+`Publication` and the copies; the site keeps its own record of them (publisher.site.record)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from publisher.domain.announcement import Announcement
 
@@ -40,7 +39,8 @@ class Item:
     authority: str
     path: str  # below the authority's base URL, e.g. "2026/11/fliegerbombe-in-der-altstadt-1a2b3c4d/"
     month: str  # "YYYY-MM" of its first announcement, in the authority's time zone
-    entries: Sequence[Entry]  # oldest first, only those published on the channel asking
+    entries: Sequence[Entry]  # oldest first
+    seq: int = 0  # its place in its month, in the order items arrived (the archive's pages)
 
     @property
     def latest(self) -> Entry:
@@ -51,29 +51,11 @@ class Item:
         return self.entries[0]
 
 
-class Archive(Protocol):
-    """Read access to what has been published, for channels that render whole sites."""
+@dataclass(frozen=True)
+class Publication:
+    """What the engine tells the site to publish: one announcement (an entry) of an item."""
 
-    def item(self, item_id: str, channel: str, including: str | None = None) -> Item | None:
-        """The item as published on ``channel`` (plus announcement ``including``, being published)."""
-        ...
-
-    def items(
-        self,
-        authority: str,
-        channel: str,
-        *,
-        month: str | None = None,
-        limit: int | None = None,
-        kind: str | None = None,
-        including: str | None = None,
-        detail: bool = True,
-    ) -> list[Item]:
-        """Published items, newest first; ``month`` as "YYYY-MM" in the authority's time zone.
-        ``detail=False``: each item with its latest entry only, without copies or feed texts
-        (what lists need)."""
-        ...
-
-    def months(self, authority: str, channel: str, including: str | None = None) -> list[str]:
-        """Months ("YYYY-MM") with published items, newest first."""
-        ...
+    item_id: str
+    item_path: str
+    item_month: str
+    entry: Entry

@@ -1,4 +1,7 @@
-"""The built-in own website: a static site in a directory, written before anything else.
+"""The built-in own website: a static site in a directory, written before anything else. It is
+the publisher of record, a subsystem of its own rather than a channel: the engine hands it what
+to publish (`Site.publish`) and which copies exist elsewhere (`Site.copies`), and the site keeps
+its own record of both (publisher.site.record); it never reads Herold's database.
 
 Each item (an alert with its updates and all-clear) gets one page at a stable URL, latest
 state on top and history below; the site has an index of current warnings, an archive by
@@ -7,8 +10,10 @@ JavaScript, no cookies and no request to any other origin. Each announcement is 
 microformats2 ``h-entry``; once other channels have posted, the page lists those copies as
 ``u-syndication`` links (publish on your own site, syndicate elsewhere).
 
-Publishing renders only the pages an item can change (its page, the index, its month in the
-archive, the archive overview, the feeds) and writes a file only if its content changed.
+Publishing renders only the pages an item can change (its page, the index, its page of its
+month's archive, the archive overview, the feeds) and writes a file only if its content
+changed. Every list has a fixed size (a month's archive has pages of a fixed size), so one more
+item costs the same however many the site has.
 Writes are atomic (a reader never sees half a page) and serialised per site by a file lock,
 so several workers can publish at once.
 
@@ -27,7 +32,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,27 +49,23 @@ from pydantic import Field
 from adapters import channel_types
 from adapters.port import (
     Capabilities,
-    Channel,
-    ChannelContext,
     ChannelSettings,
+    ChannelType,
     Idempotency,
     MediaRule,
     PermanentError,
-    Post,
     Receipt,
     Wave,
 )
 from publisher.core.render import environment, local_time
 from publisher.domain.announcement import Kind, MsgType
-from publisher.domain.authority import ChannelConfig
+from publisher.domain.authority import Authority, ChannelConfig
 from publisher.domain.labels import labels_for
 from publisher.domain.text import xml_safe
-from publisher.site.model import Archive, Entry, Item
+from publisher.site.model import Copy, Entry, Item, Publication
+from publisher.site.record import SiteRecord, page_of
 
-FEED_SIZE = 50  # announcements per feed
-_rows: dict[tuple[str, str, str, str], Markup] = {}  # rendered list rows, by item state (see Website._row)
-INDEX_NEWS = 10  # news items on the start page
-WARNINGS_CONSIDERED = 200  # recent warning items looked at for "current warnings"
+_rows: dict[tuple[str, str, str, str], Markup] = {}  # rendered list rows, by item state (see Site._row)
 EXPIRING = "expiring.json"  # [expiry, item id] of the warnings on the index: their pages change then
 
 log = structlog.get_logger("herold.website")
@@ -109,7 +110,10 @@ def _paragraphs(text: str | None) -> Markup:
     )
 
 
-class Website(Channel):
+class Website(ChannelType):
+    """The built-in website as a channel type: what intake renders for it and where it stands in
+    the order (first). The engine publishes on it through its `Site`."""
+
     type = "website"
     label = "Website"
     capabilities = Capabilities(
@@ -119,21 +123,31 @@ class Website(Channel):
         idempotency=Idempotency.natural,
     )
     Settings = WebsiteSettings
-    settings: WebsiteSettings
+
+
+class Site:
+    """One authority's built-in website: its directory, its record, and the pages written from it."""
 
     def __init__(
         self,
         config: ChannelConfig,
-        context: ChannelContext,
+        authority: Authority,
         *,
-        archive: Archive,
+        clock: Callable[[], datetime],
         data_dir: Path,
         templates: Path | None = None,
     ) -> None:
-        super().__init__(config, context)
-        self.archive, self.data_dir, self.templates = archive, Path(data_dir), templates
+        assert isinstance(config.settings, WebsiteSettings)
+        self.config, self.authority, self.clock = config, authority, clock
+        self.settings: WebsiteSettings = config.settings
+        self.data_dir, self.templates = Path(data_dir), templates
+        self.record = SiteRecord(self._state_folder / "record", authority.slug)
         self._timer: threading.Timer | None = None  # a held-back rewrite of the lists, in this process
         self._timer_lock = threading.Lock()
+
+    @property
+    def id(self) -> str:
+        return self.config.id
 
     # -- where things go ----------------------------------------------------------------
 
@@ -151,33 +165,57 @@ class Website(Channel):
     def env(self) -> Environment:
         return environment(self.templates) if self.templates else environment()
 
-    # -- the Channel interface ------------------------------------------------------------
+    # -- what the engine tells the site ---------------------------------------------------
 
-    def publish(self, post: Post) -> Receipt:
+    def publish(self, publication: Publication) -> Receipt:
+        """Publish one announcement: its item page at once, the lists soon (see the module)."""
         problem = self._unsafe_directory()
         if problem:
             raise PermanentError(problem)
         with self._locked():
-            # Read the item under the lock: whatever was written before this is in it.
-            item = self.archive.item(post.item_id, self.id, including=post.announcement_id)
-            if item is None:
-                raise PermanentError(f"item {post.item_id} is not in the database")
+            item, pages = self.record.publish(publication)
             self._write_item(item)
-            self._request_lists(item.month)
-        self._catch_up_soon(including=post.announcement_id)
+            self._request_lists(item.month, pages)
+        self._catch_up_soon()
         return Receipt(platform_id=item.path, url=self.url(item.path))
 
-    def refresh(self, item_id: str) -> None:
-        # Copies elsewhere are shown on the item page. Channels that finish together (two
-        # accounts, a burst) are shown by one rewrite, as the lists are.
-        with self._locked(), open(self._state("refresh"), "a") as pending:
-            pending.write(item_id + "\n")
+    def copies(self, item_id: str, copies: Mapping[str, Sequence[Copy]]) -> None:
+        """The copies elsewhere of an item's announcements (by announcement id), for its page."""
+        with self._locked():
+            if self.record.set_copies(item_id, copies) is None:
+                return
+            # Channels that finish together (two accounts, a burst) are shown by one rewrite, as
+            # the lists are.
+            with open(self._state("refresh"), "a") as pending:
+                pending.write(item_id + "\n")
         self._catch_up_soon()
+
+    def rebuild(self, publications: Iterable[Publication], copies: Mapping[str, Mapping[str, Sequence[Copy]]]) -> int:
+        """Start the record afresh from what the engine says was published (the database is the
+        truth), and render every page again. Returns the number of files written."""
+        with self._locked():
+            self.record.clear()
+            for publication in publications:
+                self.record.publish(publication)
+            for item_id, of_item in copies.items():
+                self.record.set_copies(item_id, of_item)
+        return self.render_all()
+
+    def render_all(self) -> int:
+        """Render every page again from the site's record (after a template change, or to repair
+        the directory; a new site then says "no current warnings" rather than 404)."""
+        written = 0
+        with self._locked():
+            for item in self.record.items():
+                written += self._write_item(item)
+            months = self.record.months()
+            written += self._write_lists({(m, n) for m in months for n in range(1, self.record.pages(m) + 1)})
+        return written
 
     # -- catching up: lists and refreshed pages, at most every lists_every_seconds ----------
 
-    def _catch_up_soon(self, including: str | None = None) -> None:
-        wait = self._catch_up(including=including)
+    def _catch_up_soon(self) -> None:
+        wait = self._catch_up()
         if wait > 0:
             self._catch_up_later(wait)
 
@@ -196,7 +234,7 @@ class Website(Channel):
             return 0.0  # the clock stepped back: the last rewrite's time says nothing
         return max(0.0, last + self.settings.lists_every_seconds - now)
 
-    def _catch_up(self, including: str | None = None, *, now: bool = False) -> float:
+    def _catch_up(self, *, now: bool = False) -> float:
         """Rewrite the lists and the pages asked for since the last time, unless that was too
         recent (``now``: even then). One rewrite serves every request until then: whoever gets
         the lock first does it for everybody (in any process), and the others find their turn
@@ -211,13 +249,14 @@ class Website(Channel):
             if wait > 0 and not now:
                 return wait
             for item_id in sorted(pages):  # read now, under the lock: the item as it is now
-                item = self.archive.item(item_id, self.id)
+                item = self.record.item(item_id)
                 if item is not None:
                     self._write_item(item)
             self._state("refresh").unlink(missing_ok=True)
             if lists:
-                self._write_lists(months=sorted(self._lines("months")), including=including)
-                self._state("months").unlink(missing_ok=True)
+                requested_pages = {(m, int(n)) for m, _, n in (line.partition(" ") for line in self._lines("pages"))}
+                self._write_lists(requested_pages)
+                self._state("pages").unlink(missing_ok=True)
             self._put("built", str(requested))  # its time is when the site last caught up
             return 0.0
 
@@ -257,11 +296,11 @@ class Website(Channel):
         except (FileNotFoundError, ValueError):
             return 0
 
-    def _request_lists(self, month: str) -> None:
-        """Ask for the lists to be rewritten (under the lock)."""
+    def _request_lists(self, month: str, pages: Sequence[int]) -> None:
+        """Ask for the lists to be rewritten, with these pages of the month's archive (under the lock)."""
         self._put("requested", str(self._counter("requested") + 1))
-        with open(self._state("months"), "a") as months:
-            months.write(month + "\n")
+        with open(self._state("pages"), "a") as requested:
+            requested.writelines(f"{month} {number}\n" for number in pages)
 
     def _lines(self, name: str) -> set[str]:
         try:
@@ -283,11 +322,13 @@ class Website(Channel):
         if not expired:
             return
         with self._locked():
+            pages = set()
             for item_id in expired:
-                item = self.archive.item(item_id, self.id)
+                item = self.record.item(item_id)
                 if item is not None:
                     self._write_item(item)
-            self._write_lists(months=[])
+                    pages.add((item.month, page_of(item)))
+            self._write_lists(pages)
 
     def _unsafe_directory(self) -> str | None:
         """The site is public: it must never contain Herold's own data (database, state, images)."""
@@ -304,23 +345,15 @@ class Website(Channel):
         problem = self._unsafe_directory()
         return [problem] if problem else []
 
-    def rebuild_all(self) -> int:
-        """Render every page again (after a template change, or to repair the directory)."""
-        archive = self.archive
-        written = 0
-        with self._locked():
-            months = archive.months(self.authority.slug, self.id)
-            for month in months:
-                for item in archive.items(self.authority.slug, self.id, month=month):
-                    written += self._write_item(item)
-            written += self._write_lists(months=months)
-        return written
-
     # -- writing --------------------------------------------------------------------------
 
-    def _state(self, name: str) -> Path:
+    @property
+    def _state_folder(self) -> Path:
         """Herold's own bookkeeping for this site, kept outside the published directory."""
-        folder = self.data_dir / "state" / f"{self.authority.slug}-{self.id}"
+        return self.data_dir / "state" / f"{self.authority.slug}-{self.id}"
+
+    def _state(self, name: str) -> Path:
+        folder = self._state_folder
         folder.mkdir(parents=True, exist_ok=True)
         return folder / name
 
@@ -386,7 +419,7 @@ class Website(Channel):
 
     def _write_item(self, item: Item) -> int:
         language = self.authority.language
-        now = self.context.clock()
+        now = self.clock()
         types = channel_types()
         page = self.env.get_template("site/item.html.j2").render(
             **self._context(item.path.strip("/").count("/") + 1, language),
@@ -416,39 +449,37 @@ class Website(Channel):
             _rows[key] = row
         return row
 
-    def _write_lists(self, months: Sequence[str], including: str | None = None) -> int:
-        archive, slug, now = self.archive, self.authority.slug, self.context.clock()
-        language = self.authority.language
-        # Lists show neither copies nor feed texts: detail=False spares reading them.
-        warnings = [
-            item
-            for item in archive.items(
-                slug, self.id, kind=Kind.warning.value, limit=WARNINGS_CONSIDERED, including=including, detail=False
-            )
-            if item_status(item, now).name == "active"
-        ]
-        news = archive.items(slug, self.id, kind=Kind.news.value, limit=INDEX_NEWS, including=including, detail=False)
-        all_months = archive.months(slug, self.id, including=including)
-        recent = archive.items(slug, self.id, limit=FEED_SIZE, including=including)
+    def _write_lists(self, pages: set[tuple[str, int]]) -> int:
+        """The start page, the archive overview, the feeds, and these pages of months' archives."""
+        record, now, language = self.record, self.clock(), self.authority.language
+        warnings = [item for item in record.warnings() if item_status(item, now).name == "active"]
+        news = record.news()
+        months = record.months()
 
         def page(template: str, depth: int, **values: Any) -> str:
             context = self._context(depth, language)
             row = partial(self._row, root=context["root"], language=language)
-            return self.env.get_template(template).render(**context, row=row, months=all_months, **values)
+            return self.env.get_template(template).render(**context, row=row, months=months, **values)
 
         written = self._write("index.html", page("site/index.html.j2", 0, warnings=warnings, news=news))
         written += self._write("archive/index.html", page("site/archive.html.j2", 1, month=None, items=[]))
-        for month in months:
-            items = archive.items(slug, self.id, month=month, including=including, detail=False)
-            written += self._write(
-                f"archive/{month}/index.html", page("site/archive.html.j2", 2, month=month, items=items)
-            )
+        for month, number in sorted(pages):
+            last = record.pages(month)
+            if number < 1 or number > last:
+                continue
+            # The newest page is the month's address; older ones have a number of their own.
+            depth, where = (2, f"archive/{month}/index.html") if number == last else (
+                3, f"archive/{month}/{number}/index.html")  # fmt: skip
+            written += self._write(where, page(
+                "site/archive.html.j2", depth, month=month, items=record.page(month, number), number=number,
+                last=last,
+            ))  # fmt: skip
         written += self._write("style.css", self._stylesheet())
         expiring = [
             [w.latest.announcement.expires.isoformat(), w.id] for w in warnings if w.latest.announcement.expires
         ]
         self._put(EXPIRING, json.dumps(expiring))
-        atom, rss, json_feed = self._feeds(recent, language)
+        atom, rss, json_feed = self._feeds(record.recent(), language)
         written += self._write("atom.xml", atom) + self._write("rss.xml", rss) + self._write("feed.json", json_feed)
         return written
 
@@ -460,11 +491,6 @@ class Website(Channel):
 
     # -- feeds ----------------------------------------------------------------------------
 
-    def _entries(self, items: Sequence[Item]) -> list[tuple[Item, Entry]]:
-        pairs = [(item, entry) for item in items for entry in item.entries]
-        pairs.sort(key=lambda pair: (pair[1].published, pair[1].id), reverse=True)
-        return pairs[:FEED_SIZE]
-
     def _title(self, entry: Entry) -> str:
         announcement = entry.announcement
         t = labels_for(announcement.language or self.authority.language)
@@ -472,8 +498,7 @@ class Website(Channel):
             return f"{t(f'msg_type.{announcement.msg_type.value}')}: {announcement.headline}"
         return announcement.headline
 
-    def _feeds(self, items: Sequence[Item], language: str) -> tuple[bytes, bytes, str]:
-        entries = self._entries(items)
+    def _feeds(self, entries: Sequence[tuple[Item, Entry]], language: str) -> tuple[bytes, bytes, str]:
         updated = entries[0][1].published if entries else datetime(2000, 1, 1).astimezone()
         title = (
             f"{self.authority.name}: Warnungen und Meldungen"

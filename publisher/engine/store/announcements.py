@@ -21,7 +21,7 @@ _ANNOUNCEMENT = (
     select(
         AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.authority, AnnouncementRow.source,
         AnnouncementRow.actor, AnnouncementRow.received_at, AnnouncementRow.sent_at,
-        AnnouncementRow.override_reason, ItemRow.path,
+        AnnouncementRow.override_reason, ItemRow.path, ItemRow.month,
     )
     .join(ItemRow, ItemRow.id == AnnouncementRow.item_id)
     .where(AnnouncementRow.id == bindparam("_announcement"))
@@ -33,6 +33,7 @@ class StoredAnnouncement:
     id: str
     item_id: str
     item_path: str
+    item_month: str  # YYYY-MM of the item's first announcement, in its authority's time zone
     authority: str
     announcement: Announcement
     source: str
@@ -61,7 +62,7 @@ def read_in(connection: Connection, announcement_id: str) -> StoredAnnouncement 
     if row is None:
         return None
     return StoredAnnouncement(
-        id=row.id, item_id=row.item_id, item_path=row.path, authority=row.authority,
+        id=row.id, item_id=row.item_id, item_path=row.path, item_month=row.month, authority=row.authority,
         announcement=documents.documents(connection, [row.id])[row.id], source=row.source, actor=row.actor,
         received_at=row.received_at, sent_at=row.sent_at, override_reason=row.override_reason,
     )  # fmt: skip
@@ -128,7 +129,7 @@ class Announcements:
         """Every announcement of an item that can be read, oldest first."""
         with self.engine.begin() as connection:
             rows = connection.execute(
-                select(AnnouncementRow, ItemRow.path)
+                select(AnnouncementRow, ItemRow.path, ItemRow.month)
                 .join(ItemRow, ItemRow.id == AnnouncementRow.item_id)
                 .where(AnnouncementRow.item_id == item_id)
                 .order_by(AnnouncementRow.received_at, AnnouncementRow.id)
@@ -140,9 +141,9 @@ class Announcements:
             except Unreadable:
                 continue  # reported once; the rest of the thread still counts
             thread.append(StoredAnnouncement(
-                id=row.id, item_id=row.item_id, item_path=row.path, authority=row.authority, announcement=stored,
-                source=row.source, actor=row.actor, received_at=row.received_at, sent_at=row.sent_at,
-                override_reason=row.override_reason,
+                id=row.id, item_id=row.item_id, item_path=row.path, item_month=row.month, authority=row.authority,
+                announcement=stored, source=row.source, actor=row.actor, received_at=row.received_at,
+                sent_at=row.sent_at, override_reason=row.override_reason,
             ))  # fmt: skip
         return thread
 
@@ -169,7 +170,7 @@ class Announcements:
                 select(
                     AnnouncementRow.id, AnnouncementRow.authority, AnnouncementRow.kind, AnnouncementRow.msg_type,
                     AnnouncementRow.references, AnnouncementRow.received_at, AnnouncementRow.document,
-                    AnnouncementRow.override_reason, ItemRow.path,
+                    AnnouncementRow.override_reason, ItemRow.path, ItemRow.month,
                 )
                 .join(ItemRow, ItemRow.id == AnnouncementRow.item_id)
                 .where(AnnouncementRow.id == announcement_id)

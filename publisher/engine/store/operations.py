@@ -197,7 +197,7 @@ def _context() -> Any:
     return (
         select(
             a.c.id, a.c.item_id, a.c.authority, a.c.source, a.c.actor, a.c.received_at, a.c.sent_at,
-            a.c.override_reason, a.c.document, i.c.path,
+            a.c.override_reason, a.c.document, i.c.path, i.c.month,
             v.c.channel.label("v_channel"), v.c.language, v.c.text, v.c.spoiler, v.c.link, v.c.length,
             v.c.limit, v.c.shortened,
             # What a pin acts on is its publish; what an unpin acts on is its pin's publish.
@@ -282,7 +282,8 @@ class Operations:
             }).all()  # fmt: skip
         first = rows[0]
         stored = StoredAnnouncement(
-            id=first.id, item_id=first.item_id, item_path=first.path, authority=first.authority,
+            id=first.id, item_id=first.item_id, item_path=first.path, item_month=first.month,
+            authority=first.authority,
             announcement=documents.document(first.id, first.document), source=first.source, actor=first.actor,
             received_at=first.received_at, sent_at=first.sent_at, override_reason=first.override_reason,
         )  # fmt: skip
