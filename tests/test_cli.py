@@ -380,3 +380,39 @@ def test_check_config_never_prints_a_password_or_token_from_a_webhook_url(config
 
     assert result.exit_code == 2 and "plain http" in result.output
     assert "geheim" not in result.output and "abc123" not in result.output
+
+
+def test_preview_prints_each_channel_s_text_and_count_and_stores_nothing(config: Path) -> None:
+    result = herold(config, "preview", str(ROOT / "examples" / "bomb-disposal.json"))
+
+    assert result.exit_code == 0, result.output
+    assert "== website (Website, wave 1): no limit" in result.output
+    assert not (config.parent / "var" / "site").exists(), "nothing was published"
+    as_json = json.loads(herold(config, "preview", str(ROOT / "examples" / "bomb-disposal.json"), "--json").output)
+    assert as_json["channels"][0]["text"].startswith("Fliegerbombe in der Altstadt")
+
+
+def test_a_file_published_twice_with_one_source_id_is_published_once(config: Path, tmp_path: Path) -> None:
+    document = tmp_path / "warnung.json"
+    document.write_text(json.dumps(warning()), encoding="utf-8")
+
+    first = herold(config, "publish", str(document), "--source-id", "leitstelle-4711")
+    again = herold(config, "publish", str(document), "--source-id", "leitstelle-4711")
+
+    announcement_id = first.output.split()[1]
+    assert again.exit_code == 0 and f"Already accepted as {announcement_id}" in again.output
+
+
+def test_a_draft_is_published_when_approved(config: Path, tmp_path: Path) -> None:
+    document = tmp_path / "meldung.json"
+    document.write_text(json.dumps(news()), encoding="utf-8")
+
+    drafted = herold(config, "publish", str(document), "--draft")
+    announcement_id = drafted.output.split()[1]
+    assert f"herold approve {announcement_id}" in drafted.output
+    assert not (site(config) / "index.html").exists()
+
+    approved = herold(config, "approve", announcement_id, "--wait")
+    assert approved.exit_code == 0, approved.output
+    assert "Status: PUBLISHED" in approved.output
+    assert herold(config, "approve", announcement_id).exit_code == 1

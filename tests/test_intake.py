@@ -6,7 +6,9 @@ import base64
 import copy
 import io
 import re
-from datetime import timedelta
+import threading
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,13 +16,19 @@ from PIL import Image
 from sqlalchemy import func, select, update
 
 from publisher.domain.problems import InvalidInput
+from publisher.domain.records import Stage
 from publisher.edges.wiring import Herold
+from publisher.engine import tasks
+from publisher.engine.report import report
 from publisher.engine.schema import AnnouncementRow, AuditRow
 from publisher.engine.tasks import wait_until_settled
-from publisher.sources.intake import accept
+from publisher.sources.intake import SourceConflict, accept, approve, receive, submit
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, forget_cached, news, warning
 from fakes.channels import registered
+from fakes.clock import Clock
+from fakes.runner import ByHand
+from fakes.silent import connections_waiting, silent_server
 
 
 def problems_of(herold: Herold, document: dict[str, Any]) -> list[str]:
@@ -276,3 +284,154 @@ def test_text_a_follow_up_keeps_from_before_a_rule_existed_does_not_stop_the_fol
     assert [d.state.value for d in wait_until_settled(herold.engine, cancel, 20)] == ["succeeded"]
     kept = herold.store.announcements.get(update_id)
     assert kept is not None and kept.announcement.event == "Bomben\x1bentschärfung"
+
+
+# -- sources: where an announcement came from, and the same message twice -----------------------------
+
+
+def test_the_same_message_from_the_same_source_is_one_announcement(herold: Herold) -> None:
+    first = receive(herold.engine, warning(), source="cap", source_id="DE-NW-BN-SE030-20261202-30-000", actor="t")
+    again = receive(herold.engine, warning(), source="cap", source_id="DE-NW-BN-SE030-20261202-30-000", actor="t")
+
+    assert first.created and not again.created and again.id == first.id
+    assert count(herold, AnnouncementRow) == 1
+    stored = herold.store.announcements.get(first.id)
+    assert stored is not None and (stored.source, stored.source_id) == ("cap", "DE-NW-BN-SE030-20261202-30-000")
+
+
+def test_a_different_message_under_a_used_source_id_is_refused_and_nothing_is_written(herold: Herold) -> None:
+    receive(herold.engine, warning(), source="api", source_id="key-1", actor="t")
+
+    with pytest.raises(SourceConflict) as refused:
+        receive(herold.engine, warning(headline="Etwas anderes"), source="api", source_id="key-1", actor="t")
+
+    assert "was used for a different message" in str(refused.value.problems[0])
+    assert count(herold, AnnouncementRow) == 1
+
+
+def test_the_same_id_from_two_sources_is_two_messages(herold: Herold) -> None:
+    one = receive(herold.engine, warning(), source="api", source_id="42", actor="t")
+    other = receive(herold.engine, warning(), source="cli", source_id="42", actor="t")
+    assert one.id != other.id and other.created
+
+
+def test_the_same_message_arriving_twice_at_once_is_still_one_announcement(herold: Herold) -> None:
+    start, results = threading.Barrier(4), []
+
+    def arrive() -> None:
+        start.wait()
+        results.append(receive(herold.engine, warning(), source="nina", source_id="mow.DE-1", actor="t"))
+
+    threads = [threading.Thread(target=arrive) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len({r.id for r in results}) == 1 and sum(r.created for r in results) == 1
+    assert count(herold, AnnouncementRow) == 1
+
+
+# -- only an actual message is ever published --------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["exercise", "Exercise", "test", "system", "draft"])
+def test_a_message_that_is_not_actual_is_stored_and_shown_and_never_delivered(herold: Herold, status: str) -> None:
+    announcement_id = accept(herold.engine, warning(status=status), source="test", actor="t")
+
+    assert herold.store.operations.of(announcement_id) == []
+    result = report(herold.engine, announcement_id)
+    assert result is not None and result.cap_status.value == status.lower()
+    assert result.status == f"not published ({status.lower()})" and result.deliveries == []
+    assert not (herold.site("lk-beispiel").directory / "index.html").exists()
+    [accepted] = herold.store.audit.entries(announcement_id=announcement_id)
+    assert (accepted.detail or {})["status"] == status.lower()
+
+
+def test_a_follow_up_keeps_the_status_of_what_it_follows(herold: Herold) -> None:
+    drill = accept(herold.engine, warning(status="exercise"), source="test", actor="t")
+    assert problems_of(herold, warning(status="actual", msg_type="cancel", references=drill, instruction=None)) == [
+        "status: must be exercise, like the announcement it refers to"
+    ]
+    all_clear = accept(herold.engine, warning(msg_type="cancel", references=drill, instruction=None), source="test",
+                       actor="t")  # fmt: skip
+    stored = herold.store.announcements.get(all_clear)
+    assert stored is not None and stored.announcement.status.value == "exercise"
+    assert herold.store.operations.of(all_clear) == []
+
+
+# -- before delivery: draft, awaiting approval, scheduled, released ---------------------------------------
+
+
+def test_a_draft_goes_out_only_once_approved_and_each_step_is_audited(herold: Herold) -> None:
+    draft = receive(herold.engine, warning(), source="app", actor="editor", stage=Stage.draft).id
+    assert herold.store.operations.of(draft) == [], "nothing is delivered before approval"
+    assert report(herold.engine, draft).status == "draft"  # type: ignore[union-attr]
+
+    assert submit(herold.engine, draft, actor="editor", source="app") == []
+    assert report(herold.engine, draft).status == "awaiting approval"  # type: ignore[union-attr]
+    assert approve(herold.engine, draft, actor="approver", source="app") == []
+    wait_until_settled(herold.engine, draft, 20)
+
+    result = report(herold.engine, draft)
+    assert result is not None and result.stage is Stage.released and result.status == "published"
+    steps = [(e.action, e.actor, (e.detail or {}).get("to")) for e in herold.store.audit.entries(announcement_id=draft)
+             if e.action.startswith("announcement.")]  # fmt: skip
+    assert steps == [
+        ("announcement.accepted", "editor", None), ("announcement.submitted", "editor", "awaiting_approval"),
+        ("announcement.approved", "approver", "released"),
+    ]  # fmt: skip
+    assert approve(herold.engine, draft, actor="approver", source="app") == [
+        "the announcement is released already; only a draft or one awaiting approval is approved"
+    ]
+
+
+def test_an_approved_announcement_with_a_time_is_scheduled_and_released_by_the_engine_at_that_time(
+    make_herold: HeroldFactory,
+) -> None:
+    clock = Clock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    herold = make_herold(clock=clock)
+    draft = receive(herold.engine, news(publish_at="2026-11-20T10:00:00+00:00"), source="app", actor="editor",
+                    stage=Stage.awaiting_approval).id  # fmt: skip
+    approve(herold.engine, draft, actor="approver", source="app")
+    assert report(herold.engine, draft).stage is Stage.scheduled  # type: ignore[union-attr]
+
+    clock.set(datetime(2026, 11, 20, 10, 0, 1, tzinfo=UTC))
+    tasks.advance(herold.engine, draft)
+    wait_until_settled(herold.engine, draft, 20)
+
+    assert report(herold.engine, draft).stage is Stage.released  # type: ignore[union-attr]
+    released = [e for e in herold.store.audit.entries(announcement_id=draft) if e.action == "announcement.released"]
+    assert [(e.actor, e.detail) for e in released] == [("herold", {"from": "scheduled", "to": "released"})]
+
+
+def test_an_exercise_is_never_approved_for_publication(herold: Herold) -> None:
+    drill = receive(herold.engine, warning(status="exercise"), source="app", actor="e", stage=Stage.draft).id
+    assert approve(herold.engine, drill, actor="a", source="app") == [
+        "the announcement is marked exercise: it is never published"
+    ]
+    assert herold.store.operations.of(drill) == []
+
+
+# -- intake does no network I/O ----------------------------------------------------------------------
+
+
+def test_accepting_a_warning_never_waits_for_a_mastodon_server_that_does_not_answer(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    with silent_server() as (first, first_socket), silent_server() as (second, second_socket):
+        authority = copy.deepcopy(AUTHORITY)
+        authority["channels"] += [
+            {"id": "bund", "type": "mastodon", "instance": first, "access_token_env": "TOKEN"},
+            {"id": "land", "type": "mastodon", "instance": second, "access_token_env": "TOKEN"},
+        ]
+        settings = make_settings(authorities=[authority], env={"TOKEN": "t"})
+        herold = make_herold(settings, runner=ByHand())  # deliveries stay queued: only intake runs
+        took = []
+        for number in range(3):
+            started = time.perf_counter()
+            accept(herold.engine, warning(headline=f"Unwetter {number}"), source="test", actor="t")
+            took.append(time.perf_counter() - started)
+
+        assert connections_waiting(first_socket) == connections_waiting(second_socket) == 0
+        assert sorted(took)[1] < 0.1, f"accepting took {took} s"

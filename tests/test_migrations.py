@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from publisher.domain.announcement import parse_announcement
 from publisher.domain.records import Action, OperationState
+from publisher.engine.schema import Base
 from publisher.engine.store import Store
 from publisher.engine.store.database import migrate
 from publisher.engine.store.documents import readable
@@ -76,5 +79,16 @@ def test_deliveries_become_operations_and_a_pinned_post_keeps_its_pin(database_u
             "website": (Action.publish, OperationState.pending),
             "fediverse": (Action.reply, OperationState.waiting),
         }
+    finally:
+        store.dispose()
+
+
+def test_the_migrations_build_exactly_the_schema_the_code_declares(database_url: str) -> None:
+    store = Store(database_url)
+    try:
+        store.migrate()
+        with store.engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        assert differences == []
     finally:
         store.dispose()

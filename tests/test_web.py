@@ -41,6 +41,7 @@ from publisher.engine.tasks import wait_until_settled
 from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, news, warning
+from fakes.channels import registered
 from services import free_port, wait_until_serving
 
 ANNOUNCEMENTS = "/api/v1/announcements"
@@ -649,3 +650,76 @@ def test_a_300_mb_body_and_six_requests_with_huge_images_are_refused_in_under_30
 
 def site_of(herold: Herold) -> Path:
     return Path(herold.settings.herold.data_dir) / "site" / str(SLUG)
+
+
+# -- the same message twice (Idempotency-Key), drafts, exercises, previews ------------------------------
+
+
+def test_the_same_document_twice_under_one_idempotency_key_is_one_announcement(
+    herold: Herold, client: TestClient, auth: dict[str, str]
+) -> None:
+    key = {**auth, "Idempotency-Key": "5f0c2a4e-leitstelle-0001"}
+
+    first = client.post(ANNOUNCEMENTS, json=warning(), headers=key)
+    again = client.post(ANNOUNCEMENTS, json=warning(), headers=key)
+    other = client.post(ANNOUNCEMENTS, json=warning(headline="Etwas anderes"), headers=key)
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"] and again.json()["source_id"] == "5f0c2a4e-leitstelle-0001"
+    assert other.status_code == 422 and "Idempotency-Key" in other.json()["error"]
+    assert client.post(ANNOUNCEMENTS, json=warning(headline="Etwas anderes"), headers=auth).status_code == 201
+
+
+@pytest.mark.parametrize("key", [b"", b"x" * 201, "schlüssel".encode()])
+def test_an_idempotency_key_that_cannot_be_one_is_refused(client: TestClient, auth: dict[str, str], key: bytes) -> None:
+    headers = {name.encode(): value.encode() for name, value in auth.items()} | {b"Idempotency-Key": key}
+    answer = client.post(ANNOUNCEMENTS, json=warning(), headers=headers)
+    assert answer.status_code == 400 and "Idempotency-Key" in answer.json()["error"]
+
+
+def test_an_exercise_is_stored_and_shown_and_never_delivered(
+    herold: Herold, client: TestClient, auth: dict[str, str]
+) -> None:
+    answer = client.post(ANNOUNCEMENTS, json=warning(status="exercise"), headers=auth)
+
+    assert answer.status_code == 201
+    shown = client.get(f"{ANNOUNCEMENTS}/{answer.json()['id']}", headers=auth).json()
+    assert (shown["cap_status"], shown["status"], shown["deliveries"]) == ("exercise", "not published (exercise)", [])
+
+
+def test_a_draft_waits_for_its_approval(herold: Herold, client: TestClient, auth: dict[str, str]) -> None:
+    draft = client.post(f"{ANNOUNCEMENTS}?stage=draft", json=warning(), headers=auth).json()
+    assert (draft["stage"], draft["status"], draft["deliveries"]) == ("draft", "draft", [])
+
+    submitted = client.post(f"{ANNOUNCEMENTS}/{draft['id']}/submit", headers=auth)
+    approved = client.post(f"{ANNOUNCEMENTS}/{draft['id']}/approve", headers=auth)
+    twice = client.post(f"{ANNOUNCEMENTS}/{draft['id']}/approve", headers=auth)
+
+    assert submitted.json()["stage"] == "awaiting_approval"
+    assert approved.status_code == 200 and approved.json()["stage"] == "released"
+    assert [d["channel"] for d in approved.json()["deliveries"]] == ["website"]
+    assert twice.status_code == 409 and "released already" in twice.json()["error"]
+    assert client.post(f"{ANNOUNCEMENTS}?stage=sent", json=warning(), headers=auth).status_code == 422
+
+
+def test_a_preview_shows_each_variant_with_its_count_and_stores_nothing(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    authority = copy.deepcopy(AUTHORITY)
+    authority["channels"] += [{"id": "fedi", "type": "fake-fediverse"}]
+    with registered():
+        herold = make_herold(make_settings(authorities=[authority]))
+        client, auth = client_for(herold), bearer(token_for(herold))
+        long = warning(description="Die Bombe liegt in einer Baugrube an der Marktstraße. " * 20)
+
+        answer = client.post("/api/v1/previews", json=long, headers=auth)
+
+    assert answer.status_code == 200 and answer.json()["published"] is True
+    website, fedi = answer.json()["channels"]
+    assert website["channel"] == "website" and website["limit"] is None
+    assert "Fliegerbombe in der Altstadt" in fedi["text"] and fedi["limit"] == 500
+    assert fedi["length"] <= 500 and "description" in fedi["shortened"]
+    assert herold.store.audit.entries() == [], "nothing was stored"
+    invalid = client.post("/api/v1/previews", json=warning(headline=""), headers=auth)
+    assert invalid.status_code == 422 and invalid.json()["problems"][0]["field"] == "headline"
+    assert client.post("/api/v1/previews", json=warning()).status_code == 401

@@ -45,6 +45,7 @@ from publisher.engine.tasks import wait_until_settled
 from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, warning
+from fakes.clock import Clock
 from fakes.trickle import Trickle
 from fakes.webhook_receiver import Answer, Receiver, Request
 
@@ -89,14 +90,6 @@ def authority(*channels: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-class Clock:
-    def __init__(self, now: datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 MakeChannel = Callable[..., Webhook]
 
 
@@ -113,7 +106,7 @@ def make_channel(make_settings: SettingsFactory) -> MakeChannel:
         settings = make_settings(authorities=[authority(webhook(url))], env={VARIABLE: secret})
         owner = settings.authority(SLUG)
         context = ChannelContext(
-            authority=owner, secrets=settings.secrets_of(SLUG, "radio"), clock=clock or Clock(), timeouts=timeouts
+            authority=owner, secrets=settings.secrets_of(SLUG, "radio"), clock=clock or Clock(NOW), timeouts=timeouts
         )
         channel = channel_types()["webhook"](owner.channel("radio"), context)
         assert isinstance(channel, Webhook)
@@ -219,7 +212,7 @@ def test_every_request_is_signed_with_the_deliverys_key_as_webhook_id_also_on_a_
 ) -> None:
     mocked.post(URL, status=503)
     mocked.post(URL, status=200)
-    clock = Clock()
+    clock = Clock(NOW)
     channel = make_channel(clock=clock)
     post = post_of(document())
 

@@ -44,6 +44,7 @@ from publisher.site.model import Publication
 from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, FIXTURES, HeroldFactory, SettingsFactory, forget_cached, news, warning
+from fakes.clock import Clock
 from fakes.runner import ByHand
 
 SLUG = AUTHORITY["slug"]
@@ -126,19 +127,6 @@ def png(colour: str = "red") -> str:
     buffer = io.BytesIO()
     Image.new("RGB", (8, 6), colour).save(buffer, "PNG")
     return base64.b64encode(buffer.getvalue()).decode()
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set(self, now: datetime) -> None:
-        self.now = now
 
 
 def snapshot(file: Path) -> tuple[bytes, int]:

@@ -53,6 +53,17 @@ class MsgType(StrEnum):
     error = "error"  # withdrawal of an announcement sent in error
 
 
+class Status(StrEnum):
+    """CAP's ``status``: what the message is for. Only an actual one is ever published; the others
+    are stored and shown, so a drill is recorded like the real thing and reaches nobody."""
+
+    actual = "actual"
+    exercise = "exercise"
+    system = "system"
+    test = "test"
+    draft = "draft"
+
+
 class Category(StrEnum):
     geo = "geo"
     met = "met"
@@ -268,6 +279,7 @@ class Announcement(_Strict):
     authority: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
     kind: Kind
     msg_type: MsgType = MsgType.alert
+    status: Status = Status.actual
     references: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     category: Category | None = None
     event: Annotated[str, Field(min_length=1, max_length=100)] | None = None
@@ -291,7 +303,7 @@ class Announcement(_Strict):
     )
     publish_at: Moment | None = None
 
-    @field_validator("kind", "msg_type", "category", "severity", "urgency", "certainty", mode="before")
+    @field_validator("kind", "msg_type", "status", "category", "severity", "urgency", "certainty", mode="before")
     @classmethod
     def _lower_case(cls, value: Any) -> Any:
         # CAP writes "Met", "Severe", "Alert"; we accept both spellings.

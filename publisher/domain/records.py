@@ -12,6 +12,19 @@ from typing import Any
 from pydantic import BaseModel
 
 
+class Stage(StrEnum):
+    """Where an announcement is before and as it goes out. Each step is audited."""
+
+    draft = "draft"  # written, not yet asked to go out
+    awaiting_approval = "awaiting_approval"  # a second person must approve it
+    scheduled = "scheduled"  # approved, waiting for its publish_at
+    released = "released"  # handed to the engine (or, for one not actual, kept: it is never delivered)
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
 class Action(StrEnum):
     """What an operation does on its channel."""
 

@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 from adapters.port import Channel
 from publisher.domain.limits import LIMITS, nesting
 from publisher.domain.problems import InvalidInput, Problem, Unavailable
-from publisher.domain.records import AuditEntry
+from publisher.domain.records import AuditEntry, Stage
 from publisher.domain.text import forbidden_character, json_escaped, printable
 from publisher.edges import logs
 from publisher.edges.config import ConfigError, Settings, load_settings
@@ -44,7 +44,10 @@ from publisher.engine.tasks import reconcile as settle
 from publisher.engine.tasks import release_by_override, wait_until_settled
 from publisher.site.website import Site
 from publisher.sources.files import FileProblem, read_regular
-from publisher.sources.intake import accept
+from publisher.sources.intake import approve as approve_draft
+from publisher.sources.intake import receive
+from publisher.sources.intake import submit as submit_draft
+from publisher.sources.preview import preview
 
 BAD_INPUT = 2
 FAILED = 1
@@ -237,12 +240,34 @@ def _parse(path: Path, text: str) -> Any:
         raise InvalidInput([Problem(field=str(path), message=f"is not valid JSON: {error}")]) from None
 
 
+def _text_option(_ctx: click.Context, parameter: click.Parameter, value: str | None) -> str | None:
+    """An option's text: kept in the audit log and shown later, so no control characters."""
+    found = forbidden_character(value) if value is not None else None
+    if found:
+        raise click.BadParameter(f"contains a control character ({found[1]}) at position {found[0]}; remove it")
+    return value
+
+
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--wait", is_flag=True, help="Block until every delivery is final, print a table, exit 1 on failure.")
 @click.option("--timeout", default=3 * 3600.0, show_default=True, help="Seconds to wait at most.")
+@click.option(
+    "--source-id",
+    callback=_text_option,
+    help="This message's id (e.g. from the system it came from): given twice, it is published once.",
+)
+@click.option("--draft", "stage", flag_value=Stage.draft.value, help="Keep it as a draft (see: herold approve).")
+@click.option(
+    "--for-approval",
+    "stage",
+    flag_value=Stage.awaiting_approval.value,
+    help="Keep it until someone approves it (herold approve).",
+)
 @click.pass_context
-def publish(ctx: click.Context, file: Path, wait: bool, timeout: float) -> None:
+def publish(
+    ctx: click.Context, file: Path, wait: bool, timeout: float, source_id: str | None, stage: str | None
+) -> None:
     """Publish the announcement in FILE (JSON or YAML)."""
 
     try:
@@ -251,23 +276,97 @@ def publish(ctx: click.Context, file: Path, wait: bool, timeout: float) -> None:
         _fail("Nothing was published:", error.problems)
     with _herold(ctx) as herold:
         try:
-            announcement_id = accept(
-                herold.engine, document, source="cli", actor=f"cli:{getpass.getuser()}", base_dir=file.resolve().parent
-            )
+            accepted = receive(
+                herold.engine, document, source="cli", source_id=source_id, actor=f"cli:{getpass.getuser()}",
+                base_dir=file.resolve().parent, stage=Stage(stage or Stage.released),
+            )  # fmt: skip
         except InvalidInput as error:
             _fail(f"{file}: {len(error.problems)} problem(s), nothing was published:", error.problems)
-        click.echo(f"Accepted {announcement_id}")
-        if not wait and not herold.embedded:
-            click.echo(f"Workers deliver it now; see: herold status {announcement_id}")
-            return
-        # In-process execution ends with this command, so it stays until the work is done.
-        wait_until_settled(herold.engine, announcement_id, timeout)
-        result = report(herold.engine, announcement_id)
-        assert result is not None
-        if wait:
-            click.echo(table(result))
-        if result.failed or result.held_back or result.status == "in progress":
-            sys.exit(FAILED)
+        announcement_id = accepted.id
+        if not accepted.created:
+            click.echo(f"Already accepted as {announcement_id} (same --source-id, same content); nothing new.")
+        else:
+            click.echo(f"Accepted {announcement_id}")
+        _follow(herold, announcement_id, wait, timeout)
+
+
+def _follow(herold: Herold, announcement_id: str, wait: bool, timeout: float) -> None:
+    result = report(herold.engine, announcement_id)
+    if result is not None and result.stage in {Stage.draft, Stage.awaiting_approval}:
+        click.echo(f"It is {result.stage.label}; it goes out with: herold approve {announcement_id}")
+        return
+    if not wait and not herold.embedded:
+        click.echo(f"Workers deliver it now; see: herold status {announcement_id}")
+        return
+    # In-process execution ends with this command, so it stays until the work is done.
+    wait_until_settled(herold.engine, announcement_id, timeout)
+    result = report(herold.engine, announcement_id)
+    assert result is not None
+    if wait:
+        click.echo(table(result))
+    if result.failed or result.held_back or result.status == "in progress":
+        sys.exit(FAILED)
+
+
+@main.command("preview")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def preview_command(ctx: click.Context, file: Path, as_json: bool) -> None:
+    """Show the text each channel would get for the announcement in FILE, counted as the platform
+    counts it. Nothing is stored or sent."""
+
+    try:
+        document = read_document(file)
+    except InvalidInput as error:
+        _fail("Cannot preview it:", error.problems)
+    with _herold(ctx, start=False) as herold:
+        try:
+            shown = preview(herold.engine, document, base_dir=file.resolve().parent)
+        except InvalidInput as error:
+            _fail(f"{file}: {len(error.problems)} problem(s):", error.problems)
+    if as_json:
+        click.echo(_json_for_terminal(shown.model_dump(mode="json")))
+        return
+    if not shown.published:
+        click.echo(f"It is marked {shown.status.value}: it would be stored and never published.\n")
+    for channel in shown.channels:
+        count = f"{channel.length}/{channel.limit} characters" if channel.limit else "no limit"
+        click.echo(f"== {channel.channel} ({channel.platform}, wave {channel.wave}): {count}"
+                   + (f", shortened: {', '.join(channel.shortened)}" if channel.shortened else ""))  # fmt: skip
+        if channel.problem:
+            click.echo(f"   DOES NOT FIT: {channel.problem}")
+            continue
+        if channel.spoiler:
+            click.echo(f"[{printable(channel.spoiler)}]")
+        click.echo(printable(channel.text or "") + "\n")
+
+
+@main.command()
+@click.argument("announcement_id")
+@click.pass_context
+def submit(ctx: click.Context, announcement_id: str) -> None:
+    """Mark draft ANNOUNCEMENT_ID as ready: it waits for approval."""
+    with _herold(ctx, start=False) as herold:
+        problems = submit_draft(herold.engine, announcement_id, actor=f"cli:{getpass.getuser()}", source="cli")
+        if problems:
+            _fail("Not submitted:", [Problem(field="", message=p) for p in problems], code=FAILED)
+        click.echo(f"{announcement_id} awaits approval: herold approve {announcement_id}")
+
+
+@main.command()
+@click.argument("announcement_id")
+@click.option("--wait", is_flag=True, help="Block until every delivery is final, print a table, exit 1 on failure.")
+@click.option("--timeout", default=3 * 3600.0, show_default=True, help="Seconds to wait at most.")
+@click.pass_context
+def approve(ctx: click.Context, announcement_id: str, wait: bool, timeout: float) -> None:
+    """Let ANNOUNCEMENT_ID (a draft, or one awaiting approval) go out: now, or at its publish_at."""
+    with _herold(ctx) as herold:
+        problems = approve_draft(herold.engine, announcement_id, actor=f"cli:{getpass.getuser()}", source="cli")
+        if problems:
+            _fail("Not approved:", [Problem(field="", message=p) for p in problems], code=FAILED)
+        click.echo(f"Approved {announcement_id}")
+        _follow(herold, announcement_id, wait, timeout)
 
 
 @main.command()
@@ -284,14 +383,6 @@ def status(ctx: click.Context, announcement_id: str, as_json: bool) -> None:
         click.echo(_json_for_terminal(result.model_dump(mode="json")) if as_json else table(result))
         if result.failed or result.held_back:
             sys.exit(FAILED)
-
-
-def _text_option(_ctx: click.Context, parameter: click.Parameter, value: str | None) -> str | None:
-    """An option's text: kept in the audit log and shown later, so no control characters."""
-    found = forbidden_character(value) if value is not None else None
-    if found:
-        raise click.BadParameter(f"contains a control character ({found[1]}) at position {found[0]}; remove it")
-    return value
 
 
 @main.command()

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import structlog
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, field_validator
@@ -30,13 +30,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from publisher.domain.limits import LIMITS, nesting
 from publisher.domain.problems import InvalidInput, Problem, Unavailable
+from publisher.domain.records import Stage
 from publisher.domain.text import forbidden_character, printable
 from publisher.edges.throttle import Throttle
 from publisher.edges.wiring import Herold
 from publisher.engine.report import AnnouncementReport, report
 from publisher.engine.store import database_unavailable
 from publisher.engine.tasks import release_by_override
-from publisher.sources.intake import accept
+from publisher.sources.intake import SourceConflict, approve, receive, submit
+from publisher.sources.preview import Preview, preview
 
 log = structlog.get_logger("herold.web")
 
@@ -332,36 +334,71 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
         return result
 
     @app.post("/api/v1/announcements", status_code=201, response_model=AnnouncementReport)
-    async def create(request: Request, who: Annotated[Caller, Depends(caller)]) -> Any:
+    async def create(
+        request: Request,
+        who: Annotated[Caller, Depends(caller)],
+        stage: Annotated[
+            Stage, Query(description="draft or awaiting_approval keeps it until approved")
+        ] = Stage.released,
+    ) -> Any:
         body = await request.body()  # BodyLimit counts it in
+        key = idempotency_key(request)
         # Parsing and intake touch much CPU, the database and files: off the event loop.
-        return await run_in_threadpool(lambda: publish(body, who))
+        return await run_in_threadpool(lambda: publish(body, who, key, stage))
 
-    def publish(body: bytes, who: Caller) -> Any:
+    def publish(body: bytes, who: Caller, key: str | None, stage: Stage) -> Any:
+        document = own_document(body, who)
+        if stage is Stage.scheduled:
+            raise ApiError(422, "stage: a new announcement is released (scheduled by its publish_at), a draft, or "
+                           "awaiting_approval")  # fmt: skip
+        try:
+            accepted = receive(herold.engine, document, source="api", source_id=key, actor=f"token:{who.token_name}",
+                               stage=stage)  # fmt: skip
+        except SourceConflict as error:
+            raise ApiError(422, "this Idempotency-Key was used for a different announcement; nothing was published",
+                           error.problems) from None  # fmt: skip
+        except InvalidInput as error:
+            raise ApiError(
+                422, f"the announcement has {len(error.problems)} problem(s); nothing was published", error.problems
+            ) from None
+        try:
+            result = report(herold.engine, accepted.id)
+        except Exception as error:
+            # It is stored: the client must hear its id, never "try again" (that would publish it twice).
+            if not database_unavailable(error):
+                raise
+            return JSONResponse(
+                {"id": accepted.id, "status": "accepted", "error": "accepted; its status cannot be read right now"},
+                status_code=201 if accepted.created else 200,
+            )
+        assert result is not None
+        if accepted.created:
+            return result
+        # The same message again (a client retrying after a lost answer): the announcement it became.
+        return JSONResponse(result.model_dump(mode="json"), status_code=200)
+
+    def own_document(body: bytes, who: Caller) -> dict[str, Any]:
         document = parse_json(body)
         if not isinstance(document, dict):
             raise ApiError(422, "the body must be a JSON object (an announcement)")
         document.setdefault("authority", who.authority)
         if document["authority"] != who.authority:
             raise ApiError(403, f"this token may only publish for authority '{who.authority}'")
-        try:
-            announcement_id = accept(herold.engine, document, source="api", actor=f"token:{who.token_name}")
-        except InvalidInput as error:
-            raise ApiError(
-                422, f"the announcement has {len(error.problems)} problem(s); nothing was published", error.problems
-            ) from None
-        try:
-            result = report(herold.engine, announcement_id)
-        except Exception as error:
-            # It is stored: the client must hear its id, never "try again" (that would publish it twice).
-            if not database_unavailable(error):
-                raise
-            return JSONResponse(
-                {"id": announcement_id, "status": "accepted", "error": "accepted; its status cannot be read right now"},
-                status_code=201,
-            )
-        assert result is not None
-        return result
+        return document
+
+    @app.post("/api/v1/previews", response_model=Preview)
+    async def previews(request: Request, who: Annotated[Caller, Depends(caller)]) -> Any:
+        """The variants an announcement would get, counted as each platform counts: nothing is
+        stored, nothing is sent."""
+        body = await request.body()
+
+        def show() -> Preview:
+            try:
+                return preview(herold.engine, own_document(body, who))
+            except InvalidInput as error:
+                raise ApiError(422, f"the announcement has {len(error.problems)} problem(s)", error.problems) from None
+
+        return await run_in_threadpool(show)
 
     @app.get("/api/v1/announcements/{announcement_id}", response_model=AnnouncementReport)
     def show(announcement_id: str, who: Annotated[Caller, Depends(caller)]) -> AnnouncementReport:
@@ -375,6 +412,24 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
         problems = release_by_override(
             herold.engine, announcement_id, body.reason, actor=f"token:{who.token_name}", source="api"
         )
+        if problems:
+            raise ApiError(409, "; ".join(problems))
+        return own(report(herold.engine, announcement_id), who)
+
+    @app.post("/api/v1/announcements/{announcement_id}/submit", response_model=AnnouncementReport)
+    def submit_draft(announcement_id: str, who: Annotated[Caller, Depends(caller)]) -> AnnouncementReport:
+        """A draft is ready: it waits for approval now."""
+        stored(announcement_id, who)
+        problems = submit(herold.engine, announcement_id, actor=f"token:{who.token_name}", source="api")
+        if problems:
+            raise ApiError(409, "; ".join(problems))
+        return own(report(herold.engine, announcement_id), who)
+
+    @app.post("/api/v1/announcements/{announcement_id}/approve", response_model=AnnouncementReport)
+    def approve_draft(announcement_id: str, who: Annotated[Caller, Depends(caller)]) -> AnnouncementReport:
+        """Let a draft, or one awaiting approval, go out (now, or at its publish_at)."""
+        stored(announcement_id, who)
+        problems = approve(herold.engine, announcement_id, actor=f"token:{who.token_name}", source="api")
         if problems:
             raise ApiError(409, "; ".join(problems))
         return own(report(herold.engine, announcement_id), who)
@@ -393,6 +448,18 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
         sites.append((base.netloc, base.path or "/", site.directory))
     app.mount("/", SiteRouter(sites), name="site")
     return app
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The client's id for this message (the Idempotency-Key header): sent again with the same
+    body, it gives the same announcement."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > 200 or not key.isprintable() or not key.isascii():
+        raise ApiError(400, "Idempotency-Key: send 1 to 200 printable ASCII characters (e.g. a UUID)")
+    return key
 
 
 def parse_json(body: bytes) -> Any:

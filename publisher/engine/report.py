@@ -7,7 +7,8 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from publisher.core.plan import Step, plan
-from publisher.domain.records import Action, OperationState, Variant
+from publisher.domain.announcement import Status
+from publisher.domain.records import Action, OperationState, Stage, Variant
 from publisher.domain.text import printable
 from publisher.engine.engine import Engine
 from publisher.engine.store import Operation, Unreadable
@@ -47,7 +48,13 @@ class AnnouncementReport(BaseModel):
     references: str | None
     received_at: datetime
     publish_at: datetime | None
-    status: str  # scheduled | in progress | held back | published | published with failures | unreadable
+    # draft | awaiting approval | scheduled | in progress | held back | published | published with
+    # failures | failed | unreadable | not published (exercise, test …)
+    status: str
+    stage: Stage = Stage.released  # draft → awaiting approval → scheduled → released
+    cap_status: Status = Status.actual  # what the message is for: only "actual" is ever published
+    source: str = ""
+    source_id: str | None = None
     held_back: str | None
     override_reason: str | None
     attention: dict[str, str]  # channels of the authority that need a person, and why
@@ -79,7 +86,12 @@ def report(engine: Engine, announcement_id: str) -> AnnouncementReport | None:
         override=stored.override_reason,
     )
     states = {d.state for d in deliveries}
-    if decision.held_back:
+    cap_status = stored.announcement.status
+    if cap_status is not Status.actual:
+        status = f"not published ({cap_status.value})"
+    elif stored.stage in {Stage.draft, Stage.awaiting_approval}:
+        status = stored.stage.label
+    elif decision.held_back:
         status = "held back"
     elif stored.announcement.publish_at and now < stored.announcement.publish_at:
         status = "scheduled"
@@ -100,6 +112,10 @@ def report(engine: Engine, announcement_id: str) -> AnnouncementReport | None:
         received_at=stored.received_at,
         publish_at=stored.announcement.publish_at,
         status=status,
+        stage=stored.stage,
+        cap_status=cap_status,
+        source=stored.source,
+        source_id=stored.source_id,
         held_back=decision.held_back,
         override_reason=stored.override_reason,
         attention=engine.store.health.attention(stored.authority),
@@ -174,6 +190,8 @@ def table(result: AnnouncementReport) -> str:
         f"Page:   {result.item_url}",
         f"Status: {result.status.upper()}",
     ]
+    if result.source_id:
+        lines.append(f"Source: {result.source}, id {result.source_id}")
     if result.held_back:
         lines.append(f"HELD BACK: {result.held_back}.")
         lines.append(f'           A person can release them: herold release {result.id} --reason "..."')

@@ -72,6 +72,7 @@ class ItemRow(Base):
 
 class AnnouncementRow(Base):
     __tablename__ = "announcements"
+    __table_args__ = (Index("uq_announcements_source_id", "authority", "source", "source_id", unique=True),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), index=True)
@@ -81,6 +82,12 @@ class AnnouncementRow(Base):
     references: Mapped[str | None] = mapped_column(String(36))
     document: Mapped[dict[str, Any]] = mapped_column(Document)
     source: Mapped[str] = mapped_column(String(64))
+    # The message's id at its source (an API client's Idempotency-Key, a CAP identifier): one
+    # message is one announcement however often it arrives. The digest tells a repeat from a
+    # different message under the same id.
+    source_id: Mapped[str | None] = mapped_column(String(200))
+    source_digest: Mapped[str | None] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(24), server_default="released")
     actor: Mapped[str] = mapped_column(String(200))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # publish_at, or when received

@@ -40,7 +40,7 @@ from adapters.port import (
 from publisher.core.plan import Plan, Step, plan, website_published
 from publisher.domain.announcement import Kind
 from publisher.domain.labels import labels_for
-from publisher.domain.records import Action, AuditEntry, OperationState
+from publisher.domain.records import Action, AuditEntry, OperationState, Stage
 from publisher.engine import oncall
 from publisher.engine.engine import Engine
 from publisher.engine.leases import leases
@@ -104,6 +104,12 @@ def _advance(engine: Engine, stored: StoredAnnouncement) -> None:
     """Apply the plan to the operations as they stand now: releases, skips and the next look, in
     one transaction."""
     now, kind = engine.clock(), stored.announcement.kind
+    publish_at = stored.announcement.publish_at
+    if stored.stage is Stage.scheduled and (publish_at is None or publish_at <= now):
+        released = AuditEntry(at=now, authority=stored.authority, actor="herold", source="engine",
+                              action="announcement.released", announcement_id=stored.id,
+                              detail={"from": Stage.scheduled.value, "to": Stage.released.value})  # fmt: skip
+        engine.store.announcements.change_stage(stored, [Stage.scheduled], Stage.released, released, now=now)
 
     def decide(steps: list[Step]) -> tuple[Plan, datetime | None]:
         decision = plan(

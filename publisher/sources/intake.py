@@ -1,13 +1,19 @@
-"""Accepting an announcement: check it against its authority, render its variants, store it.
+"""Accepting an announcement from any source (the API, the CLI, the web app, warning systems):
+check it against its authority, render its variants, store it, hand it to the engine.
 
 Everything is checked before anything is written, and every problem is reported at once. An
-accepted announcement is stored with one variant and one delivery per channel in a single
-transaction, and the engine is told to start; from then on the database carries it.
+accepted announcement is stored with one variant per channel and its operations in a single
+transaction, and the engine is told to start; from then on the database carries it. The steps
+are named (`validate`, `prepare`, `persist`, `release`) so that every source shares them, and a
+preview (publisher.sources.preview) is the same steps without the storing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,18 +23,18 @@ import structlog
 
 from adapters.port import HandOff, Threads
 from publisher.core.render import DoesNotFit, render
-from publisher.domain.announcement import EFFECTIVE, Announcement, Kind, Media, MsgType, parse_announcement
+from publisher.domain.announcement import EFFECTIVE, Announcement, Kind, Media, MsgType, Status, parse_announcement
 from publisher.domain.authority import Authority, slugify
 from publisher.domain.capabilities import Wave
 from publisher.domain.limits import LIMITS
 from publisher.domain.problems import InvalidInput, Problem
-from publisher.domain.records import Action, AuditEntry, Variant
+from publisher.domain.records import Action, AuditEntry, Stage, Variant
 from publisher.domain.text import printable
 from publisher.engine import tasks
 from publisher.engine.engine import Engine
 from publisher.engine.media import CleanImage, MediaError, clean
 from publisher.engine.media import store as store_image
-from publisher.engine.store import NewOperation, StoredAnnouncement, Unreadable
+from publisher.engine.store import NewOperation, SourceIdTaken, StoredAnnouncement, Unreadable
 from publisher.site.registry import channel_types
 from publisher.sources.files import image_of
 
@@ -41,26 +47,125 @@ def item_path(authority: Authority, headline: str, item_id: str, now: datetime) 
     return f"{local:%Y/%m}/{slugify(headline)}-{item_id[:8]}/", f"{local:%Y-%m}"
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """The announcement a message became: new (``created``), or the one the same message from the
+    same source became before."""
+
+    id: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An announcement checked against its authority and rendered for its channels: everything
+    to store it, nothing stored yet."""
+
+    announcement: Announcement  # as it will be stored (with what a follow-up keeps, and the channels)
+    authority: Authority
+    original: StoredAnnouncement | None
+    channels: list[str]
+    images: list[CleanImage]
+    item_id: str
+    path: str
+    month: str | None  # for a new item
+    variants: list[Variant]
+    unfit: dict[str, str]  # channel -> why its text cannot be made to fit (a preview shows it)
+
+    @property
+    def link(self) -> str:
+        return self.authority.url(self.path)
+
+
+class SourceConflict(InvalidInput):
+    """A source sent a different message under an id it used before."""
+
+
+def digest(document: Any) -> str:
+    """What identifies a message's content, to tell a repeat from a different message."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def receive(
+    engine: Engine,
+    document: Any,
+    *,
+    source: str,
+    actor: str,
+    source_id: str | None = None,
+    base_dir: Path | None = None,
+    stage: Stage = Stage.released,
+) -> Accepted:
+    """Take one message from a source, in named steps: validate it, resolve its original, choose
+    its channels, render its variants (`prepare`), store it (`persist`), and hand it to the engine
+    (`release`). The same message from the same source (``source_id``) is one announcement.
+
+    ``stage``: ``released`` publishes it (at its publish_at, if it has one); ``draft`` and
+    ``awaiting_approval`` keep it until someone approves it (`approve`). ``base_dir`` is where
+    relative image paths are resolved (the directory of a file given to the CLI); without it,
+    images must come as base64 ``data``.
+    """
+    if stage not in {Stage.draft, Stage.awaiting_approval, Stage.released}:
+        raise ValueError(f"a new announcement cannot start as {stage.value}")
+    content = digest(document) if source_id is not None else None
+    if source_id is not None:
+        repeated = _repeated(engine, document, source, source_id, content)
+        if repeated:
+            return repeated
+    prepared = prepare(engine, document, base_dir=base_dir)
+    try:
+        announcement_id = persist(engine, prepared, source=source, actor=actor, stage=stage, source_id=source_id,
+                                  source_digest=content)  # fmt: skip
+    except SourceIdTaken as taken:  # the same id, accepted meanwhile by another request
+        if taken.digest != content:
+            raise _conflict(source_id or "", taken.announcement_id) from None
+        return Accepted(taken.announcement_id, created=False)
+    release(engine, announcement_id)
+    return Accepted(announcement_id, created=True)
+
+
 def accept(
     engine: Engine,
     document: Any,
     *,
     source: str,
     actor: str,
+    source_id: str | None = None,
     base_dir: Path | None = None,
 ) -> str:
-    """Validate, store and start publishing one announcement; returns its id.
+    """Validate, store and start publishing one announcement; returns its id (see `receive`)."""
+    return receive(engine, document, source=source, actor=actor, source_id=source_id, base_dir=base_dir).id
 
-    ``base_dir`` is where relative image paths are resolved (the directory of a file given to
-    the CLI); without it, images must come as base64 ``data``.
-    """
-    now = engine.clock()
-    problems: list[Problem] = []
+
+def _repeated(engine: Engine, document: Any, source: str, source_id: str, content: str | None) -> Accepted | None:
+    given = document.get("authority") if isinstance(document, dict) else None
+    found = engine.store.announcements.by_source(given, source, source_id) if isinstance(given, str) else None
+    if found is None:
+        return None
+    if found[1] != content:
+        raise _conflict(source_id, found[0])
+    return Accepted(found[0], created=False)
+
+
+def _conflict(source_id: str, announcement_id: str) -> SourceConflict:
+    return SourceConflict([Problem(field="source_id", message=(
+        f"'{printable(source_id[:200])}' was used for a different message (announcement {announcement_id}); "
+        "send a new id for a new message"))])  # fmt: skip
+
+
+# -- the steps ----------------------------------------------------------------------------------
+
+
+def validate(
+    engine: Engine, document: Any, *, base_dir: Path | None, problems: list[Problem]
+) -> tuple[Announcement, Authority, list[CleanImage]] | None:
+    """The document by itself and against its authority, and its images (cleaned, not stored)."""
     try:
         announcement: Announcement | None = parse_announcement(document)
     except InvalidInput as error:
-        announcement, problems = None, error.problems
-
+        announcement = None
+        problems += error.problems
     given = (
         announcement.authority if announcement else (document.get("authority") if isinstance(document, dict) else None)
     )
@@ -74,111 +179,202 @@ def accept(
         )
         authority = None
     if announcement is None or authority is None:
-        raise InvalidInput(problems)
-
-    original = _original(engine, announcement, authority, problems)
-    channels = _channels(announcement, authority, original, problems)
-    problems += _times(announcement, now)
+        return None
+    problems += _times(announcement, engine.clock())
     images: list[CleanImage] = []
     for number, item in enumerate(announcement.media):
         try:
             images.append(clean(image_of(item, base_dir), item.alt))
         except MediaError as error:
             problems.append(Problem(field=f"media.{number}", message=str(error)))
+    return announcement, authority, images
+
+
+def prepare(engine: Engine, document: Any, *, base_dir: Path | None = None, strict: bool = True) -> Prepared:
+    """Validate → resolve the original → choose the channels → render: everything but storing.
+    Raises InvalidInput with every problem at once. ``strict=False`` (a preview) lets a channel
+    whose text cannot fit be named in ``unfit`` instead."""
+    now = engine.clock()
+    problems: list[Problem] = []
+    checked = validate(engine, document, base_dir=base_dir, problems=problems)
+    if checked is None:
+        raise InvalidInput(problems)
+    announcement, authority, images = checked
+    original = _original(engine, announcement, authority, problems)
+    channels = _channels(announcement, authority, original, problems)
     if problems:
         raise InvalidInput(problems)
-
     announcement = _effective(announcement, authority, original, channels, images, now)
-    announcement_id = str(uuid.uuid4())
     month: str | None = None
     if original is None:
-        item_id = announcement_id
+        item_id = str(uuid.uuid4())
         path, month = item_path(authority, announcement.headline, item_id, now)
     else:
         item_id, path = original.item_id, original.item_path
-    link = authority.url(path)
+    variants, unfit = render_variants(engine, announcement, authority, channels, authority.url(path), problems)
+    if problems or (unfit and strict):
+        raise InvalidInput([*problems, *(Problem(
+            field="instruction" if announcement.instruction else "headline",
+            message=f"{why}; shorten it, or leave channel '{channel}' out (channels)",
+        ) for channel, why in unfit.items())])  # fmt: skip
+    return Prepared(announcement=announcement, authority=authority, original=original, channels=channels,
+                    images=images, item_id=item_id, path=path, month=month, variants=variants, unfit=unfit)  # fmt: skip
 
-    # What servers announced of their limits, as the engine last heard it: never asked here, so a
-    # platform that does not answer can never slow the press office down.
+
+def render_variants(
+    engine: Engine,
+    announcement: Announcement,
+    authority: Authority,
+    channels: list[str],
+    link: str,
+    problems: list[Problem],
+) -> tuple[list[Variant], dict[str, str]]:
+    """Each channel's variant, counted as its platform counts, within the limit the channel's
+    server announced as the engine last heard it: never asked here, so a platform that does not
+    answer can never slow the press office down. Returns the variants and, by channel, why a
+    text cannot be made to fit."""
     limits = engine.store.limits.of(authority.slug)
     types = channel_types()
     variants: list[Variant] = []
+    unfit: dict[str, str] = {}
     for number, channel_id in enumerate(channels):
         config = authority.channel(channel_id)
         kind = types[config.type]
         try:
-            variant = render(
-                announcement,
-                channel=channel_id,
-                template=kind.capabilities.template,
-                link=link,
+            variants.append(render(
+                announcement, channel=channel_id, template=kind.capabilities.template, link=link,
                 rule=kind.text_rule(config.settings, limits.get(channel_id)),
-                spoiler=kind.spoiler(config.settings, announcement),
-                timezone=authority.timezone,
-            )
+                spoiler=kind.spoiler(config.settings, announcement), timezone=authority.timezone,
+            ))  # fmt: skip
         except DoesNotFit as error:
-            problems.append(
-                Problem(
-                    field="instruction" if announcement.instruction else "headline",
-                    message=f"{error}; shorten it, or leave channel '{channel_id}' out (channels)",
-                )
-            )
-            continue
+            unfit[channel_id] = str(error)
         except Exception as error:  # a broken template is the operator's problem, reported plainly
             log.exception("template failed", channel=channel_id)
             problems.append(Problem(field=f"channels.{number}", message=f"its template failed: {error}"))
-            continue
-        variants.append(variant)
-    if problems:
-        raise InvalidInput(problems)
+    return variants, unfit
 
-    for image in images:
+
+def persist(
+    engine: Engine,
+    prepared: Prepared,
+    *,
+    source: str,
+    actor: str,
+    stage: Stage = Stage.released,
+    source_id: str | None = None,
+    source_digest: str | None = None,
+) -> str:
+    """Store the announcement with its variants, and its operations if it goes out now (or at its
+    publish_at): all or nothing. One that is not actual (an exercise, a test) is stored and never
+    gets an operation. Returns its id."""
+    now = engine.clock()
+    announcement, authority = prepared.announcement, prepared.authority
+    announcement_id = prepared.item_id if prepared.original is None else str(uuid.uuid4())
+    for image in prepared.images:
         store_image(image, engine.runtime.data_dir)
-    operations = _operations(engine, announcement, authority, channels, original, now)
+    if stage is Stage.released and announcement.publish_at and announcement.publish_at > now:
+        stage = Stage.scheduled
+    goes_out = stage in {Stage.released, Stage.scheduled} and announcement.status is Status.actual
+    operations = (
+        _operations(engine, announcement, authority, prepared.channels, prepared.original, now) if goes_out else []
+    )
     engine.store.announcements.add(
-        announcement_id=announcement_id,
-        item_id=item_id,
-        item_path=path if original is None else None,
-        item_month=month,
-        announcement=announcement,
-        source=source,
-        actor=actor,
-        now=now,
-        variants=variants,
-        operations=operations,
+        announcement_id=announcement_id, item_id=prepared.item_id,
+        item_path=prepared.path if prepared.original is None else None, item_month=prepared.month,
+        announcement=announcement, source=source, actor=actor, now=now, variants=prepared.variants,
+        operations=operations, stage=stage, source_id=source_id, source_digest=source_digest,
         audit_entry=AuditEntry(
-            at=now,
-            authority=authority.slug,
-            actor=actor,
-            source=source,
-            action="announcement.accepted",
+            at=now, authority=authority.slug, actor=actor, source=source, action="announcement.accepted",
             announcement_id=announcement_id,
             detail={
-                "kind": announcement.kind.value,
-                "msg_type": announcement.msg_type.value,
-                "references": announcement.references,
-                "headline": announcement.headline,
-                "channels": channels,
-                "url": link,
-                "shortened": {v.channel: list(v.shortened) for v in variants if v.shortened},
+                "kind": announcement.kind.value, "msg_type": announcement.msg_type.value,
+                "status": announcement.status.value, "stage": stage.value, "source_id": source_id,
+                "references": announcement.references, "headline": announcement.headline,
+                "channels": prepared.channels, "url": prepared.link,
+                "shortened": {v.channel: list(v.shortened) for v in prepared.variants if v.shortened},
             },
         ),
-    )
-    log.info(
-        "announcement accepted",
-        announcement=announcement_id,
-        authority=authority.slug,
-        kind=announcement.kind.value,
-        msg_type=announcement.msg_type.value,
-        url=link,
-    )
-    # Release the first wave right here: the website delivery starts without a trip through the
-    # queue. If this fails, the announcement is stored and the sweep releases it.
+    )  # fmt: skip
+    log.info("announcement accepted", announcement=announcement_id, authority=authority.slug,
+             kind=announcement.kind.value, msg_type=announcement.msg_type.value, status=announcement.status.value,
+             stage=stage.value, url=prepared.link)  # fmt: skip
+    return announcement_id
+
+
+def release(engine: Engine, announcement_id: str) -> None:
+    """Release the first wave right here: the website delivery starts without a trip through the
+    queue. If this fails, the announcement is stored and the sweep releases it."""
     try:
         tasks.advance(engine, announcement_id)
     except Exception:
         log.exception("releasing the first wave failed; the sweep will", announcement=announcement_id)
-    return announcement_id
+
+
+# -- before delivery: drafts and approval ---------------------------------------------------------
+
+
+def submit(engine: Engine, announcement_id: str, *, actor: str, source: str) -> list[str]:
+    """A draft is ready: it now waits for approval. Returns problems; empty when done."""
+    stored = _stored(engine, announcement_id)
+    if isinstance(stored, str):
+        return [stored]
+    if stored.stage is not Stage.draft:
+        return [f"the announcement is {stored.stage.label}, not a draft"]
+    entry = _stage_entry(engine, stored, "announcement.submitted", actor, source, Stage.awaiting_approval)
+    if not engine.store.announcements.change_stage(stored, [Stage.draft], Stage.awaiting_approval, entry,
+                                                   now=engine.clock()):  # fmt: skip
+        return ["the announcement changed meanwhile; look at its status again"]
+    return []
+
+
+def approve(engine: Engine, announcement_id: str, *, actor: str, source: str) -> list[str]:
+    """Let a draft, or one awaiting approval, go out: now, or at its publish_at. Its operations
+    are created with the change, in one transaction. Returns problems; empty when done."""
+    stored = _stored(engine, announcement_id)
+    if isinstance(stored, str):
+        return [stored]
+    waiting = [Stage.draft, Stage.awaiting_approval]
+    if stored.stage not in waiting:
+        return [f"the announcement is {stored.stage.label} already; only a draft or one awaiting approval is approved"]
+    announcement, now = stored.announcement, engine.clock()
+    if announcement.status is not Status.actual:
+        return [f"the announcement is marked {announcement.status.value}: it is never published"]
+    if (
+        announcement.expires
+        and announcement.expires <= now
+        and announcement.msg_type in {MsgType.alert, MsgType.update}
+    ):
+        return ["it expired while it waited; write it again with a new expires"]
+    original = None
+    if announcement.references:
+        try:
+            original = engine.store.announcements.get(announcement.references)
+        except Unreadable as error:
+            return [str(error)]
+    authority = engine.authority(stored.authority)
+    channels = [c for c in announcement.channels or [] if c in {config.id for config in authority.channels}]
+    operations = _operations(engine, announcement, authority, channels, original, now)
+    stage = Stage.scheduled if announcement.publish_at and announcement.publish_at > now else Stage.released
+    entry = _stage_entry(engine, stored, "announcement.approved", actor, source, stage)
+    if not engine.store.announcements.change_stage(stored, waiting, stage, entry, operations=operations, now=now):
+        return ["the announcement changed meanwhile; look at its status again"]
+    release(engine, stored.id)
+    return []
+
+
+def _stored(engine: Engine, announcement_id: str) -> StoredAnnouncement | str:
+    try:
+        stored = engine.store.announcements.get(announcement_id)
+    except Unreadable as error:
+        return str(error)
+    return stored if stored is not None else f"no announcement {announcement_id}"
+
+
+def _stage_entry(
+    engine: Engine, stored: StoredAnnouncement, action: str, actor: str, source: str, stage: Stage
+) -> AuditEntry:
+    return AuditEntry(at=engine.clock(), authority=stored.authority, actor=actor, source=source, action=action,
+                      announcement_id=stored.id, detail={"from": stored.stage.value, "to": stage.value})  # fmt: skip
 
 
 def _operations(
@@ -293,7 +489,7 @@ def _explained(problem: Problem, kept: dict[str, Any], defaulted: dict[str, Any]
     return Problem(field=problem.field, message="; ".join([problem.message, *notes])) if notes else problem
 
 
-INHERITED = ("category", "event", "severity", "urgency", "certainty", "area", "contact", "expires")
+INHERITED = ("status", "category", "event", "severity", "urgency", "certainty", "area", "contact", "expires")
 
 
 def _inherited(announcement: Announcement, original: StoredAnnouncement | None, now: datetime) -> dict[str, Any]:
@@ -337,6 +533,9 @@ def _original(
             )
         )
         return None
+    if "status" in announcement.model_fields_set and original.announcement.status is not announcement.status:
+        problems.append(Problem(field="status", message=(
+            f"must be {original.announcement.status.value}, like the announcement it refers to")))  # fmt: skip
     if original.announcement.kind is not announcement.kind:
         problems.append(
             Problem(

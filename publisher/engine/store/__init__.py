@@ -9,7 +9,7 @@ only make things faster; losing them loses nothing.
 
 from __future__ import annotations
 
-from publisher.engine.store.announcements import Announcements, NewOperation, StoredAnnouncement
+from publisher.engine.store.announcements import Announcements, NewOperation, SourceIdTaken, StoredAnnouncement
 from publisher.engine.store.archive import Archive
 from publisher.engine.store.audit import AuditLog
 from publisher.engine.store.database import connect, database_unavailable, migrate
@@ -25,6 +25,7 @@ __all__ = [
     "Attempt",
     "NewOperation",
     "Operation",
+    "SourceIdTaken",
     "Store",
     "StoredAnnouncement",
     "Unreadable",

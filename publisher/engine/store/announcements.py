@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from publisher.domain.announcement import Announcement
-from publisher.domain.records import Action, AuditEntry, OperationState, Variant
+from publisher.domain.records import Action, AuditEntry, OperationState, Stage, Variant
 from publisher.engine.schema import AnnouncementRow, ItemRow, OperationRow, VariantRow
 from publisher.engine.store import audit, documents
 from publisher.engine.store.documents import Unreadable, readable
@@ -21,7 +22,8 @@ _ANNOUNCEMENT = (
     select(
         AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.authority, AnnouncementRow.source,
         AnnouncementRow.actor, AnnouncementRow.received_at, AnnouncementRow.sent_at,
-        AnnouncementRow.override_reason, ItemRow.path, ItemRow.month,
+        AnnouncementRow.override_reason, AnnouncementRow.stage, AnnouncementRow.source_id, ItemRow.path,
+        ItemRow.month,
     )
     .join(ItemRow, ItemRow.id == AnnouncementRow.item_id)
     .where(AnnouncementRow.id == bindparam("_announcement"))
@@ -41,6 +43,16 @@ class StoredAnnouncement:
     received_at: datetime
     sent_at: datetime
     override_reason: str | None
+    stage: Stage = Stage.released
+    source_id: str | None = None
+
+
+class SourceIdTaken(Exception):
+    """The source already gave an announcement under this id (another request stored it first)."""
+
+    def __init__(self, announcement_id: str, digest: str | None) -> None:
+        super().__init__(announcement_id)
+        self.announcement_id, self.digest = announcement_id, digest
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,28 @@ class NewOperation:
     state: OperationState = OperationState.waiting
 
 
+def _insert_operations(
+    connection: Connection,
+    announcement_id: str,
+    announcement: Announcement,
+    operations: Iterable[NewOperation],
+    now: datetime,
+) -> None:
+    rows = [
+        {
+            "id": new.id, "announcement_id": announcement_id, "authority": announcement.authority,
+            "channel": new.channel, "channel_type": new.channel_type, "kind": announcement.kind.value,
+            "action": new.action.value, "target_id": new.target_id, "wave": new.wave,
+            "state": new.state.value, "attempts": 0, "idempotency_key": f"herold-{new.id}",
+            "next_attempt_at": new.check_at, "deadline_at": new.deadline_at, "created_at": now,
+            "updated_at": now, "ambiguous": False,
+        }
+        for new in operations
+    ]  # fmt: skip
+    if rows:
+        connection.execute(insert(_operations), rows)
+
+
 def read_in(connection: Connection, announcement_id: str) -> StoredAnnouncement | None:
     """One announcement with its item's path: one query, and its document only if not parsed before."""
     row = connection.execute(_ANNOUNCEMENT, {"_announcement": announcement_id}).first()
@@ -65,6 +99,7 @@ def read_in(connection: Connection, announcement_id: str) -> StoredAnnouncement 
         id=row.id, item_id=row.item_id, item_path=row.path, item_month=row.month, authority=row.authority,
         announcement=documents.documents(connection, [row.id])[row.id], source=row.source, actor=row.actor,
         received_at=row.received_at, sent_at=row.sent_at, override_reason=row.override_reason,
+        stage=Stage(row.stage), source_id=row.source_id,
     )  # fmt: skip
 
 
@@ -86,8 +121,43 @@ class Announcements:
         variants: Iterable[Variant],
         operations: Iterable[NewOperation],
         audit_entry: AuditEntry,
+        stage: Stage = Stage.released,
+        source_id: str | None = None,
+        source_digest: str | None = None,
     ) -> None:
-        """Store an accepted announcement with its variants and operations, all or nothing."""
+        """Store an accepted announcement with its variants and operations, all or nothing.
+        Raises SourceIdTaken if the source gave one under ``source_id`` before."""
+        try:
+            self._add(
+                announcement_id=announcement_id, item_id=item_id, item_path=item_path, item_month=item_month,
+                announcement=announcement, source=source, actor=actor, now=now, variants=variants,
+                operations=operations, audit_entry=audit_entry, stage=stage, source_id=source_id,
+                source_digest=source_digest,
+            )  # fmt: skip
+        except IntegrityError:
+            found = self.by_source(announcement.authority, source, source_id) if source_id else None
+            if found is None:
+                raise
+            raise SourceIdTaken(*found) from None
+
+    def _add(
+        self,
+        *,
+        announcement_id: str,
+        item_id: str,
+        item_path: str | None,
+        item_month: str | None,
+        announcement: Announcement,
+        source: str,
+        actor: str,
+        now: datetime,
+        variants: Iterable[Variant],
+        operations: Iterable[NewOperation],
+        audit_entry: AuditEntry,
+        stage: Stage,
+        source_id: str | None,
+        source_digest: str | None,
+    ) -> None:
         with self.engine.begin() as connection:
             if item_path is not None:
                 assert item_month is not None, "a new item needs its month"
@@ -99,26 +169,50 @@ class Announcements:
                 "id": announcement_id, "item_id": item_id, "authority": announcement.authority,
                 "kind": announcement.kind.value, "msg_type": announcement.msg_type.value,
                 "references": announcement.references, "document": readable(announcement), "source": source,
-                "actor": actor, "received_at": now, "sent_at": announcement.publish_at or now,
+                "actor": actor, "received_at": now, "sent_at": announcement.publish_at or now, "stage": stage.value,
+                "source_id": source_id, "source_digest": source_digest,
                 "expires_at": announcement.expires, "override_reason": None,
             })  # fmt: skip
             rows = [{"announcement_id": announcement_id, **variant.model_dump(mode="json")} for variant in variants]
             if rows:
                 connection.execute(insert(VariantRow), rows)
-            rows = [
-                {
-                    "id": new.id, "announcement_id": announcement_id, "authority": announcement.authority,
-                    "channel": new.channel, "channel_type": new.channel_type, "kind": announcement.kind.value,
-                    "action": new.action.value, "target_id": new.target_id, "wave": new.wave,
-                    "state": new.state.value, "attempts": 0, "idempotency_key": f"herold-{new.id}",
-                    "next_attempt_at": new.check_at, "deadline_at": new.deadline_at, "created_at": now,
-                    "updated_at": now, "ambiguous": False,
-                }
-                for new in operations
-            ]  # fmt: skip
-            if rows:
-                connection.execute(insert(_operations), rows)
+            _insert_operations(connection, announcement_id, announcement, operations, now)
             audit.append_in(connection, audit_entry)
+
+    def by_source(self, authority: str, source: str, source_id: str) -> tuple[str, str | None] | None:
+        """The announcement a source gave under its id, with the digest of what it sent then."""
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                select(AnnouncementRow.id, AnnouncementRow.source_digest).where(
+                    AnnouncementRow.authority == authority, AnnouncementRow.source == source,
+                    AnnouncementRow.source_id == source_id,
+                )
+            ).first()  # fmt: skip
+        return (row.id, row.source_digest) if row else None
+
+    def change_stage(
+        self,
+        stored: StoredAnnouncement,
+        expected: Iterable[Stage],
+        stage: Stage,
+        entry: AuditEntry,
+        *,
+        operations: Iterable[NewOperation] = (),
+        now: datetime,
+    ) -> bool:
+        """Move an announcement on to ``stage`` if it is still in one of ``expected`` (compare and
+        set), with the operations that start with it and the audit entry, in one transaction."""
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                update(AnnouncementRow)
+                .where(AnnouncementRow.id == stored.id, AnnouncementRow.stage.in_([s.value for s in expected]))
+                .values(stage=stage.value)
+            ).rowcount
+            if not changed:
+                return False
+            _insert_operations(connection, stored.id, stored.announcement, operations, now)
+            audit.append_in(connection, entry)
+            return True
 
     def get(self, announcement_id: str) -> StoredAnnouncement | None:
         """One announcement with its item's path (raises Unreadable for a document that cannot be read)."""
@@ -143,7 +237,8 @@ class Announcements:
             thread.append(StoredAnnouncement(
                 id=row.id, item_id=row.item_id, item_path=row.path, item_month=row.month, authority=row.authority,
                 announcement=stored, source=row.source, actor=row.actor, received_at=row.received_at,
-                sent_at=row.sent_at, override_reason=row.override_reason,
+                sent_at=row.sent_at, override_reason=row.override_reason, stage=Stage(row.stage),
+                source_id=row.source_id,
             ))  # fmt: skip
         return thread
 

@@ -45,7 +45,7 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.dml import Update
 
 from publisher.core.plan import Plan, Step
-from publisher.domain.records import Action, AuditEntry, OperationState, Receipt, Variant
+from publisher.domain.records import Action, AuditEntry, OperationState, Receipt, Stage, Variant
 from publisher.engine.schema import AnnouncementRow, ChannelHealthRow, ItemRow, OperationRow, VariantRow
 from publisher.engine.store import audit, documents, health
 from publisher.engine.store.announcements import StoredAnnouncement
@@ -197,7 +197,7 @@ def _context() -> Any:
     return (
         select(
             a.c.id, a.c.item_id, a.c.authority, a.c.source, a.c.actor, a.c.received_at, a.c.sent_at,
-            a.c.override_reason, a.c.document, i.c.path, i.c.month,
+            a.c.override_reason, a.c.document, a.c.stage, a.c.source_id, i.c.path, i.c.month,
             v.c.channel.label("v_channel"), v.c.language, v.c.text, v.c.spoiler, v.c.link, v.c.length,
             v.c.limit, v.c.shortened,
             # What a pin acts on is its publish; what an unpin acts on is its pin's publish.
@@ -286,6 +286,7 @@ class Operations:
             authority=first.authority,
             announcement=documents.document(first.id, first.document), source=first.source, actor=first.actor,
             received_at=first.received_at, sent_at=first.sent_at, override_reason=first.override_reason,
+            stage=Stage(first.stage), source_id=first.source_id,
         )  # fmt: skip
         variant = None
         if first.v_channel is not None:
