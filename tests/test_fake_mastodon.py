@@ -8,7 +8,6 @@ configured as Herold's adapter configures it.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import threading
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from helpers import png_bytes
 from mastodon import (
     Mastodon,
     MastodonAPIError,
@@ -31,7 +31,6 @@ from mastodon import (
     MastodonUnauthorizedError,
 )
 from mastodon.return_types import Account, MediaAttachment, Status
-from PIL import Image
 
 from fakes.mastodon_server import (
     FakeMastodon,
@@ -95,14 +94,8 @@ def post(fake: FakeMastodon, token: str | None = TOKEN, **data: Any) -> requests
 
 
 def upload(fake: FakeMastodon, data: bytes | None = None, **fields: str) -> requests.Response:
-    files = {"file": ("karte.png", data if data is not None else png(), "image/png")}
+    files = {"file": ("karte.png", data if data is not None else png_bytes(), "image/png")}
     return call(fake, "POST", "/api/v2/media", files=files, data=fields)
-
-
-def png(width: int = 16, height: int = 9) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), "orange").save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def error_args(error: MastodonAPIError) -> tuple[int, str]:
@@ -499,7 +492,7 @@ def test_concurrent_replays_create_one_status(fake: FakeMastodon) -> None:
 def test_upload_answers_202_then_206_while_processing_then_200(fake: FakeMastodon) -> None:
     """methods/media.md and the recording: url null until processed; the file is then served."""
     fake.media_processing_polls = 2
-    image = png(600, 600)
+    image = png_bytes(600, 600)
     accepted = upload(fake, image, description="Karte des Sperrgebiets")
     assert accepted.status_code == recorded("media-post-202.yaml", 0)[1]["status"]["code"] == 202
     assert accepted.json()["url"] is recorded_json("media-post-202.yaml", 0)["url"] is None
@@ -515,7 +508,7 @@ def test_upload_answers_202_then_206_while_processing_then_200(fake: FakeMastodo
 
 
 def test_media_post_returns_url_none_and_media_polls(fake: FakeMastodon, api: Mastodon) -> None:
-    uploaded = api.media_post(png(), mime_type="image/png", description="Karte")
+    uploaded = api.media_post(png_bytes(), mime_type="image/png", description="Karte")
     assert isinstance(uploaded, MediaAttachment)
     assert uploaded.url is None
     assert uploaded.description == "Karte"
@@ -534,7 +527,7 @@ def test_without_processing_polls_upload_answers_200_at_once() -> None:
 
 
 def test_attaching_media_still_processing_is_422(api: Mastodon) -> None:
-    uploaded = api.media_post(png(), mime_type="image/png")
+    uploaded = api.media_post(png_bytes(), mime_type="image/png")
     with pytest.raises(MastodonAPIError) as refused:
         api.status_post("zu früh", media_ids=[uploaded])
     assert error_args(refused.value) == (

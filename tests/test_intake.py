@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import copy
-import io
 import re
 import threading
 import time
@@ -12,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from PIL import Image
+from helpers import png
 from sqlalchemy import func, select, update
 
 from publisher.domain.problems import InvalidInput
@@ -40,12 +38,6 @@ def problems_of(herold: Herold, document: dict[str, Any]) -> list[str]:
 def count(herold: Herold, table: Any) -> int:
     with herold.store.engine.begin() as connection:
         return int(connection.scalar(select(func.count()).select_from(table)) or 0)
-
-
-def png() -> str:
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), "red").save(buffer, "PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def test_an_invalid_document_writes_nothing_at_all(herold: Herold) -> None:

@@ -14,7 +14,6 @@ rendered, and the whole site builds afterwards.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
 import string
@@ -28,9 +27,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from helpers import png
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image
 from sqlalchemy import select
 
 from publisher.domain.announcement import EFFECTIVE, Announcement
@@ -56,13 +55,7 @@ def profile_examples(name: str) -> int:
     return max(1, int(EXAMPLES[name] * scale))
 
 
-def png() -> str:
-    buffer = io.BytesIO()
-    Image.new("RGB", (12, 8), "navy").save(buffer, "PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-PNG = png()
+PNG = png(12, 8, "navy")
 
 texts = st.one_of(
     st.text(max_size=40),

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+
+from helpers import eventually
 
 from publisher.engine.runner import EmbeddedRunner, TaskName
-
-
-def until(condition: Callable[[], bool], timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.01)
 
 
 def test_a_burst_of_news_never_delays_a_warning() -> None:
@@ -56,7 +51,7 @@ def test_work_already_queued_is_not_queued_twice() -> None:
         for _ in range(5):
             runner.submit("deliver", "same", queue="warnings")  # the sweep finding the same due work again
         gate.set()
-        until(lambda: "same" in calls)
+        eventually(lambda: "same" in calls)
         time.sleep(0.1)
     finally:
         runner.stop()
@@ -90,7 +85,7 @@ def test_a_failing_task_does_not_stop_the_others() -> None:
     try:
         runner.submit("deliver", "broken", queue="warnings")
         runner.submit("deliver", "fine", queue="warnings")
-        until(lambda: "fine" in calls)
+        eventually(lambda: "fine" in calls)
     finally:
         runner.stop()
     assert calls == ["broken", "fine"]

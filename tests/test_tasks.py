@@ -14,18 +14,21 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from helpers import eventually
 from sqlalchemy import update
 
 from publisher.domain.records import AuditEntry
 from publisher.edges.wiring import Herold, utcnow
 from publisher.engine import tasks
-from publisher.engine.report import report
+from publisher.engine.report import report, table
 from publisher.engine.schema import AnnouncementRow, OperationState
 from publisher.engine.tasks import release_by_override, wait_until_settled
 from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, forget_cached, news, warning
 from fakes.channels import RELEASE, Journal, registered
+from fakes.clock import Clock
+from fakes.mailbox import Mailbox
 
 
 @pytest.fixture
@@ -384,3 +387,77 @@ def test_an_announcement_whose_stored_document_cannot_be_read_fails_once_and_blo
     assert result is not None and result.status == "unreadable" and result.held_back
     assert set(states(herold, other).values()) == {OperationState.succeeded}
     assert sum(tasks.rebuild(herold.engine, "lk-beispiel").values()) > 0
+
+
+# -- hand-offs: a platform without a posting API, where a person posts --------------------------------
+
+
+def hand_off_herold(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, clock: Clock | None = None, smtp_port: int = 25
+) -> Herold:
+    authority = copy.deepcopy(AUTHORITY)
+    authority["channels"].append({"id": "whatsapp", "type": "fake-hand-off"})
+    authority["oncall"] = {"emails": ["leitstelle@lk-beispiel.de"]}
+    settings = make_settings(authorities=[authority], grace_warning_seconds=0.2, grace_news_seconds=0.2,
+                             smtp_host="127.0.0.1", smtp_port=smtp_port)  # fmt: skip
+    return make_herold(settings, clock=clock) if clock else make_herold(settings)
+
+
+def test_a_hand_off_waits_for_a_person_with_copy_ready_text_and_a_confirmation_completes_it(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    herold = hand_off_herold(make_settings, make_herold)
+    announcement_id = publish(herold, warning())
+    assert states(herold, announcement_id) == {"website": OperationState.succeeded, "whatsapp": OperationState.manual}
+    result = report(herold.engine, announcement_id)
+    assert result is not None and result.status == "published"
+    [handed] = [d for d in result.deliveries if d.channel == "whatsapp"]
+    assert handed.hand_off is not None and handed.hand_off.text == journal.of("whatsapp")[0].text
+    assert f"herold confirm {announcement_id} whatsapp --url URL" in table(result)
+
+    url = "https://whatsapp.com/channel/0029VaLkBeispiel/42"
+    assert tasks.confirm(herold.engine, announcement_id, "whatsapp", url, actor="cli:pressestelle", source="cli") == []
+
+    assert states(herold, announcement_id)["whatsapp"] is OperationState.succeeded
+    [confirmed] = [e for e in herold.store.audit.entries(announcement_id=announcement_id)
+                   if e.action == "delivery.confirmed"]  # fmt: skip
+    assert (confirmed.actor, (confirmed.detail or {})["url"]) == ("cli:pressestelle", url)
+    page = herold.site(AUTHORITY["slug"]).directory / report(herold.engine, announcement_id).item_url.removeprefix(  # type: ignore[union-attr]
+        AUTHORITY["base_url"]) / "index.html"  # fmt: skip
+    assert eventually(lambda: url in page.read_text(encoding="utf-8")), "the copy is on the item page"
+    assert tasks.confirm(herold.engine, announcement_id, "whatsapp", url, actor="x", source="cli") == [
+        "the delivery on 'whatsapp' is succeeded; only one handed to a person is confirmed"
+    ]
+
+
+def test_a_follow_up_is_handed_off_while_the_alert_still_waits_for_its_person(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    herold = hand_off_herold(make_settings, make_herold)
+    alert = publish(herold, warning())
+    all_clear = publish(herold, warning(msg_type="cancel", references=alert, headline="Entwarnung", instruction=None))
+    assert states(herold, all_clear)["whatsapp"] is OperationState.manual
+    assert [call.announcement_id for call in journal.of("whatsapp")] == [alert, all_clear]
+
+
+def test_a_warning_left_unconfirmed_alerts_the_on_call_contacts_once(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    clock = Clock(utcnow())
+    with Mailbox() as mailbox:
+        herold = hand_off_herold(make_settings, make_herold, clock, smtp_port=mailbox.port)
+        warned = publish(herold, warning())
+        routine = publish(herold, news())
+
+        clock.advance(timedelta(minutes=4, seconds=50))
+        tasks.sweep(herold.engine)
+        assert herold.store.notifications.all() == [], "not before five minutes"
+        clock.advance(timedelta(seconds=20))
+        tasks.sweep(herold.engine)
+        tasks.sweep(herold.engine)
+
+        [alarm] = herold.store.notifications.all()
+        assert (alarm.announcement_id, alarm.channel) == (warned, "whatsapp"), "news is not alarmed"
+        assert f"herold confirm {warned} whatsapp" in alarm.body and routine not in alarm.body
+        [mail] = mailbox.wait_for(1, timeout=20)
+    assert mail["Subject"] == "Herold: Warnung wartet auf Veröffentlichung von Hand in whatsapp"

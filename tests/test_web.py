@@ -723,3 +723,25 @@ def test_a_preview_shows_each_variant_with_its_count_and_stores_nothing(
     invalid = client.post("/api/v1/previews", json=warning(headline=""), headers=auth)
     assert invalid.status_code == 422 and invalid.json()["problems"][0]["field"] == "headline"
     assert client.post("/api/v1/previews", json=warning()).status_code == 401
+
+
+def test_a_hand_off_is_confirmed_through_the_api_with_the_post_s_address(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    authority = copy.deepcopy(AUTHORITY)
+    authority["channels"] += [{"id": "whatsapp", "type": "fake-hand-off"}]
+    with registered():
+        herold = make_herold(make_settings(authorities=[authority], grace_warning_seconds=0.2))
+        client, auth = client_for(herold), bearer(token_for(herold))
+        announcement_id = published(herold, warning())
+        confirm = f"{ANNOUNCEMENTS}/{announcement_id}/channels/whatsapp/confirm"
+
+        not_an_address = client.post(confirm, json={"url": "javascript:alert(1)"}, headers=auth)
+        confirmed = client.post(confirm, json={"url": "https://whatsapp.com/channel/0029Va/42"}, headers=auth)
+        again = client.post(confirm, json={}, headers=auth)
+
+    assert not_an_address.status_code == 422
+    assert confirmed.status_code == 200
+    [whatsapp] = [d for d in confirmed.json()["deliveries"] if d["channel"] == "whatsapp"]
+    assert (whatsapp["state"], whatsapp["url"]) == ("succeeded", "https://whatsapp.com/channel/0029Va/42")
+    assert again.status_code == 409

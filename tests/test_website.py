@@ -8,9 +8,7 @@ listed as ``u-syndication``; publishing rewrites only the pages an item touches.
 
 from __future__ import annotations
 
-import base64
 import copy
-import io
 import itertools
 import json
 import os
@@ -28,8 +26,8 @@ import feedparser
 import mf2py
 import pytest
 from bs4 import BeautifulSoup, Tag
+from helpers import eventually, png
 from jsonschema import Draft202012Validator, FormatChecker
-from PIL import Image
 from sqlalchemy import select, update
 
 from adapters import register, unregister
@@ -111,22 +109,6 @@ def entries(html: str, url: str) -> list[dict[str, Any]]:
     """The microformats2 h-entries of a page, in document order."""
     parsed = mf2py.parse(doc=html, url=url)
     return [item for item in parsed["items"] if "h-entry" in item["type"]]
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
-    """Poll until the condition holds (bounded); the answer, not the time taken, is what is tested."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
-def png(colour: str = "red") -> str:
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 6), colour).save(buffer, "PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def snapshot(file: Path) -> tuple[bytes, int]:

@@ -71,6 +71,12 @@ LABELS: dict[str, dict[str, str]] = {
             "veröffentlicht.\n\nGrund: {reason}\n\nBitte veröffentlichen Sie sie neu; alle anderen Meldungen "
             "sind davon nicht betroffen.\n"
         ),
+        "alarm.hand_off_subject": "Herold: Warnung wartet auf Veröffentlichung von Hand in {channel}",
+        "alarm.hand_off_body": (
+            "Die Warnung „{headline}“ muss in {channel} von Hand veröffentlicht werden und ist seit "
+            "{minutes} Minuten nicht bestätigt.\n\nText zum Kopieren:\n\n{text}\n\n"
+            "Danach bestätigen: herold confirm {announcement} {channel} --url ADRESSE\n"
+        ),
     },
     "en": {
         "msg_type.update": "Update",
@@ -132,6 +138,12 @@ LABELS: dict[str, dict[str, str]] = {
         "alarm.unreadable_body": (
             "The stored announcement {announcement} cannot be read and is published on no channel.\n\n"
             "Reason: {reason}\n\nPlease publish it again; no other announcement is affected.\n"
+        ),
+        "alarm.hand_off_subject": "Herold: a warning waits to be posted by hand on {channel}",
+        "alarm.hand_off_body": (
+            'The warning "{headline}" must be posted by hand on {channel} and has not been confirmed for '
+            "{minutes} minutes.\n\nText to copy:\n\n{text}\n\n"
+            "Then confirm it: herold confirm {announcement} {channel} --url ADDRESS\n"
         ),
     },
 }

@@ -38,8 +38,9 @@ from publisher.edges.logs import scrub
 from publisher.edges.web import create_app
 from publisher.edges.wiring import Herold, utcnow, worker_app
 from publisher.engine import tasks
-from publisher.engine.report import report, table
+from publisher.engine.report import report, table, waiting, waiting_table
 from publisher.engine.store import database_unavailable
+from publisher.engine.tasks import confirm as confirm_hand_off
 from publisher.engine.tasks import reconcile as settle
 from publisher.engine.tasks import release_by_override, wait_until_settled
 from publisher.site.website import Site
@@ -370,13 +371,22 @@ def approve(ctx: click.Context, announcement_id: str, wait: bool, timeout: float
 
 
 @main.command()
-@click.argument("announcement_id")
+@click.argument("announcement_id", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--authority", help="Only this authority's (without ANNOUNCEMENT_ID).")
 @click.pass_context
-def status(ctx: click.Context, announcement_id: str, as_json: bool) -> None:
-    """Show where announcement ANNOUNCEMENT_ID stands on every channel."""
+def status(ctx: click.Context, announcement_id: str | None, as_json: bool, authority: str | None) -> None:
+    """Show where announcement ANNOUNCEMENT_ID stands on every channel; without it, what waits for
+    a person (hand-offs to post, deliveries nobody could confirm, announcements to approve)."""
 
     with _herold(ctx, start=False) as herold:
+        if announcement_id is None:
+            items = waiting(herold.engine, authority)
+            if as_json:
+                click.echo(_json_for_terminal([item.model_dump(mode="json") for item in items]))
+            else:
+                click.echo(waiting_table(items))
+            return
         result = report(herold.engine, announcement_id)
         if result is None:
             _fail(f"No announcement {announcement_id}.", code=FAILED)
@@ -426,6 +436,27 @@ def reconcile(ctx: click.Context, announcement_id: str, channel: str, url: str |
         click.echo("Recorded as posted." if url else "Sending it again.")
         if herold.embedded and again:
             wait_until_settled(herold.engine, announcement_id, 3 * 3600.0)
+
+
+@main.command()
+@click.argument("announcement_id")
+@click.argument("channel")
+@click.option("--url", callback=_text_option, help="The post's address, shown on the item page as a copy.")
+@click.pass_context
+def confirm(ctx: click.Context, announcement_id: str, channel: str, url: str | None) -> None:
+    """Confirm that a person posted ANNOUNCEMENT_ID on CHANNEL by hand (a hand-off)."""
+
+    with _herold(ctx) as herold:
+        problems = confirm_hand_off(herold.engine, announcement_id, channel, url, actor=f"cli:{getpass.getuser()}",
+                                    source="cli")  # fmt: skip
+        if problems:
+            _fail("Not confirmed:", [Problem(field="", message=p) for p in problems], code=FAILED)
+        if url and herold.embedded:
+            # This process ends now: the item page gets the address before it does.
+            stored = herold.store.announcements.get(announcement_id)
+            if stored is not None:
+                tasks.refresh(herold.engine, stored.item_id)
+        click.echo(f"Confirmed: {channel} is done" + (f", at {url}." if url else "."))
 
 
 @main.group()

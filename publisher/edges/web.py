@@ -36,7 +36,7 @@ from publisher.edges.throttle import Throttle
 from publisher.edges.wiring import Herold
 from publisher.engine.report import AnnouncementReport, report
 from publisher.engine.store import database_unavailable
-from publisher.engine.tasks import release_by_override
+from publisher.engine.tasks import confirm, release_by_override
 from publisher.sources.intake import SourceConflict, approve, receive, submit
 from publisher.sources.preview import Preview, preview
 
@@ -80,6 +80,10 @@ class ReleaseRequest(BaseModel):
         if found:
             raise ValueError(f"contains a control character ({found[1]}) at position {found[0]}; remove it")
         return value
+
+
+class ConfirmRequest(BaseModel):
+    url: Annotated[str, Field(min_length=8, max_length=1000, pattern=r"^https?://\S+$")] | None = None
 
 
 class SiteRouter:
@@ -430,6 +434,22 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
         """Let a draft, or one awaiting approval, go out (now, or at its publish_at)."""
         stored(announcement_id, who)
         problems = approve(herold.engine, announcement_id, actor=f"token:{who.token_name}", source="api")
+        if problems:
+            raise ApiError(409, "; ".join(problems))
+        return own(report(herold.engine, announcement_id), who)
+
+    @app.post("/api/v1/announcements/{announcement_id}/channels/{channel}/confirm",
+              response_model=AnnouncementReport)  # fmt: skip
+    def confirm_hand_off(
+        announcement_id: str,
+        channel: str,
+        who: Annotated[Caller, Depends(caller)],
+        body: ConfirmRequest | None = None,
+    ) -> AnnouncementReport:
+        """A person posted a hand-off: done, at ``url`` if given (shown on the item page)."""
+        stored(announcement_id, who)
+        url = body.url if body else None
+        problems = confirm(herold.engine, announcement_id, channel, url, actor=f"token:{who.token_name}", source="api")
         if problems:
             raise ApiError(409, "; ".join(problems))
         return own(report(herold.engine, announcement_id), who)

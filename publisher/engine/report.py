@@ -16,6 +16,14 @@ from publisher.engine.store import Operation, Unreadable
 UNSUCCESSFUL = {OperationState.failed, OperationState.dead, OperationState.unknown}
 
 
+class HandOff(BaseModel):
+    """A hand-off's copy-ready text and the stored images to attach, with their alt texts."""
+
+    text: str
+    media: list[str] = []
+    alt: list[str] = []
+
+
 class DeliveryReport(BaseModel):
     """One operation on one channel: the delivery (publish, reply, hand-off) or what follows it
     (pin, unpin)."""
@@ -36,6 +44,7 @@ class DeliveryReport(BaseModel):
     length: int | None
     limit: int | None
     shortened: list[str]
+    hand_off: HandOff | None = None  # what a person is to post (state manual)
 
 
 class AnnouncementReport(BaseModel):
@@ -147,6 +156,7 @@ def _deliveries(operations: list[Operation], variants: dict[str, Variant]) -> li
             length=variants[d.channel].length if d.channel in variants else None,
             limit=variants[d.channel].limit if d.channel in variants else None,
             shortened=list(variants[d.channel].shortened) if d.channel in variants else [],
+            hand_off=HandOff.model_validate_json(d.note) if d.note and d.state is OperationState.manual else None,
         )
         for d in operations
     ]
@@ -206,6 +216,8 @@ def table(result: AnnouncementReport) -> str:
             why = {OperationState.succeeded: "done", OperationState.waiting: f"follows the {d.channel} delivery"}.get(
                 d.state, d.last_error or d.release_reason or ""
             )
+        elif d.state is OperationState.manual:
+            why = f"to post by hand, then: herold confirm {result.id} {d.channel} --url URL"
         elif d.state is not OperationState.succeeded:
             why = d.last_error or (f"released: {d.release_reason}" if d.release_reason else "waiting for its wave")
         if d.shortened and d.state is OperationState.succeeded:
@@ -216,5 +228,66 @@ def table(result: AnnouncementReport) -> str:
     lines.append("")
     for row in rows:
         lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + row[5])
+    for d in result.deliveries:
+        if d.hand_off is not None:
+            lines += ["", f"TO POST BY HAND on {d.channel}:", "", d.hand_off.text]
+            lines += [f"  image {path} – alt text: {alt}" for path, alt in zip(d.hand_off.media, d.hand_off.alt,
+                                                                             strict=False)]  # fmt: skip
     # Headlines and platforms' error texts come from outside: a terminal gets no raw control character.
     return printable("\n".join(line.rstrip() for line in lines))
+
+
+class Waiting(BaseModel):
+    """Something only a person can move on."""
+
+    announcement_id: str
+    authority: str
+    headline: str
+    channel: str | None  # None: the announcement itself (a draft, or one awaiting approval)
+    state: str  # manual | unknown | draft | awaiting approval
+    since: datetime | None
+    next_step: str  # the command that moves it on
+
+
+def waiting(engine: Engine, authority: str | None = None) -> list[Waiting]:
+    """What waits for a person: hand-offs to post and confirm, writes nobody could confirm, and
+    announcements waiting for approval."""
+    found = []
+    headlines: dict[str, str] = {}
+    for operation in engine.store.operations.waiting_for_people(authority):
+        if operation.announcement_id not in headlines:
+            try:
+                stored = engine.store.announcements.get(operation.announcement_id)
+            except Unreadable:
+                stored = None
+            headlines[operation.announcement_id] = stored.announcement.headline if stored else "(cannot be read)"
+        command = (
+            f"herold confirm {operation.announcement_id} {operation.channel} --url URL"
+            if operation.state is OperationState.manual
+            else f"herold reconcile {operation.announcement_id} {operation.channel} (--url URL | --again)"
+        )
+        found.append(Waiting(
+            announcement_id=operation.announcement_id, authority=operation.authority,
+            headline=headlines[operation.announcement_id], channel=operation.channel, state=operation.state.value,
+            since=operation.finished_at or operation.updated_at, next_step=command,
+        ))  # fmt: skip
+    for announcement_id, owner, stage, headline in engine.store.announcements.in_stages(
+        [Stage.draft, Stage.awaiting_approval], authority
+    ):
+        found.append(Waiting(
+            announcement_id=announcement_id, authority=owner, headline=headline, channel=None,
+            state=Stage(stage).label, since=None, next_step=f"herold approve {announcement_id}",
+        ))  # fmt: skip
+    return found
+
+
+def waiting_table(items: list[Waiting]) -> str:
+    if not items:
+        return "Nothing waits for a person."
+    lines = [f"{len(items)} thing(s) wait for a person:", ""]
+    for item in items:
+        where = f" on {item.channel}" if item.channel else ""
+        since = f" since {item.since:%Y-%m-%d %H:%M} UTC" if item.since else ""
+        lines.append(f"- {item.state.upper()}{where}{since}: {item.headline} ({item.authority})")
+        lines.append(f"    {item.next_step}")
+    return printable("\n".join(lines))

@@ -143,6 +143,8 @@ class OperationRow(Base):
     platform_url: Mapped[str | None] = mapped_column(String(1000))
     refs: Mapped[dict[str, str] | None] = mapped_column(JSON)  # what else a later reply or edit needs (Receipt.refs)
     note: Mapped[str | None] = mapped_column(Text)  # a hand-off's copy-ready text
+    # When people were told that a hand-off waits for them (so they are told once).
+    alarmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     ambiguous: Mapped[bool] = mapped_column(default=False)  # the last attempt may have reached the platform
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -28,6 +28,9 @@ class Runtime(BaseModel):
     grace_news_seconds: float = Field(default=300, gt=0)
     deadline_warning_hours: float = Field(default=2, gt=0)
     deadline_news_hours: float = Field(default=24, gt=0)
+    # A warning handed to a person (a channel without a posting API) and not confirmed within
+    # this tells the on-call contacts, once.
+    hand_off_alarm_minutes: float = Field(default=5, gt=0)
     # A worker holds a delivery this long per attempt; if it dies, the sweep hands the delivery on
     # after that. Longer than the slowest attempt (timeouts, image uploads), or attempts overlap.
     lease_seconds: float = Field(default=60, gt=0)  # renewed every third of it while an attempt runs

@@ -16,6 +16,7 @@ database makes the second run a no-op.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from adapters.port import (
     AnnouncesLimits,
     CredentialsError,
     DeliveryError,
+    HandOff,
+    HandOffNote,
     Idempotency,
     Lookup,
     PermanentError,
@@ -233,6 +236,14 @@ class _Skip(Exception):
     """Not an error: the operation's reason went away (a pin beyond the platform's limit)."""
 
 
+class _HandedOff(Exception):
+    """The channel has no posting API: a person posts the prepared text and confirms it."""
+
+    def __init__(self, note: HandOffNote) -> None:
+        super().__init__(note.text[:80])
+        self.note = note
+
+
 def deliver(engine: Engine, operation_id: str) -> None:
     now = engine.clock()
     try:
@@ -285,6 +296,9 @@ def _attempt(engine: Engine, attempt: Attempt, now: datetime) -> None:
         engine.store.operations.postpone(operation, now + timedelta(seconds=later.seconds), later.reason, now)
         engine.submit("deliver", operation.id, kind=stored.announcement.kind, delay=later.seconds)
         return
+    except _HandedOff as handed:
+        _handed_off(engine, stored, operation, handed.note, bound)
+        return
     except _Skip as skip:
         if engine.store.operations.finish(operation, S.skipped, str(skip), engine.clock()):
             engine.store.audit.append(_entry(engine, "delivery.not_pinned", stored, operation, reason=str(skip)))
@@ -326,6 +340,9 @@ def _act(engine: Engine, attempt: Attempt, bound: structlog.typing.FilteringBoun
             # The post is gone (deleted by hand): nothing is pinned any more.
         return None
     post = _post(stored, operation, attempt)
+    if operation.action is Action.hand_off:
+        assert isinstance(channel, HandOff), "only a channel that hands off gets hand-off operations"
+        raise _HandedOff(channel.hand_off(post))
     receipt = None
     if operation.ambiguous and isinstance(channel, Lookup):
         receipt = channel.find(post)
@@ -378,6 +395,8 @@ def _earlier_out(operation: Operation, attempt: Attempt) -> list[Receipt]:
     for state, receipt in attempt.earlier:
         if state is S.succeeded and receipt:
             thread.append(receipt)
+        elif state is S.manual and operation.action is Action.hand_off:
+            continue  # the person posting this one sees the earlier one waiting for them too
         elif not state.final:
             raise _Later(f"waiting for the earlier message on {operation.channel} to be posted first", 2.0)
     return thread
@@ -396,6 +415,72 @@ def _post(stored: StoredAnnouncement, operation: Operation, attempt: Attempt) ->
         attempt=operation.attempts, previous_error=operation.last_error if operation.ambiguous else None,
         created_at=operation.created_at,
     )  # fmt: skip
+
+
+def _handed_off(
+    engine: Engine,
+    stored: StoredAnnouncement,
+    operation: Operation,
+    note: HandOffNote,
+    bound: structlog.typing.FilteringBoundLogger,
+) -> None:
+    """Waiting for a person now: the copy-ready text is kept with the operation."""
+    kept = json.dumps({"text": note.text, "media": list(note.media), "alt": list(note.alt)}, ensure_ascii=False)
+    if not engine.store.operations.finish(operation, S.manual, "", engine.clock(), note=kept):
+        return
+    engine.store.audit.append(_entry(engine, "delivery.handed_off", stored, operation))
+    bound.info(
+        "handed to a person: post it, then herold confirm", hint=f"herold confirm {stored.id} {operation.channel}"
+    )
+    engine.submit("advance", stored.id, kind=stored.announcement.kind)
+
+
+def confirm(engine: Engine, announcement_id: str, channel: str, url: str | None, actor: str, source: str) -> list[str]:
+    """A person posted a hand-off (at ``url``). Returns problems; empty when done."""
+    try:
+        stored = engine.store.announcements.get(announcement_id)
+    except Unreadable as error:
+        return [str(error)]
+    operation = engine.store.operations.copy_on(announcement_id, channel) if stored else None
+    if stored is None or operation is None:
+        return [f"announcement {announcement_id} has no delivery on channel '{channel}'"]
+    if operation.state is not S.manual:
+        return [f"the delivery on '{channel}' is {operation.state.value}; only one handed to a person is confirmed"]
+    if url is not None and not url.startswith(("https://", "http://")):
+        return [f"'{url}' is not a web address"]
+    entry = _entry(engine, "delivery.confirmed", stored, operation, actor=actor, source=source, url=url)
+    if not engine.store.operations.confirm(operation.id, url, engine.clock(), entry):
+        return ["the delivery changed meanwhile; look at herold status again"]
+    kind = stored.announcement.kind
+    engine.submit("advance", stored.id, kind=kind)
+    if url:
+        engine.submit("refresh", stored.item_id, kind=kind)
+    return []
+
+
+def _hand_offs_due(engine: Engine, now: datetime) -> None:
+    """A warning handed to a person and not confirmed in time: their on-call contacts hear it, once."""
+    minutes = engine.runtime.hand_off_alarm_minutes
+    operations = engine.store.operations
+    for operation in operations.hand_offs_to_alarm(now - timedelta(minutes=minutes)):
+        if not operations.mark_alarmed(operation, now):
+            continue
+        try:
+            stored = engine.store.announcements.get(operation.announcement_id)
+            authority = engine.authority(operation.authority)
+        except (Unreadable, KeyError):
+            continue
+        t = labels_for(authority.language)
+        note = json.loads(operation.note or "{}")
+        oncall.raise_alarm(engine, oncall.Alarm(
+            authority=operation.authority, cause=f"hand_off:{operation.id}:unconfirmed",
+            subject=t("alarm.hand_off_subject", channel=operation.channel),
+            text=t("alarm.hand_off_body", headline=stored.announcement.headline if stored else "",
+                   channel=operation.channel, minutes=f"{minutes:g}", text=note.get("text", ""),
+                   announcement=operation.announcement_id),
+            detail={"announcement_id": operation.announcement_id, "channel": operation.channel, "state": "manual"},
+            announcement_id=operation.announcement_id, channel=operation.channel,
+        ))  # fmt: skip
 
 
 def _succeeded(
@@ -603,6 +688,7 @@ def sweep(engine: Engine, overdue: timedelta = timedelta(0), requeue_after: time
     for unpin in operations.unpin_expired(now, engine.deadline):
         engine.submit("deliver", unpin.id, kind=unpin.kind)
     _limits_due(engine, now)
+    _hand_offs_due(engine, now)
     for authority in engine.authorities:
         for site in engine.sites(authority.slug):
             try:

@@ -21,6 +21,7 @@ from adapters.port import (
     Channel,
     ChannelSettings,
     CredentialsError,
+    HandOffNote,
     Idempotency,
     PermanentError,
     Post,
@@ -124,6 +125,20 @@ class FakeFediverse(_Fake):
         return self.publish(post)
 
 
+class FakeHandOff(_Fake):
+    """A platform without a posting API: a person posts the prepared text."""
+
+    type = "fake-hand-off"
+    capabilities = Capabilities(wave=Wave.other, text=TextRule(1000, GraphemesShortLinks()), hand_off=True)
+
+    def hand_off(self, post: Post) -> HandOffNote:
+        with JOURNAL.lock:
+            JOURNAL.calls.append(
+                Call(self.id, post.announcement_id, self.context.clock(), True, None, post.variant.text)
+            )
+        return HandOffNote(text=post.variant.text)
+
+
 class FakeOther(_Fake):
     type = "fake-other"
     capabilities = Capabilities(wave=Wave.other, text=TextRule(280, GraphemesShortLinks()), threads=True)
@@ -132,7 +147,7 @@ class FakeOther(_Fake):
         return self.publish(post)
 
 
-FAKES = (FakeWebsite, FakeFediverse, FakeOther)
+FAKES = (FakeWebsite, FakeFediverse, FakeOther, FakeHandOff)
 
 
 @contextmanager

@@ -272,6 +272,23 @@ class Announcements:
             ).first()  # fmt: skip
             return None if row is None else dict(row._mapping)
 
+    def in_stages(self, stages: Iterable[Stage], authority: str | None = None) -> list[tuple[str, str, str, str]]:
+        """(id, authority, stage, headline) of the announcements in these stages, oldest first."""
+        query = (
+            select(AnnouncementRow.id, AnnouncementRow.authority, AnnouncementRow.stage, AnnouncementRow.document)
+            .where(AnnouncementRow.stage.in_([s.value for s in stages]))
+            .order_by(AnnouncementRow.received_at)
+        )
+        if authority:
+            query = query.where(AnnouncementRow.authority == authority)
+        with self.engine.begin() as connection:
+            rows = connection.execute(query).all()
+        return [
+            (row.id, row.authority, row.stage,
+             str(row.document.get("headline", "")) if isinstance(row.document, dict) else "")
+            for row in rows
+        ]  # fmt: skip
+
     def item_authority(self, item_id: str) -> str | None:
         with self.engine.begin() as connection:
             return connection.execute(select(ItemRow.authority).where(ItemRow.id == item_id)).scalar_one_or_none()

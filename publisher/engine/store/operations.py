@@ -621,6 +621,49 @@ class Operations:
                 deadline_at=now + deadline, ambiguous=False, finished_at=None, updated_at=now,
             )  # fmt: skip
 
+    def confirm(self, operation_id: str, url: str | None, now: datetime, entry: AuditEntry) -> bool:
+        """A person posted a hand-off (at ``url``, if they gave it): succeeded, audited with it."""
+        with self.engine.begin() as connection:
+            changed = transition(
+                connection, operation_id, expected=[S.manual], state=S.succeeded.value, platform_id=url or "by hand",
+                platform_url=url, last_error=None, finished_at=now, updated_at=now,
+            )  # fmt: skip
+            if changed:
+                audit.append_in(connection, entry)
+            return changed
+
+    def hand_offs_to_alarm(self, handed_before: datetime, limit: int = 100) -> list[Operation]:
+        """Warnings handed to a person before ``handed_before``, still unconfirmed, whose people
+        have not been told yet."""
+        query = (
+            select(_ops)
+            .where(
+                _ops.c.state == S.manual.value, _ops.c.kind == "warning", _ops.c.alarmed_at.is_(None),
+                _ops.c.updated_at <= handed_before,
+            )
+            .order_by(_ops.c.updated_at)
+            .limit(limit)
+        )  # fmt: skip
+        with self.engine.begin() as connection:
+            return [Operation.of(row) for row in connection.execute(query)]
+
+    def mark_alarmed(self, operation: Operation, now: datetime) -> bool:
+        """Remember that people were told (True for the one caller that did it)."""
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                update(_ops).where(_ops.c.id == operation.id, _ops.c.alarmed_at.is_(None)).values(alarmed_at=now)
+            )
+            return bool(changed.rowcount)
+
+    def waiting_for_people(self, authority: str | None = None) -> list[Operation]:
+        """Operations only a person can move on: hand-offs to post and confirm, and writes the
+        platform could not confirm (unknown), oldest first."""
+        query = select(_ops).where(_ops.c.state.in_([S.manual.value, S.unknown.value])).order_by(_ops.c.updated_at)
+        if authority:
+            query = query.where(_ops.c.authority == authority)
+        with self.engine.begin() as connection:
+            return [Operation.of(row) for row in connection.execute(query)]
+
     def release(self, operation_id: str, reason: str, now: datetime, deadline: timedelta, entry: AuditEntry) -> bool:
         """Let one waiting operation start now (a person's decision), audited in the same transaction."""
         with self.engine.begin() as connection:
