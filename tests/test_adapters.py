@@ -9,7 +9,7 @@ import re
 import pytest
 
 from adapters.port import ABILITIES, ChannelSettings, ChannelType, Wave
-from publisher.core.render import TEMPLATES
+from publisher.core.templates import TEMPLATES
 from publisher.site.registry import channel_types
 
 from conftest import ROOT

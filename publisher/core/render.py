@@ -21,6 +21,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from publisher.core.templates import TEMPLATES
 from publisher.domain.announcement import Announcement
 from publisher.domain.counting import TextRule
 from publisher.domain.labels import labels_for, primary
@@ -28,7 +29,6 @@ from publisher.domain.records import Variant
 from publisher.domain.text import xml_safe
 
 ELLIPSIS = "…"
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 class DoesNotFit(Exception):
