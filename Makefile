@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export HEROLD_CONFIG ?= config/herold.example.toml
 
-.PHONY: run test lint bench lock clean
+.PHONY: run test test-fast lint bench lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -30,6 +30,10 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest
+
+# The inner loop: no PostgreSQL, Redis or Celery, no end-to-end runs; `make test` runs everything.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not postgres and not redis and not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

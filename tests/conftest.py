@@ -38,6 +38,19 @@ def pytest_configure(config: pytest.Config) -> None:
     logs.configure("warning", "console")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that starts PostgreSQL or Redis is marked so, whichever way it asks for them, so
+    that ``make test-fast`` (``-m "not postgres and not redis and not slow"``) leaves it out."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        on_postgresql = callspec is not None and callspec.params.get("database_url") == "postgresql"
+        if "postgres" in names or on_postgresql:
+            item.add_marker(pytest.mark.postgres)
+        if "redis_server" in names:
+            item.add_marker(pytest.mark.redis)
+
+
 SettingsFactory = Callable[..., Settings]
 
 

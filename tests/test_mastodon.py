@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import copy
 import io
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -15,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import regex
 import requests
 import uvicorn
+from kit import ChannelCase, ChannelContract
 from mastodon_mock.app import create_app
 from mastodon_mock.config import DatabaseConfig, MastodonMockConfig, SeedAccount, SeedConfig
 from PIL import Image
@@ -34,6 +37,7 @@ from publisher.sources.intake import accept
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, warning
 from fakes.mastodon_server import FakeMastodon, drop_after, hang, retry_after, status
 from fakes.trickle import Trickle
+from fakes.webhook_receiver import Answer
 from services import free_port
 
 TOKEN_ENV = "HEROLD_TEST_MASTODON_TOKEN"
@@ -75,6 +79,44 @@ def copy_on_fediverse(herold: Herold, announcement_id: str) -> Any:
 
 
 # -- mastodon-mock: an independent second implementation ---------------------------------
+
+
+# -- the contract every channel keeps --------------------------------------------------------------
+
+URL_AS_MASTODON_SEES_IT = regex.compile(r"https?://\S+")
+
+
+def counted_by_mastodon(variant: Variant) -> int:
+    """Mastodon's own count (StatusLengthValidator): content warning and text together, in
+    grapheme clusters, each URL as 23 characters."""
+    text = (variant.spoiler or "") + URL_AS_MASTODON_SEES_IT.sub("x" * 23, variant.text)
+    return len(regex.findall(r"\X", text))
+
+
+STATUS = {
+    "id": "109372845",
+    "created_at": "2026-11-22T09:15:02.123Z",
+    "in_reply_to_id": None,
+    "visibility": "public",
+    "uri": "https://social.example/users/lkbeispiel/statuses/109372845",
+    "url": "https://social.example/@lkbeispiel/109372845",
+    "content": "<p>Fliegerbombe in der Altstadt</p>",
+    "media_attachments": [],
+}
+
+CASE = ChannelCase(
+    kind=MastodonChannel,
+    settings=lambda url: {"instance": url, "access_token_env": TOKEN_ENV},
+    secrets={"access_token": "herold-token"},
+    published=Answer(200, body=json.dumps(STATUS).encode(), headers={"Content-Type": "application/json"}),
+    idempotency_header="Idempotency-Key",
+    counted=counted_by_mastodon,
+    limit=500,
+)
+
+
+class TestMastodonContract(ChannelContract):
+    case = CASE
 
 
 @pytest.fixture(scope="module")
@@ -408,6 +450,28 @@ def test_the_lookup_after_an_hour_never_takes_the_alert_for_its_update(
     found = channel.find(Post(**{**update.__dict__, "created_at": an_hour_ago}))
     assert found is not None and found.platform_id == posted.platform_id
 
+
+
+def test_two_updates_with_the_same_words_are_told_apart_by_what_they_reply_to(
+    fake: FakeMastodon, make_settings: SettingsFactory
+) -> None:
+    channel = channel_for(make_settings, fake.url)
+    alert = channel.publish(post_of())
+    same_words = f"Aktualisierung: Sperrgebiet besteht weiter\n\n{LINK}"
+    first = channel.publish(post_of(same_words, key="herold-d2", reply_to=alert.platform_id))
+    an_hour_ago = channel.context.clock() - timedelta(hours=1, minutes=10)
+    second = post_of(same_words, key="herold-d3", reply_to=first.platform_id)
+    assert channel.find(Post(**{**second.__dict__, "created_at": an_hour_ago})) is None, "the first is not the second"
+
+
+def test_news_is_never_pinned_only_warnings_are(
+    fake: FakeMastodon, make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    herold = start(make_settings, make_herold, fake.url, "herold-token")
+    publish(herold, warning(kind="news", severity=None, instruction=None, headline="Neue Öffnungszeiten"))
+    publish(herold, warning())
+    assert [s["pinned"] for s in fake.statuses] == [False, True]
+    assert len([r for r in fake.requests if r.path.endswith("/pin")]) == 1, "the news was not even asked to be pinned"
 
 def test_a_warning_whose_unpin_failed_on_the_all_clear_is_unpinned_later(
     fake: FakeMastodon, make_settings: SettingsFactory, make_herold: HeroldFactory

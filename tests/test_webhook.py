@@ -24,6 +24,7 @@ from typing import Any, cast
 
 import pytest
 import responses
+from kit import ChannelCase, ChannelContract
 
 from adapters import channel_types
 from adapters.port import (
@@ -89,6 +90,22 @@ def authority(*channels: dict[str, Any]) -> dict[str, Any]:
     result["channels"] = [{"id": "website", "type": "website"}, *channels]
     return result
 
+
+
+# -- the contract every channel keeps --------------------------------------------------------------
+
+CASE = ChannelCase(
+    kind=Webhook,
+    settings=lambda url: {"url": url, "secret_env": VARIABLE},
+    secrets={"secret": SECRET},
+    published=Answer(204),
+    answers={301: PermanentError, 307: PermanentError, 308: PermanentError},  # never sent on elsewhere
+    idempotency_header="webhook-id",
+)
+
+
+class TestWebhookContract(ChannelContract):
+    case = CASE
 
 MakeChannel = Callable[..., Webhook]
 

@@ -31,6 +31,9 @@ from fakes.mastodon_server import FakeMastodon, delay, retry_after, status
 from fakes.webhook_receiver import Answer, Receiver
 from services import Postgres, Redis, free_port
 
+# Real Celery workers, Redis and PostgreSQL, started and killed as processes.
+pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres]
+
 MASTODON_TOKEN = "herold-token"
 HOOK_SECRET = "whsec_" + "c2VjcmV0LWZvci10aGUtcGFydG5lci1ob29rcw=="
 ONCALL_SECRET = "whsec_" + "b25jYWxsLXNlY3JldC1mb3ItdGhlLWxlaXRzdGVsbGU="
