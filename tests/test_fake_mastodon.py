@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from helpers import png_bytes
 from mastodon import (
     Mastodon,
     MastodonAPIError,
@@ -42,6 +41,7 @@ from fakes.mastodon_server import (
     status,
     status_length,
 )
+from helpers import png_bytes
 
 RECORDINGS = Path(__file__).parent / "fixtures" / "mastodon"
 TOKEN = "herold-token"

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from helpers import png
 from sqlalchemy import func, select, update
 
 from publisher.domain.problems import InvalidInput
@@ -27,6 +26,7 @@ from fakes.channels import registered
 from fakes.clock import Clock
 from fakes.runner import ByHand
 from fakes.silent import connections_waiting, silent_server
+from helpers import png
 
 
 def problems_of(herold: Herold, document: dict[str, Any]) -> list[str]:

@@ -27,7 +27,6 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from helpers import png
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -41,6 +40,7 @@ from publisher.engine.report import report, table
 from publisher.engine.schema import AnnouncementRow
 
 from conftest import HeroldFactory, SettingsFactory, news, warning
+from helpers import png
 
 EXAMPLES = {"api": 2_000, "api-postgresql": 300, "cli": 300}
 NASTY = [

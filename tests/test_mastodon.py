@@ -19,7 +19,6 @@ import pytest
 import regex
 import requests
 import uvicorn
-from kit import ChannelCase, ChannelContract
 from mastodon_mock.app import create_app
 from mastodon_mock.config import DatabaseConfig, MastodonMockConfig, SeedAccount, SeedConfig
 from PIL import Image
@@ -38,6 +37,7 @@ from conftest import AUTHORITY, HeroldFactory, SettingsFactory, warning
 from fakes.mastodon_server import FakeMastodon, drop_after, hang, retry_after, status
 from fakes.trickle import Trickle
 from fakes.webhook_receiver import Answer
+from kit import ChannelCase, ChannelContract
 from services import free_port
 
 TOKEN_ENV = "HEROLD_TEST_MASTODON_TOKEN"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 import time
 
-from helpers import eventually
-
 from publisher.engine.runner import EmbeddedRunner, TaskName
+
+from helpers import eventually
 
 
 def test_a_burst_of_news_never_delays_a_warning() -> None:

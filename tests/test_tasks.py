@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from helpers import eventually
 from sqlalchemy import update
 
 from publisher.domain.records import AuditEntry
@@ -29,6 +28,7 @@ from conftest import AUTHORITY, HeroldFactory, SettingsFactory, forget_cached, n
 from fakes.channels import RELEASE, Journal, registered
 from fakes.clock import Clock
 from fakes.mailbox import Mailbox
+from helpers import eventually
 
 
 @pytest.fixture

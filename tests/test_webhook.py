@@ -24,7 +24,6 @@ from typing import Any, cast
 
 import pytest
 import responses
-from kit import ChannelCase, ChannelContract
 
 from adapters import channel_types
 from adapters.port import (
@@ -49,6 +48,7 @@ from conftest import AUTHORITY, HeroldFactory, SettingsFactory, warning
 from fakes.clock import Clock
 from fakes.trickle import Trickle
 from fakes.webhook_receiver import Answer, Receiver, Request
+from kit import ChannelCase, ChannelContract
 
 SLUG: str = AUTHORITY["slug"]
 BASE_URL: str = AUTHORITY["base_url"]

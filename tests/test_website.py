@@ -26,7 +26,6 @@ import feedparser
 import mf2py
 import pytest
 from bs4 import BeautifulSoup, Tag
-from helpers import eventually, png
 from jsonschema import Draft202012Validator, FormatChecker
 from sqlalchemy import select, update
 
@@ -44,6 +43,7 @@ from publisher.sources.intake import accept
 from conftest import AUTHORITY, FIXTURES, HeroldFactory, SettingsFactory, forget_cached, news, warning
 from fakes.clock import Clock
 from fakes.runner import ByHand
+from helpers import eventually, png
 
 SLUG = AUTHORITY["slug"]
 BASE_URL = AUTHORITY["base_url"]

@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from helpers import png_bytes
 
 from adapters.port import (
     ABILITIES,
@@ -57,6 +56,7 @@ from publisher.domain.authority import Authority, ChannelConfig
 from publisher.domain.records import Variant
 
 from fakes.webhook_receiver import Answer, Receiver, Request
+from helpers import png_bytes
 
 SLUG = "lk-beispiel"
 CHANNEL_ID = "kanal"
