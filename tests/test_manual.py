@@ -1,0 +1,120 @@
+"""The manual hand-off channel: a person posts what Herold prepared, and says so."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import regex
+from click.testing import CliRunner, Result
+
+from adapters.manual import Manual
+from publisher.domain.records import Variant
+from publisher.edges.cli import main
+
+from conftest import ROOT
+from kit import ChannelCase, ChannelContract
+
+# -- the contract every channel keeps --------------------------------------------------------------
+
+
+def counted_as_pasted(variant: Variant) -> int:
+    """What a messenger counts of a pasted text: every character a person sees, links in full."""
+    return len(regex.findall(r"\X", variant.text))
+
+
+CASE = ChannelCase(
+    kind=Manual,
+    settings=lambda url: {"max_characters": 700},
+    counted=counted_as_pasted,
+    limit=700,
+)
+
+
+class TestManualContract(ChannelContract):
+    case = CASE
+
+
+# -- from the press office's side: publish, see what waits, post by hand, confirm ------------------
+
+CONFIG = """
+[herold]
+data_dir = "var"
+grace_warning_seconds = 0.2
+grace_news_seconds = 0.2
+log_format = "console"
+log_level = "warning"
+
+[[authorities]]
+slug = "lk-beispiel"
+name = "Landkreis Beispiel"
+base_url = "https://www.lk-beispiel.de/"
+impressum_url = "https://www.lk-beispiel.de/impressum"
+privacy_url = "https://www.lk-beispiel.de/datenschutz"
+
+  [[authorities.channels]]
+  id = "website"
+  type = "website"
+  lists_every_seconds = 0
+
+  [[authorities.channels]]
+  id = "whatsapp"
+  type = "manual"
+"""
+
+WHATSAPP_POST = "https://whatsapp.com/channel/0029VaLkBeispiel/42"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "herold.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    return path
+
+
+def herold(config: Path, *arguments: str) -> Result:
+    return CliRunner().invoke(main, ["--config", str(config), *arguments], catch_exceptions=False)
+
+
+def test_a_warning_waits_for_a_person_who_posts_it_by_hand_and_confirms_it(config: Path) -> None:
+    published = herold(config, "publish", str(ROOT / "examples" / "bomb-disposal.json"), "--wait")
+    assert published.exit_code == 0, published.output
+    announcement_id = re.search(r"[0-9a-f]{8}-[0-9a-f-]{27}", published.output).group(0)  # type: ignore[union-attr]
+
+    waiting = herold(config, "status", "--json")
+    [item] = json.loads(waiting.output)
+    assert (item["announcement_id"], item["channel"]) == (announcement_id, "whatsapp")
+    shown = herold(config, "status", announcement_id, "--json")
+    [handed] = [d for d in json.loads(shown.output)["deliveries"] if d["channel"] == "whatsapp"]
+    assert handed["state"] == "manual"
+    page_url = json.loads(shown.output)["item_url"]
+    assert page_url in handed["hand_off"]["text"], "the text to copy links to the item's own page"
+
+    confirmed = herold(config, "confirm", announcement_id, "whatsapp", "--url", WHATSAPP_POST)
+    assert confirmed.exit_code == 0, confirmed.output
+
+    after = json.loads(herold(config, "status", announcement_id, "--json").output)
+    [done] = [d for d in after["deliveries"] if d["channel"] == "whatsapp"]
+    assert (done["state"], done["url"]) == ("succeeded", WHATSAPP_POST)
+    page = config.parent / "var" / "site" / "lk-beispiel" / page_url.removeprefix("https://www.lk-beispiel.de/")
+    assert WHATSAPP_POST in (page / "index.html").read_text(encoding="utf-8"), "listed on the page as a copy"
+    assert json.loads(herold(config, "status", "--json").output) == [], "nothing waits any more"
+
+
+def test_a_confirmation_of_something_not_waiting_or_with_no_web_address_is_refused_and_changes_nothing(
+    config: Path,
+) -> None:
+    published = herold(config, "publish", str(ROOT / "examples" / "bomb-disposal.json"), "--wait")
+    announcement_id = re.search(r"[0-9a-f]{8}-[0-9a-f-]{27}", published.output).group(0)  # type: ignore[union-attr]
+
+    not_a_link = herold(config, "confirm", announcement_id, "whatsapp", "--url", "javascript:alert(1)")
+    assert not_a_link.exit_code == 1 and "is not a web address" in not_a_link.output
+    the_website = herold(config, "confirm", announcement_id, "website", "--url", WHATSAPP_POST)
+    assert the_website.exit_code == 1 and "only one handed to a person is confirmed" in the_website.output
+    assert [i["channel"] for i in json.loads(herold(config, "status", "--json").output)] == ["whatsapp"]
+
+    assert herold(config, "confirm", announcement_id, "whatsapp").exit_code == 0, "an address is optional"
+    twice = herold(config, "confirm", announcement_id, "whatsapp", "--url", WHATSAPP_POST)
+    assert twice.exit_code == 1 and "is succeeded" in twice.output
