@@ -16,7 +16,10 @@ from publisher.edges import logs
 from publisher.edges.config import Settings, settings_from
 from publisher.edges.wiring import Herold
 from publisher.engine.store import Store
+from publisher.engine.tasks import wait_until_settled
+from publisher.sources.intake import accept
 
+from fakes.channels import Journal, registered
 from services import Postgres, Redis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,3 +172,17 @@ def news(**changes: Any) -> dict[str, Any]:
         else:
             document[key] = value
     return document
+
+
+def publish(herold: Herold, document: dict[str, Any], timeout: float = 30) -> str:
+    """Accept an announcement as a test source and wait until every delivery has settled."""
+    announcement_id = accept(herold.engine, document, source="test", actor="tester")
+    wait_until_settled(herold.engine, announcement_id, timeout)
+    return announcement_id
+
+
+@pytest.fixture
+def journal() -> Iterator[Journal]:
+    """The fake channel types, registered for this test, and what they were asked to do."""
+    with registered() as journal:
+        yield journal

@@ -33,7 +33,7 @@ from publisher.engine.schema import OperationState
 from publisher.engine.tasks import wait_until_settled
 from publisher.sources.intake import accept
 
-from conftest import AUTHORITY, HeroldFactory, SettingsFactory, warning
+from conftest import AUTHORITY, HeroldFactory, SettingsFactory, publish, warning
 from fakes.mastodon_server import FakeMastodon, drop_after, hang, retry_after, status
 from fakes.trickle import Trickle
 from fakes.webhook_receiver import Answer
@@ -66,12 +66,6 @@ def start(
     ))  # fmt: skip
 
 
-def publish(herold: Herold, document: dict[str, Any]) -> str:
-    announcement_id = accept(herold.engine, document, source="test", actor="t")
-    wait_until_settled(herold.engine, announcement_id, 30)
-    return announcement_id
-
-
 def copy_on_fediverse(herold: Herold, announcement_id: str) -> Any:
     delivery = herold.store.operations.copy_on(announcement_id, "fediverse")
     assert delivery is not None
@@ -93,7 +87,7 @@ def counted_by_mastodon(variant: Variant) -> int:
     return len(regex.findall(r"\X", text))
 
 
-STATUS = {
+STATUS: dict[str, Any] = {
     "id": "109372845",
     "created_at": "2026-11-22T09:15:02.123Z",
     "in_reply_to_id": None,
@@ -451,7 +445,6 @@ def test_the_lookup_after_an_hour_never_takes_the_alert_for_its_update(
     assert found is not None and found.platform_id == posted.platform_id
 
 
-
 def test_two_updates_with_the_same_words_are_told_apart_by_what_they_reply_to(
     fake: FakeMastodon, make_settings: SettingsFactory
 ) -> None:
@@ -472,6 +465,7 @@ def test_news_is_never_pinned_only_warnings_are(
     publish(herold, warning())
     assert [s["pinned"] for s in fake.statuses] == [False, True]
     assert len([r for r in fake.requests if r.path.endswith("/pin")]) == 1, "the news was not even asked to be pinned"
+
 
 def test_a_warning_whose_unpin_failed_on_the_all_clear_is_unpinned_later(
     fake: FakeMastodon, make_settings: SettingsFactory, make_herold: HeroldFactory

@@ -18,17 +18,11 @@ from publisher.engine.tasks import wait_until_settled
 from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, warning
-from fakes.channels import Journal, registered
+from fakes.channels import Journal
 from fakes.mailbox import Mailbox
 from fakes.webhook_receiver import Receiver, Request
 
 SECRET = "whsec_" + base64.b64encode(b"a secret shared with the control room").decode()
-
-
-@pytest.fixture
-def journal() -> Iterator[Journal]:
-    with registered() as journal:
-        yield journal
 
 
 @pytest.fixture

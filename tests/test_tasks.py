@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -24,17 +23,11 @@ from publisher.engine.schema import AnnouncementRow, OperationState
 from publisher.engine.tasks import release_by_override, wait_until_settled
 from publisher.sources.intake import accept
 
-from conftest import AUTHORITY, HeroldFactory, SettingsFactory, forget_cached, news, warning
-from fakes.channels import RELEASE, Journal, registered
+from conftest import AUTHORITY, HeroldFactory, SettingsFactory, forget_cached, news, publish, warning
+from fakes.channels import RELEASE, Journal
 from fakes.clock import Clock
 from fakes.mailbox import Mailbox
 from helpers import eventually
-
-
-@pytest.fixture
-def journal() -> Iterator[Journal]:
-    with registered() as journal:
-        yield journal
 
 
 def authority(*channels: dict[str, Any], website: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -54,12 +47,6 @@ def start(
     runtime.setdefault("grace_news_seconds", 0.3)
     runtime.setdefault("retry_base_seconds", 0.05)
     return make_herold(make_settings(authorities=[authority(*channels, website=website)], **runtime))
-
-
-def publish(herold: Herold, document: dict[str, Any], timeout: float = 30) -> str:
-    announcement_id = accept(herold.engine, document, source="test", actor="tester")
-    wait_until_settled(herold.engine, announcement_id, timeout)
-    return announcement_id
 
 
 def states(herold: Herold, announcement_id: str) -> dict[str, OperationState]:

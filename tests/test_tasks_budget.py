@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, event
 
 from publisher.edges.wiring import Herold
@@ -24,7 +23,7 @@ from publisher.engine.schema import OperationState
 from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, warning
-from fakes.channels import Journal, registered
+from fakes.channels import Journal
 from fakes.runner import ByHand
 
 STATEMENTS, TRANSACTIONS = 8, 3
@@ -56,12 +55,6 @@ def counted(engine: Engine) -> Iterator[Count]:
     finally:
         event.remove(engine, "before_cursor_execute", statement)
         event.remove(engine, "begin", begin)
-
-
-@pytest.fixture
-def journal() -> Iterator[Journal]:
-    with registered() as journal:
-        yield journal
 
 
 def herold_with_a_fediverse_channel(

@@ -14,7 +14,6 @@ import base64
 import copy
 import hashlib
 import hmac
-import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
@@ -41,14 +40,13 @@ from publisher.domain.announcement import Announcement
 from publisher.edges.config import ConfigError
 from publisher.edges.wiring import Herold
 from publisher.engine.schema import OperationState
-from publisher.engine.tasks import wait_until_settled
 from publisher.sources.intake import accept
 
-from conftest import AUTHORITY, HeroldFactory, SettingsFactory, warning
+from conftest import AUTHORITY, HeroldFactory, SettingsFactory, publish, warning
 from fakes.clock import Clock
 from fakes.trickle import Trickle
 from fakes.webhook_receiver import Answer, Receiver, Request
-from kit import ChannelCase, ChannelContract
+from kit import ChannelCase, ChannelContract, closed_port
 
 SLUG: str = AUTHORITY["slug"]
 BASE_URL: str = AUTHORITY["base_url"]
@@ -91,7 +89,6 @@ def authority(*channels: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-
 # -- the contract every channel keeps --------------------------------------------------------------
 
 CASE = ChannelCase(
@@ -106,6 +103,7 @@ CASE = ChannelCase(
 
 class TestWebhookContract(ChannelContract):
     case = CASE
+
 
 MakeChannel = Callable[..., Webhook]
 
@@ -329,13 +327,6 @@ def test_a_refusal_says_why_in_words_people_can_act_on(
     assert isinstance(result, PermanentError) and words in result.reason
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.mark.parametrize(
     ("failure", "ambiguous"),
     [("connection refused", False), ("read timeout", True)],
@@ -447,12 +438,6 @@ def page_for(data_dir: Path, request: Request) -> Path:
     item_url: str = request.json()["data"]["item_url"]
     assert item_url.startswith(BASE_URL)
     return data_dir / "site" / SLUG / item_url.removeprefix(BASE_URL) / "index.html"
-
-
-def publish(herold: Herold, raw: dict[str, Any]) -> str:
-    announcement_id = accept(herold.engine, raw, source="test", actor="tester")
-    wait_until_settled(herold.engine, announcement_id, timeout=30)
-    return announcement_id
 
 
 def test_each_announcement_reaches_the_partner_once_signed_and_only_after_its_page_exists(
