@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from publisher.domain.capabilities import Wave
 from publisher.domain.records import Action, OperationState
 
 
@@ -52,8 +53,8 @@ class Waves:
     """The order of publication, as data: the wave numbers channel types declare, by name, and
     the one that must succeed before any other starts (the publisher of record)."""
 
-    names: Mapping[int, str] = field(default_factory=lambda: {1: "website", 2: "fediverse", 3: "other"})
-    record: int = 1
+    names: Mapping[int, str] = field(default_factory=lambda: {wave.value: wave.name for wave in Wave})
+    record: int = Wave.website.value
 
     def name(self, wave: int) -> str:
         return self.names.get(wave, f"wave {wave}")
