@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from adapters.port import HandOff, Threads
+from publisher.core import capacity
 from publisher.core.render import DoesNotFit, render
 from publisher.domain.announcement import EFFECTIVE, Announcement, Kind, Media, MsgType, Status, parse_announcement
 from publisher.domain.authority import Authority, slugify
@@ -211,6 +212,7 @@ def prepare(engine: Engine, document: Any, *, base_dir: Path | None = None, stri
         path, month = item_path(authority, announcement.headline, item_id, now)
     else:
         item_id, path = original.item_id, original.item_path
+    problems += what_channels_take(authority, channels, images)
     variants, unfit = render_variants(engine, announcement, authority, channels, authority.url(path), problems)
     if problems or (unfit and strict):
         raise InvalidInput([*problems, *(Problem(
@@ -219,6 +221,19 @@ def prepare(engine: Engine, document: Any, *, base_dir: Path | None = None, stri
         ) for channel, why in unfit.items())])  # fmt: skip
     return Prepared(announcement=announcement, authority=authority, original=original, channels=channels,
                     images=images, item_id=item_id, path=path, month=month, variants=variants, unfit=unfit)  # fmt: skip
+
+
+def what_channels_take(authority: Authority, channels: list[str], images: list[CleanImage]) -> list[Problem]:
+    """The images against what each chosen channel takes (count, types, size, alt text, whether
+    it needs one at all), as its capabilities declare: refused now, not by the platform later."""
+    types = channel_types()
+    sent = [capacity.Image(size=len(image.data), suffix=image.suffix, alt=image.alt) for image in images]
+    found: list[Problem] = []
+    for channel_id in channels:
+        kind = types[authority.channel(channel_id).type]
+        for refusal in capacity.refusals(kind.capabilities.media, kind.label, sent):
+            found.append(Problem(field=refusal.field, message=f"{refusal.message} (channel '{channel_id}')"))
+    return found
 
 
 def render_variants(

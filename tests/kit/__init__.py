@@ -192,7 +192,7 @@ class ChannelContract:
             channels=[config],
         )
         context = ChannelContext(
-            authority=authority, secrets=dict(self.case.secrets), media=media, timeouts=(1.0, 2.0), deadline=3.0
+            authority=authority, secrets=dict(self.case.secrets), media=media, timeouts=(5.0, 10.0), deadline=10.0
         )
         return kind(config, context)
 
