@@ -6,14 +6,18 @@ that ships in adapters/ is checked with its own declared rule as well.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
+from jinja2 import Environment, Template
 
 from adapters import channel_types
-from publisher.core.render import DoesNotFit, render
+from publisher.core import render as render_module
+from publisher.core.render import DoesNotFit, environment, render
 from publisher.domain.announcement import Announcement, parse_announcement
 from publisher.domain.counting import (
     CodePointsEmojiAsBytes,
@@ -24,6 +28,7 @@ from publisher.domain.counting import (
     Utf16Units,
     XWeighted,
 )
+from publisher.domain.problems import InvalidInput
 from publisher.domain.records import Variant
 
 from conftest import warning
@@ -187,3 +192,194 @@ def test_property_every_variant_fits_its_platform_and_links_to_the_original(
     assert LINK in result.text.split()
     assert announcement.headline in result.text
     assert announcement.instruction is None or announcement.instruction in result.text
+
+
+# -- drawing: a variant is fitted with at most two draws of its template ---------------------
+#
+# A draw is one rendering of the template. Render measures once (the template with a marker for
+# each part that may be cut), searches over that measurement, then draws the chosen parts once.
+
+SHIPPED_TEMPLATES = environment().list_templates(filter_func=lambda name: name.startswith("channels/"))
+CHANNEL_TEMPLATES = sorted({kind.capabilities.template for kind in channel_types().values()})  # all but the website's
+
+
+def counted(env: Environment) -> tuple[Environment, list[str]]:
+    """The environment's templates, noting every draw (by template name) in the list."""
+    draws: list[str] = []
+
+    class Noted(Template):
+        def render(self, *args: Any, **kwargs: Any) -> str:
+            draws.append(self.name or "")
+            return super().render(*args, **kwargs)
+
+    noting = env.overlay(cache_size=10)  # its own cache: templates are loaded as `Noted`
+    noting.template_class = Noted
+    return noting, draws
+
+
+def outcome(
+    announcement: Announcement,
+    rule: TextRule,
+    *,
+    template: str = "channels/post.j2",
+    spoiler: str | None = None,
+    env: Environment | None = None,
+) -> Variant | tuple[int, int, str]:
+    """The variant, or the refusal's numbers and message."""
+    try:
+        return render(announcement, channel="c", template=template, link=LINK, rule=rule, spoiler=spoiler, env=env)
+    except DoesNotFit as refused:
+        return refused.needed, refused.limit, str(refused)
+
+
+def drawing_every_candidate(
+    announcement: Announcement, rule: TextRule, **options: Any
+) -> Variant | tuple[int, int, str]:
+    """The outcome when render cannot measure the template: it draws every candidate it weighs."""
+    with patch.object(render_module, "_measure", return_value=None):
+        return outcome(announcement, rule, **options)
+
+
+def valid(document: dict[str, Any]) -> Announcement:
+    """The announcement, for the documents intake accepts (the strategy makes a few it refuses)."""
+    try:
+        return parse_announcement(document)
+    except InvalidInput:
+        reject()
+
+
+TIGHT = {
+    "nothing": warning(),
+    "hashtags": warning(
+        description="Die Lage ist unübersichtlich. " * 4, hashtags=["Bombe", "Altstadt", "Evakuierung", "Kampfmittel"]
+    ),
+    "hashtags, description": warning(description=" ".join(f"Satz{i} mit einigen Wörtern." for i in range(200))),
+    "hashtags, description, area": warning(
+        instruction="Verlassen Sie sofort das Gebiet zwischen Marktstraße, Ring und Fluss. " * 2,
+        description="Die Lage ist unübersichtlich. " * 10,
+        area={"description": "Altstadt zwischen Marktstraße, Bahnhofstraße, Ring und Flussufer, " * 3},
+    ),
+    "refused": warning(instruction="Bitte verlassen Sie das Gebiet. " * 12),
+}
+
+
+@pytest.mark.parametrize("given_up", sorted(TIGHT))
+def test_fitting_a_variant_draws_its_template_at_most_twice(given_up: str) -> None:
+    env, draws = counted(environment())
+    result = outcome(parse_announcement(TIGHT[given_up]), PLATFORMS["x"], env=env)
+    if given_up == "refused":
+        assert isinstance(result, tuple) and result[0] > result[1] == 280
+    else:
+        assert isinstance(result, Variant) and ", ".join(result.shortened) == given_up.replace("nothing", "")
+        assert "Gebiet: Altstadt" in result.text
+    assert len(draws) <= 2, draws
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    document=announcements(),
+    platform=st.sampled_from(sorted(RULES)),
+    spoiler=st.sampled_from([None, "Warnung"]),
+    template=st.sampled_from(CHANNEL_TEMPLATES),
+)
+def test_property_every_variant_is_fitted_with_at_most_two_draws(
+    document: dict[str, Any], platform: str, spoiler: str | None, template: str
+) -> None:
+    env, draws = counted(environment())
+    outcome(valid(document), RULES[platform], template=template, spoiler=spoiler, env=env)
+    assert len(draws) <= 2, draws
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    document=announcements(),
+    platform=st.sampled_from(sorted(RULES)),
+    spoiler=st.sampled_from([None, "Warnung"]),
+    template=st.sampled_from(SHIPPED_TEMPLATES),
+    language=st.sampled_from(["de", "en"]),
+)
+def test_property_measuring_cuts_exactly_where_drawing_every_candidate_would(
+    document: dict[str, Any], platform: str, spoiler: str | None, template: str, language: str
+) -> None:
+    announcement = valid({**document, "language": language})
+    options: dict[str, Any] = {"template": template, "spoiler": spoiler}
+    assert outcome(announcement, RULES[platform], **options) == drawing_every_candidate(
+        announcement, RULES[platform], **options
+    )
+
+
+def test_text_that_looks_like_the_measuring_markers_is_cut_like_any_other() -> None:
+    # Private-use characters are valid text: an announcement may even contain render's own markers.
+    markers = " ".join(render_module._sentinel(name) for name in ("description", "area", "hashtag1", "hashtag2"))
+    document = warning(
+        instruction=f"Verlassen Sie sofort das Gebiet {render_module._sentinel('description')}. " * 2,
+        description=f"Wort {markers} " * 10,
+        area={"description": f"Altstadt zwischen Marktstraße, Bahnhofstraße, Ring und Flussufer, {markers} " * 2},
+    )
+    announcement = parse_announcement(document)
+    result = outcome(announcement, PLATFORMS["x"])
+    assert isinstance(result, Variant) and result.shortened == ("hashtags", "description", "area")
+    assert result.length is not None and result.length <= 280
+    assert result == drawing_every_candidate(announcement, PLATFORMS["x"])
+
+
+# Custom templates (an authority's own) may print the parts in ways a measurement cannot
+# foresee; their variants fit all the same, cut where drawing every candidate would cut.
+
+UPPER_CASE = """{{ headline }}
+
+{{ instruction }}
+
+{% if description %}
+{{ description | upper }}
+
+{% endif %}
+{{ link }}
+"""
+BESIDE_THE_HEADLINE = """{{ headline }}{% if description %} – {{ description }}{% endif %}
+
+{{ instruction }}
+
+{% if area %}
+{{ t("area") }}: {{ area }}
+
+{% endif %}
+{{ link }}
+"""
+
+
+def custom(tmp_path: Path, name: str, source: str) -> Environment:
+    (tmp_path / "channels").mkdir(exist_ok=True)
+    (tmp_path / "channels" / name).write_text(source, encoding="utf-8")
+    return environment(tmp_path)
+
+
+def test_a_template_that_changes_the_description_still_gets_a_variant_that_fits(tmp_path: Path) -> None:
+    # "ß" upper-cased is "SS": the description grows in the template.
+    announcement = parse_announcement(warning(description="Die Straße ist gesperrt. " * 30))
+    env = custom(tmp_path, "upper.j2", UPPER_CASE)
+    result = outcome(announcement, PLATFORMS["x"], template="channels/upper.j2", env=env)
+    assert isinstance(result, Variant) and result.shortened == ("hashtags", "description")
+    assert "DIE STRASSE IST GESPERRT." in result.text and result.text.splitlines()[4].endswith("…")
+    assert PLATFORMS["x"].excess(result.text, (LINK,), False) <= 0
+    assert result == drawing_every_candidate(announcement, PLATFORMS["x"], template="channels/upper.j2", env=env)
+
+
+def test_a_template_that_prints_the_description_beside_the_headline_still_gets_a_variant_that_fits(
+    tmp_path: Path,
+) -> None:
+    # Without its description, the headline's line stays: the description is dropped, the area cut.
+    announcement = parse_announcement(
+        warning(
+            headline="Fliegerbombe in der Altstadt: Evakuierung der Häuser rund um die Marktstraße",
+            instruction="Verlassen Sie sofort das Gebiet zwischen Marktstraße, Ring und Fluss. " * 2,
+            description="Die Lage ist unübersichtlich. " * 10,
+            area={"description": "Altstadt zwischen Marktstraße, Bahnhofstraße, Ring und Flussufer"},
+        )
+    )
+    env = custom(tmp_path, "beside.j2", BESIDE_THE_HEADLINE)
+    result = outcome(announcement, PLATFORMS["x"], template="channels/beside.j2", env=env)
+    assert isinstance(result, Variant) and result.shortened == ("hashtags", "description", "area")
+    assert result.text.startswith(f"{announcement.headline}\n") and LINK in result.text
+    assert PLATFORMS["x"].excess(result.text, (LINK,), False) <= 0
+    assert result == drawing_every_candidate(announcement, PLATFORMS["x"], template="channels/beside.j2", env=env)

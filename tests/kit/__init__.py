@@ -215,9 +215,7 @@ class ChannelContract:
             declared = getattr(self.case.kind.capabilities, name)
             assert declared == issubclass(self.case.kind, ability), f"capabilities.{name} says {declared}"
 
-    def test_a_post_that_went_out_gives_a_receipt_with_the_platform_s_id(
-        self, double: Receiver, media: Path
-    ) -> None:
+    def test_a_post_that_went_out_gives_a_receipt_with_the_platform_s_id(self, double: Receiver, media: Path) -> None:
         self.needs_network()
         channel = self.channel(double.url, media)
         receipt = channel.publish(self.post(channel))
@@ -240,9 +238,7 @@ class ChannelContract:
         assert wrong == {}, "status → what the channel made of it, where it differs from the table"
 
     @pytest.mark.parametrize("status", [429, 503])
-    def test_retry_after_is_passed_on_in_seconds_or_as_a_date(
-        self, double: Receiver, media: Path, status: int
-    ) -> None:
+    def test_retry_after_is_passed_on_in_seconds_or_as_a_date(self, double: Receiver, media: Path, status: int) -> None:
         self.needs_network()
         channel = self.channel(double.url, media)
         later = format_datetime(datetime.now(UTC) + timedelta(seconds=90), usegmt=True)
