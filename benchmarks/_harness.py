@@ -94,6 +94,7 @@ class Stack:
         env: dict[str, str] | None = None,
         log: Path | None = None,
         stdout: int | None = None,
+        stdin: int | None = None,
         cwd: Path = ROOT,
     ) -> subprocess.Popen[bytes]:
         out: Any = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed at stop
@@ -101,6 +102,7 @@ class Stack:
             list(argv),
             env=env,
             cwd=cwd,
+            stdin=stdin,
             stdout=stdout if stdout is not None else out,
             stderr=out,
             start_new_session=True,  # its own process group: stopped as one, by its pid

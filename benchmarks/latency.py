@@ -388,8 +388,9 @@ def _settled(engine: sa.Engine, ids: list[str]) -> bool:
     with engine.connect() as connection:
         open_ = connection.execute(
             sa.text(
-                "SELECT count(*) FROM deliveries WHERE announcement_id = ANY(:ids) "
-                "AND state NOT IN ('succeeded', 'failed', 'dead', 'unknown')"
+                "SELECT count(*) FROM operations WHERE announcement_id = ANY(:ids) "
+                "AND action NOT IN ('pin', 'unpin') "
+                "AND state NOT IN ('succeeded', 'failed', 'dead', 'unknown', 'skipped')"
             ),
             {"ids": ids},
         ).scalar_one()
@@ -404,7 +405,8 @@ def _stages(engine: sa.Engine, ids: list[str]) -> dict[str, Any]:
         rows = connection.execute(
             sa.text(
                 "SELECT a.id, a.received_at, d.channel, d.released_at, d.finished_at, d.attempts "
-                "FROM announcements a JOIN deliveries d ON d.announcement_id = a.id WHERE a.id = ANY(:ids)"
+                "FROM announcements a JOIN operations d ON d.announcement_id = a.id WHERE a.id = ANY(:ids) "
+                "AND d.action NOT IN ('pin', 'unpin')"
             ),
             {"ids": ids},
         ).all()

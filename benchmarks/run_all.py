@@ -4,9 +4,9 @@ Each benchmark runs as a process of its own (it starts and stops everything it n
 writes benchmarks/results/<name>.json; this script then reads those files. Ctrl-C stops the
 running benchmark, which cleans up after itself, and then this script.
 
-    .venv/bin/python benchmarks/run_all.py [--only latency,celery,embedded]
+    .venv/bin/python benchmarks/run_all.py [--only latency,celery,embedded,cpu,silent,site]
 
-(`make bench` runs this.) About ten minutes on a 2-core machine.
+(`make bench` runs this.) About a quarter of an hour on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -34,7 +34,12 @@ BENCHMARKS = {
         ["throughput.py", "--mode", "embedded", "--embedded-workers", "2", "--name", "throughput-embedded-2-threads"],
         "throughput-embedded-2-threads",
     ),
+    # The budgets of the issue "Room".
+    "cpu": (["cpu_per_delivery.py", "--profile"], "cpu-per-delivery"),
+    "silent": (["intake_silent.py"], "intake-silent"),
+    "site": (["site_cost.py", "--profile"], "site-cost"),
 }
+THROUGHPUT = {"celery", "embedded", "celery-4", "embedded-2"}
 
 
 def main() -> None:
@@ -99,7 +104,7 @@ def summary(documents: dict[str, dict[str, Any] | None]) -> str:
         usage = r["resources"]
         rows.append(("", "machine CPU (mean)", f"{usage['machine_cpu_pct_mean']}% of {usage['cores']} cores", ""))
     for name, document in documents.items():
-        if name == "latency" or not document:
+        if name not in THROUGHPUT or not document:
             continue
         r, p = document["results"], document["parameters"]
         where = f"{r['announcements']} × 6 channels, {r['concurrency_threads']} threads, {p['database']}"
@@ -123,16 +128,19 @@ def summary(documents: dict[str, dict[str, Any] | None]) -> str:
                 "",
             )
         )
+    rows += _budgets(documents)
     for name, document in documents.items():
         if document is not None:
-            usage = document["results"]["resources"]
+            results = document["results"]
+            during = results["resources"].get("other_cpu_pct_of_machine") if "resources" in results else (
+                results.get("other_cpu_pct_of_machine", {}).get("mean"))  # fmt: skip
             before = document["machine"].get("cpu_busy_pct_before_start")
             rows.append(
                 (
                     f"({name})",
                     "foreign CPU: before start / during run",
-                    f"{before}% / {usage.get('other_cpu_pct_of_machine')}% of the machine",
-                    "figures skewed" if (usage.get("other_cpu_pct_of_machine") or 0) > 5 else "",
+                    f"{before}% / {during}% of the machine",
+                    "figures skewed" if (during or 0) > 5 else "",
                 )
             )
     for name, document in documents.items():
@@ -143,6 +151,43 @@ def summary(documents: dict[str, dict[str, Any] | None]) -> str:
     for row in rows:
         lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     return "\n".join(lines)
+
+
+def _budgets(documents: dict[str, dict[str, Any] | None]) -> list[tuple[str, str, str, str]]:
+    """The rows of the three budgets (cpu_per_delivery.py, intake_silent.py, site_cost.py)."""
+    rows: list[tuple[str, str, str, str]] = []
+    cpu = documents.get("cpu")
+    if cpu:
+        r, p = cpu["results"], cpu["parameters"]
+        rows.append(("CPU per delivery", f"{p['count_per_subject']} each, {p['rounds']} rounds side by side", "", ""))
+        for name, figures in r["subjects"].items():
+            rows.append(("", name, f"{figures['cpu_ms_per_delivery_median_of_rounds']} ms (median of rounds)", ""))
+        for name, figures in r["herold_minus_site"].items():
+            rows.append(("", name, f"{figures['cpu_ms_median_of_rounds']} ms ({figures['how']})", ""))
+        for name, budget in r["budget"].items():
+            verdict = "met" if budget["met"] else "NOT MET"
+            rows.append(("", f"ratio {name}", f"{budget['ratio']}×", f"≤ {budget['limit']:g}×: {verdict}"))
+    silent = documents.get("silent")
+    if silent:
+        r = silent["results"]
+        rows.append(("accept, silent Mastodon", f"{silent['parameters']['count']} warnings each way", "", ""))
+        for way, figures in r["accept_ms"].items():
+            budget = r["budget"][way]
+            verdict = "met" if budget["met_max"] else ("p99 met, max not" if budget["met_p99"] else "NOT MET")
+            rows.append(("", way, _percentiles(figures) + f"  max {figures.get('max')} ms",
+                         f"< {budget['limit_ms']:g} ms: {verdict}"))  # fmt: skip
+    site = documents.get("site")
+    if site:
+        r, p = site["results"], site["parameters"]
+        rows.append(("site: one more item", f"{p['small_items']} vs {p['large_items']:,} items", "", ""))
+        for name, figures in r["passes"].items():
+            verdict = "met" if r["budget"][name]["met"] else "NOT MET"
+            rows.append((
+                "", f"{name}: p50 small / large",
+                f"{figures['small']['wall_ms']['p50']} / {figures['large']['wall_ms']['p50']} ms = "
+                f"{figures['ratio_median_wall']}×", f"≤ 2×: {verdict}",
+            ))  # fmt: skip
+    return rows
 
 
 def _percentiles(figures: dict[str, Any]) -> str:

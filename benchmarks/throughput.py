@@ -77,7 +77,8 @@ from services import Postgres, Redis
 TOKENS = {"bench-token-a": "lkbeispiel", "bench-token-b": "lkbeispiel_zwei"}
 MASTODON_CHANNELS = [("mastodon-a", "bench-token-a"), ("mastodon-b", "bench-token-b")]
 HOOKS = 3
-FINAL = ("succeeded", "failed", "dead", "unknown")
+FINAL = ("succeeded", "failed", "dead", "unknown", "skipped")  # publisher.domain.records.FINAL_STATES
+NOT_DELIVERIES = ("pin", "unpin")  # operations that do not publish (publisher.domain.records.Action.publishes)
 
 
 def main() -> None:
@@ -255,7 +256,9 @@ class Run:
     def _state_gauges(engine: sa.Engine) -> dict[str, Any]:
         def states() -> dict[str, int]:
             with engine.connect() as connection:
-                rows = connection.execute(sa.text("SELECT state, count(*) FROM deliveries GROUP BY state")).all()
+                rows = connection.execute(sa.text(
+                    "SELECT state, count(*) FROM operations WHERE action NOT IN ('pin', 'unpin') GROUP BY state"
+                )).all()  # fmt: skip
             return {str(state): int(count) for state, count in rows}
 
         return {"deliveries": states}
@@ -300,7 +303,8 @@ class Run:
                 profiler.stop()
             self.usage = monitor.stop()
             self.timeline = monitor.timeline
-        from publisher.engine.schema import AnnouncementRow, DeliveryRow
+        from publisher.engine.schema import AnnouncementRow
+        from publisher.engine.schema import OperationRow as DeliveryRow
 
         with engine.connect() as connection:
             self.rows = list(
@@ -308,7 +312,7 @@ class Run:
                     sa.select(
                         DeliveryRow.announcement_id, DeliveryRow.channel, DeliveryRow.state, DeliveryRow.attempts,
                         DeliveryRow.released_at, DeliveryRow.finished_at, DeliveryRow.last_error,
-                    ).where(DeliveryRow.announcement_id.in_(measured))
+                    ).where(DeliveryRow.announcement_id.in_(measured), DeliveryRow.action.not_in(NOT_DELIVERIES))
                 )
             )  # fmt: skip
             self.received = {
@@ -439,8 +443,12 @@ def _open(engine: sa.Engine, ids: list[str]) -> int:
         return int(
             connection.execute(
                 sa.select(sa.func.count())
-                .select_from(sa.table("deliveries"))
-                .where(sa.column("announcement_id").in_(ids), sa.column("state").not_in(FINAL))
+                .select_from(sa.table("operations"))
+                .where(
+                    sa.column("announcement_id").in_(ids),
+                    sa.column("action").not_in(NOT_DELIVERIES),
+                    sa.column("state").not_in(FINAL),
+                )
             ).scalar_one()
         )
 
