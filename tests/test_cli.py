@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import feedparser
@@ -288,7 +289,12 @@ def test_a_pipe_or_a_device_as_the_document_is_read_no_further_than_the_limit_an
     assert "is larger than 48 MB" in endless.stderr
     assert "is not valid JSON" in unwritten.stderr
     os.mkfifo(tmp_path / "piped.json")  # herold publish <(…), or /dev/stdin in a script
-    writer = threading.Thread(target=(tmp_path / "piped.json").write_text, args=(json.dumps(news()),))
+
+    def slow_writer() -> None:  # <(command) that needs a moment before it writes
+        time.sleep(1)
+        (tmp_path / "piped.json").write_text(json.dumps(news()))
+
+    writer = threading.Thread(target=slow_writer)
     writer.start()
     piped = herold(config, "publish", str(tmp_path / "piped.json"))
     writer.join(10)

@@ -10,11 +10,15 @@ from __future__ import annotations
 import base64
 import errno
 import os
+import select
 import stat
+import time
 from pathlib import Path
 
 from publisher.domain.announcement import MAX_IMAGE_BYTES, Media
 from publisher.engine.media import MediaError
+
+PIPE_WAIT_SECONDS = 5.0  # for a pipe's first byte
 
 
 class FileProblem(Exception):
@@ -45,16 +49,45 @@ def read_regular(path: Path, limit: int, *, follow: bool = True, streams: bool =
             raise FileProblem("not_regular", "cannot be read: it is not a regular file")
         if status.st_size > limit:
             raise FileProblem("too_large", f"is larger than {_size(limit)}")
-        os.set_blocking(descriptor, True)  # opened without waiting; a pipe's writer is waited for now
-        chunks, size = [], 0
-        while size <= limit and (chunk := os.read(descriptor, min(1 << 20, limit + 1 - size))):
-            chunks.append(chunk)
-            size += len(chunk)
+        if stat.S_ISFIFO(status.st_mode):
+            chunks, size = _from_pipe(descriptor, limit)
+        else:
+            os.set_blocking(descriptor, True)  # opened without waiting; a device is read as it comes
+            chunks, size = [], 0
+            while size <= limit and (chunk := os.read(descriptor, min(1 << 20, limit + 1 - size))):
+                chunks.append(chunk)
+                size += len(chunk)
     finally:
         os.close(descriptor)
     if size > limit:  # it grew while we read it
         raise FileProblem("too_large", f"is larger than {_size(limit)}")
     return b"".join(chunks)
+
+
+def _from_pipe(descriptor: int, limit: int) -> tuple[list[bytes], int]:
+    """What a pipe's writer sends, up to the limit and its end. Reading a pipe whose writer has
+    not opened it yet gives "end" at once, so the first byte is waited for (``<(slow command)``
+    starts writing when it is ready), but at most PIPE_WAIT_SECONDS: nobody writing is an empty
+    document, not a hang."""
+    poller = select.poll()
+    poller.register(descriptor, select.POLLIN | select.POLLHUP)
+    waiting_until = time.monotonic() + PIPE_WAIT_SECONDS
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        first = not chunks
+        timeout = max(0.0, waiting_until - time.monotonic()) * 1000 if first else None
+        if not poller.poll(timeout):
+            break  # nobody wrote in time
+        try:
+            chunk = os.read(descriptor, min(1 << 20, limit + 1 - size))
+        except BlockingIOError:
+            continue
+        if not chunk:
+            break  # the writer closed its end
+        chunks.append(chunk)
+        size += len(chunk)
+    return chunks, size
 
 
 def read_beside(folder: Path, name: str, limit: int) -> bytes:
