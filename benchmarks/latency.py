@@ -207,6 +207,14 @@ def main() -> None:
                     log=directory / f"worker-{n}.log",
                 )
                 for n in range(args.workers)
+            ] + [
+                # The own website's work has a queue of its own (pages, releasing waves, copies).
+                stack.spawn(
+                    "herold worker site",
+                    herold_command("worker", "--queue", "site"),
+                    env=env,
+                    log=directory / "worker-site.log",
+                )
             ]
             beat = stack.spawn("herold beat", herold_command("beat"), env=env, log=directory / "beat.log")
             api = f"http://127.0.0.1:{port}"

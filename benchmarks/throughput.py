@@ -184,6 +184,14 @@ class Run:
                     log=self.directory / f"worker-{n}.log",
                 )
                 for n in range(args.workers)
+            ] + [
+                # The own website's work has a queue of its own (pages, releasing waves, copies).
+                stack.spawn(
+                    "herold worker site",
+                    herold_command("worker", "--queue", "site"),
+                    env=env,
+                    log=self.directory / "worker-site.log",
+                )
             ]
             beat = stack.spawn("herold beat", herold_command("beat"), env=env, log=self.directory / "beat.log")
         self.concurrency = args.workers * args.concurrency

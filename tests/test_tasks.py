@@ -301,6 +301,21 @@ def test_a_hanging_channel_does_not_delay_the_others(
     assert {c: states(herold, announcement_id)[c] for c in expected} == expected
 
 
+def test_platforms_that_hang_on_every_delivery_thread_never_delay_the_next_warning_s_page(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    herold = start(
+        make_settings, make_herold, {"id": "stuck", "type": "fake-other", "script": ["hang:60"] * 4},
+        embedded_workers=2,
+    )  # fmt: skip
+    first = [accept(herold.engine, warning(headline=f"Unwetter {n}"), source="test", actor="t") for n in (1, 2)]
+    assert eventually(lambda: len(journal.of("stuck")) == 2), "both warning threads now wait for the platform"
+
+    latest = accept(herold.engine, warning(headline="Fliegerbombe"), source="test", actor="t")
+    assert eventually(lambda: states(herold, latest)["website"] is OperationState.succeeded, timeout=5)
+    assert all(states(herold, i)["stuck"] is OperationState.in_flight for i in first)
+
+
 def test_an_attempt_longer_than_the_lease_keeps_it_and_is_not_handed_on(
     make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
 ) -> None:

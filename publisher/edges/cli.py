@@ -43,6 +43,7 @@ from publisher.engine.store import database_unavailable
 from publisher.engine.tasks import confirm as confirm_hand_off
 from publisher.engine.tasks import reconcile as settle
 from publisher.engine.tasks import release_by_override, wait_until_settled
+from publisher.engine.worker import QUEUES
 from publisher.site.website import Site
 from publisher.sources.files import FileProblem, read_regular
 from publisher.sources.intake import approve as approve_draft
@@ -567,15 +568,16 @@ def db_upgrade(ctx: click.Context) -> None:
 @main.command()
 @click.option(
     "--queue",
-    type=click.Choice(["all", "warnings", "news"]),
+    type=click.Choice(["all", "site", "warnings", "news"]),
     default="all",
     show_default=True,
     help="Which queue to serve; 'all' starts one worker process per queue.",
 )
-@click.option("--concurrency", type=int, help="Deliveries at once per queue (default: 16 warnings, 8 news).")
+@click.option("--concurrency", type=int, help="Tasks at once per queue (default: 4 site, 16 warnings, 8 news).")
 @click.pass_context
 def worker(ctx: click.Context, queue: str, concurrency: int | None) -> None:
-    """Run deliveries on Celery (needs redis_url): warnings and news in separate worker processes."""
+    """Run deliveries on Celery (needs redis_url): the site's work, warnings and news in separate
+    worker processes."""
     settings = _settings(ctx)
     if not settings.herold.redis_url:
         _fail(
@@ -587,13 +589,13 @@ def worker(ctx: click.Context, queue: str, concurrency: int | None) -> None:
             ctx,
             [
                 ["worker", "--queue", name, *(["--concurrency", str(concurrency)] if concurrency else [])]
-                for name in ("warnings", "news")
+                for name in QUEUES
             ],
         )
         return
 
     Herold(settings).store.migrate()
-    threads = concurrency or (16 if queue == "warnings" else 8)
+    threads = concurrency or {"site": 4, "warnings": 16}.get(queue, 8)
     worker_app(settings).worker_main([
         "--quiet",  # no banner: what a worker writes is log lines, nothing else
         "worker", "--queues", queue, "--pool", "threads", "--concurrency", str(threads),

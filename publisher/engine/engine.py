@@ -15,9 +15,10 @@ import structlog
 
 from adapters.port import Channel, ChannelContext
 from adapters.port.http import session
+from publisher.core.plan import WAVES
 from publisher.domain.announcement import Kind
 from publisher.domain.authority import Authority
-from publisher.engine.runner import Runner, TaskName
+from publisher.engine.runner import Queue, Runner, TaskName
 from publisher.engine.settings import Runtime, Settings
 from publisher.engine.store import Store
 from publisher.site.registry import channel_types, is_site
@@ -57,9 +58,12 @@ class Engine:
     def runtime(self) -> Runtime:
         return self.settings.herold
 
-    def submit(self, task: TaskName, argument: str, *, kind: str, delay: float = 0.0) -> None:
+    def submit(self, task: TaskName, argument: str, *, kind: str, delay: float = 0.0, wave: int | None = None) -> None:
+        """Queue a task. Work that never waits for a platform (the own website's publications,
+        releasing waves, putting copies on the page) has a lane of its own, so that platforms that
+        hang can hold every other thread and still not delay the next warning's page."""
         assert self.runner is not None, "the engine runs tasks once a runner is set"
-        self.runner.submit(task, argument, queue="warnings" if kind == Kind.warning else "news", delay=delay)
+        self.runner.submit(task, argument, queue=queue_for(task, kind, wave), delay=delay)
 
     # -- timings ------------------------------------------------------------------------------
 
@@ -137,3 +141,10 @@ class Engine:
                 channel.close()
             except Exception:
                 log.exception("closing a channel failed", channel=channel.id)
+
+
+def queue_for(task: TaskName, kind: str, wave: int | None = None) -> Queue:
+    """The lane a task runs in: the site's (no platform calls), else warnings' or news'."""
+    if task in {"advance", "refresh"} or (task == "deliver" and wave == WAVES.record):
+        return "site"
+    return "warnings" if kind == Kind.warning else "news"

@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 
 import structlog
 
-Queue = Literal["warnings", "news"]
+Queue = Literal["site", "warnings", "news"]
 TaskName = Literal["deliver", "advance", "refresh", "notify", "limits"]
 
 log = structlog.get_logger("herold.runner")
@@ -33,7 +33,8 @@ class Runner(Protocol):
 
 
 class EmbeddedRunner:
-    """Thread pools in this process, one per queue so routine news never delays a warning."""
+    """Thread pools in this process, one per queue: routine news never delays a warning, and
+    platforms that hang never delay the own website."""
 
     def __init__(
         self,
@@ -47,6 +48,7 @@ class EmbeddedRunner:
         self._sweep = sweep
         self._tick = tick
         self._pools: dict[Queue, ThreadPoolExecutor] = {
+            "site": ThreadPoolExecutor(max(2, workers // 4), thread_name_prefix="herold-site"),
             "warnings": ThreadPoolExecutor(workers, thread_name_prefix="herold-warnings"),
             "news": ThreadPoolExecutor(max(2, workers // 2), thread_name_prefix="herold-news"),
         }

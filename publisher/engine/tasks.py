@@ -114,7 +114,10 @@ def _advance(engine: Engine, stored: StoredAnnouncement) -> None:
                               detail={"from": Stage.scheduled.value, "to": Stage.released.value})  # fmt: skip
         engine.store.announcements.change_stage(stored, [Stage.scheduled], Stage.released, released, now=now)
 
+    waves: dict[str, int] = {}
+
     def decide(steps: list[Step]) -> tuple[Plan, datetime | None]:
+        waves.update((step.id, step.wave) for step in steps)
         decision = plan(
             steps, now=now, grace=engine.grace(kind),
             publish_at=stored.announcement.publish_at, override=stored.override_reason,
@@ -130,7 +133,7 @@ def _advance(engine: Engine, stored: StoredAnnouncement) -> None:
 
     applied = engine.store.operations.advance(stored.id, decide, now, engine.deadline(kind), entry)
     for operation_id in applied.released:
-        engine.submit("deliver", operation_id, kind=kind)
+        engine.submit("deliver", operation_id, kind=kind, wave=waves.get(operation_id))
     if applied.plan.check_again_at and not applied.plan.held_back:
         delay = max(0.0, (applied.plan.check_again_at - now).total_seconds())
         engine.submit("advance", stored.id, kind=kind, delay=delay)
@@ -161,7 +164,7 @@ def reconcile(
         engine.submit("advance", stored.id, kind=kind)
         engine.submit("refresh", stored.item_id, kind=kind)
     else:
-        engine.submit("deliver", delivery.id, kind=kind)
+        engine.submit("deliver", delivery.id, kind=kind, wave=delivery.wave)
     return []
 
 
@@ -294,7 +297,7 @@ def _attempt(engine: Engine, attempt: Attempt, now: datetime) -> None:
     except _Later as later:
         # Waiting for another operation is not an attempt: it counts neither as one nor for backoff.
         engine.store.operations.postpone(operation, now + timedelta(seconds=later.seconds), later.reason, now)
-        engine.submit("deliver", operation.id, kind=stored.announcement.kind, delay=later.seconds)
+        engine.submit("deliver", operation.id, kind=stored.announcement.kind, delay=later.seconds, wave=operation.wave)
         return
     except _HandedOff as handed:
         _handed_off(engine, stored, operation, handed.note, bound)
@@ -530,7 +533,7 @@ def _retry(engine: Engine, stored: StoredAnnouncement, operation: Operation, err
                                         ambiguous=error.ambiguous or operation.ambiguous, entry=entry)  # fmt: skip
     log.warning("delivery will be retried", delivery=operation.id, channel=operation.channel,
                 attempt=operation.attempts, reason=error.reason, retry_in=round(delay, 2))  # fmt: skip
-    engine.submit("deliver", operation.id, kind=stored.announcement.kind, delay=delay)
+    engine.submit("deliver", operation.id, kind=stored.announcement.kind, delay=delay, wave=operation.wave)
 
 
 def _give_up(
@@ -675,18 +678,18 @@ def sweep(engine: Engine, overdue: timedelta = timedelta(0), requeue_after: time
     for lost in operations.expired_leases(now):
         if operations.return_expired_lease(lost, now):
             log.warning("lease expired: delivery returned to pending", delivery=lost.id, channel=lost.channel)
-            engine.submit("deliver", lost.id, kind=lost.kind)
+            engine.submit("deliver", lost.id, kind=lost.kind, wave=lost.wave)
     due = operations.due(now - overdue, now - (requeue_after if requeue_after is not None else overdue))
     # Marked before they are queued: a worker's claim clears the mark, and must come after it.
     operations.mark_queued(due, now)
     for operation in due:
-        engine.submit("deliver", operation.id, kind=operation.kind)
+        engine.submit("deliver", operation.id, kind=operation.kind, wave=operation.wave)
     for announcement_id, kind in operations.checks_due(now - overdue):
         engine.submit("advance", announcement_id, kind=kind)
     oncall.resend_due(engine, now - overdue)
     # A warning stays pinned while it is current; once its item has expired, it is unpinned.
     for unpin in operations.unpin_expired(now, engine.deadline):
-        engine.submit("deliver", unpin.id, kind=unpin.kind)
+        engine.submit("deliver", unpin.id, kind=unpin.kind, wave=unpin.wave)
     _limits_due(engine, now)
     _hand_offs_due(engine, now)
     for authority in engine.authorities:

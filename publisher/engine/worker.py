@@ -6,7 +6,8 @@ sweep, run by ``herold beat``, puts lost work back on the queue, and compare-and
 second run a no-op. ``herold beat`` runs the sweep itself rather than scheduling it as a task:
 what repairs the queue must not wait in that queue, behind a backlog or for Redis to return.
 Warnings and news have queues of their own, served by separate worker processes, so a burst
-of routine news never delays a warning.
+of routine news never delays a warning; the own website's work has a third ("site"), so that
+platforms that hang cannot hold it up.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from publisher.engine.settings import Runtime
 
 log = structlog.get_logger("herold.worker")
 
-QUEUES: tuple[QueueName, ...] = ("warnings", "news")
+QUEUES: tuple[QueueName, ...] = ("site", "warnings", "news")
 TASKS: tuple[TaskName, ...] = ("deliver", "advance", "refresh", "notify", "limits")
 
 # How a worker process builds its engine, given its own Celery app (follow-up tasks go out
