@@ -10,7 +10,7 @@ plain words; nothing the client sends can produce a stack trace.
 import json
 import math
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -404,6 +404,15 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
 
         return await run_in_threadpool(show)
 
+    def acted(announcement_id: str, who: Caller, act: Callable[[str], list[str]]) -> AnnouncementReport:
+        """A person's step on one of their authority's announcements: 409 with the reasons if it
+        cannot be taken, else the report as it stands now."""
+        stored(announcement_id, who)
+        problems = act(f"token:{who.token_name}")
+        if problems:
+            raise ApiError(409, "; ".join(problems))
+        return own(report(herold.engine, announcement_id), who)
+
     @app.get("/api/v1/announcements/{announcement_id}", response_model=AnnouncementReport)
     def show(announcement_id: str, who: Annotated[Caller, Depends(caller)]) -> AnnouncementReport:
         return stored(announcement_id, who)
@@ -412,31 +421,22 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
     def release(
         announcement_id: str, body: ReleaseRequest, who: Annotated[Caller, Depends(caller)]
     ) -> AnnouncementReport:
-        stored(announcement_id, who)
-        problems = release_by_override(
-            herold.engine, announcement_id, body.reason, actor=f"token:{who.token_name}", source="api"
-        )
-        if problems:
-            raise ApiError(409, "; ".join(problems))
-        return own(report(herold.engine, announcement_id), who)
+        return acted(announcement_id, who, lambda actor: release_by_override(
+            herold.engine, announcement_id, body.reason, actor=actor, source="api"))  # fmt: skip
 
     @app.post("/api/v1/announcements/{announcement_id}/submit", response_model=AnnouncementReport)
     def submit_draft(announcement_id: str, who: Annotated[Caller, Depends(caller)]) -> AnnouncementReport:
         """A draft is ready: it waits for approval now."""
-        stored(announcement_id, who)
-        problems = submit(herold.engine, announcement_id, actor=f"token:{who.token_name}", source="api")
-        if problems:
-            raise ApiError(409, "; ".join(problems))
-        return own(report(herold.engine, announcement_id), who)
+        return acted(
+            announcement_id, who, lambda actor: submit(herold.engine, announcement_id, actor=actor, source="api")
+        )
 
     @app.post("/api/v1/announcements/{announcement_id}/approve", response_model=AnnouncementReport)
     def approve_draft(announcement_id: str, who: Annotated[Caller, Depends(caller)]) -> AnnouncementReport:
         """Let a draft, or one awaiting approval, go out (now, or at its publish_at)."""
-        stored(announcement_id, who)
-        problems = approve(herold.engine, announcement_id, actor=f"token:{who.token_name}", source="api")
-        if problems:
-            raise ApiError(409, "; ".join(problems))
-        return own(report(herold.engine, announcement_id), who)
+        return acted(
+            announcement_id, who, lambda actor: approve(herold.engine, announcement_id, actor=actor, source="api")
+        )
 
     @app.post("/api/v1/announcements/{announcement_id}/channels/{channel}/confirm",
               response_model=AnnouncementReport)  # fmt: skip
@@ -447,12 +447,9 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
         body: ConfirmRequest | None = None,
     ) -> AnnouncementReport:
         """A person posted a hand-off: done, at ``url`` if given (shown on the item page)."""
-        stored(announcement_id, who)
         url = body.url if body else None
-        problems = confirm(herold.engine, announcement_id, channel, url, actor=f"token:{who.token_name}", source="api")
-        if problems:
-            raise ApiError(409, "; ".join(problems))
-        return own(report(herold.engine, announcement_id), who)
+        return acted(announcement_id, who, lambda actor: confirm(
+            herold.engine, announcement_id, channel, url, actor=actor, source="api"))  # fmt: skip
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:
