@@ -186,3 +186,33 @@ def journal() -> Iterator[Journal]:
     """The fake channel types, registered for this test, and what they were asked to do."""
     with registered() as journal:
         yield journal
+
+
+def herold_toml(
+    *,
+    base_url: str = "https://www.lk-beispiel.de/",
+    channels: str = "",
+    herold: str = 'grace_warning_seconds = 0.2\ngrace_news_seconds = 0.2\nlog_level = "warning"',
+    languages: str = '["de"]',
+) -> str:
+    """A config file as an operator writes one: data in ./var, the example authority with its
+    website, and whatever further ``channels`` (TOML tables) and ``herold`` keys a test needs."""
+    return f"""
+[herold]
+data_dir = "var"
+log_format = "console"
+{herold}
+
+[[authorities]]
+slug = "lk-beispiel"
+name = "Landkreis Beispiel"
+base_url = "{base_url}"
+impressum_url = "https://www.lk-beispiel.de/impressum"
+privacy_url = "https://www.lk-beispiel.de/datenschutz"
+languages = {languages}
+
+  [[authorities.channels]]
+  id = "website"
+  type = "website"
+{channels}
+"""

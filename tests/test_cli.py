@@ -18,36 +18,16 @@ from sqlalchemy import select, update
 
 from publisher.edges.cli import main
 
-from conftest import ROOT, forget_cached, news, warning
+from conftest import ROOT, forget_cached, herold_toml, news, warning
 from services import free_port, wait_until_serving
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.*"))
-
-CONFIG = """
-[herold]
-data_dir = "var"
-grace_warning_seconds = 0.2
-grace_news_seconds = 0.2
-log_format = "console"
-log_level = "warning"
-
-[[authorities]]
-slug = "lk-beispiel"
-name = "Landkreis Beispiel"
-base_url = "{base_url}"
-impressum_url = "https://www.lk-beispiel.de/impressum"
-privacy_url = "https://www.lk-beispiel.de/datenschutz"
-
-  [[authorities.channels]]
-  id = "website"
-  type = "website"
-"""
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "herold.toml"
-    path.write_text(CONFIG.format(base_url="https://www.lk-beispiel.de/"), encoding="utf-8")
+    path.write_text(herold_toml(), encoding="utf-8")
     return path
 
 
@@ -168,7 +148,7 @@ def test_make_run_serves_the_site_and_publish_wait_puts_the_item_online(tmp_path
     """The README's first steps, end to end, with real processes and HTTP."""
     port = free_port()
     config = tmp_path / "herold.toml"
-    config.write_text(CONFIG.format(base_url=f"http://127.0.0.1:{port}/"), encoding="utf-8")
+    config.write_text(herold_toml(base_url=f"http://127.0.0.1:{port}/"), encoding="utf-8")
     env = {**os.environ, "HEROLD_CONFIG": str(config), "HEROLD_LISTEN": f"127.0.0.1:{port}"}
     command = [sys.executable, "-m", "publisher"]
     server = subprocess.Popen([*command, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

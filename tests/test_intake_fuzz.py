@@ -39,7 +39,7 @@ from publisher.engine import tasks
 from publisher.engine.report import report, table
 from publisher.engine.schema import AnnouncementRow
 
-from conftest import HeroldFactory, SettingsFactory, news, warning
+from conftest import HeroldFactory, SettingsFactory, herold_toml, news, warning
 from helpers import png
 
 EXAMPLES = {"api": 2_000, "api-postgresql": 300, "cli": 300}
@@ -231,30 +231,15 @@ by_hand = st.fixed_dictionaries(
 )  # fmt: skip
 
 
-CLI_CONFIG = """
-[herold]
-data_dir = "var"
-log_format = "console"
-log_level = "error"
-
-[[authorities]]
-slug = "lk-beispiel"
-name = "Landkreis Beispiel"
-base_url = "https://www.lk-beispiel.de/warnungen/"
-impressum_url = "https://www.lk-beispiel.de/impressum"
-privacy_url = "https://www.lk-beispiel.de/datenschutz"
-languages = ["de", "en"]
-
-  [[authorities.channels]]
-  id = "website"
-  type = "website"
-"""
-
-
 @pytest.fixture
 def cli_config(tmp_path: Path) -> Path:
     config = tmp_path / "herold.toml"
-    config.write_text(CLI_CONFIG, encoding="utf-8")
+    config.write_text(
+        herold_toml(
+            base_url="https://www.lk-beispiel.de/warnungen/", herold='log_level = "error"', languages='["de", "en"]'
+        ),
+        encoding="utf-8",
+    )
     return config
 
 

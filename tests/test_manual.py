@@ -14,7 +14,7 @@ from adapters.manual import Manual
 from publisher.domain.records import Variant
 from publisher.edges.cli import main
 
-from conftest import ROOT
+from conftest import ROOT, herold_toml
 from kit import ChannelCase, ChannelContract
 
 # -- the contract every channel keeps --------------------------------------------------------------
@@ -39,24 +39,7 @@ class TestManualContract(ChannelContract):
 
 # -- from the press office's side: publish, see what waits, post by hand, confirm ------------------
 
-CONFIG = """
-[herold]
-data_dir = "var"
-grace_warning_seconds = 0.2
-grace_news_seconds = 0.2
-log_format = "console"
-log_level = "warning"
-
-[[authorities]]
-slug = "lk-beispiel"
-name = "Landkreis Beispiel"
-base_url = "https://www.lk-beispiel.de/"
-impressum_url = "https://www.lk-beispiel.de/impressum"
-privacy_url = "https://www.lk-beispiel.de/datenschutz"
-
-  [[authorities.channels]]
-  id = "website"
-  type = "website"
+CHANNELS = """
   lists_every_seconds = 0
 
   [[authorities.channels]]
@@ -70,7 +53,7 @@ WHATSAPP_POST = "https://whatsapp.com/channel/0029VaLkBeispiel/42"
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     path = tmp_path / "herold.toml"
-    path.write_text(CONFIG, encoding="utf-8")
+    path.write_text(herold_toml(channels=CHANNELS), encoding="utf-8")
     return path
 
 
