@@ -402,3 +402,20 @@ def test_a_draft_is_published_when_approved(config: Path, tmp_path: Path) -> Non
     assert approved.exit_code == 0, approved.output
     assert "Status: PUBLISHED" in approved.output
     assert herold(config, "approve", announcement_id).exit_code == 1
+
+
+@pytest.mark.parametrize(("queue", "consumes"), [("warnings", "warnings,site"), ("news", "news"), ("site", "site")])
+def test_a_warnings_worker_also_takes_the_site_s_work_so_older_set_ups_keep_publishing(
+    config: Path, monkeypatch: pytest.MonkeyPatch, queue: str, consumes: str
+) -> None:
+    started: list[list[str]] = []
+
+    class Recorded:
+        def worker_main(self, argv: list[str]) -> None:
+            started.append(argv)
+
+    monkeypatch.setenv("HEROLD_REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr("publisher.edges.cli.worker_app", lambda settings: Recorded())
+    assert herold(config, "worker", "--queue", queue).exit_code == 0
+    [argv] = started
+    assert argv[argv.index("--queues") + 1] == consumes

@@ -596,9 +596,13 @@ def worker(ctx: click.Context, queue: str, concurrency: int | None) -> None:
 
     Herold(settings).store.migrate()
     threads = concurrency or {"site": 4, "warnings": 16}.get(queue, 8)
+    # A warnings worker also takes the site's work whenever it has a thread free: a set-up from
+    # before the site queue existed (workers for warnings and news only) keeps publishing, and the
+    # site's own worker keeps pages moving while platforms hold every warnings thread.
+    queues = "warnings,site" if queue == "warnings" else queue
     worker_app(settings).worker_main([
         "--quiet",  # no banner: what a worker writes is log lines, nothing else
-        "worker", "--queues", queue, "--pool", "threads", "--concurrency", str(threads),
+        "worker", "--queues", queues, "--pool", "threads", "--concurrency", str(threads),
         "--hostname", f"{queue}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat",
         "--loglevel", settings.herold.log_level.upper(),
     ])  # fmt: skip
