@@ -513,3 +513,14 @@ def test_on_call_contacts_need_a_safe_way_to_reach_them(
     herold: dict[str, Any], oncall: dict[str, Any], expected: tuple[str, str]
 ) -> None:
     assert problems(config(authority(oncall=oncall), **herold), env={"HEROLD_SMTP": "geheim"}) == [expected]
+
+
+def test_a_channel_named_like_the_on_call_hook_never_gets_its_signing_secret() -> None:
+    whsec = "whsec_" + "A" * 43
+    raw = config(authority(
+        channels=[{"id": "website", "type": "website"},
+                  {"id": "oncall", "type": "webhook", "url": "https://radio.example.de/h", "secret_env": "RADIO"}],
+        oncall={"webhook_url": "https://leitstelle.example.de/alarm", "webhook_secret_env": "ALARM"},
+    ))  # fmt: skip
+    settings = settings_from(raw, {"RADIO": whsec, "ALARM": "whsec_" + "B" * 43}, base=ROOT)
+    assert settings.secrets_of("lk-beispiel", "oncall") == {"secret": whsec}

@@ -24,7 +24,7 @@ from pydantic import SecretStr, ValidationError
 from publisher.domain.authority import Authority, ChannelConfig
 from publisher.domain.capabilities import Wave
 from publisher.domain.problems import InvalidInput, Problem, from_validation_error
-from publisher.engine.settings import Runtime, Settings
+from publisher.engine.settings import ONCALL, Runtime, Settings
 from publisher.site.registry import channel_types
 
 __all__ = ["ConfigError", "Runtime", "Settings", "config_path", "load_settings", "settings_from"]
@@ -182,7 +182,7 @@ def _check_authority(
         problems.append(Problem(field=f"{where}.oncall.webhook_secret_env", message="is required with webhook_url"))
     if secret_env:
         problems += _secret(env, secret_env, f"{where}.oncall.webhook_secret_env",
-                            f"{authority.slug}/oncall/webhook_secret", secrets)  # fmt: skip
+                            f"{authority.slug}/{ONCALL}/webhook_secret", secrets)  # fmt: skip
     return problems
 
 

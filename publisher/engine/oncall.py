@@ -22,6 +22,7 @@ import structlog
 from adapters.port import signing
 from publisher.engine.engine import Engine
 from publisher.engine.schema import NotificationRow
+from publisher.engine.settings import ONCALL
 
 log = structlog.get_logger("herold.oncall")
 
@@ -119,7 +120,7 @@ def _webhook(engine: Engine, notification: NotificationRow) -> None:
         "data": {"subject": notification.subject, "text": notification.body, **notification.payload},
     }
     data = signing.body(payload)
-    secret = engine.settings.secret(notification.authority, "oncall", "webhook_secret")
+    secret = engine.settings.secret(notification.authority, ONCALL, "webhook_secret")
     response = engine.http.post(
         notification.target, data=data.encode(), headers=signing.headers(secret, notification.id, engine.clock(), data),
         timeout=(runtime.http_connect_timeout, runtime.http_read_timeout), allow_redirects=False,

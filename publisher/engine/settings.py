@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from publisher.domain.authority import Authority
 
+# The owner of the on-call webhook's secret: not a valid channel id, so no channel ever gets it.
+ONCALL = "@oncall"
+
 
 class Runtime(BaseModel):
     """The ``[herold]`` section."""
@@ -73,6 +76,7 @@ class Settings(BaseModel):
         raise KeyError(slug)
 
     def secret(self, authority: str, owner: str, key: str) -> str:
+        """One secret by its owner: a channel's id, or ONCALL (which no channel id can be)."""
         return self.secrets[f"{authority}/{owner}/{key}"].get_secret_value()
 
     def secrets_of(self, authority: str, owner: str) -> dict[str, str]:
