@@ -15,6 +15,7 @@ import copy
 import io
 import json
 import logging
+import os
 import select
 import socket
 import subprocess
@@ -723,6 +724,17 @@ def test_a_preview_shows_each_variant_with_its_count_and_stores_nothing(
     invalid = client.post("/api/v1/previews", json=warning(headline=""), headers=auth)
     assert invalid.status_code == 422 and invalid.json()["problems"][0]["field"] == "headline"
     assert client.post("/api/v1/previews", json=warning()).status_code == 401
+
+
+def test_a_preview_takes_the_same_photo_a_new_announcement_takes(client: TestClient, auth: dict[str, str]) -> None:
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (200, 200), os.urandom(200 * 200 * 3)).save(buffer, "PNG")  # noise: ~120 KB
+    photo = {"data": base64.b64encode(buffer.getvalue()).decode(), "alt": "Lageplan des Sperrgebiets"}
+    assert len(photo["data"]) > 64 * 1024
+
+    preview = client.post("/api/v1/previews", json=warning(media=[photo]), headers=auth)
+    accepted = client.post(ANNOUNCEMENTS, json=warning(media=[photo]), headers=auth)
+    assert (preview.status_code, accepted.status_code) == (200, 201)
 
 
 def test_a_hand_off_is_confirmed_through_the_api_with_the_post_s_address(

@@ -180,7 +180,8 @@ class BodyLimit:
 
     @staticmethod
     def limit_for(scope: Scope) -> int:
-        return LIMITS.body_bytes if scope.get("path") == "/api/v1/announcements" else SMALL_BODY
+        # A new announcement and its preview may carry images; nothing else is more than a line or two.
+        return LIMITS.body_bytes if scope.get("path") in LARGE_BODIES else SMALL_BODY
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -206,6 +207,9 @@ class BodyLimit:
 
 async def _answer(scope: Scope, receive: Receive, send: Send, status: int, error: str, **headers: str) -> None:
     await JSONResponse({"error": error}, status_code=status, headers=headers)(scope, receive, send)
+
+
+LARGE_BODIES = frozenset({"/api/v1/announcements", "/api/v1/previews"})
 
 
 class Contained:
