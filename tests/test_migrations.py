@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
@@ -11,12 +12,13 @@ from sqlalchemy import text
 
 from publisher.domain.announcement import parse_announcement
 from publisher.domain.records import Action, OperationState
+from publisher.edges.wiring import Herold
 from publisher.engine.schema import Base
 from publisher.engine.store import Store
 from publisher.engine.store.database import migrate
 from publisher.engine.store.documents import readable
 
-from conftest import warning
+from conftest import SettingsFactory, news, publish, warning
 
 AT = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
@@ -92,3 +94,32 @@ def test_the_migrations_build_exactly_the_schema_the_code_declares(database_url:
         assert differences == []
     finally:
         store.dispose()
+
+
+def test_a_site_from_before_sites_kept_a_record_keeps_everything_it_published(
+    make_settings: SettingsFactory,
+) -> None:
+    settings = make_settings()
+    before = Herold(settings)
+    before.start()
+    alert = publish(before, warning())
+    publish(before, news(headline="Bürgerbüro geschlossen"))
+    site = before.site("lk-beispiel")
+    before.stop()
+    shutil.rmtree(site.record.folder)  # what an installation from before the record looks like
+
+    after = Herold(settings)
+    after.start()
+    try:
+        publish(after, warning(msg_type="update", references=alert, headline="Sperrgebiet erweitert"))
+        publish(after, news(headline="Neue Öffnungszeiten"))
+    finally:
+        after.stop()
+
+    index = (site.directory / "index.html").read_text(encoding="utf-8")
+    assert "Fliegerbombe in der Altstadt" in index or "Sperrgebiet erweitert" in index, "the warning is still current"
+    feed = (site.directory / "atom.xml").read_text(encoding="utf-8")
+    for headline in ("Bürgerbüro geschlossen", "Neue Öffnungszeiten", "Sperrgebiet erweitert"):
+        assert headline in feed
+    page = next(site.directory.glob("**/fliegerbombe-in-der-altstadt-*/index.html")).read_text(encoding="utf-8")
+    assert "Fliegerbombe in der Altstadt" in page and "Sperrgebiet erweitert" in page, "the alert stays on its page"

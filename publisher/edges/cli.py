@@ -104,7 +104,7 @@ def _herold(ctx: click.Context, start: bool = True) -> Iterator[Any]:
     if start:
         herold.start()
     else:
-        herold.store.migrate()
+        herold.migrate()
     try:
         yield herold
     finally:
@@ -594,7 +594,7 @@ def worker(ctx: click.Context, queue: str, concurrency: int | None) -> None:
         )
         return
 
-    Herold(settings).store.migrate()
+    Herold(settings).migrate()
     threads = concurrency or {"site": 4, "warnings": 16}.get(queue, 8)
     # A warnings worker also takes the site's work whenever it has a thread free: a set-up from
     # before the site queue existed (workers for warnings and news only) keeps publishing, and the
@@ -618,7 +618,7 @@ def beat(ctx: click.Context) -> None:
     if not settings.herold.redis_url:
         _fail("herold beat needs herold.redis_url (or HEROLD_REDIS_URL); in-process, herold serve sweeps itself.")
     herold = Herold(settings)
-    herold.store.migrate()
+    herold.migrate()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())

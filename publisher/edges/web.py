@@ -459,7 +459,7 @@ def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    herold.store.migrate()  # the first page is built below, before the server starts
+    herold.migrate()  # the first page is built below, before the server starts
     sites = []
     for authority in herold.settings.authorities:
         site = herold.site(authority.slug)

@@ -82,8 +82,18 @@ class Herold:
     def embedded(self) -> bool:
         return isinstance(self.engine.runner, EmbeddedRunner)
 
-    def start(self) -> None:
+    def migrate(self) -> None:
+        """Bring the database schema up to date, and give every built-in site its record: one
+        written by a Herold from before sites kept a record of their own would otherwise list only
+        what is published from now on (the database holds all of it, so the record is rebuilt)."""
         self.store.migrate()
+        for authority in self.settings.authorities:
+            # Pages but no record: an installation from before; a new one has neither yet.
+            if any(site.directory.exists() and not site.record.folder.exists() for site in self.sites(authority.slug)):
+                tasks.rebuild(self.engine, authority.slug)
+
+    def start(self) -> None:
+        self.migrate()
         self.runner.start()
 
     def stop(self) -> None:
