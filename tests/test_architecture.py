@@ -26,4 +26,4 @@ def test_every_layer_named_in_the_contracts_exists() -> None:
     for layer in ("publisher.edges", "publisher.sources", "publisher.engine", "publisher.site", "publisher.core",
                   "publisher.domain", "adapters.port"):  # fmt: skip
         assert (ROOT / layer.replace(".", "/") / "__init__.py").exists(), layer
-        assert layer.split(".port")[0] in contracts
+        assert f'"{layer.removesuffix(".port")}"' in contracts, f"{layer} is in no contract"

@@ -46,6 +46,8 @@ from adapters.port import (
     CredentialsError,
     DeliveryError,
     HandOff,
+    Idempotency,
+    Lookup,
     PermanentError,
     Post,
     TransientError,
@@ -214,6 +216,8 @@ class ChannelContract:
         for name, ability in ABILITIES.items():
             declared = getattr(self.case.kind.capabilities, name)
             assert declared == issubclass(self.case.kind, ability), f"capabilities.{name} says {declared}"
+        if self.case.kind.capabilities.idempotency is Idempotency.lookup:
+            assert issubclass(self.case.kind, Lookup), "exactly once by looking up needs find()"
 
     def test_a_post_that_went_out_gives_a_receipt_with_the_platform_s_id(self, double: Receiver, media: Path) -> None:
         self.needs_network()
