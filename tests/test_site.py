@@ -3,15 +3,22 @@ and the pages it writes from the record (without a database or an engine)."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
+from feedgen.feed import FeedGenerator
 
-from publisher.domain.announcement import parse_announcement
-from publisher.site import record
-from publisher.site.model import Copy, Entry, Publication
+from publisher.core.templates import TEMPLATES
+from publisher.domain.announcement import STORED, parse_announcement
+from publisher.domain.text import xml_safe
+from publisher.site import record, website
+from publisher.site.model import Copy, Entry, Item, Publication
 from publisher.site.website import Site
 
 from conftest import SettingsFactory, news, warning
@@ -132,3 +139,226 @@ def test_a_rebuild_starts_the_record_afresh_from_what_the_engine_says(site: Site
 
     assert listed(site.directory / "index.html") == ["Meldung Nummer 2"]
     assert site.record.item(publication(1).item_id) is None
+
+
+# -- what the lists keep of each item (its views) ------------------------------------------------------
+
+
+def follow_up(number: int, of: Publication, msg_type: str = "update") -> Publication:
+    document = warning(
+        msg_type=msg_type, references=of.entry.id, headline=f"Meldung Nummer {number}", severity=None,
+        category=None, event=None, area=None, instruction=None, hashtags=None,
+    )  # fmt: skip
+    entry_id = f"{number:08d}-0000-4000-8000-000000000000"
+    return Publication(
+        item_id=of.item_id, item_path=of.item_path, item_month=of.item_month,
+        entry=Entry(id=entry_id, announcement=parse_announcement(document), variant_text=f"Text {number}",
+                    published=NOW + timedelta(minutes=number)),
+    )  # fmt: skip
+
+
+def items_read(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the items read from the record's files from now on."""
+    read: list[str] = []
+    parse = record._item
+
+    def counted(document: dict[str, Any]) -> Item:
+        read.append(document["id"])
+        return parse(document)
+
+    monkeypatch.setattr(record, "_item", counted)
+    return read
+
+
+def published_files(site: Site) -> dict[str, bytes]:
+    return {p.relative_to(site.directory).as_posix(): p.read_bytes() for p in site.directory.rglob("*") if p.is_file()}
+
+
+def restarted(site: Site) -> Site:
+    """The same site in a process that has just started: nothing parsed or rendered yet."""
+    with record._parsed_lock:
+        record._parsed.clear()
+    website._rows.clear()
+    return Site(site.config, site.authority, clock=site.clock, data_dir=site.data_dir, templates=site.templates)
+
+
+def feeds_by_feedgen(site: Site, entries: list[tuple[Item, Entry]]) -> tuple[bytes, bytes, str]:
+    """The feeds as feedgen writes them whole (how the site wrote them before it kept each entry's part)."""
+    language = site.authority.language
+    updated = entries[0][1].published if entries else datetime(2000, 1, 1).astimezone()
+    title = f"{site.authority.name}: Warnungen und Meldungen"
+    feed = FeedGenerator()
+    feed.id(site.url())
+    feed.title(title)
+    feed.author({"name": site.authority.name, "uri": site.url()})
+    feed.link(href=site.url(), rel="alternate")
+    feed.link(href=site.url("atom.xml"), rel="self")
+    feed.language(language)
+    feed.description(title)
+    feed.updated(updated)
+    feed.lastBuildDate(updated)
+    for item, entry in reversed(entries):
+        added = feed.add_entry()
+        added.id(f"urn:uuid:{entry.id}")
+        added.guid(f"urn:uuid:{entry.id}", permalink=False)
+        added.title(xml_safe(site._title(entry)))
+        added.link(href=f"{site.url(item.path)}#m-{entry.id[:8]}", rel="alternate")
+        added.published(entry.published)
+        added.updated(entry.published)
+        added.description(xml_safe(entry.variant_text))
+        added.author({"name": site.authority.name})
+        if entry.announcement.category:
+            added.category(term=entry.announcement.category.value)
+    atom = feed.atom_str(pretty=True)
+    feed.link([{"href": site.url("rss.xml"), "rel": "self"}, {"href": site.url(), "rel": "alternate"}], replace=True)
+    rss = feed.rss_str(pretty=True)
+    items = [
+        {
+            "id": f"urn:uuid:{entry.id}", "url": f"{site.url(item.path)}#m-{entry.id[:8]}", "title": site._title(entry),
+            "content_text": entry.variant_text, "date_published": entry.published.isoformat(),
+            "language": entry.announcement.language or language,
+            "tags": [t for t in (entry.announcement.kind.value, entry.announcement.msg_type.value,
+                                 entry.announcement.category and entry.announcement.category.value) if t],
+        }
+        for item, entry in entries
+    ]  # fmt: skip
+    document = {
+        "version": "https://jsonfeed.org/version/1.1", "title": title, "home_page_url": site.url(),
+        "feed_url": site.url("feed.json"), "language": language,
+        "authors": [{"name": site.authority.name, "url": site.url()}], "items": items,
+    }  # fmt: skip
+    return atom, rss, json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def test_the_feeds_put_together_from_each_entry_s_part_are_what_feedgen_writes_whole(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def feeds() -> tuple[bytes, bytes, str]:
+        folder = site.directory
+        return (folder / "atom.xml").read_bytes(), (folder / "rss.xml").read_bytes(), (folder / "feed.json").read_text()
+
+    site.render_all()
+    assert feeds() == feeds_by_feedgen(site, []), "a site without entries"
+    monkeypatch.setattr(record, "RECENT_KEPT", 6)
+    alert = publication(1, kind="warning")
+    site.publish(alert)
+    site.publish(publication(2))
+    english = warning(language="en", headline='Bomb & "blast" <area>', category="fire", severity="extreme")
+    site.publish(Publication("3", "2026/11/bomb/", "2026-11", Entry(
+        "00000003-0000-4000-8000-000000000000", parse_announcement(english), "A <b>text</b> & more",
+        NOW + timedelta(minutes=3))))  # fmt: skip
+    stored = news(headline="Alte Meldung\x1b[31m mit Steuerzeichen\x07")
+    site.publish(Publication("4", "2026/11/alt/", "2026-11", Entry(
+        "00000004-0000-4000-8000-000000000000", parse_announcement(stored, STORED), "Text \x1b mit \x0c Zeichen",
+        NOW + timedelta(minutes=4))))  # fmt: skip
+    site.publish(follow_up(5, alert))
+    assert feeds() == feeds_by_feedgen(site, site.record.recent())
+
+    for number in range(6, 10):  # the oldest entries leave the feeds
+        site.publish(publication(number))
+        assert feeds() == feeds_by_feedgen(site, site.record.recent())
+    assert len(site.record.recent()) == 6
+
+
+def build(site: Site) -> tuple[list[Publication], dict[str, dict[str, list[Copy]]]]:
+    """Items over several pages of their month's archive, with follow-ups and copies elsewhere (one
+    month: the archive pages of a month an item does not touch are not rewritten for it)."""
+    published: list[Publication] = []
+    copies: dict[str, dict[str, list[Copy]]] = {}
+    for number in range(1, 8):
+        published.append(publication(number, kind="warning" if number % 2 else "news"))
+        site.publish(published[-1])
+    published.append(publication(8, kind="warning"))
+    site.publish(published[-1])
+    for number, of, msg_type in ((9, published[0], "update"), (10, published[2], "cancel")):
+        published.append(follow_up(number, of, msg_type))
+        site.publish(published[-1])
+    for number, of in ((11, published[0]), (12, published[4])):
+        copy = [Copy("fediverse", "mastodon", f"https://social.example/@lkb/{number}")]
+        copies[of.item_id] = {of.entry.id: copy}
+        site.copies(of.item_id, {of.entry.id: copy})
+    return published, copies
+
+
+def test_after_copies_follow_ups_and_a_restart_one_more_item_reads_no_other_and_the_site_is_as_rebuilt(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(record, "PAGE_SIZE", 3)
+    published, copies = build(site)
+    site = restarted(site)
+    read = items_read(monkeypatch)
+
+    published.append(publication(13, kind="warning"))
+    site.publish(published[-1])
+
+    assert read == [], "the lists read items they keep rows of"
+    incremental = published_files(site)
+    site.rebuild(published, copies)
+    assert published_files(site) == incremental
+    assert listed(site.directory / "index.html")[:2] == ["Meldung Nummer 13", "Aktualisierung: Meldung Nummer 9"]
+
+
+def test_a_record_kept_before_the_lists_kept_views_is_read_and_brought_up_to_date(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(record, "PAGE_SIZE", 3)
+    published, copies = build(site)
+    folder = site.record.folder
+    lists = json.loads((folder / "lists.json").read_text())
+    old = {"warnings": [row[:2] for row in lists["warnings"]], "news": [row[:2] for row in lists["news"]],
+           "recent": [row[:3] for row in lists["recent"]]}  # fmt: skip
+    (folder / "lists.json").write_text(json.dumps(old))
+    for page in (folder / "pages").rglob("*.json"):
+        page.write_text(json.dumps([row[0] for row in json.loads(page.read_text())["rows"]]))
+    site = restarted(site)
+
+    published.append(publication(13, kind="warning"))
+    site.publish(published[-1])
+    site = restarted(site)  # what the first rewrite made of the old record was kept:
+    read = items_read(monkeypatch)
+    published.append(follow_up(14, published[7]))  # on the page rewritten above (one more item would start a page)
+    site.publish(published[-1])
+
+    assert read == [published[7].item_id], "only the item that changed is read"
+    incremental = published_files(site)
+    site.rebuild(published, copies)
+    assert published_files(site) == incremental
+
+
+@pytest.fixture
+def own_templates(tmp_path: Path) -> Path:
+    folder = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, folder)
+    return folder
+
+
+def test_a_row_template_that_uses_the_root_otherwise_than_as_a_prefix_is_rendered_for_each_list(
+    site: Site, own_templates: Path
+) -> None:
+    row = own_templates / "site" / "_list_item.html.j2"
+    row.write_text(row.read_text().replace("{{ root }}{{ item.path }}", "{{ root or './' }}{{ item.path }}"))
+    lists = own_templates / "site" / "_list.html.j2"  # a list template that asks the items themselves
+    lists.write_text(lists.read_text().replace("{{ row(item) }}", "<!-- {{ item.path }} -->{{ row(item) }}"))
+    site = Site(site.config, site.authority, clock=site.clock, data_dir=site.data_dir, templates=own_templates)
+
+    site.publish(publication(1, kind="warning"))
+    site.publish(publication(2))
+
+    index = (site.directory / "index.html").read_text(encoding="utf-8")
+    archive = (site.directory / "archive" / "2026-11" / "index.html").read_text(encoding="utf-8")
+    assert '<!-- 2026/11/meldung-1/ --><li class="item">\n<a href="./2026/11/meldung-1/">' in index
+    assert '<!-- 2026/11/meldung-2/ --><li class="item">\n<a href="../../2026/11/meldung-2/">' in archive
+
+
+def test_rows_kept_from_a_row_template_that_has_changed_since_are_made_anew(site: Site, own_templates: Path) -> None:
+    site = Site(site.config, site.authority, clock=site.clock, data_dir=site.data_dir, templates=own_templates)
+    site.publish(publication(1))
+    row = own_templates / "site" / "_list_item.html.j2"
+    row.write_text(row.read_text().replace('<li class="item">', '<li class="item neu">'))
+    later = row.stat().st_mtime + 5
+    os.utime(row, (later, later))  # as a person editing it a moment later
+
+    site.publish(publication(2))
+
+    index = (site.directory / "index.html").read_text(encoding="utf-8")
+    assert index.count('<li class="item neu">') == 2

@@ -88,8 +88,12 @@ class Herold:
         what is published from now on (the database holds all of it, so the record is rebuilt)."""
         self.store.migrate()
         for authority in self.settings.authorities:
-            # Pages but no record: an installation from before; a new one has neither yet.
-            if any(site.directory.exists() and not site.record.folder.exists() for site in self.sites(authority.slug)):
+            # Pages but no record: an installation from before; a new one has neither yet. A site
+            # whose directory is unsafe (it would publish Herold's own data) is never written.
+            if any(
+                site.directory.exists() and not site.record.folder.exists() and not site.check()
+                for site in self.sites(authority.slug)
+            ):
                 tasks.rebuild(self.engine, authority.slug)
 
     def start(self) -> None:

@@ -8,13 +8,22 @@ publishing one more item costs the same with ten items on the site as with ten t
 - ``items/<id>.json``: an item with its entries and the copies elsewhere, and its place in its
   month (``seq``, counted from 0 in the order items arrive);
 - ``months.json``: how many items each month has;
-- ``pages/<month>/<n>.json``: the ids of a month's items ``PAGE_SIZE * (n-1)`` to ``PAGE_SIZE * n - 1``
-  (pages are counted from the oldest, so a new item only ever changes the last page);
-- ``lists.json``: the most recent warning and news items and feed entries.
+- ``pages/<month>/<n>.json``: the rows of a month's items ``PAGE_SIZE * (n-1)`` to
+  ``PAGE_SIZE * n - 1`` (pages are counted from the oldest, so a new item only ever changes the
+  last page);
+- ``lists.json``: the rows of the most recent warning and news items and feed entries.
+
+A row keeps, beside the item's id, what the site needs to show it there (its *view*: whether a
+warning is current, the rendered list row, the rendered feed entry; see `Views`), made once when
+the item changes, and the stamp (modification time and size) of the item's file it was made
+from. So rewriting a list reads no item: it looks at the files of the items it shows, and only an
+item whose file changed otherwise (damaged, edited by hand) is read again, as it is now, and its
+view made anew (or the item left out if it cannot be read). Views made with other templates,
+settings or versions (`Views.fingerprint`) are made anew as well.
 
 Callers hold the site's lock while they change the record. Files are replaced whole (a reader
-never sees half of one), and an item read once is kept parsed in this process until its file
-changes.
+never sees half of one), and an item or a list read once is kept parsed in this process until
+its file changes.
 """
 
 from __future__ import annotations
@@ -23,11 +32,11 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from pydantic import ValidationError
@@ -42,9 +51,51 @@ RECENT_KEPT = 50  # entries in the feeds
 
 log = structlog.get_logger("herold.site")
 
-_parsed: dict[Path, tuple[int, int, Item]] = {}  # file -> (mtime_ns, size, item)
+# Items: file -> (mtime_ns, size, item); lists and pages: file -> (-1, -1, (its bytes, parsed)).
+_parsed: dict[Path, tuple[int, int, Any]] = {}
 _parsed_lock = threading.Lock()
 _reported: set[Path] = set()
+
+Stamp = list[int]  # [mtime_ns, size] of an item's file, as a row was made from it
+View = Mapping[str, Any]
+
+
+class Views(Protocol):
+    """What the site keeps in its record to show an item in a list, or an entry in the feeds,
+    without reading the item again. Views are JSON values, made once per state of an item."""
+
+    def fingerprint(self) -> str:
+        """Differs whenever a view made before may no longer be what would be made now."""
+        ...
+
+    def item_view(self, item: Item) -> dict[str, Any]:
+        """How the start page and the archive show an item."""
+        ...
+
+    def entry_view(self, item: Item, entry: Entry) -> dict[str, Any]:
+        """How the feeds show an entry."""
+        ...
+
+    def current(self) -> Callable[[View], bool]:
+        """Whether an item's view says it is a current warning (shown on the start page), now."""
+        ...
+
+
+@dataclass(frozen=True)
+class Listed:
+    """An item as a list shows it (in the feeds: one of its entries), with its view as it is now."""
+
+    item_id: str
+    view: View
+    published: str = ""  # ISO time of the entry (feeds) or of the item's latest entry (start page)
+    entry_id: str = ""
+
+
+@dataclass(frozen=True)
+class Lists:
+    warnings: list[Listed]  # current warnings only, latest activity first
+    news: list[Listed]
+    recent: list[Listed]  # the feeds' entries, newest first
 
 
 def page_of(item: Item) -> int:
@@ -53,17 +104,20 @@ def page_of(item: Item) -> int:
 
 
 class SiteRecord:
-    def __init__(self, folder: Path, authority: str) -> None:
-        self.folder, self.authority = folder, authority
+    def __init__(self, folder: Path, authority: str, views: Views) -> None:
+        self.folder, self.authority, self.views = folder, authority, views
+        self._item_files = f"{folder}/items/"
 
     # -- changing it (under the site's lock) -------------------------------------------------------
 
-    def publish(self, publication: Publication) -> tuple[Item, list[int]]:
+    def publish(self, publication: Publication, *, views: bool = True) -> tuple[Item, list[int]]:
         """Add (or replace) an entry of an item; a new item takes the next place in its month.
         Returns the item and the pages of its month's archive that change (a new page also
-        changes the one before, which gains a link to it)."""
+        changes the one before, which gains a link to it). ``views=False`` (a rebuild) leaves the
+        views to be made when a list shows the item."""
         entry = publication.entry
         item = self.item(publication.item_id)
+        counts: dict[str, Any] | None = None
         pages: list[int]
         if item is None:
             counts = self._read("months.json", {})
@@ -71,9 +125,6 @@ class SiteRecord:
             item = Item(id=publication.item_id, authority=self.authority, path=publication.item_path,
                         month=publication.item_month, entries=(), seq=seq)  # fmt: skip
             number = page_of(item)
-            page = self._read(f"pages/{item.month}/{number}.json", [])
-            self._write(f"pages/{item.month}/{number}.json", [*page, item.id])
-            self._write("months.json", counts | {item.month: seq + 1})
             pages = [number - 1, number] if seq % PAGE_SIZE == 0 and number > 1 else [number]
         else:
             pages = [page_of(item)]
@@ -85,13 +136,25 @@ class SiteRecord:
         at = sum(1 for e in entries if e.published <= entry.published)
         entries.insert(at, entry)
         item = replace(item, entries=tuple(entries))
-        self._save(item)
-        self._listed(item, entry)
+        item_view, entry_view = self._views(item, entry) if views else (None, None)
+        # The item's file is written first and put in place last, after its page and its month's
+        # count: its rows carry its stamp.
+        target, partial, stamp = self._prepare(f"items/{item.id}.json", _document(item))
+        try:
+            self._paged(item, stamp, item_view, new=counts is not None)
+            if counts is not None:
+                self._write("months.json", counts | {item.month: item.seq + 1})
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        self._commit(target, partial, stamp, item)
+        self._listed(item, entry, stamp, item_view, entry_view)
         return item, pages
 
-    def set_copies(self, item_id: str, copies: Mapping[str, Sequence[Copy]]) -> Item | None:
+    def set_copies(self, item_id: str, copies: Mapping[str, Sequence[Copy]], *, views: bool = True) -> Item | None:
         """Show these copies elsewhere (by announcement id) on the item's entries. Returns the item
-        if that changed it."""
+        if that changed it. ``views=False`` (a rebuild) leaves the item's rows as they are, to be
+        made anew when a list shows it."""
         item = self.item(item_id)
         if item is None:
             return None
@@ -99,7 +162,10 @@ class SiteRecord:
         changed = replace(item, entries=entries)
         if changed == item:
             return None
-        self._save(changed)
+        target, partial, stamp = self._prepare(f"items/{item.id}.json", _document(changed))
+        self._commit(target, partial, stamp, changed)
+        if views:
+            self._restamp(changed, stamp)  # the lists show no copies: their views stay as they are
         return changed
 
     def clear(self) -> None:
@@ -117,7 +183,7 @@ class SiteRecord:
             return None
         with _parsed_lock:
             known = _parsed.get(file)
-        if known and known[:2] == (status.st_mtime_ns, status.st_size):
+        if known and known[:2] == (status.st_mtime_ns, status.st_size) and isinstance(known[2], Item):
             return known[2]
         try:
             item = _item(json.loads(file.read_bytes()))
@@ -129,10 +195,7 @@ class SiteRecord:
                 log.error("an item of the site's record cannot be read; it is left out until the site is rebuilt",
                           file=str(file), error=f"{type(error).__name__}: {str(error)[:200]}")  # fmt: skip
             return None
-        with _parsed_lock:
-            if len(_parsed) > 50_000:
-                _parsed.clear()
-            _parsed[file] = (status.st_mtime_ns, status.st_size, item)
+        _keep(file, (status.st_mtime_ns, status.st_size, item))
         return item
 
     def months(self) -> list[str]:
@@ -146,21 +209,21 @@ class SiteRecord:
 
     def page(self, month: str, number: int) -> list[Item]:
         """One page of a month's archive, newest first."""
-        return self._items(reversed(self._read(f"pages/{month}/{number}.json", [])))
+        return self._items(reversed([row[0] for row in self._page(f"pages/{month}/{number}.json")[1]]))
 
     def warnings(self) -> list[Item]:
         """The most recent warning items, latest activity first (current or not: the reader decides)."""
-        return self._items(item_id for item_id, _ in self._read("lists.json", {}).get("warnings", []))
+        return self._items(row[0] for row in self._read("lists.json", {}).get("warnings", []))
 
     def news(self) -> list[Item]:
-        return self._items(item_id for item_id, _ in self._read("lists.json", {}).get("news", []))
+        return self._items(row[0] for row in self._read("lists.json", {}).get("news", []))
 
     def recent(self) -> list[tuple[Item, Entry]]:
         """The latest entries, newest first, each with its item (for the feeds)."""
         pairs = []
-        for item_id, entry_id, _ in self._read("lists.json", {}).get("recent", []):
-            item = self.item(item_id)
-            entry = next((e for e in item.entries if e.id == entry_id), None) if item else None
+        for row in self._read("lists.json", {}).get("recent", []):
+            item = self.item(row[0])
+            entry = next((e for e in item.entries if e.id == row[1]), None) if item else None
             if item and entry:
                 pairs.append((item, entry))
         return pairs
@@ -171,38 +234,237 @@ class SiteRecord:
             for number in range(1, self.pages(month) + 1):
                 yield from self.page(month, number)
 
+    # -- reading its lists with their views (under the site's lock) ------------------------------------
+
+    def lists(self, *, again: bool = False) -> Lists:
+        """The start page's and the feeds' lists with every view they show as it is now: the
+        current warnings, the latest news, the feeds' entries. Views made from another state of an
+        item (or with another fingerprint; ``again``: all of them) are made anew and kept."""
+        current = self.views.current()
+        document = self._read("lists.json", {})
+        fingerprint = self.views.fingerprint()
+        same = document.get("views") == fingerprint and not again
+        rows = {key: _item_rows(document.get(key, []), same) for key in ("warnings", "news")}
+        recent = _entry_rows(document.get("recent", []), same)
+        changed = False
+        shown: dict[str, list[Listed]] = {"warnings": [], "news": []}
+        for key, kept in rows.items():
+            for at, (item_id, latest, stamp, view) in enumerate(kept):
+                if key == "warnings" and view is not None and not current(view):
+                    continue  # not shown: whatever became of the item since, it would not be
+                fresh = self._fresh(item_id, stamp, view, self.views.item_view)
+                if fresh is None:
+                    continue  # gone or damaged: left out
+                if fresh[1] is not view:
+                    kept[at] = [item_id, latest, *fresh]
+                    changed = True
+                if key == "news" or current(fresh[1]):
+                    shown[key].append(Listed(item_id, fresh[1], published=latest))
+        feeds: list[Listed] = []
+        for at, (item_id, entry_id, published, stamp, view) in enumerate(recent):
+
+            def entry_view(item: Item, entry_id: str = entry_id) -> dict[str, Any] | None:
+                entry = next((e for e in item.entries if e.id == entry_id), None)
+                return self.views.entry_view(item, entry) if entry else None
+
+            fresh = self._fresh(item_id, stamp, view, entry_view)
+            if fresh is None:
+                continue
+            if fresh[1] is not view:
+                recent[at] = [item_id, entry_id, published, *fresh]
+                changed = True
+            feeds.append(Listed(item_id, fresh[1], published=published, entry_id=entry_id))
+        if changed:
+            self._write("lists.json", {"views": fingerprint, **rows, "recent": recent})
+        return Lists(warnings=shown["warnings"], news=shown["news"], recent=feeds)
+
+    def page_rows(self, month: str, number: int, *, again: bool = False) -> list[Listed]:
+        """One page of a month's archive, newest first, each item with its view as it is now."""
+        name = f"pages/{month}/{number}.json"
+        fingerprint = self.views.fingerprint()
+        same, rows = self._page(name)
+        same = same and not again
+        if not same:
+            rows = [[item_id, stamp, None] for item_id, stamp, _ in rows]
+        shown = []
+        changed = False
+        for at, (item_id, stamp, view) in enumerate(rows):
+            fresh = self._fresh(item_id, stamp, view, self.views.item_view)
+            if fresh is None:
+                continue
+            if fresh[1] is not view:
+                rows[at] = [item_id, *fresh]
+                changed = True
+            shown.append(Listed(item_id, fresh[1]))
+        if changed:
+            self._write(name, {"views": fingerprint, "rows": rows})
+        return shown[::-1]
+
     # -- keeping it ----------------------------------------------------------------------------------
 
-    def _listed(self, item: Item, entry: Entry) -> None:
-        lists = self._read("lists.json", {})
-        latest = item.latest.published.isoformat()
+    def _views(self, item: Item, entry: Entry) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        try:
+            return self.views.item_view(item), self.views.entry_view(item, entry)
+        except Exception:
+            # A template that fails: the record changes all the same, and the lists fail when they
+            # are rewritten (they make the view then), as they would without views kept.
+            return None, None
+
+    def _fresh(self, item_id: str, stamp: Stamp | None, view: View | None,
+               make: Callable[[Item], View | None]) -> tuple[Stamp, View] | None:  # fmt: skip
+        """A row's stamp and view as they are now, or None if its item (or entry) is gone or
+        cannot be read."""
+        try:
+            status = os.stat(self._item_files + item_id + ".json")
+        except FileNotFoundError:
+            return None
+        now = [status.st_mtime_ns, status.st_size]
+        if view is not None and stamp == now:
+            return stamp, view
+        item = self.item(item_id)
+        made = make(item) if item is not None else None
+        return (now, made) if made is not None else None
+
+    def _paged(self, item: Item, stamp: Stamp, view: View | None, *, new: bool) -> None:
+        """The item's row on its page of its month's archive: a new item's added last."""
+        name = f"pages/{item.month}/{page_of(item)}.json"
+        same, rows = self._page(name)
+        if not same:
+            rows = [[item_id, row_stamp, None] for item_id, row_stamp, _ in rows]
+        at = next((i for i, row in enumerate(rows) if row[0] == item.id), None)
+        if at is None and not new:
+            return
+        row = [item.id, stamp, view]
+        rows = [*rows, row] if at is None else [*rows[:at], row, *rows[at + 1 :]]
+        self._write(name, {"views": self.views.fingerprint(), "rows": rows})
+
+    def _listed(self, item: Item, entry: Entry, stamp: Stamp, item_view: View | None,
+                entry_view: View | None) -> None:  # fmt: skip
+        document = self._read("lists.json", {})
+        same = document.get("views") == self.views.fingerprint()
+        rows = {key: _item_rows(document.get(key, []), same) for key in ("warnings", "news")}
         key = "warnings" if item.first.announcement.kind is Kind.warning else "news"
         kept = WARNINGS_KEPT if key == "warnings" else NEWS_KEPT
-        rows = [row for row in lists.get(key, []) if row[0] != item.id] + [[item.id, latest]]
-        lists[key] = sorted(rows, key=lambda row: row[1], reverse=True)[:kept]
-        recent = [row for row in lists.get("recent", []) if row[1] != entry.id]
-        recent.append([item.id, entry.id, entry.published.isoformat()])
-        lists["recent"] = sorted(recent, key=lambda row: (row[2], row[1]), reverse=True)[:RECENT_KEPT]
-        self._write("lists.json", lists)
+        mine = [[item.id, item.latest.published.isoformat(), stamp, item_view]]
+        rows[key] = sorted([row for row in rows[key] if row[0] != item.id] + mine, key=lambda row: row[1],
+                           reverse=True)[:kept]  # fmt: skip
+        # The start page shows current warnings only: the others' rows are kept without what it
+        # would show of them (one shown after all is rendered from its item).
+        current = self.views.current()
+        rows["warnings"] = [
+            [*row[:3], {k: v for k, v in row[3].items() if k != "row"}]
+            if row[3] is not None and "row" in row[3] and not current(row[3]) else row
+            for row in rows["warnings"]
+        ]  # fmt: skip
+        # The item's other entries in the feeds stay as they are, from its file as it is now.
+        recent = [row if row[0] != item.id else [*row[:3], stamp, row[4]]
+                  for row in _entry_rows(document.get("recent", []), same) if row[1] != entry.id]  # fmt: skip
+        recent.append([item.id, entry.id, entry.published.isoformat(), stamp, entry_view])
+        recent = sorted(recent, key=lambda row: (row[2], row[1]), reverse=True)[:RECENT_KEPT]
+        self._write("lists.json", {"views": self.views.fingerprint(), **rows, "recent": recent})
+
+    def _restamp(self, item: Item, stamp: Stamp) -> None:
+        """The item's file changed in what no list shows (its copies elsewhere): its rows now
+        stand for the file as it is."""
+        name = f"pages/{item.month}/{page_of(item)}.json"
+        same, rows = self._page(name)
+        if any(row[0] == item.id for row in rows):
+            rows = [[i, stamp if i == item.id else s, v if same else None] for i, s, v in rows]
+            self._write(name, {"views": self.views.fingerprint(), "rows": rows})
+        document = self._read("lists.json", {})
+        same = document.get("views") == self.views.fingerprint()
+        lists = {key: _item_rows(document.get(key, []), same) for key in ("warnings", "news")}
+        recent = _entry_rows(document.get("recent", []), same)
+        found = False
+        for rows in lists.values():
+            for row in rows:
+                if row[0] == item.id:
+                    row[2], found = stamp, True
+        for row in recent:
+            if row[0] == item.id:
+                row[3], found = stamp, True
+        if found:
+            self._write("lists.json", {"views": self.views.fingerprint(), **lists, "recent": recent})
+
+    def _page(self, name: str) -> tuple[bool, list[list[Any]]]:
+        """A page's rows ([item id, stamp, view], oldest first; new lists), and whether their views
+        have today's fingerprint."""
+        document = self._read(name, [])
+        if isinstance(document, list):  # as kept before views: the ids alone
+            return False, [[item_id, None, None] for item_id in document]
+        same = document.get("views") == self.views.fingerprint()
+        return same, [list(row) for row in document.get("rows", [])]
 
     def _items(self, ids: Iterator[str] | Sequence[str]) -> list[Item]:
         return [item for item in (self.item(i) for i in ids) if item is not None]
 
-    def _save(self, item: Item) -> None:
-        self._write(f"items/{item.id}.json", _document(item))
+    def _prepare(self, name: str, value: Any) -> tuple[Path, Path, Stamp]:
+        """Write a file beside its place, not yet in it; returns where it goes, where it is, and its stamp."""
+        target = self.folder / name
+        partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
+        data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            handle = open(partial, "wb")  # noqa: SIM115
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(partial, "wb")  # noqa: SIM115
+        with handle:
+            handle.write(data)
+            handle.flush()
+            status = os.fstat(handle.fileno())
+        return target, partial, [status.st_mtime_ns, status.st_size]
+
+    def _commit(self, target: Path, partial: Path, stamp: Stamp, item: Item) -> None:
+        partial.replace(target)  # the file keeps its modification time: the stamp stays true
+        _keep(target, (stamp[0], stamp[1], item))
 
     def _read(self, name: str, default: Any) -> Any:
+        """A JSON file of the record, parsed (kept while its content stays the same). The value is
+        shared: never change it."""
+        file = self.folder / name
         try:
-            return json.loads((self.folder / name).read_bytes())
+            data = file.read_bytes()
         except FileNotFoundError:
             return default
+        with _parsed_lock:
+            known = _parsed.get(file)
+        if known is not None and known[2][0] == data:
+            return known[2][1]
+        value = json.loads(data)
+        _keep(file, (-1, -1, (data, value)))
+        return value
 
     def _write(self, name: str, value: Any) -> None:
         target = self.folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
+        data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
         partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
-        partial.write_bytes(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+        try:
+            partial.write_bytes(data)
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_bytes(data)
         partial.replace(target)
+        _keep(target, (-1, -1, (data, value)))
+
+
+def _keep(file: Path, known: tuple[int, int, Any]) -> None:
+    with _parsed_lock:
+        if len(_parsed) > 50_000:
+            _parsed.clear()
+        _parsed[file] = known
+
+
+def _item_rows(rows: Sequence[Sequence[Any]], same: bool) -> list[list[Any]]:
+    """Rows of the start page's lists as [item id, latest, stamp, view] (new lists; rows kept
+    before views: without), views dropped unless ``same``."""
+    return [[row[0], row[1], row[2] if len(row) > 2 else None, row[3] if same and len(row) > 3 else None]
+            for row in rows]  # fmt: skip
+
+
+def _entry_rows(rows: Sequence[Sequence[Any]], same: bool) -> list[list[Any]]:
+    """Rows of the feeds as [item id, entry id, published, stamp, view] (as `_item_rows`)."""
+    return [[*row[:3], row[3] if len(row) > 3 else None, row[4] if same and len(row) > 4 else None]
+            for row in rows]  # fmt: skip
 
 
 def _document(item: Item) -> dict[str, Any]:

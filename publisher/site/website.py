@@ -13,7 +13,10 @@ microformats2 ``h-entry``; once other channels have posted, the page lists those
 Publishing renders only the pages an item can change (its page, the index, its page of its
 month's archive, the archive overview, the feeds) and writes a file only if its content
 changed. Every list has a fixed size (a month's archive has pages of a fixed size), so one more
-item costs the same however many the site has.
+item costs the same however many the site has. An item's row in a list and an entry's part of
+each feed are rendered once, when the item changes, and kept in the site's record with the
+item's row there (`Site.item_view`, `Site.entry_view`): a list is put together from them and
+renders only what is new, reading no other item.
 Writes are atomic (a reader never sees half a page) and serialised per site by a file lock,
 so several workers can publish at once.
 
@@ -27,6 +30,8 @@ hundreds of items does not rewrite them hundreds of times.
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -35,8 +40,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
-from functools import partial
+from datetime import UTC, datetime
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -60,13 +65,21 @@ from adapters.port import (
 from publisher.core.render import environment, local_time
 from publisher.domain.announcement import Kind, MsgType
 from publisher.domain.authority import Authority, ChannelConfig
-from publisher.domain.labels import labels_for
+from publisher.domain.labels import LABELS, labels_for
 from publisher.domain.text import xml_safe
 from publisher.site.model import Copy, Entry, Item, Publication
-from publisher.site.record import SiteRecord, page_of
+from publisher.site.record import Listed, SiteRecord, View, page_of
 
-_rows: dict[tuple[str, str, str, str], Markup] = {}  # rendered list rows, by item state (see Site._row)
+# What this process keeps rendered: list rows by item state (see Site._row), and what the views
+# kept in the record depend on (see Site.fingerprint).
+_rows: dict[tuple[Any, ...], Any] = {}
 EXPIRING = "expiring.json"  # [expiry, item id] of the warnings on the index: their pages change then
+ROW_TEMPLATE = "site/_list_item.html.j2"
+# A list row kept in the record is rendered once for every list; this stands where the page's way
+# back to the site's root goes (autoescaped text cannot contain it).
+ROOT = Markup("<!--herold:root-->")
+VIEWS = 1  # the way views are made: a new number when that changes (views kept before are made anew)
+ATOM_END, RSS_END = b"</feed>\n", b"  </channel>\n</rss>\n"
 
 log = structlog.get_logger("herold.website")
 
@@ -98,6 +111,57 @@ def item_status(item: Item, now: datetime) -> Status:
     if latest.expires and latest.expires <= now:
         return Status("expired", t("expired_notice"))
     return Status("active", None)
+
+
+def _current(view: View, now: datetime) -> bool:
+    """Whether the item of a list row is an active warning (as `item_status` says), from its view."""
+    return bool(view["open"]) and (view["expires"] is None or datetime.fromisoformat(view["expires"]) > now)
+
+
+@cache
+def _made_by() -> str:
+    """What the views kept in the record depend on besides the templates and the settings: the
+    code and the libraries that make them, and the labels."""
+    parts = [f"views {VIEWS}", json.dumps(LABELS, sort_keys=True)]
+    for package in ("herold", "feedgen", "lxml", "babel", "jinja2", "markupsafe"):
+        try:
+            parts.append(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            parts.append(f"{package} unknown")
+    return "\n".join(parts)
+
+
+class _Clean:
+    """A list row kept in the record, cleaned when it was made as the templates' ``finalize``
+    cleans what they print (`xml_safe`): printed as it is, without cleaning it again."""
+
+    __slots__ = ("markup",)
+
+    def __init__(self, markup: str) -> None:
+        self.markup = markup
+
+    def __html__(self) -> str:
+        return self.markup
+
+    def __str__(self) -> str:
+        return self.markup
+
+
+class _Shown:
+    """An item in a list as the templates get it: ``row(item)`` prints the row kept in the record;
+    anything else a (customised) template asks of it comes from the item itself."""
+
+    def __init__(self, listed: Listed, record: SiteRecord) -> None:
+        self._listed, self._record = listed, record
+
+    def _load(self) -> Item | None:
+        return self._record.item(self._listed.item_id)
+
+    def __getattr__(self, name: str) -> Any:
+        item = None if name.startswith("__") else self._load()
+        if item is None:
+            raise AttributeError(name)
+        return getattr(item, name)
 
 
 def _paragraphs(text: str | None) -> Markup:
@@ -141,9 +205,10 @@ class Site:
         self.config, self.authority, self.clock = config, authority, clock
         self.settings: WebsiteSettings = config.settings
         self.data_dir, self.templates = Path(data_dir), templates
-        self.record = SiteRecord(self._state_folder / "record", authority.slug)
+        self.record = SiteRecord(self._state_folder / "record", authority.slug, self)
         self._timer: threading.Timer | None = None  # a held-back rewrite of the lists, in this process
         self._timer_lock = threading.Lock()
+        self._directory_made = False
 
     @property
     def id(self) -> str:
@@ -196,9 +261,9 @@ class Site:
         with self._locked():
             self.record.clear()
             for publication in publications:
-                self.record.publish(publication)
+                self.record.publish(publication, views=False)  # made as render_all shows the items
             for item_id, of_item in copies.items():
-                self.record.set_copies(item_id, of_item)
+                self.record.set_copies(item_id, of_item, views=False)
         return self.render_all()
 
     def render_all(self) -> int:
@@ -209,7 +274,8 @@ class Site:
             for item in self.record.items():
                 written += self._write_item(item)
             months = self.record.months()
-            written += self._write_lists({(m, n) for m in months for n in range(1, self.record.pages(m) + 1)})
+            every = {(m, n) for m in months for n in range(1, self.record.pages(m) + 1)}
+            written += self._write_lists(every, again=True)  # the lists' views made anew as well
         return written
 
     # -- catching up: lists and refreshed pages, at most every lists_every_seconds ----------
@@ -353,21 +419,33 @@ class Site:
         return self.data_dir / "state" / f"{self.authority.slug}-{self.id}"
 
     def _state(self, name: str) -> Path:
-        folder = self._state_folder
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / name
+        """A bookkeeping file (its folder is made when the lock is taken: it is written only then)."""
+        return self._state_folder / name
 
-    def _put(self, name: str, text: str) -> None:
+    def _put(self, name: str, text: str, *, if_changed: bool = False) -> None:
         """Replace a bookkeeping file whole: a crash mid-write must not leave a counter empty."""
         target = self._state(name)
+        if if_changed:
+            try:
+                if target.read_text() == text:
+                    return
+            except FileNotFoundError:
+                pass
         partial = target.with_name(f".{name}.{os.getpid()}.{threading.get_ident()}.part")
         partial.write_text(text)
         partial.replace(target)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with open(self._state("lock"), "w") as lock:
+        if not self._directory_made:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._directory_made = True
+        try:
+            lock = open(self._state("lock"), "w")  # noqa: SIM115
+        except FileNotFoundError:
+            self._state_folder.mkdir(parents=True, exist_ok=True)
+            lock = open(self._state("lock"), "w")  # noqa: SIM115
+        with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -434,26 +512,112 @@ class Site:
         )
         return self._copy_media(item) + self._write(f"{item.path}index.html", page)
 
-    def _row(self, item: Item, root: str, language: str) -> Markup:
-        """One item as a list shows it. Lists are rewritten on every publication and an item's row
-        only changes with its latest announcement, so each row is rendered once and reused."""
+    # -- lists: views kept in the record, and the pages put together from them ----------------
+
+    def fingerprint(self) -> str:
+        """What the views kept in the record were made with: the row template, the settings they
+        show, the code and libraries (see `_made_by`). Views made with another are made anew."""
+        template = self.env.get_template(ROW_TEMPLATE)
+        authority = self.authority
+        key = ("fingerprint", id(template), authority.name, self.url(), authority.language, authority.timezone)
+        known = _rows.get(key)
+        if known is None or known[0] is not template:
+            loader = self.env.loader
+            assert loader is not None
+            source, _, _ = loader.get_source(self.env, ROW_TEMPLATE)
+            made = "\0".join([_made_by(), source, *map(str, key[2:])])
+            known = (template, hashlib.sha256(made.encode()).hexdigest()[:20])
+            _rows[key] = known
+        return str(known[1])
+
+    def current(self) -> Callable[[View], bool]:
+        """Whether an item's view says it is a current warning, by the site's clock now."""
+        return partial(_current, now=self.clock())
+
+    def item_view(self, item: Item) -> dict[str, Any]:
+        """What the start page and the archive show of an item: whether it is current (as
+        `item_status` decides; by the time of the list) and its row."""
+        latest = item.latest.announcement
+        return {
+            "open": latest.msg_type not in (MsgType.error, MsgType.cancel) and latest.kind is not Kind.news,
+            "expires": latest.expires.isoformat() if latest.expires else None,
+            "row": self._kept_row(item),
+        }
+
+    def entry_view(self, item: Item, entry: Entry) -> dict[str, Any]:
+        """An entry's part of each feed, cut from what feedgen writes for a feed of it alone."""
+        language = self.authority.language
+        empty_atom, empty_rss = self._empty_feeds(language)
+        feed = self._feed_head(datetime(2000, 1, 1, tzinfo=UTC), language)
+        self._add_entry(feed, item, entry)
+        atom = feed.atom_str(pretty=True)
+        self._rss_links(feed)
+        rss = feed.rss_str(pretty=True)
+        return {
+            "atom": _cut(atom, empty_atom, ATOM_END),
+            "rss": _cut(rss, empty_rss, RSS_END),
+            "json": self._json_item(item, entry, language),
+        }
+
+    def _empty_feeds(self, language: str) -> tuple[bytes, bytes]:
+        key = ("empty feeds", self.fingerprint(), language)
+        known = _rows.get(key)
+        if known is None:
+            feed = self._feed_head(datetime(2000, 1, 1, tzinfo=UTC), language)
+            atom = feed.atom_str(pretty=True)
+            self._rss_links(feed)
+            known = _rows[key] = (atom, feed.rss_str(pretty=True))
+        return known
+
+    def _kept_row(self, item: Item) -> str | None:
+        """The item's list row for every list, with `ROOT` for the way back to the site's root;
+        None if the row template does not allow that (then lists render the row themselves)."""
+        language = self.authority.language
+        template = self.env.get_template(ROW_TEMPLATE)
+        row = self._render_row(item, ROOT, language)
+        key = ("root stands alone", id(template), language)
+        known = _rows.get(key)
+        if known is None or known[0] is not template:
+            alone = all(
+                row.replace(ROOT, root) == self._render_row(item, root, language)
+                for root in ("", "../", "../../", "../../../")
+            )
+            known = _rows[key] = (template, alone)
+        return xml_safe(row) if known[1] else None
+
+    def _render_row(self, item: Item, root: str, language: str) -> Markup:
+        # The template escapes everything it inserts (autoescape): its output is markup.
+        return Markup(self.env.get_template(ROW_TEMPLATE).render(  # noqa: S704
+            item=item, root=root, t=labels_for(language), when=lambda moment: self._when(moment, language),
+        ))  # fmt: skip
+
+    def _row(self, item: Item | _Shown, root: str, language: str) -> Markup | _Clean:
+        """One item as a list shows it: the row kept in the record, or rendered from the item
+        (each state of an item once in this process)."""
+        if isinstance(item, _Shown):
+            kept = item._listed.view.get("row")
+            if kept is not None:
+                return _Clean(kept.replace(ROOT, root))
+            loaded = item._load()
+            if loaded is None:
+                return Markup("")
+            item = loaded
         key = (item.id, item.latest.id, root, language)
         row = _rows.get(key)
         if row is None:
-            # The template escapes everything it inserts (autoescape): its output is markup.
-            row = Markup(self.env.get_template("site/_list_item.html.j2").render(  # noqa: S704
-                item=item, root=root, t=labels_for(language), when=lambda moment: self._when(moment, language),
-            ))  # fmt: skip
+            row = self._render_row(item, root, language)
             if len(_rows) > 50_000:
                 _rows.clear()
             _rows[key] = row
         return row
 
-    def _write_lists(self, pages: set[tuple[str, int]]) -> int:
-        """The start page, the archive overview, the feeds, and these pages of months' archives."""
-        record, now, language = self.record, self.clock(), self.authority.language
-        warnings = [item for item in record.warnings() if item_status(item, now).name == "active"]
-        news = record.news()
+    def _write_lists(self, pages: set[tuple[str, int]], *, again: bool = False) -> int:
+        """The start page, the archive overview, the feeds, and these pages of months' archives
+        (``again``: with every view they show made anew)."""
+        record, language = self.record, self.authority.language
+        lists = record.lists(again=again)
+        warnings = [_Shown(listed, record) for listed in lists.warnings]
+        news = [_Shown(listed, record) for listed in lists.news]
         months = record.months()
 
         def page(template: str, depth: int, **values: Any) -> str:
@@ -470,16 +634,14 @@ class Site:
             # The newest page is the month's address; older ones have a number of their own.
             depth, where = (2, f"archive/{month}/index.html") if number == last else (
                 3, f"archive/{month}/{number}/index.html")  # fmt: skip
+            items = [_Shown(listed, record) for listed in record.page_rows(month, number, again=again)]
             written += self._write(where, page(
-                "site/archive.html.j2", depth, month=month, items=record.page(month, number), number=number,
-                last=last,
+                "site/archive.html.j2", depth, month=month, items=items, number=number, last=last,
             ))  # fmt: skip
         written += self._write("style.css", self._stylesheet())
-        expiring = [
-            [w.latest.announcement.expires.isoformat(), w.id] for w in warnings if w.latest.announcement.expires
-        ]
-        self._put(EXPIRING, json.dumps(expiring))
-        atom, rss, json_feed = self._feeds(record.recent(), language)
+        expiring = [[w.view["expires"], w.item_id] for w in lists.warnings if w.view["expires"]]
+        self._put(EXPIRING, json.dumps(expiring), if_changed=True)
+        atom, rss, json_feed = self._feeds(lists.recent, language)
         written += self._write("atom.xml", atom) + self._write("rss.xml", rss) + self._write("feed.json", json_feed)
         return written
 
@@ -498,13 +660,14 @@ class Site:
             return f"{t(f'msg_type.{announcement.msg_type.value}')}: {announcement.headline}"
         return announcement.headline
 
-    def _feeds(self, entries: Sequence[tuple[Item, Entry]], language: str) -> tuple[bytes, bytes, str]:
-        updated = entries[0][1].published if entries else datetime(2000, 1, 1).astimezone()
-        title = (
-            f"{self.authority.name}: Warnungen und Meldungen"
-            if language.startswith("de")
-            else (f"{self.authority.name}: warnings and news")
-        )
+    def _feed_title(self, language: str) -> str:
+        if language.startswith("de"):
+            return f"{self.authority.name}: Warnungen und Meldungen"
+        return f"{self.authority.name}: warnings and news"
+
+    def _feed_head(self, updated: datetime, language: str) -> FeedGenerator:
+        """The feed without entries (as Atom; `_rss_links` makes it RSS)."""
+        title = self._feed_title(language)
         feed = FeedGenerator()
         feed.id(self.url())
         feed.title(title)
@@ -515,53 +678,87 @@ class Site:
         feed.description(title)
         feed.updated(updated)
         feed.lastBuildDate(updated)
-        for item, entry in reversed(entries):  # feedgen puts each new entry first
-            link = f"{self.url(item.path)}#m-{entry.id[:8]}"
-            added = feed.add_entry()
-            added.id(f"urn:uuid:{entry.id}")
-            added.guid(f"urn:uuid:{entry.id}", permalink=False)
-            # Stored before control characters were refused, or written by hand: a feed writer
-            # refuses the whole feed for one such character, so they never reach it.
-            added.title(xml_safe(self._title(entry)))
-            added.link(href=link, rel="alternate")
-            added.published(entry.published)
-            added.updated(entry.published)
-            added.description(xml_safe(entry.variant_text))
-            added.author({"name": self.authority.name})
-            if entry.announcement.category:
-                added.category(term=entry.announcement.category.value)
-        atom: bytes = feed.atom_str(pretty=True)
+        return feed
+
+    def _rss_links(self, feed: FeedGenerator) -> None:
         # Each feed names itself as "self"; RSS takes its <link> (the website) from the last link.
         feed.link(
             [{"href": self.url("rss.xml"), "rel": "self"}, {"href": self.url(), "rel": "alternate"}], replace=True
         )
-        rss: bytes = feed.rss_str(pretty=True)
-        json_feed = {
-            "version": "https://jsonfeed.org/version/1.1",
-            "title": title,
-            "home_page_url": self.url(),
-            "feed_url": self.url("feed.json"),
-            "language": language,
-            "authors": [{"name": self.authority.name, "url": self.url()}],
-            "items": [
-                {
-                    "id": f"urn:uuid:{entry.id}",
-                    "url": f"{self.url(item.path)}#m-{entry.id[:8]}",
-                    "title": self._title(entry),
-                    "content_text": entry.variant_text,
-                    "date_published": entry.published.isoformat(),
-                    "language": entry.announcement.language or language,
-                    "tags": [
-                        t
-                        for t in (
-                            entry.announcement.kind.value,
-                            entry.announcement.msg_type.value,
-                            entry.announcement.category and entry.announcement.category.value,
-                        )
-                        if t
-                    ],
-                }
-                for item, entry in entries
+
+    def _add_entry(self, feed: FeedGenerator, item: Item, entry: Entry) -> None:
+        link = f"{self.url(item.path)}#m-{entry.id[:8]}"
+        added = feed.add_entry()
+        added.id(f"urn:uuid:{entry.id}")
+        added.guid(f"urn:uuid:{entry.id}", permalink=False)
+        # Stored before control characters were refused, or written by hand: a feed writer
+        # refuses the whole feed for one such character, so they never reach it.
+        added.title(xml_safe(self._title(entry)))
+        added.link(href=link, rel="alternate")
+        added.published(entry.published)
+        added.updated(entry.published)
+        added.description(xml_safe(entry.variant_text))
+        added.author({"name": self.authority.name})
+        if entry.announcement.category:
+            added.category(term=entry.announcement.category.value)
+
+    def _json_item(self, item: Item, entry: Entry, language: str) -> str:
+        """An entry as an item of the JSON Feed, as `json.dumps(..., indent=2)` writes it there."""
+        document = {
+            "id": f"urn:uuid:{entry.id}",
+            "url": f"{self.url(item.path)}#m-{entry.id[:8]}",
+            "title": self._title(entry),
+            "content_text": entry.variant_text,
+            "date_published": entry.published.isoformat(),
+            "language": entry.announcement.language or language,
+            "tags": [
+                t
+                for t in (
+                    entry.announcement.kind.value,
+                    entry.announcement.msg_type.value,
+                    entry.announcement.category and entry.announcement.category.value,
+                )
+                if t
             ],
         }
-        return atom, rss, json.dumps(json_feed, ensure_ascii=False, indent=2) + "\n"
+        return "\n".join("    " + line for line in json.dumps(document, ensure_ascii=False, indent=2).split("\n"))
+
+    def _feeds(self, entries: Sequence[Listed], language: str) -> tuple[bytes, bytes, str]:
+        """Atom, RSS and JSON Feed, put together from the entries' views (newest first)."""
+        updated = datetime.fromisoformat(entries[0].published) if entries else datetime(2000, 1, 1).astimezone()
+        feed = self._feed_head(updated, language)
+        atom = _filled(feed.atom_str(pretty=True), ATOM_END, [e.view["atom"] for e in entries])
+        self._rss_links(feed)
+        rss = _filled(feed.rss_str(pretty=True), RSS_END, [e.view["rss"] for e in entries])
+        json_feed = json.dumps(
+            {
+                "version": "https://jsonfeed.org/version/1.1",
+                "title": self._feed_title(language),
+                "home_page_url": self.url(),
+                "feed_url": self.url("feed.json"),
+                "language": language,
+                "authors": [{"name": self.authority.name, "url": self.url()}],
+                "items": [],
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+        if entries:
+            assert json_feed.endswith("[]\n}"), "the JSON Feed's items are its last member"
+            json_feed = json_feed[: -len("[]\n}")] + "[\n" + ",\n".join(e.view["json"] for e in entries) + "\n  ]\n}"
+        return atom, rss, json_feed + "\n"
+
+
+def _cut(feed: bytes, empty: bytes, end: bytes) -> str:
+    """The entry of a feed with one entry, as it stands in any feed with the same head."""
+    head = empty[: -len(end)]
+    if not (empty.endswith(end) and feed.startswith(head) and feed.endswith(end)):
+        raise RuntimeError("feedgen no longer writes a feed as its head, its entries and its end")
+    return feed[len(head) : -len(end)].decode()
+
+
+def _filled(empty: bytes, end: bytes, entries: Sequence[str]) -> bytes:
+    """A feed without entries with these put in (as `_cut` took them out)."""
+    if not empty.endswith(end):
+        raise RuntimeError("feedgen no longer writes a feed as its head, its entries and its end")
+    return empty[: -len(end)] + "".join(entries).encode() + end
