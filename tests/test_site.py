@@ -73,17 +73,28 @@ def test_a_month_s_archive_has_pages_of_a_fixed_size_newest_first(site: Site, mo
 
 def test_one_more_item_leaves_the_older_pages_of_its_month_alone(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(record, "PAGE_SIZE", 2)
-    for number in range(1, 5):
+    for number in range(1, 6):
         site.publish(publication(number))
     month = site.directory / "archive" / "2026-11"
-    oldest = (month / "1" / "index.html").stat().st_mtime_ns
+    older = [(month / n / "index.html").stat().st_mtime_ns for n in ("1", "2")]
 
-    site.publish(publication(5))  # starts page 3: page 2 moves to its own address and links to it
-    site.publish(publication(6))
+    site.publish(publication(6))  # fills the newest page
 
-    assert (month / "1" / "index.html").stat().st_mtime_ns == oldest
+    assert [(month / n / "index.html").stat().st_mtime_ns for n in ("1", "2")] == older
     assert listed(month / "index.html") == ["Meldung Nummer 6", "Meldung Nummer 5"]
-    assert listed(month / "2" / "index.html") == ["Meldung Nummer 4", "Meldung Nummer 3"]
+
+
+def test_a_new_page_renumbers_every_page_of_its_month_and_keeps_their_links_in_order(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(record, "PAGE_SIZE", 2)
+    for number in range(1, 6):  # the fifth starts page 3: page 2 moves to its own address
+        site.publish(publication(number))
+    month = site.directory / "archive" / "2026-11"
+
+    assert "Seite 1 von 3" in (month / "1" / "index.html").read_text(encoding="utf-8")
+    assert links(month / "1" / "index.html") == {"prev": "../../../archive/2026-11/2/"}, "not past page 2"
+    assert links(month / "2" / "index.html")["prev"] == "../../../archive/2026-11/"
 
 
 def test_an_update_to_an_item_on_an_older_page_rewrites_that_page(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -112,9 +112,9 @@ class SiteRecord:
 
     def publish(self, publication: Publication, *, views: bool = True) -> tuple[Item, list[int]]:
         """Add (or replace) an entry of an item; a new item takes the next place in its month.
-        Returns the item and the pages of its month's archive that change (a new page also
-        changes the one before, which gains a link to it). ``views=False`` (a rebuild) leaves the
-        views to be made when a list shows the item."""
+        Returns the item and the pages of its month's archive that change (a new page changes
+        them all: each says how many there are, and the one before moves to its own address).
+        ``views=False`` (a rebuild) leaves the views to be made when a list shows the item."""
         entry = publication.entry
         item = self.item(publication.item_id)
         counts: dict[str, Any] | None = None
@@ -125,7 +125,8 @@ class SiteRecord:
             item = Item(id=publication.item_id, authority=self.authority, path=publication.item_path,
                         month=publication.item_month, entries=(), seq=seq)  # fmt: skip
             number = page_of(item)
-            pages = [number - 1, number] if seq % PAGE_SIZE == 0 and number > 1 else [number]
+            # A new page changes every page of the month ("page k of n", and where "newer" leads).
+            pages = list(range(1, number + 1)) if seq % PAGE_SIZE == 0 and number > 1 else [number]
         else:
             pages = [page_of(item)]
         before = next((e for e in item.entries if e.id == entry.id), None)
