@@ -251,7 +251,7 @@ def deliver(engine: Engine, operation_id: str) -> None:
     now = engine.clock()
     try:
         attempt = engine.store.operations.attempt(operation_id, now, engine.lease)
-    except Unreadable as error:  # the claim was rolled back with the reading
+    except Unreadable as error:  # read after the claim committed: failing the open operations ends it too
         unreadable(engine, error)
         return
     if attempt is None:
@@ -461,11 +461,16 @@ def confirm(engine: Engine, announcement_id: str, channel: str, url: str | None,
     return []
 
 
+def _handed_before(engine: Engine, now: datetime) -> datetime:
+    """Hand-offs older than this and not confirmed are alarmed."""
+    return now - timedelta(minutes=engine.runtime.hand_off_alarm_minutes)
+
+
 def _hand_offs_due(engine: Engine, now: datetime) -> None:
     """A warning handed to a person and not confirmed in time: their on-call contacts hear it, once."""
     minutes = engine.runtime.hand_off_alarm_minutes
     operations = engine.store.operations
-    for operation in operations.hand_offs_to_alarm(now - timedelta(minutes=minutes)):
+    for operation in operations.hand_offs_to_alarm(_handed_before(engine, now)):
         if not operations.mark_alarmed(operation, now):
             continue
         try:
@@ -607,10 +612,9 @@ def alarm(
 
 def refresh(engine: Engine, item_id: str) -> None:
     """Tell the item's built-in websites which copies of its announcements exist elsewhere."""
-    authority = engine.store.announcements.item_authority(item_id)
+    authority, copies = engine.store.archive.item_copies(item_id, _site_types())
     if authority is None:
         return
-    copies = engine.store.archive.copies(item_id, _site_types())
     for site in engine.sites(authority):
         site.copies(item_id, copies)
 
@@ -674,24 +678,33 @@ def sweep(engine: Engine, overdue: timedelta = timedelta(0), requeue_after: time
     queued is queued again only after this long (in-process, where due retries have no queue
     to wait in, but a backlog should not be read again every tick)."""
     now = engine.clock()
+    cutoff, queued_before = now - overdue, now - (requeue_after if requeue_after is not None else overdue)
     operations = engine.store.operations
-    for lost in operations.expired_leases(now):
-        if operations.return_expired_lease(lost, now):
-            log.warning("lease expired: delivery returned to pending", delivery=lost.id, channel=lost.channel)
-            engine.submit("deliver", lost.id, kind=lost.kind, wave=lost.wave)
-    due = operations.due(now - overdue, now - (requeue_after if requeue_after is not None else overdue))
-    # Marked before they are queued: a worker's claim clears the mark, and must come after it.
-    operations.mark_queued(due, now)
-    for operation in due:
-        engine.submit("deliver", operation.id, kind=operation.kind, wave=operation.wave)
-    for announcement_id, kind in operations.checks_due(now - overdue):
-        engine.submit("advance", announcement_id, kind=kind)
-    oncall.resend_due(engine, now - overdue)
-    # A warning stays pinned while it is current; once its item has expired, it is unpinned.
-    for unpin in operations.unpin_expired(now, engine.deadline):
-        engine.submit("deliver", unpin.id, kind=unpin.kind, wave=unpin.wave)
+    # One statement says which kinds of work there are; only those are read (idle: just this one).
+    found = engine.store.due.look(now, cutoff, queued_before, _handed_before(engine, now))
+    if found.leases:
+        for lost in operations.expired_leases(now):
+            if operations.return_expired_lease(lost, now):
+                log.warning("lease expired: delivery returned to pending", delivery=lost.id, channel=lost.channel)
+                engine.submit("deliver", lost.id, kind=lost.kind, wave=lost.wave)
+    if found.deliveries:
+        due = operations.due(cutoff, queued_before)
+        # Marked before they are queued: a worker's claim clears the mark, and must come after it.
+        operations.mark_queued(due, now)
+        for operation in due:
+            engine.submit("deliver", operation.id, kind=operation.kind, wave=operation.wave)
+    if found.checks:
+        for announcement_id, kind in operations.checks_due(cutoff):
+            engine.submit("advance", announcement_id, kind=kind)
+    if found.notifications:
+        oncall.resend_due(engine, cutoff)
+    if found.unpins:
+        # A warning stays pinned while it is current; once its item has expired, it is unpinned.
+        for unpin in operations.unpin_expired(now, engine.deadline):
+            engine.submit("deliver", unpin.id, kind=unpin.kind, wave=unpin.wave)
     _limits_due(engine, now)
-    _hand_offs_due(engine, now)
+    if found.hand_offs:
+        _hand_offs_due(engine, now)
     for authority in engine.authorities:
         for site in engine.sites(authority.slug):
             try:

@@ -3,8 +3,9 @@
 One store per process, in parts: ``announcements`` (accepted whole or not at all),
 ``operations`` (one state machine, compare-and-set only), ``audit`` (append-only), ``tokens``,
 ``notifications`` (the on-call outbox), ``health`` (channels that need a person), ``limits``
-(what servers announce) and ``archive`` (what the built-in website shows). Queues and timers
-only make things faster; losing them loses nothing.
+(what servers announce), ``archive`` (what the built-in website shows) and ``due`` (the sweep's
+first look: is anything due at all). Queues and timers only make things faster; losing them
+loses nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from publisher.engine.store.archive import Archive
 from publisher.engine.store.audit import AuditLog
 from publisher.engine.store.database import connect, database_unavailable, migrate
 from publisher.engine.store.documents import Unreadable
+from publisher.engine.store.due import Due, DueWork
 from publisher.engine.store.health import Health
 from publisher.engine.store.limits import Limits
 from publisher.engine.store.notifications import Notifications
@@ -23,6 +25,7 @@ from publisher.engine.store.tokens import Tokens, hash_token
 __all__ = [
     "Applied",
     "Attempt",
+    "Due",
     "NewOperation",
     "Operation",
     "SourceIdTaken",
@@ -46,6 +49,7 @@ class Store:
         self.health = Health(self.engine)
         self.limits = Limits(self.engine)
         self.archive = Archive(self.engine)
+        self.due = DueWork(self.engine)
 
     def migrate(self) -> None:
         """Bring the schema to the newest version (Alembic)."""

@@ -15,9 +15,14 @@ from publisher.domain.announcement import Announcement
 from publisher.domain.records import Action, AuditEntry, OperationState, Stage, Variant
 from publisher.engine.schema import AnnouncementRow, ItemRow, OperationRow, VariantRow
 from publisher.engine.store import audit, documents
-from publisher.engine.store.documents import Unreadable, readable
+from publisher.engine.store.documents import Unreadable
 
 _operations = cast(Table, OperationRow.__table__)
+# What accepting writes, built once.
+_INSERT_ITEM = insert(cast(Table, ItemRow.__table__))
+_INSERT_ANNOUNCEMENT = insert(cast(Table, AnnouncementRow.__table__))
+_INSERT_VARIANTS = insert(cast(Table, VariantRow.__table__))
+_INSERT_OPERATIONS = insert(_operations)
 _ANNOUNCEMENT = (
     select(
         AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.authority, AnnouncementRow.source,
@@ -87,7 +92,7 @@ def _insert_operations(
         for new in operations
     ]  # fmt: skip
     if rows:
-        connection.execute(insert(_operations), rows)
+        connection.execute(_INSERT_OPERATIONS, rows)
 
 
 def read_in(connection: Connection, announcement_id: str) -> StoredAnnouncement | None:
@@ -158,26 +163,28 @@ class Announcements:
         source_id: str | None,
         source_digest: str | None,
     ) -> None:
+        document, read_back = documents.read_back(announcement)
         with self.engine.begin() as connection:
             if item_path is not None:
                 assert item_month is not None, "a new item needs its month"
-                connection.execute(insert(ItemRow), {
+                connection.execute(_INSERT_ITEM, {
                     "id": item_id, "authority": announcement.authority, "kind": announcement.kind.value,
                     "path": item_path, "month": item_month, "created_at": now,
                 })  # fmt: skip
-            connection.execute(insert(AnnouncementRow), {
+            connection.execute(_INSERT_ANNOUNCEMENT, {
                 "id": announcement_id, "item_id": item_id, "authority": announcement.authority,
                 "kind": announcement.kind.value, "msg_type": announcement.msg_type.value,
-                "references": announcement.references, "document": readable(announcement), "source": source,
+                "references": announcement.references, "document": document, "source": source,
                 "actor": actor, "received_at": now, "sent_at": announcement.publish_at or now, "stage": stage.value,
                 "source_id": source_id, "source_digest": source_digest,
                 "expires_at": announcement.expires, "override_reason": None,
             })  # fmt: skip
             rows = [{"announcement_id": announcement_id, **variant.model_dump(mode="json")} for variant in variants]
             if rows:
-                connection.execute(insert(VariantRow), rows)
+                connection.execute(_INSERT_VARIANTS, rows)
             _insert_operations(connection, announcement_id, announcement, operations, now)
             audit.append_in(connection, audit_entry)
+        documents.remember(announcement_id, read_back)
 
     def by_source(self, authority: str, source: str, source_id: str) -> tuple[str, str | None] | None:
         """The announcement a source gave under its id, with the digest of what it sent then."""
@@ -288,7 +295,3 @@ class Announcements:
              str(row.document.get("headline", "")) if isinstance(row.document, dict) else "")
             for row in rows
         ]  # fmt: skip
-
-    def item_authority(self, item_id: str) -> str | None:
-        with self.engine.begin() as connection:
-            return connection.execute(select(ItemRow.authority).where(ItemRow.id == item_id)).scalar_one_or_none()

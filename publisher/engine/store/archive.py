@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, bindparam, select
+from sqlalchemy import Engine, Table, and_, bindparam, select
 
 from publisher.domain.records import OperationState
 from publisher.engine.schema import AnnouncementRow, ItemRow, OperationRow, VariantRow
 from publisher.engine.store import documents as stored_documents
-from publisher.engine.store.operations import PUBLISHING
+from publisher.engine.store.operations import PUBLISHING, among
 from publisher.site.model import Copy, Entry, Publication
 
 _ops = cast(Table, OperationRow.__table__)
@@ -21,13 +21,29 @@ _COPIES = (
     select(AnnouncementRow.item_id, _ops.c.announcement_id, _ops.c.channel, _ops.c.channel_type, _ops.c.platform_url)
     .join(AnnouncementRow, AnnouncementRow.id == _ops.c.announcement_id)
     .where(
-        _ops.c.action.in_(PUBLISHING),
+        among(_ops.c.action, PUBLISHING),
         _ops.c.state == OperationState.succeeded.value,
         _ops.c.platform_url.is_not(None),
         _ops.c.channel_type.not_in(bindparam("_sites", expanding=True)),
     )
     .order_by(_ops.c.channel)
 )
+# One item's publishing operations, found through its announcements (their indexes): which of
+# them are copies elsewhere is decided in Python, since a condition on their state would let
+# SQLite read every finished operation through the state index instead.
+_ITEM = cast(Table, ItemRow.__table__)
+_OF_ITEM = (
+    select(
+        _ITEM.c.authority, _ops.c.announcement_id, _ops.c.channel, _ops.c.channel_type, _ops.c.platform_url,
+        _ops.c.state,
+    )
+    .select_from(
+        _ITEM.outerjoin(AnnouncementRow, AnnouncementRow.item_id == _ITEM.c.id)
+        .outerjoin(_ops, and_(_ops.c.announcement_id == AnnouncementRow.id, among(_ops.c.action, PUBLISHING)))
+    )
+    .where(_ITEM.c.id == bindparam("_item"))
+    .order_by(_ops.c.channel)
+)  # fmt: skip
 _PUBLISHED = (
     select(
         AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.sent_at, AnnouncementRow.document,
@@ -38,7 +54,7 @@ _PUBLISHED = (
     .outerjoin(VariantRow, (VariantRow.announcement_id == AnnouncementRow.id) & (VariantRow.channel == _ops.c.channel))
     .where(
         AnnouncementRow.authority == bindparam("_authority"), _ops.c.channel == bindparam("_channel"),
-        _ops.c.action.in_(PUBLISHING), _ops.c.state == OperationState.succeeded.value,
+        among(_ops.c.action, PUBLISHING), _ops.c.state == OperationState.succeeded.value,
     )
     .order_by(ItemRow.created_at, ItemRow.id, AnnouncementRow.sent_at, AnnouncementRow.received_at, AnnouncementRow.id)
 )  # fmt: skip
@@ -51,9 +67,20 @@ class Archive:
     def copies(self, item_id: str, sites: tuple[str, ...]) -> dict[str, list[Copy]]:
         """The copies of an item's announcements on channels other than sites (of the types
         ``sites``), by announcement id."""
+        return self.item_copies(item_id, sites)[1]
+
+    def item_copies(self, item_id: str, sites: tuple[str, ...]) -> tuple[str | None, dict[str, list[Copy]]]:
+        """An item's authority (None if there is no such item) and `copies`, in one statement."""
         with self.engine.begin() as connection:
-            rows = connection.execute(_COPIES.where(AnnouncementRow.item_id == item_id), {"_sites": list(sites)})
-            return _copies(rows).get(item_id, {})
+            rows = connection.execute(_OF_ITEM, {"_item": item_id}).all()
+        if not rows:
+            return None, {}
+        found: dict[str, list[Copy]] = {}
+        for row in rows:
+            elsewhere = row.platform_url is not None and row.channel_type not in sites
+            if elsewhere and row.state == OperationState.succeeded.value:
+                found.setdefault(row.announcement_id, []).append(Copy(row.channel, row.channel_type, row.platform_url))
+        return rows[0].authority, found
 
     def published(self, authority: str, channel: str, sites: tuple[str, ...]) -> tuple[list[Publication], Copies]:
         """Everything a site channel has published, in the order its items arrived, with the copies

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -36,15 +37,20 @@ class Unreadable(Exception):
 
 
 def document(announcement_id: str, stored: Any) -> Announcement:
-    """An announcement as stored. Stored documents never change, so each is validated once per
-    process; rendering an archive page then costs no validation at all."""
+    """An announcement as stored (``stored``: the document, or its JSON text as the database
+    holds it). Stored documents never change, so each is parsed and validated once per process;
+    rendering an archive page then costs no validation at all."""
     with _documents_lock:
         cached = _documents.get(announcement_id)
     if cached is None:
         try:
-            cached = Announcement.model_validate(stored, context=STORED)
-        except ValidationError as error:
-            reason = "; ".join(str(problem) for problem in from_validation_error(error)[:3])
+            cached = Announcement.model_validate(_parsed(stored), context=STORED)
+        except (ValidationError, ValueError) as error:
+            reason = (
+                "; ".join(str(problem) for problem in from_validation_error(error)[:3])
+                if isinstance(error, ValidationError)
+                else f"not JSON: {error}"
+            )
             if announcement_id not in _reported:
                 if len(_reported) > 10_000:
                     _reported.clear()
@@ -57,6 +63,11 @@ def document(announcement_id: str, stored: Any) -> Announcement:
                 _documents.clear()
             _documents[announcement_id] = cached
     return cached
+
+
+def _parsed(stored: Any) -> Any:
+    """JSON text parsed as the database driver's JSON type would have (json.loads)."""
+    return json.loads(stored) if isinstance(stored, str | bytes) else stored
 
 
 def cached(announcement_id: str) -> Announcement | None:
@@ -90,11 +101,26 @@ def documents(
 
 def readable(announcement: Announcement) -> dict[str, Any]:
     """The document to store for an announcement, read back as every later reader will read it,
-    and holding to every rule between its fields: what does not is refused here, inside the
-    transaction that would store it (text it keeps from its original is not judged again)."""
+    and holding to every rule between its fields: what does not is refused here, before anything
+    is stored (text it keeps from its original is not judged again)."""
+    return read_back(announcement)[0]
+
+
+def read_back(announcement: Announcement) -> tuple[dict[str, Any], Announcement]:
+    """`readable`, with the announcement as read back from it: what `document` would make of the
+    stored document (the rules between fields only judge, they change nothing), to `remember`."""
     stored = announcement.model_dump(mode="json", exclude_none=True)
     try:
-        Announcement.model_validate(stored, context=EFFECTIVE)
+        parsed = Announcement.model_validate(stored, context=EFFECTIVE)
     except ValidationError as error:
         raise InvalidInput(from_validation_error(error)) from None
-    return stored
+    return stored, parsed
+
+
+def remember(announcement_id: str, announcement: Announcement) -> None:
+    """Keep a document just stored (once its transaction committed) as if read back already: the
+    engine's first look at a new announcement then needs no reading and no validating."""
+    with _documents_lock:
+        if len(_documents) > 20_000:
+            _documents.clear()
+        _documents[announcement_id] = announcement

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from publisher.domain.capabilities import ServerLimits
 from publisher.engine.schema import ChannelLimitsRow
+
+_limits = cast(Table, ChannelLimitsRow.__table__)
+# Read by every intake: built once.
+_OF = select(_limits.c.channel, _limits.c.characters, _limits.c.pins, _limits.c.counts_links_as).where(
+    _limits.c.authority == bindparam("_authority")
+)
 
 
 class Limits:
@@ -18,7 +25,7 @@ class Limits:
     def of(self, authority: str) -> dict[str, ServerLimits]:
         """What each channel's server last said of its limits, by channel id."""
         with self.engine.begin() as connection:
-            rows = connection.execute(select(ChannelLimitsRow).where(ChannelLimitsRow.authority == authority))
+            rows = connection.execute(_OF, {"_authority": authority})
             return {
                 row.channel: ServerLimits(characters=row.characters, pins=row.pins, counts_links_as=row.counts_links_as)
                 for row in rows

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Engine,
     String,
     Table,
+    Text,
     and_,
     bindparam,
     case,
@@ -37,12 +38,17 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    null,
     or_,
     select,
+    type_coerce,
     update,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.dml import Update
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 from publisher.core.plan import Plan, Step
 from publisher.domain.records import Action, AuditEntry, OperationState, Receipt, Stage, Variant
@@ -55,6 +61,13 @@ _ops = cast(Table, OperationRow.__table__)
 PUBLISHING = tuple(action.value for action in Action if action.publishes)
 OPEN = (OperationState.waiting.value, OperationState.pending.value, OperationState.in_flight.value)
 S = OperationState
+
+
+def among(column: ColumnElement[Any], values: Iterable[str]) -> ColumnElement[bool]:
+    """``column IN (…)`` of constants, with a bind parameter for each, fixed when the statement is
+    built: a plain list becomes an "expanding" parameter, rendered into the SQL again at every
+    execution (a cost on every claim and every compare-and-set)."""
+    return column.in_([literal(value, type_=column.type) for value in values])
 
 
 @dataclass(frozen=True)
@@ -139,7 +152,7 @@ class Applied:
 
 @functools.cache
 def _statement(expected: tuple[str, ...], held: bool, columns: tuple[str, ...]) -> Update:
-    where = [_ops.c.id == bindparam("_id"), _ops.c.state.in_(expected)]
+    where = [_ops.c.id == bindparam("_id"), among(_ops.c.state, expected)]
     if held:
         where.append(_ops.c.lease_token == bindparam("_token"))
     return update(_ops).where(*where).values({column: bindparam(f"_{column}") for column in columns})
@@ -189,15 +202,18 @@ def _context() -> Any:
     t, tt, e, w, r = (_ops.alias(name) for name in ("t", "tt", "e", "w", "r"))
     ea = cast(Table, AnnouncementRow.__table__).alias("ea")
     channel = bindparam("_channel", type_=String(64))
-    waiting = select(func.count()).where(w.c.announcement_id == a.c.id, w.c.state == S.waiting.value)
+    # Counted among the announcement's own operations (its index), not among every waiting one.
+    waiting = select(func.count(case((w.c.state == S.waiting.value, 1)))).where(w.c.announcement_id == a.c.id)
     # The first wave's publishing operations: all of them must have succeeded (the wave rule).
-    record = select(func.count()).where(r.c.announcement_id == a.c.id, r.c.wave == 1, r.c.action.in_(PUBLISHING))
+    record = select(func.count()).where(r.c.announcement_id == a.c.id, r.c.wave == 1, among(r.c.action, PUBLISHING))
     record_open = record.where(r.c.state != S.succeeded.value)
-    earlier = e.join(ea, ea.c.id == e.c.announcement_id)
     return (
         select(
             a.c.id, a.c.item_id, a.c.authority, a.c.source, a.c.actor, a.c.received_at, a.c.sent_at,
-            a.c.override_reason, a.c.document, a.c.stage, a.c.source_id, i.c.path, i.c.month,
+            # The document as the database holds it (JSON text on SQLite): parsed only if this
+            # process has not read it before (publisher.engine.store.documents).
+            a.c.override_reason, type_coerce(a.c.document, Text).label("document"), a.c.stage, a.c.source_id,
+            i.c.path, i.c.month,
             v.c.channel.label("v_channel"), v.c.language, v.c.text, v.c.spoiler, v.c.link, v.c.length,
             v.c.limit, v.c.shortened,
             # What a pin acts on is its publish; what an unpin acts on is its pin's publish.
@@ -216,10 +232,13 @@ def _context() -> Any:
             .outerjoin(t, t.c.id == bindparam("_target"))
             .outerjoin(tt, and_(tt.c.id == t.c.target_id, t.c.action == Action.pin.value))
             .outerjoin(h, and_(h.c.authority == a.c.authority, h.c.channel == channel))
-            .outerjoin(earlier, and_(
-                ea.c.item_id == a.c.item_id, e.c.channel == channel, e.c.action.in_(PUBLISHING),
+            # The item's earlier announcements (by its index), then their operations on this
+            # channel (by theirs): never a scan of all operations, however many there are.
+            .outerjoin(ea, and_(
+                ea.c.item_id == a.c.item_id,
                 or_(ea.c.received_at < a.c.received_at, and_(ea.c.received_at == a.c.received_at, ea.c.id < a.c.id)),
             ))
+            .outerjoin(e, and_(e.c.announcement_id == ea.c.id, e.c.channel == channel, among(e.c.action, PUBLISHING)))
         )
         .where(a.c.id == bindparam("_announcement"))
         .order_by(ea.c.received_at, ea.c.id)
@@ -250,13 +269,140 @@ _MARK_QUEUED = (
 )  # fmt: skip
 
 
+class _Unindexed(FunctionElement[str]):
+    name = "unindexed"
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_Unindexed)
+def _unindexed(element: _Unindexed, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(_Unindexed, "sqlite")
+def _unindexed_sqlite(element: _Unindexed, compiler: Any, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.clauses, **kw))
+
+
+def unindexed(column: ColumnElement[str]) -> ColumnElement[str]:
+    """A column SQLite must not look up by its index (its documented unary ``+``): where a term
+    on ``state`` would make it read every finished operation through ``(state, next_attempt_at)``
+    although another index finds the few rows wanted. Other databases get the column as it is
+    (their planners have statistics)."""
+    return _Unindexed(column)
+
+
 def _pins_active() -> Any:
-    """Pin operations that succeeded and were not undone by an unpin that succeeded."""
+    """Pin operations that succeeded and were not undone by an unpin that succeeded. Found by the
+    index on ``target_id`` (only pins and unpins have a target), never among all finished ones."""
     unpin = _ops.alias("u")
     return and_(
-        _ops.c.action == Action.pin.value, _ops.c.state == S.succeeded.value,
+        _ops.c.target_id > "", _ops.c.action == Action.pin.value, unindexed(_ops.c.state) == S.succeeded.value,
         ~exists().where(unpin.c.action == Action.unpin.value, unpin.c.target_id == _ops.c.id,
                         unpin.c.state == S.succeeded.value),
+    )  # fmt: skip
+
+
+def _unpins_due() -> Any:
+    """Succeeded pins that no unpin targets yet, whose item has expired (its latest
+    announcement's ``expires`` has passed by ``_now``)."""
+    unpin, latest = _ops.alias("u"), cast(Table, AnnouncementRow.__table__).alias("latest")
+    newest_expiry = (
+        select(latest.c.expires_at)
+        .where(latest.c.item_id == AnnouncementRow.item_id)
+        .order_by(latest.c.received_at.desc(), latest.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        select(_ops)
+        .join(AnnouncementRow, AnnouncementRow.id == _ops.c.announcement_id)
+        .where(
+            _ops.c.target_id > "", _ops.c.action == Action.pin.value, unindexed(_ops.c.state) == S.succeeded.value,
+            ~exists().where(unpin.c.action == Action.unpin.value, unpin.c.target_id == _ops.c.id),
+            newest_expiry <= bindparam("_now"),
+        )
+    )  # fmt: skip
+
+
+# What the sweep and the commands read, built once (the sweep runs every half second). The
+# sweep's statements share the names of their parameters: publisher.engine.store.due asks all of
+# them at once whether they would find anything.
+_GET = select(_ops).where(_ops.c.id == bindparam("_id"))
+_COPY_ON = select(_ops).where(
+    _ops.c.announcement_id == bindparam("_announcement"), _ops.c.channel == bindparam("_channel"),
+    among(_ops.c.action, PUBLISHING),
+)  # fmt: skip
+_PINNED_COUNT = select(func.count()).where(
+    _pins_active(), _ops.c.authority == bindparam("_authority"), _ops.c.channel == bindparam("_channel")
+)
+UNPINS_DUE = _unpins_due()
+DUE = (
+    select(_ops)
+    .where(
+        _ops.c.state == S.pending.value, _ops.c.next_attempt_at <= bindparam("_cutoff"),
+        or_(_ops.c.queued_at.is_(None), _ops.c.queued_at <= bindparam("_queued_before")),
+    )
+    .order_by(_ops.c.kind.desc(), _ops.c.next_attempt_at)
+    .limit(bindparam("_limit"))
+)  # fmt: skip
+CHECKS_DUE = (
+    select(_ops.c.announcement_id, _ops.c.kind)
+    .where(_ops.c.state == S.waiting.value, _ops.c.next_attempt_at <= bindparam("_cutoff"))
+    .group_by(_ops.c.announcement_id, _ops.c.kind)
+    .order_by(func.min(_ops.c.next_attempt_at))
+    .limit(bindparam("_limit"))
+)
+EXPIRED_LEASES = select(_ops).where(_ops.c.state == S.in_flight.value, _ops.c.lease_until < bindparam("_now"))
+HAND_OFFS_TO_ALARM = (
+    select(_ops)
+    .where(
+        _ops.c.state == S.manual.value, _ops.c.kind == "warning", _ops.c.alarmed_at.is_(None),
+        _ops.c.updated_at <= bindparam("_before"),
+    )
+    .order_by(_ops.c.updated_at)
+    .limit(bindparam("_limit"))
+)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=64)
+def _applying(released: int, skipped: int) -> Update:
+    """Applying a plan to an announcement's waiting operations in one statement: ``released`` of
+    them start, ``skipped`` of them end, the rest are looked at again at ``_look_again``. Built
+    once per shape (how many of each), with bind parameters, like every statement on the path."""
+    dates = _ops.c.released_at.type
+    now, look_again = bindparam("_now", type_=dates), bindparam("_look_again", type_=dates)
+    ids = {name: [bindparam(f"_{name}_{n}", type_=_ops.c.id.type) for n in range(count)]
+           for name, count in (("released", released), ("skipped", skipped))}  # fmt: skip
+    reasons = {name: [bindparam(f"_{name}_reason_{n}", type_=_ops.c.last_error.type) for n in range(len(found))]
+               for name, found in ids.items()}  # fmt: skip
+    is_released, is_skipped = _ops.c.id.in_(ids["released"]), _ops.c.id.in_(ids["skipped"])
+
+    def chosen(*whens: tuple[Any, Any], otherwise: Any) -> Any:
+        whens = tuple((condition, then) for condition, then in whens if condition is not None)
+        return case(*whens, else_=otherwise) if whens else otherwise
+
+    def by_id(name: str, column: Any) -> Any:
+        return chosen(*((_ops.c.id == i, reason) for i, reason in zip(ids[name], reasons[name], strict=True)),
+                      otherwise=column)  # fmt: skip
+
+    released_when = is_released if released else None
+    skipped_when = is_skipped if skipped else None
+    return (
+        update(_ops)
+        .where(_ops.c.announcement_id == bindparam("_announcement"), _ops.c.state == S.waiting.value)
+        .values(
+            state=chosen((released_when, S.pending.value), (skipped_when, S.skipped.value), otherwise=_ops.c.state),
+            released_at=chosen((released_when, now), otherwise=_ops.c.released_at),
+            release_reason=by_id("released", _ops.c.release_reason),
+            last_error=by_id("skipped", _ops.c.last_error),
+            next_attempt_at=chosen((released_when, now), (skipped_when, null()), otherwise=look_again),
+            deadline_at=chosen((released_when, bindparam("_deadline_at", type_=dates)), otherwise=_ops.c.deadline_at),
+            finished_at=chosen((skipped_when, now), otherwise=_ops.c.finished_at),
+            updated_at=now,
+        )
+        .returning(_ops.c.id, _ops.c.state)
     )  # fmt: skip
 
 
@@ -427,25 +573,12 @@ class Operations:
                 return Applied(decision, [], [])
             released = {d: r.reason for r in decision.releases for d in r.delivery_ids}
             skipped = {d: r.reason for r in decision.skips for d in r.delivery_ids}
-            changed = connection.execute(
-                update(_ops)
-                .where(_ops.c.announcement_id == announcement_id, _ops.c.state == S.waiting.value)
-                .values(
-                    state=case((_ops.c.id.in_(released), S.pending.value), (_ops.c.id.in_(skipped), S.skipped.value),
-                               else_=_ops.c.state),
-                    released_at=case((_ops.c.id.in_(released), now), else_=_ops.c.released_at),
-                    release_reason=case(released, value=_ops.c.id, else_=_ops.c.release_reason)
-                    if released else _ops.c.release_reason,
-                    last_error=case(skipped, value=_ops.c.id, else_=_ops.c.last_error)
-                    if skipped else _ops.c.last_error,
-                    next_attempt_at=case((_ops.c.id.in_(released), now), (_ops.c.id.in_(skipped), None),
-                                         else_=look_again),
-                    deadline_at=case((_ops.c.id.in_(released), now + deadline), else_=_ops.c.deadline_at),
-                    finished_at=case((_ops.c.id.in_(skipped), now), else_=_ops.c.finished_at),
-                    updated_at=now,
-                )
-                .returning(_ops.c.id, _ops.c.state)
-            ).all()  # fmt: skip
+            parameters = {"_announcement": announcement_id, "_now": now, "_deadline_at": now + deadline,
+                          "_look_again": look_again}  # fmt: skip
+            for name, picked in (("_released", released), ("_skipped", skipped)):
+                for n, (operation_id, reason) in enumerate(picked.items()):
+                    parameters |= {f"{name}_{n}": operation_id, f"{name}_reason_{n}": reason}
+            changed = connection.execute(_applying(len(released), len(skipped)), parameters).all()
             by_id = {step.id: step for step in steps}
             ours_released = [r.id for r in changed if r.id in released and r.state == S.pending.value]
             ours_skipped = [r.id for r in changed if r.id in skipped and r.state == S.skipped.value]
@@ -460,7 +593,7 @@ class Operations:
 
     def get(self, operation_id: str) -> Operation | None:
         with self.engine.begin() as connection:
-            row = connection.execute(select(_ops).where(_ops.c.id == operation_id)).first()
+            row = connection.execute(_GET, {"_id": operation_id}).first()
             return Operation.of(row) if row else None
 
     def of(self, announcement_id: str, *, publishing: bool = False) -> list[Operation]:
@@ -472,12 +605,7 @@ class Operations:
     def copy_on(self, announcement_id: str, channel: str) -> Operation | None:
         """The operation that publishes an announcement on one channel."""
         with self.engine.begin() as connection:
-            row = connection.execute(
-                select(_ops).where(
-                    _ops.c.announcement_id == announcement_id, _ops.c.channel == channel,
-                    _ops.c.action.in_(PUBLISHING),
-                )
-            ).first()  # fmt: skip
+            row = connection.execute(_COPY_ON, {"_announcement": announcement_id, "_channel": channel}).first()
             return Operation.of(row) if row else None
 
     def pinned(self, item_id: str | None = None) -> list[Operation]:
@@ -493,9 +621,8 @@ class Operations:
 
     def pinned_count(self, authority: str, channel: str) -> int:
         """How many of Herold's posts are pinned on one channel now."""
-        query = select(func.count()).where(_pins_active(), _ops.c.authority == authority, _ops.c.channel == channel)
         with self.engine.begin() as connection:
-            return int(connection.execute(query).scalar_one())
+            return int(connection.execute(_PINNED_COUNT, {"_authority": authority, "_channel": channel}).scalar_one())
 
     def pins_to_undo(self, item_id: str) -> list[Operation]:
         """The item's pin operations that no unpin targets yet (an all-clear unpins them)."""
@@ -514,26 +641,9 @@ class Operations:
     def unpin_expired(self, now: datetime, deadline: Callable[[str], timedelta]) -> list[Operation]:
         """Unpin operations, pending at once, for pinned posts whose item has expired (its latest
         announcement's ``expires`` has passed); each pin gets one. Returns the new operations."""
-        unpin, latest = _ops.alias("u"), cast(Table, AnnouncementRow.__table__).alias("latest")
-        newest_expiry = (
-            select(latest.c.expires_at)
-            .where(latest.c.item_id == AnnouncementRow.item_id)
-            .order_by(latest.c.received_at.desc(), latest.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        query = (
-            select(_ops)
-            .join(AnnouncementRow, AnnouncementRow.id == _ops.c.announcement_id)
-            .where(
-                _ops.c.action == Action.pin.value, _ops.c.state == S.succeeded.value,
-                ~exists().where(unpin.c.action == Action.unpin.value, unpin.c.target_id == _ops.c.id),
-                newest_expiry <= now,
-            )
-        )  # fmt: skip
         created = []
         with self.engine.begin() as connection:
-            for pin in [Operation.of(row) for row in connection.execute(query)]:
+            for pin in [Operation.of(row) for row in connection.execute(UNPINS_DUE, {"_now": now})]:
                 operation_id = str(uuid.uuid4())
                 connection.execute(insert(_ops), {
                     "id": operation_id, "announcement_id": pin.announcement_id, "authority": pin.authority,
@@ -553,18 +663,9 @@ class Operations:
         """Pending operations due by ``cutoff`` and not queued by the sweep since ``queued_before``
         (default: the cutoff), oldest first (warnings before news). A claim clears the queued mark:
         a retry waits in the database, not in a queue."""
-        queued_before = queued_before or cutoff
-        query = (
-            select(_ops)
-            .where(
-                _ops.c.state == S.pending.value, _ops.c.next_attempt_at <= cutoff,
-                or_(_ops.c.queued_at.is_(None), _ops.c.queued_at <= queued_before),
-            )
-            .order_by(_ops.c.kind.desc(), _ops.c.next_attempt_at)
-            .limit(limit)
-        )  # fmt: skip
+        parameters = {"_cutoff": cutoff, "_queued_before": queued_before or cutoff, "_limit": limit}
         with self.engine.begin() as connection:
-            return [Operation.of(row) for row in connection.execute(query)]
+            return [Operation.of(row) for row in connection.execute(DUE, parameters)]
 
     def mark_queued(self, operations: Sequence[Operation], now: datetime) -> None:
         """Remember that the sweep queued these again, so a long queue is not filled with copies.
@@ -579,20 +680,12 @@ class Operations:
 
     def checks_due(self, now: datetime, limit: int = 500) -> list[tuple[str, str]]:
         """(announcement id, kind) of announcements with waiting operations due for a look."""
-        query = (
-            select(_ops.c.announcement_id, _ops.c.kind)
-            .where(_ops.c.state == S.waiting.value, _ops.c.next_attempt_at <= now)
-            .group_by(_ops.c.announcement_id, _ops.c.kind)
-            .order_by(func.min(_ops.c.next_attempt_at))
-            .limit(limit)
-        )
         with self.engine.begin() as connection:
-            return [(row[0], row[1]) for row in connection.execute(query)]
+            return [(row[0], row[1]) for row in connection.execute(CHECKS_DUE, {"_cutoff": now, "_limit": limit})]
 
     def expired_leases(self, now: datetime) -> list[Operation]:
-        query = select(_ops).where(_ops.c.state == S.in_flight.value, _ops.c.lease_until < now)
         with self.engine.begin() as connection:
-            return [Operation.of(row) for row in connection.execute(query)]
+            return [Operation.of(row) for row in connection.execute(EXPIRED_LEASES, {"_now": now})]
 
     def return_expired_lease(self, operation: Operation, now: datetime) -> bool:
         """A worker died (or hung) holding the lease: the operation becomes pending again. The
@@ -635,17 +728,9 @@ class Operations:
     def hand_offs_to_alarm(self, handed_before: datetime, limit: int = 100) -> list[Operation]:
         """Warnings handed to a person before ``handed_before``, still unconfirmed, whose people
         have not been told yet."""
-        query = (
-            select(_ops)
-            .where(
-                _ops.c.state == S.manual.value, _ops.c.kind == "warning", _ops.c.alarmed_at.is_(None),
-                _ops.c.updated_at <= handed_before,
-            )
-            .order_by(_ops.c.updated_at)
-            .limit(limit)
-        )  # fmt: skip
         with self.engine.begin() as connection:
-            return [Operation.of(row) for row in connection.execute(query)]
+            found = connection.execute(HAND_OFFS_TO_ALARM, {"_before": handed_before, "_limit": limit})
+            return [Operation.of(row) for row in found]
 
     def mark_alarmed(self, operation: Operation, now: datetime) -> bool:
         """Remember that people were told (True for the one caller that did it)."""
