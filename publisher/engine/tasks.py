@@ -322,6 +322,9 @@ def _act(engine: Engine, attempt: Attempt, bound: structlog.typing.FilteringBoun
     if _on_site(operation):
         return _publish_on_site(engine, attempt)
     channel = engine.channel(stored.authority, operation.channel)
+    if operation.action in {Action.edit, Action.delete}:
+        # Modelled, not carried out yet: corrections and withdrawals bring them (never a new post).
+        raise PermanentError(f"{operation.action.value} operations are not carried out by this version of Herold")
     if operation.action is Action.pin:
         assert isinstance(channel, Pinning), "only a channel that pins gets pin operations"
         assert attempt.target is not None, "a pin acts on a published post"
