@@ -132,38 +132,25 @@ class Announcements:
     ) -> None:
         """Store an accepted announcement with its variants and operations, all or nothing.
         Raises SourceIdTaken if the source gave one under ``source_id`` before."""
+        document, read_back = documents.read_back(announcement)
         try:
-            self._add(
-                announcement_id=announcement_id, item_id=item_id, item_path=item_path, item_month=item_month,
-                announcement=announcement, source=source, actor=actor, now=now, variants=variants,
-                operations=operations, audit_entry=audit_entry, stage=stage, source_id=source_id,
-                source_digest=source_digest,
+            self._insert(
+                announcement_id, item_id, item_path, item_month, announcement, document, source, actor, now,
+                variants, operations, audit_entry, stage, source_id, source_digest,
             )  # fmt: skip
         except IntegrityError:
             found = self.by_source(announcement.authority, source, source_id) if source_id else None
             if found is None:
                 raise
             raise SourceIdTaken(*found) from None
+        documents.remember(announcement_id, read_back)
 
-    def _add(
-        self,
-        *,
-        announcement_id: str,
-        item_id: str,
-        item_path: str | None,
-        item_month: str | None,
-        announcement: Announcement,
-        source: str,
-        actor: str,
-        now: datetime,
-        variants: Iterable[Variant],
-        operations: Iterable[NewOperation],
-        audit_entry: AuditEntry,
-        stage: Stage,
-        source_id: str | None,
-        source_digest: str | None,
-    ) -> None:
-        document, read_back = documents.read_back(announcement)
+    def _insert(
+        self, announcement_id: str, item_id: str, item_path: str | None, item_month: str | None,
+        announcement: Announcement, document: dict[str, Any], source: str, actor: str, now: datetime,
+        variants: Iterable[Variant], operations: Iterable[NewOperation], audit_entry: AuditEntry, stage: Stage,
+        source_id: str | None, source_digest: str | None,
+    ) -> None:  # fmt: skip
         with self.engine.begin() as connection:
             if item_path is not None:
                 assert item_month is not None, "a new item needs its month"
@@ -184,7 +171,6 @@ class Announcements:
                 connection.execute(_INSERT_VARIANTS, rows)
             _insert_operations(connection, announcement_id, announcement, operations, now)
             audit.append_in(connection, audit_entry)
-        documents.remember(announcement_id, read_back)
 
     def by_source(self, authority: str, source: str, source_id: str) -> tuple[str, str | None] | None:
         """The announcement a source gave under its id, with the digest of what it sent then."""
