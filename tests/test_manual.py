@@ -101,3 +101,13 @@ def test_a_confirmation_of_something_not_waiting_or_with_no_web_address_is_refus
     assert herold(config, "confirm", announcement_id, "whatsapp").exit_code == 0, "an address is optional"
     twice = herold(config, "confirm", announcement_id, "whatsapp", "--url", WHATSAPP_POST)
     assert twice.exit_code == 1 and "is succeeded" in twice.output
+
+
+@pytest.mark.parametrize("address", ["https://", "https://whatsapp.com/channel/a b", "ftp://example.de/x"])
+def test_an_address_that_is_not_one_web_address_is_refused_on_the_command_line_as_in_the_api(
+    config: Path, address: str
+) -> None:
+    published = herold(config, "publish", str(ROOT / "examples" / "bomb-disposal.json"), "--wait")
+    announcement_id = re.search(r"[0-9a-f]{8}-[0-9a-f-]{27}", published.output).group(0)  # type: ignore[union-attr]
+    refused = herold(config, "confirm", announcement_id, "whatsapp", "--url", address)
+    assert refused.exit_code == 1 and "web address" in refused.output

@@ -42,6 +42,7 @@ from adapters.port import (
 )
 from publisher.core.plan import Plan, Step, plan, website_published
 from publisher.domain.announcement import Kind
+from publisher.domain.authority import web_address
 from publisher.domain.labels import labels_for
 from publisher.domain.records import Action, AuditEntry, OperationState, Stage
 from publisher.engine import oncall
@@ -139,6 +140,18 @@ def _advance(engine: Engine, stored: StoredAnnouncement) -> None:
         engine.submit("advance", stored.id, kind=kind, delay=delay)
 
 
+def _not_a_post_address(url: str) -> str | None:
+    """Why ``url`` cannot stand on an item page as a copy's address (None: it can). The API's
+    request models say the same; the check lives here so that every door keeps it."""
+    try:
+        web_address(url)
+    except ValueError:
+        return f"'{url}' is not a web address"
+    if len(url) > 1000 or any(character.isspace() for character in url):
+        return f"'{url[:80]}' is not one web address (no spaces, at most 1,000 characters)"
+    return None
+
+
 def reconcile(
     engine: Engine, announcement_id: str, channel: str, url: str | None, actor: str, source: str
 ) -> list[str]:
@@ -153,8 +166,8 @@ def reconcile(
         return [f"announcement {announcement_id} has no delivery on channel '{channel}'"]
     if delivery.state not in {S.unknown, S.failed, S.dead}:
         return [f"the delivery on '{channel}' is {delivery.state.value}; only unknown, failed or dead ones are settled"]
-    if url is not None and not url.startswith(("https://", "http://")):
-        return [f"'{url}' is not a web address"]
+    if url is not None and (problem := _not_a_post_address(url)):
+        return [problem]
     kind = stored.announcement.kind
     if not engine.store.operations.reconcile(delivery.id, engine.clock(), url=url, deadline=engine.deadline(kind)):
         return ["the delivery changed meanwhile; look at herold status again"]
@@ -452,8 +465,8 @@ def confirm(engine: Engine, announcement_id: str, channel: str, url: str | None,
         return [f"announcement {announcement_id} has no delivery on channel '{channel}'"]
     if operation.state is not S.manual:
         return [f"the delivery on '{channel}' is {operation.state.value}; only one handed to a person is confirmed"]
-    if url is not None and not url.startswith(("https://", "http://")):
-        return [f"'{url}' is not a web address"]
+    if url is not None and (problem := _not_a_post_address(url)):
+        return [problem]
     entry = _entry(engine, "delivery.confirmed", stored, operation, actor=actor, source=source, url=url)
     if not engine.store.operations.confirm(operation.id, url, engine.clock(), entry):
         return ["the delivery changed meanwhile; look at herold status again"]
