@@ -389,6 +389,16 @@ def test_a_file_published_twice_with_one_source_id_is_published_once(config: Pat
     assert again.exit_code == 0 and f"Already accepted as {announcement_id}" in again.output
 
 
+def test_a_source_id_longer_than_the_database_keeps_is_refused_and_nothing_is_written(
+    config: Path, tmp_path: Path
+) -> None:
+    document = tmp_path / "warnung.json"
+    document.write_text(json.dumps(warning()), encoding="utf-8")
+    refused = herold(config, "publish", str(document), "--source-id", "x" * 201)
+    assert refused.exit_code == 2 and "source_id: must be 1 to 200 printable characters" in refused.output
+    assert not site(config).exists()
+
+
 def test_a_draft_is_published_when_approved(config: Path, tmp_path: Path) -> None:
     document = tmp_path / "meldung.json"
     document.write_text(json.dumps(news()), encoding="utf-8")

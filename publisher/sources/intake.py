@@ -88,6 +88,9 @@ def digest(document: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+SOURCE_ID_LENGTH = 200  # as the database stores it
+
+
 def receive(
     engine: Engine,
     document: Any,
@@ -109,6 +112,9 @@ def receive(
     """
     if stage not in {Stage.draft, Stage.awaiting_approval, Stage.released}:
         raise ValueError(f"a new announcement cannot start as {stage.value}")
+    if source_id is not None and not (0 < len(source_id) <= SOURCE_ID_LENGTH and source_id.isprintable()):
+        message = f"must be 1 to {SOURCE_ID_LENGTH} printable characters"
+        raise InvalidInput([Problem(field="source_id", message=message)])
     content = digest(document) if source_id is not None else None
     if source_id is not None:
         repeated = _repeated(engine, document, source, source_id, content)
