@@ -378,6 +378,14 @@ def test_a_draft_goes_out_only_once_approved_and_each_step_is_audited(herold: He
     ]
 
 
+def test_a_follow_up_to_a_draft_is_refused_so_it_can_never_go_out_before_its_original(herold: Herold) -> None:
+    draft = receive(herold.engine, warning(), source="app", actor="editor", stage=Stage.draft).id
+    with pytest.raises(InvalidInput) as refused:
+        accept(herold.engine, warning(msg_type="update", references=draft, headline="Neue Lage"), source="t", actor="t")
+    assert [p.field for p in refused.value.problems] == ["references"]
+    assert "still draft: approve it first" in str(refused.value.problems[0])
+
+
 def test_an_approved_announcement_with_a_time_is_scheduled_and_released_by_the_engine_at_that_time(
     make_herold: HeroldFactory,
 ) -> None:

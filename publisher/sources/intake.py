@@ -554,6 +554,11 @@ def _original(
             )
         )
         return None
+    if original.stage in {Stage.draft, Stage.awaiting_approval}:
+        # It would go out before the message it follows, or without it.
+        problems.append(Problem(field="references", message=(
+            f"refers to an announcement that is still {original.stage.value.replace('_', ' ')}: "
+            "approve it first, or change it instead of following it up")))  # fmt: skip
     if "status" in announcement.model_fields_set and original.announcement.status is not announcement.status:
         problems.append(Problem(field="status", message=(
             f"must be {original.announcement.status.value}, like the announcement it refers to")))  # fmt: skip
