@@ -8,6 +8,7 @@ told by the kernel to stop if the benchmark itself dies without cleaning up (PR_
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import json
@@ -538,3 +539,21 @@ def stage(text: str) -> Iterator[None]:
         yield
     finally:
         print(f" {time.monotonic() - started:.1f} s", file=sys.stderr)
+
+
+def common_options(parser: argparse.ArgumentParser, *, name: str, kept: str) -> None:
+    """The options every benchmark takes: an idle machine first, keeping its directory, the results' name."""
+    parser.add_argument(
+        "--wait-quiet", type=float, default=0, metavar="S", help="first wait up to S seconds for an idle machine"
+    )
+    parser.add_argument("--keep", action="store_true", help=f"keep the working directory ({kept})")
+    parser.add_argument("--name", default=name, help=f"results file name (default: {name})")
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run a benchmark's main; Ctrl-C (or SIGTERM, SIGHUP) stops all it started, then exits 130."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("\nInterrupted; everything the benchmark started is stopped.", file=sys.stderr)
+        sys.exit(130)

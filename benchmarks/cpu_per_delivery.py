@@ -76,9 +76,11 @@ from _harness import (
     SLUG,
     FakeServers,
     Stack,
+    common_options,
     cpu_seconds,
     foreign_load,
     machine_busy,
+    run,
     stage,
     stop_group,
     warning,
@@ -126,11 +128,7 @@ def main() -> None:
     parser.add_argument("--subjects", default=",".join(DEFAULT_SUBJECTS), help=f"from: {', '.join(ALL_SUBJECTS)}")
     parser.add_argument("--profile", action="store_true", help="then sample the herold subject with py-spy")
     parser.add_argument("--profile-count", type=int, default=200, help="deliveries in the profiled batch")
-    parser.add_argument(
-        "--wait-quiet", type=float, default=0, metavar="S", help="first wait up to S seconds for an idle machine"
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the working directory (logs, sites, databases)")
-    parser.add_argument("--name", default="cpu-per-delivery", help="results file name")
+    common_options(parser, name="cpu-per-delivery", kept="logs, sites, databases")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--options", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -866,8 +864,4 @@ class HeroldSubject:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("\nInterrupted; everything the benchmark started is stopped.", file=sys.stderr)
-        sys.exit(130)
+    run(main)

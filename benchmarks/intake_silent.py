@@ -56,8 +56,10 @@ from _harness import (
     SLUG,
     Monitor,
     Stack,
+    common_options,
     foreign_load,
     herold_command,
+    run,
     stage,
     summary_ms,
     wait_for,
@@ -103,11 +105,7 @@ def main() -> None:
         "--page-wait", type=float, default=90, metavar="S",
         help="then wait up to S seconds for every website page of the ways with a runner (default 90)",
     )  # fmt: skip
-    parser.add_argument(
-        "--wait-quiet", type=float, default=0, metavar="S", help="first wait up to S seconds for an idle machine"
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the working directory (logs, sites, databases)")
-    parser.add_argument("--name", default="intake-silent", help="results file name")
+    common_options(parser, name="intake-silent", kept="logs, sites, databases")
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="herold-bench-silent-"))
     print(
@@ -373,8 +371,4 @@ def _print(results: dict[str, Any], parameters: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("\nInterrupted; everything the benchmark started is stopped.", file=sys.stderr)
-        sys.exit(130)
+    run(main)

@@ -55,9 +55,11 @@ from _harness import (
     Monitor,
     Stack,
     columns,
+    common_options,
     foreign_load,
     herold_command,
     page_file,
+    run,
     stage,
     summary_ms,
     wait_for,
@@ -150,11 +152,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="threads per worker (Herold's default: 16)")
     parser.add_argument("--delay", type=float, default=0.05, help="seconds the fake servers take to answer")
     parser.add_argument("--poll-ms", type=float, default=1.0, help="page poll interval in ms (default 1)")
-    parser.add_argument(
-        "--wait-quiet", type=float, default=0, metavar="S", help="first wait up to S seconds for an idle machine"
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the working directory (logs, site)")
-    parser.add_argument("--name", default="latency", help="results file name (default: latency)")
+    common_options(parser, name="latency", kept="logs, site")
     args = parser.parse_args()
 
     directory = Path(tempfile.mkdtemp(prefix="herold-bench-latency-"))
@@ -522,8 +520,4 @@ def _print(results: dict[str, Any], parameters: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("\nInterrupted; everything the benchmark started is stopped.", file=sys.stderr)
-        sys.exit(130)
+    run(main)

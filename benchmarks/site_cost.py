@@ -66,7 +66,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import BASE_URL, ROOT, SELF, SLUG, Monitor, foreign_load, percentile, stage, write_result
+from _harness import (
+    BASE_URL,
+    ROOT,
+    SELF,
+    SLUG,
+    Monitor,
+    common_options,
+    foreign_load,
+    percentile,
+    run,
+    stage,
+    write_result,
+)
 
 BUDGET_RATIO = 2.0
 MONTH = "2026-11"
@@ -94,11 +106,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=40, help="publishes measured on each side, per pass")
     parser.add_argument("--profile", action="store_true", help="then profile publishes on each side (cProfile)")
     parser.add_argument("--profile-count", type=int, default=20)
-    parser.add_argument(
-        "--wait-quiet", type=float, default=0, metavar="S", help="first wait up to S seconds for an idle machine"
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the working directory (the sites)")
-    parser.add_argument("--name", default="site-cost", help="results file name")
+    common_options(parser, name="site-cost", kept="the sites")
     args = parser.parse_args()
     # Two passes (warm, cold) of --reps each; small sites: one per publish, so 2 × reps of them.
     directory = Path(tempfile.mkdtemp(prefix="herold-bench-site-"))
@@ -425,8 +433,4 @@ def _print(results: dict[str, Any], parameters: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("\nInterrupted.", file=sys.stderr)
-        sys.exit(130)
+    run(main)

@@ -64,6 +64,7 @@ from _harness import (
     foreign_load,
     herold_command,
     percentile,
+    run,
     stage,
     summary_ms,
     wait_for,
@@ -667,8 +668,4 @@ def _print(mode: str, results: dict[str, Any], parameters: dict[str, Any]) -> No
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        print("\nInterrupted; everything the benchmark started is stopped.", file=sys.stderr)
-        sys.exit(130)
+    run(main)

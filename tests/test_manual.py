@@ -61,10 +61,17 @@ def herold(config: Path, *arguments: str) -> Result:
     return CliRunner().invoke(main, ["--config", str(config), *arguments], catch_exceptions=False)
 
 
-def test_a_warning_waits_for_a_person_who_posts_it_by_hand_and_confirms_it(config: Path) -> None:
+def published_warning(config: Path) -> str:
+    """The shipped bomb-disposal warning, published from the command line; its id."""
     published = herold(config, "publish", str(ROOT / "examples" / "bomb-disposal.json"), "--wait")
     assert published.exit_code == 0, published.output
-    announcement_id = re.search(r"[0-9a-f]{8}-[0-9a-f-]{27}", published.output).group(0)  # type: ignore[union-attr]
+    found = re.search(r"[0-9a-f]{8}-[0-9a-f-]{27}", published.output)
+    assert found is not None, published.output
+    return found.group(0)
+
+
+def test_a_warning_waits_for_a_person_who_posts_it_by_hand_and_confirms_it(config: Path) -> None:
+    announcement_id = published_warning(config)
 
     waiting = herold(config, "status", "--json")
     [item] = json.loads(waiting.output)
@@ -89,8 +96,7 @@ def test_a_warning_waits_for_a_person_who_posts_it_by_hand_and_confirms_it(confi
 def test_a_confirmation_of_something_not_waiting_or_with_no_web_address_is_refused_and_changes_nothing(
     config: Path,
 ) -> None:
-    published = herold(config, "publish", str(ROOT / "examples" / "bomb-disposal.json"), "--wait")
-    announcement_id = re.search(r"[0-9a-f]{8}-[0-9a-f-]{27}", published.output).group(0)  # type: ignore[union-attr]
+    announcement_id = published_warning(config)
 
     not_a_link = herold(config, "confirm", announcement_id, "whatsapp", "--url", "javascript:alert(1)")
     assert not_a_link.exit_code == 1 and "is not a web address" in not_a_link.output
@@ -107,7 +113,6 @@ def test_a_confirmation_of_something_not_waiting_or_with_no_web_address_is_refus
 def test_an_address_that_is_not_one_web_address_is_refused_on_the_command_line_as_in_the_api(
     config: Path, address: str
 ) -> None:
-    published = herold(config, "publish", str(ROOT / "examples" / "bomb-disposal.json"), "--wait")
-    announcement_id = re.search(r"[0-9a-f]{8}-[0-9a-f-]{27}", published.output).group(0)  # type: ignore[union-attr]
+    announcement_id = published_warning(config)
     refused = herold(config, "confirm", announcement_id, "whatsapp", "--url", address)
     assert refused.exit_code == 1 and "web address" in refused.output

@@ -46,7 +46,8 @@ from conftest import AUTHORITY, HeroldFactory, SettingsFactory, publish, warning
 from fakes.clock import Clock
 from fakes.trickle import Trickle
 from fakes.webhook_receiver import Answer, Receiver, Request
-from kit import ChannelCase, ChannelContract, closed_port
+from kit import ChannelCase, ChannelContract
+from services import free_port
 
 SLUG: str = AUTHORITY["slug"]
 BASE_URL: str = AUTHORITY["base_url"]
@@ -335,7 +336,7 @@ def test_a_network_failure_is_retried_and_ambiguous_only_once_the_request_was_se
     make_channel: MakeChannel, failure: str, ambiguous: bool
 ) -> None:
     with Receiver(default=Answer(200, hang=5)) as receiver:
-        url = f"http://127.0.0.1:{closed_port()}/hook" if failure == "connection refused" else receiver.url
+        url = f"http://127.0.0.1:{free_port()}/hook" if failure == "connection refused" else receiver.url
         channel = make_channel(url=url, timeouts=(2.0, 0.3))
 
         result = attempt(channel, post_of(document()))

@@ -138,28 +138,29 @@ def _in_order(operations: list[Operation]) -> list[Operation]:
 
 
 def _deliveries(operations: list[Operation], variants: dict[str, Variant]) -> list[DeliveryReport]:
-    return [
-        DeliveryReport(
-            channel=d.channel,
-            type=d.channel_type,
-            action=d.action,
-            wave=d.wave,
-            state=d.state,
-            attempts=d.attempts,
-            platform_id=d.platform_id,
-            url=d.platform_url,
-            last_error=d.last_error,
-            released_at=d.released_at,
-            release_reason=d.release_reason,
-            next_attempt_at=d.next_attempt_at,
-            finished_at=d.finished_at,
-            length=variants[d.channel].length if d.channel in variants else None,
-            limit=variants[d.channel].limit if d.channel in variants else None,
-            shortened=list(variants[d.channel].shortened) if d.channel in variants else [],
-            hand_off=HandOff.model_validate_json(d.note) if d.note and d.state is OperationState.manual else None,
-        )
-        for d in operations
-    ]
+    return [_delivery(d, variants.get(d.channel)) for d in operations]
+
+
+def _delivery(d: Operation, variant: Variant | None) -> DeliveryReport:
+    return DeliveryReport(
+        channel=d.channel,
+        type=d.channel_type,
+        action=d.action,
+        wave=d.wave,
+        state=d.state,
+        attempts=d.attempts,
+        platform_id=d.platform_id,
+        url=d.platform_url,
+        last_error=d.last_error,
+        released_at=d.released_at,
+        release_reason=d.release_reason,
+        next_attempt_at=d.next_attempt_at,
+        finished_at=d.finished_at,
+        length=variant.length if variant else None,
+        limit=variant.limit if variant else None,
+        shortened=list(variant.shortened) if variant else [],
+        hand_off=HandOff.model_validate_json(d.note) if d.note and d.state is OperationState.manual else None,
+    )
 
 
 def _unreadable(engine: Engine, error: Unreadable) -> AnnouncementReport | None:

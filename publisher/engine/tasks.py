@@ -152,6 +152,11 @@ def _not_a_post_address(url: str) -> str | None:
     return None
 
 
+def _queue(engine: Engine, operation: Operation, *, delay: float = 0.0) -> None:
+    """Queue an operation's next attempt, in its kind's lane (or the site's, for wave 1)."""
+    engine.submit("deliver", operation.id, kind=operation.kind, wave=operation.wave, delay=delay)
+
+
 def reconcile(
     engine: Engine, announcement_id: str, channel: str, url: str | None, actor: str, source: str
 ) -> list[str]:
@@ -177,7 +182,7 @@ def reconcile(
         engine.submit("advance", stored.id, kind=kind)
         engine.submit("refresh", stored.item_id, kind=kind)
     else:
-        engine.submit("deliver", delivery.id, kind=kind, wave=delivery.wave)
+        _queue(engine, delivery)
     return []
 
 
@@ -310,7 +315,7 @@ def _attempt(engine: Engine, attempt: Attempt, now: datetime) -> None:
     except _Later as later:
         # Waiting for another operation is not an attempt: it counts neither as one nor for backoff.
         engine.store.operations.postpone(operation, now + timedelta(seconds=later.seconds), later.reason, now)
-        engine.submit("deliver", operation.id, kind=stored.announcement.kind, delay=later.seconds, wave=operation.wave)
+        _queue(engine, operation, delay=later.seconds)
         return
     except _HandedOff as handed:
         _handed_off(engine, stored, operation, handed.note, bound)
@@ -554,7 +559,7 @@ def _retry(engine: Engine, stored: StoredAnnouncement, operation: Operation, err
                                         ambiguous=error.ambiguous or operation.ambiguous, entry=entry)  # fmt: skip
     log.warning("delivery will be retried", delivery=operation.id, channel=operation.channel,
                 attempt=operation.attempts, reason=error.reason, retry_in=round(delay, 2))  # fmt: skip
-    engine.submit("deliver", operation.id, kind=stored.announcement.kind, delay=delay, wave=operation.wave)
+    _queue(engine, operation, delay=delay)
 
 
 def _give_up(
@@ -702,13 +707,13 @@ def sweep(engine: Engine, overdue: timedelta = timedelta(0), requeue_after: time
         for lost in operations.expired_leases(now):
             if operations.return_expired_lease(lost, now):
                 log.warning("lease expired: delivery returned to pending", delivery=lost.id, channel=lost.channel)
-                engine.submit("deliver", lost.id, kind=lost.kind, wave=lost.wave)
+                _queue(engine, lost)
     if found.deliveries:
         due = operations.due(cutoff, queued_before)
         # Marked before they are queued: a worker's claim clears the mark, and must come after it.
         operations.mark_queued(due, now)
         for operation in due:
-            engine.submit("deliver", operation.id, kind=operation.kind, wave=operation.wave)
+            _queue(engine, operation)
     if found.checks:
         for announcement_id, kind in operations.checks_due(cutoff):
             engine.submit("advance", announcement_id, kind=kind)
@@ -717,7 +722,7 @@ def sweep(engine: Engine, overdue: timedelta = timedelta(0), requeue_after: time
     if found.unpins:
         # A warning stays pinned while it is current; once its item has expired, it is unpinned.
         for unpin in operations.unpin_expired(now, engine.deadline):
-            engine.submit("deliver", unpin.id, kind=unpin.kind, wave=unpin.wave)
+            _queue(engine, unpin)
     _limits_due(engine, now)
     if found.hand_offs:
         _hand_offs_due(engine, now)

@@ -28,7 +28,6 @@ channel's own tests, beside its case.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -59,6 +58,7 @@ from publisher.domain.records import Variant
 
 from fakes.webhook_receiver import Answer, Receiver, Request
 from helpers import png_bytes
+from services import free_port
 
 SLUG = "lk-beispiel"
 CHANNEL_ID = "kanal"
@@ -153,12 +153,6 @@ def post_for(
         attempt=attempt,
         created_at=datetime.now(UTC),
     )
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class ChannelContract:
@@ -271,7 +265,7 @@ class ChannelContract:
 
     def test_an_unreachable_platform_is_a_retry_that_certainly_posted_nothing(self, media: Path) -> None:
         self.needs_network()
-        channel = self.channel(f"http://127.0.0.1:{closed_port()}", media)
+        channel = self.channel(f"http://127.0.0.1:{free_port()}", media)  # nobody listens there
         with pytest.raises(TransientError) as failed:
             channel.publish(self.post(channel))
         assert failed.value.ambiguous is False
