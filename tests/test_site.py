@@ -131,6 +131,51 @@ def test_copies_elsewhere_appear_on_the_item_page(site: Site) -> None:
     assert 'href="https://social.example/@lkb/1"' in page
 
 
+def test_a_copy_elsewhere_changes_the_item_page_and_nothing_the_lists_keep(site: Site) -> None:
+    first, second = publication(1, kind="warning"), publication(2, kind="warning")
+    site.publish(first)
+    site.publish(second)
+    site.close()  # the lists held back for the interval are written now
+    folder = site.record.folder
+    kept = {f: f.read_bytes() for f in [folder / "lists.json", *(folder / "pages").rglob("*.json")]}
+    item_file = (folder / "items" / f"{first.item_id}.json").read_bytes()
+
+    site.copies(first.item_id, {first.entry.id: [Copy("fediverse", "mastodon", "https://social.example/@lkb/1")]})
+    site.close()
+
+    assert {f: f.read_bytes() for f in kept} == kept, "the lists' record was rewritten for a copy they do not show"
+    assert (folder / "items" / f"{first.item_id}.json").read_bytes() == item_file
+    page = (site.directory / first.item_path / "index.html").read_text(encoding="utf-8")
+    assert 'href="https://social.example/@lkb/1"' in page
+
+
+def test_copies_elsewhere_stay_on_the_page_when_the_item_gets_a_follow_up(site: Site) -> None:
+    first = publication(1, kind="warning")
+    site.publish(first)
+    site.copies(first.item_id, {first.entry.id: [Copy("fediverse", "mastodon", "https://social.example/@lkb/1")]})
+
+    site.publish(follow_up(2, first))
+    site.close()
+
+    page = (site.directory / first.item_path / "index.html").read_text(encoding="utf-8")
+    assert 'href="https://social.example/@lkb/1"' in page
+    assert site.record.item(first.item_id) == restarted(site).record.item(first.item_id)
+
+
+def test_a_damaged_record_of_copies_leaves_the_item_shown_without_them(site: Site) -> None:
+    first = publication(1, kind="warning")
+    site.publish(first)
+    site.copies(first.item_id, {first.entry.id: [Copy("fediverse", "mastodon", "https://social.example/@lkb/1")]})
+    (site.record.folder / "copies" / f"{first.item_id}.json").write_text("[kaputt")
+
+    site.publish(publication(2, kind="warning"))
+    site.close()
+
+    item = site.record.item(first.item_id)
+    assert item is not None and item.first.copies == ()
+    assert listed(site.directory / "index.html") == ["Meldung Nummer 2", "Meldung Nummer 1"]
+
+
 def test_a_damaged_item_in_the_record_is_left_out_and_the_rest_is_still_written(site: Site) -> None:
     damaged, fine = publication(1), publication(2)
     site.publish(damaged)

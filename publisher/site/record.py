@@ -5,8 +5,12 @@ to render its pages here and never reads Herold's database. Every list the site 
 fixed size (current warnings, latest news, the feeds, one page of a month's archive), so
 publishing one more item costs the same with ten items on the site as with ten thousand:
 
-- ``items/<id>.json``: an item with its entries and the copies elsewhere, and its place in its
-  month (``seq``, counted from 0 in the order items arrive);
+- ``items/<id>.json``: an item with its entries, and its place in its month (``seq``, counted
+  from 0 in the order items arrive);
+- ``copies/<id>.json``: the copies elsewhere of the item's entries (by entry id) as they were
+  reported after the item was published. They are kept apart because no list shows them: a
+  channel's post changes the item's page, never its file, so the lists' rows stay as they are
+  (publishing the item again folds them into its file);
 - ``months.json``: how many items each month has;
 - ``pages/<month>/<n>.json``: the rows of a month's items ``PAGE_SIZE * (n-1)`` to
   ``PAGE_SIZE * n - 1`` (pages are counted from the oldest, so a new item only ever changes the
@@ -149,13 +153,14 @@ class SiteRecord:
             partial.unlink(missing_ok=True)
             raise
         self._commit(target, partial, stamp, item)
+        # The item's file now has every copy (read with the item above): the copies file is done.
+        (self.folder / "copies" / f"{item.id}.json").unlink(missing_ok=True)
         self._listed(item, entry, stamp, item_view, entry_view)
         return item, pages
 
-    def set_copies(self, item_id: str, copies: Mapping[str, Sequence[Copy]], *, views: bool = True) -> Item | None:
+    def set_copies(self, item_id: str, copies: Mapping[str, Sequence[Copy]]) -> Item | None:
         """Show these copies elsewhere (by announcement id) on the item's entries. Returns the item
-        if that changed it. ``views=False`` (a rebuild) leaves the item's rows as they are, to be
-        made anew when a list shows it."""
+        if that changed it."""
         item = self.item(item_id)
         if item is None:
             return None
@@ -163,10 +168,10 @@ class SiteRecord:
         changed = replace(item, entries=entries)
         if changed == item:
             return None
-        target, partial, stamp = self._prepare(f"items/{item.id}.json", _document(changed))
-        self._commit(target, partial, stamp, changed)
-        if views:
-            self._restamp(changed, stamp)  # the lists show no copies: their views stay as they are
+        known = {e.id: e.copies for e in entries}
+        target, partial, stamp = self._prepare(f"copies/{item.id}.json", {i: _copies(c) for i, c in known.items()})
+        partial.replace(target)
+        _keep(target, (stamp[0], stamp[1], known))
         return changed
 
     def clear(self) -> None:
@@ -175,8 +180,17 @@ class SiteRecord:
     # -- reading it ----------------------------------------------------------------------------------
 
     def item(self, item_id: str) -> Item | None:
-        """An item as the site has published it; None if it has not, or if its file is damaged
-        (reported once)."""
+        """An item as the site has published it, with its copies elsewhere; None if it has not,
+        or if its file is damaged (reported once)."""
+        item = self._item_file(item_id)
+        if item is None:
+            return None
+        copies = self._copies_file(item_id)
+        if not copies:
+            return item
+        return replace(item, entries=tuple(replace(e, copies=copies.get(e.id, e.copies)) for e in item.entries))
+
+    def _item_file(self, item_id: str) -> Item | None:
         file = self.folder / "items" / f"{item_id}.json"
         try:
             status = file.stat()
@@ -191,13 +205,41 @@ class SiteRecord:
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, TypeError, ValidationError) as error:
-            if file not in _reported:
-                _reported.add(file)
-                log.error("an item of the site's record cannot be read; it is left out until the site is rebuilt",
-                          file=str(file), error=f"{type(error).__name__}: {str(error)[:200]}")  # fmt: skip
+            self._report(file, error)
             return None
         _keep(file, (status.st_mtime_ns, status.st_size, item))
         return item
+
+    def _copies_file(self, item_id: str) -> dict[str, tuple[Copy, ...]]:
+        """The copies reported since the item was last published, by entry id (a damaged file:
+        none, reported once; the item's file still has those it was published with)."""
+        file = self.folder / "copies" / f"{item_id}.json"
+        try:
+            status = file.stat()
+        except FileNotFoundError:
+            return {}
+        with _parsed_lock:
+            known = _parsed.get(file)
+        if known and known[:2] == (status.st_mtime_ns, status.st_size) and isinstance(known[2], dict):
+            return known[2]
+        try:
+            copies = {
+                entry_id: tuple(Copy(c["channel"], c["type"], c["url"]) for c in listed)
+                for entry_id, listed in json.loads(file.read_bytes()).items()
+            }
+        except FileNotFoundError:
+            return {}
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            self._report(file, error)
+            return {}
+        _keep(file, (status.st_mtime_ns, status.st_size, copies))
+        return copies
+
+    def _report(self, file: Path, error: Exception) -> None:
+        if file not in _reported:
+            _reported.add(file)
+            log.error("a file of the site's record cannot be read; it is left out until the site is rebuilt",
+                      file=str(file), error=f"{type(error).__name__}: {str(error)[:200]}")  # fmt: skip
 
     def months(self) -> list[str]:
         """Months ("YYYY-MM") with items, newest first."""
@@ -364,29 +406,6 @@ class SiteRecord:
         recent = sorted(recent, key=lambda row: (row[2], row[1]), reverse=True)[:RECENT_KEPT]
         self._write("lists.json", {"views": self.views.fingerprint(), **rows, "recent": recent})
 
-    def _restamp(self, item: Item, stamp: Stamp) -> None:
-        """The item's file changed in what no list shows (its copies elsewhere): its rows now
-        stand for the file as it is."""
-        name = f"pages/{item.month}/{page_of(item)}.json"
-        same, rows = self._page(name)
-        if any(row[0] == item.id for row in rows):
-            rows = [[i, stamp if i == item.id else s, v if same else None] for i, s, v in rows]
-            self._write(name, {"views": self.views.fingerprint(), "rows": rows})
-        document = self._read("lists.json", {})
-        same = document.get("views") == self.views.fingerprint()
-        lists = {key: _item_rows(document.get(key, []), same) for key in ("warnings", "news")}
-        recent = _entry_rows(document.get("recent", []), same)
-        found = False
-        for rows in lists.values():
-            for row in rows:
-                if row[0] == item.id:
-                    row[2], found = stamp, True
-        for row in recent:
-            if row[0] == item.id:
-                row[3], found = stamp, True
-        if found:
-            self._write("lists.json", {"views": self.views.fingerprint(), **lists, "recent": recent})
-
     def _page(self, name: str) -> tuple[bool, list[list[Any]]]:
         """A page's rows ([item id, stamp, view], oldest first; new lists), and whether their views
         have today's fingerprint."""
@@ -475,11 +494,15 @@ def _document(item: Item) -> dict[str, Any]:
             {
                 "id": e.id, "announcement": e.announcement.model_dump(mode="json"), "text": e.variant_text,
                 "published": e.published.isoformat(),
-                "copies": [{"channel": c.channel, "type": c.channel_type, "url": c.url} for c in e.copies],
+                "copies": _copies(e.copies),
             }
             for e in item.entries
         ],
     }  # fmt: skip
+
+
+def _copies(copies: Sequence[Copy]) -> list[dict[str, str]]:
+    return [{"channel": c.channel, "type": c.channel_type, "url": c.url} for c in copies]
 
 
 def _item(document: dict[str, Any]) -> Item:

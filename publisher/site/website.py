@@ -263,7 +263,7 @@ class Site:
             for publication in publications:
                 self.record.publish(publication, views=False)  # made as render_all shows the items
             for item_id, of_item in copies.items():
-                self.record.set_copies(item_id, of_item, views=False)
+                self.record.set_copies(item_id, of_item)
         return self.render_all()
 
     def render_all(self) -> int:
