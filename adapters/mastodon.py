@@ -63,7 +63,7 @@ from adapters.port import (
     error_for_status,
     retry_after,
 )
-from adapters.port.http import DeadlineAdapter
+from adapters.port.http import DeadlineAdapter, environment_for
 from publisher.domain.announcement import Announcement, Kind, Media, MsgType, Severity
 from publisher.domain.authority import web_address
 from publisher.domain.counting import GraphemesShortLinks, TextRule
@@ -131,6 +131,7 @@ class _Client:
         session = requests.Session()
         session.mount("https://", channel.adapter)
         session.mount("http://", channel.adapter)
+        session.trust_env, session.proxies, session.verify = False, dict(channel.proxies), channel.verify
         session.hooks["response"].append(self._remember)
         self.api = _Api(
             api_base_url=channel.settings.instance,
@@ -174,6 +175,10 @@ class MastodonChannel(Channel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.adapter = DeadlineAdapter(self.deadline, pool_connections=4, pool_maxsize=16)
+        # The environment's proxy and CA bundle for the instance, read once (see environment_for).
+        settled = environment_for(requests.Session(), self.settings.instance)
+        self.proxies: dict[str, str] = dict(settled.proxies)
+        self.verify: bool | str = settled.verify if settled.verify is not None else True
 
     @property
     def token(self) -> str:

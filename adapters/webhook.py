@@ -54,7 +54,7 @@ from adapters.port import (
     error_for_status,
     signing,
 )
-from adapters.port.http import session
+from adapters.port.http import environment_for, session
 from publisher.domain.authority import web_address
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the marker of the format, not a secret
@@ -130,7 +130,7 @@ class Webhook(Channel):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.http = session(self.deadline)
+        self.http = environment_for(session(self.deadline), self.settings.url)
 
     def _secret(self) -> str:
         return self.context.secrets["secret"]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from threading import Thread
 
 import pytest
 import requests
 
-from adapters.port.http import session
+from adapters.port.http import environment_for, session
 
+from fakes.proxy import ForwardProxy
 from fakes.trickle import Trickle
 
 
@@ -73,3 +75,37 @@ def test_a_call_within_its_deadline_gets_its_whole_answer() -> None:
 
     assert response.status_code == 200
     assert response.json() == {"id": "1"}
+
+
+# -- the environment's settings, read once per channel -------------------------------------------
+
+
+def test_calls_take_the_proxy_the_environment_names_unless_no_proxy_exempts_the_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with Trickle(every=0.005, headers_first=True) as server, ForwardProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        proxied = environment_for(session(deadline=10), server.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        direct = environment_for(session(deadline=10), server.url)
+
+        assert proxied.get(server.url).json() == {"id": "1"}
+        assert direct.get(server.url).json() == {"id": "1"}
+
+    assert proxy.seen == [("GET", server.url)]
+
+
+def test_a_netrc_entry_never_replaces_a_channel_s_own_authorization(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / ".netrc").write_text("machine 127.0.0.1 login someone password secret\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("NETRC", str(tmp_path / ".netrc"))
+    with ForwardProxy() as echo:  # answers nothing useful; we look at what was sent
+        http = environment_for(session(deadline=10), echo.url)
+        sent = http.prepare_request(requests.Request("GET", echo.url, headers={"Authorization": "Bearer token"}))
+
+    assert sent.headers["Authorization"] == "Bearer token"

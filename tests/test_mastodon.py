@@ -35,6 +35,7 @@ from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, publish, warning
 from fakes.mastodon_server import FakeMastodon, drop_after, hang, retry_after, status
+from fakes.proxy import ForwardProxy
 from fakes.trickle import Trickle
 from fakes.webhook_receiver import Answer
 from kit import ChannelCase, ChannelContract
@@ -291,6 +292,21 @@ def test_an_unreachable_server_is_a_transient_problem_that_certainly_posted_noth
     with pytest.raises(TransientError) as failed:
         channel.publish(post_of())
     assert failed.value.ambiguous is False
+
+
+def test_an_instance_behind_the_environment_s_proxy_is_reached_through_it(
+    fake: FakeMastodon, make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ForwardProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        channel = channel_for(make_settings, fake.url)
+
+        receipt = channel.publish(post_of())
+
+    assert ("POST", f"{fake.url}/api/v1/statuses") in proxy.seen
+    assert [s["id"] for s in fake.statuses] == [receipt.platform_id]
 
 
 def test_a_retry_after_a_lost_answer_returns_the_same_status(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import os
 import socket
 import threading
 import time
@@ -209,6 +210,21 @@ class DeadlineAdapter(HTTPAdapter):
     def _late(self, request: requests.PreparedRequest) -> requests.ReadTimeout:
         reason = f"no complete answer within {self.deadline:g} s (the call's deadline)"
         return requests.ReadTimeout(reason, request=request)
+
+
+def environment_for(http: requests.Session, url: str) -> requests.Session:
+    """Read the environment's HTTP settings for calls to ``url``'s server once, here, instead
+    of on every call: with ``trust_env`` requests scans every environment variable for proxies
+    and looks for ``~/.netrc`` per request, which costs more CPU than the rest of a small post.
+    The proxy (``HTTPS_PROXY``/``HTTP_PROXY``/``ALL_PROXY``, unless ``NO_PROXY`` names the host)
+    and the CA bundle (``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``) still apply; ``.netrc`` does
+    not (a channel authenticates with its own token, which a netrc entry would replace)."""
+    http.trust_env = False
+    http.proxies.update(requests.utils.get_environ_proxies(url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        http.verify = bundle
+    return http
 
 
 def session(deadline: float, *, pool: int = 16) -> requests.Session:
