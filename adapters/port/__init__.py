@@ -17,6 +17,7 @@ from adapters.port.channel import (
     Pinning,
     Post,
     Threads,
+    able,
 )
 from adapters.port.errors import (
     CredentialsError,
@@ -55,6 +56,7 @@ __all__ = [
     "Threads",
     "TransientError",
     "Wave",
+    "able",
     "error_for_exception",
     "error_for_status",
     "retry_after",

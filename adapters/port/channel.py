@@ -204,6 +204,20 @@ class AnnouncesLimits(Protocol):
     def read_limits(self) -> ServerLimits: ...
 
 
+_able: dict[tuple[type, type], bool] = {}
+
+
+def able(channel: object, ability: type) -> bool:
+    """Whether a channel (or channel type) has an ability: ``isinstance``/``issubclass``,
+    remembered per class. Python 3.11 works a protocol's members out anew on every such check,
+    and the engine asks on every delivery."""
+    kind = channel if isinstance(channel, type) else type(channel)
+    known = _able.get((kind, ability))
+    if known is None:
+        known = _able[(kind, ability)] = issubclass(kind, ability)
+    return known
+
+
 ABILITIES: dict[str, type] = {
     "threads": Threads,
     "edit": Editing,

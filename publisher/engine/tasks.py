@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import structlog
 
@@ -39,6 +40,7 @@ from adapters.port import (
     Receipt,
     Threads,
     TransientError,
+    able,
 )
 from publisher.core.plan import Plan, Step, plan, website_published
 from publisher.domain.announcement import Kind
@@ -368,8 +370,8 @@ def _act(engine: Engine, attempt: Attempt, bound: structlog.typing.FilteringBoun
         assert isinstance(channel, HandOff), "only a channel that hands off gets hand-off operations"
         raise _HandedOff(channel.hand_off(post))
     receipt = None
-    if operation.ambiguous and isinstance(channel, Lookup):
-        receipt = channel.find(post)
+    if operation.ambiguous and able(channel, Lookup):
+        receipt = cast(Lookup, channel).find(post)
         if receipt:
             bound.info("found the copy an earlier attempt made", platform_id=receipt.platform_id)
     unconfirmable = channel.capabilities.idempotency is Idempotency.none
@@ -382,7 +384,8 @@ def _act(engine: Engine, attempt: Attempt, bound: structlog.typing.FilteringBoun
             f"({operation.last_error})"
         )
     if receipt is None:
-        receipt = channel.reply(post) if post.in_reply_to and isinstance(channel, Threads) else channel.publish(post)
+        threads = post.in_reply_to is not None and able(channel, Threads)
+        receipt = cast(Threads, channel).reply(post) if threads else channel.publish(post)
     return receipt
 
 
@@ -662,7 +665,7 @@ def _limits_due(engine: Engine, now: datetime) -> None:
     for authority in engine.authorities:
         for config in authority.channels:
             key = (authority.slug, config.id)
-            if not issubclass(channel_types()[config.type], AnnouncesLimits) or (
+            if not able(channel_types()[config.type], AnnouncesLimits) or (
                 moment - _limits_asked.get(key, -ASK_AGAIN) < ASK_AGAIN
             ):
                 continue

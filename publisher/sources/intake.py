@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from adapters.port import HandOff, Threads
+from adapters.port import HandOff, Threads, able
 from publisher.core import capacity
 from publisher.core.render import DoesNotFit, render
 from publisher.domain.announcement import EFFECTIVE, Announcement, Kind, Media, MsgType, Status, parse_announcement
@@ -422,9 +422,9 @@ def _operations(
         config = authority.channel(channel_id)
         kind = types[config.type]
         wave = int(kind.capabilities.wave)
-        if issubclass(kind, HandOff):
+        if able(kind, HandOff):
             action = Action.hand_off
-        elif announcement.is_follow_up and issubclass(kind, Threads):
+        elif announcement.is_follow_up and able(kind, Threads):
             action = Action.reply
         else:
             action = Action.publish
