@@ -731,6 +731,7 @@ class HeroldSubject:
         from publisher.edges import logs
         from publisher.edges.config import load_settings
         from publisher.edges.wiring import Herold
+        from publisher.engine.worker import settled
 
         logs.configure("info", "json")  # to stderr, which is this subject's log file
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -755,6 +756,7 @@ class HeroldSubject:
         self.herold = Herold(load_settings(config, env))
         assert self.herold.embedded
         self.herold.start()
+        settled()  # as `herold serve` and a worker do once started
 
     def run(self, count: int, start: int) -> dict[str, Any]:
         from publisher.sources.intake import accept

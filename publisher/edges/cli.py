@@ -665,7 +665,7 @@ def serve(ctx: click.Context, listen: str | None) -> None:
     herold = Herold(settings)
     log.info("herold serves the site and the API", url=f"http://{host}:{port}/", api=f"http://{host}:{port}/api/v1/")
     uvicorn.run(
-        create_app(herold),
+        create_app(herold, long_lived=True),
         host=host or "127.0.0.1",
         port=int(port),
         log_config=None,

@@ -37,6 +37,7 @@ from publisher.edges.wiring import Herold
 from publisher.engine.report import AnnouncementReport, report
 from publisher.engine.store import database_unavailable
 from publisher.engine.tasks import confirm, release_by_override
+from publisher.engine.worker import settled
 from publisher.sources.intake import SourceConflict, approve, receive, submit
 from publisher.sources.preview import Preview, preview
 
@@ -259,11 +260,15 @@ def _first_line(error: BaseException) -> str:
     return str(error).strip().split("\n", 1)[0][:300]
 
 
-def create_app(herold: Herold, *, start: bool = True) -> FastAPI:
+def create_app(herold: Herold, *, start: bool = True, long_lived: bool = False) -> FastAPI:
+    """``long_lived``: the process serves from now on (``herold serve``), see worker.settled."""
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if start:
             herold.start()
+        if long_lived:
+            settled()
         try:
             yield
         finally:

@@ -12,6 +12,7 @@ platforms that hang cannot hold it up.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -74,7 +75,16 @@ def _process_engine(app: Celery, build: Build) -> Engine:
     with _engine_lock:
         if _engine is None:
             _engine = build(app)
+            settled()
         return _engine
+
+
+def settled() -> None:
+    """A process has started: what it built to start (modules, settings, channels, templates)
+    lives as long as it does, so the garbage collector need not walk it on every full
+    collection again (about a quarter of a millisecond per announcement otherwise)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _closing(**_: Any) -> None:
