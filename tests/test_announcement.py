@@ -222,6 +222,22 @@ def test_a_follow_up_without_references_is_refused(msg_type: str) -> None:
     }
 
 
+def test_a_correction_is_an_update_labelled_as_one() -> None:
+    correction = parse_announcement(warning(msg_type="update", references="a1b2c3", correction=True))
+    update = parse_announcement(warning(msg_type="update", references="a1b2c3"))
+
+    assert (correction.label_key, update.label_key) == ("correction", "msg_type.update")
+    assert parse_announcement(warning()).label_key is None
+
+
+@pytest.mark.parametrize("msg_type", ["alert", "cancel", "error"])
+def test_only_an_update_can_be_a_correction(msg_type: str) -> None:
+    references = {} if msg_type == "alert" else {"references": "a1b2c3"}
+    problems = by_field(warning(msg_type=msg_type, correction=True, **references))
+
+    assert problems == {"correction": "only an update (msg_type update) can correct an earlier announcement"}
+
+
 def test_a_first_alert_must_not_refer_to_an_earlier_announcement() -> None:
     problems = by_field(warning(references="a1b2c3"))
 

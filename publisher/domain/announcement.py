@@ -281,6 +281,9 @@ class Announcement(_Strict):
     msg_type: MsgType = MsgType.alert
     status: Status = Status.actual
     references: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    # An update that corrects the announcement it refers to (a mistake, not news): its copies are
+    # edited in place where the channel allows, and it is labelled "Korrektur" everywhere.
+    correction: bool = False
     category: Category | None = None
     event: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     severity: Severity | None = None
@@ -336,6 +339,13 @@ class Announcement(_Strict):
     def is_follow_up(self) -> bool:
         return self.msg_type is not MsgType.alert
 
+    @property
+    def label_key(self) -> str | None:
+        """The label (in publisher.domain.labels) a follow-up carries: what it does to the original."""
+        if not self.is_follow_up:
+            return None
+        return "correction" if self.correction else f"msg_type.{self.msg_type.value}"
+
     def text_in(self, language: str) -> Translation:
         """Headline, description and instruction in ``language``, falling back to the original."""
         if language != self.language and language in self.translations:
@@ -363,6 +373,8 @@ def cross_field_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
         problems.append(
             ("references", "only updates, all-clears (cancel) and withdrawals (error) refer to an earlier announcement")
         )
+    if values.get("correction") is True and msg_type != "update":
+        problems.append(("correction", "only an update (msg_type update) can correct an earlier announcement"))
     if kind == "warning" and msg_type == "alert":
         # Follow-ups inherit these from the announcement they refer to (see intake).
         for name, why in (
