@@ -16,10 +16,19 @@ one server's quirks:
 - Rate limits never make the client sleep inside a call (``ratelimit_method="throw"``): a 429
   goes back to the engine, which retries after ``Retry-After`` / ``X-RateLimit-Reset``.
 
+Length: Mastodon counts every link as 23 characters; Takahē, Pleroma/Akkoma and others count the
+raw text, whatever they announce. A "too long" refusal (400 or 422 naming the length) is a
+`TooLong`: the engine counts the text again with links at full length, remembers that for the
+channel and sends it at once (``count_links`` fixes either way).
+
 Exactly once: every status carries the delivery's stable ``Idempotency-Key``; Mastodon keeps
-it for an hour per account and answers a repeated request with the original status. After an
-ambiguous failure older than that, ``find`` looks for the status among the account's recent
-posts (by the link to the item page) before posting again.
+it for an hour per account and answers a repeated request with the original status, but other
+servers ignore it. So after every ambiguous failure ``find`` first looks for the status among
+the account's recent posts (the item's link, the first line, the same reply target).
+
+Scopes the token needs (docs/channels.md): ``write:statuses`` (post, edit, delete),
+``write:media`` (images), ``write:accounts`` (pins), ``read:accounts`` and ``read:statuses``
+(the look-up after a lost answer). ``check`` names any that is missing.
 """
 
 from __future__ import annotations
@@ -57,6 +66,7 @@ from adapters.port import (
     Post,
     Receipt,
     ServerLimits,
+    TooLong,
     TransientError,
     Wave,
     error_for_exception,
@@ -66,7 +76,7 @@ from adapters.port import (
 from adapters.port.http import DeadlineAdapter, environment_for
 from publisher.domain.announcement import Announcement, Kind, Media, MsgType, Severity
 from publisher.domain.authority import web_address
-from publisher.domain.counting import GraphemesShortLinks, TextRule
+from publisher.domain.counting import CodePoints, GraphemesShortLinks, TextRule
 from publisher.domain.labels import labels_for, primary
 
 log = structlog.get_logger("herold.mastodon")
@@ -74,14 +84,28 @@ log = structlog.get_logger("herold.mastodon")
 DEFAULT_LIMIT = 500  # Mastodon's default; used when the instance does not say
 PIN_LIMIT = 5  # posts an account may pin at once on Mastodon; used when the instance does not say
 LINK_LENGTH = 23  # every URL counts 23 characters, whatever its length
-IDEMPOTENCY_KEPT = timedelta(minutes=55)  # Mastodon keeps keys one hour; stay on the safe side
 CLOCK_SKEW = timedelta(minutes=5)  # the server's clock is not ours: look a little further back
 MEDIA_WAIT = 30.0  # seconds to wait for the server to process an image before trying again later
 MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 
 
-def rule(limit: int) -> TextRule:
-    return TextRule(limit, GraphemesShortLinks(LINK_LENGTH), counts_spoiler=True)
+def rule(limit: int, *, links_in_full: bool = False) -> TextRule:
+    counting = CodePoints() if links_in_full else GraphemesShortLinks(LINK_LENGTH)
+    return TextRule(limit, counting, counts_spoiler=True)
+
+
+# A refusal for length: Mastodon "Validation failed: Text character limit of 500 exceeded",
+# mastodon-mock "Text is too long (maximum is 500 characters)", others alike.
+_TOO_LONG = re.compile(r"too long|character limit|characters? .*exceed|exceeds? .*characters?|maximum .*characters?",
+                       re.IGNORECASE)  # fmt: skip
+SCOPES = {
+    "write:statuses": "posting, corrections and withdrawals",
+    "write:media": "images",
+    "write:accounts": "pinning warnings",
+    "read:accounts": "the look-up after a lost answer (which account is ours)",
+    "read:statuses": "the look-up after a lost answer (the account's recent posts)",
+}
+OUT_OF_SCOPE = "outside the authorized scopes"  # Doorkeeper's answer to a token without the scope
 
 
 class MastodonSettings(ChannelSettings):
@@ -91,6 +115,12 @@ class MastodonSettings(ChannelSettings):
     # Content warning per severity, e.g. {extreme = "Warnung: {event}"}; {event} and {severity} are filled in.
     content_warnings: dict[Severity, str] = {}
     max_characters: int | None = None  # default: what the instance reports
+    # How the server counts links: "short" (23 each, as Mastodon), "full" (the raw text, as
+    # Takahē, Pleroma, Akkoma); "auto" starts short and learns "full" from the first refusal.
+    count_links: Literal["auto", "short", "full"] = "auto"
+    # What a withdrawal does to the posts it withdraws: "edit" marks them withdrawn (the
+    # withdrawal's text, the history stays visible), "delete" removes them. A reply says why, either way.
+    on_withdrawal: Literal["edit", "delete"] = "edit"
     pin_warnings: bool = True
 
     @field_validator("instance")
@@ -192,10 +222,13 @@ class MastodonChannel(Channel):
     @classmethod
     def text_rule(cls, settings: ChannelSettings, limits: ServerLimits | None) -> TextRule:
         assert isinstance(settings, MastodonSettings)
+        full = settings.count_links == "full" or (
+            settings.count_links == "auto" and limits is not None and limits.links_in_full
+        )
         if settings.max_characters:
-            return rule(settings.max_characters)
+            return rule(settings.max_characters, links_in_full=full)
         # Until the instance has said, count to 500: most servers allow that much or more.
-        return rule(limits.characters if limits and limits.characters else DEFAULT_LIMIT)
+        return rule(limits.characters if limits and limits.characters else DEFAULT_LIMIT, links_in_full=full)
 
     @classmethod
     def pins(cls, settings: ChannelSettings) -> bool:
@@ -250,7 +283,8 @@ class MastodonChannel(Channel):
                 status = self._post(client, post, media, None)
         except MastodonError as error:
             raise self._translate(error, client) from error
-        return Receipt(platform_id=str(status["id"]), url=status.get("url") or status.get("uri"))
+        refs = {"media_ids": ",".join(media)} if media else {}
+        return Receipt(platform_id=str(status["id"]), url=status.get("url") or status.get("uri"), refs=refs)
 
     def _post(self, client: _Client, post: Post, media: list[str], reply_to: str | None) -> Any:
         return client.api.status_post(
@@ -280,15 +314,14 @@ class MastodonChannel(Channel):
         return str(uploaded["id"])
 
     def find(self, post: Post) -> Receipt | None:
-        """The status an ambiguous attempt may have created, once the idempotency key may have
-        expired (it is kept an hour from the first attempt, which came after the delivery began)."""
-        if post.created_at is None or self.context.clock() - post.created_at < IDEMPOTENCY_KEPT:
-            return None  # the key still holds: posting again returns the original status
-        # The alert, its updates and its all-clear all link to the same page: a copy is this post
-        # only if it also replies where this post replies and carries its first line.
+        """The status an ambiguous attempt may have created, looked for before posting again:
+        servers that ignore ``Idempotency-Key`` would otherwise get it twice. The alert, its
+        updates and its all-clear all link to the same page: a copy is this post only if it also
+        replies where this post replies and carries its first line. A token that may not look
+        (no read scopes) finds nothing: the post goes out again, Idempotency-Key its only guard."""
         reply_to = post.in_reply_to.platform_id if post.in_reply_to else None
         first_line = post.variant.text.split("\n", 1)[0]
-        since = post.created_at - CLOCK_SKEW
+        since = (post.created_at or self.context.clock()) - CLOCK_SKEW
         client = self._client()
         try:
             me = client.api.account_verify_credentials()
@@ -299,53 +332,91 @@ class MastodonChannel(Channel):
                 content = _plain(str(status.get("content", "")))
                 replies_alike = str(status.get("in_reply_to_id") or "") == str(reply_to or "")
                 if post.variant.link in content and first_line in content and replies_alike:
-                    return Receipt(platform_id=str(status["id"]), url=status.get("url") or status.get("uri"))
+                    media = ",".join(str(m["id"]) for m in status.get("media_attachments") or [] if "id" in m)
+                    return Receipt(platform_id=str(status["id"]), url=status.get("url") or status.get("uri"),
+                                   refs={"media_ids": media} if media else {})  # fmt: skip
         except MastodonError as error:
-            raise self._translate(error, client) from error
+            problem = self._translate(error, client)
+            if isinstance(problem, TransientError):
+                raise problem from error
+            log.warning("cannot look for an earlier copy; posting again", channel=self.id, reason=problem.reason)
         return None
 
     # -- the rest of a status's life --------------------------------------------------------
 
     def pin(self, receipt: Receipt) -> None:
-        self._call(lambda api: api.status_pin(receipt.platform_id))
+        self._call(lambda api: api.status_pin(receipt.platform_id), scope="write:accounts")
 
     def unpin(self, receipt: Receipt) -> None:
-        self._call(lambda api: api.status_unpin(receipt.platform_id))
+        self._call(lambda api: api.status_unpin(receipt.platform_id), scope="write:accounts")
 
     def edit(self, receipt: Receipt, post: Post) -> Receipt:
-        """A correction: Mastodon keeps the edit history visible to everyone."""
-        self._call(
-            lambda api: api.status_update(
-                receipt.platform_id, post.variant.text, spoiler_text=post.variant.spoiler or ""
-            )
-        )
+        """The post in place, with ``post``'s text: a correction, or a withdrawal's mark. An edit
+        replaces every field on some servers (Takahē), so every field is sent as it was posted:
+        the images, the content warning, visibility and language. Mastodon shows the history."""
+        media = [m for m in receipt.refs.get("media_ids", "").split(",") if m]
+        client = self._client()
+        try:
+            # Mastodon.py's status_update sends neither language nor visibility; its inner call does.
+            client.api._Mastodon__status_internal(  # type: ignore[attr-defined]
+                post.variant.text, edit=receipt.platform_id, media_ids=media or None,
+                spoiler_text=post.variant.spoiler or "", sensitive=bool(post.variant.spoiler),
+                visibility=self.settings.visibility, language=primary(post.variant.language),
+            )  # fmt: skip
+        except MastodonError as error:
+            raise self._translate(error, client, scope="write:statuses") from error
         return receipt
 
     def delete(self, receipt: Receipt) -> None:
         try:
-            self._call(lambda api: api.status_delete(receipt.platform_id))
+            self._call(lambda api: api.status_delete(receipt.platform_id), scope="write:statuses")
         except PermanentError as error:
             if "404" not in error.reason:  # already gone is what we wanted
                 raise
 
-    def _call(self, action: Any) -> Any:
+    def _call(self, action: Any, *, scope: str | None = None) -> Any:
         client = self._client()
         try:
             return action(client.api)
         except MastodonError as error:
-            raise self._translate(error, client) from error
+            raise self._translate(error, client, scope=scope) from error
 
     def check(self) -> list[str]:
+        """The token, asked with harmless calls: who it belongs to, and for each scope Herold uses
+        a call on a status or image that does not exist (404 with the scope, 403 without: the
+        scope is checked first)."""
         client = self._client(timeout=(3.0, 10.0))
+        problems = []
         try:
             client.api.account_verify_credentials()
         except MastodonError as error:
-            return [self._translate(error, client).reason]
-        return []
+            problem = self._translate(error, client, scope="read:accounts")
+            if not _lacks_scope(problem):
+                return [problem.reason]
+            problems.append(problem.reason)
+        probes: dict[str, Any] = {
+            "read:statuses": lambda api: api.status(NOWHERE),
+            "write:statuses": lambda api: api.status_update(NOWHERE, "-"),
+            "write:media": lambda api: api.media_update(NOWHERE, description="-"),
+        }
+        if self.settings.pin_warnings:
+            probes["write:accounts"] = lambda api: api.status_pin(NOWHERE)
+        for scope, probe in probes.items():
+            try:
+                probe(client.api)
+            except MastodonNotFoundError:
+                continue  # allowed; the status is not there, as intended
+            except MastodonError as error:
+                problem = self._translate(error, client, scope=scope)
+                if _lacks_scope(problem):
+                    problems.append(problem.reason)
+                elif isinstance(problem, CredentialsError):
+                    return [problem.reason]
+        return problems
 
     # -- errors -----------------------------------------------------------------------------
 
-    def _translate(self, error: MastodonError, client: _Client) -> DeliveryError:
+    def _translate(self, error: MastodonError, client: _Client, *, scope: str | None = None) -> DeliveryError:
         """Mastodon.py's exceptions, as the engine's: retry, stop, or stop and tell someone."""
         if isinstance(error, MastodonRatelimitError):
             return TransientError("the server's rate limit was reached (429)", retry_after=retry_after(client.headers))
@@ -358,10 +429,23 @@ class MastodonChannel(Channel):
             return CredentialsError(f"the server refused the access token (401): {_message(error)}")
         if isinstance(error, MastodonAPIError) and len(error.args) > 1 and isinstance(error.args[1], int):
             status = error.args[1]
+            message = _message(error)
+            if status == 403 and OUT_OF_SCOPE in message and scope:
+                # Not the account's fault, and not every call's: only what needs the scope fails.
+                return PermanentError(f"the access token lacks the scope {scope}, needed for {SCOPES[scope]} (403)")
             if status == 403:
-                return CredentialsError(f"the account may not post (403): {_message(error)}")
-            return error_for_status(status, _message(error), client.headers)
+                return CredentialsError(f"the account may not do this (403): {message}")
+            if status in {400, 422} and _TOO_LONG.search(message):
+                return TooLong(f"the server counts the text as too long ({status}): {message}")
+            return error_for_status(status, message, client.headers)
         return PermanentError(f"Mastodon.py refused the call: {error}")
+
+
+NOWHERE = "0"  # a status or image id no server gives out: the scope probes act on nothing
+
+
+def _lacks_scope(problem: DeliveryError) -> bool:
+    return "lacks the scope" in problem.reason
 
 
 def _number(configuration: Any, section: str, key: str) -> int | None:

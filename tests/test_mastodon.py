@@ -10,6 +10,7 @@ import io
 import json
 import threading
 import time
+import tomllib
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,21 +20,24 @@ import pytest
 import regex
 import requests
 import uvicorn
+import yaml
 from mastodon_mock.app import create_app
 from mastodon_mock.config import DatabaseConfig, MastodonMockConfig, SeedAccount, SeedConfig
 from PIL import Image
 
 from adapters.mastodon import MastodonChannel
-from adapters.port import CredentialsError, DeliveryError, PermanentError, Post, Receipt, TransientError
+from adapters.port import CredentialsError, DeliveryError, PermanentError, Post, Receipt, TooLong, TransientError
 from publisher.domain.announcement import parse_announcement
 from publisher.domain.records import Variant
+from publisher.edges.config import settings_from
 from publisher.edges.wiring import Herold
 from publisher.engine import tasks
+from publisher.engine.report import report
 from publisher.engine.schema import OperationState
 from publisher.engine.tasks import wait_until_settled
 from publisher.sources.intake import accept
 
-from conftest import AUTHORITY, HeroldFactory, SettingsFactory, publish, warning
+from conftest import AUTHORITY, ROOT, HeroldFactory, SettingsFactory, publish, warning
 from fakes.mastodon_server import FakeMastodon, drop_after, hang, retry_after, status
 from fakes.proxy import ForwardProxy
 from fakes.trickle import Trickle
@@ -174,6 +178,117 @@ def test_against_mastodon_mock_a_warning_its_update_and_all_clear_form_one_pinne
     assert herold.store.operations.pinned() == []
 
 
+def test_with_the_example_configuration_every_shipped_example_and_a_long_warning_reach_a_server_counting_raw(
+    mock_server: str, make_herold: HeroldFactory, tmp_path: Path
+) -> None:
+    """mastodon-mock counts links at their full length, as Takahē and Pleroma do, whatever
+    characters_reserved_per_url says: the first refusal teaches the channel, nothing is lost."""
+    raw = tomllib.loads((ROOT / "config" / "herold.example.toml").read_text(encoding="utf-8"))
+    raw["herold"] |= {"data_dir": str(tmp_path / "var"), "grace_warning_seconds": 0.2, "grace_news_seconds": 0.2}
+    raw["authorities"][0]["channels"].append(
+        {"id": "fediverse", "type": "mastodon", "instance": mock_server, "access_token_env": TOKEN_ENV}
+    )
+    herold = make_herold(settings_from(raw, {TOKEN_ENV: "mock-token"}, tmp_path))
+    documents = [
+        json.loads((ROOT / "examples" / "bomb-disposal.json").read_text(encoding="utf-8")),
+        *(yaml.safe_load((ROOT / "examples" / name).read_text(encoding="utf-8"))
+          for name in ("storm-warning.yaml", "opening-hours.yaml")),
+        warning(description=("Bitte meiden Sie das Gebiet. " * 80)[:1990], headline="Großbrand im Gewerbegebiet"),
+    ]  # fmt: skip
+    assert len(documents[-1]["description"]) >= 1990
+
+    published = [publish(herold, document) for document in documents]
+
+    copies = [copy_on_fediverse(herold, announcement_id) for announcement_id in published]
+    assert [c.state for c in copies] == [OperationState.succeeded] * 4, [c.last_error for c in copies]
+    for copy_ in copies:
+        answer = requests.get(f"{mock_server}/api/v1/statuses/{copy_.platform_id}",
+                              headers={"Authorization": "Bearer mock-token"}, timeout=5)  # fmt: skip
+        assert answer.status_code == 200
+    variants = [v for i in published for v in herold.store.announcements.variants(i) if v.channel == "fediverse"]
+    assert all(len(v.text) + len(v.spoiler or "") <= 500 for v in variants), "counted as the server counts"
+    learned = herold.store.limits.of(raw["authorities"][0]["slug"])["fediverse"]
+    assert learned.links_in_full, "and remembered for the next one"
+
+
+def test_against_mastodon_mock_a_correction_edits_in_place_and_the_pin_follows_the_newest_state(
+    mock_server: str, make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    herold = start(make_settings, make_herold, mock_server, "mock-token", visibility="unlisted",
+                   content_warnings={"severe": "{severity}: {event}"})  # fmt: skip
+
+    def status(operation: Any) -> dict[str, Any]:
+        answer = requests.get(f"{mock_server}/api/v1/statuses/{operation.platform_id}",
+                              headers={"Authorization": "Bearer mock-token"}, timeout=5)  # fmt: skip
+        answer.raise_for_status()
+        return dict(answer.json())
+
+    alert = publish(herold, warning(media=[{"data": image(), "alt": "Karte des Sperrgebiets"}]))
+    update = publish(herold, warning(msg_type="update", references=alert, headline="Sperrgebiet erweitert"))
+    first, second = copy_on_fediverse(herold, alert), copy_on_fediverse(herold, update)
+    assert (status(first)["pinned"], status(second)["pinned"]) == (False, True), "the pin moves to the update"
+    before = status(first)
+
+    correction = publish(herold, warning(msg_type="update", references=alert, correction=True,
+                                         headline="Fliegerbombe in der Altstadt: Evakuierung bis 11 Uhr"))  # fmt: skip
+    operations = {o.action.value: o for o in herold.store.operations.of(correction) if o.channel == "fediverse"}
+    assert operations["edit"].state is OperationState.succeeded, operations["edit"].last_error
+    assert "reply" not in operations and "publish" not in operations, "a correction is no new post on Mastodon"
+    after = status(first)
+    assert "Evakuierung bis 11 Uhr" in after["content"] and after["edited_at"]
+    unchanged = ("spoiler_text", "visibility", "language", "in_reply_to_id")
+    assert {k: after[k] for k in unchanged} == {k: before[k] for k in unchanged}
+    assert [m["id"] for m in after["media_attachments"]] == [m["id"] for m in before["media_attachments"]]
+
+    cancel = publish(herold, warning(msg_type="cancel", references=alert, headline="Bombe entschärft",
+                                     instruction=None))  # fmt: skip
+    third = copy_on_fediverse(herold, cancel)
+    assert status(third)["in_reply_to_id"] == second.platform_id, "one thread"
+    assert not any(status(o)["pinned"] for o in (first, second, third)), "nothing pinned after the all-clear"
+    shown_report = report(herold.engine, correction)
+    assert shown_report is not None
+    shown = {(d.channel, d.action.value): d.state for d in shown_report.deliveries}
+    assert shown[("fediverse", "edit")] is OperationState.succeeded
+
+
+@pytest.mark.parametrize("on_withdrawal", ["edit", "delete"])
+def test_against_mastodon_mock_a_withdrawal_marks_or_deletes_every_post_of_the_thread_and_says_why(
+    mock_server: str, make_settings: SettingsFactory, make_herold: HeroldFactory, on_withdrawal: str
+) -> None:
+    herold = start(make_settings, make_herold, mock_server, "mock-token", on_withdrawal=on_withdrawal)
+
+    def status(operation: Any) -> requests.Response:
+        return requests.get(f"{mock_server}/api/v1/statuses/{operation.platform_id}",
+                            headers={"Authorization": "Bearer mock-token"}, timeout=5)  # fmt: skip
+
+    alert = publish(herold, warning())
+    update = publish(herold, warning(msg_type="update", references=alert, headline="Sperrgebiet erweitert"))
+    withdrawal = publish(herold, warning(
+        msg_type="error", references=alert, headline="Meldung irrtümlich versandt",
+        description="Die Warnung vor einer Fliegerbombe wurde versehentlich veröffentlicht. Es besteht keine Gefahr.",
+        instruction=None,
+    ))  # fmt: skip
+
+    posts = [copy_on_fediverse(herold, i) for i in (alert, update)]
+    reply = copy_on_fediverse(herold, withdrawal)
+    assert reply.state is OperationState.succeeded
+    assert status(reply).status_code == 200, "the reply saying why stays either way"
+    ops = [
+        o
+        for o in herold.store.operations.of(withdrawal)
+        if o.channel == "fediverse" and o.action.value == on_withdrawal
+    ]
+    assert len(ops) == 2 and all(o.state is OperationState.succeeded for o in ops), [o.last_error for o in ops]
+    for post in posts:
+        answer = status(post)
+        if on_withdrawal == "delete":
+            assert answer.status_code == 404
+        else:
+            shown = answer.json()
+            assert shown["content"].startswith("<p>Widerruf"), shown["content"]
+            assert "keine Gefahr" in shown["content"] and not shown["pinned"]
+
+
 # -- our fake server: failures the real one can produce -------------------------------------
 
 
@@ -227,15 +342,29 @@ def post_of(
         (retry_after(7), TransientError, "rate limit was reached (429)", False, 7.0),
         (
             status(422, {"error": "Validation failed: Text character limit of 500 exceeded"}),
-            PermanentError,
+            TooLong,
             "Validation failed: Text character limit of 500 exceeded",
+            None,
+            None,
+        ),
+        (
+            status(400, {"error": "Text is too long (maximum is 500 characters)"}),
+            TooLong,
+            "too long (400)",
+            None,
+            None,
+        ),
+        (
+            status(422, {"error": "Validation failed: Media attachments are invalid"}),
+            PermanentError,
+            "Validation failed: Media attachments are invalid",
             None,
             None,
         ),
         (
             status(403, {"error": "Your login is currently disabled"}),
             CredentialsError,
-            "the account may not post (403): Your login is currently disabled",
+            "the account may not do this (403): Your login is currently disabled",
             None,
             None,
         ),
@@ -243,7 +372,18 @@ def post_of(
         (hang(10), TransientError, "network problem: timed out", True, None),
         (drop_after(), TransientError, "network problem: connection failed", True, None),
     ],
-    ids=["500", "503 retry-after", "429", "422", "403", "404", "no answer", "answer lost"],
+    ids=[
+        "500",
+        "503 retry-after",
+        "429",
+        "422 too long",
+        "400 too long",
+        "422",
+        "403",
+        "404",
+        "no answer",
+        "answer lost",
+    ],
 )
 def test_every_failure_tells_the_engine_what_to_do_next(
     fake: FakeMastodon,
@@ -421,16 +561,17 @@ def test_edit_delete_pin_and_unpin(fake: FakeMastodon, make_settings: SettingsFa
     assert fake.statuses[0]["deleted"] is True
 
 
-def test_after_the_idempotency_key_expired_an_earlier_copy_is_found_by_its_link(
+def test_an_earlier_copy_is_found_by_its_link_whatever_its_age_but_never_one_older_than_the_delivery(
     fake: FakeMastodon, make_settings: SettingsFactory
 ) -> None:
     channel = channel_for(make_settings, fake.url)
     receipt = channel.publish(post_of())
-    recent = Post(**{**post_of().__dict__, "created_at": channel.context.clock() - timedelta(minutes=5)})
-    assert channel.find(recent) is None, "within the hour the key itself prevents a second status"
-    old = Post(**{**post_of().__dict__, "created_at": channel.context.clock() - timedelta(hours=1, minutes=10)})
-    found = channel.find(old)
-    assert found is not None and found.platform_id == receipt.platform_id
+    for age in (timedelta(minutes=5), timedelta(hours=1, minutes=10)):  # within the key's hour and after it
+        since = Post(**{**post_of().__dict__, "created_at": channel.context.clock() - age})
+        found = channel.find(since)
+        assert found is not None and found.platform_id == receipt.platform_id
+    later = Post(**{**post_of().__dict__, "created_at": channel.context.clock() + timedelta(minutes=10)})
+    assert channel.find(later) is None, "a status made before this delivery began is not its copy"
 
 
 def test_a_pinned_warning_is_unpinned_when_it_expires(

@@ -4,7 +4,8 @@ tell someone. Foreign errors are mapped here, at the boundary, from status codes
     DeliveryError
     ├── TransientError    retry later (network, timeouts, 5xx, 429); may carry retry_after
     └── PermanentError    stop, with a readable reason (400/404/422)
-        └── CredentialsError   stop, and flag the channel as needing attention (401/403)
+        ├── CredentialsError   stop, and flag the channel as needing attention (401/403)
+        └── TooLong            the platform counted the text longer than the channel's rule did
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ class PermanentError(DeliveryError):
 
 class CredentialsError(PermanentError):
     """The platform refused our credentials: the channel needs attention before anything else goes out."""
+
+
+class TooLong(PermanentError):
+    """The platform refused the text as too long although the channel's rule said it fits: it
+    counts otherwise. Nothing was posted. The engine counts again the other way the channel
+    knows (``ServerLimits.links_in_full``), remembers that, and sends the text made to fit."""
 
 
 def retry_after(headers: Mapping[str, str], now: datetime | None = None, *, rate_limited: bool = True) -> float | None:

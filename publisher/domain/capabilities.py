@@ -64,3 +64,5 @@ class ServerLimits:
     characters: int | None = None
     pins: int | None = None
     counts_links_as: int | None = None  # the server's fixed length of a link, if it says one
+    # Learned from a refusal: the server counts links at their full length, whatever it says.
+    links_in_full: bool = False

@@ -74,6 +74,18 @@ class Graphemes:
 
 
 @dataclass(frozen=True)
+class CodePoints:
+    """Code points, links at full length: servers of the Mastodon API that count the raw text
+    (Takahē, Pleroma/Akkoma, mastodon-mock). Never fewer than graphemes, so a text that fits
+    here fits a server that counts either way."""
+
+    unit: str = "characters"
+
+    def count(self, text: str, links: Collection[str]) -> int:
+        return len(text)
+
+
+@dataclass(frozen=True)
 class GraphemesShortLinks:
     """Graphemes, with every link counted as a fixed length (Mastodon: 23)."""
 

@@ -95,6 +95,10 @@ def report(engine: Engine, announcement_id: str) -> AnnouncementReport | None:
         override=stored.override_reason,
     )
     states = {d.state for d in deliveries}
+    # Pins and unpins count too: a warning left pinned above its own all-clear is not "published".
+    following = [o for o in operations if not o.publishes]
+    following_failed = any(o.state in UNSUCCESSFUL for o in following)
+    following_open = any(not o.state.final for o in following)
     cap_status = stored.announcement.status
     if cap_status is not Status.actual:
         status = f"not published ({cap_status.value})"
@@ -104,12 +108,14 @@ def report(engine: Engine, announcement_id: str) -> AnnouncementReport | None:
         status = "held back"
     elif stored.announcement.publish_at and now < stored.announcement.publish_at:
         status = "scheduled"
-    elif states <= {OperationState.succeeded, OperationState.manual}:
-        status = "published"
-    elif all(d.state.final or d.state is OperationState.manual for d in deliveries):
-        status = "published with failures" if OperationState.succeeded in states else "failed"
-    else:
+    elif not all(d.state.final or d.state is OperationState.manual for d in deliveries) or (
+        following_open and OperationState.succeeded in states
+    ):
         status = "in progress"
+    elif states <= {OperationState.succeeded, OperationState.manual} and not following_failed:
+        status = "published"
+    else:
+        status = "published with failures" if OperationState.succeeded in states else "failed"
     return AnnouncementReport(
         id=stored.id,
         authority=stored.authority,

@@ -28,8 +28,11 @@ import structlog
 
 from adapters.port import (
     AnnouncesLimits,
+    Channel,
     CredentialsError,
+    Deleting,
     DeliveryError,
+    Editing,
     HandOff,
     HandOffNote,
     Idempotency,
@@ -38,15 +41,18 @@ from adapters.port import (
     Pinning,
     Post,
     Receipt,
+    ServerLimits,
     Threads,
+    TooLong,
     TransientError,
     able,
 )
 from publisher.core.plan import Plan, Step, plan, website_published
+from publisher.core.render import DoesNotFit, render
 from publisher.domain.announcement import Kind
 from publisher.domain.authority import web_address
 from publisher.domain.labels import labels_for
-from publisher.domain.records import Action, AuditEntry, OperationState, Stage
+from publisher.domain.records import Action, AuditEntry, OperationState, Stage, Variant
 from publisher.engine import oncall
 from publisher.engine.engine import Engine
 from publisher.engine.leases import leases
@@ -343,8 +349,14 @@ def _act(engine: Engine, attempt: Attempt, bound: structlog.typing.FilteringBoun
         return _publish_on_site(engine, attempt)
     channel = engine.channel(stored.authority, operation.channel)
     if operation.action in {Action.edit, Action.delete}:
-        # Modelled, not carried out yet: corrections and withdrawals bring them (never a new post).
-        raise PermanentError(f"{operation.action.value} operations are not carried out by this version of Herold")
+        if attempt.target is None:
+            raise _Skip(f"nothing to {operation.action.value}: the post never went out on {operation.channel}")
+        if operation.action is Action.delete:
+            assert able(channel, Deleting), "only a channel that deletes gets delete operations"
+            cast(Deleting, channel).delete(attempt.target)
+            return attempt.target
+        assert able(channel, Editing), "only a channel that edits gets edit operations"
+        return cast(Editing, channel).edit(attempt.target, _post(stored, operation, attempt))
     if operation.action is Action.pin:
         assert isinstance(channel, Pinning), "only a channel that pins gets pin operations"
         assert attempt.target is not None, "a pin acts on a published post"
@@ -371,7 +383,12 @@ def _act(engine: Engine, attempt: Attempt, bound: structlog.typing.FilteringBoun
         raise _HandedOff(channel.hand_off(post))
     receipt = None
     if operation.ambiguous and able(channel, Lookup):
-        receipt = cast(Lookup, channel).find(post)
+        try:
+            receipt = cast(Lookup, channel).find(post)
+        except PermanentError as error:
+            # Not being allowed to look is no reason to give up the post: the channel's own
+            # guard against doubles (its idempotency) is all there is then.
+            bound.warning("cannot look for an earlier copy; sending again", reason=error.reason)
         if receipt:
             bound.info("found the copy an earlier attempt made", platform_id=receipt.platform_id)
     unconfirmable = channel.capabilities.idempotency is Idempotency.none
@@ -384,9 +401,47 @@ def _act(engine: Engine, attempt: Attempt, bound: structlog.typing.FilteringBoun
             f"({operation.last_error})"
         )
     if receipt is None:
-        threads = post.in_reply_to is not None and able(channel, Threads)
-        receipt = cast(Threads, channel).reply(post) if threads else channel.publish(post)
+        try:
+            receipt = _send(channel, post)
+        except TooLong as refused:
+            # Nothing was posted: count as the platform does, remember it, and send that text.
+            post = replace(post, variant=_counted_again(engine, attempt, post, refused, bound))
+            receipt = _send(channel, post)
     return receipt
+
+
+def _send(channel: Channel, post: Post) -> Receipt:
+    threads = post.in_reply_to is not None and able(channel, Threads)
+    return cast(Threads, channel).reply(post) if threads else channel.publish(post)
+
+
+def _counted_again(
+    engine: Engine, attempt: Attempt, post: Post, refused: TooLong, bound: structlog.typing.FilteringBoundLogger
+) -> Variant:
+    """The variant counted with links at full length, kept for the channel from now on; a
+    PermanentError if that changes nothing (it was so counted, or a setting says otherwise)."""
+    stored, operation = attempt.stored, attempt.operation
+    authority = engine.authority(stored.authority)
+    config = authority.channel(operation.channel)
+    kind = channel_types()[config.type]
+    known = engine.store.limits.of(stored.authority).get(operation.channel) or ServerLimits()
+    before = kind.text_rule(config.settings, known)
+    learned = replace(known, links_in_full=True)
+    rule = kind.text_rule(config.settings, learned)
+    if rule == before:
+        raise PermanentError(f"{refused.reason}; the text was already counted as this channel's settings say")
+    try:
+        variant = render(
+            stored.announcement, channel=operation.channel, template=kind.capabilities.template, link=post.variant.link,
+            rule=rule, spoiler=kind.spoiler(config.settings, stored.announcement), timezone=authority.timezone,
+        )  # fmt: skip
+    except DoesNotFit as error:
+        raise PermanentError(f"{refused.reason}; counted the server's way it cannot fit: {error}") from error
+    engine.store.limits.learn_links_in_full(stored.authority, operation.channel, engine.clock())
+    engine.store.announcements.replace_variant(stored.id, variant)
+    bound.warning("the server counts links at full length: text made to fit that way and sent again",
+                  reason=refused.reason, length=variant.length, limit=variant.limit)  # fmt: skip
+    return variant
 
 
 class _Unknown(Exception):

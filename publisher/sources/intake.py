@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from adapters.port import HandOff, Threads, able
+from adapters.port import ChannelType, Deleting, Editing, HandOff, Threads, able
 from publisher.core import capacity
 from publisher.core.render import DoesNotFit, render
 from publisher.domain.announcement import EFFECTIVE, Announcement, Kind, Media, MsgType, Status, parse_announcement
@@ -407,35 +407,54 @@ def _operations(
     now: datetime,
 ) -> list[NewOperation]:
     """What is to be done on each channel: publish (a follow-up replies where the channel has
-    threads, or is handed to a person where it has no posting API); pin an active warning where
-    the channel pins; unpin what the item pinned when the all-clear or a withdrawal comes."""
+    threads, or is handed to a person where it has no posting API); a correction edits the copy
+    it corrects where the channel edits; a withdrawal also edits (marks) or deletes every earlier
+    post of the thread where the channel can. The newest state of a warning is the pinned one:
+    an alert is pinned, an update takes the pin over, and the all-clear or a withdrawal unpins."""
     start = announcement.publish_at or now
     deadline = start + engine.deadline(announcement.kind)
     types = channel_types()
-    undo = (
-        engine.store.operations.pins_to_undo(original.item_id)
-        if original is not None and announcement.msg_type in {MsgType.cancel, MsgType.error}
-        else []
-    )
+    msg_type = announcement.msg_type
+    ending = original is not None and msg_type in {MsgType.cancel, MsgType.error}
+    moving = original is not None and announcement.kind is Kind.warning and msg_type is MsgType.update
+    undo = engine.store.operations.pins_to_undo(original.item_id) if original is not None and (ending or moving) else []
+    posts = engine.store.operations.posts_of(original.item_id) if original is not None else []
     operations = []
+
+    def add(channel_id: str, kind: type[ChannelType], action: Action, target: str = "") -> NewOperation:
+        operation = NewOperation(str(uuid.uuid4()), channel_id, kind.type, action, int(kind.capabilities.wave),
+                                 deadline, start, target_id=target)  # fmt: skip
+        operations.append(operation)
+        return operation
+
     for channel_id in channels:
         config = authority.channel(channel_id)
         kind = types[config.type]
-        wave = int(kind.capabilities.wave)
+        mine = [p for p in posts if p.channel == channel_id]
+        corrected = [p for p in mine if announcement.correction and p.announcement_id == announcement.references]
+        if corrected and able(kind, Editing):
+            add(channel_id, kind, Action.edit, corrected[-1].id)  # in place: no new post
+            continue
         if able(kind, HandOff):
             action = Action.hand_off
         elif announcement.is_follow_up and able(kind, Threads):
             action = Action.reply
         else:
             action = Action.publish
-        publish = NewOperation(str(uuid.uuid4()), channel_id, kind.type, action, wave, deadline, start)
-        operations.append(publish)
-        if announcement.kind is Kind.warning and announcement.msg_type is MsgType.alert and kind.pins(config.settings):
-            operations.append(NewOperation(str(uuid.uuid4()), channel_id, kind.type, Action.pin, wave, deadline, start,
-                                           target_id=publish.id))  # fmt: skip
+        publish = add(channel_id, kind, action)
+        if msg_type is MsgType.error:
+            withdrawal = getattr(config.settings, "on_withdrawal", "edit")
+            if withdrawal == "delete" and able(kind, Deleting):
+                for post in mine:
+                    add(channel_id, kind, Action.delete, post.id)
+            elif able(kind, Editing):
+                for post in mine:
+                    add(channel_id, kind, Action.edit, post.id)
+        pins = kind.pins(config.settings)
+        if announcement.kind is Kind.warning and msg_type in {MsgType.alert, MsgType.update} and pins:
+            add(channel_id, kind, Action.pin, publish.id)
         for pin in (p for p in undo if p.channel == channel_id):
-            operations.append(NewOperation(str(uuid.uuid4()), channel_id, kind.type, Action.unpin, wave, deadline,
-                                           start, target_id=pin.id))  # fmt: skip
+            add(channel_id, kind, Action.unpin, pin.id)
     return operations
 
 

@@ -244,6 +244,17 @@ class Announcements:
             )
             return [Variant.model_validate(row._mapping) for row in rows]
 
+    def replace_variant(self, announcement_id: str, variant: Variant) -> None:
+        """A channel's text made anew (its platform counted otherwise): what goes out, and what
+        the status shows, from now on."""
+        values = variant.model_dump(mode="json")
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(VariantRow)
+                .where(VariantRow.announcement_id == announcement_id, VariantRow.channel == variant.channel)
+                .values(values)
+            )
+
     def set_override(self, announcement_id: str, reason: str) -> None:
         with self.engine.begin() as connection:
             connection.execute(

@@ -59,6 +59,9 @@ from publisher.engine.store.documents import Unreadable
 
 _ops = cast(Table, OperationRow.__table__)
 PUBLISHING = tuple(action.value for action in Action if action.publishes)
+# What makes a post of its own in a thread (a correction's edit and a withdrawal's edit or
+# deletion act on such posts; a follow-up replies to the latest of them).
+POSTS = (Action.publish.value, Action.reply.value, Action.hand_off.value)
 OPEN = (OperationState.waiting.value, OperationState.pending.value, OperationState.in_flight.value)
 S = OperationState
 
@@ -238,7 +241,7 @@ def _context() -> Any:
                 ea.c.item_id == a.c.item_id,
                 or_(ea.c.received_at < a.c.received_at, and_(ea.c.received_at == a.c.received_at, ea.c.id < a.c.id)),
             ))
-            .outerjoin(e, and_(e.c.announcement_id == ea.c.id, e.c.channel == channel, among(e.c.action, PUBLISHING)))
+            .outerjoin(e, and_(e.c.announcement_id == ea.c.id, e.c.channel == channel, among(e.c.action, POSTS)))
         )
         .where(a.c.id == bindparam("_announcement"))
         .order_by(ea.c.received_at, ea.c.id)
@@ -330,9 +333,13 @@ def _unpins_due() -> Any:
 # sweep's statements share the names of their parameters: publisher.engine.store.due asks all of
 # them at once whether they would find anything.
 _GET = select(_ops).where(_ops.c.id == bindparam("_id"))
-_COPY_ON = select(_ops).where(
-    _ops.c.announcement_id == bindparam("_announcement"), _ops.c.channel == bindparam("_channel"),
-    among(_ops.c.action, PUBLISHING),
+# Its own post if it made one; a correction made in place is the post it edited.
+_COPY_ON = (
+    select(_ops)
+    .where(_ops.c.announcement_id == bindparam("_announcement"), _ops.c.channel == bindparam("_channel"),
+           among(_ops.c.action, PUBLISHING))
+    .order_by(case((_ops.c.action.in_(POSTS), 0), else_=1), _ops.c.created_at)
+    .limit(1)
 )  # fmt: skip
 _PINNED_COUNT = select(func.count()).where(
     _pins_active(), _ops.c.authority == bindparam("_authority"), _ops.c.channel == bindparam("_channel")
@@ -623,6 +630,19 @@ class Operations:
         """How many of Herold's posts are pinned on one channel now."""
         with self.engine.begin() as connection:
             return int(connection.execute(_PINNED_COUNT, {"_authority": authority, "_channel": channel}).scalar_one())
+
+    def posts_of(self, item_id: str) -> list[Operation]:
+        """The item's publishing operations that make a post of their own (publish, reply), every
+        channel, oldest first: what a withdrawal edits or deletes."""
+        query = (
+            select(_ops)
+            .join(AnnouncementRow, AnnouncementRow.id == _ops.c.announcement_id)
+            .where(AnnouncementRow.item_id == item_id,
+                   _ops.c.action.in_([Action.publish.value, Action.reply.value]))
+            .order_by(_ops.c.created_at)
+        )  # fmt: skip
+        with self.engine.begin() as connection:
+            return [Operation.of(row) for row in connection.execute(query)]
 
     def pins_to_undo(self, item_id: str) -> list[Operation]:
         """The item's pin operations that no unpin targets yet (an all-clear unpins them)."""
