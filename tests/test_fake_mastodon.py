@@ -32,6 +32,9 @@ from mastodon import (
 from mastodon.return_types import Account, MediaAttachment, Status
 
 from fakes.mastodon_server import (
+    OUT_OF_SCOPE,
+    TOO_LONG_PLEROMA,
+    TOO_LONG_TAKAHE,
     FakeMastodon,
     Recorded,
     delay,
@@ -335,6 +338,29 @@ def test_pin_limit_is_five_and_a_second_pin_is_refused(api: Mastodon) -> None:
     assert api.status_pin(statuses[5]).pinned is True
 
 
+def test_where_unpinned_statuses_still_count_a_sixth_pin_is_refused_with_two_pinned() -> None:
+    """Takahē counts an undone pin toward the five for a day; ``unpinned_count_for`` is that
+    window. Re-pinning a status unpinned in it does not count it twice."""
+    with FakeMastodon(unpinned_count_for=0.5) as fake:
+        api = client(fake)
+        statuses = [api.status_post(f"Warnung {n}") for n in range(6)]
+        for status in statuses[:5]:
+            api.status_pin(status)
+        for status in statuses[2:5]:
+            api.status_unpin(status)
+        assert [s["pinned"] for s in fake.statuses] == [True, True, False, False, False, False]
+        with pytest.raises(MastodonAPIError) as refused:
+            api.status_pin(statuses[5])
+        assert error_args(refused.value) == (
+            422,
+            "Validation failed: You have already pinned the maximum number of posts",
+        )
+        assert api.status_pin(statuses[2]).pinned is True  # 3 pinned + 2 recently unpinned
+        time.sleep(0.5)
+        assert api.status_pin(statuses[5]).pinned is True
+        assert sum(s["pinned"] for s in fake.statuses) == 4
+
+
 def test_edit_sets_edited_at_and_keeps_the_history_as_recorded(fake: FakeMastodon) -> None:
     """The recording's own texts give the recording's own content and history."""
     edit_request, _response = recorded("status-edit.yaml", 2)
@@ -356,6 +382,101 @@ def test_edit_through_mastodon_py_can_drop_the_content_warning(api: Mastodon) ->
     edited = api.status_update(created, "Entwarnung", spoiler_text="")
     assert (edited.spoiler_text, edited.sensitive, edited.content) == ("", False, "<p>Entwarnung</p>")
     assert edited.edited_at is not None
+
+
+def _warning_with_everything(fake: FakeMastodon) -> tuple[str, str]:
+    """An unlisted German status with a content warning and an image: (its id, the image's id)."""
+    media_id = _uploaded_at_once(fake)["id"]
+    created = post(
+        fake, status="Fliegerbombe", spoiler_text="Gefahr", visibility="unlisted", language="de",
+        **{"media_ids[]": media_id},
+    ).json()  # fmt: skip
+    return created["id"], media_id
+
+
+EVERYTHING_ELSE = ("spoiler_text", "sensitive", "visibility", "language", "media_ids")
+
+
+def test_an_edit_resets_what_it_leaves_out_except_language_and_visibility(fake: FakeMastodon) -> None:
+    """Api::V1::StatusesController#update hands UpdateStatusService every field, sent or not:
+    no media_ids removes the image, no spoiler_text the warning; the language is kept unless
+    sent, and no edit can change the visibility."""
+    status_id, _media_id = _warning_with_everything(fake)
+    edited = call(fake, "PUT", f"/api/v1/statuses/{status_id}", data={"status": "Entwarnung"}).json()
+    assert (edited["media_attachments"], edited["spoiler_text"], edited["sensitive"]) == ([], "", False)
+    assert (edited["visibility"], edited["language"]) == ("unlisted", "de")
+    now = fake.statuses[0]
+    assert {key: now[key] for key in EVERYTHING_ELSE} == {
+        "spoiler_text": "", "sensitive": False, "visibility": "unlisted", "language": "de", "media_ids": [],
+    }  # fmt: skip
+    assert (
+        call(fake, "PUT", f"/api/v1/statuses/{status_id}", data={"status": "x", "visibility": "public"}).json()[
+            "visibility"
+        ]
+        == "unlisted"
+    )
+
+
+def _edit_with_every_field(fake: FakeMastodon, status_id: str, media_id: str) -> requests.Response:
+    """An edit as Herold's adapter sends it: text, warning, sensitive, images, visibility (which
+    neither Mastodon nor Takahē reads in an edit) and language."""
+    every_field = {"status": "Entwarnung", "spoiler_text": "Gefahr", "sensitive": "1", "media_ids[]": media_id,
+                   "visibility": "unlisted", "language": "de"}  # fmt: skip
+    return call(fake, "PUT", f"/api/v1/statuses/{status_id}", data=every_field)
+
+
+def test_an_edit_that_sends_every_field_changes_only_the_text(fake: FakeMastodon) -> None:
+    status_id, media_id = _warning_with_everything(fake)
+    before = fake.statuses[0]
+    assert _edit_with_every_field(fake, status_id, media_id).status_code == 200
+    after = fake.statuses[0]
+    assert after["text"] == "Entwarnung"
+    assert {key: after[key] for key in EVERYTHING_ELSE} == {key: before[key] for key in EVERYTHING_ELSE}
+    assert [edit["text"] for edit in after["edits"]] == ["Fliegerbombe", "Entwarnung"]
+    assert after["edits"][0]["media_ids"] == after["edits"][1]["media_ids"] == [media_id]
+
+
+def test_an_edit_that_changes_nothing_is_no_edit(fake: FakeMastodon, api: Mastodon) -> None:
+    """UpdateStatusService's NoChangesSubmittedError: the status as it was, no history entry."""
+    status_id, media_id = _warning_with_everything(fake)
+    same = api.status_update(status_id, "Fliegerbombe", spoiler_text="Gefahr", sensitive=True, media_ids=[media_id])
+    assert same.edited_at is None
+    assert fake.statuses[0]["edits"] == []
+    assert len(call(fake, "GET", f"/api/v1/statuses/{status_id}/history").json()) == 1
+
+
+def test_an_edit_changes_alt_text_with_media_attributes_and_drops_unknown_media(
+    fake: FakeMastodon, api: Mastodon
+) -> None:
+    """media_attributes as Mastodon.py sends them (JSON) and as form fields; an unknown id in
+    media_ids is dropped on an edit, where posting refuses it."""
+    status_id, media_id = _warning_with_everything(fake)
+    attributes = [api.generate_media_edit_attributes(media_id, description="Karte, neu")]
+    edited = api.status_update(status_id, "Fliegerbombe", spoiler_text="Gefahr", media_attributes=attributes)
+    assert [m.description for m in edited.media_attachments] == ["Karte, neu"]
+    form = {"status": "Fliegerbombe", "spoiler_text": "Gefahr", "media_ids[]": [media_id, "1234"],
+            "media_attributes[][id]": media_id, "media_attributes[][description]": "Karte, zuletzt"}  # fmt: skip
+    again = call(fake, "PUT", f"/api/v1/statuses/{status_id}", data=form).json()
+    assert [(m["id"], m["description"]) for m in again["media_attachments"]] == [(media_id, "Karte, zuletzt")]
+
+
+def test_replacing_edits_reset_every_field_not_sent_and_make_the_status_public() -> None:
+    """Takahē's edit: it removed the image and turned an unlisted status public. Sending every
+    field keeps them, but visibility cannot be sent: it becomes public all the same."""
+    with FakeMastodon(edits="replace", media_processing_polls=0) as fake:
+        status_id, media_id = _warning_with_everything(fake)
+        call(fake, "PUT", f"/api/v1/statuses/{status_id}", data={"status": "Entwarnung"})
+        now = fake.statuses[0]
+        assert {key: now[key] for key in EVERYTHING_ELSE} == {
+            "spoiler_text": "", "sensitive": False, "visibility": "public", "language": "en", "media_ids": [],
+        }  # fmt: skip
+        status_id, media_id = _warning_with_everything(fake)
+        assert _edit_with_every_field(fake, status_id, media_id).status_code == 200
+        now = fake.statuses[1]
+        assert {key: now[key] for key in EVERYTHING_ELSE} == {
+            "spoiler_text": "Gefahr", "sensitive": True, "visibility": "public", "language": "de",
+            "media_ids": [media_id],
+        }  # fmt: skip
 
 
 def test_reply_from_another_account_names_the_replied_account(fake: FakeMastodon) -> None:
@@ -484,6 +605,18 @@ def test_concurrent_replays_create_one_status(fake: FakeMastodon) -> None:
         thread.join()
     assert len(set(ids)) == 1
     assert len(fake.statuses) == 1
+
+
+def test_a_server_that_ignores_idempotency_keys_posts_a_retry_twice() -> None:
+    """Takahē reads no Idempotency-Key: the retry after a lost answer is a second status."""
+    with FakeMastodon(idempotency=False) as fake:
+        api = client(fake)
+        fake.fail("POST", "/api/v1/statuses", drop_after())
+        with pytest.raises(MastodonNetworkError):
+            api.status_post("Warnung", idempotency_key="announcement-1/fediverse/1")
+        retried = api.status_post("Warnung", idempotency_key="announcement-1/fediverse/1")
+        assert [s["id"] for s in fake.statuses][1:] == [retried.id]
+        assert [s["idempotency_key"] for s in fake.statuses] == ["announcement-1/fediverse/1"] * 2
 
 
 # -- media --------------------------------------------------------------------------------------------------
@@ -618,6 +751,63 @@ def test_the_limit_comes_from_the_instance(fake: FakeMastodon) -> None:
         assert error_args(refused.value) == (422, "Validation failed: Text character limit of 1000 exceeded")
 
 
+FULL_COUNTS = [
+    # (why, text, content warning, length as Takahē, Pleroma and GoToSocial count it, at most)
+    ("a long link counts in full", f"Info: {LINK}", "", 6 + len(LINK)),
+    ("a short link counts in full too", "Info: http://a.de", "", 6 + len("http://a.de")),
+    ("a family emoji is its seven code points", "👨‍👩‍👧‍👦", "", 7),
+    ("a remote mention counts in full", "@amt@social.example.de hallo", "", len("@amt@social.example.de hallo")),
+    ("the content warning counts", "Text", " Warnung ", 11),
+]
+
+
+@pytest.mark.parametrize(("text", "spoiler", "length"), [c[1:] for c in FULL_COUNTS], ids=[c[0] for c in FULL_COUNTS])
+def test_servers_that_count_links_in_full_still_advertise_23_per_link(text: str, spoiler: str, length: int) -> None:
+    """Takahē checks len(status) yet reports characters_reserved_per_url: 23, like v1 and v2 here."""
+    assert status_length(text, spoiler, links="full") == length
+    with FakeMastodon(links="full", max_characters=length) as fake:
+        assert (
+            call(fake, "GET", "/api/v2/instance", token=None).json()["configuration"]["statuses"][
+                "characters_reserved_per_url"
+            ]
+            == 23
+        )
+        assert (
+            call(fake, "GET", "/api/v1/instance", token=None).json()["configuration"]["statuses"][
+                "characters_reserved_per_url"
+            ]
+            == 23
+        )
+        assert post(fake, status=text, spoiler_text=spoiler).status_code == 200
+        fake.max_characters = length - 1
+        assert post(fake, status=text, spoiler_text=spoiler).status_code == 422
+
+
+TOO_LONG_ANSWERS = [
+    # (server, code, message given, the answer's error for 501 characters against 500)
+    ("GoToSocial", 400, None,
+     "Bad Request: status too long, 501 characters provided (including spoiler/content warning) but limit is 500"),
+    ("Takahē", 400, TOO_LONG_TAKAHE, "Status is too long"),
+    ("Pleroma", 422, TOO_LONG_PLEROMA, "The status is over the character limit"),
+    ("Mastodon", 422, None, "Validation failed: Text character limit of 500 exceeded"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "error"), [a[1:] for a in TOO_LONG_ANSWERS], ids=[a[0] for a in TOO_LONG_ANSWERS]
+)
+def test_an_over_long_status_is_refused_with_the_server_s_own_code_and_words(
+    code: int, message: str | None, error: str
+) -> None:
+    with FakeMastodon(too_long_status=code, too_long_message=message) as fake:
+        refused = post(fake, status="x" * 501)
+        assert (refused.status_code, refused.json()) == (code, {"error": error})
+        status_id = post(fake, status="x" * 500).json()["id"]
+        edited = call(fake, "PUT", f"/api/v1/statuses/{status_id}", data={"status": "y" * 501})
+        assert (edited.status_code, edited.json()) == (code, {"error": error})
+        assert len(fake.statuses) == 1
+
+
 # -- errors, as recorded ------------------------------------------------------------------------------------
 
 
@@ -708,6 +898,108 @@ def test_rate_limit_headers_match_the_recorded_buckets(
     assert ISO_RESET.match(recorded_header(cassette, index, "x-ratelimit-reset"))
     assert datetime.fromisoformat(reset) > datetime.now(UTC)
     assert 0 <= int(answer.headers["x-ratelimit-remaining"]) < int(answer.headers["x-ratelimit-limit"])
+
+
+# -- OAuth scopes ---------------------------------------------------------------------------------------------
+
+NARROW = "narrow-token"  # the same account as TOKEN, with the scopes a test gives it
+SCOPED: list[tuple[str, str, str, dict[str, Any]]] = [
+    # (method, path with {account}, {status} or {media}, the scope Mastodon's controller names, request)
+    ("GET", "/api/v1/accounts/verify_credentials", "read:accounts", {}),
+    ("GET", "/api/v1/accounts/{account}", "read:accounts", {}),
+    ("GET", "/api/v1/accounts/{account}/statuses", "read:statuses", {}),
+    ("POST", "/api/v1/statuses", "write:statuses", {"data": {"status": "Warnung"}}),
+    ("GET", "/api/v1/statuses/{status}", "read:statuses", {}),
+    ("PUT", "/api/v1/statuses/{status}", "write:statuses", {"data": {"status": "Entwarnung"}}),
+    ("DELETE", "/api/v1/statuses/{status}", "write:statuses", {}),
+    ("GET", "/api/v1/statuses/{status}/source", "read:statuses", {}),
+    ("GET", "/api/v1/statuses/{status}/history", "read:statuses", {}),
+    ("POST", "/api/v1/statuses/{status}/pin", "write:accounts", {}),
+    ("POST", "/api/v1/statuses/{status}/unpin", "write:accounts", {}),
+    ("POST", "/api/v2/media", "write:media", {"files": {"file": ("karte.png", png_bytes(), "image/png")}}),
+    ("GET", "/api/v1/media/{media}", "write:media", {}),
+    ("PUT", "/api/v1/media/{media}", "write:media", {"data": {"description": "Karte"}}),
+    ("DELETE", "/api/v1/media/{media}", "write:media", {}),
+]
+
+
+def _with_scopes(granted: set[str], version: str = "4.5.0") -> FakeMastodon:
+    return FakeMastodon(
+        tokens={TOKEN: "lkbeispiel", NARROW: "lkbeispiel"}, scopes={NARROW: granted}, version=version,
+        media_processing_polls=0,
+    )  # fmt: skip
+
+
+def _scoped_call(fake: FakeMastodon, method: str, path: str, request: dict[str, Any]) -> requests.Response:
+    """The request on things just made with TOKEN (which has every scope: it is not in ``scopes``)."""
+    account = call(fake, "GET", "/api/v1/accounts/verify_credentials").json()["id"]
+    status_id = post(fake, status="Warnung").json()["id"]
+    media_id = upload(fake).json()["id"]
+    return call(fake, method, path.format(account=account, status=status_id, media=media_id), token=NARROW, **request)
+
+
+@pytest.mark.parametrize(("method", "path", "scope", "request_"), SCOPED, ids=[f"{m} {p}" for m, p, _s, _r in SCOPED])
+def test_each_endpoint_needs_the_scope_its_controller_names(
+    method: str, path: str, scope: str, request_: dict[str, Any]
+) -> None:
+    """Doorkeeper's 403 with Mastodon's body and no WWW-Authenticate; the granular scope and its
+    ``read`` or ``write`` both let the token through."""
+    others = {"read", "write", "read:accounts", "read:statuses", "write:statuses", "write:media", "write:accounts"}
+    without = others - {scope, scope.split(":")[0]}
+    with _with_scopes(without) as fake:
+        refused = _scoped_call(fake, method, path, request_)
+        assert (refused.status_code, refused.json()) == (403, {"error": "This action is outside the authorized scopes"})
+        assert "WWW-Authenticate" not in refused.headers
+        assert refused.json()["error"] == OUT_OF_SCOPE
+    for granted in ({scope}, {scope.split(":")[0]}):
+        with _with_scopes(granted) as fake:
+            assert _scoped_call(fake, method, path, request_).status_code < 300
+
+
+def test_verify_credentials_also_takes_the_profile_scope_and_public_reads_need_no_token() -> None:
+    """Mastodon 4.3's ``profile`` scope; authorize_if_got_token! checks only a token that is sent."""
+    with _with_scopes({"profile"}) as fake:
+        assert call(fake, "GET", "/api/v1/accounts/verify_credentials", token=NARROW).status_code == 200
+        status_id = post(fake, status="Warnung").json()["id"]
+        assert call(fake, "GET", f"/api/v1/statuses/{status_id}", token=None).status_code == 200
+        assert call(fake, "GET", f"/api/v1/statuses/{status_id}", token=NARROW).status_code == 403
+        assert call(fake, "GET", "/api/v2/instance", token=NARROW).status_code == 200
+
+
+PROBES: list[tuple[str, str, str]] = [
+    # (method, path to something that does not exist, the scope checked before looking)
+    ("GET", "/api/v1/statuses/999999", "read:statuses"),
+    ("PUT", "/api/v1/statuses/999999", "write:statuses"),
+    ("DELETE", "/api/v1/statuses/999999", "write:statuses"),
+    ("PUT", "/api/v1/media/999999", "write:media"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "scope"), PROBES, ids=[f"{m} {p}" for m, p, _s in PROBES])
+def test_the_scope_is_checked_before_the_record_is_looked_up(method: str, path: str, scope: str) -> None:
+    """doorkeeper_authorize! is the controller's first before_action: a harmless probe answers
+    404 with the scope and 403 without."""
+    with _with_scopes({scope}) as fake:
+        assert call(fake, method, path, token=NARROW, data={"status": "-"}).status_code == 404
+    with _with_scopes(set()) as fake:
+        assert call(fake, method, path, token=NARROW, data={"status": "-"}).status_code == 403
+
+
+@pytest.mark.parametrize("action", ["pin", "unpin", "source", "history"])
+def test_from_mastodon_4_3_pin_unpin_source_and_history_look_the_status_up_first(action: str) -> None:
+    """Api::V1::Statuses::BaseController (mastodon#27794, in 4.3) runs set_status before the
+    subclass's doorkeeper_authorize!: a missing status is 404 with or without the scope, and
+    with any token; an existing one without the scope is 403. Before 4.3, and on other
+    servers, the scope comes first."""
+    method = "POST" if action in ("pin", "unpin") else "GET"
+    with _with_scopes(set()) as fake:
+        assert call(fake, method, f"/api/v1/statuses/999999/{action}", token=NARROW).status_code == 404
+        assert call(fake, method, f"/api/v1/statuses/999999/{action}", token="no-such-token").status_code == 404
+        status_id = post(fake, status="Warnung").json()["id"]
+        assert call(fake, method, f"/api/v1/statuses/{status_id}/{action}", token=NARROW).status_code == 403
+    for version in ("4.2.10", "takahe/0.11.0", "2.7.2 (compatible; Pleroma 2.6.0)"):
+        with _with_scopes(set(), version=version) as fake:
+            assert call(fake, method, f"/api/v1/statuses/999999/{action}", token=NARROW).status_code == 403
 
 
 # -- faults --------------------------------------------------------------------------------------------------
@@ -834,6 +1126,21 @@ def test_inspection_properties_are_copies(fake: FakeMastodon, api: Mastodon) -> 
     assert fake.statuses[0]["content"] == "<p>Warnung</p>"
     assert fake.statuses[0]["text"] == "Warnung"
     assert len(fake.requests) == 1
+
+
+def test_statuses_show_each_one_s_fields_pin_images_deletion_and_edits(fake: FakeMastodon, api: Mastodon) -> None:
+    """What a test needs to say "every other field unchanged", and whether a status is pinned."""
+    status_id, media_id = _warning_with_everything(fake)
+    api.status_pin(status_id)
+    kept = api.status_post("Bleibt")
+    now = fake.statuses[0]
+    assert {key: now[key] for key in ("text", *EVERYTHING_ELSE, "pinned", "deleted", "edits")} == {
+        "text": "Fliegerbombe", "spoiler_text": "Gefahr", "sensitive": True, "visibility": "unlisted",
+        "language": "de", "media_ids": [media_id], "pinned": True, "deleted": False, "edits": [],
+    }  # fmt: skip
+    api.status_delete(status_id)
+    assert [(s["pinned"], s["deleted"]) for s in fake.statuses] == [(False, True), (False, False)]
+    assert fake.statuses[1]["id"] == kept.id
 
 
 def test_stop_cuts_kept_alive_connections() -> None:

@@ -18,29 +18,60 @@ Usage::
 
 What it emulates: instance info (v1, v2), the token's account, posting (with idempotency keys,
 the character limit counted like Mastodon's StatusLengthValidator, replies, content warnings,
-media), reading, editing (with history and source), deleting and pinning statuses, media upload
-with asynchronous processing (202, then 206 while processing, then 200), Mastodon's error
-bodies (401 with ``WWW-Authenticate``, 404, 422, 429) and ``x-ratelimit-*`` headers with
-Mastodon's buckets. Faults (`status`, `retry_after`, `delay`, `hang`, `drop_after`) are queued
-per method and path prefix with `FakeMastodon.fail`.
+media), reading, editing (as UpdateStatusService: with history and source, see below), deleting
+and pinning statuses, media upload with asynchronous processing (202, then 206 while processing,
+then 200), Mastodon's error bodies (401 with ``WWW-Authenticate``, 403, 404, 422, 429) and
+``x-ratelimit-*`` headers with Mastodon's buckets. Faults (`status`, `retry_after`, `delay`,
+`hang`, `drop_after`) are queued per method and path prefix with `FakeMastodon.fail`.
 
 Limits apply as on a real server: 5 pins, 4 attachments, 1,500 characters of alt text, and the
 rate limits of `RATE_LIMITS` per account (posting 300 per 3 hours, deleting and uploading 30 per
 30 minutes, everything else 300 per 5 minutes); a test that needs more raises
 ``fake.rate_limits[bucket]``.
 
-What it does not emulate: other servers' quirks beyond the reported version; federation,
-followers and timelines other than an account's own statuses (so ``private`` and ``direct``
-statuses are visible to their author only); mentions (an ``@name`` stays text), custom emoji,
-link cards, ``media_attributes``; polls and scheduled statuses (refused with 422 rather than
-silently ignored); OAuth (tokens are given, scopes are not checked); localized error messages
-(the real server answers in the account's or the ``lang`` parameter's language, see the German
-and Japanese messages in the recordings; the fake always answers in English); real media
-processing (every upload is "processed" after ``media_processing_polls`` polls, whatever its
-type; Mastodon 4 processes small images at once and answers 200); language detection (a
-missing or unknown ``language`` becomes "en"). ``uri`` has the classic form
-``/users/<name>/statuses/<id>`` (Mastodon 4.5 uses ``/ap/users/<account id>/statuses/<id>``).
-URL detection for counting and linking is a close approximation of twitter-text's.
+An edit (PUT /api/v1/statuses/:id) is Mastodon's: the controller hands every field to
+UpdateStatusService whether it was sent or not, so a field left out is reset -- no ``media_ids``
+removes the images, no ``spoiler_text`` removes the content warning, no ``sensitive`` means not
+sensitive (unless there is a warning) -- except ``language``, which is kept, and the visibility,
+which no edit can change. ``media_attributes`` (JSON or ``media_attributes[][id]`` form fields)
+changes the alt text and focus of images the edit keeps; unknown ``media_ids`` are dropped
+silently. An edit that changes nothing adds no history entry and no ``edited_at``.
+
+Other servers of the same API (Takahē, Pleroma/Akkoma, GoToSocial), chosen per option:
+``idempotency=False`` ignores ``Idempotency-Key`` (Takahē: a retry posts twice);
+``links="full"`` counts a link at its full length while the instance still advertises
+``characters_reserved_per_url: 23`` (Takahē, Pleroma and GoToSocial count raw characters);
+``too_long_status``/``too_long_message`` answer an over-long status as they do (GoToSocial and
+Takahē: 400, Pleroma: 422 with its own words); ``edits="replace"`` resets every field an edit
+does not send, visibility included (Takahē: an edit made an unlisted status public and removed
+its image); ``unpinned_count_for`` counts recently unpinned statuses toward the pin limit
+(Takahē counts an undone pin for a day).
+
+OAuth scopes are checked when ``scopes`` maps tokens to their scopes (tokens it leaves out have
+them all), as each Mastodon controller requires them: ``read:accounts`` (or ``profile``) for
+verify_credentials, ``read:statuses`` for reading statuses with a token, ``write:statuses`` to
+post, edit and delete, ``write:media`` for every media call, ``write:accounts`` to pin and unpin;
+``read`` and ``write`` cover every ``read:*`` and ``write:*``. A missing scope answers 403
+``{"error": "This action is outside the authorized scopes"}`` (no ``WWW-Authenticate``). The
+scope is checked before the record is looked up (doorkeeper_authorize! is the first
+before_action), so PUT /api/v1/statuses/999999 answers 404 with ``write:statuses`` and 403
+without -- except, from Mastodon 4.3 on (``version``), pin, unpin, source and history: their
+controllers inherit Api::V1::Statuses::BaseController, whose ``set_status`` runs first, so a
+missing status answers 404 with or without the scope (and whatever the token).
+
+What it does not emulate: other servers' quirks beyond those options and the reported version;
+federation, followers and timelines other than an account's own statuses (so ``private`` and
+``direct`` statuses are visible to their author only); mentions (an ``@name`` stays text),
+custom emoji, link cards; polls and scheduled statuses (refused with 422 rather than silently
+ignored); obtaining tokens (OAuth apps, authorization, the ``follow`` and ``admin`` scopes);
+localized error messages (the real server answers in the account's or the ``lang``
+parameter's language, see the German and Japanese messages in the recordings; the fake always
+answers in English); real media processing (every upload is "processed" after
+``media_processing_polls`` polls, whatever its type; Mastodon 4 processes small images at once
+and answers 200); language detection (a missing or unknown ``language`` becomes "en"). ``uri``
+has the classic form ``/users/<name>/statuses/<id>`` (Mastodon 4.5 uses
+``/ap/users/<account id>/statuses/<id>``). URL detection for counting and linking is a close
+approximation of twitter-text's.
 """
 
 from __future__ import annotations
@@ -69,8 +100,12 @@ import regex
 
 __all__ = [
     "DEFAULT_TOKENS",
+    "OUT_OF_SCOPE",
     "PIN_LIMIT",
     "RATE_LIMITS",
+    "TOO_LONG_GOTOSOCIAL",
+    "TOO_LONG_PLEROMA",
+    "TOO_LONG_TAKAHE",
     "FakeMastodon",
     "Fault",
     "Headers",
@@ -118,6 +153,7 @@ NOT_FOUND = "Record not found"
 REPLY_NOT_FOUND = "The post you are trying to reply to does not appear to exist."
 TEXT_BLANK = "Text can't be blank"
 TOO_LONG = "Text character limit of {max} exceeded"
+OUT_OF_SCOPE = "This action is outside the authorized scopes"  # Api::BaseController#doorkeeper_forbidden_render_options
 MEDIA_TOO_MANY = "Cannot attach more than 4 files"
 MEDIA_NOT_FOUND = "Media {ids} not found or already attached to another post"
 MEDIA_MIXED = "Cannot attach a video to a post that already contains images"
@@ -127,6 +163,16 @@ PIN_DIRECT = "Posts that are only visible to mentioned users cannot be pinned"
 PIN_LIMIT_REACHED = "You have already pinned the maximum number of posts"
 TOO_MANY_REQUESTS = "Too many requests"
 DESCRIPTION_TOO_LONG = f"Validation failed: Description is too long (maximum is {DESCRIPTION_LIMIT} characters)"
+
+# Other servers' answers to an over-long status, for ``too_long_message`` ({max}: the limit,
+# {length}: the status's length as that server counts it). GoToSocial answers 400 (its
+# statuscreate.go behind gtserror's "Bad Request: " prefix), Takahē 400 (api/views/statuses.py,
+# naming no number), Pleroma and Akkoma 422 (CommonAPI.Utils.validate_character_limit).
+TOO_LONG_GOTOSOCIAL = (
+    "Bad Request: status too long, {length} characters provided (including spoiler/content warning) but limit is {max}"
+)
+TOO_LONG_TAKAHE = "Status is too long"
+TOO_LONG_PLEROMA = "The status is over the character limit"
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 GRAPHEME = regex.compile(r"\X")
@@ -233,6 +279,7 @@ class _Account:
     username: str
     created_at: str
     pins: list[str] = field(default_factory=list)
+    unpinned: dict[str, float] = field(default_factory=dict)  # status id -> time.monotonic() of its unpin
 
 
 @dataclass
@@ -259,6 +306,7 @@ class _Version:
     sensitive: bool
     media_ids: list[str]
     created_at: str
+    language: str
 
 
 @dataclass
@@ -317,38 +365,57 @@ class _Call:
         return self.account
 
 
+_Auth = Literal["required", "if_given", "none"]
+
+
 @dataclass(frozen=True)
 class _Route:
     method: str
     pattern: re.Pattern[str]
     handler: str
-    auth: Literal["required", "if_given", "none"]
+    auth: _Auth
+    scopes: frozenset[str]  # any one of them lets the token through (Doorkeeper's doorkeeper_authorize!)
+    status_first: bool  # Mastodon 4.3+: Api::V1::Statuses::BaseController#set_status runs before the scope check
 
 
-def _routes(*table: tuple[str, str, str, Literal["required", "if_given", "none"]]) -> tuple[_Route, ...]:
-    return tuple(_Route(method, re.compile(rf"\A{path}\Z"), handler, auth) for method, path, handler, auth in table)
+def _routes(*table: tuple[str, str, str, _Auth, tuple[str, ...]]) -> tuple[_Route, ...]:
+    """``(method, path, handler, auth, scopes)``; the scopes are the granular ones a controller
+    names, to which ``read`` or ``write`` is added as it names them too. Handlers marked ``*``
+    look the status up before the scope is checked (on Mastodon 4.3 and later)."""
+    routes = []
+    for method, path, handler, auth, granular in table:
+        broad = {scope.split(":")[0] for scope in granular if scope.startswith(("read:", "write:"))}
+        name = handler.removesuffix("*")
+        routes.append(
+            _Route(method, re.compile(rf"\A{path}\Z"), name, auth, frozenset(granular) | broad, handler.endswith("*"))
+        )
+    return tuple(routes)
 
 
+# Scopes as each controller's doorkeeper_authorize! (required) or authorize_if_got_token! (checked
+# when a token is given) names them: Api::V1::Accounts::CredentialsController, AccountsController,
+# Accounts::StatusesController, StatusesController, Statuses::{Sources,Histories,Pins}Controller,
+# MediaController (and V2::MediaController, its subclass).
 ROUTES = _routes(
-    ("GET", r"/api/v1/instance", "_instance_v1", "none"),
-    ("GET", r"/api/v2/instance", "_instance_v2", "none"),
-    ("GET", r"/api/v1/accounts/verify_credentials", "_verify_credentials", "required"),
-    ("GET", r"/api/v1/accounts/(\d+)", "_account", "if_given"),
-    ("GET", r"/api/v1/accounts/(\d+)/statuses", "_account_statuses", "if_given"),
-    ("POST", r"/api/v1/statuses", "_create_status", "required"),
-    ("GET", r"/api/v1/statuses/(\d+)", "_get_status", "if_given"),
-    ("PUT", r"/api/v1/statuses/(\d+)", "_edit_status", "required"),
-    ("DELETE", r"/api/v1/statuses/(\d+)", "_delete_status", "required"),
-    ("GET", r"/api/v1/statuses/(\d+)/source", "_status_source", "required"),
-    ("GET", r"/api/v1/statuses/(\d+)/history", "_status_history", "if_given"),
-    ("POST", r"/api/v1/statuses/(\d+)/pin", "_pin", "required"),
-    ("POST", r"/api/v1/statuses/(\d+)/unpin", "_unpin", "required"),
-    ("POST", r"/api/v2/media", "_upload_media", "required"),
-    ("POST", r"/api/v1/media", "_upload_media", "required"),
-    ("GET", r"/api/v1/media/(\d+)", "_get_media", "required"),
-    ("PUT", r"/api/v1/media/(\d+)", "_update_media", "required"),
-    ("DELETE", r"/api/v1/media/(\d+)", "_delete_media", "required"),
-    ("GET", r"/system/media_attachments/files/(\d+)/(original|small)/[^/]+", "_media_file", "none"),
+    ("GET", r"/api/v1/instance", "_instance_v1", "none", ()),
+    ("GET", r"/api/v2/instance", "_instance_v2", "none", ()),
+    ("GET", r"/api/v1/accounts/verify_credentials", "_verify_credentials", "required", ("read:accounts", "profile")),
+    ("GET", r"/api/v1/accounts/(\d+)", "_account", "if_given", ("read:accounts",)),
+    ("GET", r"/api/v1/accounts/(\d+)/statuses", "_account_statuses", "if_given", ("read:statuses",)),
+    ("POST", r"/api/v1/statuses", "_create_status", "required", ("write:statuses",)),
+    ("GET", r"/api/v1/statuses/(\d+)", "_get_status", "if_given", ("read:statuses",)),
+    ("PUT", r"/api/v1/statuses/(\d+)", "_edit_status", "required", ("write:statuses",)),
+    ("DELETE", r"/api/v1/statuses/(\d+)", "_delete_status", "required", ("write:statuses",)),
+    ("GET", r"/api/v1/statuses/(\d+)/source", "_status_source*", "required", ("read:statuses",)),
+    ("GET", r"/api/v1/statuses/(\d+)/history", "_status_history*", "if_given", ("read:statuses",)),
+    ("POST", r"/api/v1/statuses/(\d+)/pin", "_pin*", "required", ("write:accounts",)),
+    ("POST", r"/api/v1/statuses/(\d+)/unpin", "_unpin*", "required", ("write:accounts",)),
+    ("POST", r"/api/v2/media", "_upload_media", "required", ("write:media",)),
+    ("POST", r"/api/v1/media", "_upload_media", "required", ("write:media",)),
+    ("GET", r"/api/v1/media/(\d+)", "_get_media", "required", ("write:media",)),
+    ("PUT", r"/api/v1/media/(\d+)", "_update_media", "required", ("write:media",)),
+    ("DELETE", r"/api/v1/media/(\d+)", "_delete_media", "required", ("write:media",)),
+    ("GET", r"/system/media_attachments/files/(\d+)/(original|small)/[^/]+", "_media_file", "none", ()),
 )
 
 
@@ -373,11 +440,17 @@ def _urls(text: str) -> Iterator[tuple[int, int, str]]:
             yield match.start(), match.start() + len(url), url
 
 
-def status_length(text: str, spoiler_text: str = "") -> int:
+def status_length(text: str, spoiler_text: str = "", links: Literal["short", "full"] = "short") -> int:
     """The length Mastodon's StatusLengthValidator compares with the limit: grapheme clusters of
     the content warning and the text together, each http(s) link as 23, ``@user@domain`` as
-    ``@user``. Both texts are stripped first, as the server stores them."""
+    ``@user``. Both texts are stripped first, as the server stores them.
+
+    ``links="full"``: the raw length other servers compare instead -- characters (code points,
+    as GoToSocial counts runes) of both texts, links and mentions at their full length. Takahē
+    counts the text alone and Pleroma grapheme clusters, so this is the strictest of them."""
     text, spoiler_text = text.strip(), spoiler_text.strip()
+    if links == "full":
+        return len(spoiler_text) + len(text)
     pieces: list[str] = []
     position = 0
     for start, end, _url in _urls(text):
@@ -475,8 +548,19 @@ def _multipart(body: bytes, boundary: str) -> Iterator[tuple[str, str | None, st
         yield name, filename, content_type, data
 
 
+NESTED_FIELD = re.compile(r"\A(\w+)\[\]\[(\w+)\]\Z")
+
+
 def _add(params: dict[str, Any], key: str, value: Any) -> None:
-    if key.endswith("[]"):
+    """Rails' names: ``a[]`` collects a list; ``a[][b]`` a list of hashes, a new one whenever
+    ``b`` is already in the last (``media_attributes[][id]=1&media_attributes[][description]=x``)."""
+    nested = NESTED_FIELD.match(key)
+    if nested:
+        items = params.setdefault(nested.group(1), [])
+        if not items or not isinstance(items[-1], dict) or nested.group(2) in items[-1]:
+            items.append({})
+        items[-1][nested.group(2)] = value
+    elif key.endswith("[]"):
         params.setdefault(key[:-2], []).append(value)
     else:
         params[key] = value
@@ -618,16 +702,43 @@ class FakeMastodon:
         media_processing_polls: int = 1,
         idempotency_ttl: float = 3600.0,
         port: int = 0,
+        idempotency: bool = True,
+        links: Literal["short", "full"] = "short",
+        too_long_status: int = 422,
+        too_long_message: str | None = None,
+        scopes: dict[str, set[str]] | None = None,
+        edits: Literal["mastodon", "replace"] = "mastodon",
+        unpinned_count_for: float = 0.0,
     ) -> None:
         """``tokens`` maps access tokens to account usernames (several tokens may share one
         account). ``media_processing_polls``: an upload answers 202 and its GET answers 206 that
         many times before 200; 0 answers 200 at once. ``idempotency_ttl``: how long (seconds) an
-        ``Idempotency-Key`` is remembered per account (Mastodon: one hour)."""
+        ``Idempotency-Key`` is remembered per account (Mastodon: one hour).
+
+        Other servers (the defaults are Mastodon's): ``idempotency=False`` ignores the
+        ``Idempotency-Key`` header, so a repeated POST creates another status (Takahē).
+        ``links="full"`` counts links (and mentions) at their full length, see `status_length`,
+        while the instance still advertises 23 characters per URL. ``too_long_status`` is the
+        code of an over-long status's answer, ``too_long_message`` its ``error`` with ``{max}``
+        and ``{length}`` filled in (default: Mastodon's validation message for 422, GoToSocial's
+        for any other code; see ``TOO_LONG_*``). ``scopes`` maps tokens to their OAuth scopes
+        and turns scope checks on (None: every token has every scope; a token left out has them
+        all). ``edits="replace"``: an edit resets every field it does not send to its default --
+        no images, no content warning, not sensitive, language "en" -- and makes the status
+        public (Takahē); "mastodon" keeps the language and the visibility. ``unpinned_count_for``
+        (seconds): statuses unpinned that recently still count toward the pin limit."""
         self.max_characters = max_characters
         self.version = version
         self.media_processing_polls = media_processing_polls
         self.idempotency_ttl = idempotency_ttl
         self.port = port
+        self.idempotency = idempotency
+        self.links: Literal["short", "full"] = links
+        self.too_long_status = too_long_status
+        self.too_long_message = too_long_message
+        self.scopes = {token: frozenset(granted) for token, granted in scopes.items()} if scopes is not None else None
+        self.edits: Literal["mastodon", "replace"] = edits
+        self.unpinned_count_for = unpinned_count_for
         self.rate_limits: dict[str, tuple[int, int]] = dict(RATE_LIMITS)  # change to provoke a real 429
         self.on_request: Callable[[Recorded], None] | None = None  # called before each request is processed
         self._lock = threading.RLock()
@@ -725,12 +836,33 @@ class FakeMastodon:
     @property
     def statuses(self) -> list[dict[str, Any]]:
         """Every status created (a replayed Idempotency-Key creates none), in order, as its owner
-        reads it now, plus ``text`` (the source text), ``deleted`` and ``idempotency_key``."""
+        reads it now (``spoiler_text``, ``sensitive``, ``visibility``, ``language``, ...), plus
+        ``text`` (the source text), ``media_ids``, ``pinned`` (always there, false once
+        deleted), ``deleted``, ``idempotency_key`` (the header as sent, remembered or not) and
+        ``edits``: the history, oldest first, each with ``text``, ``spoiler_text``,
+        ``sensitive``, ``media_ids``, ``language`` and ``created_at`` (empty until edited)."""
         with self._lock:
             result = []
             for record in self._statuses.values():
                 rendered = self._render_status(record, record.account)
-                rendered.update(text=record.text, deleted=record.deleted, idempotency_key=record.idempotency_key)
+                rendered.update(
+                    text=record.text,
+                    media_ids=list(record.media_ids),
+                    pinned=record.id in record.account.pins,
+                    deleted=record.deleted,
+                    idempotency_key=record.idempotency_key,
+                    edits=[
+                        {
+                            "text": version.text,
+                            "spoiler_text": version.spoiler_text,
+                            "sensitive": version.sensitive,
+                            "media_ids": list(version.media_ids),
+                            "language": version.language,
+                            "created_at": version.created_at,
+                        }
+                        for version in record.versions
+                    ],
+                )
                 result.append(rendered)
             return result
 
@@ -858,7 +990,8 @@ class FakeMastodon:
     # -- dispatch ---------------------------------------------------------------------------------
 
     def _process(self, record: Recorded) -> _Answer:
-        """Rate limit (counted first, as Rack::Attack does), route, token, parameters, endpoint."""
+        """Rate limit (counted first, as Rack::Attack does), route, (on Mastodon 4.3+, for the
+        Statuses::BaseController routes, the status), token and scope, parameters, endpoint."""
         api = record.path.startswith("/api/")
         rate = self._rate_state(self._bucket(record), self._rate_key(record), count=True) if api else None
         try:
@@ -867,6 +1000,8 @@ class FakeMastodon:
             route, match = self._route(record)
             if route is None or match is None:
                 raise _Refusal(404, NOT_FOUND)
+            if route.status_first and self._looks_up_status_first():
+                self._find_visible(match.group(1), self._token_account(record))
             account = self._authenticate(record, route)
             try:
                 params, files = _parse_params(record.query, record.headers.get("Content-Type", ""), record.body)
@@ -889,21 +1024,42 @@ class FakeMastodon:
                 return route, match
         return None, None
 
+    @staticmethod
+    def _token(record: Recorded) -> str:
+        scheme, _, token = record.headers.get("Authorization", "").partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else ""
+
+    def _token_account(self, record: Recorded) -> _Account | None:
+        """current_account: the token's account if the token is valid, else nobody."""
+        token = self._token(record)
+        if token in self._revoked or token not in self._tokens:
+            return None
+        return self._accounts[self._tokens[token]]
+
     def _authenticate(self, record: Recorded, route: _Route) -> _Account | None:
-        """Doorkeeper: no or an unknown token is "invalid", a revoked one "revoked"; public
+        """Doorkeeper: no or an unknown token is "invalid", a revoked one "revoked" (401); a
+        token without any of the route's scopes is refused (403) when scopes are checked. Public
         endpoints ignore the token, ``if_given`` ones check it only when there is one."""
         if route.auth == "none":
             return None
-        authorization = record.headers.get("Authorization", "")
-        scheme, _, token = authorization.partition(" ")
-        token = token.strip() if scheme.lower() == "bearer" else ""
+        token = self._token(record)
         if not token and route.auth == "if_given":
             return None
         if token in self._revoked:
             raise self._unauthorized(TOKEN_REVOKED)
         if token not in self._tokens:
             raise self._unauthorized(TOKEN_INVALID)
+        granted = self.scopes.get(token) if self.scopes is not None else None
+        if granted is not None and route.scopes and not granted & route.scopes:
+            raise _Refusal(403, OUT_OF_SCOPE)
         return self._accounts[self._tokens[token]]
+
+    def _looks_up_status_first(self) -> bool:
+        """Mastodon 4.3 (mastodon#27794) moved pin, unpin, source and history under
+        Api::V1::Statuses::BaseController, whose set_status runs before their scope check.
+        Older Mastodons and other servers (another ``version``) check the scope first."""
+        found = re.match(r"\A(\d+)\.(\d+)", self.version)
+        return found is not None and (int(found.group(1)), int(found.group(2))) >= (4, 3)
 
     @staticmethod
     def _unauthorized(message: str) -> _Refusal:
@@ -924,8 +1080,7 @@ class FakeMastodon:
 
     def _rate_key(self, record: Recorded) -> str:
         """Per account for a known token, else per client (there is only one: 127.0.0.1)."""
-        scheme, _, token = record.headers.get("Authorization", "").partition(" ")
-        username = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        username = self._tokens.get(self._token(record))
         return f"account:{username}" if username else "ip:127.0.0.1"
 
     def _rate_state(self, bucket: str, key: str, *, count: bool) -> tuple[int, int, float]:
@@ -1266,9 +1421,10 @@ class FakeMastodon:
             raise _Refusal(404, NOT_FOUND)
         return found
 
-    def _attachable(self, owner: _Account, ids: Any, status_id: str | None) -> list[_Media]:
+    def _attachable(self, owner: _Account, ids: Any, status_id: str | None, *, strict: bool = True) -> list[_Media]:
         """PostStatusService#validate_media!: at most 4, the owner's and not attached elsewhere,
-        no video among several, all processed. Rails drops a scalar ``media_ids``."""
+        no video among several, all processed. Rails drops a scalar ``media_ids``. Not
+        ``strict`` (UpdateStatusService): ids not found are dropped instead of refused."""
         if not isinstance(ids, list) or not ids:
             return []
         ids = [str(i) for i in ids]
@@ -1280,7 +1436,7 @@ class FakeMastodon:
             if media and media.account is owner and not media.deleted and media.status_id in (None, status_id):
                 found.append(media)
         missing = [i for i in ids if i not in {m.id for m in found}]
-        if missing:
+        if missing and strict:
             raise _Refusal(422, MEDIA_NOT_FOUND.format(ids=", ".join(missing)))
         if len(found) > 1 and any(m.type in ("video", "audio") for m in found):
             raise _Refusal(422, MEDIA_MIXED)
@@ -1289,11 +1445,18 @@ class FakeMastodon:
         return found
 
     def _check_text(self, text: str, spoiler_text: str, media: list[_Media]) -> None:
-        """Status validations: text present unless there is media; StatusLengthValidator."""
+        """Status validations: text present unless there is media; StatusLengthValidator (or
+        the other server's count and answer, as configured)."""
+        length = status_length(text, spoiler_text, self.links)
+        too_long = length > self.max_characters
+        custom = self.too_long_message is not None or self.too_long_status != 422
+        if too_long and custom:
+            message = self.too_long_message if self.too_long_message is not None else TOO_LONG_GOTOSOCIAL
+            raise _Refusal(self.too_long_status, message.format(max=self.max_characters, length=length))
         problems = []
         if not text and not media:
             problems.append(TEXT_BLANK)
-        if status_length(text, spoiler_text) > self.max_characters:
+        if too_long:
             problems.append(TOO_LONG.format(max=self.max_characters))
         if problems:
             raise _Refusal(422, "Validation failed: " + ", ".join(problems))
@@ -1314,7 +1477,7 @@ class FakeMastodon:
             except _Refusal:
                 raise _Refusal(404, REPLY_NOT_FOUND) from None
         key = call.record.headers.get("Idempotency-Key")
-        if key:
+        if key and self.idempotency:
             remembered = self._idempotency.get((me.id, key))
             if remembered and remembered[1] > time.monotonic():
                 original = self._statuses[remembered[0]]
@@ -1353,7 +1516,7 @@ class FakeMastodon:
         for item in media:
             item.status_id = record.id
         self._statuses[record.id] = record
-        if key:
+        if key and self.idempotency:
             self._idempotency[(me.id, key)] = (record.id, time.monotonic() + self.idempotency_ttl)
         return self._json(200, self._render_status(record, me))
 
@@ -1361,39 +1524,75 @@ class FakeMastodon:
         return self._json(200, self._render_status(self._find_visible(call.match.group(1), call.account), call.account))
 
     def _edit_status(self, call: _Call) -> _Answer:
-        """UpdateStatusService: only the fields sent change; a warning sets ``sensitive``; the
-        first edit keeps the original as the first history entry."""
+        """Api::V1::StatusesController#update and UpdateStatusService (see the module docstring):
+        every field is handed on, sent or not, so one left out is reset -- except the language,
+        kept unless a valid one is sent; the visibility stays. Empty text takes the content
+        warning's text, and the warning then stays as it was. The first edit keeps the original
+        as the first history entry; an edit that changes nothing is no edit (200, as it was).
+        ``edits="replace"``: Takahē's Post.edit_local, which also resets the language and the
+        ``sensitive`` flag and makes the status public."""
         me, p = call.me(), call.params
         record = self._find_own(call.match.group(1), me)
         if p.get("poll"):
             raise _Refusal(422, "polls are not emulated by the fake Mastodon")
-        media = (
-            self._attachable(me, p.get("media_ids"), record.id)
-            if "media_ids" in p
-            else [self._media[i] for i in record.media_ids]
-        )
-        text, spoiler_text = record.text, record.spoiler_text
-        if "status" in p:
-            text = str(p["status"] or "").strip() or str(p.pop("spoiler_text", "") or "").strip()
-        if "spoiler_text" in p:
-            spoiler_text = str(p["spoiler_text"] or "").strip()
-        sensitive = record.sensitive
-        if "sensitive" in p or "spoiler_text" in p:
-            sensitive = _boolean(p.get("sensitive"), False) or bool(spoiler_text)
+        media = self._attachable(me, p.get("media_ids"), record.id, strict=False)
+        attributes = self._media_attributes(p.get("media_attributes"), media)
+        text = str(p.get("status") or "").strip()
+        spoiler_text = str(p.get("spoiler_text") or "").strip()
+        visibility, language = record.visibility, self._language(p.get("language"), record.language)
+        sensitive = _boolean(p.get("sensitive"), False) or bool(spoiler_text)
+        if self.edits == "replace":
+            visibility, language = "public", self._language(p.get("language"), "en")
+            sensitive = _boolean(p.get("sensitive"), False)
+        elif not text:  # @options.delete(:spoiler_text): the warning moves into the text
+            text, spoiler_text, sensitive = spoiler_text, record.spoiler_text, _boolean(p.get("sensitive"), False)
+        media_ids = [m.id for m in media]
+        after = (text, spoiler_text, sensitive, language, visibility, media_ids)
+        before = (record.text, record.spoiler_text, record.sensitive, record.language, record.visibility)
+        if self.edits == "mastodon" and after == (*before, record.media_ids) and not attributes:  # no changes
+            return self._json(200, self._render_status(record, me))
         self._check_text(text, spoiler_text, media)
         now = _iso(datetime.now(UTC))
         if not record.versions:
-            record.versions.append(
-                _Version(record.text, record.spoiler_text, record.sensitive, list(record.media_ids), record.created_at)
-            )
-        for item in media:
+            record.versions.append(self._version(record, record.created_at))
+        for item in media:  # images the edit leaves out stay the status's (status_id), unshown
             item.status_id = record.id
+        for item, description, focus in attributes:
+            item.description = description if description is not None else item.description
+            item.focus = focus if focus is not None else item.focus
         record.text, record.spoiler_text, record.sensitive = text, spoiler_text, sensitive
-        record.media_ids = [m.id for m in media]
-        record.language = self._language(p.get("language"), record.language)
+        record.language, record.visibility, record.media_ids = language, visibility, media_ids
         record.edited_at = now
-        record.versions.append(_Version(text, spoiler_text, sensitive, list(record.media_ids), now))
+        record.versions.append(self._version(record, now))
         return self._json(200, self._render_status(record, me))
+
+    @staticmethod
+    def _version(record: _Status, at: str) -> _Version:
+        return _Version(record.text, record.spoiler_text, record.sensitive, list(record.media_ids), at, record.language)
+
+    @staticmethod
+    def _media_attributes(
+        attributes: Any, media: list[_Media]
+    ) -> list[tuple[_Media, str | None, tuple[float, float] | None]]:
+        """``media_attributes``: (image, new description, new focus) for the images the edit
+        keeps whose description or focus it changes; others are ignored, as Mastodon does."""
+        changes = []
+        for item in attributes if isinstance(attributes, list) else []:
+            target = next((m for m in media if isinstance(item, dict) and m.id == str(item.get("id"))), None)
+            if target is None:
+                continue
+            description = None if item.get("description") is None else str(item["description"])
+            if description is not None and len(description) > DESCRIPTION_LIMIT:
+                raise _Refusal(422, DESCRIPTION_TOO_LONG)
+            focus = None
+            if item.get("focus"):
+                x, _, y = str(item["focus"]).partition(",")
+                focus = (float(x), float(y))
+            if (description is not None and description != target.description) or (
+                focus is not None and focus != target.focus
+            ):
+                changes.append((target, description, focus))
+        return changes
 
     def _delete_status(self, call: _Call) -> _Answer:
         """Answers the status as it was, with ``text`` instead of ``content``. Its media become
@@ -1418,21 +1617,26 @@ class FakeMastodon:
 
     def _status_history(self, call: _Call) -> _Answer:
         record = self._find_visible(call.match.group(1), call.account)
-        versions = record.versions or [
-            _Version(record.text, record.spoiler_text, record.sensitive, record.media_ids, record.created_at)
-        ]
+        versions = record.versions or [self._version(record, record.created_at)]
         return self._json(200, [self._render_version(record, version) for version in versions])
 
     def _pin(self, call: _Call) -> _Answer:
-        """StatusPinValidator's checks, then the database's unique index (a second pin)."""
+        """StatusPinValidator's checks, then the database's unique index (a second pin). With
+        ``unpinned_count_for``, other statuses unpinned that recently count toward the limit."""
         me = call.me()
         record = self._find_visible(call.match.group(1), me)
+        now = time.monotonic()
+        recent = {
+            status_id
+            for status_id, at in me.unpinned.items()
+            if now - at < self.unpinned_count_for and status_id not in me.pins and status_id != record.id
+        }
         problems = []
         if record.account is not me:
             problems.append(PIN_OWNERSHIP)
         if record.visibility == "direct":
             problems.append(PIN_DIRECT)
-        if len(me.pins) >= PIN_LIMIT:
+        if len(me.pins) + len(recent) >= PIN_LIMIT:
             problems.append(PIN_LIMIT_REACHED)
         if problems:
             raise _Refusal(422, "Validation failed: " + ", ".join(problems))
@@ -1446,6 +1650,7 @@ class FakeMastodon:
         record = self._find_visible(call.match.group(1), me)
         if record.id in me.pins:
             me.pins.remove(record.id)
+            me.unpinned[record.id] = time.monotonic()
         return self._json(200, self._render_status(record, me))
 
     # -- endpoints: media ---------------------------------------------------------------------------
