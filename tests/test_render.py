@@ -18,6 +18,7 @@ from jinja2 import Environment, Template
 from adapters import channel_types
 from publisher.core import render as render_module
 from publisher.core.render import DoesNotFit, environment, render
+from publisher.core.templates import TEMPLATES
 from publisher.domain.announcement import Announcement, parse_announcement
 from publisher.domain.counting import (
     CodePointsEmojiAsBytes,
@@ -123,6 +124,50 @@ def test_follow_ups_say_what_they_are() -> None:
     assert variant(update, PLATFORMS["mastodon"]).text.startswith("Entwarnung: Fliegerbombe")
     english = parse_announcement(warning(msg_type="update", references="a1", language="en"))
     assert variant(english, PLATFORMS["mastodon"]).text.startswith("Update: ")
+
+
+# Every template a channel draws its text from: every channel type's, and every one that ships.
+CHANNEL_TEMPLATES = sorted(
+    {kind.capabilities.template for kind in channel_types().values() if kind.capabilities.template}
+    | {f"channels/{path.name}" for path in (TEMPLATES / "channels").glob("*.j2")}
+)
+
+
+def first_line(announcement: Announcement, template: str) -> str:
+    return render(announcement, channel="c", template=template, link=LINK).text.splitlines()[0]
+
+
+@pytest.mark.parametrize("template", CHANNEL_TEMPLATES)
+def test_a_headline_that_carries_its_label_is_not_labelled_again(template: str) -> None:
+    cancel = parse_announcement(warning(msg_type="cancel", references="a1", headline="Entwarnung: Bombe entschärft"))
+    english = parse_announcement(
+        warning(msg_type="cancel", references="a1", language="en", headline="all clear – bomb defused")
+    )
+
+    assert first_line(cancel, template) == "Entwarnung: Bombe entschärft"
+    assert first_line(english, template) == "all clear – bomb defused"
+
+
+@pytest.mark.parametrize("template", CHANNEL_TEMPLATES)
+def test_a_headline_that_only_contains_a_label_later_is_labelled(template: str) -> None:
+    update = parse_announcement(
+        warning(msg_type="update", references="a1", headline="Keine Entwarnung für die Altstadt")
+    )
+
+    assert first_line(update, template) == "Aktualisierung: Keine Entwarnung für die Altstadt"
+
+
+@pytest.mark.parametrize("template", CHANNEL_TEMPLATES)
+def test_a_correction_is_labelled_as_a_correction(template: str) -> None:
+    correction = parse_announcement(
+        warning(msg_type="update", references="a1", correction=True, headline="Fliegerbombe in der Neustadt")
+    )
+    labelled = parse_announcement(
+        warning(msg_type="update", references="a1", correction=True, headline="Korrektur: Fliegerbombe in der Neustadt")
+    )
+
+    assert first_line(correction, template) == "Korrektur: Fliegerbombe in der Neustadt"
+    assert first_line(labelled, template) == "Korrektur: Fliegerbombe in der Neustadt"
 
 
 # -- the property: every variant of every valid announcement fits, and links back -----------

@@ -3,6 +3,7 @@ and the pages it writes from the record (without a database or an engine)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -10,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import pytest
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
 from feedgen.feed import FeedGenerator
 
 from publisher.core.templates import TEMPLATES
@@ -21,7 +23,7 @@ from publisher.site import record, website
 from publisher.site.model import Copy, Entry, Item, Publication
 from publisher.site.website import Site
 
-from conftest import SettingsFactory, news, warning
+from conftest import AUTHORITY, SettingsFactory, news, warning
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -200,11 +202,11 @@ def test_a_rebuild_starts_the_record_afresh_from_what_the_engine_says(site: Site
 # -- what the lists keep of each item (its views) ------------------------------------------------------
 
 
-def follow_up(number: int, of: Publication, msg_type: str = "update") -> Publication:
-    document = warning(
-        msg_type=msg_type, references=of.entry.id, headline=f"Meldung Nummer {number}", severity=None,
-        category=None, event=None, area=None, instruction=None, hashtags=None,
-    )  # fmt: skip
+def follow_up(number: int, of: Publication, msg_type: str = "update", **changes: Any) -> Publication:
+    document = warning(**{
+        "msg_type": msg_type, "references": of.entry.id, "headline": f"Meldung Nummer {number}", "severity": None,
+        "category": None, "event": None, "area": None, "instruction": None, "hashtags": None, **changes,
+    })  # fmt: skip
     entry_id = f"{number:08d}-0000-4000-8000-000000000000"
     return Publication(
         item_id=of.item_id, item_path=of.item_path, item_month=of.item_month,
@@ -418,3 +420,173 @@ def test_rows_kept_from_a_row_template_that_has_changed_since_are_made_anew(site
 
     index = (site.directory / "index.html").read_text(encoding="utf-8")
     assert index.count('<li class="item neu">') == 2
+
+
+# -- labels: a follow-up says what it is, once -----------------------------------------------------
+
+
+def page(file: Path) -> BeautifulSoup:
+    return BeautifulSoup(file.read_text(encoding="utf-8"), "html.parser")
+
+
+def titles(site: Site, published: Publication) -> dict[str, str]:
+    """How the site titles an entry: in the lists that show its item, its item page's title (the
+    latest entry's) and each feed."""
+    site.close()  # the lists held back for the interval are written now
+    folder, entry_id = site.directory, published.entry.id
+    shown: dict[str, str] = {}
+    for name, where in (("start page", "index.html"), ("archive", f"archive/{published.item_month}/index.html")):
+        for link in page(folder / where).select("ul.items a"):
+            if str(link["href"]).endswith(published.item_path):
+                shown[name] = link.get_text()
+    title = page(folder / published.item_path / "index.html").title
+    assert title is not None
+    shown["page title"] = title.get_text().removesuffix(f" – {site.authority.name}")
+    for feed in ("atom.xml", "rss.xml"):
+        parsed = feedparser.parse((folder / feed).read_bytes())
+        shown[feed] = next(e.title for e in parsed.entries if e.id == f"urn:uuid:{entry_id}")
+    document = json.loads((folder / "feed.json").read_text())
+    shown["feed.json"] = next(i["title"] for i in document["items"] if i["id"] == f"urn:uuid:{entry_id}")
+    return shown
+
+
+def kicker_label(article: Tag) -> str | None:
+    label = article.select_one(".kicker .label")
+    return label.get_text() if label else None
+
+
+@pytest.mark.parametrize(
+    ("msg_type", "headline", "title", "lists"),
+    [
+        ("update", "Aktualisierung: Sperrgebiet erweitert", "Aktualisierung: Sperrgebiet erweitert",
+         {"start page", "archive"}),
+        ("update", "Keine Entwarnung für die Altstadt", "Aktualisierung: Keine Entwarnung für die Altstadt",
+         {"start page", "archive"}),
+        ("cancel", "Entwarnung: Bombe entschärft", "Entwarnung: Bombe entschärft", {"archive"}),
+        ("cancel", "ENTWARNUNG – Bombe entschärft", "ENTWARNUNG – Bombe entschärft", {"archive"}),
+        ("cancel", "All clear: Bombe entschärft", "All clear: Bombe entschärft", {"archive"}),
+        ("error", "Widerruf: keine Fliegerbombe", "Widerruf: keine Fliegerbombe", {"archive"}),
+    ],
+)  # fmt: skip
+def test_a_follow_up_is_titled_with_one_label_in_every_list_page_title_and_feed(
+    site: Site, msg_type: str, headline: str, title: str, lists: set[str]
+) -> None:
+    alert = publication(1, kind="warning")
+    site.publish(alert)
+    later = follow_up(2, alert, msg_type, headline=headline)
+    site.publish(later)
+
+    shown = titles(site, later)
+
+    assert set(shown) == lists | {"page title", "atom.xml", "rss.xml", "feed.json"}
+    assert set(shown.values()) == {title}
+
+
+def test_the_item_page_shows_the_label_as_a_badge_and_the_headline_as_written(site: Site) -> None:
+    alert = publication(1, kind="warning")
+    site.publish(alert)
+    site.publish(follow_up(2, alert, "cancel", headline="Entwarnung: Bombe entschärft"))
+
+    latest = page(site.directory / alert.item_path / "index.html").select_one("article.latest")
+
+    assert latest is not None
+    assert kicker_label(latest) == "Entwarnung"
+    assert [h.get_text() for h in latest.select("h1")] == ["Entwarnung: Bombe entschärft"]
+    assert "Entwarnung: Entwarnung" not in latest.get_text()
+
+
+# -- corrections ---------------------------------------------------------------------------------
+
+
+def corrected_notes(article: Tag) -> list[tuple[str, str, str]]:
+    """What an entry says of its corrections: the note, where it links to, and the time it gives."""
+    notes = []
+    for link in article.select(".corrected a"):
+        time = link.find("time")
+        assert isinstance(time, Tag), "the note gives the time of the correction as a <time>"
+        notes.append((link.get_text(), str(link["href"]), str(time["datetime"])))
+    return notes
+
+
+def article(soup: BeautifulSoup, entry: Publication) -> Tag:
+    found = soup.find("article", id=f"m-{entry.entry.id[:8]}")
+    assert isinstance(found, Tag), f"no entry {entry.entry.id} on the page"
+    return found
+
+
+def test_a_corrected_entry_says_when_it_was_corrected_and_links_to_the_correction(site: Site) -> None:
+    alert = publication(1, kind="warning")
+    site.publish(alert)
+    update = follow_up(2, alert)
+    site.publish(update)
+    correction = follow_up(3, alert, correction=True, headline="Fliegerbombe in der Neustadt")
+    site.publish(correction)
+
+    soup = page(site.directory / alert.item_path / "index.html")
+
+    when = correction.entry.published.isoformat()
+    assert corrected_notes(article(soup, alert)) == [("korrigiert am 20. November 2026, 10:03", "#m-00000003", when)]
+    assert corrected_notes(article(soup, update)) == [], "only the entry the correction refers to was corrected"
+    assert corrected_notes(article(soup, correction)) == []
+    assert soup.find_all(id="m-00000003") == [article(soup, correction)], "the note links to the correction"
+
+
+def test_the_correction_is_the_item_s_current_text_and_carries_the_correction_badge(site: Site) -> None:
+    alert = publication(1, kind="warning")
+    site.publish(alert)
+    correction = follow_up(2, alert, correction=True, headline="Fliegerbombe in der Neustadt")
+    site.publish(correction)
+
+    soup = page(site.directory / alert.item_path / "index.html")
+
+    first = soup.select_one("main article")
+    assert first is not None and first is article(soup, correction)
+    assert "latest" in first["class"]
+    assert [h.get_text() for h in first.select("h1")] == ["Fliegerbombe in der Neustadt"]
+    assert kicker_label(first) == "Korrektur"
+    assert kicker_label(article(soup, alert)) is None
+
+
+def test_the_lists_and_feeds_show_a_correction_titled_as_one(site: Site) -> None:
+    alert = publication(1, kind="warning")
+    site.publish(alert)
+    correction = follow_up(2, alert, correction=True, headline="Fliegerbombe in der Neustadt")
+    site.publish(correction)
+
+    shown = titles(site, correction)
+
+    assert set(shown) == {"start page", "archive", "page title", "atom.xml", "rss.xml", "feed.json"}
+    assert set(shown.values()) == {"Korrektur: Fliegerbombe in der Neustadt"}
+
+
+def test_every_correction_of_an_entry_is_noted_oldest_first_and_a_corrected_correction_too(site: Site) -> None:
+    alert = publication(1, kind="warning")
+    site.publish(alert)
+    first = follow_up(2, alert, correction=True, headline="Fliegerbombe in der Neustadt")
+    site.publish(first)
+    second = follow_up(3, alert, correction=True, headline="Fliegerbombe in der Südstadt")
+    site.publish(second)
+    of_the_first = follow_up(4, first, correction=True, headline="Fliegerbombe in der Neustadt, Nordteil")
+    site.publish(of_the_first)
+
+    soup = page(site.directory / alert.item_path / "index.html")
+
+    assert [href for _, href, _ in corrected_notes(article(soup, alert))] == ["#m-00000002", "#m-00000003"]
+    assert [href for _, href, _ in corrected_notes(article(soup, first))] == ["#m-00000004"]
+    assert corrected_notes(article(soup, second)) == []
+
+
+def test_an_english_site_says_corrected_on(make_settings: SettingsFactory) -> None:
+    settings = make_settings(authorities=[{**copy.deepcopy(AUTHORITY), "languages": ["en", "de"]}])
+    [authority] = settings.authorities
+    site = Site(authority.channel("website"), authority, clock=lambda: NOW, data_dir=settings.herold.data_dir)
+    alert = publication(1, kind="warning")
+    site.publish(alert)
+    correction = follow_up(2, alert, correction=True, headline="Fliegerbombe in der Neustadt")
+    site.publish(correction)
+
+    soup = page(site.directory / alert.item_path / "index.html")
+
+    [(note, _, _)] = corrected_notes(article(soup, alert))
+    assert note == "corrected on November 20, 2026, 10:02\u202fAM"
+    assert kicker_label(article(soup, correction)) == "Correction"

@@ -259,14 +259,14 @@ def test_follow_ups_are_posted_as_replies_in_the_original_thread(
     herold = start(make_settings, make_herold, {"id": "fedi", "type": "fake-fediverse"})
     original = publish(herold, warning())
     update = publish(herold, warning(msg_type="update", references=original, headline="Neue Lage"))
-    publish(herold, warning(msg_type="cancel", references=original, headline="Entwarnung", instruction=None))
+    publish(herold, warning(msg_type="cancel", references=original, headline="Bombe entschärft", instruction=None))
     first, second, third = journal.of("fedi")
     assert first.in_reply_to is None
     assert second.in_reply_to is not None
     assert second.in_reply_to.platform_id == (herold.store.operations.copy_on(original, "fedi") or None).platform_id  # type: ignore[union-attr]
     assert third.in_reply_to is not None
     assert third.in_reply_to.platform_id == (herold.store.operations.copy_on(update, "fedi") or None).platform_id  # type: ignore[union-attr]
-    assert third.text.startswith("Entwarnung: ")
+    assert third.text.startswith("Entwarnung: Bombe entschärft")
 
 
 def test_a_scheduled_announcement_is_published_at_its_time_and_not_before(

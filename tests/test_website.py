@@ -120,6 +120,7 @@ def snapshot(file: Path) -> tuple[bytes, int]:
 HEADLINES = {
     "alert": "Fliegerbombe in der Altstadt",
     "update": "Sperrgebiet erweitert",
+    "correction": "Fliegerbombe in der Neustadt",
     "news": "Bürgerbüro am 24. Dezember geschlossen",
 }
 
@@ -136,7 +137,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """A site with a warning (image, translation, update and history) and a news item."""
+    """A site with a warning (image, translation, update, correction and history) and a news item."""
     base = tmp_path_factory.mktemp("site")
     settings = settings_from(
         {"herold": {"data_dir": str(base / "var")}, "authorities": [copy.deepcopy(AUTHORITY)]}, {}, base=base
@@ -153,6 +154,8 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             ),
         )
         publish(herold, follow_up("update", alert, HEADLINES["update"], "Das Sperrgebiet reicht nun bis zum Bahnhof."))
+        correction = follow_up("update", alert, HEADLINES["correction"], "Die Bombe liegt in der Neustadt.")
+        publish(herold, {**correction, "correction": True})
         other = publish(herold, news(headline=HEADLINES["news"]))
         yield Site(site_of(herold), {"warning": path_of(herold, alert), "news": path_of(herold, other)})
     finally:
@@ -225,6 +228,25 @@ def _alt_text(page: BeautifulSoup) -> list[str]:
     ]
 
 
+def _unique_ids(page: BeautifulSoup) -> list[str]:
+    ids = [str(tag["id"]) for tag in page.find_all(id=True)]
+    return [f"id {name!r} is used {ids.count(name)} times" for name in sorted(set(ids)) if ids.count(name) > 1]
+
+
+def _in_page_links(page: BeautifulSoup) -> list[str]:
+    return [
+        f"the link {link.get_text(strip=True)!r} points to {link['href']}, which does not exist"
+        for link in page.find_all("a", href=re.compile("^#"))
+        if not page.find(id=str(link["href"])[1:])
+    ]
+
+
+def _links_have_text(page: BeautifulSoup) -> list[str]:
+    return [
+        f"the link to {link.get('href')} has no text" for link in page.find_all("a") if not link.get_text(strip=True)
+    ]
+
+
 PAGE_RULES: dict[str, Callable[[BeautifulSoup], list[str]]] = {
     "links to the authority's Impressum": _impressum,
     "links to the authority's privacy notice": _privacy,
@@ -234,6 +256,9 @@ PAGE_RULES: dict[str, Callable[[BeautifulSoup], list[str]]] = {
     "loads nothing from another origin": _same_origin,
     "runs no script": _no_script,
     "gives every image a text alternative": _alt_text,
+    "gives every element an id of its own": _unique_ids,
+    "links within the page only to what is on it": _in_page_links,
+    "names every link": _links_have_text,
 }
 
 
@@ -267,6 +292,14 @@ def test_the_stylesheet_fetches_nothing_from_elsewhere(built_site: Site) -> None
 
     assert "@import" not in css
     assert [url for url in re.findall(r"url\(\s*['\"]?([^'\")]+)", css) if not _is_relative(url)] == []
+
+
+def test_the_built_site_shows_a_correction(built_site: Site) -> None:
+    page = parse(built_site.directory / built_site.paths["warning"] / "index.html")
+
+    assert [a.get_text() for a in page.select(".corrected a")] != []
+    h1 = page.find("h1")
+    assert isinstance(h1, Tag) and h1.get_text() == HEADLINES["correction"]
 
 
 def test_the_feeds_link_to_every_page_they_announce(built_site: Site) -> None:

@@ -26,7 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from publisher.core.templates import TEMPLATES
 from publisher.domain.announcement import Announcement
 from publisher.domain.counting import TextRule
-from publisher.domain.labels import labels_for, primary
+from publisher.domain.labels import label_for, labels_for, primary
 from publisher.domain.records import Variant
 from publisher.domain.text import xml_safe
 
@@ -280,6 +280,7 @@ def render(
     language = announcement.language or "de"
     t = labels_for(language)
     text_in = announcement.text_in(language)
+    label = label_for(announcement, language, text_in.headline)  # None when the headline carries one
     has_media = bool(announcement.media)
     links = (link,)
     body = env.get_template(template)
@@ -288,7 +289,7 @@ def render(
         context: dict[str, Any] = {
             "a": announcement,
             "t": t,
-            "label": t(f"msg_type.{announcement.msg_type.value}") if announcement.is_follow_up else None,
+            "label": label,
             "headline": text_in.headline,
             "instruction": text_in.instruction,
             "description": parts.description,

@@ -6,7 +6,13 @@ announcements are never translated here: only Herold's own labels are.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from publisher.domain.announcement import Announcement
 
 LABELS: dict[str, dict[str, str]] = {
     "de": {
@@ -45,6 +51,7 @@ LABELS: dict[str, dict[str, str]] = {
         "skip_to_content": "Zum Inhalt springen",
         "home": "Startseite",
         "as_of": "Stand",
+        "corrected_on": "korrigiert am {when}",
         "withdrawn_notice": "Diese Meldung wurde zurückgezogen. Sie bleibt hier zur Nachvollziehbarkeit sichtbar.",
         "cancelled_notice": "Entwarnung: Die Gefahr ist vorüber.",
         "expired_notice": "Diese Warnung ist abgelaufen.",
@@ -115,6 +122,7 @@ LABELS: dict[str, dict[str, str]] = {
         "skip_to_content": "Skip to content",
         "home": "Home",
         "as_of": "As of",
+        "corrected_on": "corrected on {when}",
         "withdrawn_notice": "This announcement was withdrawn. It stays visible here for the record.",
         "cancelled_notice": "All clear: the danger is over.",
         "expired_notice": "This warning has expired.",
@@ -164,3 +172,47 @@ def labels_for(language: str) -> Callable[..., str]:
         return text.format(**values) if values else text
 
     return t
+
+
+# The labels a follow-up's headline may carry (`Announcement.label_key`'s values).
+FOLLOW_UP_KEYS = ("msg_type.update", "msg_type.cancel", "msg_type.error", "correction")
+# What may follow a label at the start of a headline for the headline to carry it ("Entwarnung:
+# …", "Update – …", "Widerruf der …"); a word that merely begins like one ("Updates", "Korrekturen")
+# is not a label.
+_SEPARATOR = r"(?:$|[\s:;,.!?|/\-\u2013\u2014])"
+
+
+def carries_label(headline: str) -> bool:
+    """Whether ``headline`` starts with a follow-up's label in any language Herold speaks (case
+    ignored), followed by a separator or nothing: authors often write the label themselves."""
+    known = tuple(
+        sorted({table[key].casefold() for table in LABELS.values() for key in FOLLOW_UP_KEYS if key in table})
+    )
+    return _labelled(known).match(headline.casefold()) is not None
+
+
+@cache
+def _labelled(labels: tuple[str, ...]) -> re.Pattern[str]:
+    words = (r"\s+".join(map(re.escape, label.split())) for label in sorted(labels, key=len, reverse=True))
+    return re.compile(rf"\s*(?:{'|'.join(words)}){_SEPARATOR}")
+
+
+def label_for(announcement: Announcement, language: str, headline: str | None = None) -> str | None:
+    """The label to put before the headline of ``announcement`` shown in ``language`` ("Entwarnung"),
+    or None: an alert has none, and a headline that already starts with a label keeps it alone
+    (never "Entwarnung: Entwarnung: …"). ``headline`` is the one shown, by default the
+    announcement's own in ``language``."""
+    key = announcement.label_key
+    if key is None:
+        return None
+    shown = announcement.text_in(language).headline if headline is None else headline
+    if carries_label(shown):
+        return None
+    return labels_for(language)(key)
+
+
+def titled(announcement: Announcement, language: str, headline: str | None = None) -> str:
+    """The headline as lists, feeds and page titles show it: with its label, if it needs one."""
+    shown = announcement.text_in(language).headline if headline is None else headline
+    label = label_for(announcement, language, shown)
+    return f"{label}: {shown}" if label else shown

@@ -65,7 +65,7 @@ from adapters.port import (
 from publisher.core.render import environment, local_time
 from publisher.domain.announcement import Kind, MsgType
 from publisher.domain.authority import Authority, ChannelConfig
-from publisher.domain.labels import LABELS, labels_for
+from publisher.domain.labels import LABELS, labels_for, titled
 from publisher.domain.text import xml_safe
 from publisher.site.model import Copy, Entry, Item, Publication
 from publisher.site.record import Listed, SiteRecord, View, page_of
@@ -78,7 +78,7 @@ ROW_TEMPLATE = "site/_list_item.html.j2"
 # A list row kept in the record is rendered once for every list; this stands where the page's way
 # back to the site's root goes (autoescaped text cannot contain it).
 ROOT = Markup("<!--herold:root-->")
-VIEWS = 1  # the way views are made: a new number when that changes (views kept before are made anew)
+VIEWS = 2  # the way views are made: a new number when that changes (views kept before are made anew)
 ATOM_END, RSS_END = b"</feed>\n", b"  </channel>\n</rss>\n"
 
 log = structlog.get_logger("herold.website")
@@ -162,6 +162,22 @@ class _Shown:
         if item is None:
             raise AttributeError(name)
         return getattr(item, name)
+
+
+def corrections_of(item: Item) -> dict[str, list[Entry]]:
+    """The corrections of each entry of an item (by the corrected entry's id), oldest first."""
+    corrections: dict[str, list[Entry]] = {}
+    for entry in item.entries:
+        announcement = entry.announcement
+        if announcement.correction and announcement.references:
+            corrections.setdefault(announcement.references, []).append(entry)
+    return corrections
+
+
+def _with_time(text: str, moment: datetime, shown: str) -> Markup:
+    """A label with a ``{when}`` in it, the time in it as a ``<time>`` element."""
+    before, _, after = text.partition("{when}")
+    return Markup('{}<time datetime="{}">{}</time>{}').format(before, moment.isoformat(), shown, after)
 
 
 def _paragraphs(text: str | None) -> Markup:
@@ -499,12 +515,18 @@ class Site:
         language = self.authority.language
         now = self.clock()
         types = channel_types()
+        t = labels_for(language)
         page = self.env.get_template("site/item.html.j2").render(
             **self._context(item.path.strip("/").count("/") + 1, language),
             item=item,
             url=self.url(item.path),
             status=item_status(item, now),
             entries=list(reversed(item.entries)),
+            corrections=corrections_of(item),
+            corrected_on=lambda correction: _with_time(
+                t("corrected_on"), correction.published, self._when(correction.published, language)
+            ),
+            title=self._title,
             when=lambda moment, lang=language: self._when(moment, lang),
             paragraphs=_paragraphs,
             platform=lambda copy: types[copy.channel_type].label if copy.channel_type in types else copy.channel,
@@ -589,6 +611,7 @@ class Site:
         # The template escapes everything it inserts (autoescape): its output is markup.
         return Markup(self.env.get_template(ROW_TEMPLATE).render(  # noqa: S704
             item=item, root=root, t=labels_for(language), when=lambda moment: self._when(moment, language),
+            title=self._title,
         ))  # fmt: skip
 
     def _row(self, item: Item | _Shown, root: str, language: str) -> Markup | _Clean:
@@ -654,11 +677,9 @@ class Site:
     # -- feeds ----------------------------------------------------------------------------
 
     def _title(self, entry: Entry) -> str:
+        """An entry's headline as the feeds, the lists and its page's title show it (with its label)."""
         announcement = entry.announcement
-        t = labels_for(announcement.language or self.authority.language)
-        if announcement.is_follow_up:
-            return f"{t(f'msg_type.{announcement.msg_type.value}')}: {announcement.headline}"
-        return announcement.headline
+        return titled(announcement, announcement.language or self.authority.language, announcement.headline)
 
     def _feed_title(self, language: str) -> str:
         if language.startswith("de"):
