@@ -5,6 +5,7 @@ failure injection) and mastodon-mock (PyPI, a stateful mock written by others)."
 from __future__ import annotations
 
 import base64
+import collections
 import copy
 import io
 import json
@@ -38,7 +39,7 @@ from publisher.engine.tasks import wait_until_settled
 from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, ROOT, HeroldFactory, SettingsFactory, publish, warning
-from fakes.mastodon_server import FakeMastodon, drop_after, hang, retry_after, status
+from fakes.mastodon_server import TOO_LONG_TAKAHE, FakeMastodon, drop_after, hang, retry_after, status
 from fakes.proxy import ForwardProxy
 from fakes.trickle import Trickle
 from fakes.webhook_receiver import Answer
@@ -682,3 +683,74 @@ def test_answers_are_read_as_the_server_sent_them_not_converted_field_by_field(
     [listed] = client.api.account_statuses(status["account"]["id"])
     assert listed["id"] == status["id"] and type(listed) is dict
     assert client.api.status_pin(status["id"])["pinned"] is True
+
+
+# -- servers that are not Mastodon: the fake in their ways ----------------------------------------
+
+
+def test_a_server_that_ignores_idempotency_keys_gets_each_of_30_warnings_once_and_pins_each_once(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    """The status is saved, the connection closed before the answer, the key ignored (Takahē):
+    only the look-up before posting again keeps the warning from going out twice."""
+    with FakeMastodon(tokens={"herold-token": "lkbeispiel"}, idempotency=False) as server:
+        herold = start(make_settings, make_herold, server.url, "herold-token")
+        for number in range(30):
+            server.fail("POST", "/api/v1/statuses", drop_after())
+            alert = publish(herold, warning(headline=f"Fliegerbombe Nummer {number}"))
+            assert copy_on_fediverse(herold, alert).state is OperationState.succeeded
+            publish(herold, warning(msg_type="cancel", references=alert, headline=f"Bombe {number} entschärft",
+                                    instruction=None))  # fmt: skip
+        statuses, requests_made = server.statuses, server.requests
+
+    alerts = [s for s in statuses if "Fliegerbombe Nummer" in s["text"]]
+    pins = collections.Counter(
+        r.path.split("/")[4] for r in requests_made if r.path.endswith("/pin") and r.status == 200
+    )
+    assert len(alerts) == 30, "each warning posted exactly once"
+    assert sorted(pins) == sorted(s["id"] for s in alerts) and set(pins.values()) == {1}, "each pinned once"
+    assert not any(s["pinned"] for s in statuses), "and unpinned by its all-clear"
+
+
+def test_a_token_without_write_accounts_is_named_by_the_check_and_only_the_pin_fails(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    scopes = {"herold-token": {"write:statuses", "write:media", "read"}}
+    with FakeMastodon(tokens={"herold-token": "lkbeispiel"}, scopes=scopes) as server:
+        channel = channel_for(make_settings, server.url)
+        channel.publish(post_of())  # the account has a post of its own: the pin scope is checked on it
+
+        assert channel.check() == ["the access token lacks the scope write:accounts, needed for pinning warnings (403)"]
+        herold = start(make_settings, make_herold, server.url, "herold-token")
+        announcement_id = publish(herold, warning())
+
+    shown = report(herold.engine, announcement_id)
+    assert shown is not None
+    by_action = {d.action.value: d for d in shown.deliveries if d.channel == "fediverse"}
+    assert by_action["publish"].state is OperationState.succeeded, "the warning still goes out"
+    assert by_action["pin"].state is OperationState.failed
+    assert "lacks the scope write:accounts" in (by_action["pin"].last_error or "")
+    assert shown.status == "published with failures"
+    assert shown.attention == {}, "the channel is not flagged: it posts fine"
+
+
+def test_a_server_counting_like_takahe_gets_the_long_example_and_a_correction_keeps_image_and_warning(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    with FakeMastodon(tokens={"herold-token": "lkbeispiel"}, links="full", too_long_status=400,
+                      too_long_message=TOO_LONG_TAKAHE, idempotency=False, edits="replace") as server:  # fmt: skip
+        herold = start(make_settings, make_herold, server.url, "herold-token",
+                       content_warnings={"severe": "{severity}: {event}"})  # fmt: skip
+        example = json.loads((ROOT / "examples" / "bomb-disposal.json").read_text(encoding="utf-8"))
+        alert = publish(herold, example | {"media": [{"data": image(), "alt": "Karte des Sperrgebiets"}]})
+        assert copy_on_fediverse(herold, alert).state is OperationState.succeeded
+        before = dict(server.statuses[0])
+        headline = "Fliegerbombe in der Altstadt: Evakuierung bis 11 Uhr"
+        correction = publish(herold, warning(msg_type="update", references=alert, correction=True, headline=headline))
+        statuses = server.statuses
+
+    after = statuses[0]
+    assert len(statuses) == 1, "the correction is an edit, no new status"
+    assert "Evakuierung bis 11 Uhr" in after["text"] and after["text"].startswith("Korrektur")
+    assert (after["media_ids"], after["spoiler_text"]) == (before["media_ids"], before["spoiler_text"]) != ([], "")
+    assert copy_on_fediverse(herold, correction).state is OperationState.succeeded
