@@ -26,8 +26,17 @@ from mastodon_mock.app import create_app
 from mastodon_mock.config import DatabaseConfig, MastodonMockConfig, SeedAccount, SeedConfig
 from PIL import Image
 
-from adapters.mastodon import MastodonChannel
-from adapters.port import CredentialsError, DeliveryError, PermanentError, Post, Receipt, TooLong, TransientError
+from adapters.mastodon import MastodonChannel, MastodonSettings
+from adapters.port import (
+    CredentialsError,
+    DeliveryError,
+    PermanentError,
+    Post,
+    Receipt,
+    ServerLimits,
+    TooLong,
+    TransientError,
+)
 from publisher.domain.announcement import parse_announcement
 from publisher.domain.records import Variant
 from publisher.edges.config import settings_from
@@ -754,3 +763,19 @@ def test_a_server_counting_like_takahe_gets_the_long_example_and_a_correction_ke
     assert "Evakuierung bis 11 Uhr" in after["text"] and after["text"].startswith("Korrektur")
     assert (after["media_ids"], after["spoiler_text"]) == (before["media_ids"], before["spoiler_text"]) != ([], "")
     assert copy_on_fediverse(herold, correction).state is OperationState.succeeded
+
+
+@pytest.mark.parametrize(
+    ("count_links", "learned", "counted_as"),
+    [
+        ("auto", False, 23 + len("Mehr: ")),
+        ("auto", True, len(LINK) + len("Mehr: ")),
+        ("short", True, 23 + len("Mehr: ")),
+        ("full", False, len(LINK) + len("Mehr: ")),
+    ],
+)
+def test_links_count_as_the_server_counts_them_learned_or_set(count_links: str, learned: bool, counted_as: int) -> None:
+    settings = MastodonSettings(instance="https://social.example", access_token_env=TOKEN_ENV, count_links=count_links)
+    rule = MastodonChannel.text_rule(settings, ServerLimits(characters=500, links_in_full=learned))
+
+    assert rule.length(f"Mehr: {LINK}", [LINK]) == counted_as

@@ -21,6 +21,7 @@ from publisher.core.render import DoesNotFit, environment, render
 from publisher.core.templates import TEMPLATES
 from publisher.domain.announcement import Announcement, parse_announcement
 from publisher.domain.counting import (
+    CodePoints,
     CodePointsEmojiAsBytes,
     Graphemes,
     GraphemesShortLinks,
@@ -38,6 +39,8 @@ LINK = "https://www.lk-beispiel.de/warnungen/2026/11/fliegerbombe-in-der-altstad
 
 PLATFORMS: dict[str, TextRule] = {
     "mastodon": TextRule(500, GraphemesShortLinks(23), counts_spoiler=True),
+    # Takahē, Pleroma, Akkoma, mastodon-mock: the raw text, links in full (learned from a refusal).
+    "mastodon (links in full)": TextRule(500, CodePoints(), counts_spoiler=True),
     "x": TextRule(280, XWeighted()),
     "bluesky": TextRule(300, Graphemes(), also=(TextRule(3000, Utf8Bytes()),)),
     "threads": TextRule(500, CodePointsEmojiAsBytes()),
