@@ -285,7 +285,7 @@ class MastodonChannel(Channel):
                 status = self._post(client, post, media, None)
         except MastodonError as error:
             raise self._translate(error, client) from error
-        refs = {"media_ids": ",".join(media)} if media else {}
+        refs = {"media_ids": ",".join(media)}  # what an edit must send again to keep them
         return Receipt(platform_id=str(status["id"]), url=status.get("url") or status.get("uri"), refs=refs)
 
     def _post(self, client: _Client, post: Post, media: list[str], reply_to: str | None) -> Any:
@@ -336,7 +336,7 @@ class MastodonChannel(Channel):
                 if post.variant.link in content and first_line in content and replies_alike:
                     media = ",".join(str(m["id"]) for m in status.get("media_attachments") or [] if "id" in m)
                     return Receipt(platform_id=str(status["id"]), url=status.get("url") or status.get("uri"),
-                                   refs={"media_ids": media} if media else {})  # fmt: skip
+                                   refs={"media_ids": media})  # fmt: skip
         except MastodonError as error:
             problem = self._translate(error, client)
             if isinstance(problem, TransientError):
@@ -356,9 +356,12 @@ class MastodonChannel(Channel):
         """The post in place, with ``post``'s text: a correction, or a withdrawal's mark. An edit
         replaces every field on some servers (Takahē), so every field is sent as it was posted:
         the images, the content warning, visibility and language. Mastodon shows the history."""
-        media = [m for m in receipt.refs.get("media_ids", "").split(",") if m]
         client = self._client()
         try:
+            if "media_ids" in receipt.refs:
+                media = [m for m in receipt.refs["media_ids"].split(",") if m]
+            else:  # posted before Herold kept them, or found by a look-up: ask what it carries
+                media = [str(m["id"]) for m in client.api.status(receipt.platform_id).get("media_attachments") or []]
             # Mastodon.py's status_update sends neither language nor visibility; its inner call does.
             client.api._Mastodon__status_internal(  # type: ignore[attr-defined]
                 post.variant.text, edit=receipt.platform_id, media_ids=media or None,
@@ -426,7 +429,7 @@ class MastodonChannel(Channel):
         if me is not None:
             try:
                 for status in api.account_statuses(me["id"], limit=10):
-                    if not status.get("pinned") and not status.get("reblog"):
+                    if status.get("pinned") is False and not status.get("reblog"):
                         return str(status["id"])
             except MastodonError:
                 pass

@@ -79,9 +79,11 @@ def test_every_language_s_label_is_recognised_whatever_its_case(language: str, k
         (follow_up("update", "Keine Entwarnung für die Altstadt"), "de", "Aktualisierung"),
         (follow_up("cancel", "Entwarnung: Bombe entschärft"), "de", None),
         (follow_up("update", "Korrektur: Sperrgebiet Neustadt", correction=True), "de", None),
-        # Any language's label counts, not only the announcement's own.
+        # Its own label in any language counts; another follow-up's label is no reason to leave it out.
         (follow_up("update", "Update: Sperrgebiet erweitert"), "de", None),
         (follow_up("cancel", "Entwarnung: bomb defused", language="en"), "en", None),
+        (follow_up("error", "Entwarnung irrtümlich versandt"), "de", "Widerruf"),
+        (follow_up("cancel", "Update: Bombe entschärft"), "de", "Entwarnung"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )

@@ -779,3 +779,38 @@ def test_links_count_as_the_server_counts_them_learned_or_set(count_links: str, 
     rule = MastodonChannel.text_rule(settings, ServerLimits(characters=500, links_in_full=learned))
 
     assert rule.length(f"Mehr: {LINK}", [LINK]) == counted_as
+
+
+def test_texts_made_before_the_channel_learned_its_server_counts_links_in_full_still_go_out(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    long = ("Bitte meiden Sie das Gebiet weiträumig. " * 20)[:600]
+    with FakeMastodon(tokens={"herold-token": "lkbeispiel"}, links="full", too_long_status=400,
+                      too_long_message=TOO_LONG_TAKAHE) as server:  # fmt: skip
+        herold = start(make_settings, make_herold, server.url, "herold-token")
+        alert = accept(herold.engine, warning(description=long), source="test", actor="tester")
+        document = warning(msg_type="update", references=alert, description=long, headline="Sperrgebiet erweitert")
+        update = accept(herold.engine, document, source="test", actor="tester")
+        for announcement_id in (alert, update):
+            wait_until_settled(herold.engine, announcement_id, 30)
+        statuses = server.statuses
+
+    assert [copy_on_fediverse(herold, i).state for i in (alert, update)] == [OperationState.succeeded] * 2
+    assert len(statuses) == 2 and statuses[1]["in_reply_to_id"] == statuses[0]["id"]
+
+
+def test_a_correction_waits_for_the_post_it_corrects_while_that_is_still_being_retried(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    with FakeMastodon(tokens={"herold-token": "lkbeispiel"}) as server:
+        server.fail("POST", "/api/v1/statuses", *[status(503)] * 3)
+        herold = start(make_settings, make_herold, server.url, "herold-token")
+        alert = accept(herold.engine, warning(), source="test", actor="tester")
+        headline = "Fliegerbombe in der Altstadt: Evakuierung bis 11 Uhr"
+        correction = publish(herold, warning(msg_type="update", references=alert, correction=True, headline=headline))
+        wait_until_settled(herold.engine, alert, 30)
+        statuses = server.statuses
+
+    edit = next(o for o in herold.store.operations.of(correction) if o.channel == "fediverse")
+    assert (edit.action.value, edit.state) == ("edit", OperationState.succeeded), edit.last_error
+    assert len(statuses) == 1 and "Evakuierung bis 11 Uhr" in statuses[0]["text"]

@@ -182,12 +182,11 @@ FOLLOW_UP_KEYS = ("msg_type.update", "msg_type.cancel", "msg_type.error", "corre
 _SEPARATOR = r"(?:$|[\s:;,.!?|/\-\u2013\u2014])"
 
 
-def carries_label(headline: str) -> bool:
-    """Whether ``headline`` starts with a follow-up's label in any language Herold speaks (case
-    ignored), followed by a separator or nothing: authors often write the label themselves."""
-    known = tuple(
-        sorted({table[key].casefold() for table in LABELS.values() for key in FOLLOW_UP_KEYS if key in table})
-    )
+def carries_label(headline: str, keys: tuple[str, ...] = FOLLOW_UP_KEYS) -> bool:
+    """Whether ``headline`` starts with one of these labels (by default any follow-up's) in any
+    language Herold speaks (case ignored), followed by a separator or nothing: authors often
+    write the label themselves."""
+    known = tuple(sorted({table[key].casefold() for table in LABELS.values() for key in keys if key in table}))
     return _labelled(known).match(headline.casefold()) is not None
 
 
@@ -206,7 +205,9 @@ def label_for(announcement: Announcement, language: str, headline: str | None = 
     if key is None:
         return None
     shown = announcement.text_in(language).headline if headline is None else headline
-    if carries_label(shown):
+    # Only its own label, in any language: a withdrawal headed "Entwarnung irrtümlich versandt"
+    # is still labelled "Widerruf".
+    if carries_label(shown, (key,)):
         return None
     return labels_for(language)(key)
 

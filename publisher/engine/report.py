@@ -112,7 +112,7 @@ def report(engine: Engine, announcement_id: str) -> AnnouncementReport | None:
         following_open and OperationState.succeeded in states
     ):
         status = "in progress"
-    elif states <= {OperationState.succeeded, OperationState.manual} and not following_failed:
+    elif states <= {OperationState.succeeded, OperationState.manual, OperationState.skipped} and not following_failed:
         status = "published"
     else:
         status = "published with failures" if OperationState.succeeded in states else "failed"

@@ -330,7 +330,8 @@ def _attempt(engine: Engine, attempt: Attempt, now: datetime) -> None:
         return
     except _Skip as skip:
         if engine.store.operations.finish(operation, S.skipped, str(skip), engine.clock()):
-            engine.store.audit.append(_entry(engine, "delivery.not_pinned", stored, operation, reason=str(skip)))
+            event = "delivery.not_pinned" if operation.action is Action.pin else "delivery.skipped"
+            engine.store.audit.append(_entry(engine, event, stored, operation, reason=str(skip)))
             bound.info(str(skip))
         return
     except Exception as error:
@@ -349,6 +350,9 @@ def _act(engine: Engine, attempt: Attempt, bound: structlog.typing.FilteringBoun
         return _publish_on_site(engine, attempt)
     channel = engine.channel(stored.authority, operation.channel)
     if operation.action in {Action.edit, Action.delete}:
+        if attempt.target is None and attempt.target_state is not None and not attempt.target_state.final:
+            # The post it corrects or withdraws is still on its way: act on it once it is out.
+            raise _Later(f"waiting for the post to {operation.action.value} to go out on {operation.channel}", 5.0)
         if attempt.target is None:
             raise _Skip(f"nothing to {operation.action.value}: the post never went out on {operation.channel}")
         if operation.action is Action.delete:
@@ -356,7 +360,12 @@ def _act(engine: Engine, attempt: Attempt, bound: structlog.typing.FilteringBoun
             cast(Deleting, channel).delete(attempt.target)
             return attempt.target
         assert able(channel, Editing), "only a channel that edits gets edit operations"
-        return cast(Editing, channel).edit(attempt.target, _post(stored, operation, attempt))
+        post = _post(stored, operation, attempt)
+        try:
+            return cast(Editing, channel).edit(attempt.target, post)
+        except TooLong as refused:
+            post = replace(post, variant=_counted_again(engine, attempt, post, refused, bound))
+            return cast(Editing, channel).edit(attempt.target, post)
     if operation.action is Action.pin:
         assert isinstance(channel, Pinning), "only a channel that pins gets pin operations"
         assert attempt.target is not None, "a pin acts on a published post"
@@ -425,11 +434,9 @@ def _counted_again(
     config = authority.channel(operation.channel)
     kind = channel_types()[config.type]
     known = engine.store.limits.of(stored.authority).get(operation.channel) or ServerLimits()
-    before = kind.text_rule(config.settings, known)
-    learned = replace(known, links_in_full=True)
-    rule = kind.text_rule(config.settings, learned)
-    if rule == before:
-        raise PermanentError(f"{refused.reason}; the text was already counted as this channel's settings say")
+    rule = kind.text_rule(config.settings, replace(known, links_in_full=True))
+    if rule == kind.text_rule(config.settings, replace(known, links_in_full=False)):
+        raise PermanentError(f"{refused.reason}; this channel's settings say how it counts (count_links)")
     try:
         variant = render(
             stored.announcement, channel=operation.channel, template=kind.capabilities.template, link=post.variant.link,
@@ -437,6 +444,9 @@ def _counted_again(
         )  # fmt: skip
     except DoesNotFit as error:
         raise PermanentError(f"{refused.reason}; counted the server's way it cannot fit: {error}") from error
+    if variant.text == post.variant.text and variant.spoiler == post.variant.spoiler:
+        # Made before the channel learned, or learned already: counted in full, and still refused.
+        raise PermanentError(f"{refused.reason}; the text was already counted with links in full")
     engine.store.limits.learn_links_in_full(stored.authority, operation.channel, engine.clock())
     engine.store.announcements.replace_variant(stored.id, variant)
     bound.warning("the server counts links at full length: text made to fit that way and sent again",

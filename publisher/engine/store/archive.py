@@ -11,7 +11,7 @@ from sqlalchemy import Engine, Table, and_, bindparam, select
 from publisher.domain.records import OperationState
 from publisher.engine.schema import AnnouncementRow, ItemRow, OperationRow, VariantRow
 from publisher.engine.store import documents as stored_documents
-from publisher.engine.store.operations import PUBLISHING, among
+from publisher.engine.store.operations import POSTS, PUBLISHING, among
 from publisher.site.model import Copy, Entry, Publication
 
 _ops = cast(Table, OperationRow.__table__)
@@ -21,7 +21,7 @@ _COPIES = (
     select(AnnouncementRow.item_id, _ops.c.announcement_id, _ops.c.channel, _ops.c.channel_type, _ops.c.platform_url)
     .join(AnnouncementRow, AnnouncementRow.id == _ops.c.announcement_id)
     .where(
-        among(_ops.c.action, PUBLISHING),
+        among(_ops.c.action, POSTS),  # an edit or deletion acts on a post: it is no copy of its own
         _ops.c.state == OperationState.succeeded.value,
         _ops.c.platform_url.is_not(None),
         _ops.c.channel_type.not_in(bindparam("_sites", expanding=True)),
@@ -39,7 +39,7 @@ _OF_ITEM = (
     )
     .select_from(
         _ITEM.outerjoin(AnnouncementRow, AnnouncementRow.item_id == _ITEM.c.id)
-        .outerjoin(_ops, and_(_ops.c.announcement_id == AnnouncementRow.id, among(_ops.c.action, PUBLISHING)))
+        .outerjoin(_ops, and_(_ops.c.announcement_id == AnnouncementRow.id, among(_ops.c.action, POSTS)))
     )
     .where(_ITEM.c.id == bindparam("_item"))
     .order_by(_ops.c.channel)

@@ -134,11 +134,12 @@ class Attempt:
     operation: Operation
     stored: StoredAnnouncement
     variant: Variant | None
-    target: Receipt | None  # the post a pin or unpin acts on
+    target: Receipt | None  # the post a pin, unpin, edit or deletion acts on
     earlier: tuple[tuple[OperationState, Receipt | None], ...]  # this channel's copies of the item's earlier messages
     record_published: bool  # every publishing operation of the first wave has succeeded
     others_waiting: bool  # operations of the announcement wait for their turn: completing may release them
     flagged: bool  # the channel is flagged as needing attention
+    target_state: OperationState | None = None  # the state of the operation it acts on (edit, delete)
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,7 @@ def _context() -> Any:
             # What a pin acts on is its publish; what an unpin acts on is its pin's publish.
             func.coalesce(tt.c.platform_id, t.c.platform_id).label("t_id"),
             func.coalesce(tt.c.platform_url, t.c.platform_url).label("t_url"),
-            case((tt.c.id.is_not(None), tt.c.refs), else_=t.c.refs).label("t_refs"),
+            case((tt.c.id.is_not(None), tt.c.refs), else_=t.c.refs).label("t_refs"), t.c.state.label("t_state"),
             func.coalesce(h.c.needs_attention, literal(False)).label("flagged"),
             waiting.scalar_subquery().label("waiting"),
             record.scalar_subquery().label("record"), record_open.scalar_subquery().label("record_open"),
@@ -449,6 +450,7 @@ class Operations:
             )  # fmt: skip
         return Attempt(
             operation=claimed, stored=stored, variant=variant, target=_receipt(first.t_id, first.t_url, first.t_refs),
+            target_state=OperationState(first.t_state) if first.t_state else None,
             earlier=tuple(
                 (OperationState(r.e_state), _receipt(r.e_id, r.e_url, r.e_refs)) for r in rows if r.e_state is not None
             ),
