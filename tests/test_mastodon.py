@@ -289,6 +289,17 @@ def test_against_mastodon_mock_a_withdrawal_marks_or_deletes_every_post_of_the_t
         if o.channel == "fediverse" and o.action.value == on_withdrawal
     ]
     assert len(ops) == 2 and all(o.state is OperationState.succeeded for o in ops), [o.last_error for o in ops]
+    page = herold.site("lk-beispiel").directory / herold.store.announcements.get(alert).item_path / "index.html"  # type: ignore[union-attr]
+
+    def linked() -> set[str]:
+        return {o.platform_url for o in (*posts, reply) if o.platform_url and o.platform_url in page.read_text()}
+
+    deadline = time.monotonic() + 10
+    while linked() != (
+        {reply.platform_url} if on_withdrawal == "delete" else {p.platform_url for p in (*posts, reply)}
+    ):
+        assert time.monotonic() < deadline, f"the item page links {linked()}"
+        time.sleep(0.1)
     for post in posts:
         answer = status(post)
         if on_withdrawal == "delete":

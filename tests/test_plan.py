@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from publisher.core.plan import Plan, Step, plan, website_published
+from publisher.domain.records import Action
 from publisher.domain.records import OperationState as S
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -125,3 +126,34 @@ def test_property_no_later_wave_is_released_before_the_page_exists(
     if released_later:
         assert all(s is S.succeeded for s in wave_one)
     assert decision.released <= {d.id for d in deliveries if d.state is S.waiting}
+
+
+# -- pins follow the newest state ---------------------------------------------------------------------
+
+
+def follow_up_on_fediverse(post: S, pin: S = S.succeeded) -> list[Step]:
+    """An update (or all-clear) on the fediverse whose unpin acts on the pin of the post before it."""
+    return [
+        Step("site", "website", 1, S.succeeded),
+        Step("post", "fediverse", 2, post),
+        Step("unpin", "fediverse", 2, S.waiting, action=Action.unpin, target_state=pin),
+    ]
+
+
+def test_the_earlier_pin_comes_off_once_the_follow_up_is_out() -> None:
+    decided = plan(follow_up_on_fediverse(S.succeeded), now=NOW, grace=GRACE)
+
+    assert "unpin" in decided.released and not decided.skipped
+
+
+@pytest.mark.parametrize("post", [S.failed, S.dead])
+def test_a_follow_up_that_did_not_go_out_leaves_the_pinned_post_pinned(post: S) -> None:
+    decided = plan(follow_up_on_fediverse(post), now=NOW, grace=GRACE)
+
+    assert decided.skipped == {"unpin"} and "unpin" not in decided.released
+
+
+def test_the_pin_stays_until_the_follow_up_has_ended() -> None:
+    decided = plan(follow_up_on_fediverse(S.pending), now=NOW, grace=GRACE)
+
+    assert not decided.skipped and "unpin" not in decided.released

@@ -12,9 +12,10 @@ reason, for warnings only, releases the other waves: lives come before form, but
 silently.
 
 Pins and unpins are operations too, and follow from the others: a warning is pinned once it
-is out on the channel; an all-clear or withdrawal unpins it once the all-clear itself is out
-there (or could not go out). One whose reason went away (the post it would pin never went
-out) is skipped.
+is out on the channel; an update takes the pin over, an all-clear or withdrawal unpins it, once
+that follow-up itself is out there. If the follow-up could not go out there, the pin stays: the
+newest state on the channel is still the pinned one (expiry unpins it). One whose reason went
+away (the post it would pin never went out) is skipped.
 
 This module is pure: it decides, the engine acts.
 """
@@ -200,9 +201,12 @@ def _pins(steps: Sequence[Step]) -> tuple[tuple[Release, ...], tuple[Release, ..
         elif step.action is Action.unpin:
             own = published.get(step.channel)
             if not step.target_state.final or (own is not None and not own.state.final):
-                continue  # the pin is still on its way, or the all-clear is
-            if step.target_state is OperationState.succeeded:
-                releases.append(Release((step.id,), f"the warning has ended on {step.channel}"))
-            else:
+                continue  # the pin is still on its way, or the follow-up is
+            if step.target_state is not OperationState.succeeded:
                 skips.append(Release((step.id,), "nothing to unpin: the warning was never pinned"))
+            elif own is not None and own.state is not OperationState.succeeded:
+                reason = f"the follow-up did not go out on {step.channel}: the pinned post stays its newest state"
+                skips.append(Release((step.id,), reason))
+            else:
+                releases.append(Release((step.id,), f"a newer state replaces the pinned post on {step.channel}"))
     return tuple(releases), tuple(skips)

@@ -372,6 +372,10 @@ def _act(engine: Engine, attempt: Attempt, bound: structlog.typing.FilteringBoun
         announced = engine.store.limits.of(stored.authority).get(operation.channel)
         limit = announced.pins if announced and announced.pins else channel.capabilities.pin_limit
         if limit is not None and engine.store.operations.pinned_count(stored.authority, operation.channel) >= limit:
+            # An update takes the pin over: the pin it replaces comes off first.
+            mine = engine.store.operations.of(stored.id)
+            if any(o.action is Action.unpin and o.channel == operation.channel and not o.state.final for o in mine):
+                raise _Later(f"waiting for the earlier pin on {operation.channel} to come off", 2.0)
             # Asking would only get a refusal; the oldest pinned warnings stay on top.
             raise _Skip(f"not pinned: {limit} warnings are pinned already, the most the platform allows")
         channel.pin(attempt.target)

@@ -159,12 +159,13 @@ class SiteRecord:
         return item, pages
 
     def set_copies(self, item_id: str, copies: Mapping[str, Sequence[Copy]]) -> Item | None:
-        """Show these copies elsewhere (by announcement id) on the item's entries. Returns the item
-        if that changed it."""
+        """Show these copies elsewhere (by announcement id) on the item's entries: all there are
+        now (an entry left out has none: a withdrawal may have deleted them). Returns the item if
+        that changed it."""
         item = self.item(item_id)
         if item is None:
             return None
-        entries = tuple(replace(e, copies=tuple(copies.get(e.id, e.copies))) for e in item.entries)
+        entries = tuple(replace(e, copies=tuple(copies.get(e.id, ()))) for e in item.entries)
         changed = replace(item, entries=entries)
         if changed == item:
             return None

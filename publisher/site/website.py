@@ -261,7 +261,7 @@ class Site:
         return Receipt(platform_id=item.path, url=self.url(item.path))
 
     def copies(self, item_id: str, copies: Mapping[str, Sequence[Copy]]) -> None:
-        """The copies elsewhere of an item's announcements (by announcement id), for its page."""
+        """The copies elsewhere of an item's announcements (by announcement id), all there are now, for its page."""
         with self._locked():
             if self.record.set_copies(item_id, copies) is None:
                 return

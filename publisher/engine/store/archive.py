@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, and_, bindparam, select
+from sqlalchemy import Engine, Table, and_, bindparam, exists, select
 
-from publisher.domain.records import OperationState
+from publisher.domain.records import Action, OperationState
 from publisher.engine.schema import AnnouncementRow, ItemRow, OperationRow, VariantRow
 from publisher.engine.store import documents as stored_documents
 from publisher.engine.store.operations import POSTS, PUBLISHING, among
@@ -16,6 +16,14 @@ from publisher.site.model import Copy, Entry, Publication
 
 _ops = cast(Table, OperationRow.__table__)
 Copies = dict[str, dict[str, list[Copy]]]  # item id -> announcement id -> its copies elsewhere
+
+_deletion = _ops.alias("deletion")
+# A post a withdrawal deleted is no copy any more (found through the index on target_id).
+_DELETED = (
+    exists()
+    .where(_deletion.c.target_id == _ops.c.id, _deletion.c.action == Action.delete.value,
+           _deletion.c.state == OperationState.succeeded.value)
+)  # fmt: skip
 
 _COPIES = (
     select(AnnouncementRow.item_id, _ops.c.announcement_id, _ops.c.channel, _ops.c.channel_type, _ops.c.platform_url)
@@ -25,6 +33,7 @@ _COPIES = (
         _ops.c.state == OperationState.succeeded.value,
         _ops.c.platform_url.is_not(None),
         _ops.c.channel_type.not_in(bindparam("_sites", expanding=True)),
+        ~_DELETED,
     )
     .order_by(_ops.c.channel)
 )
@@ -35,7 +44,7 @@ _ITEM = cast(Table, ItemRow.__table__)
 _OF_ITEM = (
     select(
         _ITEM.c.authority, _ops.c.announcement_id, _ops.c.channel, _ops.c.channel_type, _ops.c.platform_url,
-        _ops.c.state,
+        _ops.c.state, _DELETED.label("deleted"),
     )
     .select_from(
         _ITEM.outerjoin(AnnouncementRow, AnnouncementRow.item_id == _ITEM.c.id)
@@ -78,7 +87,7 @@ class Archive:
         found: dict[str, list[Copy]] = {}
         for row in rows:
             elsewhere = row.platform_url is not None and row.channel_type not in sites
-            if elsewhere and row.state == OperationState.succeeded.value:
+            if elsewhere and row.state == OperationState.succeeded.value and not row.deleted:
                 found.setdefault(row.announcement_id, []).append(Copy(row.channel, row.channel_type, row.platform_url))
         return rows[0].authority, found
 
