@@ -23,6 +23,7 @@ import structlog
 
 from adapters.port import ChannelType, Deleting, Editing, HandOff, Threads, able
 from publisher.core import capacity
+from publisher.core.guard import guard_links
 from publisher.core.render import DoesNotFit, render
 from publisher.domain.announcement import EFFECTIVE, Announcement, Kind, Media, MsgType, Status, parse_announcement
 from publisher.domain.authority import Authority, slugify
@@ -173,6 +174,10 @@ def validate(
     except InvalidInput as error:
         announcement = None
         problems += error.problems
+    if announcement is not None:
+        # No tracking parameters in any link, no link through a shortener (publisher.core.guard).
+        announcement, refused = guard_links(announcement)
+        problems += refused
     given = (
         announcement.authority if announcement else (document.get("authority") if isinstance(document, dict) else None)
     )

@@ -1,0 +1,116 @@
+"""The privacy guard's link rules: what an announcement's links may carry before it goes anywhere.
+
+Pure functions over the announcement, run at intake for every source and in the preview:
+
+- **tracking parameters** (``utm_*``, ``fbclid``, ``gclid``, ``mc_eid``, ``igshid`` …) are removed
+  from every link in every text field, so that no variant and no page carries them: they tell a
+  platform or a newsletter tool who followed an official link;
+- **URL shorteners** are refused: a short link hides where it leads, and the shortening service
+  counts (and often profiles) everyone who follows it.
+
+The rest of the guard (personal data, allow-lists, the approver's override) builds on this module.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+from publisher.domain.announcement import Announcement, Translation
+from publisher.domain.counting import LINK_LIKE
+from publisher.domain.problems import Problem
+
+# Query parameters whose only purpose is to track who followed a link (the names marketing and
+# platform tools add; matched whole and case-insensitively).
+TRACKING = re.compile(
+    r"utm_[a-z0-9_]+|fbclid|gclid|gclsrc|dclid|gbraid|wbraid|msclkid|yclid|twclid|ttclid|li_fat_id"
+    r"|mc_cid|mc_eid|igshid|igsh|_hsenc|_hsmi|mkt_tok|oly_anon_id|oly_enc_id|vero_id|wickedid|rb_clickid"
+    r"|s_cid|ga_[a-z_]+|_ga|_gl|ref_src|ref_url|si",
+    re.IGNORECASE,
+)
+# Services whose links only redirect elsewhere (and count who follows them).
+SHORTENERS = frozenset({
+    "bit.ly", "bitly.com", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "v.gd", "buff.ly", "rebrand.ly",
+    "cutt.ly", "shorturl.at", "tiny.cc", "t.ly", "rb.gy", "s.id", "lnkd.in", "bl.ink", "soo.gd", "x.co",
+    "qr.ae", "amzn.to", "tiny.one", "shorte.st", "adf.ly", "bit.do", "trib.al", "dlvr.it", "ift.tt", "fb.me",
+    "surl.li", "kurzelinks.de", "kurzlink.de", "t1p.de", "urlz.fr", "0rz.tw", "short.io", "shorturl.com",
+})  # fmt: skip
+_URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}'\u201c\u201d\u2019"  # punctuation after a link in prose is not part of it
+_FIELDS = ("headline", "description", "instruction", "contact")
+
+
+def without_tracking(url: str) -> str:
+    """The link without tracking parameters; unchanged (byte for byte) if it has none."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    # Segment by segment, as written: the parameters that stay keep their exact encoding.
+    segments = parts.query.split("&")
+    kept = [s for s in segments if not TRACKING.fullmatch(unquote_plus(s.partition("=")[0]))]
+    if len(kept) == len(segments):
+        return url
+    return urlunsplit(parts._replace(query="&".join(kept)))
+
+
+def clean_text(text: str) -> str:
+    """Every http(s) link in ``text`` without its tracking parameters."""
+
+    def cleaned(match: re.Match[str]) -> str:
+        link = match.group(0)
+        core = link.rstrip(_TRAILING)
+        return without_tracking(core) + link[len(core) :]
+
+    return _URL.sub(cleaned, text)
+
+
+def shorteners_in(text: str) -> Iterator[str]:
+    """The shortener services that links in ``text`` go through (with or without ``https://``)."""
+    for match in LINK_LIKE.finditer(text):
+        link = match.group(0)
+        host = urlsplit(link if "://" in link else f"//{link}").hostname or ""
+        host = host.removeprefix("www.")
+        if host in SHORTENERS:
+            yield host
+
+
+def guard_links(announcement: Announcement) -> tuple[Announcement, list[Problem]]:
+    """The announcement with every link cleaned of tracking parameters, and a problem for each
+    text that links through a shortener (by field path, as validation reports)."""
+    problems: list[Problem] = []
+    changes: dict[str, object] = {}
+    for name in _FIELDS:
+        text = getattr(announcement, name)
+        if not text:
+            continue
+        problems += _shortened(name, text)
+        cleaned = clean_text(text)
+        if cleaned != text:
+            changes[name] = cleaned
+    translations: dict[str, Translation] = {}
+    for language, translation in announcement.translations.items():
+        values = {}
+        for name in ("headline", "description", "instruction"):
+            text = getattr(translation, name)
+            if not text:
+                continue
+            problems += _shortened(f"translations.{language}.{name}", text)
+            cleaned = clean_text(text)
+            if cleaned != text:
+                values[name] = cleaned
+        if values:
+            translations[language] = translation.model_copy(update=values)
+    if translations:
+        changes["translations"] = {**announcement.translations, **translations}
+    return (announcement.model_copy(update=changes) if changes else announcement), problems
+
+
+def _shortened(field: str, text: str) -> list[Problem]:
+    return [
+        Problem(field=field, message=(
+            f"links through the URL shortener {host} are refused: it hides where the link leads and "
+            "counts who follows it; give the full address"
+        ))
+        for host in dict.fromkeys(shorteners_in(text))
+    ]  # fmt: skip

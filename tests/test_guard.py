@@ -1,0 +1,112 @@
+"""The privacy guard's link rules (publisher.core.guard): no tracking parameter survives in any
+link, no link goes through a shortener — in every variant and on the page."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from publisher.core.guard import clean_text, guard_links, shorteners_in, without_tracking
+from publisher.domain.announcement import parse_announcement
+from publisher.domain.problems import InvalidInput
+from publisher.domain.records import Stage
+from publisher.edges.wiring import Herold
+from publisher.sources.intake import accept
+from publisher.sources.preview import preview
+
+from conftest import HeroldFactory, SettingsFactory, publish, warning
+
+PAGE = "https://www.lk-beispiel.de/aktuelles/sperrung"
+
+
+@pytest.mark.parametrize(
+    ("link", "cleaned"),
+    [
+        (f"{PAGE}?utm_source=facebook&utm_medium=social&utm_campaign=bombe", PAGE),
+        (f"{PAGE}?id=5&fbclid=IwAR0abc", f"{PAGE}?id=5"),
+        (f"{PAGE}?gclid=x&seite=2#karte", f"{PAGE}?seite=2#karte"),
+        (f"{PAGE}?mc_eid=1&mc_cid=2&igshid=3&UTM_Source=4", PAGE),
+        (f"{PAGE}?a=1&b=%20z", f"{PAGE}?a=1&b=%20z"),  # nothing to remove: left exactly as written
+        (f"{PAGE}?ort=K%C3%B6ln&utm_source=x&q=a+b", f"{PAGE}?ort=K%C3%B6ln&q=a+b"),  # the rest as written
+        (f"{PAGE}?ort=Köln&utm_term=x", f"{PAGE}?ort=Köln"),
+        (f"{PAGE}?si=abc", PAGE),
+        (PAGE, PAGE),
+    ],
+)
+def test_tracking_parameters_are_removed_and_nothing_else(link: str, cleaned: str) -> None:
+    assert without_tracking(link) == cleaned
+
+
+def test_a_link_in_prose_keeps_the_punctuation_after_it() -> None:
+    text = f"Mehr unter {PAGE}?utm_source=x. Oder ({PAGE}?fbclid=y), bitte."
+
+    assert clean_text(text) == f"Mehr unter {PAGE}. Oder ({PAGE}), bitte."
+
+
+@given(
+    st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=200)
+    | st.from_regex(r"https?://[a-z.]+/?\?(utm_source=[a-z]+&?|id=[0-9]+&?)*[.,)]?", fullmatch=True)
+)
+def test_cleaning_never_adds_anything_and_cleaning_twice_changes_nothing(text: str) -> None:
+    once = clean_text(text)
+    assert len(once) <= len(text)
+    assert clean_text(once) == once
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Infos: https://bit.ly/3xYz", ["bit.ly"]),
+        ("Infos: bit.ly/3xYz und t.co/abc", ["bit.ly", "t.co"]),
+        ("Infos: https://www.tinyurl.com/abc", ["tinyurl.com"]),
+        ("Infos: https://www.lk-beispiel.de/a und https://bitly.example.de/", []),
+        ("z.B. und Nr.5 sind keine Links", []),
+    ],
+)
+def test_shorteners_are_found_with_or_without_their_scheme(text: str, found: list[str]) -> None:
+    assert list(shorteners_in(text)) == found
+
+
+def test_each_text_field_is_cleaned_and_each_shortener_named_by_its_field() -> None:
+    announcement = parse_announcement(warning(
+        description=f"Details: {PAGE}?utm_source=newsletter",
+        instruction="Hinweise unter bit.ly/sperrung beachten.",
+        translations={"en": {"headline": "Bomb found", "description": f"See {PAGE}?fbclid=1"}},
+    ))  # fmt: skip
+
+    cleaned, problems = guard_links(announcement)
+
+    assert cleaned.description == f"Details: {PAGE}"
+    assert cleaned.translations["en"].description == f"See {PAGE}"
+    assert [p.field for p in problems] == ["instruction"]
+    assert "bit.ly" in problems[0].message and "full address" in problems[0].message
+
+
+# -- at intake: every source, every variant, the page ---------------------------------------------
+
+
+def test_tracking_parameters_vanish_from_every_variant_and_the_page(herold: Herold) -> None:
+    announcement_id = publish(herold, warning(description=f"Alle Straßensperrungen: {PAGE}?utm_source=app&x=1"))
+
+    variants = herold.store.announcements.variants(announcement_id)
+    stored = herold.store.announcements.get(announcement_id)
+    assert stored is not None and variants
+    page = (herold.site("lk-beispiel").directory / stored.item_path / "index.html").read_text(encoding="utf-8")
+    for text in [v.text for v in variants] + [page, stored.announcement.description]:
+        assert "utm_source" not in text and f"{PAGE}?x=1" in text
+
+
+def test_a_link_through_a_shortener_is_refused_and_nothing_is_stored(herold: Herold) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        accept(herold.engine, warning(instruction="Aktuelle Lage: https://bit.ly/lage"), source="test", actor="t")
+
+    assert [p.field for p in refused.value.problems] == ["instruction"]
+    assert herold.store.announcements.in_stages(list(Stage)) == []
+
+
+def test_the_preview_shows_the_cleaned_text(make_settings: SettingsFactory, make_herold: HeroldFactory) -> None:
+    herold = make_herold(make_settings())
+    shown = preview(herold.engine, warning(description=f"Infos: {PAGE}?utm_medium=x"))
+
+    assert "utm_medium" not in str(shown)
