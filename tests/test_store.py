@@ -15,7 +15,7 @@ from adapters.port import Receipt
 from publisher.core.plan import Plan, Release
 from publisher.domain.announcement import parse_announcement
 from publisher.domain.problems import InvalidInput
-from publisher.domain.records import Action, AuditEntry, Variant
+from publisher.domain.records import Action, AuditEntry, Role, Variant
 from publisher.engine.schema import AnnouncementRow, OperationState
 from publisher.engine.store import NewOperation, Operation, Store, Unreadable, database_unavailable
 from publisher.site.model import Copy
@@ -227,7 +227,7 @@ def test_the_audit_log_is_append_only(store: Store) -> None:
 
 def test_api_tokens_are_stored_only_as_hashes(store: Store) -> None:
     token = store.tokens.create("lk-beispiel", "Leitstelle", NOW)
-    assert store.tokens.authority_of(token) == ("lk-beispiel", "Leitstelle")
+    assert store.tokens.authority_of(token) == ("lk-beispiel", "Leitstelle", Role.editor)
     assert store.tokens.authority_of(token + "x") is None
     with store.engine.connect() as connection:
         stored = connection.execute(text("SELECT token_hash FROM api_tokens")).scalar_one()

@@ -34,6 +34,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from publisher.domain.records import Role
 from publisher.edges import logs
 from publisher.edges.web import SiteRouter, create_app
 from publisher.edges.wiring import Herold
@@ -757,3 +758,53 @@ def test_a_hand_off_is_confirmed_through_the_api_with_the_post_s_address(
     [whatsapp] = [d for d in confirmed.json()["deliveries"] if d["channel"] == "whatsapp"]
     assert (whatsapp["state"], whatsapp["url"]) == ("succeeded", "https://whatsapp.com/channel/0029Va/42")
     assert again.status_code == 409
+
+
+# -- the privacy guard: who may publish personal data, and that it is audited ---------------------------
+
+PRIVATE = "Angehörige erreichen Frau Müller unter 0171 2345678."
+
+
+def test_personal_data_is_refused_with_the_field_and_nothing_is_published(
+    herold: Herold, client: TestClient, auth: dict[str, str]
+) -> None:
+    response = client.post(ANNOUNCEMENTS, json=warning(description=PRIVATE), headers=auth)
+
+    assert response.status_code == 422, response.text
+    assert "description" in {problem["field"] for problem in response.json()["problems"]}
+    assert herold.store.audit.entries(authority=SLUG) == []
+
+
+@pytest.mark.parametrize(("role", "allowed"), [(Role.editor, False), (Role.approver, True), (Role.admin, True)])
+def test_only_an_approver_or_admin_may_override_the_guard_and_the_override_is_audited_with_its_findings(
+    herold: Herold, client: TestClient, role: Role, allowed: bool
+) -> None:
+    token = herold.store.tokens.create(SLUG, "leitstelle", herold.clock(), role)
+    reason = "Angehörige müssen die Nummer der Betreuungsstelle erreichen"
+
+    response = client.post(ANNOUNCEMENTS, json=warning(description=PRIVATE), headers=bearer(token),
+                           params={"privacy_override": reason})  # fmt: skip
+
+    if not allowed:
+        assert response.status_code == 422, response.text
+        assert "privacy_override" in {problem["field"] for problem in response.json()["problems"]}
+        assert herold.store.audit.entries(authority=SLUG) == []
+        return
+    assert response.status_code == 201, response.text
+    [accepted] = [e for e in herold.store.audit.entries(authority=SLUG) if e.action == "announcement.accepted"]
+    assert accepted.detail is not None
+    override = accepted.detail["privacy_override"]
+    assert (override["reason"], override["role"]) == (reason, role.value)
+    assert "phone" in {finding["kind"] for finding in override["findings"]}
+
+
+def test_an_official_contact_on_the_allow_list_passes(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    authority = copy.deepcopy(AUTHORITY) | {"official_contacts": ["presse@lk-beispiel.de", "+49 6151 881-0"]}
+    herold = make_herold(make_settings(authorities=[authority]))
+
+    announcement_id = accept(herold.engine, warning(contact="Pressestelle: presse@lk-beispiel.de, 06151 8810"),
+                             source="test", actor="tester")  # fmt: skip
+
+    assert herold.store.announcements.get(announcement_id) is not None

@@ -60,6 +60,9 @@ class Authority(BaseModel):
     languages: list[Annotated[str, Field(pattern=LANGUAGE_TAG.pattern)]] = Field(default=["de"], min_length=1)
     channels: list[ChannelConfig] = Field(default_factory=list)
     oncall: OnCall = Field(default_factory=OnCall)
+    # E-mail addresses and phone numbers the authority publishes as its own: the privacy guard
+    # lets these through (any other is taken for a private person's).
+    official_contacts: list[Annotated[str, Field(min_length=3, max_length=200)]] = Field(default_factory=list)
 
     @field_validator("base_url")
     @classmethod

@@ -25,6 +25,26 @@ class Stage(StrEnum):
         return self.value.replace("_", " ")
 
 
+class Role(StrEnum):
+    """What a person or an API token may do for its authority (the web app's users get the same)."""
+
+    editor = "editor"  # writes announcements
+    approver = "approver"  # also approves and publishes, and may override the privacy guard with a reason
+    admin = "admin"  # also manages users and tokens
+
+    @property
+    def may_override_privacy(self) -> bool:
+        return self in {Role.approver, Role.admin}
+
+
+@dataclass(frozen=True)
+class PrivacyOverride:
+    """Publish although the privacy guard found personal data: who decided, in what role, and why."""
+
+    reason: str
+    role: Role
+
+
 class Action(StrEnum):
     """What an operation does on its channel."""
 

@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 from adapters.port import Channel
 from publisher.domain.limits import LIMITS, nesting
 from publisher.domain.problems import InvalidInput, Problem, Unavailable
-from publisher.domain.records import AuditEntry, Stage
+from publisher.domain.records import AuditEntry, PrivacyOverride, Role, Stage
 from publisher.domain.text import forbidden_character, json_escaped, printable
 from publisher.edges import logs
 from publisher.edges.config import ConfigError, Settings, load_settings
@@ -261,6 +261,11 @@ def _text_option(_ctx: click.Context, parameter: click.Parameter, value: str | N
 )
 @click.option("--draft", "stage", flag_value=Stage.draft.value, help="Keep it as a draft (see: herold approve).")
 @click.option(
+    "--privacy-override",
+    callback=_text_option,
+    help="Publish although the privacy guard finds personal data, for this reason (audited with the findings).",
+)
+@click.option(
     "--for-approval",
     "stage",
     flag_value=Stage.awaiting_approval.value,
@@ -268,8 +273,9 @@ def _text_option(_ctx: click.Context, parameter: click.Parameter, value: str | N
 )
 @click.pass_context
 def publish(
-    ctx: click.Context, file: Path, wait: bool, timeout: float, source_id: str | None, stage: str | None
-) -> None:
+    ctx: click.Context, file: Path, wait: bool, timeout: float, source_id: str | None, stage: str | None,
+    privacy_override: str | None,
+) -> None:  # fmt: skip
     """Publish the announcement in FILE (JSON or YAML)."""
 
     try:
@@ -281,6 +287,8 @@ def publish(
             accepted = receive(
                 herold.engine, document, source="cli", source_id=source_id, actor=f"cli:{getpass.getuser()}",
                 base_dir=file.resolve().parent, stage=Stage(stage or Stage.released),
+                # Whoever runs the command line runs Herold: an admin.
+                privacy_override=PrivacyOverride(privacy_override, Role.admin) if privacy_override else None,
             )  # fmt: skip
         except InvalidInput as error:
             _fail(f"{file}: {len(error.problems)} problem(s), nothing was published:", error.problems)
@@ -493,8 +501,15 @@ def token() -> None:
     callback=_text_option,
     help="What the token is for (shown in the audit log).",
 )
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    default=Role.editor.value,
+    show_default=True,
+    help="editor writes; approver also approves and may override the privacy guard; admin also manages.",
+)
 @click.pass_context
-def token_create(ctx: click.Context, authority: str, name: str) -> None:
+def token_create(ctx: click.Context, authority: str, name: str, role: str) -> None:
     """Create an API token; it is shown once and stored only as a hash."""
 
     if not 1 <= len(name) <= 200:
@@ -504,7 +519,7 @@ def token_create(ctx: click.Context, authority: str, name: str) -> None:
             herold.authority(authority)
         except KeyError:
             _fail(f"No authority '{authority}' in the configuration.")
-        value = herold.store.tokens.create(authority, name, utcnow())
+        value = herold.store.tokens.create(authority, name, utcnow(), Role(role))
         herold.store.audit.append(
             AuditEntry(
                 at=utcnow(),
@@ -512,7 +527,7 @@ def token_create(ctx: click.Context, authority: str, name: str) -> None:
                 actor=f"cli:{getpass.getuser()}",
                 source="cli",
                 action="token.created",
-                detail={"name": name},
+                detail={"name": name, "role": role},
             )
         )
         click.echo(value)
@@ -526,7 +541,8 @@ def token_list(ctx: click.Context, authority: str | None) -> None:
     with _herold(ctx, start=False) as herold:
         for row in herold.store.tokens.all(authority):
             state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
-            click.echo(f"{row.id}  {row.authority}  {row.name}  created {row.created_at:%Y-%m-%d %H:%M}  {state}")
+            click.echo(f"{row.id}  {row.authority}  {row.name}  {row.role}  created {row.created_at:%Y-%m-%d %H:%M}  "
+                       f"{state}")  # fmt: skip
 
 
 @token.command("revoke")

@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from publisher.domain.limits import LIMITS, nesting
 from publisher.domain.problems import InvalidInput, Problem, Unavailable
-from publisher.domain.records import Stage
+from publisher.domain.records import PrivacyOverride, Role, Stage
 from publisher.domain.text import forbidden_character, printable
 from publisher.edges.throttle import Throttle
 from publisher.edges.wiring import Herold
@@ -69,6 +69,7 @@ class ApiError(Exception):
 class Caller(BaseModel):
     authority: str
     token_name: str
+    role: Role = Role.editor
 
 
 class ReleaseRequest(BaseModel):
@@ -330,7 +331,7 @@ def create_app(herold: Herold, *, start: bool = True, long_lived: bool = False) 
                 log.warning("too many wrong API tokens from one address; refusing it for a while", address=address,
                             failures=throttle.limit, seconds=throttle.lockout)  # fmt: skip
             raise ApiError(401, "the API token is not valid (unknown or revoked)", headers=challenge)
-        return Caller(authority=found[0], token_name=found[1])
+        return Caller(authority=found[0], token_name=found[1], role=found[2])
 
     def stored(announcement_id: str, who: Caller) -> AnnouncementReport:
         try:
@@ -353,20 +354,26 @@ def create_app(herold: Herold, *, start: bool = True, long_lived: bool = False) 
         stage: Annotated[
             Stage, Query(description="draft or awaiting_approval keeps it until approved")
         ] = Stage.released,
-    ) -> Any:
+        privacy_override: Annotated[
+            str | None,
+            Query(min_length=10, max_length=2000,
+                  description="why personal data the privacy guard found must be published (approver or admin tokens)"),
+        ] = None,
+    ) -> Any:  # fmt: skip
         body = await request.body()  # BodyLimit counts it in
         key = idempotency_key(request)
+        override = PrivacyOverride(reason=privacy_override, role=who.role) if privacy_override else None
         # Parsing and intake touch much CPU, the database and files: off the event loop.
-        return await run_in_threadpool(lambda: publish(body, who, key, stage))
+        return await run_in_threadpool(lambda: publish(body, who, key, stage, override))
 
-    def publish(body: bytes, who: Caller, key: str | None, stage: Stage) -> Any:
+    def publish(body: bytes, who: Caller, key: str | None, stage: Stage, override: PrivacyOverride | None) -> Any:
         document = own_document(body, who)
         if stage is Stage.scheduled:
             raise ApiError(422, "stage: a new announcement is released (scheduled by its publish_at), a draft, or "
                            "awaiting_approval")  # fmt: skip
         try:
             accepted = receive(herold.engine, document, source="api", source_id=key, actor=f"token:{who.token_name}",
-                               stage=stage)  # fmt: skip
+                               stage=stage, privacy_override=override)  # fmt: skip
         except SourceConflict as error:
             raise ApiError(422, "this Idempotency-Key was used for a different announcement; nothing was published",
                            error.problems) from None  # fmt: skip

@@ -24,13 +24,14 @@ import structlog
 from adapters.port import ChannelType, Deleting, Editing, HandOff, Threads, able
 from publisher.core import capacity
 from publisher.core.guard import guard_links
+from publisher.core.personal import Finding, personal_data, texts_of
 from publisher.core.render import DoesNotFit, render
 from publisher.domain.announcement import EFFECTIVE, Announcement, Kind, Media, MsgType, Status, parse_announcement
 from publisher.domain.authority import Authority, slugify
 from publisher.domain.capabilities import Wave
 from publisher.domain.limits import LIMITS
 from publisher.domain.problems import InvalidInput, Problem
-from publisher.domain.records import Action, AuditEntry, Stage, Variant
+from publisher.domain.records import Action, AuditEntry, PrivacyOverride, Stage, Variant
 from publisher.domain.text import printable
 from publisher.engine import tasks
 from publisher.engine.engine import Engine
@@ -73,6 +74,8 @@ class Prepared:
     month: str | None  # for a new item
     variants: list[Variant]
     unfit: dict[str, str]  # channel -> why its text cannot be made to fit (a preview shows it)
+    # Published although the privacy guard found these: by whom, why (kept in the audit log).
+    privacy_override: tuple[PrivacyOverride, tuple[Finding, ...]] | None = None
 
     @property
     def link(self) -> str:
@@ -101,6 +104,7 @@ def receive(
     source_id: str | None = None,
     base_dir: Path | None = None,
     stage: Stage = Stage.released,
+    privacy_override: PrivacyOverride | None = None,
 ) -> Accepted:
     """Take one message from a source, in named steps: validate it, resolve its original, choose
     its channels, render its variants (`prepare`), store it (`persist`), and hand it to the engine
@@ -109,7 +113,8 @@ def receive(
     ``stage``: ``released`` publishes it (at its publish_at, if it has one); ``draft`` and
     ``awaiting_approval`` keep it until someone approves it (`approve`). ``base_dir`` is where
     relative image paths are resolved (the directory of a file given to the CLI); without it,
-    images must come as base64 ``data``.
+    images must come as base64 ``data``. ``privacy_override``: publish although the privacy guard
+    finds personal data, by someone whose role allows it, for a reason (audited with the findings).
     """
     if stage not in {Stage.draft, Stage.awaiting_approval, Stage.released}:
         raise ValueError(f"a new announcement cannot start as {stage.value}")
@@ -121,7 +126,7 @@ def receive(
         repeated = _repeated(engine, document, source, source_id, content)
         if repeated:
             return repeated
-    prepared = prepare(engine, document, base_dir=base_dir)
+    prepared = prepare(engine, document, base_dir=base_dir, privacy_override=privacy_override)
     try:
         announcement_id = persist(engine, prepared, source=source, actor=actor, stage=stage, source_id=source_id,
                                   source_digest=content)  # fmt: skip
@@ -166,7 +171,13 @@ def _conflict(source_id: str, announcement_id: str) -> SourceConflict:
 
 
 def validate(
-    engine: Engine, document: Any, *, base_dir: Path | None, problems: list[Problem]
+    engine: Engine,
+    document: Any,
+    *,
+    base_dir: Path | None,
+    problems: list[Problem],
+    privacy_override: PrivacyOverride | None = None,
+    overridden: list[Finding] | None = None,
 ) -> tuple[Announcement, Authority, list[CleanImage]] | None:
     """The document by itself and against its authority, and its images (cleaned, not stored)."""
     try:
@@ -192,6 +203,7 @@ def validate(
         authority = None
     if announcement is None or authority is None:
         return None
+    problems += _private(announcement, authority, privacy_override, overridden)
     problems += _times(announcement, engine.clock())
     images: list[CleanImage] = []
     for number, item in enumerate(announcement.media):
@@ -202,13 +214,43 @@ def validate(
     return announcement, authority, images
 
 
-def prepare(engine: Engine, document: Any, *, base_dir: Path | None = None, strict: bool = True) -> Prepared:
+def _private(
+    announcement: Announcement, authority: Authority, override: PrivacyOverride | None, overridden: list[Finding] | None
+) -> list[Problem]:
+    """Personal data about private persons (publisher.core.personal), refused by field unless the
+    authority lists it as an official contact, or someone whose role allows it overrides the
+    guard with a reason (the findings then go into ``overridden``, for the audit log)."""
+    found = personal_data(texts_of(announcement), authority.official_contacts)
+    if not found:
+        return []
+    if override is not None and override.role.may_override_privacy:
+        if overridden is not None:
+            overridden.extend(found)
+        return []
+    problems = [Problem(field=f.field, message=f"{f.message_en} / {f.message_de}") for f in found]
+    if override is not None:
+        problems.append(Problem(field="privacy_override", message=(
+            f"only an approver or an admin may publish personal data; this caller is an {override.role.value}"
+        )))  # fmt: skip
+    return problems
+
+
+def prepare(
+    engine: Engine,
+    document: Any,
+    *,
+    base_dir: Path | None = None,
+    strict: bool = True,
+    privacy_override: PrivacyOverride | None = None,
+) -> Prepared:
     """Validate → resolve the original → choose the channels → render: everything but storing.
     Raises InvalidInput with every problem at once. ``strict=False`` (a preview) lets a channel
     whose text cannot fit be named in ``unfit`` instead."""
     now = engine.clock()
     problems: list[Problem] = []
-    checked = validate(engine, document, base_dir=base_dir, problems=problems)
+    overridden: list[Finding] = []
+    checked = validate(engine, document, base_dir=base_dir, problems=problems, privacy_override=privacy_override,
+                       overridden=overridden)  # fmt: skip
     if checked is None:
         raise InvalidInput(problems)
     announcement, authority, images = checked
@@ -230,8 +272,10 @@ def prepare(engine: Engine, document: Any, *, base_dir: Path | None = None, stri
             field="instruction" if announcement.instruction else "headline",
             message=f"{why}; shorten it, or leave channel '{channel}' out (channels)",
         ) for channel, why in unfit.items())])  # fmt: skip
+    override = (privacy_override, tuple(overridden)) if privacy_override and overridden else None
     return Prepared(announcement=announcement, authority=authority, original=original, channels=channels,
-                    images=images, item_id=item_id, path=path, month=month, variants=variants, unfit=unfit)  # fmt: skip
+                    images=images, item_id=item_id, path=path, month=month, variants=variants, unfit=unfit,
+                    privacy_override=override)  # fmt: skip
 
 
 def what_channels_take(authority: Authority, channels: list[str], images: list[CleanImage]) -> list[Problem]:
@@ -318,6 +362,7 @@ def persist(
                 "references": announcement.references, "headline": announcement.headline,
                 "channels": prepared.channels, "url": prepared.link,
                 "shortened": {v.channel: list(v.shortened) for v in prepared.variants if v.shortened},
+                **_override_detail(prepared),
             },
         ),
     )  # fmt: skip
@@ -325,6 +370,16 @@ def persist(
              kind=announcement.kind.value, msg_type=announcement.msg_type.value, status=announcement.status.value,
              stage=stage.value, url=prepared.link)  # fmt: skip
     return announcement_id
+
+
+def _override_detail(prepared: Prepared) -> dict[str, Any]:
+    if prepared.privacy_override is None:
+        return {}
+    override, findings = prepared.privacy_override
+    return {"privacy_override": {
+        "reason": override.reason, "role": override.role.value,
+        "findings": [{"field": f.field, "kind": f.kind, "excerpt": f.excerpt} for f in findings],
+    }}  # fmt: skip
 
 
 def release(engine: Engine, announcement_id: str) -> None:

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import sessionmaker
 
+from publisher.domain.records import Role
 from publisher.engine.schema import TokenRow
 
 
@@ -20,13 +21,13 @@ class Tokens:
     def __init__(self, engine: Engine) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
-    def create(self, authority: str, name: str, now: datetime) -> str:
+    def create(self, authority: str, name: str, now: datetime, role: Role = Role.editor) -> str:
         """A new API token for an authority; only its hash is kept, so it is shown once."""
         token_id = secrets.token_hex(4)
         token = f"hrd_{token_id}_{secrets.token_urlsafe(32)}"
         with self._sessions.begin() as session:
             session.add(TokenRow(id=token_id, authority=authority, name=name, token_hash=hash_token(token),
-                                 created_at=now))  # fmt: skip
+                                 role=role.value, created_at=now))  # fmt: skip
         return token
 
     def all(self, authority: str | None = None) -> list[TokenRow]:
@@ -43,10 +44,10 @@ class Tokens:
                 row.revoked_at = now
             return row
 
-    def authority_of(self, token: str) -> tuple[str, str] | None:
-        """(authority, token name) for a valid token, None otherwise."""
+    def authority_of(self, token: str) -> tuple[str, str, Role] | None:
+        """(authority, token name, role) for a valid token, None otherwise."""
         with self._sessions.begin() as session:
             row = session.scalars(
                 select(TokenRow).where(TokenRow.token_hash == hash_token(token), TokenRow.revoked_at.is_(None))
             ).first()
-            return (row.authority, row.name) if row else None
+            return (row.authority, row.name, Role(row.role)) if row else None
