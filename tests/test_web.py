@@ -808,3 +808,32 @@ def test_an_official_contact_on_the_allow_list_passes(
                              source="test", actor="tester")  # fmt: skip
 
     assert herold.store.announcements.get(announcement_id) is not None
+
+
+def test_a_follow_up_that_keeps_the_original_s_private_contact_needs_an_override_of_its_own(
+    herold: Herold, client: TestClient
+) -> None:
+    approver = bearer(herold.store.tokens.create(SLUG, "leitstelle", herold.clock(), Role.approver))
+    editor = bearer(herold.store.tokens.create(SLUG, "redaktion", herold.clock(), Role.editor))
+    reason = {"privacy_override": "Angehörige müssen die Betreuungsstelle erreichen"}
+    original = client.post(ANNOUNCEMENTS, json=warning(contact="Betreuung: Frau Weber, 0171 2345678"),
+                           headers=approver, params=reason)  # fmt: skip
+    assert original.status_code == 201, original.text
+
+    update = warning(msg_type="update", references=original.json()["id"], headline="Sperrgebiet erweitert")
+    update.pop("contact", None)  # kept from the original
+    refused = client.post(ANNOUNCEMENTS, json=update, headers=editor)
+
+    assert refused.status_code == 422, refused.text
+    assert "contact" in {problem["field"] for problem in refused.json()["problems"]}
+
+
+@pytest.mark.parametrize("reason", ["          ", "kurz", "Grund\x00mit NUL-Zeichen darin"])
+def test_an_override_needs_a_real_reason(herold: Herold, client: TestClient, reason: str) -> None:
+    approver = bearer(herold.store.tokens.create(SLUG, "leitstelle", herold.clock(), Role.approver))
+
+    response = client.post(ANNOUNCEMENTS, json=warning(description=PRIVATE), headers=approver,
+                           params={"privacy_override": reason})  # fmt: skip
+
+    assert response.status_code == 422, response.text
+    assert response.json().get("problems") is not None or "privacy_override" in response.text

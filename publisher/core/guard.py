@@ -26,7 +26,7 @@ from publisher.domain.problems import Problem
 TRACKING = re.compile(
     r"utm_[a-z0-9_]+|fbclid|gclid|gclsrc|dclid|gbraid|wbraid|msclkid|yclid|twclid|ttclid|li_fat_id"
     r"|mc_cid|mc_eid|igshid|igsh|_hsenc|_hsmi|mkt_tok|oly_anon_id|oly_enc_id|vero_id|wickedid|rb_clickid"
-    r"|s_cid|ga_[a-z_]+|_ga|_gl|ref_src|ref_url|si",
+    r"|s_cid|_ga|_gl|ref_src",
     re.IGNORECASE,
 )
 # Services whose links only redirect elsewhere (and count who follows them).
@@ -43,7 +43,10 @@ _FIELDS = ("headline", "description", "instruction", "contact")
 
 def without_tracking(url: str) -> str:
     """The link without tracking parameters; unchanged (byte for byte) if it has none."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a valid address after all ("https://[Adresse folgt]"): left as written
+        return url
     if not parts.query:
         return url
     # Segment by segment, as written: the parameters that stay keep their exact encoding.
@@ -69,7 +72,10 @@ def shorteners_in(text: str) -> Iterator[str]:
     """The shortener services that links in ``text`` go through (with or without ``https://``)."""
     for match in LINK_LIKE.finditer(text):
         link = match.group(0)
-        host = urlsplit(link if "://" in link else f"//{link}").hostname or ""
+        try:
+            host = urlsplit(link if "://" in link else f"//{link}").hostname or ""
+        except ValueError:
+            continue  # not a valid address: no shortener either
         host = host.removeprefix("www.")
         if host in SHORTENERS:
             yield host

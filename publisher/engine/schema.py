@@ -177,9 +177,8 @@ class TokenRow(Base):
     authority: Mapped[str] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    # publisher.domain.records.Role; tokens made before roles existed could do everything an
-    # approver does, and keep that.
-    role: Mapped[str] = mapped_column(String(16), default="editor", server_default="approver")
+    # publisher.domain.records.Role (tokens made before roles existed became approvers: migration 0009).
+    role: Mapped[str] = mapped_column(String(16), default="editor", server_default="editor")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -203,7 +203,6 @@ def validate(
         authority = None
     if announcement is None or authority is None:
         return None
-    problems += _private(announcement, authority, privacy_override, overridden)
     problems += _times(announcement, engine.clock())
     images: list[CleanImage] = []
     for number, item in enumerate(announcement.media):
@@ -221,6 +220,8 @@ def _private(
     authority lists it as an official contact, or someone whose role allows it overrides the
     guard with a reason (the findings then go into ``overridden``, for the audit log)."""
     found = personal_data(texts_of(announcement), authority.official_contacts)
+    if override is not None and not (len(override.reason.strip()) >= 10 and override.reason.isprintable()):
+        return [Problem(field="privacy_override", message="give the reason in at least 10 characters, on one line")]
     if not found:
         return []
     if override is not None and override.role.may_override_privacy:
@@ -259,6 +260,8 @@ def prepare(
     if problems:
         raise InvalidInput(problems)
     announcement = _effective(announcement, authority, original, channels, images, now)
+    # Checked as it will go out: with what a follow-up keeps of its original (a contact, an area).
+    problems += _private(announcement, authority, privacy_override, overridden)
     month: str | None = None
     if original is None:
         item_id = str(uuid.uuid4())

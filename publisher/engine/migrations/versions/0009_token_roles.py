@@ -17,8 +17,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Tokens made before could publish everything an approver may: they keep that.
-    op.add_column("api_tokens", sa.Column("role", sa.String(16), nullable=False, server_default="approver"))
+    op.add_column("api_tokens", sa.Column("role", sa.String(16), nullable=False, server_default="editor"))
+    # Tokens made before could publish everything an approver may: they keep that. New ones start as editors.
+    op.execute("UPDATE api_tokens SET role = 'approver'")
 
 
 def downgrade() -> None:
