@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from publisher.core.guard import clean_text, guard_links, shorteners_in, without_tracking
+from publisher.core.guard import clean_text, guard_images, guard_links, shorteners_in, without_tracking
 from publisher.domain.announcement import parse_announcement
 from publisher.domain.problems import InvalidInput
 from publisher.domain.records import Stage
@@ -116,3 +116,21 @@ def test_the_preview_shows_the_cleaned_text(make_settings: SettingsFactory, make
 def test_text_that_only_looks_like_a_link_is_left_as_written(text: str) -> None:
     assert clean_text(text) == text
     assert list(shorteners_in(text)) == []
+
+
+# -- alt texts ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alt", ["IMG_2041.jpg", "karte.PNG", "Bild", "image", " Foto. ", "Symbolbild", "-", "alttext"])
+def test_an_alt_text_that_is_a_file_name_or_a_placeholder_is_refused(alt: str) -> None:
+    announcement = parse_announcement(warning(media=[{"data": "AA==", "alt": "Karte des Sperrgebiets"},
+                                                     {"data": "AA==", "alt": alt}]))  # fmt: skip
+
+    assert [p.field for p in guard_images(announcement)] == ["media.1.alt"]
+
+
+@pytest.mark.parametrize("alt", ["Karte", "Lageplan des Sperrgebiets", "Foto der Absperrung an der Marktstraße"])
+def test_an_alt_text_that_says_what_the_image_shows_passes(alt: str) -> None:
+    announcement = parse_announcement(warning(media=[{"data": "AA==", "alt": alt}]))
+
+    assert guard_images(announcement) == []

@@ -6,7 +6,9 @@ Pure functions over the announcement, run at intake for every source and in the 
   from every link in every text field, so that no variant and no page carries them: they tell a
   platform or a newsletter tool who followed an official link;
 - **URL shorteners** are refused: a short link hides where it leads, and the shortening service
-  counts (and often profiles) everyone who follows it.
+  counts (and often profiles) everyone who follows it;
+- **alt texts** that say nothing are refused: a file name ("IMG_2041.jpg") or a placeholder
+  ("Bild", "image") tells a blind reader nothing about the map of an evacuation zone.
 
 The rest of the guard (personal data, allow-lists, the approver's override) builds on this module.
 """
@@ -110,6 +112,29 @@ def guard_links(announcement: Announcement) -> tuple[Announcement, list[Problem]
     if translations:
         changes["translations"] = {**announcement.translations, **translations}
     return (announcement.model_copy(update=changes) if changes else announcement), problems
+
+
+# Alt texts that describe nothing (compared without case, spaces and final punctuation).
+PLACEHOLDERS = frozenset({
+    "bild", "foto", "photo", "image", "img", "picture", "pic", "grafik", "graphic", "abbildung", "symbolbild",
+    "beispielbild", "platzhalter", "placeholder", "alt", "alttext", "alt text", "alt-text", "screenshot",
+    "bildschirmfoto", "titelbild", "beitragsbild", "header", "banner", "logo", "icon", "untitled", "unbenannt",
+    "kein text", "no alt", "none", "n/a", "-", "…", "...",
+})  # fmt: skip
+_FILE_NAME = re.compile(r"\S+\.(?:jpe?g|png|gif|webp|heic|heif|tiff?|bmp|svg|avif)", re.IGNORECASE)
+
+
+def guard_images(announcement: Announcement) -> list[Problem]:
+    """A problem for each image whose alt text is a file name or a placeholder."""
+    problems = []
+    for number, media in enumerate(announcement.media):
+        alt = " ".join(media.alt.split())
+        if _FILE_NAME.fullmatch(alt) or alt.casefold().rstrip(".:!") in PLACEHOLDERS:
+            problems.append(Problem(field=f"media.{number}.alt", message=(
+                f'"{alt[:60]}" does not describe the image: say what it shows (e.g. "Karte: das Sperrgebiet '
+                'rund um die Marktstraße"), for people who cannot see it'
+            )))  # fmt: skip
+    return problems
 
 
 def _shortened(field: str, text: str) -> list[Problem]:

@@ -23,7 +23,7 @@ import structlog
 
 from adapters.port import ChannelType, Deleting, Editing, HandOff, Threads, able
 from publisher.core import capacity
-from publisher.core.guard import guard_links
+from publisher.core.guard import guard_images, guard_links
 from publisher.core.personal import Finding, personal_data, texts_of
 from publisher.core.render import DoesNotFit, render
 from publisher.domain.announcement import EFFECTIVE, Announcement, Kind, Media, MsgType, Status, parse_announcement
@@ -188,7 +188,7 @@ def validate(
     if announcement is not None:
         # No tracking parameters in any link, no link through a shortener (publisher.core.guard).
         announcement, refused = guard_links(announcement)
-        problems += refused
+        problems += refused + guard_images(announcement)
     given = (
         announcement.authority if announcement else (document.get("authority") if isinstance(document, dict) else None)
     )
