@@ -226,3 +226,15 @@ def test_texts_of_leaves_out_fields_that_are_not_there() -> None:
     announcement = parse_announcement(news())
 
     assert set(texts_of(announcement)) == {"headline", "description"}
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Erreichbar unter 0171\u202f234\u202f5678.", "phone"),
+        ("Erreichbar unter 0171\u00a02345678.", "phone"),
+        ("Schreiben Sie an max.mustermann\u200b@gmx.de.", "email"),
+    ],
+)
+def test_text_pasted_with_odd_spaces_or_invisible_characters_is_found_like_plain_text(text: str, kind: str) -> None:
+    assert [f.kind for f in personal_data({"description": text})] == [kind]

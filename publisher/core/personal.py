@@ -90,11 +90,24 @@ def personal_data(texts: Mapping[str, str], official: Iterable[str] = ()) -> lis
     findings: list[Finding] = []
     for field, text in texts.items():
         seen: set[tuple[str, str]] = set()
-        for _, kind, excerpt, detail in sorted(_scan(text, allowed)):
+        for _, kind, excerpt, detail in sorted(_scan(_plain(text), allowed)):
             if (kind, excerpt) not in seen:
                 seen.add((kind, excerpt))
                 findings.append(_finding(field, kind, excerpt, detail))
     return findings
+
+
+# Text pasted from word processors: narrow and no-break spaces between digits, invisible
+# characters inside addresses. Scanned as plain spaces and without the invisible ones, so that
+# "0171\u202f123\u202f4567" and "max\u200b@gmx.de" are found like their plain spellings.
+_SPACES = {ord(c): " " for c in "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+           "\u200a\u202f\u205f\u3000"}  # fmt: skip
+_INVISIBLE = {ord(c): None for c in "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff"}
+_PLAIN = _SPACES | _INVISIBLE
+
+
+def _plain(text: str) -> str:
+    return text.translate(_PLAIN)
 
 
 # -- the allow-list ------------------------------------------------------------------------------
