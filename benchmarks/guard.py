@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import SLUG, foreign_load, percentile, run, write_result
+from _harness import SLUG, common_options, foreign_load, percentile, run, write_result
 
 BUDGET_MS = 5.0
 OFFICIAL = ["presse@lk-beispiel.de", "+49 6151 12-3456", "06151 881234", "buergertelefon@lk-beispiel.de"]
@@ -96,10 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=200, help="measured calls per document (default 200)")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured calls per document first")
-    parser.add_argument(
-        "--wait-quiet", type=float, default=0, metavar="S", help="first wait up to S seconds for an idle machine"
-    )
-    parser.add_argument("--name", default="guard", help="results file name (default: guard)")
+    common_options(parser, name="guard", kept="nothing: it writes no files")
     args = parser.parse_args()
 
     from publisher.core.personal import personal_data, texts_of

@@ -16,10 +16,10 @@ The rest of the guard (personal data, allow-lists, the approver's override) buil
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
-from publisher.domain.announcement import Announcement, Translation
+from publisher.domain.announcement import Announcement
 from publisher.domain.counting import LINK_LIKE
 from publisher.domain.problems import Problem
 
@@ -87,28 +87,22 @@ def guard_links(announcement: Announcement) -> tuple[Announcement, list[Problem]
     """The announcement with every link cleaned of tracking parameters, and a problem for each
     text that links through a shortener (by field path, as validation reports)."""
     problems: list[Problem] = []
-    changes: dict[str, object] = {}
-    for name in _FIELDS:
-        text = getattr(announcement, name)
-        if not text:
-            continue
-        problems += _shortened(name, text)
-        cleaned = clean_text(text)
-        if cleaned != text:
-            changes[name] = cleaned
-    translations: dict[str, Translation] = {}
-    for language, translation in announcement.translations.items():
-        values = {}
-        for name in ("headline", "description", "instruction"):
-            text = getattr(translation, name)
-            if not text:
-                continue
-            problems += _shortened(f"translations.{language}.{name}", text)
-            cleaned = clean_text(text)
-            if cleaned != text:
-                values[name] = cleaned
-        if values:
-            translations[language] = translation.model_copy(update=values)
+
+    def cleaned(texts: Mapping[str, str | None], path: str) -> dict[str, str]:
+        changed = {}
+        for name, text in texts.items():
+            if text:
+                problems.extend(_shortened(f"{path}{name}", text))
+                if (clean := clean_text(text)) != text:
+                    changed[name] = clean
+        return changed
+
+    changes: dict[str, object] = {**cleaned({name: getattr(announcement, name) for name in _FIELDS}, "")}
+    translations = {
+        language: translation.model_copy(update=values)
+        for language, translation in announcement.translations.items()
+        if (values := cleaned(dict(translation), f"translations.{language}."))
+    }
     if translations:
         changes["translations"] = {**announcement.translations, **translations}
     return (announcement.model_copy(update=changes) if changes else announcement), problems

@@ -360,12 +360,9 @@ def _act(engine: Engine, attempt: Attempt, bound: structlog.typing.FilteringBoun
             cast(Deleting, channel).delete(attempt.target)
             return attempt.target
         assert able(channel, Editing), "only a channel that edits gets edit operations"
-        post = _post(stored, operation, attempt)
-        try:
-            return cast(Editing, channel).edit(attempt.target, post)
-        except TooLong as refused:
-            post = replace(post, variant=_counted_again(engine, attempt, post, refused, bound))
-            return cast(Editing, channel).edit(attempt.target, post)
+        target = attempt.target
+        return _fitting(engine, attempt, _post(stored, operation, attempt), bound,
+                        lambda post: cast(Editing, channel).edit(target, post))  # fmt: skip
     if operation.action is Action.pin:
         assert isinstance(channel, Pinning), "only a channel that pins gets pin operations"
         assert attempt.target is not None, "a pin acts on a published post"
@@ -414,13 +411,20 @@ def _act(engine: Engine, attempt: Attempt, bound: structlog.typing.FilteringBoun
             f"({operation.last_error})"
         )
     if receipt is None:
-        try:
-            receipt = _send(channel, post)
-        except TooLong as refused:
-            # Nothing was posted: count as the platform does, remember it, and send that text.
-            post = replace(post, variant=_counted_again(engine, attempt, post, refused, bound))
-            receipt = _send(channel, post)
+        receipt = _fitting(engine, attempt, post, bound, lambda post: _send(channel, post))
     return receipt
+
+
+def _fitting(
+    engine: Engine, attempt: Attempt, post: Post, bound: structlog.typing.FilteringBoundLogger,
+    send: Callable[[Post], Receipt],
+) -> Receipt:  # fmt: skip
+    """``send(post)``; refused as too long (nothing was posted), counted as the platform does,
+    remembered, and sent once more."""
+    try:
+        return send(post)
+    except TooLong as refused:
+        return send(replace(post, variant=_counted_again(engine, attempt, post, refused, bound)))
 
 
 def _send(channel: Channel, post: Post) -> Receipt:

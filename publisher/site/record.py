@@ -40,13 +40,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from pydantic import ValidationError
 
 from publisher.domain.announcement import STORED, Announcement, Kind
 from publisher.site.model import Copy, Entry, Item, Publication
+
+T = TypeVar("T")
 
 PAGE_SIZE = 100  # items on one page of a month's archive
 WARNINGS_KEPT = 200  # recent warning items the start page looks at for current warnings
@@ -192,49 +194,33 @@ class SiteRecord:
         return replace(item, entries=tuple(replace(e, copies=copies.get(e.id, e.copies)) for e in item.entries))
 
     def _item_file(self, item_id: str) -> Item | None:
-        file = self.folder / "items" / f"{item_id}.json"
-        try:
-            status = file.stat()
-        except FileNotFoundError:
-            return None
-        with _parsed_lock:
-            known = _parsed.get(file)
-        if known and known[:2] == (status.st_mtime_ns, status.st_size) and isinstance(known[2], Item):
-            return known[2]
-        try:
-            item = _item(json.loads(file.read_bytes()))
-        except FileNotFoundError:
-            return None
-        except (ValueError, KeyError, TypeError, ValidationError) as error:
-            self._report(file, error)
-            return None
-        _keep(file, (status.st_mtime_ns, status.st_size, item))
-        return item
+        return self._cached(self.folder / "items" / f"{item_id}.json", _item, Item)
 
     def _copies_file(self, item_id: str) -> dict[str, tuple[Copy, ...]]:
         """The copies reported since the item was last published, by entry id (a damaged file:
         none, reported once; the item's file still has those it was published with)."""
-        file = self.folder / "copies" / f"{item_id}.json"
+        return self._cached(self.folder / "copies" / f"{item_id}.json", _copies_of, dict) or {}
+
+    def _cached(self, file: Path, parse: Callable[[Any], T], kind: type[T]) -> T | None:
+        """A file of the record, parsed, kept while its stamp stays; None if it is not there or is
+        damaged (reported once)."""
         try:
             status = file.stat()
         except FileNotFoundError:
-            return {}
+            return None
         with _parsed_lock:
             known = _parsed.get(file)
-        if known and known[:2] == (status.st_mtime_ns, status.st_size) and isinstance(known[2], dict):
+        if known and known[:2] == (status.st_mtime_ns, status.st_size) and isinstance(known[2], kind):
             return known[2]
         try:
-            copies = {
-                entry_id: tuple(Copy(c["channel"], c["type"], c["url"]) for c in listed)
-                for entry_id, listed in json.loads(file.read_bytes()).items()
-            }
+            value = parse(json.loads(file.read_bytes()))
         except FileNotFoundError:
-            return {}
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            return None
+        except (ValueError, KeyError, TypeError, AttributeError, ValidationError) as error:
             self._report(file, error)
-            return {}
-        _keep(file, (status.st_mtime_ns, status.st_size, copies))
-        return copies
+            return None
+        _keep(file, (status.st_mtime_ns, status.st_size, value))
+        return value
 
     def _report(self, file: Path, error: Exception) -> None:
         if file not in _reported:
@@ -504,6 +490,11 @@ def _document(item: Item) -> dict[str, Any]:
 
 def _copies(copies: Sequence[Copy]) -> list[dict[str, str]]:
     return [{"channel": c.channel, "type": c.channel_type, "url": c.url} for c in copies]
+
+
+def _copies_of(document: dict[str, Any]) -> dict[str, tuple[Copy, ...]]:
+    return {entry_id: tuple(Copy(c["channel"], c["type"], c["url"]) for c in listed)
+            for entry_id, listed in document.items()}  # fmt: skip
 
 
 def _item(document: dict[str, Any]) -> Item:

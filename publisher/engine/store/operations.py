@@ -339,7 +339,7 @@ _COPY_ON = (
     select(_ops)
     .where(_ops.c.announcement_id == bindparam("_announcement"), _ops.c.channel == bindparam("_channel"),
            among(_ops.c.action, PUBLISHING))
-    .order_by(case((_ops.c.action.in_(POSTS), 0), else_=1), _ops.c.created_at)
+    .order_by(case((among(_ops.c.action, POSTS), 0), else_=1), _ops.c.created_at)
     .limit(1)
 )  # fmt: skip
 _PINNED_COUNT = select(func.count()).where(
@@ -639,8 +639,7 @@ class Operations:
         query = (
             select(_ops)
             .join(AnnouncementRow, AnnouncementRow.id == _ops.c.announcement_id)
-            .where(AnnouncementRow.item_id == item_id,
-                   _ops.c.action.in_([Action.publish.value, Action.reply.value]))
+            .where(AnnouncementRow.item_id == item_id, among(_ops.c.action, (Action.publish, Action.reply)))
             .order_by(_ops.c.created_at)
         )  # fmt: skip
         with self.engine.begin() as connection:
