@@ -29,6 +29,7 @@ from adapters.port.errors import (
     error_for_status,
     retry_after,
 )
+from adapters.port.remote import confirm_public
 from publisher.domain.capabilities import Capabilities, Idempotency, MediaRule, ServerLimits, Wave
 from publisher.domain.records import Receipt
 
@@ -59,6 +60,7 @@ __all__ = [
     "TransientError",
     "Wave",
     "able",
+    "confirm_public",
     "error_for_exception",
     "error_for_status",
     "retry_after",

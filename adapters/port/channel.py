@@ -67,6 +67,9 @@ class ChannelContext:
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)  # by key, without "_env"
     clock: Callable[[], datetime] = datetime.now
     media: Path = Path("var")  # where stored images are, by the path an announcement names
+    # The authority's built-in website, as written on this machine (None: it has none): for
+    # channels that copy it to the authority's own web host.
+    site: Path | None = None
     timeouts: tuple[float, float] = (5.0, 20.0)  # connect, and each read
     deadline: float = 60.0  # a whole call, answer included (adapters.port.http)
 
@@ -81,6 +84,7 @@ class Post:
     announcement: Announcement
     variant: Variant
     item_id: str  # the item (thread) the announcement belongs to
+    item_url: str = ""  # the item's page on the authority's own website, which every post links to
     in_reply_to: Receipt | None = None  # this channel's copy of the previous message in the thread
     thread: Sequence[Receipt] = ()  # this channel's copies of all earlier messages, oldest first
     attempt: int = 1

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import requests
 import structlog
@@ -38,6 +39,7 @@ class Engine:
     clock: Callable[[], datetime] = utcnow
     http: requests.Session = field(default_factory=requests.Session)  # on-call webhooks
     runner: Runner | None = None  # set by whoever composes the process (it needs the engine itself)
+    forgotten_at: datetime | None = None  # when this process last deleted what retention allows
     _channels: dict[tuple[str, str], Channel] = field(default_factory=dict, repr=False)
     _sites: dict[tuple[str, str], Site] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -98,19 +100,30 @@ class Engine:
             media=runtime.data_dir,
             timeouts=(runtime.http_connect_timeout, runtime.http_read_timeout),
             deadline=runtime.http_deadline_seconds,
+            site=self._site_directory(authority),
         )
+
+    def _site_directory(self, authority: Authority) -> Path | None:
+        """Where the authority's built-in website is written, if it has one."""
+        if not any(is_site(channel_types()[c.type]) for c in authority.channels):
+            return None
+        return self.site(authority.slug).directory
 
     def channel(self, authority: str, channel_id: str) -> Channel:
         """A channel on an outside platform (not the built-in website: see `site`)."""
         key = (authority, channel_id)
+        made = self._channels.get(key)
+        if made is not None:
+            return made
+        owner = self.authority(authority)
+        config = owner.channel(channel_id)
+        kind = channel_types()[config.type]
+        if not issubclass(kind, Channel):
+            raise TypeError(f"channel '{channel_id}' is a {config.type}, published through its site")
+        context = self.context(owner, channel_id)  # outside the lock: it may make the site
         with self._lock:
             if key not in self._channels:
-                owner = self.authority(authority)
-                config = owner.channel(channel_id)
-                kind = channel_types()[config.type]
-                if not issubclass(kind, Channel):
-                    raise TypeError(f"channel '{channel_id}' is a {config.type}, published through its site")
-                self._channels[key] = kind(config, self.context(owner, channel_id))
+                self._channels[key] = kind(config, context)
             return self._channels[key]
 
     def site(self, authority: str, channel_id: str | None = None) -> Site:
