@@ -43,6 +43,9 @@ class Runtime(BaseModel):
     # (a duplicate is harmless, just wasted work, so not much sooner). In-process, a backlog the
     # sweep has queued is left to the pool for this long.
     requeue_after_seconds: float = Field(default=30.0, gt=0)
+    # Delivery error texts and on-call alarms are deleted this long after their delivery ended
+    # (data avoidance); announcements, what was published and the audit log stay.
+    retention_days: float = Field(default=30, gt=0, le=3650)
     http_connect_timeout: float = Field(default=5.0, gt=0)
     http_read_timeout: float = Field(default=20.0, gt=0)
     # A whole outbound call, answer included: a server trickling its answer byte by byte is cut

@@ -361,7 +361,7 @@ def _act(engine: Engine, attempt: Attempt, bound: structlog.typing.FilteringBoun
             return attempt.target
         assert able(channel, Editing), "only a channel that edits gets edit operations"
         target = attempt.target
-        return _fitting(engine, attempt, _post(stored, operation, attempt), bound,
+        return _fitting(engine, attempt, _post(engine, stored, operation, attempt), bound,
                         lambda post: cast(Editing, channel).edit(target, post))  # fmt: skip
     if operation.action is Action.pin:
         assert isinstance(channel, Pinning), "only a channel that pins gets pin operations"
@@ -387,7 +387,7 @@ def _act(engine: Engine, attempt: Attempt, bound: structlog.typing.FilteringBoun
                 raise
             # The post is gone (deleted by hand): nothing is pinned any more.
         return None
-    post = _post(stored, operation, attempt)
+    post = _post(engine, stored, operation, attempt)
     if operation.action is Action.hand_off:
         assert isinstance(channel, HandOff), "only a channel that hands off gets hand-off operations"
         raise _HandedOff(channel.hand_off(post))
@@ -502,7 +502,7 @@ def _earlier_out(operation: Operation, attempt: Attempt) -> list[Receipt]:
     return thread
 
 
-def _post(stored: StoredAnnouncement, operation: Operation, attempt: Attempt) -> Post:
+def _post(engine: Engine, stored: StoredAnnouncement, operation: Operation, attempt: Attempt) -> Post:
     """The work for the channel, once the earlier messages of its item are out on it; where the
     platform has threads, a follow-up replies to the latest."""
     assert attempt.variant is not None, "every publishing operation has its variant (stored together at intake)"
@@ -511,6 +511,7 @@ def _post(stored: StoredAnnouncement, operation: Operation, attempt: Attempt) ->
     return Post(
         delivery_id=operation.id, idempotency_key=operation.idempotency_key, announcement_id=stored.id,
         announcement=stored.announcement, variant=attempt.variant, item_id=stored.item_id,
+        item_url=engine.authority(stored.authority).url(stored.item_path),
         in_reply_to=thread[-1] if thread and threaded else None, thread=tuple(thread) if threaded else (),
         attempt=operation.attempts, previous_error=operation.last_error if operation.ambiguous else None,
         created_at=operation.created_at,
@@ -731,6 +732,26 @@ def rebuild(engine: Engine, authority: str) -> dict[str, int]:
 _limits_asked: dict[tuple[str, str], float] = {}  # (authority, channel) -> when this process last asked
 
 
+FORGET_EVERY = timedelta(hours=1)  # retention is never urgent; once an hour keeps the sweep cheap
+
+
+def _forget_due(engine: Engine, now: datetime) -> None:
+    """Delete what the retention period is over for (publisher.engine.store.retention), and say
+    so in the audit log, which stays."""
+    if engine.forgotten_at is not None and now - engine.forgotten_at < FORGET_EVERY:
+        return
+    engine.forgotten_at = now
+    forgotten = engine.store.retention.forget(now - timedelta(days=engine.runtime.retention_days))
+    if forgotten:
+        engine.store.audit.append(AuditEntry(
+            at=now, authority=None, actor="herold", source="sweep", action="retention.deleted",
+            detail={"error_texts": forgotten.error_texts, "alarms": forgotten.alarms,
+                    "retention_days": engine.runtime.retention_days},
+        ))  # fmt: skip
+        log.info("retention: old error texts and alarms deleted", error_texts=forgotten.error_texts,
+                 alarms=forgotten.alarms)  # fmt: skip
+
+
 def _limits_due(engine: Engine, now: datetime) -> None:
     """Ask the servers that announce their limits again once what they said is an hour old, by a
     task of its own (the network is slow sometimes), at most once a minute per channel."""
@@ -800,6 +821,7 @@ def sweep(engine: Engine, overdue: timedelta = timedelta(0), requeue_after: time
         for unpin in operations.unpin_expired(now, engine.deadline):
             _queue(engine, unpin)
     _limits_due(engine, now)
+    _forget_due(engine, now)
     if found.hand_offs:
         _hand_offs_due(engine, now)
     for authority in engine.authorities:

@@ -3,9 +3,9 @@
 One store per process, in parts: ``announcements`` (accepted whole or not at all),
 ``operations`` (one state machine, compare-and-set only), ``audit`` (append-only), ``tokens``,
 ``notifications`` (the on-call outbox), ``health`` (channels that need a person), ``limits``
-(what servers announce), ``archive`` (what the built-in website shows) and ``due`` (the sweep's
-first look: is anything due at all). Queues and timers only make things faster; losing them
-loses nothing.
+(what servers announce), ``archive`` (what the built-in website shows), ``retention`` (what is
+deleted after a while) and ``due`` (the sweep's first look: is anything due at all). Queues and
+timers only make things faster; losing them loses nothing.
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ from publisher.engine.store.health import Health
 from publisher.engine.store.limits import Limits
 from publisher.engine.store.notifications import Notifications
 from publisher.engine.store.operations import Applied, Attempt, Operation, Operations
+from publisher.engine.store.retention import Forgotten, Retention
 from publisher.engine.store.tokens import Tokens, hash_token
 
 __all__ = [
     "Applied",
     "Attempt",
     "Due",
+    "Forgotten",
     "NewOperation",
     "Operation",
     "SourceIdTaken",
@@ -50,6 +52,7 @@ class Store:
         self.limits = Limits(self.engine)
         self.archive = Archive(self.engine)
         self.due = DueWork(self.engine)
+        self.retention = Retention(self.engine)
 
     def migrate(self) -> None:
         """Bring the schema to the newest version (Alembic)."""

@@ -1,0 +1,55 @@
+"""Retention: what Herold keeps only as long as it helps someone fix a failure.
+
+Delivery error texts are platform answers: useful while a person looks into a failed delivery,
+data to avoid after that. On-call alarms repeat them and name the contacts. Both go after the
+retention period (``retention_days``), counted from when the delivery ended or the alarm was
+sent. What was published, the announcements themselves and the audit log stay: they are the
+authority's record. Raw inbound payloads from warning systems belong here as well, once a
+source keeps any.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, delete, update
+
+from publisher.domain.records import FINAL_STATES
+from publisher.engine.schema import NotificationRow, OperationRow
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What one sweep deleted."""
+
+    error_texts: int = 0
+    alarms: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.error_texts or self.alarms)
+
+
+class Retention:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def forget(self, before: datetime) -> Forgotten:
+        """Delete what ended before ``before``: error texts of finished deliveries, and alarms
+        that were sent or given up. Work still going on keeps its error (a person may need it)."""
+        with self.engine.begin() as connection:
+            errors = connection.execute(
+                update(OperationRow)
+                .where(
+                    OperationRow.state.in_([state.value for state in FINAL_STATES]),
+                    OperationRow.finished_at < before,
+                    OperationRow.last_error.is_not(None),
+                )
+                .values(last_error=None)
+            ).rowcount
+            alarms = connection.execute(
+                delete(NotificationRow).where(
+                    NotificationRow.state.in_(["sent", "failed"]), NotificationRow.created_at < before
+                )
+            ).rowcount
+        return Forgotten(error_texts=errors or 0, alarms=alarms or 0)
