@@ -7,12 +7,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from publisher.core.guard import clean_text, guard_images, guard_links, shorteners_in, without_tracking
+from publisher.core.guard import (
+    clean_text,
+    foreign_links,
+    guard_images,
+    guard_links,
+    shorteners_in,
+    without_tracking,
+)
 from publisher.domain.announcement import parse_announcement
 from publisher.domain.problems import InvalidInput
 from publisher.domain.records import Stage
 from publisher.edges.wiring import Herold
-from publisher.sources.intake import accept
+from publisher.sources.intake import accept, receive
 from publisher.sources.preview import preview
 
 from conftest import HeroldFactory, SettingsFactory, publish, warning
@@ -134,3 +141,64 @@ def test_an_alt_text_that_says_what_the_image_shows_passes(alt: str) -> None:
     announcement = parse_announcement(warning(media=[{"data": "AA==", "alt": alt}]))
 
     assert guard_images(announcement) == []
+
+
+# -- links elsewhere than the authority's own domains: flagged, never refused ----------------------
+
+OWN = ["lk-beispiel.de", "polizei.nrw"]
+
+
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        ("Infos: https://www.lk-beispiel.de/aktuelles und https://service.lk-beispiel.de/x", []),
+        ("Siehe polizei.nrw/presse und www.polizei.nrw.", []),
+        (
+            "Wetter: https://www.dwd.de/warnungen, Karte: https://lk-beispiel.de.example.com/",
+            ["dwd.de", "lk-beispiel.de.example.com"],
+        ),
+        ("Fragen an presse@lk-beispiel-info.de", []),  # an address is a contact, not a link
+        ("Zweimal https://dwd.de/a und https://dwd.de/b", ["dwd.de"]),
+        ("Ein Look-alike: https://lk-beispiel.de-info.net/", ["lk-beispiel.de-info.net"]),
+    ],
+)
+def test_links_to_other_domains_are_named_each_once(text: str, flagged: list[str]) -> None:
+    announcement = parse_announcement(warning(description=text))
+    found = foreign_links(announcement, OWN)
+    assert [p.message.split()[2].rstrip(",") for p in found] == flagged
+    assert all(p.field == "description" for p in found)
+
+
+def test_a_foreign_link_in_a_translation_is_named_by_its_field() -> None:
+    announcement = parse_announcement(
+        warning(translations={"en": {"headline": "Bomb found", "description": "See https://example.org/x"}})
+    )
+    assert [p.field for p in foreign_links(announcement, OWN)] == ["translations.en.description"]
+
+
+def test_the_authority_s_own_pages_count_as_its_own_without_configuring_them(herold: Herold) -> None:
+    authority = herold.engine.authority("lk-beispiel")
+    assert "lk-beispiel.de" in authority.own_domains  # the host of its base_url, without www.
+
+
+def test_a_foreign_link_goes_out_and_the_writer_hears_of_it_in_the_answer_the_preview_and_the_audit_log(
+    herold: Herold,
+) -> None:
+    document = warning(instruction="Lageinfos beim Wetterdienst: https://www.dwd.de/warnungen")
+
+    shown = preview(herold.engine, document)
+    accepted = receive(herold.engine, document, source="test", actor="t")
+
+    assert [w.field for w in shown.warnings] == ["instruction"] and "dwd.de" in shown.warnings[0].message
+    assert accepted.created and list(accepted.warnings) == shown.warnings
+    entry = next(
+        e for e in herold.store.audit.entries(announcement_id=accepted.id) if e.action == "announcement.accepted"
+    )
+    assert entry.detail is not None and entry.detail["warnings"][0]["field"] == "instruction"
+    stored = herold.store.announcements.get(accepted.id)
+    assert stored is not None and "https://www.dwd.de/warnungen" in (stored.announcement.instruction or "")
+
+
+def test_links_only_to_the_authority_s_own_domains_raise_no_warning(herold: Herold) -> None:
+    accepted = receive(herold.engine, warning(instruction=f"Alle Infos: {PAGE}"), source="test", actor="t")
+    assert accepted.warnings == ()

@@ -178,6 +178,18 @@ def test_a_valid_announcement_is_accepted_with_its_page_address_and_deliveries(
     assert (body["authority"], body["kind"], body["msg_type"]) == (SLUG, "warning", "alert")
 
 
+def test_a_link_to_another_domain_is_published_and_named_in_the_answer(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    document = warning(instruction="Warnlage: https://www.dwd.de/warnungen")
+    response = client.post(ANNOUNCEMENTS, json=document, headers=auth)
+
+    assert response.status_code == 201, response.text
+    [flagged] = response.json()["warnings"]
+    assert flagged["field"] == "instruction" and "dwd.de" in flagged["message"]
+    assert client.post(ANNOUNCEMENTS, json=warning(), headers=auth).json()["warnings"] == []
+
+
 def test_the_authority_is_taken_from_the_token_when_the_document_leaves_it_out(
     herold: Herold, client: TestClient, auth: dict[str, str]
 ) -> None:

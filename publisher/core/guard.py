@@ -7,6 +7,9 @@ Pure functions over the announcement, run at intake for every source and in the 
   platform or a newsletter tool who followed an official link;
 - **URL shorteners** are refused: a short link hides where it leads, and the shortening service
   counts (and often profiles) everyone who follows it;
+- **links elsewhere** than the authority's own domains (``link_domains``, and the hosts of its
+  website, Impressum and privacy pages) are flagged, not refused: a press officer may well link
+  the weather service, but a link to a look-alike domain should be seen before it goes out;
 - **alt texts** that say nothing are refused: a file name ("IMG_2041.jpg") or a placeholder
   ("Bild", "image") tells a blind reader nothing about the map of an evacuation zone.
 
@@ -16,7 +19,7 @@ The rest of the guard (personal data, allow-lists, the approver's override) buil
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from publisher.domain.announcement import Announcement
@@ -106,6 +109,45 @@ def guard_links(announcement: Announcement) -> tuple[Announcement, list[Problem]
     if translations:
         changes["translations"] = {**announcement.translations, **translations}
     return (announcement.model_copy(update=changes) if changes else announcement), problems
+
+
+def host_of(link: str) -> str | None:
+    """The host a link (with or without ``https://``) goes to, lower case, without ``www.``."""
+    try:
+        host = urlsplit(link if "://" in link else f"//{link}").hostname
+    except ValueError:
+        return None
+    return host.removeprefix("www.") if host else None
+
+
+def allowed(host: str, domains: Iterable[str]) -> bool:
+    """Whether ``host`` is one of ``domains`` or below one (``landkreis-beispiel.de`` allows
+    ``www.`` and ``service.landkreis-beispiel.de``)."""
+    return any(host == domain or host.endswith("." + domain) for domain in domains)
+
+
+def foreign_links(announcement: Announcement, domains: Iterable[str]) -> list[Problem]:
+    """A warning for each link to a host outside ``domains``, by field path, each host once per
+    field. Addresses in e-mail addresses are contacts, not links (the personal-data guard checks
+    those)."""
+    own = [d.lower().removeprefix("www.").strip(".") for d in domains]
+    texts: list[tuple[str, str]] = [(name, getattr(announcement, name) or "") for name in _FIELDS]
+    for language, translation in announcement.translations.items():
+        texts += [(f"translations.{language}.{name}", text or "") for name, text in dict(translation).items()]
+    warnings = []
+    for field, text in texts:
+        hosts = []
+        for match in LINK_LIKE.finditer(text):
+            if match.start() and text[match.start() - 1] == "@":
+                continue
+            host = host_of(match.group(0).rstrip(_TRAILING))
+            if host and "." in host and not allowed(host, own) and host not in hosts:
+                hosts.append(host)
+        warnings += [Problem(field=field, message=(
+            f"links to {host}, which is not one of the authority's own domains (link_domains): make sure it is "
+            f"meant to be there / verweist auf {host}, keine eigene Domain der Behörde: bitte prüfen"
+        )) for host in hosts]  # fmt: skip
+    return warnings
 
 
 # Alt texts that describe nothing (compared without case, spaces and final punctuation).

@@ -63,6 +63,10 @@ class Authority(BaseModel):
     # E-mail addresses and phone numbers the authority publishes as its own: the privacy guard
     # lets these through (any other is taken for a private person's).
     official_contacts: list[Annotated[str, Field(min_length=3, max_length=200)]] = Field(default_factory=list)
+    # Domains whose links are the authority's own or trusted (subdomains included); a link to any
+    # other is flagged to the writer, not refused. The hosts of base_url, impressum_url and
+    # privacy_url always count.
+    link_domains: list[Annotated[str, Field(pattern=r"^(?:[a-z0-9-]+\.)+[a-z]{2,}$")]] = Field(default_factory=list)
 
     @field_validator("base_url")
     @classmethod
@@ -93,6 +97,12 @@ class Authority(BaseModel):
             if channel.id == channel_id:
                 return channel
         raise KeyError(channel_id)
+
+    @property
+    def own_domains(self) -> list[str]:
+        """Where the authority's own links may go: its link_domains and its pages' hosts."""
+        hosts = [urlsplit(url).hostname or "" for url in (self.base_url, self.impressum_url, self.privacy_url)]
+        return list(dict.fromkeys([*self.link_domains, *(h.removeprefix("www.") for h in hosts if h)]))
 
     def url(self, path: str) -> str:
         return self.base_url + path.lstrip("/")

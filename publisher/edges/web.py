@@ -393,7 +393,7 @@ def create_app(herold: Herold, *, start: bool = True, long_lived: bool = False) 
             )
         assert result is not None
         if accepted.created:
-            return result
+            return result.model_copy(update={"warnings": list(accepted.warnings)})
         # The same message again (a client retrying after a lost answer): the announcement it became.
         return JSONResponse(result.model_dump(mode="json"), status_code=200)
 

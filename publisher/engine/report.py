@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from publisher.core.plan import Step, plan
 from publisher.domain.announcement import Status
+from publisher.domain.problems import Problem
 from publisher.domain.records import Action, OperationState, Stage, Variant
 from publisher.domain.text import printable
 from publisher.engine.engine import Engine
@@ -68,6 +69,8 @@ class AnnouncementReport(BaseModel):
     override_reason: str | None
     attention: dict[str, str]  # channels of the authority that need a person, and why
     deliveries: list[DeliveryReport]  # every operation; those that publish first
+    # What the writer should look at though it went out (links to other domains), as accepting said.
+    warnings: list[Problem] = []
 
     @property
     def failed(self) -> bool:

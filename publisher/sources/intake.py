@@ -23,7 +23,7 @@ import structlog
 
 from adapters.port import ChannelType, Deleting, Editing, HandOff, Threads, able
 from publisher.core import capacity
-from publisher.core.guard import guard_images, guard_links
+from publisher.core.guard import foreign_links, guard_images, guard_links
 from publisher.core.personal import Finding, personal_data, texts_of
 from publisher.core.render import DoesNotFit, render
 from publisher.domain.announcement import EFFECTIVE, Announcement, Kind, Media, MsgType, Status, parse_announcement
@@ -57,6 +57,7 @@ class Accepted:
 
     id: str
     created: bool
+    warnings: tuple[Problem, ...] = ()  # what the writer should look at, though it went out (by field)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ class Prepared:
     unfit: dict[str, str]  # channel -> why its text cannot be made to fit (a preview shows it)
     # Published although the privacy guard found these: by whom, why (kept in the audit log).
     privacy_override: tuple[PrivacyOverride, tuple[Finding, ...]] | None = None
+    # Flagged, not refused (links to other domains than the authority's own), by field.
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def link(self) -> str:
@@ -135,7 +138,7 @@ def receive(
             raise _conflict(source_id or "", taken.announcement_id) from None
         return Accepted(taken.announcement_id, created=False)
     release(engine, announcement_id)
-    return Accepted(announcement_id, created=True)
+    return Accepted(announcement_id, created=True, warnings=prepared.warnings)
 
 
 def accept(
@@ -278,7 +281,8 @@ def prepare(
     override = (privacy_override, tuple(overridden)) if privacy_override and overridden else None
     return Prepared(announcement=announcement, authority=authority, original=original, channels=channels,
                     images=images, item_id=item_id, path=path, month=month, variants=variants, unfit=unfit,
-                    privacy_override=override)  # fmt: skip
+                    privacy_override=override,
+                    warnings=tuple(foreign_links(announcement, authority.own_domains)))  # fmt: skip
 
 
 def what_channels_take(authority: Authority, channels: list[str], images: list[CleanImage]) -> list[Problem]:
@@ -366,6 +370,7 @@ def persist(
                 "channels": prepared.channels, "url": prepared.link,
                 "shortened": {v.channel: list(v.shortened) for v in prepared.variants if v.shortened},
                 **_override_detail(prepared),
+                **({"warnings": [w.model_dump() for w in prepared.warnings]} if prepared.warnings else {}),
             },
         ),
     )  # fmt: skip

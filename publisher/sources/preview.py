@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from publisher.domain.announcement import Status
+from publisher.domain.problems import Problem
 from publisher.engine.engine import Engine
 from publisher.site.registry import channel_types
 from publisher.sources.intake import prepare
@@ -36,6 +37,7 @@ class Preview(BaseModel):
     published: bool  # whether it would ever go out (only an actual message does)
     item_url: str  # for a new item, the address it will have up to its random part
     channels: list[ChannelPreview]
+    warnings: list[Problem] = []  # flagged, not refused (links to other domains), by field
 
 
 def preview(engine: Engine, document: Any, *, base_dir: Path | None = None) -> Preview:
@@ -57,5 +59,5 @@ def preview(engine: Engine, document: Any, *, base_dir: Path | None = None) -> P
     return Preview(
         authority=authority.slug, kind=announcement.kind.value, msg_type=announcement.msg_type.value,
         status=announcement.status, published=announcement.status is Status.actual, item_url=prepared.link,
-        channels=channels,
+        channels=channels, warnings=list(prepared.warnings),
     )  # fmt: skip
