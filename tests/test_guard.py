@@ -202,3 +202,27 @@ def test_a_foreign_link_goes_out_and_the_writer_hears_of_it_in_the_answer_the_pr
 def test_links_only_to_the_authority_s_own_domains_raise_no_warning(herold: Herold) -> None:
     accepted = receive(herold.engine, warning(instruction=f"Alle Infos: {PAGE}"), source="test", actor="t")
     assert accepted.warnings == ()
+
+
+# -- a third party's warning, relayed verbatim: found and shown, never changed or refused ----------
+
+
+def test_a_warning_relayed_verbatim_goes_out_as_sent_with_what_the_guard_found_recorded(herold: Herold) -> None:
+    sent = f"Hinweise an Herrn Maier, 0171 2345678. Lage: {PAGE}?utm_source=mowas und https://bit.ly/lage"
+    document = warning(description=sent)
+    with pytest.raises(InvalidInput):  # from the press office, the same text is refused
+        receive(herold.engine, document, source="test", actor="t")
+
+    accepted = receive(herold.engine, document, source="mowas", actor="poller", verbatim=True)
+
+    stored = herold.store.announcements.get(accepted.id)
+    assert stored is not None and stored.announcement.description == sent, "not one character changed"
+    found = {(w.field, w.message.split(",")[0].split(":")[0]) for w in accepted.warnings}
+    assert ("", "links carry tracking parameters") in found
+    assert any(w.field == "description" and "bit.ly" in w.message for w in accepted.warnings)
+    assert any(w.field == "description" and "phone" in w.message for w in accepted.warnings)
+    entry = next(
+        e for e in herold.store.audit.entries(announcement_id=accepted.id) if e.action == "announcement.accepted"
+    )
+    assert entry.detail is not None and entry.detail["verbatim"] is True
+    assert len(entry.detail["warnings"]) == len(accepted.warnings)

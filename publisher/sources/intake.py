@@ -77,8 +77,10 @@ class Prepared:
     unfit: dict[str, str]  # channel -> why its text cannot be made to fit (a preview shows it)
     # Published although the privacy guard found these: by whom, why (kept in the audit log).
     privacy_override: tuple[PrivacyOverride, tuple[Finding, ...]] | None = None
-    # Flagged, not refused (links to other domains than the authority's own), by field.
+    # Flagged, not refused (links to other domains than the authority's own; all the privacy guard
+    # finds in a text relayed verbatim), by field.
     warnings: tuple[Problem, ...] = ()
+    verbatim: bool = False  # a third party's text, relayed as it was sent
 
     @property
     def link(self) -> str:
@@ -108,6 +110,7 @@ def receive(
     base_dir: Path | None = None,
     stage: Stage = Stage.released,
     privacy_override: PrivacyOverride | None = None,
+    verbatim: bool = False,
 ) -> Accepted:
     """Take one message from a source, in named steps: validate it, resolve its original, choose
     its channels, render its variants (`prepare`), store it (`persist`), and hand it to the engine
@@ -118,6 +121,8 @@ def receive(
     relative image paths are resolved (the directory of a file given to the CLI); without it,
     images must come as base64 ``data``. ``privacy_override``: publish although the privacy guard
     finds personal data, by someone whose role allows it, for a reason (audited with the findings).
+    ``verbatim``: a third party's warning relayed as it was sent (a warning system's terms allow
+    nothing else): the privacy guard changes and refuses nothing, its findings become warnings.
     """
     if stage not in {Stage.draft, Stage.awaiting_approval, Stage.released}:
         raise ValueError(f"a new announcement cannot start as {stage.value}")
@@ -129,7 +134,7 @@ def receive(
         repeated = _repeated(engine, document, source, source_id, content)
         if repeated:
             return repeated
-    prepared = prepare(engine, document, base_dir=base_dir, privacy_override=privacy_override)
+    prepared = prepare(engine, document, base_dir=base_dir, privacy_override=privacy_override, verbatim=verbatim)
     try:
         announcement_id = persist(engine, prepared, source=source, actor=actor, stage=stage, source_id=source_id,
                                   source_digest=content)  # fmt: skip
@@ -181,8 +186,11 @@ def validate(
     problems: list[Problem],
     privacy_override: PrivacyOverride | None = None,
     overridden: list[Finding] | None = None,
+    verbatim: list[Problem] | None = None,
 ) -> tuple[Announcement, Authority, list[CleanImage]] | None:
-    """The document by itself and against its authority, and its images (cleaned, not stored)."""
+    """The document by itself and against its authority, and its images (cleaned, not stored).
+    With ``verbatim`` (a list), the link and image rules change and refuse nothing: what they find
+    goes into that list."""
     try:
         announcement: Announcement | None = parse_announcement(document)
     except InvalidInput as error:
@@ -190,8 +198,15 @@ def validate(
         problems += error.problems
     if announcement is not None:
         # No tracking parameters in any link, no link through a shortener (publisher.core.guard).
-        announcement, refused = guard_links(announcement)
-        problems += refused + guard_images(announcement)
+        cleaned, refused = guard_links(announcement)
+        found = refused + guard_images(cleaned)
+        if verbatim is None:
+            announcement = cleaned
+            problems += found
+        else:
+            if cleaned != announcement:
+                verbatim.append(Problem(field="", message="links carry tracking parameters, left as sent"))
+            verbatim += found
     given = (
         announcement.authority if announcement else (document.get("authority") if isinstance(document, dict) else None)
     )
@@ -246,6 +261,7 @@ def prepare(
     base_dir: Path | None = None,
     strict: bool = True,
     privacy_override: PrivacyOverride | None = None,
+    verbatim: bool = False,
 ) -> Prepared:
     """Validate → resolve the original → choose the channels → render: everything but storing.
     Raises InvalidInput with every problem at once. ``strict=False`` (a preview) lets a channel
@@ -253,8 +269,9 @@ def prepare(
     now = engine.clock()
     problems: list[Problem] = []
     overridden: list[Finding] = []
+    noted: list[Problem] | None = [] if verbatim else None  # what the guard found in a text relayed as sent
     checked = validate(engine, document, base_dir=base_dir, problems=problems, privacy_override=privacy_override,
-                       overridden=overridden)  # fmt: skip
+                       overridden=overridden, verbatim=noted)  # fmt: skip
     if checked is None:
         raise InvalidInput(problems)
     announcement, authority, images = checked
@@ -264,7 +281,11 @@ def prepare(
         raise InvalidInput(problems)
     announcement = _effective(announcement, authority, original, channels, images, now)
     # Checked as it will go out: with what a follow-up keeps of its original (a contact, an area).
-    problems += _private(announcement, authority, privacy_override, overridden)
+    if noted is None:
+        problems += _private(announcement, authority, privacy_override, overridden)
+    else:
+        noted += [Problem(field=f.field, message=f"{f.message_en} / {f.message_de}")
+                  for f in personal_data(texts_of(announcement), authority.official_contacts)]  # fmt: skip
     month: str | None = None
     if original is None:
         item_id = str(uuid.uuid4())
@@ -282,7 +303,8 @@ def prepare(
     return Prepared(announcement=announcement, authority=authority, original=original, channels=channels,
                     images=images, item_id=item_id, path=path, month=month, variants=variants, unfit=unfit,
                     privacy_override=override,
-                    warnings=tuple(foreign_links(announcement, authority.own_domains)))  # fmt: skip
+                    warnings=(*(noted or ()), *foreign_links(announcement, authority.own_domains)),
+                    verbatim=verbatim)  # fmt: skip
 
 
 def what_channels_take(authority: Authority, channels: list[str], images: list[CleanImage]) -> list[Problem]:
@@ -371,6 +393,7 @@ def persist(
                 "shortened": {v.channel: list(v.shortened) for v in prepared.variants if v.shortened},
                 **_override_detail(prepared),
                 **({"warnings": [w.model_dump() for w in prepared.warnings]} if prepared.warnings else {}),
+                **({"verbatim": True} if prepared.verbatim else {}),
             },
         ),
     )  # fmt: skip
