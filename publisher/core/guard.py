@@ -167,8 +167,9 @@ def guard_images(announcement: Announcement) -> list[Problem]:
         alt = " ".join(media.alt.split())
         if _FILE_NAME.fullmatch(alt) or alt.casefold().rstrip(".:!") in PLACEHOLDERS:
             problems.append(Problem(field=f"media.{number}.alt", message=(
-                f'"{alt[:60]}" does not describe the image: say what it shows (e.g. "Karte: das Sperrgebiet '
-                'rund um die Marktstraße"), for people who cannot see it'
+                f'"{alt[:60]}" does not describe the image: say what it shows, for people who cannot see it / '
+                f'"{alt[:60]}" beschreibt das Bild nicht: sagen Sie, was es zeigt (z. B. "Karte: das Sperrgebiet '
+                'rund um die Marktstraße"), für Menschen, die es nicht sehen können'
             )))  # fmt: skip
     return problems
 
@@ -177,7 +178,8 @@ def _shortened(field: str, text: str) -> list[Problem]:
     return [
         Problem(field=field, message=(
             f"links through the URL shortener {host} are refused: it hides where the link leads and "
-            "counts who follows it; give the full address"
+            f"counts who follows it; give the full address / Links über den Kurzlink-Dienst {host} sind nicht "
+            "erlaubt: er verbirgt das Ziel und zählt, wer klickt; bitte die vollständige Adresse angeben"
         ))
         for host in dict.fromkeys(shorteners_in(text))
     ]  # fmt: skip
