@@ -51,6 +51,13 @@ def test_a_link_in_prose_keeps_the_punctuation_after_it() -> None:
     assert clean_text(text) == f"Mehr unter {PAGE}. Oder ({PAGE}), bitte."
 
 
+def test_a_link_written_without_its_scheme_is_cleaned_as_well() -> None:
+    # Platforms turn "www.…" into a link, so its tracking parameters would be followed too.
+    assert (
+        clean_text("Siehe www.lk-beispiel.de/lage?utm_source=nl&seite=2.") == "Siehe www.lk-beispiel.de/lage?seite=2."
+    )
+
+
 @given(
     st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=200)
     | st.from_regex(r"https?://[a-z.]+/?\?(utm_source=[a-z]+&?|id=[0-9]+&?)*[.,)]?", fullmatch=True)

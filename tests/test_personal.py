@@ -34,6 +34,9 @@ OFFICIAL = ("presse@lk-beispiel.de", "+49 6151 12-3456", "06151 881234", "DE02 1
         ("translations.en.instruction", "Call 0049 160 9876543", "phone", "+49 160 …43"),
         ("area.description", "Hof von Familie K., Tel. 06151 / 98 76 54", "phone", "+49 6151 …54"),
         ("media.1.alt", "Schild mit 0221 4711471", "phone", "+49 221 …71"),
+        ("description", "Fragen per WhatsApp: https://wa.me/491711234567", "phone", "+49 171 …67"),
+        ("instruction", "Chat: https://api.whatsapp.com/send?phone=491711234567", "phone", "+49 171 …67"),
+        ("contact", "https://signal.me/#p/+491711234567", "phone", "+49 171 …67"),
         # IBANs
         ("description", "Spenden an DE89 3704 0044 0532 0130 00 (Kontoinhaber privat)", "iban", "DE89 …00"),
         ("description", "IBAN: DE89370400440532013000.", "iban", "DE89 …00"),

@@ -41,7 +41,7 @@ SHORTENERS = frozenset({
     "qr.ae", "amzn.to", "tiny.one", "shorte.st", "adf.ly", "bit.do", "trib.al", "dlvr.it", "ift.tt", "fb.me",
     "surl.li", "kurzelinks.de", "kurzlink.de", "t1p.de", "urlz.fr", "0rz.tw", "short.io", "shorturl.com",
 })  # fmt: skip
-_URL = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
+_URL = re.compile(r"(?:https?://|(?<![\w.@/])www\.)[^\s<>\"]+", re.IGNORECASE)  # platforms link www. too
 _TRAILING = ".,;:!?)]}'\u201c\u201d\u2019"  # punctuation after a link in prose is not part of it
 _FIELDS = ("headline", "description", "instruction", "contact")
 

@@ -133,6 +133,15 @@ class _Allowed:
         return cls(frozenset(emails), frozenset(phones), frozenset(ibans))
 
 
+def _e164_number(text: str) -> phonenumbers.PhoneNumber | None:
+    """A valid phone number written in international form, else None."""
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
+
+
 def _e164(text: str) -> str | None:
     try:
         number = phonenumbers.parse(text, "DE")
@@ -153,6 +162,8 @@ _INITIAL = r"[A-ZÄÖÜ]\."
 
 _EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+(?:@|\s?[(\[]at[)\]]\s?)[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}(?![\w-])")
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
+# Messenger links that open a chat with a phone number: the number is as private as written out.
+_CHAT_LINK = re.compile(r"(?:wa\.me/|whatsapp\.com/send/?\?phone=|t\.me/|signal\.me/#p/)\+?(\d{7,15})", re.IGNORECASE)
 # Six digits or more, a few separators between them: the fewest any German number has. The phone
 # parser (about half a millisecond per 1,000 characters of prose with times, dates and postcodes)
 # runs only on the stretches of text around these.
@@ -289,6 +300,13 @@ def _scan(text: str, allowed: _Allowed) -> Iterator[tuple[int, str, str, str]]:
     """(position, kind, masked excerpt, detail for the message) for each piece of personal data in ``text``."""
     lowered = text.lower()
     taken: list[tuple[int, int]] = [m.span() for m in _URL.finditer(text)]
+    for link in taken:
+        chat = _CHAT_LINK.search(text, *link)
+        number = _e164_number("+" + chat.group(1)) if chat else None
+        if number is None or phonenumbers.number_type(number) in _SERVICE:
+            continue
+        if phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) not in (allowed.phones):
+            yield link[0], "phone", _mask_phone(number), ""
     for match in _EMAIL.finditer(text) if "@" in text or "at]" in lowered or "at)" in lowered else ():
         address = re.sub(r"\s?[(\[]at[)\]]\s?", "@", match.group(0)).lower()
         taken.append(match.span())
