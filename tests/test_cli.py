@@ -47,6 +47,15 @@ def test_every_shipped_example_publishes(config: Path, example: Path) -> None:
     assert "website" in result.output and "succeeded" in result.output
 
 
+def test_publish_names_a_link_to_another_domain_but_publishes(config: Path, tmp_path: Path) -> None:
+    file = tmp_path / "wetter.json"
+    file.write_text(json.dumps(warning(instruction="Warnlage: https://www.dwd.de/warnungen")), encoding="utf-8")
+    result = herold(config, "publish", str(file))
+    assert result.exit_code == 0, result.output
+    assert "Accepted" in result.output
+    assert "Note: instruction: links to dwd.de" in result.output
+
+
 def test_publish_wait_prints_a_table_and_the_page_is_in_every_feed_and_the_index(config: Path) -> None:
     result = herold(config, "publish", str(ROOT / "examples" / "bomb-disposal.json"), "--wait")
     assert result.exit_code == 0, result.output

@@ -1,6 +1,6 @@
 """The ``herold`` command.
 
-Exit codes: 0 done; 1 a delivery failed or is held back (or Herold failed; the log says why);
+Exit codes: 0 done; 1 a delivery failed or is held back, a profile text cannot fit (or Herold failed; the log says why);
 2 bad input (document or config), nothing was written; 3 the database cannot be reached or
 Herold is too busy, try again later.
 """
@@ -28,6 +28,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from adapters.port import Channel
+from publisher.domain.authority import Authority
 from publisher.domain.limits import LIMITS, nesting
 from publisher.domain.problems import InvalidInput, Problem, Unavailable
 from publisher.domain.records import AuditEntry, PrivacyOverride, Role, Stage
@@ -35,6 +36,7 @@ from publisher.domain.text import forbidden_character, json_escaped, printable
 from publisher.edges import logs
 from publisher.edges.config import ConfigError, Settings, load_settings
 from publisher.edges.logs import scrub
+from publisher.edges.privacy_texts import privacy_report, profile_texts, without_profile
 from publisher.edges.web import create_app
 from publisher.edges.wiring import Herold, utcnow, worker_app
 from publisher.engine import tasks
@@ -297,6 +299,8 @@ def publish(
             click.echo(f"Already accepted as {announcement_id} (same --source-id, same content); nothing new.")
         else:
             click.echo(f"Accepted {announcement_id}")
+            for warning in accepted.warnings:  # not refused, but worth a second look
+                click.echo(f"  Note: {warning}", err=True)
         _follow(herold, announcement_id, wait, timeout)
 
 
@@ -485,6 +489,72 @@ def site_build(ctx: click.Context, authority: str | None) -> None:
             for site_id, written in tasks.rebuild(herold.engine, owner.slug).items():
                 if written:
                     click.echo(f"{owner.slug}/{site_id}: {written} file(s) written")
+
+
+def _authorities(settings: Settings, slug: str | None) -> list[Authority]:
+    if slug is None:
+        return list(settings.authorities)
+    try:
+        return [settings.authority(slug)]
+    except KeyError:
+        _fail(f"No authority '{slug}' in the configuration.")
+
+
+@main.command("profile-texts")
+@click.option("--authority", help="Only this authority (slug).")
+@click.pass_context
+def profile_texts_command(ctx: click.Context, authority: str | None) -> None:
+    """Print a profile text (bio) for every account: within the platform's limit, counted as it
+    counts, with the website, the feed, the Impressum and the privacy notice. Exit 1 if one
+    cannot be made to fit."""
+
+    settings = _settings(ctx)
+    unfit = False
+    for owner in _authorities(settings, authority):
+        for text in profile_texts(owner):
+            click.echo(
+                f"== {owner.slug}/{text.channel} ({text.platform}, {text.field}, {text.language}): "
+                f"{text.length}/{text.unit}"
+            )
+            if text.left_out:
+                click.echo(f"   Left out for the limit: {', '.join(text.left_out)}")
+            for note in text.notes:
+                click.echo(f"   Note: {printable(note)}")
+            if text.text is None:
+                unfit = True
+                click.echo("   DOES NOT FIT\n")
+                continue
+            click.echo(printable(text.text) + "\n")
+        none = without_profile(owner)
+        if none:
+            click.echo(f"{owner.slug}: no profile text for {', '.join(none)} (not an account on a platform)\n")
+    if unfit:
+        sys.exit(FAILED)
+
+
+@main.command("privacy-report")
+@click.option("--authority", help="Only this authority (slug).")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the Markdown to this file instead of printing it.",
+)
+@click.pass_context
+def privacy_report_command(ctx: click.Context, authority: str | None, output: Path | None) -> None:
+    """The data-protection summary as Markdown, for the records of processing activities: per
+    channel what it receives, what Herold stores and how long, who else gets it."""
+
+    settings = _settings(ctx)
+    _authorities(settings, authority)  # an unknown slug ends here, with exit code 2
+    markdown = privacy_report(settings, authority)
+    if output is None:
+        click.echo(printable(markdown), nl=False)
+        return
+    try:
+        output.write_text(markdown, encoding="utf-8")
+    except OSError as error:
+        _fail(f"Cannot write {output}: {error.strerror or error}")
+    click.echo(f"Wrote {output}")
 
 
 @main.group()
