@@ -438,3 +438,14 @@ def test_a_warnings_worker_also_takes_the_site_s_work_so_older_set_ups_keep_publ
     assert herold(config, "worker", "--queue", queue).exit_code == 0
     [argv] = started
     assert argv[argv.index("--queues") + 1] == consumes
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(config: Path) -> None:
+    # `herold privacy-report | head -3`: the pipe closes before Herold has written everything.
+    command = [sys.executable, "-m", "publisher", "--config", str(config), "privacy-report"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    errors = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0, errors
+    assert "internal error" not in errors and "Traceback" not in errors

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -77,6 +78,10 @@ class _Herold(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            # The reader went away (`herold status | head`): what it read was all it wanted.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
         except Exception as error:
             if isinstance(error, Unavailable):
                 _fail(f"herold: {error}; nothing was stored.", code=UNAVAILABLE)
