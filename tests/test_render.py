@@ -323,6 +323,19 @@ def test_fitting_a_variant_draws_its_template_at_most_twice(given_up: str) -> No
     assert len(draws) <= 2, draws
 
 
+@pytest.mark.parametrize("template", CHANNEL_TEMPLATES)
+def test_a_description_given_up_leaves_nothing_behind_in_any_shipped_template(template: str) -> None:
+    # Found by the property below: a template printing the description unconditionally showed
+    # "None" where it had been given up, and measuring could not predict that text.
+    tight = warning(headline="0", description="Bombe", instruction=("Bombe " * 30)[:155],
+                    area={"description": ("Bombe " * 20).strip()})  # fmt: skip
+    env, draws = counted(environment())
+    result = outcome(parse_announcement(tight), PLATFORMS["bluesky"], template=template, env=env)
+    assert isinstance(result, Variant) and "description" in result.shortened
+    assert "None" not in result.text
+    assert len(draws) <= 2, draws
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     document=announcements(),
