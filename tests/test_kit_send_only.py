@@ -19,6 +19,7 @@ from adapters.port import Channel
 from adapters.webhook import Webhook
 
 from fakes.mastodon_server import FakeMastodon
+from fakes.webhook_receiver import Receiver
 from helpers import png_bytes
 from kit import (
     ChannelCase,
@@ -80,6 +81,11 @@ READS_OF_OTHERS = [
     ("POST", "/bot123:abc/getUpdates"),
     ("GET", "/rest/organizationalEntityFollowerStatistics?q=organizationalEntity"),
     ("GET", "/rest/socialActions/urn:li:share:1/comments"),
+    ("GET", "/wp-json/wp/v2/users?per_page=100"),
+    ("GET", "/wp-json/wp/v2/users/2"),
+    ("GET", "/?rest_route=/wp/v2/users&per_page=100"),
+    ("GET", "/wp-json/wp/v2/comments?post=101"),
+    ("GET", "/wp-json/jetpack/v4/module/stats/data"),
 ]
 
 SENDING_AND_OWN_READS = [
@@ -98,6 +104,12 @@ SENDING_AND_OWN_READS = [
     ("POST", "/v19.0/1234/feed"),
     ("POST", "/2/tweets"),
     ("POST", "/rest/posts"),
+    ("POST", "/wp-json/wp/v2/posts"),
+    ("GET", "/wp-json/wp/v2/posts?slug=fliegerbombe-1a2b3c4d&status=any&context=edit"),
+    ("POST", "/wp-json/wp/v2/posts/101"),
+    ("GET", "/wp-json/wp/v2/users/me?context=edit"),
+    ("GET", "/?rest_route=/wp/v2/users/me&context=edit"),
+    ("GET", "/wp-json/wp/v2/categories/7"),
 ]
 
 
@@ -168,6 +180,18 @@ def test_the_contract_fails_a_channel_that_sends_around_the_recording(media: Pat
     with pytest.raises(AssertionError, match="connections around the double") as failed:
         SneakyContract().test_a_full_lifecycle_only_sends_and_never_reads_other_people_s_data(media)
     assert ELSEWHERE.removeprefix("http://") in str(failed.value)
+
+
+def test_a_channel_with_two_doubles_may_reach_both_and_nothing_else() -> None:
+    # SFTP: the web host's SFTP server, and its public site that shows the item's page.
+    with Receiver() as first, Receiver() as second:
+        with connections_only_to(address_of(first.url), address_of(second.url)) as elsewhere:
+            for url in (first.url, second.url):
+                requests.post(url, timeout=5).raise_for_status()
+            with pytest.raises(requests.ConnectionError):
+                requests.post(f"{ELSEWHERE}/hook", timeout=2)
+        assert len(first.requests) == len(second.requests) == 1
+    assert elsewhere == [ELSEWHERE.removeprefix("http://")]
 
 
 # -- a lifecycle against a server that answers like Mastodon ----------------------------------------

@@ -190,6 +190,20 @@ def test_a_link_to_another_domain_is_published_and_named_in_the_answer(
     assert client.post(ANNOUNCEMENTS, json=warning(), headers=auth).json()["warnings"] == []
 
 
+def test_an_authority_whose_own_website_is_a_wordpress_gets_the_api_and_no_built_in_site(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    wordpress = {"id": "wordpress", "type": "wordpress", "url": "https://www.lk-beispiel.de/", "username": "herold",
+                 "application_password_env": "WP_PASSWORD"}  # fmt: skip
+    authority = {**copy.deepcopy(AUTHORITY), "channels": [wordpress]}
+    herold = make_herold(make_settings(authorities=[authority], env={"WP_PASSWORD": "abcd efgh ijkl mnop"}))
+
+    with client_for(herold) as client:
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/api/v1/announcements/nicht-da", headers=bearer(token_for(herold))).status_code == 404
+        assert client.get("/warnungen/").status_code == 404, "no built-in site to serve"
+
+
 def test_the_authority_is_taken_from_the_token_when_the_document_leaves_it_out(
     herold: Herold, client: TestClient, auth: dict[str, str]
 ) -> None:

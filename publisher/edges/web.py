@@ -474,7 +474,10 @@ def create_app(herold: Herold, *, start: bool = True, long_lived: bool = False) 
     herold.migrate()  # the first page is built below, before the server starts
     sites = []
     for authority in herold.settings.authorities:
-        site = herold.site(authority.slug)
+        built_in = herold.sites(authority.slug)
+        if not built_in:
+            continue  # its own website is elsewhere (a WordPress): nothing to serve here
+        site = built_in[0]
         base = urlsplit(authority.base_url)
         if not (site.directory / "index.html").exists():
             site.render_all()  # a new site says "no current warnings" rather than 404

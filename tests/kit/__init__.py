@@ -80,7 +80,8 @@ from services import free_port
 
 SLUG = "lk-beispiel"
 CHANNEL_ID = "kanal"
-ITEM_URL = "https://www.lk-beispiel.de/warnungen/2026/11/fliegerbombe-1a2b3c4d/"
+ITEM_PATH = "2026/11/fliegerbombe-1a2b3c4d/"
+ITEM_URL = "https://www.lk-beispiel.de/warnungen/" + ITEM_PATH
 
 # What an HTTP platform's error answers mean for the engine, unless a case says otherwise.
 STANDARD_ANSWERS: Mapping[int, type[DeliveryError]] = {
@@ -172,6 +173,9 @@ READS_OF_OTHERS: tuple[Endpoint, ...] = (
     Endpoint(r"/organization\w*Statistics\b", "follower, share and page statistics (LinkedIn)"),
     Endpoint(r"/networkSizes\b", "the number of followers (LinkedIn)"),
     Endpoint(r"/(socialActions|socialMetadata)\b", "comments and reactions on posts (LinkedIn)"),
+    # WordPress REST API, also as ?rest_route= (its comments are caught above): only the own user
+    Endpoint(r"/wp/v2/users(?!/me([?&]|$))(/|[?&]|$)", "the site's other users (WordPress)"),
+    Endpoint(r"/(jetpack/v4|wpcom/v2)/[^?&]*stats\b|/(wp-statistics|koko-analytics)/", "site statistics (WordPress)"),
 )
 
 # Reads of the account's OWN data are allowed, and go before READS_OF_OTHERS: after an answer
@@ -216,6 +220,12 @@ class ChannelCase:
     limit: int | None = None
     limit_with_media: int | None = None
     reads_of_others: Sequence[Endpoint] = ()  # the platform's own, beyond READS_OF_OTHERS
+    # The authority has the built-in website too (ChannelContext.site): a wave-1 channel beside it
+    # (WordPress) may then publish at an address of its own, here the double's.
+    built_in_site: bool = False
+    # False: the platform speaks no HTTP (SFTP), so the HTTP double cannot play it; the tests that
+    # need the double skip, and the channel's own tests play the platform.
+    http: bool = True
 
     @property
     def network(self) -> bool:
@@ -258,7 +268,7 @@ def post_for(
         announcement,
         channel=channel.id,
         template=kind.capabilities.template,
-        link=ITEM_URL,
+        link=channel.authority.url(ITEM_PATH),  # ITEM_URL, for the kit's own authority
         rule=rule,
         spoiler=kind.spoiler(channel.settings, announcement),
     )
@@ -269,6 +279,7 @@ def post_for(
         announcement=announcement,
         variant=variant,
         item_id="a1",
+        item_url=channel.authority.url(ITEM_PATH),
         attempt=attempt,
         created_at=datetime.now(UTC),
     )
@@ -289,8 +300,9 @@ def make_channel(case: ChannelCase, url: str, media: Path, **settings: Any) -> C
         channels=[config],
     )
     context = ChannelContext(
-        authority=authority, secrets=dict(case.secrets), media=media, timeouts=(5.0, 10.0), deadline=10.0
-    )
+        authority=authority, secrets=dict(case.secrets), media=media, timeouts=(5.0, 10.0), deadline=10.0,
+        site=media / "site" if case.built_in_site else None,
+    )  # fmt: skip
     return kind(config, context)
 
 
@@ -345,9 +357,9 @@ class Platform(Receiver):
 
 
 @contextmanager
-def connections_only_to(address: tuple[str, int]) -> Iterator[list[str]]:
-    """Every connection this thread opens meanwhile goes to ``address`` (the double, which
-    records its requests) or is refused and listed: a request that went elsewhere would not be
+def connections_only_to(*addresses: tuple[str, int]) -> Iterator[list[str]]:
+    """Every connection this thread opens meanwhile goes to one of ``addresses`` (the doubles,
+    which record their requests) or is refused and listed: a request that went elsewhere would not be
     recorded. Only this thread: channels call the platform in the thread that asks them."""
     elsewhere: list[str] = []
     caller = threading.get_ident()
@@ -357,7 +369,7 @@ def connections_only_to(address: tuple[str, int]) -> Iterator[list[str]]:
         if (
             threading.get_ident() == caller
             and sock.family in (socket.AF_INET, socket.AF_INET6)
-            and (target[0], target[1]) != address
+            and (target[0], target[1]) not in addresses
         ):
             elsewhere.append(f"{target[0]}:{target[1]}")
             raise ConnectionRefusedError(f"the send-only test lets the channel reach the double only, not {target}")
@@ -449,6 +461,8 @@ class ChannelContract:
     def needs_network(self) -> None:
         if not self.case.network:
             pytest.skip("a hand-off channel sends nothing")
+        if not self.case.http:
+            pytest.skip("the platform speaks no HTTP: the channel's own tests play it")
 
     # -- the contract ------------------------------------------------------------------------
 
