@@ -27,6 +27,7 @@ from conftest import AUTHORITY, HeroldFactory, SettingsFactory, forget_cached, n
 from fakes.channels import RELEASE, Journal
 from fakes.clock import Clock
 from fakes.mailbox import Mailbox
+from fakes.runner import ByHand
 from helpers import eventually
 
 
@@ -463,3 +464,19 @@ def test_a_warning_left_unconfirmed_alerts_the_on_call_contacts_once(
         assert f"herold confirm {warned} whatsapp" in alarm.body and routine not in alarm.body
         [mail] = mailbox.wait_for(1, timeout=20)
     assert mail["Subject"] == "Herold: Warnung wartet auf Veröffentlichung von Hand in whatsapp"
+
+
+def test_only_the_built_in_website_works_in_the_site_s_lane_a_web_host_waits_like_a_platform(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, journal: Journal
+) -> None:
+    # A wave-1 channel that copies the item to a server (a web host, a WordPress) may wait on the
+    # network: it must never hold up the next warning's own page.
+    runner = ByHand()
+    settings = make_settings(authorities=[authority({"id": "webhost", "type": "fake-website"})])
+    herold = make_herold(settings, runner=runner)
+
+    announcement_id = accept(herold.engine, warning(), source="test", actor="t")
+    runner.drain(herold)
+
+    lanes = {o.channel: runner.lanes[o.id] for o in herold.store.operations.of(announcement_id, publishing=True)}
+    assert lanes == {"website": "site", "webhost": "warnings"}

@@ -101,6 +101,7 @@ def _settings(ctx: click.Context) -> Settings:
     except ConfigError as error:
         _fail(f"Configuration has {len(error.problems)} problem(s):", error.problems)
     logs.configure(settings.herold.log_level, settings.herold.log_format)
+    logs.remember_secrets(settings.secret_values())
     return settings
 
 

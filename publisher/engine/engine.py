@@ -157,7 +157,8 @@ class Engine:
 
 
 def queue_for(task: TaskName, kind: str, wave: int | None = None) -> Queue:
-    """The lane a task runs in: the site's (no platform calls), else warnings' or news'."""
+    """The lane a task runs in: the site's (no platform calls), else warnings' or news'. ``wave``
+    is given for the built-in website's deliveries only (other wave-1 channels call servers)."""
     if task in {"advance", "refresh"} or (task == "deliver" and wave == WAVES.record):
         return "site"
     return "warnings" if kind == Kind.warning else "news"

@@ -82,6 +82,20 @@ class Settings(BaseModel):
         """One secret by its owner: a channel's id, or ONCALL (which no channel id can be)."""
         return self.secrets[f"{authority}/{owner}/{key}"].get_secret_value()
 
+    def secret_values(self) -> list[str]:
+        """Every configured secret's value, longest first (one containing another is hidden whole).
+        Values shorter than 6 characters are left out: hiding them would hide ordinary words."""
+        values = {value.get_secret_value() for value in self.secrets.values()}
+        return sorted((v for v in values if len(v) >= 6), key=len, reverse=True)
+
+    def without_secrets(self, text: str) -> str:
+        """``text`` with every configured secret's value replaced: a platform that echoes the
+        token it refused must not put it into a delivery's error, the audit log or an alarm."""
+        for value in self.secret_values():
+            if value in text:
+                text = text.replace(value, "[redacted]")
+        return text
+
     def secrets_of(self, authority: str, owner: str) -> dict[str, str]:
         """One channel's (or the on-call webhook's) secrets, by key: its own, and no one else's."""
         prefix = f"{authority}/{owner}/"

@@ -123,10 +123,13 @@ def _advance(engine: Engine, stored: StoredAnnouncement) -> None:
                               detail={"from": Stage.scheduled.value, "to": Stage.released.value})  # fmt: skip
         engine.store.announcements.change_stage(stored, [Stage.scheduled], Stage.released, released, now=now)
 
-    waves: dict[str, int] = {}
+    waves: dict[str, int | None] = {}
+    # Only the built-in website's own work goes to the site's lane; a wave-1 channel that calls a
+    # server (a web host, a WordPress) waits on the network like any platform.
+    on_site = {c.id for c in engine.authority(stored.authority).channels if is_site(channel_types()[c.type])}
 
     def decide(steps: list[Step]) -> tuple[Plan, datetime | None]:
-        waves.update((step.id, step.wave) for step in steps)
+        waves.update((step.id, step.wave if step.channel in on_site else None) for step in steps)
         decision = plan(
             steps, now=now, grace=engine.grace(kind),
             publish_at=stored.announcement.publish_at, override=stored.override_reason,
@@ -161,8 +164,9 @@ def _not_a_post_address(url: str) -> str | None:
 
 
 def _queue(engine: Engine, operation: Operation, *, delay: float = 0.0) -> None:
-    """Queue an operation's next attempt, in its kind's lane (or the site's, for wave 1)."""
-    engine.submit("deliver", operation.id, kind=operation.kind, wave=operation.wave, delay=delay)
+    """Queue an operation's next attempt, in its kind's lane (or the site's, for the built-in website)."""
+    wave = operation.wave if _on_site(operation) else None
+    engine.submit("deliver", operation.id, kind=operation.kind, wave=wave, delay=delay)
 
 
 def reconcile(
@@ -624,6 +628,7 @@ def backoff(attempts: int, retry_after: float | None, base: float = 2.0, rng: ra
 
 def _retry(engine: Engine, stored: StoredAnnouncement, operation: Operation, error: TransientError) -> None:
     now = engine.clock()
+    error.reason = engine.settings.without_secrets(error.reason)  # kept, audited and logged
     delay = backoff(operation.attempts, error.retry_after, engine.runtime.retry_base_seconds)
     at = now + timedelta(seconds=delay)
     if at > operation.deadline_at:
@@ -652,6 +657,7 @@ def _give_up(
     """End an operation without success. ``attempted=False``: this claim made no attempt (it ran
     out of time before), so it is not counted as one."""
     now = engine.clock()
+    reason = engine.settings.without_secrets(reason)  # kept, audited, logged and sent to on-call
     operations = engine.store.operations
     ended = operations.finish(operation, state, reason, now) if attempted else operations.expire(operation, reason, now)
     if not ended:

@@ -12,11 +12,13 @@ from publisher.engine.runner import Queue, TaskName
 class ByHand:
     def __init__(self) -> None:
         self.queued: list[tuple[TaskName, str]] = []
+        self.lanes: dict[str, Queue] = {}  # the lane each argument was last queued in
         self.lock = threading.Lock()
 
     def submit(self, task: TaskName, argument: str, *, queue: Queue, delay: float = 0.0) -> None:
         with self.lock:
             self.queued.append((task, argument))
+            self.lanes[argument] = queue
 
     def start(self) -> None:
         pass
