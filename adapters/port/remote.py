@@ -20,7 +20,9 @@ LOOK_AGAIN_SECONDS = 5.0
 
 def confirm_public(http: requests.Session, url: str, item_id: str, announcement_id: str, *, deadline: float) -> None:
     """Return when ``url`` answers 200 with both ids in its body; else raise a TransientError
-    that says what is awaited (shown by ``herold status``)."""
+    that says what is awaited (shown by ``herold status``). It is not ambiguous by itself: a
+    channel that wrote something before asking must re-raise it as ambiguous (or look its write
+    up on the next attempt), or the retry writes again."""
     waiting = f"waiting for {url} to answer 200 with the item"
     try:
         # No cache may answer for the host: the page may have been written a moment ago.
