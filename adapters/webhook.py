@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
@@ -54,7 +53,7 @@ from adapters.port import (
     error_for_status,
     signing,
 )
-from adapters.port.http import environment_for, session
+from adapters.port.http import environment_for, loopback, session
 from publisher.domain.authority import web_address
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the marker of the format, not a secret
@@ -88,17 +87,6 @@ def shown(url: str) -> str:
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}" + ("?…" if parts.query else "")
-
-
-def _loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower().rstrip(".") == "localhost" or host.lower().endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _reason(response: requests.Response) -> str:
@@ -202,7 +190,7 @@ class Webhook(Channel):
     def check(self) -> Sequence[str]:
         problems = []
         parts = urlsplit(self.settings.url)
-        if parts.scheme == "http" and not _loopback(parts.hostname):
+        if parts.scheme == "http" and not loopback(parts.hostname):
             problems.append(
                 f"url {shown(self.settings.url)} is plain http to another machine: the texts and their "
                 "signatures would travel unencrypted, readable and replayable on the way; use https"

@@ -28,7 +28,6 @@ Send-only: besides its own posts Herold asks WordPress only who it is logged in 
 from __future__ import annotations
 
 import html
-import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -59,7 +58,7 @@ from adapters.port import (
     error_for_exception,
     error_for_status,
 )
-from adapters.port.http import environment_for, session
+from adapters.port.http import environment_for, loopback, session
 from publisher.domain.authority import web_address
 from publisher.domain.labels import labels_for, primary
 
@@ -286,7 +285,7 @@ class WordPress(Channel):
         """Login, role and category, asked without publishing anything."""
         problems = []
         parts = urlsplit(self.settings.url)
-        if parts.scheme == "http" and not _loopback(parts.hostname):
+        if parts.scheme == "http" and not loopback(parts.hostname):
             problems.append(
                 f"url {self.settings.url} is plain http: WordPress takes application passwords only over https, "
                 "and the password would travel readable; use https"
@@ -441,14 +440,3 @@ def _plain(text: str) -> str:
     """A message as text, short: WordPress puts HTML into some ("<strong>Error:</strong> …")."""
     text = " ".join(html.unescape(_TAG.sub("", text)).split())
     return text if len(text) <= REASON_CHARACTERS else text[: REASON_CHARACTERS - 1] + "…"
-
-
-def _loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

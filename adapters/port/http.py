@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import ipaddress
 import itertools
 import os
 import socket
@@ -235,3 +236,17 @@ def session(deadline: float, *, pool: int = 16) -> requests.Session:
     http.mount("https://", adapter)
     http.headers["User-Agent"] = USER_AGENT
     return http
+
+
+def loopback(host: str | None) -> bool:
+    """Whether ``host`` is this machine (localhost, 127.0.0.0/8, ::1): plain http there is no risk
+    on the way, elsewhere it is."""
+    if not host:
+        return False
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
