@@ -108,6 +108,7 @@ def main() -> None:
         cleaned, refused = guard_links(announcement)
         refused += guard_images(cleaned) + foreign_links(cleaned, ["lk-beispiel.de"])
         return personal_data(texts_of(cleaned), OFFICIAL)
+
     from publisher.domain.announcement import parse_announcement
 
     announcements = {
