@@ -309,15 +309,17 @@ class SftpSync(Channel):
                 time.sleep(self.settings.settle_seconds)  # the lists follow the item page within moments
             if moved:
                 moved += self._sync(site)
-            try:
-                confirm_public(self.http, post.item_url or post.variant.link, post.item_id, post.announcement_id,
-                               deadline=self.deadline)  # fmt: skip
-            except TransientError:
-                if not moved:
-                    # Nothing was copied this time and the page is still not public: the host may
-                    # have lost it (restored, cleaned up). The next attempt copies the item again.
+        # Outside the lock: the other deliveries' copies need not wait for this page to answer.
+        try:
+            confirm_public(self.http, post.item_url or post.variant.link, post.item_id, post.announcement_id,
+                           deadline=self.deadline)  # fmt: skip
+        except TransientError:
+            if not moved:
+                # Nothing was copied this time and the page is still not public: the host may
+                # have lost it (restored, cleaned up). The next attempt copies the item again.
+                with self._serialised():
                     self._forget_folder(posixpath.dirname(name))
-                raise
+            raise
         return Receipt(platform_id=self._remote(name))
 
     # -- copying -------------------------------------------------------------------------------
@@ -427,12 +429,18 @@ class SftpSync(Channel):
 
     def _upload(self, sftp: paramiko.SFTPClient, change: Change, manifest: Manifest, made: set[str]) -> None:
         try:
-            with open(change.local, "rb") as source:  # what is read is what is recorded
+            # Never through a link (one swapped in since the walk could point anywhere on this machine).
+            with os.fdopen(os.open(change.local, os.O_RDONLY | os.O_NOFOLLOW), "rb") as source:
                 stat = os.fstat(source.fileno())
-                data = source.read()
+                if not modes.S_ISREG(stat.st_mode):
+                    return
+                data = source.read()  # what is read is what is recorded
         except FileNotFoundError:
             return  # removed meanwhile: the next copy sees that
         except OSError as error:
+            if error.errno == errno.ELOOP:
+                log.warning("not copied: a link, not a file", channel=self.id, file=change.name)
+                return
             raise PermanentError(f"cannot read {change.local} on this machine: {error.strerror}") from None
         final = self._remote(change.name)
         folder, file = posixpath.split(final)
@@ -443,9 +451,11 @@ class SftpSync(Channel):
             try:
                 sftp.posix_rename(temporary, final)
             except OSError as error:
-                if error.errno in {errno.EACCES, errno.ENOENT}:
+                # Only a server without the posix-rename extension falls back (a plain rename
+                # cannot replace, so the old file goes first); any other failure (quota, a full
+                # disk) must not take the live page down.
+                if error.errno is not None or "unsupported" not in str(error).lower():
                     raise
-                # A server without the posix-rename extension: a plain rename cannot replace.
                 with contextlib.suppress(FileNotFoundError):
                     sftp.remove(final)
                 sftp.rename(temporary, final)

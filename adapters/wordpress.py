@@ -31,7 +31,7 @@ import html
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
@@ -120,6 +120,9 @@ class WordPress(Channel):
             if found is not None:
                 return self._add(found, post)
         created = self._api("POST", "/posts", body=self._new(post))
+        if not isinstance(created, dict) or "id" not in created:
+            # A plugin or a proxy mangled the answer: the post may exist; the next attempt looks.
+            raise TransientError("WordPress answered the new post with something else than a post", ambiguous=True)
         try:
             return self._published(created, post)
         except PermanentError:
@@ -185,7 +188,7 @@ class WordPress(Channel):
 
     def _new(self, post: Post) -> dict[str, Any]:
         heading, section = self._section(post)
-        body: dict[str, Any] = {"title": heading, "content": section, "status": "publish", "date": self._date(post)}
+        body: dict[str, Any] = {"title": heading, "content": section, "status": "publish", "date_gmt": self._date(post)}
         slug = _slug(post)
         if slug:
             body["slug"] = slug
@@ -222,16 +225,19 @@ class WordPress(Channel):
         return html.escape(heading.strip(), quote=False), "\n".join(lines)
 
     def _date(self, post: Post) -> str:
-        """The post's date, as WordPress's local time: now, a little back for clocks that differ,
-        but never after the item's month, whose number is in the item's address (an item made on
-        the 31st and published on the 1st must still land at .../<its month>/<slug>/)."""
-        now = self.context.clock().astimezone(ZoneInfo(self.authority.timezone)).replace(tzinfo=None) - CLOCK_SKEW
+        """The post's date in UTC (``date_gmt``: a bare local time is read in the *site's* time
+        zone, and a site on UTC would schedule a Berlin post for an hour later instead of
+        publishing it): now, a little back for clocks that differ, but never after the item's
+        month in the authority's time, whose number is in the item's address (an item made on the
+        31st and published on the 1st must still land at .../<its month>/<slug>/)."""
+        zone = ZoneInfo(self.authority.timezone)
+        now = self.context.clock().astimezone(zone) - CLOCK_SKEW
         month = _ITEM_MONTH.search(urlsplit(post.item_url or post.variant.link).path)
         if month:
             year, number = int(month[1]), int(month[2])
             if 1 <= number <= 12 and (now.year, now.month) > (year, number):
-                now = datetime(year + number // 12, number % 12 + 1, 1) - timedelta(seconds=1)
-        return now.isoformat(timespec="seconds")
+                now = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone) - timedelta(seconds=1)
+        return now.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
 
     # -- finding the item's post ---------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import paramiko
 import pytest
+from paramiko.sftp import SFTP_FAILURE, SFTP_OP_UNSUPPORTED
 from pydantic import ValidationError
 
 from adapters import sftp as sftp_module
@@ -256,6 +257,22 @@ def test_after_one_more_item_only_the_files_that_changed_move_and_then_nothing(
     office.channel.publish(post)  # a retry, or the next delivery of the same item
     assert host.sftp.arrived == []
     assert host.sftp.connections == 0, "nothing changed: no reason to connect"
+
+
+def test_a_failed_replace_on_the_host_never_takes_the_live_page_down(make_office: MakeOffice, host: Host) -> None:
+    office = make_office()
+    office.channel.publish(office.item(1))
+    index = host.sftp.root / "warnungen" / "index.html"
+    live = index.read_bytes()
+
+    host.sftp.posix_rename_status = SFTP_FAILURE  # the host's disk is full, say
+    with pytest.raises(DeliveryError):
+        office.channel.publish(office.item(2))
+    assert index.read_bytes() == live, "the page readers see stays as it was"
+
+    host.sftp.posix_rename_status = SFTP_OP_UNSUPPORTED  # an old server: replaced by remove and rename
+    office.channel.publish(office.item(2))
+    assert b"Fliegerbombe Nummer 2" in index.read_bytes()
 
 
 def test_the_lists_the_site_writes_a_moment_after_the_item_page_follow_in_a_second_pass(

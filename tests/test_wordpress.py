@@ -366,6 +366,18 @@ def test_a_php_notice_before_the_json_is_read_past() -> None:
 # -- exactly once ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("body", [[], {"message": "ok"}, "<html>Plugin-Fehler</html>"])
+def test_an_answer_that_is_not_a_post_is_taken_as_possibly_written_never_as_a_crash(
+    fake: FakeWordPress, body: object
+) -> None:
+    fake.fail("POST", "/wp-json/wp/v2/posts", status(201, body=body))
+    channel = channel_for(fake.site)
+
+    with pytest.raises(TransientError) as unclear:
+        channel.publish(message(channel, ALERT, "a-alert"))
+    assert unclear.value.ambiguous, "the next attempt looks for the post before writing again"
+
+
 def test_after_a_lost_answer_the_post_is_found_not_written_twice(fake: FakeWordPress) -> None:
     fake.fail("POST", "/wp-json/wp/v2/posts", drop_after())
     channel = channel_for(fake.site)
@@ -489,6 +501,17 @@ def test_an_item_begun_at_the_end_of_a_month_lands_in_that_month(fake: FakeWordP
     assert channel.publish(alert).url == alert.item_url
     [post] = fake.posts
     assert post["date"] == "2026-11-30T23:59:59"
+
+
+def test_a_site_on_another_time_zone_publishes_the_post_at_once_not_scheduled() -> None:
+    # A bare local time is read in the site's zone: a Berlin post on a site left on UTC would be
+    # dated an hour ahead and scheduled, its page 404 and wave 2 held back. The date goes as UTC.
+    with FakeWordPress(users={USER: PASSWORD}, categories={WARNINGS: "Warnungen"}, timezone="UTC") as fake:
+        channel = channel_for(fake.site, now=datetime.now(UTC))
+        alert = message(channel, ALERT, "a-alert")
+        channel.publish(alert)
+        [post] = fake.posts
+        assert post["status"] == "publish"
 
 
 # -- the setup check ---------------------------------------------------------------------------------

@@ -65,6 +65,9 @@ class FakeSftp:
         self.denied: set[str] = set()  # paths (and everything below them) the user may not write
         self.drop_after: int | None = None  # break the connection when this many files have arrived
         self.silent = False  # accept the SFTP session, then never answer in it
+        # posix_rename answers this SFTP status instead of renaming (8: unsupported, 4: a failure
+        # such as a full disk or a quota).
+        self.posix_rename_status: int | None = None
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._transports: list[paramiko.Transport] = []
@@ -281,6 +284,9 @@ class _Folder(paramiko.SFTPServerInterface):
         return self._rename("rename", oldpath, newpath, replace=False)
 
     def posix_rename(self, oldpath: str, newpath: str) -> int:
+        if self.fake.posix_rename_status is not None:
+            self.fake.record("posix_rename", f"{self._path(oldpath)[0]} -> {self._path(newpath)[0]}")
+            return self.fake.posix_rename_status
         return self._rename("posix_rename", oldpath, newpath, replace=True)
 
     def _rename(self, name: str, oldpath: str, newpath: str, *, replace: bool) -> int:

@@ -430,7 +430,7 @@ class FakeWordPress:
         if wanted in {"publish", "future", "private"} and not self._can(user, "publish_posts"):
             raise _Refusal(403, "rest_cannot_publish", "Sorry, you are not allowed to publish posts in this post type.")
         now = self._now()
-        date = self._date(body["date"]) if "date" in body else now
+        date = self._posted_at(body) or now
         self._last_id += 1
         post = _Post(
             id=self._last_id, author=list(self.users).index(user) + 1, slug="", status=wanted,
@@ -467,8 +467,8 @@ class FakeWordPress:
             post.content = _text(body["content"])
         if "categories" in body:
             post.categories = self._categories(body["categories"]) or [UNCATEGORIZED]
-        if "date" in body:
-            post.date = self._date(body["date"])
+        if "date" in body or "date_gmt" in body:
+            post.date = self._posted_at(body) or post.date
         if body.get("slug"):
             post.slug = self._unique(_sanitize(str(body["slug"])), post.id)
         post.modified = self._now()
@@ -515,13 +515,21 @@ class FakeWordPress:
             raise _invalid(status=f"status is not one of {', '.join(STATUSES)}.")
         return str(value)
 
-    def _date(self, value: Any) -> datetime:
+    def _posted_at(self, body: Mapping[str, Any]) -> datetime | None:
+        """The post's date in the site's time: ``date_gmt`` (UTC, as WordPress takes it) wins over
+        ``date`` (the site's own time)."""
+        if "date_gmt" in body:
+            gmt = self._date(body["date_gmt"], zone=UTC)
+            return gmt.replace(tzinfo=UTC).astimezone(self.zone).replace(tzinfo=None)
+        return self._date(body["date"]) if "date" in body else None
+
+    def _date(self, value: Any, zone: Any = None) -> datetime:
         try:
             moment = datetime.fromisoformat(str(value))
         except ValueError:
             raise _invalid(date="Invalid date.") from None
         # With a zone: as WordPress, the moment in the site's time; without: the site's time already.
-        return moment.astimezone(self.zone).replace(tzinfo=None) if moment.tzinfo else moment
+        return moment.astimezone(zone or self.zone).replace(tzinfo=None) if moment.tzinfo else moment
 
     def _categories(self, value: Any) -> list[int]:
         if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
