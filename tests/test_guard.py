@@ -165,6 +165,8 @@ OWN = ["lk-beispiel.de", "polizei.nrw"]
             ["dwd.de", "lk-beispiel.de.example.com"],
         ),
         ("Fragen an presse@lk-beispiel-info.de", []),  # an address is a contact, not a link
+        ("Fragen an presse.stelle@lk-beispiel-info.de oder presse(at)lk-info.de", []),  # both halves
+        ("Schreiben Sie an buergerbuero [at] lk-info.de", []),
         ("Zweimal https://dwd.de/a und https://dwd.de/b", ["dwd.de"]),
         ("Ein Look-alike: https://lk-beispiel.de-info.net/", ["lk-beispiel.de-info.net"]),
     ],

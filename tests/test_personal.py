@@ -119,6 +119,7 @@ def test_personal_data_is_found(field: str, text: str, kind: str, excerpt: str) 
         ("description", "Feuerwehr: Thomas Becker (Kreisbrandinspektor) berichtet von zwei Verletzten."),
         ("contact", "Leitung: Thomas\nVerletzte: keine"),
         ("description", "Maria Himmelfahrt ist Feiertag; am Tag wurden 3 Menschen verletzt."),
+        ("description", "Unser Kanal: https://t.me/+12345678AbCdEfGh (eine Einladung, keine Nummer)"),
     ],
 )
 def test_what_only_looks_like_personal_data_passes(field: str, text: str) -> None:

@@ -45,11 +45,15 @@ def test_an_error_text_stays_within_the_retention_period_and_is_gone_after_it(st
     kept = store.operations.get(delivery)
     assert kept is not None and kept.last_error and "500" in kept.last_error
 
-    forgotten = store.retention.forget(LATER - timedelta(days=30))
+    forgotten = store.retention.forget(LATER - timedelta(days=30), 30)
     assert forgotten.error_texts == 1
     gone = store.operations.get(delivery)
-    assert gone is not None and gone.last_error is None
+    assert gone is not None and gone.last_error is not None and "4711" not in gone.last_error
+    assert gone.last_error == "(the platform's answer was deleted 30 days after the delivery ended: retention)", (
+        "whoever settles a failed delivery later is told why its reason is missing"
+    )
     assert gone.state is OperationState.failed, "what happened to the delivery stays on record"
+    assert store.retention.forget(LATER - timedelta(days=30), 30).error_texts == 0, "said once, not counted again"
 
 
 def test_a_delivery_still_being_tried_keeps_its_error_whatever_its_age(store: Store) -> None:
@@ -86,7 +90,7 @@ def test_the_sweep_deletes_old_error_texts_once_an_hour_and_says_so_in_the_audit
     tasks.sweep(herold.engine)
 
     gone = store.operations.get(delivery)
-    assert gone is not None and gone.last_error is None
+    assert gone is not None and "4711" not in (gone.last_error or "")
     swept = [e for e in store.audit.entries() if e.action == "retention.deleted"]
     assert len(swept) == 1 and swept[0].detail == {"error_texts": 1, "alarms": 0, "retention_days": 30}
     assert [e.action for e in store.audit.entries(announcement_id=announcement_id)] == accepted, (

@@ -111,6 +111,9 @@ def guard_links(announcement: Announcement) -> tuple[Announcement, list[Problem]
     return (announcement.model_copy(update=changes) if changes else announcement), problems
 
 
+_AT = re.compile(r"\s?[(\[]at[)\]]\s?$|^\s?[(\[]at[)\]]", re.IGNORECASE)
+
+
 def host_of(link: str) -> str | None:
     """The host a link (with or without ``https://``) goes to, lower case, without ``www.``."""
     try:
@@ -138,7 +141,9 @@ def foreign_links(announcement: Announcement, domains: Iterable[str]) -> list[Pr
     for field, text in texts:
         hosts = []
         for match in LINK_LIKE.finditer(text):
-            if match.start() and text[match.start() - 1] == "@":
+            # Either half of an e-mail address (presse.stelle@…, presse(at)…) is a contact, not a link.
+            before, after = text[max(0, match.start() - 6) : match.start()], text[match.end() : match.end() + 6]
+            if before.endswith("@") or after.startswith("@") or _AT.search(before) or _AT.match(after):
                 continue
             host = host_of(match.group(0).rstrip(_TRAILING))
             if host and "." in host and not allowed(host, own) and host not in hosts:

@@ -163,7 +163,9 @@ _INITIAL = r"[A-ZÄÖÜ]\."
 _EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+(?:@|\s?[(\[]at[)\]]\s?)[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}(?![\w-])")
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 # Messenger links that open a chat with a phone number: the number is as private as written out.
-_CHAT_LINK = re.compile(r"(?:wa\.me/|whatsapp\.com/send/?\?phone=|t\.me/|signal\.me/#p/)\+?(\d{7,15})", re.IGNORECASE)
+_CHAT_LINK = re.compile(
+    r"(?:wa\.me/|whatsapp\.com/send/?\?phone=|t\.me/|signal\.me/#p/)\+?(\d{7,15})(?![\w-])", re.IGNORECASE
+)
 # Six digits or more, a few separators between them: the fewest any German number has. The phone
 # parser (about half a millisecond per 1,000 characters of prose with times, dates and postcodes)
 # runs only on the stretches of text around these.

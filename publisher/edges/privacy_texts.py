@@ -522,7 +522,8 @@ def _stored(found: Facts, days: str) -> str:
         kept = "der für den Kanal gesetzte Text, der Zustellstatus, Kennung und Adresse des Beitrags"
     return (
         f"Bleibt, als Nachweis der Behörde: {kept}. Fehlermeldungen der Gegenstelle (delivery error texts): "
-        f"gelöscht {days} Tage nach Ende der Zustellung."
+        f"beim Zustellvorgang gelöscht {days} Tage nach seinem Ende; im Audit-Log bleibt der Grund, mit dem ein "
+        "Fehlschlag vermerkt wurde."
     )
 
 
@@ -552,13 +553,15 @@ def _general(settings: Settings, chosen: Sequence[Authority], days: str) -> list
         "gesetzten Texten, und **die Zustellungen** (Status, Kennung und Adresse jedes Beitrags): bleiben, als "
         "Nachweis der Behörde; Herold löscht sie nicht von selbst.",
         "- **Audit-Log:** wer wann was getan hat (Benutzername an der Kommandozeile, Name des API-Tokens, "
-        "Freigaben mit Begründung): bleibt; Herold löscht es nicht von selbst.",
-        f"- **Fehlermeldungen der Plattformen (delivery error texts):** gelöscht {days} Tage nach Ende der "
-        "Zustellung (`retention_days`).",
+        "Freigaben mit Begründung, der Grund jedes Fehlschlags einer Zustellung): bleibt; Herold löscht es nicht "
+        "von selbst.",
+        f"- **Fehlermeldungen der Plattformen (delivery error texts)** bei den Zustellungen: gelöscht {days} "
+        "Tage nach Ende der Zustellung (`retention_days`); bei einer ohne Erfolg steht dann nur noch, dass sie "
+        "gelöscht wurden.",
         f"- **Alarme an die Bereitschaft (on-call alarms)** mit den Adressen der Empfänger: gelöscht {days} Tage "
         "nach ihrer Entstehung, sobald sie versandt oder aufgegeben sind.",
-        f"- **Rohdaten eingehender Meldungen (raw inbound payloads),** soweit eine Quelle sie aufbewahrt: gelöscht "
-        f"nach {days} Tagen.",
+        "- **Rohdaten eingehender Meldungen (raw inbound payloads):** bewahrt Herold bisher nicht auf; "
+        "gespeichert wird die daraus gemachte Meldung.",
         "- **API-Tokens:** nur als Hash. **Zugangsdaten der Kanäle** stehen nicht in der Datenbank, sondern in "
         "Umgebungsvariablen.",
         "- **Protokolle (logs):** Herold schreibt sie auf die Standardausgabe; `herold serve` führt kein "

@@ -50,7 +50,7 @@ from adapters.port import (
 from publisher.core.plan import Plan, Step, plan, website_published
 from publisher.core.render import DoesNotFit, render
 from publisher.domain.announcement import Kind
-from publisher.domain.authority import web_address
+from publisher.domain.authority import ChannelConfig, web_address
 from publisher.domain.labels import labels_for
 from publisher.domain.records import Action, AuditEntry, OperationState, Stage, Variant
 from publisher.engine import oncall
@@ -126,7 +126,7 @@ def _advance(engine: Engine, stored: StoredAnnouncement) -> None:
     waves: dict[str, int | None] = {}
     # Only the built-in website's own work goes to the site's lane; a wave-1 channel that calls a
     # server (a web host, a WordPress) waits on the network like any platform.
-    on_site = {c.id for c in engine.authority(stored.authority).channels if is_site(channel_types()[c.type])}
+    on_site = {c.id for c in _channels_of(engine, stored.authority) if is_site(channel_types()[c.type])}
 
     def decide(steps: list[Step]) -> tuple[Plan, datetime | None]:
         waves.update((step.id, step.wave if step.channel in on_site else None) for step in steps)
@@ -506,6 +506,21 @@ def _earlier_out(operation: Operation, attempt: Attempt) -> list[Receipt]:
     return thread
 
 
+def _channels_of(engine: Engine, slug: str) -> list[ChannelConfig]:
+    """The authority's channels; none for one removed from the configuration since."""
+    try:
+        return engine.authority(slug).channels
+    except KeyError:
+        return []
+
+
+def _item_url(engine: Engine, stored: StoredAnnouncement) -> str:
+    try:
+        return engine.authority(stored.authority).url(stored.item_path)
+    except KeyError:  # removed from the configuration since: its channels are gone with it
+        return ""
+
+
 def _post(engine: Engine, stored: StoredAnnouncement, operation: Operation, attempt: Attempt) -> Post:
     """The work for the channel, once the earlier messages of its item are out on it; where the
     platform has threads, a follow-up replies to the latest."""
@@ -515,7 +530,7 @@ def _post(engine: Engine, stored: StoredAnnouncement, operation: Operation, atte
     return Post(
         delivery_id=operation.id, idempotency_key=operation.idempotency_key, announcement_id=stored.id,
         announcement=stored.announcement, variant=attempt.variant, item_id=stored.item_id,
-        item_url=engine.authority(stored.authority).url(stored.item_path),
+        item_url=_item_url(engine, stored),
         in_reply_to=thread[-1] if thread and threaded else None, thread=tuple(thread) if threaded else (),
         attempt=operation.attempts, previous_error=operation.last_error if operation.ambiguous else None,
         created_at=operation.created_at,
@@ -747,7 +762,12 @@ def _forget_due(engine: Engine, now: datetime) -> None:
     if engine.forgotten_at is not None and now - engine.forgotten_at < FORGET_EVERY:
         return
     engine.forgotten_at = now
-    forgotten = engine.store.retention.forget(now - timedelta(days=engine.runtime.retention_days))
+    days = engine.runtime.retention_days
+    try:
+        forgotten = engine.store.retention.forget(now - timedelta(days=days), days)
+    except Exception:  # never at the cost of the sweep's other work; tried again in an hour
+        log.exception("retention: deleting old error texts failed")
+        return
     if forgotten:
         engine.store.audit.append(AuditEntry(
             at=now, authority=None, actor="herold", source="sweep", action="retention.deleted",

@@ -205,7 +205,10 @@ def validate(
             problems += found
         else:
             if cleaned != announcement:
-                verbatim.append(Problem(field="", message="links carry tracking parameters, left as sent"))
+                verbatim.append(Problem(field="", message=(
+                    "links carry tracking parameters, left as sent / "
+                    "Links enthalten Tracking-Parameter, unverändert weitergegeben"
+                )))  # fmt: skip
             verbatim += found
     given = (
         announcement.authority if announcement else (document.get("authority") if isinstance(document, dict) else None)

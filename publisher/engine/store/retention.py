@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, delete, update
 
-from publisher.domain.records import FINAL_STATES
+from publisher.domain.records import FINAL_STATES, OperationState
 from publisher.engine.schema import NotificationRow, OperationRow
 
 
@@ -34,22 +34,37 @@ class Retention:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def forget(self, before: datetime) -> Forgotten:
+    def forget(self, before: datetime, days: float = 30) -> Forgotten:
         """Delete what ended before ``before``: error texts of finished deliveries, and alarms
-        that were sent or given up. Work still going on keeps its error (a person may need it)."""
+        that were sent or given up. Work still going on keeps its error (a person may need it).
+        A delivery that ended without success keeps a line saying the text went, so that whoever
+        settles it later is not shown an empty reason."""
+        unsuccessful = [state.value for state in FINAL_STATES if state not in {OperationState.succeeded,
+                                                                                OperationState.skipped}]  # fmt: skip
+        ended = (OperationRow.finished_at < before, OperationRow.last_error.is_not(None))
+        note = f"(the platform's answer was deleted {days:g} days after the delivery ended: retention)"
         with self.engine.begin() as connection:
-            errors = connection.execute(
-                update(OperationRow)
-                .where(
-                    OperationRow.state.in_([state.value for state in FINAL_STATES]),
-                    OperationRow.finished_at < before,
-                    OperationRow.last_error.is_not(None),
-                )
-                .values(last_error=None)
-            ).rowcount
+            errors = (
+                connection.execute(
+                    update(OperationRow)
+                    .where(
+                        OperationRow.state.in_([OperationState.succeeded.value, OperationState.skipped.value]), *ended
+                    )
+                    .values(last_error=None)
+                ).rowcount
+                or 0
+            )
+            errors += (
+                connection.execute(
+                    update(OperationRow)
+                    .where(OperationRow.state.in_(unsuccessful), OperationRow.last_error != note, *ended)
+                    .values(last_error=note)
+                ).rowcount
+                or 0
+            )
             alarms = connection.execute(
                 delete(NotificationRow).where(
                     NotificationRow.state.in_(["sent", "failed"]), NotificationRow.created_at < before
                 )
             ).rowcount
-        return Forgotten(error_texts=errors or 0, alarms=alarms or 0)
+        return Forgotten(error_texts=errors, alarms=alarms or 0)
