@@ -322,6 +322,13 @@ class SftpSync(Channel):
             raise
         return Receipt(platform_id=self._remote(name))
 
+    def mirror(self) -> int:
+        """Copy what changed on the site since the last copy (the engine asks after the site
+        changed between deliveries); no page is waited for."""
+        site = self._site()
+        with self._serialised():
+            return self._sync(site)
+
     # -- copying -------------------------------------------------------------------------------
 
     @contextlib.contextmanager

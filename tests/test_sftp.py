@@ -48,13 +48,16 @@ from adapters.sftp import SftpSettings, SftpSync
 from publisher.core.render import render
 from publisher.domain.announcement import parse_announcement
 from publisher.domain.authority import Authority, ChannelConfig
+from publisher.engine import tasks
 from publisher.engine.schema import OperationState
-from publisher.site.model import Entry, Publication
+from publisher.site.model import Copy, Entry, Publication
 from publisher.site.website import Site
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, publish, warning
 from fakes.channels import Journal
+from fakes.runner import ByHand
 from fakes.sftp_server import FakeSftp, PublicWeb
+from helpers import eventually
 from kit import ITEM_PATH, ChannelCase, ChannelContract, connections_only_to, lifecycle
 from services import free_port
 
@@ -587,6 +590,63 @@ def test_through_the_engine_no_platform_hears_of_an_item_before_the_web_host_sho
              if e.action == "delivery.retry" and e.detail and e.detail["channel"] == "host"]  # fmt: skip
     assert any(f"waiting for {host.base_url}{stored.item_path} to answer 200" in w and "404" in w for w in waits)
     assert f"{stored.item_path}index.html" in host.files()
+
+
+def test_what_the_site_changes_between_deliveries_reaches_the_host_without_a_new_message(
+    make_settings: SettingsFactory,
+    make_herold: HeroldFactory,
+    journal: Journal,
+    host: Host,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Once the fediverse post is out, the item page lists it (u-syndication): the copy on the web
+    # host must show that too, not only the next message's copy.
+    monkeypatch.setattr(tasks, "MIRROR_AFTER_SECONDS", 0.05)
+    channels = (sftp_channel(host), {"id": "fedi", "type": "fake-fediverse"})
+    herold = make_herold(make_settings(
+        authorities=[authority(host, *channels)], env={VARIABLE: PASSWORD},
+        grace_warning_seconds=0.3, grace_news_seconds=0.3, retry_base_seconds=0.05,
+    ))  # fmt: skip
+
+    announcement_id = publish(herold, warning())
+
+    stored = herold.store.announcements.get(announcement_id)
+    assert stored is not None
+    page = host.sftp.root / "warnungen" / stored.item_path / "index.html"
+    copy_url = "https://fake-fediverse.example/fedi/"
+    assert eventually(lambda: copy_url in page.read_text(encoding="utf-8")), "the host's page never listed the copy"
+
+
+def test_when_the_site_s_own_housekeeping_rewrites_pages_the_host_is_asked_to_catch_up(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, host: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A warning that expires rewrites its page and the index with no message to carry that along.
+    runner = ByHand()
+    herold = make_herold(make_settings(authorities=[authority(host, sftp_channel(host))], env={VARIABLE: PASSWORD}),
+                         runner=runner)  # fmt: skip
+    rewrote = {"pages": False}
+    monkeypatch.setattr(Site, "housekeeping", lambda site, now: rewrote["pages"])
+
+    tasks.sweep(herold.engine)
+    assert runner.take("mirror") == [], "nothing rewritten, nothing to copy"
+    rewrote["pages"] = True
+    tasks.sweep(herold.engine)
+    assert runner.take("mirror") == ["lk-beispiel/host"]
+
+
+def test_a_mirror_copies_what_changed_and_waits_for_no_page(make_office: MakeOffice, host: Host) -> None:
+    office = make_office()
+    post = office.item(1)
+    office.channel.publish(post)
+    host.sftp.forget()
+    answered = len(host.web.answers)
+
+    office.site.copies(post.item_id, {post.announcement_id: [Copy("fedi", "mastodon", "https://social.example/@lk/1")]})
+    moved = office.channel.mirror()
+
+    assert moved >= 1 and "warnungen/2026/11/fliegerbombe-1/index.html" in host.sftp.arrived
+    assert len(host.web.answers) == answered, "no page is fetched: nothing waits on a mirror"
+    assert office.channel.mirror() == 0, "nothing changed since: nothing moves"
 
 
 def test_every_error_is_a_delivery_error(make_office: MakeOffice, host: Host) -> None:

@@ -11,8 +11,9 @@ A channel module in ``adapters/`` defines one subclass of `Channel` with:
 What a platform can do beyond that, the channel shows by implementing an ability: `Threads`
 (reply to an earlier post), `Editing`, `Deleting`, `Pinning`, `Lookup` (find a post after an
 ambiguous failure), `HandOff` (a person posts it), `AnnouncesLimits` (the server says its own
-limits). Its ``capabilities`` declare the same, as data the core reads; the channel kit's
-contract checks that the two agree. Adding a platform touches its module, its template, its
+limits), `Mirrors` (a copy of the built-in site elsewhere, kept current between deliveries).
+Its ``capabilities`` declare the same, as data the core reads; the channel kit's contract checks
+that the two agree. Adding a platform touches its module, its template, its
 contract table and its row in docs/channels.md; nothing in the core.
 
 Example::
@@ -206,6 +207,15 @@ class AnnouncesLimits(Protocol):
     that intake never waits for a server."""
 
     def read_limits(self) -> ServerLimits: ...
+
+
+@runtime_checkable
+class Mirrors(Protocol):
+    """A copy of the built-in website elsewhere (a web host): the engine asks it to copy what
+    changed on the site between deliveries (copies elsewhere listed, a warning expired, the site
+    rebuilt), without waiting for any page. Returns the number of files moved."""
+
+    def mirror(self) -> int: ...
 
 
 _able: dict[tuple[type, type], bool] = {}

@@ -37,6 +37,7 @@ from adapters.port import (
     HandOffNote,
     Idempotency,
     Lookup,
+    Mirrors,
     PermanentError,
     Pinning,
     Post,
@@ -73,6 +74,7 @@ S = OperationState
 def run(engine: Engine, task: TaskName, argument: str) -> None:
     tasks: dict[str, Callable[[Engine, str], None]] = {
         "deliver": deliver, "advance": advance, "refresh": refresh, "notify": oncall.send, "limits": limits,
+        "mirror": mirror,
     }  # fmt: skip
     tasks[task](engine, argument)
 
@@ -736,6 +738,7 @@ def refresh(engine: Engine, item_id: str) -> None:
         return
     for site in engine.sites(authority):
         site.copies(item_id, copies)
+    _mirror_soon(engine, authority)
 
 
 def rebuild(engine: Engine, authority: str) -> dict[str, int]:
@@ -745,7 +748,48 @@ def rebuild(engine: Engine, authority: str) -> dict[str, int]:
     for site in engine.sites(authority):
         publications, copies = engine.store.archive.published(authority, site.id, _site_types())
         written[site.id] = site.rebuild(publications, copies)
+    _mirror_soon(engine, authority)
     return written
+
+
+MIRROR_AFTER_SECONDS = 1.0  # beyond the site's own lists_every_seconds, for its rewrite to land
+
+
+def _site_settles(engine: Engine, authority: str) -> float:
+    sites = engine.sites(authority)
+    return MIRROR_AFTER_SECONDS + max((site.settings.lists_every_seconds for site in sites), default=0.0)
+
+
+def _mirror_soon(engine: Engine, authority: str) -> None:
+    """Ask the authority's copies of its built-in site elsewhere (`Mirrors`) to copy what changed.
+    One per channel waits at a time (the runners drop a task already queued), so a burst of
+    changes makes one or two copies, not one each."""
+    for config in _channels_of(engine, authority):
+        if able(channel_types()[config.type], Mirrors):
+            engine.submit("mirror", f"{authority}/{config.id}", kind="news")
+
+
+def mirror(engine: Engine, argument: str) -> None:
+    """Copy what changed on the built-in site to a copy elsewhere. Never urgent and never lost:
+    a failure waits for the next change or the channel's next delivery, which copies it all."""
+    authority, _, channel_id = argument.partition("/")
+    try:
+        channel = engine.channel(authority, channel_id)
+    except (KeyError, TypeError):
+        return  # removed from the configuration since
+    if not isinstance(channel, Mirrors):
+        return
+    # The site rewrites pages in bursts (lists_every_seconds): let this one land first. Waiting
+    # here, not by a delayed task: the embedded runner keeps no timers, only the database's times.
+    time.sleep(_site_settles(engine, authority))
+    try:
+        moved = channel.mirror()
+    except DeliveryError as error:
+        log.warning("the copy of the site elsewhere could not be brought up to date", authority=authority,
+                    channel=channel_id, reason=engine.settings.without_secrets(error.reason))  # fmt: skip
+        return
+    if moved:
+        log.info("site copy brought up to date", authority=authority, channel=channel_id, files=moved)
 
 
 # -- limits servers announce -----------------------------------------------------------------
@@ -853,7 +897,8 @@ def sweep(engine: Engine, overdue: timedelta = timedelta(0), requeue_after: time
     for authority in engine.authorities:
         for site in engine.sites(authority.slug):
             try:
-                site.housekeeping(now)
+                if site.housekeeping(now):
+                    _mirror_soon(engine, authority.slug)
             except Exception:
                 log.exception("housekeeping failed", authority=authority.slug, channel=site.id)
 

@@ -390,19 +390,23 @@ class Site:
         except FileNotFoundError:
             return set()
 
-    def housekeeping(self, now: datetime) -> None:
+    def housekeeping(self, now: datetime) -> bool:
+        """Write what is due without a new announcement; whether any page changed (a copy of the
+        site elsewhere then has something to copy)."""
+        changed = False
         # What was held back in a burst by a process that stopped before writing it.
         if self._pending():
             self._catch_up()
+            changed = True
         # When a warning expires, its page and the index must say so with no new announcement to
         # trigger it. The current warnings' expiry times are kept beside the site.
         try:
             expiring = json.loads(self._state(EXPIRING).read_text())
         except (FileNotFoundError, ValueError):
-            return
+            return changed
         expired = [item_id for moment, item_id in expiring if datetime.fromisoformat(moment) <= now]
         if not expired:
-            return
+            return changed
         with self._locked():
             pages = set()
             for item_id in expired:
@@ -411,6 +415,7 @@ class Site:
                     self._write_item(item)
                     pages.add((item.month, page_of(item)))
             self._write_lists(pages)
+        return True
 
     def _unsafe_directory(self) -> str | None:
         """The site is public: it must never contain Herold's own data (database, state, images)."""
