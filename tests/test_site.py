@@ -590,3 +590,34 @@ def test_an_english_site_says_corrected_on(make_settings: SettingsFactory) -> No
     [(note, _, _)] = corrected_notes(article(soup, alert))
     assert note == "corrected on November 20, 2026, 10:02\u202fAM"
     assert kicker_label(article(soup, correction)) == "Correction"
+
+
+def test_copies_put_into_a_page_make_the_page_a_whole_rewrite_makes(site: Site) -> None:
+    # Only the copies' parts of the page are rendered when they change: the page must come out
+    # as rendering it whole would, as copies come, grow, and go (a withdrawal deletes them).
+    alert = publication(1, kind="warning")
+    update = follow_up(2, alert, "update")
+    site.publish(alert)
+    site.publish(update)
+    page = site.directory / alert.item_path / "index.html"
+    mastodon = Copy("fediverse", "mastodon", "https://social.example/@lkb/1")
+    other = Copy("anders", "webhook", "https://anders.example/<lkb>&2")
+    for copies in ({alert.entry.id: [mastodon]}, {alert.entry.id: [mastodon, other], update.entry.id: [other]}, {}):
+        site.copies(alert.item_id, copies)
+        site._catch_up(now=True)
+        spliced = page.read_text(encoding="utf-8")
+        assert site.render_all() >= 0 and page.read_text(encoding="utf-8") == spliced, copies
+    assert "u-syndication" not in spliced, "copies that went are gone from the page"
+
+
+def test_a_page_written_before_its_copies_were_marked_is_rendered_whole(site: Site) -> None:
+    alert = publication(1, kind="warning")
+    site.publish(alert)
+    page = site.directory / alert.item_path / "index.html"
+    page.write_text(page.read_text(encoding="utf-8").replace("<!--/herold:copies-->", ""), encoding="utf-8")
+
+    site.copies(alert.item_id, {alert.entry.id: [Copy("fediverse", "mastodon", "https://social.example/@lkb/1")]})
+    site._catch_up(now=True)
+
+    assert page.read_text(encoding="utf-8").count("https://social.example/@lkb/1") == 1
+    assert "<!--/herold:copies-->" in page.read_text(encoding="utf-8")

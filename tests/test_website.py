@@ -877,13 +877,18 @@ def test_copies_that_appear_together_are_added_to_the_page_by_one_rewrite(
     register(OtherSocial)
     try:
         written: list[str] = []
-        write_item = website.Site._write_item
+        write_item, write_copies = website.Site._write_item, website.Site._write_copies
 
         def counted(self: website.Site, item: Any) -> int:
             written.append(item.id)
             return write_item(self, item)
 
+        def counted_copies(self: website.Site, item: Any) -> int:
+            written.append(item.id)
+            return write_copies(self, item)
+
         monkeypatch.setattr(website.Site, "_write_item", counted)
+        monkeypatch.setattr(website.Site, "_write_copies", counted_copies)
         authority = copy.deepcopy(AUTHORITY)
         authority["channels"] = [
             {"id": "website", "type": "website", "lists_every_seconds": 1.0},

@@ -75,6 +75,8 @@ from publisher.site.record import Listed, SiteRecord, View, page_of
 _rows: dict[tuple[Any, ...], Any] = {}
 EXPIRING = "expiring.json"  # [expiry, item id] of the warnings on the index: their pages change then
 ROW_TEMPLATE = "site/_list_item.html.j2"
+COPIES_TEMPLATE = "site/_copies.html.j2"  # an entry's copies elsewhere, alone (Site._write_copies)
+COPIES_END = "<!--/herold:copies-->"
 # A list row kept in the record is rendered once for every list; this stands where the page's way
 # back to the site's root goes (autoescaped text cannot contain it).
 ROOT = Markup("<!--herold:root-->")
@@ -333,7 +335,7 @@ class Site:
             for item_id in sorted(pages):  # read now, under the lock: the item as it is now
                 item = self.record.item(item_id)
                 if item is not None:
-                    self._write_item(item)
+                    self._write_copies(item)
             self._state("refresh").unlink(missing_ok=True)
             if lists:
                 requested_pages = {(m, int(n)) for m, _, n in (line.partition(" ") for line in self._lines("pages"))}
@@ -538,6 +540,29 @@ class Site:
             media_name=lambda media: Path(media.path).name,
         )
         return self._copy_media(item) + self._write(f"{item.path}index.html", page)
+
+    def _write_copies(self, item: Item) -> int:
+        """The item page with its entries' copies elsewhere as they are now: only the copies'
+        parts rendered and put in place of the old ones (they are what changed, and the whole page
+        costs several times as much); the whole page where a part is not found."""
+        target = self.directory / f"{item.path}index.html"
+        try:
+            page = target.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return self._write_item(item)
+        types = channel_types()
+        fragment = self.env.get_template(COPIES_TEMPLATE)
+        context = {
+            "t": labels_for(self.authority.language),
+            "platform": lambda copy: types[copy.channel_type].label if copy.channel_type in types else copy.channel,
+        }
+        for entry in item.entries:
+            start = page.find(f"<!--herold:copies {entry.id}-->")
+            end = page.find(COPIES_END, start) if start >= 0 else -1
+            if end < 0:
+                return self._write_item(item)  # a page written before the parts were marked
+            page = page[:start] + fragment.render(entry=entry, **context) + page[end + len(COPIES_END) :]
+        return self._write(f"{item.path}index.html", page)
 
     # -- lists: views kept in the record, and the pages put together from them ----------------
 
