@@ -480,3 +480,19 @@ def test_only_the_built_in_website_works_in_the_site_s_lane_a_web_host_waits_lik
 
     lanes = {o.channel: runner.lanes[o.id] for o in herold.store.operations.of(announcement_id, publishing=True)}
     assert lanes == {"website": "site", "webhost": "warnings"}
+
+
+def test_an_announcement_of_an_authority_removed_from_the_configuration_is_left_alone_without_an_error(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    runner = ByHand()
+    before = make_herold(make_settings(), runner=runner)
+    announcement_id = accept(before.engine, warning(), source="test", actor="t")
+    before.stop()
+    neighbour = {**copy.deepcopy(AUTHORITY), "slug": "stadt-nachbar"}
+    after = make_herold(make_settings(authorities=[neighbour]), runner=ByHand())  # same database
+
+    tasks.advance(after.engine, announcement_id)  # what the sweep does for leftover work
+    tasks.refresh(after.engine, announcement_id)
+
+    assert after.store.announcements.get(announcement_id) is not None

@@ -734,8 +734,8 @@ def alarm(
 def refresh(engine: Engine, item_id: str) -> None:
     """Tell the item's built-in websites which copies of its announcements exist elsewhere."""
     authority, copies = engine.store.archive.item_copies(item_id, _site_types())
-    if authority is None:
-        return
+    if authority is None or not _channels_of(engine, authority):
+        return  # no such item, or its authority was removed from the configuration since
     for site in engine.sites(authority):
         site.copies(item_id, copies)
     _mirror_soon(engine, authority)
