@@ -1,7 +1,8 @@
 """Secrets never leave Herold (issue 10, retention and secrets): whatever a platform answers —
 even an error that quotes the token it refused — no channel's token, password or signing
 secret appears in a delivery's error, `herold status`, the audit log, an on-call alarm or a log
-line. Run for every channel type that speaks HTTP, through the engine, as an operator runs it."""
+line. Run for every channel type that speaks HTTP, through the engine, as an operator runs it,
+and for SFTP against its own fake host."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from publisher.engine.tasks import wait_until_settled
 from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, warning
+from fakes.sftp_server import FakeSftp
 from fakes.webhook_receiver import Answer, Receiver
 from helpers import eventually
 from kit import ChannelCase
@@ -97,3 +99,36 @@ def test_no_secret_in_errors_status_audit_alarms_or_logs(
 
 def _deliveries(herold: Any, announcement_id: str) -> list[Any]:
     return [o for o in herold.store.operations.of(announcement_id) if o.channel == "kanal"]
+
+
+def test_an_sftp_password_the_host_refuses_appears_nowhere(
+    make_settings: SettingsFactory,
+    make_herold: HeroldFactory,
+    capfd: pytest.CaptureFixture[str],
+    remembered: None,
+    tmp_path: Any,
+) -> None:
+    # SFTP speaks no HTTP, so the double above cannot play it: its own fake host refuses the login.
+    wrong = "falsches-Passwort-7d3f9a2c5b"
+    root = tmp_path / "host"
+    (root / "warnungen").mkdir(parents=True)
+    with FakeSftp(root, password="das-richtige-Passwort") as host:
+        authority = copy.deepcopy(AUTHORITY)
+        authority["channels"].append({
+            "id": "kanal", "type": "sftp", "host": "127.0.0.1", "port": host.port, "username": "herold",
+            "directory": "/warnungen", "password_env": "KIT_SFTP_PASSWORD", "host_key": host.host_key_line,
+        })  # fmt: skip
+        settings = make_settings(authorities=[authority], env={"KIT_SFTP_PASSWORD": wrong})
+        logs.remember_secrets(settings.secret_values())
+        herold = make_herold(settings)
+
+        announcement_id = accept(herold.engine, warning(), source="test", actor="tester")
+        wait_until_settled(herold.engine, announcement_id, timeout=30)
+
+        result = report(herold.engine, announcement_id)
+        assert result is not None
+        seen = [table(result), result.model_dump_json(), capfd.readouterr().err,
+                *(d.last_error or "" for d in _deliveries(herold, announcement_id)),
+                *(json.dumps(e.detail, default=str) for e in herold.store.audit.entries())]  # fmt: skip
+    assert any("refused" in text for text in seen), "the refusal itself is shown"
+    assert not [text for text in seen if wrong in text]
