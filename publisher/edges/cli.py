@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,6 +44,7 @@ from publisher.edges.wiring import Herold, utcnow, worker_app
 from publisher.engine import tasks
 from publisher.engine.report import report, table, waiting, waiting_table
 from publisher.engine.store import database_unavailable
+from publisher.engine.store.users import UserExists
 from publisher.engine.tasks import confirm as confirm_hand_off
 from publisher.engine.tasks import reconcile as settle
 from publisher.engine.tasks import release_by_override, wait_until_settled
@@ -561,6 +563,110 @@ def privacy_report_command(ctx: click.Context, authority: str | None, output: Pa
     except OSError as error:
         _fail(f"Cannot write {output}: {error.strerror or error}")
     click.echo(f"Wrote {output}")
+
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+PASSWORD_LENGTH = 12  # at the least; a pass phrase is better
+
+
+def _password(stdin: bool) -> str:
+    """The new password: from standard input (one line, for scripts), or asked twice."""
+    if stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < PASSWORD_LENGTH:
+        _fail(f"The password must have at least {PASSWORD_LENGTH} characters (a pass phrase is best).")
+    if not password.isprintable():
+        _fail("The password must be printable characters on one line.")
+    return password
+
+
+def _audit_user(herold: Herold, authority: str, action: str, username: str, **detail: object) -> None:
+    herold.store.audit.append(AuditEntry(
+        at=utcnow(), authority=authority, actor=f"cli:{getpass.getuser()}", source="cli", action=action,
+        detail={"username": username, **detail},
+    ))  # fmt: skip
+
+
+@main.group()
+def user() -> None:
+    """People who sign in to the web app (one authority each, in one role)."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--authority", required=True, help="The authority (slug) the person works for.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True,
+              help="editor writes drafts; approver also approves, publishes and may override the privacy "
+                   "guard; admin also manages users.")  # fmt: skip
+@click.option("--alert", is_flag=True, help="May publish a warning at once, without a second person.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line).")
+@click.pass_context
+def user_add(ctx: click.Context, username: str, authority: str, role: str, alert: bool, password_stdin: bool) -> None:
+    """Add a person who signs in; the password is asked for (or read with --password-stdin)."""
+    name = username.lower()
+    if not USERNAME.match(name):
+        _fail("The username must be 2 to 64 characters: letters, digits, '.', '_' or '-', starting with a letter "
+              "or digit.")  # fmt: skip
+    with _herold(ctx, start=False) as herold:
+        try:
+            herold.authority(authority)
+        except KeyError:
+            _fail(f"No authority '{authority}' in the configuration.")
+        if herold.store.users.get(name) is not None:
+            _fail(f"There is a user '{name}' already (usernames are unique across authorities).")
+        password = _password(password_stdin)
+        try:
+            herold.store.users.add(name, authority, Role(role), password, utcnow(), alert=alert)
+        except UserExists:
+            _fail(f"There is a user '{name}' already (usernames are unique across authorities).")
+        _audit_user(herold, authority, "user.added", name, role=role, alert=alert)
+        click.echo(f"Added {name} ({authority}, {role}{', alert' if alert else ''})")
+
+
+@user.command("list")
+@click.option("--authority", help="Only this authority (slug).")
+@click.pass_context
+def user_list(ctx: click.Context, authority: str | None) -> None:
+    """List the people who sign in (never their passwords)."""
+    with _herold(ctx, start=False) as herold:
+        now = utcnow()
+        for person in herold.store.users.all(authority):
+            state = "disabled" if person.disabled else (
+                f"locked until {person.locked_until:%Y-%m-%d %H:%M} UTC"
+                if person.locked_until and person.locked_until > now else "active"
+            )  # fmt: skip
+            click.echo(f"{person.username}  {person.authority}  {person.role.value}"
+                       f"{'  alert' if person.alert else ''}  {state}")  # fmt: skip
+
+
+@user.command("disable")
+@click.argument("username")
+@click.pass_context
+def user_disable(ctx: click.Context, username: str) -> None:
+    """Stop a person from signing in (kept, with everything they did, for the record)."""
+    with _herold(ctx, start=False) as herold:
+        person = herold.store.users.disable(username, utcnow())
+        if person is None:
+            _fail(f"No user '{username.lower()}'.")
+        _audit_user(herold, person.authority, "user.disabled", person.username)
+        click.echo(f"Disabled {person.username}")
+
+
+@user.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line).")
+@click.pass_context
+def user_passwd(ctx: click.Context, username: str, password_stdin: bool) -> None:
+    """Set a person's password (also lifts a lock-out)."""
+    with _herold(ctx, start=False) as herold:
+        if herold.store.users.get(username) is None:
+            _fail(f"No user '{username.lower()}'.")
+        person = herold.store.users.set_password(username, _password(password_stdin), utcnow())
+        assert person is not None
+        _audit_user(herold, person.authority, "user.password_set", person.username)
+        click.echo(f"Password set for {person.username}")
 
 
 @main.group()

@@ -183,6 +183,23 @@ class TokenRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class UserRow(Base):
+    """A person who signs in to the web app, for one authority, in one role (migration 0010)."""
+
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)  # lower case, unique across authorities
+    authority: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # publisher.domain.records.Role
+    alert: Mapped[bool] = mapped_column(default=False)  # may publish a warning at once, without a second person
+    password_hash: Mapped[str] = mapped_column(String(200))  # Argon2id, with its parameters and salt
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)  # since the last good one
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class NotificationRow(Base):
     """A message to an authority's on-call contacts, kept until it is sent (an outbox)."""
 

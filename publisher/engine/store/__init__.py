@@ -1,7 +1,7 @@
 """The database: source of truth for announcements, operations and the audit log.
 
 One store per process, in parts: ``announcements`` (accepted whole or not at all),
-``operations`` (one state machine, compare-and-set only), ``audit`` (append-only), ``tokens``,
+``operations`` (one state machine, compare-and-set only), ``audit`` (append-only), ``tokens``, ``users``,
 ``notifications`` (the on-call outbox), ``health`` (channels that need a person), ``limits``
 (what servers announce), ``archive`` (what the built-in website shows), ``retention`` (what is
 deleted after a while) and ``due`` (the sweep's first look: is anything due at all). Queues and
@@ -22,6 +22,7 @@ from publisher.engine.store.notifications import Notifications
 from publisher.engine.store.operations import Applied, Attempt, Operation, Operations
 from publisher.engine.store.retention import Forgotten, Retention
 from publisher.engine.store.tokens import Tokens, hash_token
+from publisher.engine.store.users import Users
 
 __all__ = [
     "Applied",
@@ -47,6 +48,7 @@ class Store:
         self.operations = Operations(self.engine)
         self.audit = AuditLog(self.engine)
         self.tokens = Tokens(self.engine)
+        self.users = Users(self.engine)
         self.notifications = Notifications(self.engine)
         self.health = Health(self.engine)
         self.limits = Limits(self.engine)
