@@ -449,3 +449,24 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(config: Path) -> Non
     errors = process.stderr.read().decode()
     assert process.wait(timeout=60) == 0, errors
     assert "internal error" not in errors and "Traceback" not in errors
+
+
+def test_list_shows_short_ids_that_status_and_the_other_commands_accept(config: Path, tmp_path: Path) -> None:
+    file = tmp_path / "bombe.json"
+    file.write_text(json.dumps(warning(headline="Fliegerbombe in der Altstadt")), encoding="utf-8")
+    accepted = herold(config, "publish", str(file), "--wait")
+    announcement_id = next(line.split()[1] for line in accepted.output.splitlines() if line.startswith("Accepted"))
+
+    listed = herold(config, "list", "--current")
+    assert listed.exit_code == 0, listed.output
+    [line] = listed.output.splitlines()
+    assert line.startswith(announcement_id[:8]) and "CURRENT" in line and "Fliegerbombe in der Altstadt" in line
+
+    status = herold(config, "status", announcement_id[:8])
+    assert status.exit_code == 0 and announcement_id in status.output
+
+    unknown = herold(config, "status", "ffffffff")
+    too_short = herold(config, "status", announcement_id[:4])
+    assert unknown.exit_code == 1 and "No announcement ffffffff" in unknown.output
+    assert too_short.exit_code == 1 and "first 8 characters" in too_short.output
+    assert herold(config, "list", "--since", "gestern").exit_code == 2

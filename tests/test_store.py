@@ -36,12 +36,12 @@ def add(
     at: datetime = NOW,
     **changes: object,
 ) -> tuple[str, list[str]]:
-    announcement_id = str(uuid.uuid4())
+    announcement_id = str(changes.pop("announcement_id", None) or uuid.uuid4())
     delivery_ids = [str(uuid.uuid4()) for _ in channels]
     store.announcements.add(
         announcement_id=announcement_id,
         item_id=item or announcement_id,
-        item_path=None if item else f"2026/11/fliegerbombe-{announcement_id[:8]}/",
+        item_path=None if item else f"2026/11/fliegerbombe-{announcement_id}/",
         item_month=None if item else at.strftime("%Y-%m"),
         announcement=parse_announcement(warning(**changes)),
         source="test",
@@ -434,3 +434,15 @@ def test_an_item_whose_latest_entry_cannot_be_read_is_published_with_the_one_bef
     publications, _ = store.archive.published("lk-beispiel", "website", ("website",))
 
     assert [(p.item_id, p.entry.id) for p in publications] == [(alert, alert)]
+
+
+def test_a_short_id_stands_for_the_one_announcement_it_begins_and_says_when_it_fits_several(store: Store) -> None:
+    first, _ = add(store, announcement_id="1a2b3c4d-0000-4000-8000-000000000001")
+    add(store, announcement_id="1a2b3c4d-0000-4000-8000-000000000002")
+    other, _ = add(store, announcement_id="9f8e7d6c-0000-4000-8000-000000000003")
+
+    assert store.announcements.resolve(first) == [first]
+    assert store.announcements.resolve("9F8E7D6C") == [other]
+    assert len(store.announcements.resolve("1a2b3c4d")) == 2, "ambiguous: the caller asks for more"
+    assert store.announcements.resolve("1a2b3c4d", authority="stadt-nachbar") == []
+    assert store.announcements.resolve("1a2b%") == [] and store.announcements.resolve("x' OR 1=1") == []

@@ -863,3 +863,40 @@ def test_an_override_needs_a_real_reason(herold: Herold, client: TestClient, rea
 
     assert response.status_code == 422, response.text
     assert herold.store.audit.entries(authority=SLUG) == [], "nothing published"
+
+
+# -- the list of what was published ---------------------------------------------------------------
+
+
+def test_the_list_shows_the_authority_s_announcements_newest_first_with_short_ids_and_what_is_current(
+    two_authorities: Herold,
+) -> None:
+    herold = two_authorities
+    bomb = published(herold, warning(headline="Fliegerbombe in der Altstadt"))
+    storm = published(herold, warning(headline="Sturmwarnung"))
+    published(herold, warning(msg_type="cancel", references=bomb, headline="Entwarnung: Bombe entschärft",
+                              severity=None, category=None, event=None, instruction=None, area=None))  # fmt: skip
+    published(herold, news(headline="Öffnungszeiten"))
+    published(herold, warning(authority="stadt-nachbar", headline="Nachbars Warnung"))
+
+    with client_for(herold) as client:
+        auth = bearer(token_for(herold))
+        everything = client.get(ANNOUNCEMENTS, headers=auth).json()
+        current = client.get(ANNOUNCEMENTS, params={"current": "true"}, headers=auth).json()
+        warnings_only = client.get(ANNOUNCEMENTS, params={"kind": "warning"}, headers=auth).json()
+        later = client.get(ANNOUNCEMENTS, params={"since": "2099-01-01T00:00:00Z"}, headers=auth).json()
+        by_short_id = client.get(f"{ANNOUNCEMENTS}/{storm[:8]}", headers=auth)
+        bad = client.get(ANNOUNCEMENTS, params={"since": "gestern"}, headers=auth)
+
+    assert [a["headline"] for a in everything] == [
+        "Öffnungszeiten",
+        "Entwarnung: Bombe entschärft",
+        "Sturmwarnung",
+        "Fliegerbombe in der Altstadt",
+    ], "newest first, and nothing of another authority"
+    assert everything[2]["short_id"] == storm[:8]
+    assert [a["headline"] for a in current] == ["Sturmwarnung"], "the all-clear ended the bomb warning"
+    assert all(a["kind"] == "warning" for a in warnings_only) and len(warnings_only) == 3
+    assert later == []
+    assert by_short_id.status_code == 200 and by_short_id.json()["id"] == storm
+    assert bad.status_code == 422

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -42,7 +42,7 @@ from publisher.edges.privacy_texts import privacy_report, profile_texts, without
 from publisher.edges.web import create_app
 from publisher.edges.wiring import Herold, utcnow, worker_app
 from publisher.engine import tasks
-from publisher.engine.report import report, table, waiting, waiting_table
+from publisher.engine.report import SHORT_ID, listing, report, table, waiting, waiting_table
 from publisher.engine.store import database_unavailable
 from publisher.engine.store.users import UserExists
 from publisher.engine.tasks import confirm as confirm_hand_off
@@ -364,12 +364,59 @@ def preview_command(ctx: click.Context, file: Path, as_json: bool) -> None:
         click.echo(printable(channel.text or "") + "\n")
 
 
+def _resolved(herold: Herold, given: str) -> str:
+    """The announcement id ``given`` stands for: a whole id, or its first characters (at least
+    the 8 `herold list` shows) when they fit exactly one."""
+    found = herold.store.announcements.resolve(given)
+    if given.lower() in found:
+        return given.lower()
+    if len(given.strip()) < SHORT_ID or not found:
+        _fail(f"No announcement {printable(given[:40])} (give its id, or the first {SHORT_ID} characters of it).",
+              code=FAILED)  # fmt: skip
+    if len(found) > 1:
+        _fail(f"{printable(given[:40])} fits several announcements ({', '.join(f[:13] for f in found)}…): give more "
+              "of the id.", code=FAILED)  # fmt: skip
+    return found[0]
+
+
+@main.command("list")
+@click.option("--authority", help="Only this authority (slug); default: every one.")
+@click.option("--current", is_flag=True, help="Only current warnings (each item's newest state).")
+@click.option("--kind", type=click.Choice(["warning", "news"]), help="Only warnings or only news.")
+@click.option("--since", help="Only what was sent since then (ISO date or time, e.g. 2026-12-01).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of lines.")
+@click.pass_context
+def list_announcements(
+    ctx: click.Context, authority: str | None, current: bool, kind: str | None, since: str | None, as_json: bool
+) -> None:
+    """What was published, newest first, with the short ids every command accepts."""
+    moment = None
+    if since:
+        try:
+            moment = datetime.fromisoformat(since)
+        except ValueError:
+            _fail(f"--since: {printable(since[:40])} is not a date or time like 2026-12-01 or 2026-12-01T08:00.")
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    with _herold(ctx, start=False) as herold:
+        slugs = [a.slug for a in _authorities(herold.settings, authority)]
+        found = [(slug, row) for slug in slugs
+                 for row in listing(herold.engine, slug, current=current, kind=kind, since=moment)]  # fmt: skip
+        if as_json:
+            click.echo(_json_for_terminal([{"authority": slug, **row.model_dump(mode="json")} for slug, row in found]))
+            return
+        for slug, row in found:
+            state = "CURRENT" if row.current else row.stage.value
+            click.echo(printable(f"{row.short_id}  {row.sent_at:%Y-%m-%d %H:%M}  {slug}  {row.kind:7}  "
+                                 f"{row.msg_type:6}  {state:9}  {row.headline}"))  # fmt: skip
+
+
 @main.command()
 @click.argument("announcement_id")
 @click.pass_context
 def submit(ctx: click.Context, announcement_id: str) -> None:
     """Mark draft ANNOUNCEMENT_ID as ready: it waits for approval."""
     with _herold(ctx, start=False) as herold:
+        announcement_id = _resolved(herold, announcement_id)
         problems = submit_draft(herold.engine, announcement_id, actor=f"cli:{getpass.getuser()}", source="cli")
         if problems:
             _fail("Not submitted:", [Problem(field="", message=p) for p in problems], code=FAILED)
@@ -384,6 +431,7 @@ def submit(ctx: click.Context, announcement_id: str) -> None:
 def approve(ctx: click.Context, announcement_id: str, wait: bool, timeout: float) -> None:
     """Let ANNOUNCEMENT_ID (a draft, or one awaiting approval) go out: now, or at its publish_at."""
     with _herold(ctx) as herold:
+        announcement_id = _resolved(herold, announcement_id)
         problems = approve_draft(herold.engine, announcement_id, actor=f"cli:{getpass.getuser()}", source="cli")
         if problems:
             _fail("Not approved:", [Problem(field="", message=p) for p in problems], code=FAILED)
@@ -408,7 +456,7 @@ def status(ctx: click.Context, announcement_id: str | None, as_json: bool, autho
             else:
                 click.echo(waiting_table(items))
             return
-        result = report(herold.engine, announcement_id)
+        result = report(herold.engine, _resolved(herold, announcement_id))
         if result is None:
             _fail(f"No announcement {announcement_id}.", code=FAILED)
         click.echo(_json_for_terminal(result.model_dump(mode="json")) if as_json else table(result))
@@ -429,6 +477,7 @@ def release(ctx: click.Context, announcement_id: str, reason: str) -> None:
     """Release a warning's other channels although its website delivery failed (recorded in the audit log)."""
 
     with _herold(ctx) as herold:
+        announcement_id = _resolved(herold, announcement_id)
         problems = release_by_override(
             herold.engine, announcement_id, reason, actor=f"cli:{getpass.getuser()}", source="cli"
         )
@@ -451,6 +500,7 @@ def reconcile(ctx: click.Context, announcement_id: str, channel: str, url: str |
     if bool(url) == again:
         _fail("Say what you found: --url URL (it is there) or --again (it is not).")
     with _herold(ctx) as herold:
+        announcement_id = _resolved(herold, announcement_id)
         problems = settle(herold.engine, announcement_id, channel, url, actor=f"cli:{getpass.getuser()}", source="cli")
         if problems:
             _fail("Not settled:", [Problem(field="", message=p) for p in problems], code=FAILED)
@@ -468,6 +518,7 @@ def confirm(ctx: click.Context, announcement_id: str, channel: str, url: str | N
     """Confirm that a person posted ANNOUNCEMENT_ID on CHANNEL by hand (a hand-off)."""
 
     with _herold(ctx) as herold:
+        announcement_id = _resolved(herold, announcement_id)
         problems = confirm_hand_off(herold.engine, announcement_id, channel, url, actor=f"cli:{getpass.getuser()}",
                                     source="cli")  # fmt: skip
         if problems:

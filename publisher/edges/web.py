@@ -12,8 +12,9 @@ import math
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import structlog
@@ -34,7 +35,7 @@ from publisher.domain.records import PrivacyOverride, Role, Stage
 from publisher.domain.text import forbidden_character, printable
 from publisher.edges.throttle import Throttle
 from publisher.edges.wiring import Herold
-from publisher.engine.report import AnnouncementReport, report
+from publisher.engine.report import SHORT_ID, AnnouncementReport, Listing, listing, report
 from publisher.engine.store import database_unavailable
 from publisher.engine.tasks import confirm, release_by_override
 from publisher.engine.worker import settled
@@ -429,8 +430,25 @@ def create_app(herold: Herold, *, start: bool = True, long_lived: bool = False) 
             raise ApiError(409, "; ".join(problems))
         return own(report(herold.engine, announcement_id), who)
 
+    @app.get("/api/v1/announcements", response_model=list[Listing])
+    def announcements(
+        who: Annotated[Caller, Depends(caller)],
+        current: Annotated[bool, Query(description="only current warnings, each item's newest state")] = False,
+        kind: Annotated[Literal["warning", "news"] | None, Query(description="only warnings or only news")] = None,
+        since: Annotated[datetime | None, Query(description="only what was sent since then (ISO 8601)")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> list[Listing]:
+        """The token's authority's announcements, newest first, with the short ids every call accepts."""
+        moment = since if since is None or since.tzinfo else since.replace(tzinfo=UTC)
+        return listing(herold.engine, who.authority, current=current, kind=kind, since=moment, limit=limit)
+
     @app.get("/api/v1/announcements/{announcement_id}", response_model=AnnouncementReport)
     def show(announcement_id: str, who: Annotated[Caller, Depends(caller)]) -> AnnouncementReport:
+        """One announcement, by its id or its short id (the first 8 characters, as listed)."""
+        if len(announcement_id) >= SHORT_ID and len(announcement_id) < 36:
+            found = herold.store.announcements.resolve(announcement_id, who.authority)
+            if len(found) == 1:
+                announcement_id = found[0]
         return stored(announcement_id, who)
 
     @app.post("/api/v1/announcements/{announcement_id}/release", response_model=AnnouncementReport)

@@ -301,3 +301,54 @@ def waiting_table(items: list[Waiting]) -> str:
         lines.append(f"- {item.state.upper()}{where}{since}: {item.headline} ({item.authority})")
         lines.append(f"    {item.next_step}")
     return printable("\n".join(lines))
+
+
+# -- the list: what an authority has published, newest first -------------------------------------------
+
+SHORT_ID = 8  # characters of an id that `herold list` shows and every command accepts
+
+
+class Listing(BaseModel):
+    id: str
+    short_id: str
+    item_id: str
+    kind: str
+    msg_type: str
+    stage: Stage
+    headline: str
+    sent_at: datetime
+    expires_at: datetime | None
+    current: bool  # a warning whose newest message is an alert or update, not yet expired
+
+
+def listing(
+    engine: Engine,
+    authority: str,
+    *,
+    current: bool = False,
+    kind: str | None = None,
+    since: datetime | None = None,
+    limit: int = 100,
+) -> list[Listing]:
+    """The authority's announcements, newest first (``current``: only its current warnings, each
+    item's newest state)."""
+    now = engine.clock()
+    rows = engine.store.announcements.listed(authority, kind=kind, since=since, limit=limit)
+    newest: dict[str, str] = {}
+    for row in rows:
+        newest.setdefault(row.item_id, row.id)
+    found = []
+    for row in rows:
+        live = (
+            newest[row.item_id] == row.id and row.kind == "warning" and row.msg_type in {"alert", "update"}
+            and row.stage in {Stage.released.value, Stage.scheduled.value}
+            and (row.expires_at is None or row.expires_at > now)
+        )  # fmt: skip
+        if current and not live:
+            continue
+        found.append(Listing(
+            id=row.id, short_id=row.id[:SHORT_ID], item_id=row.item_id, kind=row.kind, msg_type=row.msg_type,
+            stage=Stage(row.stage), headline=row.headline, sent_at=row.sent_at, expires_at=row.expires_at,
+            current=live,
+        ))  # fmt: skip
+    return found

@@ -108,6 +108,20 @@ def read_in(connection: Connection, announcement_id: str) -> StoredAnnouncement 
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Listed:
+    """One announcement in a list: what tells it apart, without its whole document."""
+
+    id: str
+    item_id: str
+    kind: str
+    msg_type: str
+    stage: str
+    sent_at: datetime
+    expires_at: datetime | None
+    headline: str
+
+
 class Announcements:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -275,6 +289,43 @@ class Announcements:
                 .where(AnnouncementRow.id == announcement_id)
             ).first()  # fmt: skip
             return None if row is None else dict(row._mapping)
+
+    def resolve(self, given: str, authority: str | None = None) -> list[str]:
+        """The announcement ids ``given`` stands for: itself, or every id it begins (a short id, as
+        `herold list` shows the first 8 characters). Empty: none; more than one: ambiguous."""
+        given = given.strip().lower()
+        if not given or len(given) > 36 or any(c not in "0123456789abcdef-" for c in given):
+            return []
+        query = select(AnnouncementRow.id).where(AnnouncementRow.id.startswith(given, autoescape=True)).limit(5)
+        if authority:
+            query = query.where(AnnouncementRow.authority == authority)
+        with self.engine.begin() as connection:
+            return list(connection.execute(query).scalars())
+
+    def listed(
+        self, authority: str, *, kind: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[Listed]:
+        """The authority's announcements, newest first, without reading their documents whole."""
+        query = (
+            select(AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.kind, AnnouncementRow.msg_type,
+                   AnnouncementRow.stage, AnnouncementRow.sent_at, AnnouncementRow.expires_at,
+                   AnnouncementRow.document)
+            .where(AnnouncementRow.authority == authority)
+            .order_by(AnnouncementRow.sent_at.desc(), AnnouncementRow.id)
+            .limit(limit)
+        )  # fmt: skip
+        if kind:
+            query = query.where(AnnouncementRow.kind == kind)
+        if since:
+            query = query.where(AnnouncementRow.sent_at >= since)
+        with self.engine.begin() as connection:
+            rows = connection.execute(query).all()
+        return [
+            Listed(id=row.id, item_id=row.item_id, kind=row.kind, msg_type=row.msg_type, stage=row.stage,
+                   sent_at=row.sent_at, expires_at=row.expires_at,
+                   headline=str(row.document.get("headline", "")) if isinstance(row.document, dict) else "")
+            for row in rows
+        ]  # fmt: skip
 
     def in_stages(self, stages: Iterable[Stage], authority: str | None = None) -> list[tuple[str, str, str, str]]:
         """(id, authority, stage, headline) of the announcements in these stages, oldest first."""
