@@ -435,3 +435,18 @@ def test_accepting_a_warning_never_waits_for_a_mastodon_server_that_does_not_ans
 
         assert connections_waiting(first_socket) == connections_waiting(second_socket) == 0
         assert sorted(took)[1] < 0.1, f"accepting took {took} s"
+
+
+def test_a_follow_up_may_name_its_original_by_the_short_id_herold_list_shows(herold: Herold) -> None:
+    alert = accept(herold.engine, warning(), source="test", actor="t")
+    all_clear = warning(msg_type="cancel", references=alert[:8], headline="Entwarnung: Bombe entschärft",
+                        severity=None, category=None, event=None, instruction=None, area=None)  # fmt: skip
+
+    follow_up = accept(herold.engine, all_clear, source="test", actor="t")
+
+    stored, original = herold.store.announcements.get(follow_up), herold.store.announcements.get(alert)
+    assert stored is not None and original is not None
+    assert stored.announcement.references == alert, "kept written out"
+    assert stored.item_id == original.item_id
+    with pytest.raises(InvalidInput, match="references"):
+        accept(herold.engine, {**all_clear, "references": "ffffffff"}, source="test", actor="t")

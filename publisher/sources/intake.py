@@ -37,6 +37,7 @@ from publisher.engine import tasks
 from publisher.engine.engine import Engine
 from publisher.engine.media import CleanImage, MediaError, clean
 from publisher.engine.media import store as store_image
+from publisher.engine.report import SHORT_ID
 from publisher.engine.store import NewOperation, SourceIdTaken, StoredAnnouncement, Unreadable
 from publisher.site.registry import channel_types
 from publisher.sources.files import image_of
@@ -279,6 +280,8 @@ def prepare(
         raise InvalidInput(problems)
     announcement, authority, images = checked
     original = _original(engine, announcement, authority, problems)
+    if original is not None and announcement.references != original.id:
+        announcement = announcement.model_copy(update={"references": original.id})  # a short id, written out
     channels = _channels(announcement, authority, original, problems)
     if problems:
         raise InvalidInput(problems)
@@ -651,8 +654,12 @@ def _original(
     """The announcement a follow-up refers to, checked."""
     if not announcement.references:
         return None
+    referenced = announcement.references
+    if SHORT_ID <= len(referenced) < 36:  # a short id, as `herold list` shows: if it fits exactly one
+        found = engine.store.announcements.resolve(referenced, authority.slug)
+        referenced = found[0] if len(found) == 1 else referenced
     try:
-        original = engine.store.announcements.get(announcement.references)
+        original = engine.store.announcements.get(referenced)
     except Unreadable as error:
         problems.append(
             Problem(field="references", message=f"refers to an announcement Herold cannot read ({error.reason}); "
