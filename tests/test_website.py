@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
+from zoneinfo import ZoneInfo
 
 import feedparser
 import mf2py
@@ -918,3 +919,35 @@ def test_a_clock_stepped_back_holds_the_lists_back_no_longer_than_the_interval(
     os.utime(state, (an_hour_ahead, an_hour_ahead))
     second = publish(herold, warning(headline="Zweite Warnung"))
     assert eventually(lambda: path_of(herold, second) in current_warnings(site_of(herold)), timeout=3)
+
+
+# -- reading it in a crisis -------------------------------------------------------------------------
+
+
+def test_a_text_wrapped_by_its_editor_reads_as_sentences_and_lists_keep_their_lines(herold: Herold) -> None:
+    # A YAML `|` block keeps the writer's line breaks; they are not where sentences end.
+    description = "Die Bombe liegt\nam Marktplatz.\n\nBitte beachten Sie:\n- Fenster schließen\n- drinnen bleiben"
+    page = item_page(herold, publish(herold, warning(description=description)))
+
+    paragraphs = [p.get_text() for p in page.select("section.description p")]
+    assert paragraphs == [
+        "Die Bombe liegt am Marktplatz.",
+        "Bitte beachten Sie:\n- Fenster schließen\n- drinnen bleiben",
+    ]
+
+
+def test_news_is_not_headed_with_the_crisis_word_lage(herold: Herold) -> None:
+    page = item_page(herold, publish(herold, news()))
+    assert page.select_one("section.description h2").get_text() == "Einzelheiten"
+    warned = item_page(herold, publish(herold, warning()))
+    assert warned.select_one("section.description h2").get_text() == "Lage"
+
+
+def test_archive_months_are_named_as_people_say_them(herold: Herold) -> None:
+    publish(herold, warning())
+    archive = parse(site_of(herold) / "archive" / "index.html")
+
+    month = herold.clock().astimezone(ZoneInfo("Europe/Berlin"))
+    german = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
+              "November", "Dezember"][month.month - 1]  # fmt: skip
+    assert [a.get_text() for a in archive.select("ul.months a")] == [f"{german} {month.year}"]

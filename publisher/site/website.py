@@ -34,18 +34,21 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 import structlog
+from babel.core import UnknownLocaleError
+from babel.dates import format_date
 from feedgen.feed import FeedGenerator
 from jinja2 import Environment
 from markupsafe import Markup, escape
@@ -182,14 +185,37 @@ def _with_time(text: str, moment: datetime, shown: str) -> Markup:
     return Markup('{}<time datetime="{}">{}</time>{}').format(before, moment.isoformat(), shown, after)
 
 
+@cache
+def month_name(month: str, language: str) -> str:
+    """ "2026-12" as people say it: "Dezember 2026", "December 2026" (as written, where unknown)."""
+    try:
+        year, number = (int(part) for part in month.split("-"))
+        return str(format_date(date(year, number, 1), "LLLL y", locale=language))
+    except (ValueError, UnknownLocaleError):
+        return month
+
+
+# A line that starts a list item keeps its own line; any other line break inside a paragraph is
+# where the writer's editor (or a YAML block) wrapped the text, and is joined.
+_ITEM = re.compile(r"(?:[-*•–]|\d{1,2}[.)])\s")
+
+
 def _paragraphs(text: str | None) -> Markup:
+    """Blank lines separate paragraphs; single line breaks within one are joined, except before
+    a list item ("- …", "1. …"), which keeps its line."""
     if not text:
         return Markup("")
-    blocks = [block.strip() for block in text.replace("\r\n", "\n").split("\n\n") if block.strip()]
-    return Markup("\n").join(
-        Markup("<p>{}</p>").format(Markup("<br>\n").join(escape(line) for line in block.split("\n")))
-        for block in blocks
-    )
+    blocks = [block.strip() for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")) if block.strip()]
+    rendered = []
+    for block in blocks:
+        lines: list[str] = []
+        for line in (line.strip() for line in block.split("\n")):
+            if lines and not _ITEM.match(line):
+                lines[-1] += " " + line
+            else:
+                lines.append(line)
+        rendered.append(Markup("<p>{}</p>").format(Markup("<br>\n").join(escape(line) for line in lines)))
+    return Markup("\n").join(rendered)
 
 
 class Website(ChannelType):
@@ -496,6 +522,7 @@ class Site:
             "t": labels_for(language),
             "language": language,
             "feeds": {"atom": self.url("atom.xml"), "rss": self.url("rss.xml"), "json": self.url("feed.json")},
+            "month_name": partial(month_name, language=language),
         }
 
     def _when(self, moment: datetime, language: str) -> str:
