@@ -937,10 +937,11 @@ def test_a_text_wrapped_by_its_editor_reads_as_sentences_and_lists_keep_their_li
 
 
 def test_news_is_not_headed_with_the_crisis_word_lage(herold: Herold) -> None:
-    page = item_page(herold, publish(herold, news()))
-    assert page.select_one("section.description h2").get_text() == "Einzelheiten"
-    warned = item_page(herold, publish(herold, warning()))
-    assert warned.select_one("section.description h2").get_text() == "Lage"
+    headings = [
+        item_page(herold, publish(herold, document)).select("section.description h2")[0].get_text()
+        for document in (news(), warning())
+    ]
+    assert headings == ["Einzelheiten", "Lage"]
 
 
 def test_archive_months_are_named_as_people_say_them(herold: Herold) -> None:
@@ -951,3 +952,36 @@ def test_archive_months_are_named_as_people_say_them(herold: Herold) -> None:
     german = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
               "November", "Dezember"][month.month - 1]  # fmt: skip
     assert [a.get_text() for a in archive.select("ul.months a")] == [f"{german} {month.year}"]
+
+
+def test_every_page_links_the_accessibility_statement_made_from_the_configuration(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    authority = {**copy.deepcopy(AUTHORITY), "accessibility": {
+        "contact": "barrierefrei@lk-beispiel.de", "known_barriers": ["Karten als Bild ohne Textalternative"],
+        "enforcement_name": "Landesbeauftragte für Menschen mit Behinderungen",
+        "enforcement_url": "https://www.lbb.example.de/schlichtung", "reviewed": "2026-11-30",
+    }}  # fmt: skip
+    herold = make_herold(make_settings(authorities=[authority]))
+    announcement_id = publish(herold, warning())
+
+    for page in (site_of(herold) / "index.html", site_of(herold) / path_of(herold, announcement_id) / "index.html"):
+        link = parse(page).find("a", string="Barrierefreiheit")
+        assert isinstance(link, Tag), page
+        assert (page.parent / str(link["href"]) / "index.html").resolve() == (
+            site_of(herold) / "barrierefreiheit" / "index.html"
+        ).resolve()
+    statement = parse(site_of(herold) / "barrierefreiheit" / "index.html")
+    text = statement.get_text(" ", strip=True)
+    assert "Erklärung zur Barrierefreiheit" in text and "Landkreis Beispiel" in text
+    assert "teilweise vereinbar" in text and "Karten als Bild ohne Textalternative" in text
+    assert statement.find("a", href="mailto:barrierefrei@lk-beispiel.de") is not None
+    assert statement.find("a", href="https://www.lbb.example.de/schlichtung") is not None
+    assert "30.12.2026" not in text and "30.11.2026" in text
+
+
+def test_without_settings_the_statement_names_the_impressum_and_the_federal_conciliation_body(herold: Herold) -> None:
+    publish(herold, news())
+    statement = parse(site_of(herold) / "barrierefreiheit" / "index.html")
+    assert statement.find("a", href=AUTHORITY["impressum_url"]) is not None
+    assert statement.find("a", href="https://www.schlichtungsstelle-bgg.de/") is not None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,6 +38,29 @@ class OnCall(BaseModel):
         return web_address(value) if value else value
 
 
+class Accessibility(BaseModel):
+    """What the built-in website's accessibility statement (BITV 2.0, BGG § 12b) says beyond what
+    Herold knows: where people report barriers, the body that settles disputes, known barriers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # An e-mail address or a web address for feedback on barriers; default: the Impressum.
+    contact: Annotated[str, Field(min_length=3, max_length=300)] | None = None
+    compliance: Literal["full", "partial"] = "partial"  # the authority's own assessment
+    known_barriers: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(default_factory=list)
+    # The federal conciliation body; a state authority names its state's (e.g. the Landesbeauftragte).
+    enforcement_name: Annotated[str, Field(min_length=1, max_length=300)] = (
+        "Schlichtungsstelle nach dem Behindertengleichstellungsgesetz (BGG)"
+    )
+    enforcement_url: str = "https://www.schlichtungsstelle-bgg.de/"
+    reviewed: date | None = None
+
+    @field_validator("enforcement_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return web_address(value)
+
+
 class ChannelConfig(BaseModel):
     """One channel of an authority. ``settings`` holds the type-specific keys, already checked
     against that channel type's own settings model (see adapters.port.Channel.Settings)."""
@@ -63,6 +87,7 @@ class Authority(BaseModel):
     # E-mail addresses and phone numbers the authority publishes as its own: the privacy guard
     # lets these through (any other is taken for a private person's).
     official_contacts: list[Annotated[str, Field(min_length=3, max_length=200)]] = Field(default_factory=list)
+    accessibility: Accessibility = Field(default_factory=Accessibility)
     # Domains whose links are the authority's own or trusted (subdomains included); a link to any
     # other is flagged to the writer, not refused. The hosts of base_url, impressum_url and
     # privacy_url always count.

@@ -49,6 +49,27 @@ LABELS: dict[str, dict[str, str]] = {
         "feeds": "Abonnieren",
         "impressum": "Impressum",
         "privacy": "Datenschutz",
+        "accessibility": "Barrierefreiheit",
+        "accessibility_title": "Erklärung zur Barrierefreiheit",
+        "accessibility_scope": "Diese Erklärung gilt für die Website {name} unter {url}.",
+        "accessibility_standard": (
+            "Die Website soll die Anforderungen der Barrierefreie-Informationstechnik-Verordnung (BITV 2.0) "
+            "erfüllen, also der WCAG 2.1 auf Stufe AA."
+        ),
+        "accessibility_full": "Stand der Vereinbarkeit: Die Website ist mit den Anforderungen vereinbar.",
+        "accessibility_partial": "Stand der Vereinbarkeit: Die Website ist mit den Anforderungen teilweise vereinbar.",
+        "accessibility_barriers": "Nicht barrierefrei sind:",
+        "accessibility_no_barriers": "Barrieren, die bekannt und noch nicht behoben sind: keine.",
+        "accessibility_feedback": "Barrieren melden",
+        "accessibility_feedback_text": (
+            "Wenn Ihnen Barrieren auffallen oder Sie Inhalte in anderer Form brauchen, schreiben Sie uns:"
+        ),
+        "accessibility_enforcement": "Schlichtungsverfahren",
+        "accessibility_enforcement_text": (
+            "Wenn Sie auf Ihre Rückmeldung keine zufriedenstellende Antwort erhalten, können Sie sich an die "
+            "folgende Stelle wenden:"
+        ),
+        "accessibility_reviewed": "Diese Erklärung wurde zuletzt am {date} überprüft.",
         "skip_to_content": "Zum Inhalt springen",
         "home": "Startseite",
         "as_of": "Stand",
@@ -121,6 +142,23 @@ LABELS: dict[str, dict[str, str]] = {
         "feeds": "Subscribe",
         "impressum": "Legal notice",
         "privacy": "Privacy",
+        "accessibility": "Accessibility",
+        "accessibility_title": "Accessibility statement",
+        "accessibility_scope": "This statement applies to the website {name} at {url}.",
+        "accessibility_standard": (
+            "The website aims to meet the German accessibility regulation (BITV 2.0), that is WCAG 2.1 at level AA."
+        ),
+        "accessibility_full": "Compliance status: the website is fully compliant.",
+        "accessibility_partial": "Compliance status: the website is partially compliant.",
+        "accessibility_barriers": "Not accessible are:",
+        "accessibility_no_barriers": "Known barriers not yet removed: none.",
+        "accessibility_feedback": "Report a barrier",
+        "accessibility_feedback_text": "If you come across a barrier, or need content in another form, write to us:",
+        "accessibility_enforcement": "Enforcement procedure",
+        "accessibility_enforcement_text": (
+            "If you do not receive a satisfactory answer to your feedback, you can turn to:"
+        ),
+        "accessibility_reviewed": "This statement was last reviewed on {date}.",
         "skip_to_content": "Skip to content",
         "home": "Home",
         "as_of": "As of",

@@ -78,6 +78,7 @@ from publisher.site.record import Listed, SiteRecord, View, page_of
 _rows: dict[tuple[Any, ...], Any] = {}
 EXPIRING = "expiring.json"  # [expiry, item id] of the warnings on the index: their pages change then
 ROW_TEMPLATE = "site/_list_item.html.j2"
+ACCESSIBILITY = "barrierefreiheit/index.html"  # the accessibility statement (BITV 2.0), linked from every page
 COPIES_TEMPLATE = "site/_copies.html.j2"  # an entry's copies elsewhere, alone (Site._write_copies)
 COPIES_END = "<!--/herold:copies-->"
 # A list row kept in the record is rendered once for every list; this stands where the page's way
@@ -719,6 +720,8 @@ class Site:
                 "site/archive.html.j2", depth, month=month, items=items, number=number, last=last,
             ))  # fmt: skip
         written += self._write("style.css", self._stylesheet())
+        if again or not (self.directory / ACCESSIBILITY).exists():  # it changes with the configuration only
+            written += self._write(ACCESSIBILITY, page("site/accessibility.html.j2", 1))
         expiring = [[w.view["expires"], w.item_id] for w in lists.warnings if w.view["expires"]]
         self._put(EXPIRING, json.dumps(expiring), if_changed=True)
         atom, rss, json_feed = self._feeds(lists.recent, language)
