@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -404,7 +405,7 @@ def test_a_row_template_that_uses_the_root_otherwise_than_as_a_prefix_is_rendere
 
     index = (site.directory / "index.html").read_text(encoding="utf-8")
     archive = (site.directory / "archive" / "2026-11" / "index.html").read_text(encoding="utf-8")
-    assert '<!-- 2026/11/meldung-1/ --><li class="item">\n<a href="./2026/11/meldung-1/">' in index
+    assert re.search(r'<!-- 2026/11/meldung-1/ --><li class="item[^"]*">\n<a href="\./2026/11/meldung-1/">', index)
     assert '<!-- 2026/11/meldung-2/ --><li class="item">\n<a href="../../2026/11/meldung-2/">' in archive
 
 
@@ -412,7 +413,7 @@ def test_rows_kept_from_a_row_template_that_has_changed_since_are_made_anew(site
     site = Site(site.config, site.authority, clock=site.clock, data_dir=site.data_dir, templates=own_templates)
     site.publish(publication(1))
     row = own_templates / "site" / "_list_item.html.j2"
-    row.write_text(row.read_text().replace('<li class="item">', '<li class="item neu">'))
+    row.write_text(row.read_text().replace('<li class="item', '<li class="item neu'))
     later = row.stat().st_mtime + 5
     os.utime(row, (later, later))  # as a person editing it a moment later
 
@@ -462,10 +463,10 @@ def kicker_label(article: Tag) -> str | None:
          {"start page", "archive"}),
         ("update", "Keine Entwarnung für die Altstadt", "Aktualisierung: Keine Entwarnung für die Altstadt",
          {"start page", "archive"}),
-        ("cancel", "Entwarnung: Bombe entschärft", "Entwarnung: Bombe entschärft", {"archive"}),
-        ("cancel", "ENTWARNUNG – Bombe entschärft", "ENTWARNUNG – Bombe entschärft", {"archive"}),
-        ("cancel", "All clear: Bombe entschärft", "All clear: Bombe entschärft", {"archive"}),
-        ("error", "Widerruf: keine Fliegerbombe", "Widerruf: keine Fliegerbombe", {"archive"}),
+        ("cancel", "Entwarnung: Bombe entschärft", "Entwarnung: Bombe entschärft", {"start page", "archive"}),
+        ("cancel", "ENTWARNUNG – Bombe entschärft", "ENTWARNUNG – Bombe entschärft", {"start page", "archive"}),
+        ("cancel", "All clear: Bombe entschärft", "All clear: Bombe entschärft", {"start page", "archive"}),
+        ("error", "Widerruf: keine Fliegerbombe", "Widerruf: keine Fliegerbombe", {"start page", "archive"}),
     ],
 )  # fmt: skip
 def test_a_follow_up_is_titled_with_one_label_in_every_list_page_title_and_feed(
@@ -621,3 +622,40 @@ def test_a_page_written_before_its_copies_were_marked_is_rendered_whole(site: Si
 
     assert page.read_text(encoding="utf-8").count("https://social.example/@lkb/1") == 1
     assert "<!--/herold:copies-->" in page.read_text(encoding="utf-8")
+
+
+# -- the start page in a crisis ---------------------------------------------------------------------
+
+
+def test_an_active_warning_is_a_box_naming_its_severity_in_words_what_to_do_and_until_when(site: Site) -> None:
+    alert = publication(1, kind="warning")
+    site.publish(alert)
+    site.publish(follow_up(2, alert, "update", severity="extreme", instruction="Bleiben Sie im Haus.",
+                           expires="2026-11-20T18:00:00+01:00"))  # fmt: skip
+    box = page(site.directory / "index.html").select_one("#warnings ~ ul .warning")
+
+    assert box is not None and "warning-extreme" in box["class"]
+    text = box.get_text(" ", strip=True)
+    assert "Extreme Gefahr" in text, "the severity in words, never colour alone"
+    assert "Was ist zu tun? Bleiben Sie im Haus." in text
+    assert "gültig bis 20. November 2026, 18:00" in text
+
+
+def test_an_all_clear_stays_on_the_start_page_in_its_own_section_for_a_day_then_leaves(
+    make_settings: SettingsFactory,
+) -> None:
+    settings = make_settings()
+    [authority] = settings.authorities
+    moment = [NOW]
+    site = Site(authority.channel("website"), authority, clock=lambda: moment[0], data_dir=settings.herold.data_dir)
+    alert = publication(1, kind="warning")
+    site.publish(alert)
+    site.publish(follow_up(2, alert, "cancel", headline="Entwarnung: Bombe entschärft"))
+
+    index = page(site.directory / "index.html")
+    assert index.select("#ended ~ ul a")[0].get_text() == "Entwarnung: Bombe entschärft"
+    assert index.select("#warnings ~ ul li") == [], "no longer a current warning"
+
+    moment[0] = NOW + timedelta(hours=24, minutes=3)  # a day after the all-clear went out
+    site.housekeeping(moment[0])
+    assert page(site.directory / "index.html").select_one("#ended") is None

@@ -86,6 +86,11 @@ class Views(Protocol):
         """Whether an item's view says it is a current warning (shown on the start page), now."""
         ...
 
+    def recently_ended(self) -> Callable[[View, str], bool]:
+        """Whether an item's view says its warning ended (an all-clear, a withdrawal) recently
+        enough to stay on the start page, given when its latest message went out."""
+        ...
+
 
 @dataclass(frozen=True)
 class Listed:
@@ -101,6 +106,7 @@ class Listed:
 class Lists:
     warnings: list[Listed]  # current warnings only, latest activity first
     news: list[Listed]
+    ended: list[Listed]  # warnings recently ended by an all-clear or a withdrawal, latest first
     recent: list[Listed]  # the feeds' entries, newest first
 
 
@@ -270,17 +276,17 @@ class SiteRecord:
         """The start page's and the feeds' lists with every view they show as it is now: the
         current warnings, the latest news, the feeds' entries. Views made from another state of an
         item (or with another fingerprint; ``again``: all of them) are made anew and kept."""
-        current = self.views.current()
+        current, ended = self.views.current(), self.views.recently_ended()
         document = self._read("lists.json", {})
         fingerprint = self.views.fingerprint()
         same = document.get("views") == fingerprint and not again
         rows = {key: _item_rows(document.get(key, []), same) for key in ("warnings", "news")}
         recent = _entry_rows(document.get("recent", []), same)
         changed = False
-        shown: dict[str, list[Listed]] = {"warnings": [], "news": []}
+        shown: dict[str, list[Listed]] = {"warnings": [], "news": [], "ended": []}
         for key, kept in rows.items():
             for at, (item_id, latest, stamp, view) in enumerate(kept):
-                if key == "warnings" and view is not None and not current(view):
+                if key == "warnings" and view is not None and not current(view) and not ended(view, latest):
                     continue  # not shown: whatever became of the item since, it would not be
                 fresh = self._fresh(item_id, stamp, view, self.views.item_view)
                 if fresh is None:
@@ -290,6 +296,8 @@ class SiteRecord:
                     changed = True
                 if key == "news" or current(fresh[1]):
                     shown[key].append(Listed(item_id, fresh[1], published=latest))
+                elif ended(fresh[1], latest):
+                    shown["ended"].append(Listed(item_id, fresh[1], published=latest))
         feeds: list[Listed] = []
         for at, (item_id, entry_id, published, stamp, view) in enumerate(recent):
 
@@ -306,7 +314,7 @@ class SiteRecord:
             feeds.append(Listed(item_id, fresh[1], published=published, entry_id=entry_id))
         if changed:
             self._write("lists.json", {"views": fingerprint, **rows, "recent": recent})
-        return Lists(warnings=shown["warnings"], news=shown["news"], recent=feeds)
+        return Lists(warnings=shown["warnings"], news=shown["news"], ended=shown["ended"], recent=feeds)
 
     def page_rows(self, month: str, number: int, *, again: bool = False) -> list[Listed]:
         """One page of a month's archive, newest first, each item with its view as it is now."""
@@ -378,12 +386,12 @@ class SiteRecord:
         mine = [[item.id, item.latest.published.isoformat(), stamp, item_view]]
         rows[key] = sorted([row for row in rows[key] if row[0] != item.id] + mine, key=lambda row: row[1],
                            reverse=True)[:kept]  # fmt: skip
-        # The start page shows current warnings only: the others' rows are kept without what it
-        # would show of them (one shown after all is rendered from its item).
-        current = self.views.current()
+        # The start page shows current and recently ended warnings only: the others' rows are kept
+        # without what it would show of them (one shown after all is rendered from its item).
+        current, ended = self.views.current(), self.views.recently_ended()
         rows["warnings"] = [
             [*row[:3], {k: v for k, v in row[3].items() if k != "row"}]
-            if row[3] is not None and "row" in row[3] and not current(row[3]) else row
+            if row[3] is not None and "row" in row[3] and not current(row[3]) and not ended(row[3], row[1]) else row
             for row in rows["warnings"]
         ]  # fmt: skip
         # The item's other entries in the feeds stay as they are, from its file as it is now.

@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache, partial
 from pathlib import Path
 from typing import Any
@@ -84,7 +84,7 @@ COPIES_END = "<!--/herold:copies-->"
 # A list row kept in the record is rendered once for every list; this stands where the page's way
 # back to the site's root goes (autoescaped text cannot contain it).
 ROOT = Markup("<!--herold:root-->")
-VIEWS = 2  # the way views are made: a new number when that changes (views kept before are made anew)
+VIEWS = 3  # the way views are made: a new number when that changes (views kept before are made anew)
 ATOM_END, RSS_END = b"</feed>\n", b"  </channel>\n</rss>\n"
 
 log = structlog.get_logger("herold.website")
@@ -95,6 +95,9 @@ class WebsiteSettings(ChannelSettings):
     # In a burst, the index, archive and feeds are rewritten at most this often (0: after every
     # item). Item pages are always written at once.
     lists_every_seconds: float = Field(default=1.0, ge=0, le=60)
+    # An all-clear or a withdrawal stays on the start page this long, in a section of its own, so
+    # that whoever comes back sees that the danger is over (0: not at all).
+    ended_hours: float = Field(default=24, ge=0, le=24 * 30)
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,11 @@ def item_status(item: Item, now: datetime) -> Status:
     if latest.expires and latest.expires <= now:
         return Status("expired", t("expired_notice"))
     return Status("active", None)
+
+
+def _recently_ended(view: View, latest: str, since: datetime) -> bool:
+    """Whether a list row's warning ended (all-clear, withdrawal) with a message sent since then."""
+    return bool(view.get("ended")) and bool(latest) and datetime.fromisoformat(latest) >= since
 
 
 def _current(view: View, now: datetime) -> bool:
@@ -614,11 +622,17 @@ class Site:
         """Whether an item's view says it is a current warning, by the site's clock now."""
         return partial(_current, now=self.clock())
 
+    def recently_ended(self) -> Callable[[View, str], bool]:
+        """Whether a warning's end (all-clear, withdrawal) is recent enough for the start page."""
+        return partial(_recently_ended, since=self.clock() - timedelta(hours=self.settings.ended_hours))
+
     def item_view(self, item: Item) -> dict[str, Any]:
         """What the start page and the archive show of an item: whether it is current (as
-        `item_status` decides; by the time of the list) and its row."""
+        `item_status` decides; by the time of the list), whether its warning ended, and its row."""
         latest = item.latest.announcement
         return {
+            "ended": latest.msg_type in (MsgType.error, MsgType.cancel)
+            and item.first.announcement.kind is Kind.warning,
             "open": latest.msg_type not in (MsgType.error, MsgType.cancel) and latest.kind is not Kind.news,
             "expires": latest.expires.isoformat() if latest.expires else None,
             "row": self._kept_row(item),
@@ -699,6 +713,7 @@ class Site:
         lists = record.lists(again=again)
         warnings = [_Shown(listed, record) for listed in lists.warnings]
         news = [_Shown(listed, record) for listed in lists.news]
+        ended = [_Shown(listed, record) for listed in lists.ended]
         months = record.months()
 
         def page(template: str, depth: int, **values: Any) -> str:
@@ -706,7 +721,7 @@ class Site:
             row = partial(self._row, root=context["root"], language=language)
             return self.env.get_template(template).render(**context, row=row, months=months, **values)
 
-        written = self._write("index.html", page("site/index.html.j2", 0, warnings=warnings, news=news))
+        written = self._write("index.html", page("site/index.html.j2", 0, warnings=warnings, news=news, ended=ended))
         written += self._write("archive/index.html", page("site/archive.html.j2", 1, month=None, items=[]))
         for month, number in sorted(pages):
             last = record.pages(month)
@@ -723,6 +738,9 @@ class Site:
         if again or not (self.directory / ACCESSIBILITY).exists():  # it changes with the configuration only
             written += self._write(ACCESSIBILITY, page("site/accessibility.html.j2", 1))
         expiring = [[w.view["expires"], w.item_id] for w in lists.warnings if w.view["expires"]]
+        # An ended warning leaves the start page after ended_hours: the page changes then as well.
+        leaving = timedelta(hours=self.settings.ended_hours)
+        expiring += [[(datetime.fromisoformat(e.published) + leaving).isoformat(), e.item_id] for e in lists.ended]
         self._put(EXPIRING, json.dumps(expiring), if_changed=True)
         atom, rss, json_feed = self._feeds(lists.recent, language)
         written += self._write("atom.xml", atom) + self._write("rss.xml", rss) + self._write("feed.json", json_feed)
