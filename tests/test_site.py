@@ -241,6 +241,13 @@ def restarted(site: Site) -> Site:
     return Site(site.config, site.authority, clock=site.clock, data_dir=site.data_dir, templates=site.templates)
 
 
+def severity_in_force(entry: Entry) -> str | None:
+    """A warning's severity in the feeds: on its alert and updates, not on its all-clear."""
+    a = entry.announcement
+    in_force = a.kind.value == "warning" and a.msg_type.value in ("alert", "update") and a.severity
+    return a.severity.value if in_force and a.severity else None
+
+
 def feeds_by_feedgen(site: Site, entries: list[tuple[Item, Entry]]) -> tuple[bytes, bytes, str]:
     """The feeds as feedgen writes them whole (how the site wrote them before it kept each entry's part)."""
     language = site.authority.language
@@ -268,6 +275,8 @@ def feeds_by_feedgen(site: Site, entries: list[tuple[Item, Entry]]) -> tuple[byt
         added.author({"name": site.authority.name})
         if entry.announcement.category:
             added.category(term=entry.announcement.category.value)
+        if severity_in_force(entry):
+            added.category(term=f"severity:{severity_in_force(entry)}")
     atom = feed.atom_str(pretty=True)
     feed.link([{"href": site.url("rss.xml"), "rel": "self"}, {"href": site.url(), "rel": "alternate"}], replace=True)
     rss = feed.rss_str(pretty=True)
@@ -277,7 +286,8 @@ def feeds_by_feedgen(site: Site, entries: list[tuple[Item, Entry]]) -> tuple[byt
             "content_text": entry.variant_text, "date_published": entry.published.isoformat(),
             "language": entry.announcement.language or language,
             "tags": [t for t in (entry.announcement.kind.value, entry.announcement.msg_type.value,
-                                 entry.announcement.category and entry.announcement.category.value) if t],
+                                 entry.announcement.category and entry.announcement.category.value,
+                                 severity_in_force(entry) and f"severity:{severity_in_force(entry)}") if t],
         }
         for item, entry in entries
     ]  # fmt: skip

@@ -985,3 +985,22 @@ def test_without_settings_the_statement_names_the_impressum_and_the_federal_conc
     statement = parse(site_of(herold) / "barrierefreiheit" / "index.html")
     assert statement.find("a", href=AUTHORITY["impressum_url"]) is not None
     assert statement.find("a", href="https://www.schlichtungsstelle-bgg.de/") is not None
+
+
+def test_the_feeds_carry_the_contact_and_the_severity_of_a_warning_in_force_and_the_json_feed_its_image(
+    herold: Herold,
+) -> None:
+    alert = publish(herold, warning(severity="extreme", contact="Bürgertelefon 0800 1234567",
+                                    media=[{"data": png(), "alt": "Karte des Sperrgebiets"}]))  # fmt: skip
+    path = path_of(herold, alert)
+    image = next(p for p in (site_of(herold) / path).iterdir() if p.suffix == ".png")
+
+    items = json.loads((site_of(herold) / "feed.json").read_text(encoding="utf-8"))["items"]
+    [item] = [i for i in items if i["id"] == f"urn:uuid:{alert}"]
+    assert item["image"] == f"{BASE_URL}{path}{image.name}"
+    assert "severity:extreme" in item["tags"]
+    assert "Kontakt: Bürgertelefon 0800 1234567" in item["content_text"]
+    atom = feedparser.parse(site_of(herold) / "atom.xml").entries[0]
+    assert "severity:extreme" in [tag.term for tag in atom.tags]
+    assert "Kontakt: Bürgertelefon 0800 1234567" in atom.summary
+    assert validator().is_valid(json.loads((site_of(herold) / "feed.json").read_text(encoding="utf-8")))

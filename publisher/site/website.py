@@ -84,7 +84,7 @@ COPIES_END = "<!--/herold:copies-->"
 # A list row kept in the record is rendered once for every list; this stands where the page's way
 # back to the site's root goes (autoescaped text cannot contain it).
 ROOT = Markup("<!--herold:root-->")
-VIEWS = 3  # the way views are made: a new number when that changes (views kept before are made anew)
+VIEWS = 4  # the way views are made: a new number when that changes (views kept before are made anew)
 ATOM_END, RSS_END = b"</feed>\n", b"  </channel>\n</rss>\n"
 
 log = structlog.get_logger("herold.website")
@@ -120,6 +120,14 @@ def item_status(item: Item, now: datetime) -> Status:
     if latest.expires and latest.expires <= now:
         return Status("expired", t("expired_notice"))
     return Status("active", None)
+
+
+def _severity_of(entry: Entry) -> str | None:
+    """A warning's severity while it is in force (not on its all-clear or withdrawal)."""
+    a = entry.announcement
+    if a.kind is Kind.warning and a.severity and a.msg_type in (MsgType.alert, MsgType.update):
+        return a.severity.value
+    return None
 
 
 def _recently_ended(view: View, latest: str, since: datetime) -> bool:
@@ -800,6 +808,10 @@ class Site:
         added.author({"name": self.authority.name})
         if entry.announcement.category:
             added.category(term=entry.announcement.category.value)
+        if (severity := _severity_of(entry)) is not None:
+            added.category(term=f"severity:{severity}")
+        # The image goes into the JSON Feed only: feedgen writes an Atom entry's links without
+        # their rel, so an enclosure there would read as a second address of the entry.
 
     def _json_item(self, item: Item, entry: Entry, language: str) -> str:
         """An entry as an item of the JSON Feed, as `json.dumps(..., indent=2)` writes it there."""
@@ -810,17 +822,26 @@ class Site:
             "content_text": entry.variant_text,
             "date_published": entry.published.isoformat(),
             "language": entry.announcement.language or language,
+            **({"image": image} if (image := self._image_of(item, entry)) else {}),
             "tags": [
                 t
                 for t in (
                     entry.announcement.kind.value,
                     entry.announcement.msg_type.value,
                     entry.announcement.category and entry.announcement.category.value,
+                    _severity_of(entry) and f"severity:{_severity_of(entry)}",
                 )
                 if t
             ],
         }
         return "\n".join("    " + line for line in json.dumps(document, ensure_ascii=False, indent=2).split("\n"))
+
+    def _image_of(self, item: Item, entry: Entry) -> str | None:
+        """The address of the entry's first image, beside the item page (which is written with it)."""
+        for media in entry.announcement.media:
+            if media.path is not None and (self.data_dir / media.path).exists():
+                return self.url(item.path) + Path(media.path).name
+        return None
 
     def _feeds(self, entries: Sequence[Listed], language: str) -> tuple[bytes, bytes, str]:
         """Atom, RSS and JSON Feed, put together from the entries' views (newest first)."""
