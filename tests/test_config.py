@@ -524,3 +524,10 @@ def test_a_channel_named_like_the_on_call_hook_never_gets_its_signing_secret() -
     ))  # fmt: skip
     settings = settings_from(raw, {"RADIO": whsec, "ALARM": "whsec_" + "B" * 43}, base=ROOT)
     assert settings.secrets_of("lk-beispiel", "oncall") == {"secret": whsec}
+
+
+def test_an_accent_colour_too_light_to_read_on_the_white_page_stops_herold_with_the_contrast() -> None:
+    found = problems(config(authority(accent_colour="#ffcc00")))
+    assert len(found) == 1 and found[0][0].endswith("accent_colour")
+    assert "contrast of 1.5:1" in found[0][1] and "4.5:1" in found[0][1]
+    settings_from(config(authority(accent_colour="#0b4f9c")), {}, base=ROOT)  # 8:1: fine

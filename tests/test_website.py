@@ -1004,3 +1004,16 @@ def test_the_feeds_carry_the_contact_and_the_severity_of_a_warning_in_force_and_
     assert "severity:extreme" in [tag.term for tag in atom.tags]
     assert "Kontakt: Bürgertelefon 0800 1234567" in atom.summary
     assert validator().is_valid(json.loads((site_of(herold) / "feed.json").read_text(encoding="utf-8")))
+
+
+def test_the_authority_s_accent_colour_and_main_website_mark_every_page(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    authority = {**copy.deepcopy(AUTHORITY), "accent_colour": "#7a1f5c", "website_url": "https://www.lk-beispiel.de/"}
+    herold = make_herold(make_settings(authorities=[authority]))
+    announcement_id = publish(herold, warning())
+
+    assert "--link: #7a1f5c" in (site_of(herold) / "style.css").read_text(encoding="utf-8")
+    for page in (parse(site_of(herold) / "index.html"), item_page(herold, announcement_id)):
+        link = page.select_one("header.site a[href='https://www.lk-beispiel.de/']")
+        assert link is not None and link.get_text() == "Zur Website: Landkreis Beispiel"

@@ -88,6 +88,11 @@ class Authority(BaseModel):
     # lets these through (any other is taken for a private person's).
     official_contacts: list[Annotated[str, Field(min_length=3, max_length=200)]] = Field(default_factory=list)
     accessibility: Accessibility = Field(default_factory=Accessibility)
+    # Identity on the built-in website: the authority's main website (linked from every page) and
+    # its accent colour (#rrggbb), used for links and the header line; it must stand out from the
+    # white page by 4.5:1 at least (WCAG 2.1 AA), or Herold does not start.
+    website_url: str | None = None
+    accent_colour: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] | None = None
     # Domains whose links are the authority's own or trusted (subdomains included); a link to any
     # other is flagged to the writer, not refused. The hosts of base_url, impressum_url and
     # privacy_url always count.
@@ -103,6 +108,21 @@ class Authority(BaseModel):
     @classmethod
     def _absolute(cls, value: str) -> str:
         return web_address(value)
+
+    @field_validator("website_url")
+    @classmethod
+    def _main_website(cls, value: str | None) -> str | None:
+        return web_address(value) if value else value
+
+    @field_validator("accent_colour")
+    @classmethod
+    def _readable(cls, value: str | None) -> str | None:
+        if value is not None and (ratio := contrast(value, "#ffffff")) < 4.5:
+            raise ValueError(
+                f"{value} on a white page has a contrast of {ratio:.1f}:1; links and text need 4.5:1 (WCAG 2.1 AA): "
+                "choose a darker shade"
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -131,6 +151,18 @@ class Authority(BaseModel):
 
     def url(self, path: str) -> str:
         return self.base_url + path.lstrip("/")
+
+
+def contrast(first: str, second: str) -> float:
+    """The WCAG 2.1 contrast ratio of two #rrggbb colours (1 to 21)."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    lighter, darker = sorted((luminance(first), luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
 
 
 _SLUG_WORD = re.compile(r"[^a-z0-9]+")

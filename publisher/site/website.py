@@ -758,7 +758,14 @@ class Site:
         loader = self.env.loader
         assert loader is not None
         source, _, _ = loader.get_source(self.env, "site/style.css")
-        return source
+        accent = self.authority.accent_colour
+        if accent is None:
+            return source
+        # Checked against the white page when the configuration was read; the dark scheme keeps its
+        # own light link colour, which the accent would not be readable on.
+        return (f"{source}\n/* The authority's accent colour (accent_colour). */\n"
+                f"header.site {{ border-bottom: 4px solid {accent}; }}\n"
+                f"@media not (prefers-color-scheme: dark) {{ :root {{ --link: {accent}; }} }}\n")  # fmt: skip
 
     # -- feeds ----------------------------------------------------------------------------
 
