@@ -395,11 +395,14 @@ class SftpSync(Channel):
                 known = manifest.files.get(name)
                 if known is not None and known.looks_alike(stat):
                     continue
+                if known is None or known.size != stat.st_size:
+                    changes.append(Change(name, local))  # new or resized: no hash can save the upload
+                    continue
                 try:
                     digest = _hash(local)
                 except FileNotFoundError:
                     continue  # replaced meanwhile: the next copy takes it
-                if known is not None and (known.sha256, known.size) == (digest, stat.st_size):
+                if known.sha256 == digest:  # touched, not changed (same size, checked above)
                     manifest.files[name] = Copied(digest, stat.st_size, stat.st_mtime_ns, stat.st_ino)
                     touched = True
                     continue
@@ -475,6 +478,7 @@ class SftpSync(Channel):
         while folder and folder not in made and folder != root and folder not in {"/", "."}:
             try:
                 sftp.stat(folder)
+                made.add(folder)  # there already: not asked again in this copy
                 break
             except FileNotFoundError:
                 missing.append(folder)
@@ -482,7 +486,6 @@ class SftpSync(Channel):
         for each in reversed(missing):
             sftp.mkdir(each)
             made.add(each)
-        made.update(missing)
 
     def _root(self, sftp: paramiko.SFTPClient) -> None:
         directory = self.settings.directory
@@ -501,8 +504,6 @@ class SftpSync(Channel):
         path = self._remote(name) if name else self.settings.directory
         try:
             yield
-        except DeliveryError:
-            raise
         except PermissionError:
             raise PermanentError(
                 f"the server does not let {self.settings.username} write {path} (permission denied)"

@@ -8,7 +8,6 @@ import copy
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -288,14 +287,6 @@ def test_the_report_for_one_authority_has_only_its_channels(settings: Any) -> No
     assert "### Kanal `fedi`" not in report
     with pytest.raises(KeyError):
         privacy_report(settings, "nowhere")
-
-
-def test_the_report_reads_the_default_retention_when_the_setting_is_absent(settings: Any) -> None:
-    # As before [herold] had the key: the report must not depend on it.
-    fields = {key: value for key, value in settings.herold if key != "retention_days"}
-    runtime = SimpleNamespace(**fields, database=settings.herold.database)
-    report = privacy_report(settings.model_copy(update={"herold": runtime}), today=date(2026, 12, 1))
-    assert "gelöscht 30 Tage nach Ende der Zustellung" in report
 
 
 # -- the commands -----------------------------------------------------------------------------

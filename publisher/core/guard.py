@@ -76,12 +76,7 @@ def clean_text(text: str) -> str:
 def shorteners_in(text: str) -> Iterator[str]:
     """The shortener services that links in ``text`` go through (with or without ``https://``)."""
     for match in LINK_LIKE.finditer(text):
-        link = match.group(0)
-        try:
-            host = urlsplit(link if "://" in link else f"//{link}").hostname or ""
-        except ValueError:
-            continue  # not a valid address: no shortener either
-        host = host.removeprefix("www.")
+        host = host_of(match.group(0))  # None for what is not a valid address: no shortener either
         if host in SHORTENERS:
             yield host
 

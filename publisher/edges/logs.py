@@ -36,9 +36,10 @@ _known: tuple[str, ...] = ()
 
 
 def remember_secrets(values: Iterable[str]) -> None:
-    """Hide these values in every line from now on (the configuration's secrets, once loaded)."""
+    """Hide these values in every line from now on: the configuration's secrets, as
+    `Settings.secret_values` gives them (long enough to tell from words, longest first)."""
     global _known
-    _known = tuple(sorted({v for v in values if len(v) >= 6}, key=len, reverse=True))
+    _known = tuple(values)
 
 
 def _may_hold_a_secret(text: str) -> bool:

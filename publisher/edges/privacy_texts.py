@@ -51,7 +51,6 @@ from publisher.site.registry import channel_types, is_site
 
 # The feeds the built-in website writes (publisher.site.website.Site), below the authority's base_url.
 FEEDS = {"Atom": "atom.xml", "RSS": "rss.xml", "JSON Feed": "feed.json"}
-DEFAULT_RETENTION_DAYS = 30.0
 
 
 def _careful(limit: int) -> TextRule:
@@ -660,10 +659,6 @@ def _authority(
     return lines
 
 
-def retention_days(settings: Settings) -> float:
-    return float(getattr(settings.herold, "retention_days", DEFAULT_RETENTION_DAYS))
-
-
 def privacy_report(
     settings: Settings,
     authority: str | None = None,
@@ -676,7 +671,7 @@ def privacy_report(
     say (legal basis, its relationship to each operator). States facts of the configuration and
     of Herold; draws no legal conclusions. ``authority``: only this one's (KeyError if unknown)."""
     chosen = [settings.authority(authority)] if authority else settings.authorities
-    days = _days(retention_days(settings))
+    days = _days(settings.herold.retention_days)
     today = today or date.today()
     lines = [
         "# Datenschutz-Übersicht (data-protection summary)",

@@ -438,7 +438,8 @@ def create_app(herold: Herold, *, start: bool = True, long_lived: bool = False) 
         since: Annotated[datetime | None, Query(description="only what was sent since then (ISO 8601)")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> list[Listing]:
-        """The token's authority's announcements, newest first, with the short ids every call accepts."""
+        """The token's authority's announcements, newest first, with their short ids (which
+        ``GET /api/v1/announcements/{id}`` accepts, as do the command line and a follow-up's references)."""
         moment = since if since is None or since.tzinfo else since.replace(tzinfo=UTC)
         return listing(herold.engine, who.authority, current=current, kind=kind, since=moment, limit=limit)
 

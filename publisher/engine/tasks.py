@@ -51,7 +51,7 @@ from adapters.port import (
 from publisher.core.plan import Plan, Step, plan, website_published
 from publisher.core.render import DoesNotFit, render
 from publisher.domain.announcement import Kind
-from publisher.domain.authority import ChannelConfig, web_address
+from publisher.domain.authority import Authority, ChannelConfig, web_address
 from publisher.domain.labels import labels_for
 from publisher.domain.records import Action, AuditEntry, OperationState, Stage, Variant
 from publisher.engine import oncall
@@ -508,19 +508,23 @@ def _earlier_out(operation: Operation, attempt: Attempt) -> list[Receipt]:
     return thread
 
 
-def _channels_of(engine: Engine, slug: str) -> list[ChannelConfig]:
-    """The authority's channels; none for one removed from the configuration since."""
+def _configured(engine: Engine, slug: str) -> Authority | None:
+    """The authority, or None for one removed from the configuration since (its leftover work is
+    left alone)."""
     try:
-        return engine.authority(slug).channels
+        return engine.authority(slug)
     except KeyError:
-        return []
+        return None
+
+
+def _channels_of(engine: Engine, slug: str) -> list[ChannelConfig]:
+    authority = _configured(engine, slug)
+    return authority.channels if authority else []
 
 
 def _item_url(engine: Engine, stored: StoredAnnouncement) -> str:
-    try:
-        return engine.authority(stored.authority).url(stored.item_path)
-    except KeyError:  # removed from the configuration since: its channels are gone with it
-        return ""
+    authority = _configured(engine, stored.authority)
+    return authority.url(stored.item_path) if authority else ""
 
 
 def _post(engine: Engine, stored: StoredAnnouncement, operation: Operation, attempt: Attempt) -> Post:

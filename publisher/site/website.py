@@ -217,6 +217,12 @@ def month_name(month: str, language: str) -> str:
 _ITEM = re.compile(r"(?:[-*•–]|\d{1,2}[.)])\s")
 
 
+def _platform_of(copy: Copy) -> str:
+    """A copy's platform as people know it (the channel's id, for a type Herold no longer has)."""
+    types = channel_types()
+    return types[copy.channel_type].label if copy.channel_type in types else copy.channel
+
+
 def _paragraphs(text: str | None) -> Markup:
     """Blank lines separate paragraphs; single line breaks within one are joined, except before
     a list item ("- …", "1. …"), which keeps its line."""
@@ -565,7 +571,6 @@ class Site:
     def _write_item(self, item: Item) -> int:
         language = self.authority.language
         now = self.clock()
-        types = channel_types()
         t = labels_for(language)
         page = self.env.get_template("site/item.html.j2").render(
             **self._context(item.path.strip("/").count("/") + 1, language),
@@ -580,7 +585,7 @@ class Site:
             title=self._title,
             when=lambda moment, lang=language: self._when(moment, lang),
             paragraphs=_paragraphs,
-            platform=lambda copy: types[copy.channel_type].label if copy.channel_type in types else copy.channel,
+            platform=_platform_of,
             media_name=lambda media: Path(media.path).name,
         )
         return self._copy_media(item) + self._write(f"{item.path}index.html", page)
@@ -594,19 +599,16 @@ class Site:
             page = target.read_text(encoding="utf-8")
         except FileNotFoundError:
             return self._write_item(item)
-        types = channel_types()
-        fragment = self.env.get_template(COPIES_TEMPLATE)
-        context = {
-            "t": labels_for(self.authority.language),
-            "platform": lambda copy: types[copy.channel_type].label if copy.channel_type in types else copy.channel,
-        }
+        fragment, t = self.env.get_template(COPIES_TEMPLATE), labels_for(self.authority.language)
+        written = page
         for entry in item.entries:
-            start = page.find(f"<!--herold:copies {entry.id}-->")
-            end = page.find(COPIES_END, start) if start >= 0 else -1
+            start = written.find(f"<!--herold:copies {entry.id}-->")
+            end = written.find(COPIES_END, start) if start >= 0 else -1
             if end < 0:
                 return self._write_item(item)  # a page written before the parts were marked
-            page = page[:start] + fragment.render(entry=entry, **context) + page[end + len(COPIES_END) :]
-        return self._write(f"{item.path}index.html", page)
+            part = fragment.render(entry=entry, t=t, platform=_platform_of)
+            written = written[:start] + part + written[end + len(COPIES_END) :]
+        return 0 if written == page else self._write(f"{item.path}index.html", written)
 
     # -- lists: views kept in the record, and the pages put together from them ----------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -103,7 +104,7 @@ class Users:
         with self._sessions.begin() as session:
             row = session.get(UserRow, username.lower(), with_for_update=True)
             if row is None:
-                _matches(_DUMMY, password)
+                _matches(_dummy(), password)
                 return SignIn.wrong, None
             if row.disabled_at is not None:
                 return SignIn.disabled, _user(row)
@@ -121,7 +122,11 @@ class Users:
             return SignIn.ok, _user(row)
 
 
-_DUMMY = _hasher.hash("not a password anyone has")
+@cache
+def _dummy() -> str:
+    """A hash to check unknown names against; made when first needed (hashing takes a tenth of a
+    second and 64 MiB, which no process should pay at start)."""
+    return _hasher.hash("not a password anyone has")
 
 
 def _matches(hashed: str, password: str) -> bool:
