@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,13 @@ import uvicorn
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from publisher.domain.records import Role
+from publisher.domain.records import Role, Stage
 from publisher.edges import logs
 from publisher.edges.web import SiteRouter, create_app
 from publisher.edges.wiring import Herold
 from publisher.engine.store import Store
 from publisher.engine.tasks import wait_until_settled
-from publisher.sources.intake import accept
+from publisher.sources.intake import accept, receive
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, news, warning
 from fakes.channels import registered
@@ -900,3 +901,16 @@ def test_the_list_shows_the_authority_s_announcements_newest_first_with_short_id
     assert later == []
     assert by_short_id.status_code == 200 and by_short_id.json()["id"] == storm
     assert bad.status_code == 422
+
+
+def test_a_draft_update_or_a_scheduled_alert_does_not_change_what_is_current(herold: Herold) -> None:
+    bomb = published(herold, warning(headline="Fliegerbombe in der Altstadt"))
+    receive(herold.engine, warning(msg_type="update", references=bomb, headline="Entwurf: Sperrgebiet größer"),
+            source="test", actor="tester", stage=Stage.draft)  # fmt: skip
+    later = (herold.clock() + timedelta(hours=2)).isoformat()
+    accept(herold.engine, warning(headline="Probealarm um 14 Uhr", publish_at=later), source="test", actor="tester")
+
+    with client_for(herold) as client:
+        current = client.get(ANNOUNCEMENTS, params={"current": "true"}, headers=bearer(token_for(herold))).json()
+
+    assert [a["headline"] for a in current] == ["Fliegerbombe in der Altstadt"]

@@ -333,19 +333,23 @@ def listing(
     """The authority's announcements, newest first (``current``: only its current warnings, each
     item's newest state)."""
     now = engine.clock()
-    rows = engine.store.announcements.listed(authority, kind=kind, since=since, limit=limit)
-    newest: dict[str, str] = {}
+    # Current warnings are found among all of the authority's warnings, not the newest ``limit``.
+    rows = engine.store.announcements.listed(authority, kind="warning" if current else kind, since=since,
+                                             limit=None if current else limit)  # fmt: skip
+    newest: dict[str, str] = {}  # item -> its newest message that is out (not a draft, not yet due)
     for row in rows:
-        newest.setdefault(row.item_id, row.id)
-    found = []
+        if row.stage == Stage.released.value and row.sent_at <= now:
+            newest.setdefault(row.item_id, row.id)
+    found: list[Listing] = []
     for row in rows:
         live = (
-            newest[row.item_id] == row.id and row.kind == "warning" and row.msg_type in {"alert", "update"}
-            and row.stage in {Stage.released.value, Stage.scheduled.value}
+            newest.get(row.item_id) == row.id and row.kind == "warning" and row.msg_type in {"alert", "update"}
             and (row.expires_at is None or row.expires_at > now)
         )  # fmt: skip
         if current and not live:
             continue
+        if len(found) == limit:
+            break
         found.append(Listing(
             id=row.id, short_id=row.id[:SHORT_ID], item_id=row.item_id, kind=row.kind, msg_type=row.msg_type,
             stage=Stage(row.stage), headline=row.headline, sent_at=row.sent_at, expires_at=row.expires_at,

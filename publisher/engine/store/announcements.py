@@ -303,9 +303,9 @@ class Announcements:
             return list(connection.execute(query).scalars())
 
     def listed(
-        self, authority: str, *, kind: str | None = None, since: datetime | None = None, limit: int = 100
+        self, authority: str, *, kind: str | None = None, since: datetime | None = None, limit: int | None = 100
     ) -> list[Listed]:
-        """The authority's announcements, newest first, without reading their documents whole."""
+        """The authority's announcements, newest first, each with its headline (not parsed as a document)."""
         query = (
             select(AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.kind, AnnouncementRow.msg_type,
                    AnnouncementRow.stage, AnnouncementRow.sent_at, AnnouncementRow.expires_at,
