@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 import adapters
 from adapters.port import Capabilities, Channel, ChannelSettings, Post, Receipt, Wave
@@ -16,6 +18,7 @@ from publisher.edges.config import ConfigError, Settings, config_path, load_sett
 from publisher.site.registry import channel_types
 
 from conftest import AUTHORITY, ROOT
+from helpers import png_bytes
 
 EXAMPLE = ROOT / "config" / "herold.example.toml"
 TOKEN_VARIABLE = "HEROLD_TEST_CHAT_TOKEN"
@@ -531,3 +534,80 @@ def test_an_accent_colour_too_light_to_read_on_the_white_page_stops_herold_with_
     assert len(found) == 1 and found[0][0].endswith("accent_colour")
     assert "contrast of 1.5:1" in found[0][1] and "4.5:1" in found[0][1]
     settings_from(config(authority(accent_colour="#0b4f9c")), {}, base=ROOT)  # 8:1: fine
+
+
+# --- the authority's logo and form templates: files beside the config file ------------------------
+
+
+def test_the_logo_and_the_form_templates_are_found_beside_the_config_file_not_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    etc = tmp_path / "etc"
+    (etc / "bilder").mkdir(parents=True)
+    (etc / "bilder" / "wappen.png").write_bytes(png_bytes())
+    (etc / "formulare").mkdir()
+    own = 'logo = "bilder/wappen.png"\nform_templates = "formulare"\n\n  [[authorities.channels]]'
+    write(etc / "herold.toml", MINIMAL_TOML.replace("  [[authorities.channels]]", own, 1))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    authority = load_settings(Path("../etc/herold.toml"), env={}).authority("lk-beispiel")
+
+    assert authority.logo == (etc / "bilder" / "wappen.png").resolve()
+    assert authority.form_templates == (etc / "formulare").resolve()
+
+
+def image(image_format: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "navy").save(out, image_format)
+    return out.getvalue()
+
+
+SVG = b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (None, "does not exist"),
+        (b"Landkreis Beispiel", "is not an image Herold can read; use a PNG or JPEG"),
+        (SVG, "is an SVG; use a PNG or JPEG (an SVG can carry scripts and load files from elsewhere)"),
+        (image("GIF"), "is a GIF image; use a PNG or JPEG"),
+        (image("JPEG")[:200], "is damaged or incomplete (OSError); save it again as a PNG or JPEG"),
+        ("directory", "is a directory, not an image"),
+    ],
+    ids=["missing", "not an image", "svg", "gif", "cut off", "directory"],
+)
+def test_a_logo_that_is_not_a_readable_png_or_jpeg_stops_herold_naming_the_key_and_the_file(
+    tmp_path: Path, content: bytes | str | None, reason: str
+) -> None:
+    logo = tmp_path / "wappen.png"
+    if content == "directory":
+        logo.mkdir()
+    elif isinstance(content, bytes):
+        logo.write_bytes(content)
+
+    found = problems(config(authority(logo="wappen.png")), base=tmp_path)
+
+    assert found == [("authorities.0.logo", f"names {logo.resolve()}, which {reason}")]
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "JPEG"])
+def test_a_png_or_jpeg_logo_passes_the_check_and_an_absolute_path_is_kept(tmp_path: Path, image_format: str) -> None:
+    (tmp_path / "wappen").write_bytes(image(image_format))
+
+    settings = settings_from(config(authority(logo=str(tmp_path / "wappen"))), {}, base=ROOT)
+
+    assert settings.authority("lk-beispiel").logo == tmp_path / "wappen"
+
+
+@pytest.mark.parametrize(("made", "reason"), [(False, "does not exist"), (True, "is not a directory")])
+def test_form_templates_must_name_an_existing_directory(tmp_path: Path, made: bool, reason: str) -> None:
+    folder = tmp_path / "formulare"
+    if made:
+        folder.write_text("warnung.toml belongs inside", encoding="utf-8")
+
+    found = problems(config(authority(form_templates="formulare")), base=tmp_path)
+
+    assert found == [("authorities.0.form_templates", f"names {folder.resolve()}, which {reason}")]

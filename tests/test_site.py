@@ -4,6 +4,7 @@ and the pages it writes from the record (without a database or an engine)."""
 from __future__ import annotations
 
 import copy
+import io
 import json
 import os
 import re
@@ -16,11 +17,13 @@ import feedparser
 import pytest
 from bs4 import BeautifulSoup, Tag
 from feedgen.feed import FeedGenerator
+from PIL import Image
 
 from publisher.core.templates import TEMPLATES
 from publisher.domain.announcement import STORED, parse_announcement
 from publisher.domain.text import xml_safe
 from publisher.site import record, website
+from publisher.site.logo import Logo, read_logo
 from publisher.site.model import Copy, Entry, Item, Publication
 from publisher.site.website import Site
 
@@ -669,3 +672,133 @@ def test_an_all_clear_stays_on_the_start_page_in_its_own_section_for_a_day_then_
     moment[0] = NOW + timedelta(hours=24, minutes=3)  # a day after the all-clear went out
     site.housekeeping(moment[0])
     assert page(site.directory / "index.html").select_one("#ended") is None
+
+
+# -- the authority's logo ------------------------------------------------------------------------
+
+DESIGNER = "Grafikbuero Mustermann"
+ARTIST, GPS_IFD = 0x013B, 0x8825
+
+
+def logo_file(path: Path, image_format: str = "PNG", size: tuple[int, int] = (60, 20), colour: str = "navy") -> Path:
+    """A logo as a designer delivers it: with EXIF naming the designer and where it was made. Put
+    in place whole, as an operator copies a file in."""
+    exif = Image.Exif()
+    exif[ARTIST] = DESIGNER
+    exif[GPS_IFD] = {1: "N", 2: (50.0, 56.0, 20.0), 3: "E", 4: (6.0, 57.0, 30.0)}
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, image_format, exif=exif.tobytes())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    partial.write_bytes(out.getvalue())
+    partial.replace(path)
+    return path
+
+
+def site_with_logo(make_settings: SettingsFactory, logo: str) -> Site:
+    settings = make_settings(authorities=[{**copy.deepcopy(AUTHORITY), "logo": logo}])
+    [authority] = settings.authorities
+    return Site(authority.channel("website"), authority, clock=lambda: NOW, data_dir=settings.herold.data_dir)
+
+
+def test_the_authority_s_logo_heads_every_page_beside_its_name_from_the_site_s_own_directory(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    logo_file(tmp_path / "wappen.png")
+    site = site_with_logo(make_settings, "wappen.png")  # beside the configuration file
+    published = publication(1, kind="warning")
+
+    site.publish(published)
+
+    written = site.directory / "logo.png"
+    with Image.open(written) as logo:
+        size = logo.size
+    for name in ("index.html", f"{published.item_path}index.html", "archive/index.html",
+                 "archive/2026-11/index.html", "barrierefreiheit/index.html"):  # fmt: skip
+        file = site.directory / name
+        link = page(file).select_one("header.site .site-name a")
+        assert link is not None, name
+        image = link.select_one("img")
+        assert image is not None, f"{name} shows no logo"
+        assert image["alt"] == "", "decorative: the name beside it, in the same link, says whose it is"
+        assert link.get_text(strip=True) == AUTHORITY["name"]
+        source = str(image["src"])
+        assert ":" not in source and not source.startswith("/"), "the site's own file, wherever it is served"
+        assert (file.parent / source).resolve() == written.resolve(), name
+        assert (int(str(image["width"])), int(str(image["height"]))) == size, "no layout shift while it loads"
+
+
+@pytest.mark.parametrize(("image_format", "name"), [("JPEG", "logo.jpg"), ("PNG", "logo.png")])
+def test_the_published_logo_carries_none_of_the_file_s_metadata(
+    make_settings: SettingsFactory, tmp_path: Path, image_format: str, name: str
+) -> None:
+    source = logo_file(tmp_path / "config" / "wappen", image_format)
+    with Image.open(source) as original:
+        assert original.getexif()[ARTIST] == DESIGNER, "the test logo must carry EXIF to begin with"
+    site = site_with_logo(make_settings, str(source))
+
+    site.publish(publication(1))
+
+    written = site.directory / name
+    with Image.open(written) as logo:
+        assert logo.format == image_format
+        assert dict(logo.getexif()) == {}
+        assert {"exif", "xmp", "comment", "icc_profile"}.isdisjoint(logo.info)
+    assert DESIGNER.encode() not in written.read_bytes() and b"Exif" not in written.read_bytes()
+
+
+def test_a_print_size_logo_is_published_at_the_size_a_page_header_needs(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    logo_file(tmp_path / "wappen.png", size=(3000, 1000))
+    site = site_with_logo(make_settings, "wappen.png")
+
+    site.publish(publication(1))
+
+    with Image.open(site.directory / "logo.png") as logo:
+        assert logo.size == (576, 192), "three device pixels to each of the header's 4rem (64px), shape kept"
+
+
+def test_the_logo_is_made_once_and_again_only_when_its_file_changes(
+    make_settings: SettingsFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = logo_file(tmp_path / "wappen.png", colour="navy")
+    made: list[Path] = []
+
+    def counted(path: Path) -> Logo:
+        made.append(path)
+        return read_logo(path)
+
+    monkeypatch.setattr(website, "read_logo", counted)
+    site = site_with_logo(make_settings, "wappen.png")
+    site.publish(publication(1))
+    written = site.directory / "logo.png"
+    first = written.stat().st_mtime_ns
+
+    site.publish(publication(2))
+    restarted(site).publish(publication(3))  # another process (a worker) finds it made
+
+    assert len(made) == 1, "every page shows it, and no page decodes it again"
+    assert written.stat().st_mtime_ns == first
+
+    logo_file(source, colour="darkred")  # the operator puts in a new logo
+    site.publish(publication(4))
+
+    assert len(made) == 2
+    with Image.open(written) as logo:
+        assert logo.convert("RGB").getpixel((0, 0)) == (139, 0, 0)
+
+
+def test_a_logo_gone_since_the_start_leaves_the_pages_without_it_and_the_warning_still_out(
+    make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    source = logo_file(tmp_path / "wappen.png")
+    site = site_with_logo(make_settings, "wappen.png")
+    source.unlink()
+    published = publication(1, kind="warning")
+
+    site.publish(published)
+
+    item = page(site.directory / published.item_path / "index.html")
+    assert item.select_one("header.site img") is None
+    assert item.select_one("h1") is not None and "Meldung Nummer 1" in item.get_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -93,6 +94,14 @@ class Authority(BaseModel):
     # white page by 4.5:1 at least (WCAG 2.1 AA), or Herold does not start.
     website_url: str | None = None
     accent_colour: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] | None = None
+    # Its logo, shown in the header of every page beside its name: a PNG or JPEG file, published
+    # without its metadata. Not SVG: an SVG can carry scripts and load files from other origins.
+    # Relative paths and whether the file is an image are settled when the configuration is read
+    # (publisher.edges.config): the domain does no I/O.
+    logo: Path | None = None
+    # A directory of the authority's own form templates (TOML files) for the press office's web
+    # app; a file there with the same name as a built-in one replaces it. Checked like the logo.
+    form_templates: Path | None = None
     # Domains whose links are the authority's own or trusted (subdomains included); a link to any
     # other is flagged to the writer, not refused. The hosts of base_url, impressum_url and
     # privacy_url always count.

@@ -25,6 +25,7 @@ from publisher.domain.authority import Authority, ChannelConfig
 from publisher.domain.capabilities import Wave
 from publisher.domain.problems import InvalidInput, Problem, from_validation_error
 from publisher.engine.settings import ONCALL, Runtime, Settings
+from publisher.site.logo import LogoError, read_logo
 from publisher.site.registry import channel_types
 
 __all__ = ["ConfigError", "Runtime", "Settings", "config_path", "load_settings", "settings_from"]
@@ -105,6 +106,8 @@ def settings_from(raw: dict[str, Any], env: Mapping[str, str], base: Path, sourc
         except ValidationError as error:
             problems += [p for p in from_validation_error(error, ("authorities", number))]
             continue
+        authority, found = _authority_files(authority, where, base)
+        problems += found
         raw_types = [c.get("type") for c in entry.get("channels", []) if isinstance(c, dict)]
         problems += _check_authority(authority, where, env, secrets, raw_types)
         authorities.append(authority)
@@ -184,6 +187,45 @@ def _check_authority(
         problems += _secret(env, secret_env, f"{where}.oncall.webhook_secret_env",
                             f"{authority.slug}/{ONCALL}/webhook_secret", secrets)  # fmt: skip
     return problems
+
+
+def _authority_files(authority: Authority, where: str, base: Path) -> tuple[Authority, list[Problem]]:
+    """The authority's logo and form templates, relative to the config file, checked to be there:
+    a logo that failed only when the site wrote it would leave the pages without it, unnoticed."""
+    paths = {key: path if path.is_absolute() else (base / path).resolve()
+             for key in ("logo", "form_templates") if (path := getattr(authority, key)) is not None}  # fmt: skip
+    problems = []
+    if (logo := paths.get("logo")) is not None and (wrong := _logo_problem(logo)):
+        problems.append(Problem(field=f"{where}.logo", message=f"names {logo}, which {wrong}"))
+    if (folder := paths.get("form_templates")) is not None and (wrong := _folder_problem(folder)):
+        problems.append(Problem(field=f"{where}.form_templates", message=f"names {folder}, which {wrong}"))
+    return authority.model_copy(update=paths), problems
+
+
+def _logo_problem(path: Path) -> str | None:
+    try:
+        read_logo(path)  # as the site does: what passes here is what it publishes
+    except FileNotFoundError:
+        return "does not exist"
+    except IsADirectoryError:
+        return "is a directory, not an image"
+    except PermissionError:
+        return "Herold may not read"
+    except OSError as error:
+        return f"cannot be read ({error.strerror or error})"
+    except LogoError as error:
+        return str(error)
+    return None
+
+
+def _folder_problem(path: Path) -> str | None:
+    if not path.exists():
+        return "does not exist"
+    if not path.is_dir():
+        return "is not a directory"
+    if not os.access(path, os.R_OK | os.X_OK):
+        return "Herold may not read"
+    return None
 
 
 def _secret(

@@ -70,6 +70,7 @@ from publisher.domain.announcement import Kind, MsgType
 from publisher.domain.authority import Authority, ChannelConfig
 from publisher.domain.labels import LABELS, labels_for, titled
 from publisher.domain.text import xml_safe
+from publisher.site.logo import LogoError, read_logo
 from publisher.site.model import Copy, Entry, Item, Publication
 from publisher.site.record import Listed, SiteRecord, View, page_of
 
@@ -77,6 +78,7 @@ from publisher.site.record import Listed, SiteRecord, View, page_of
 # kept in the record depend on (see Site.fingerprint).
 _rows: dict[tuple[Any, ...], Any] = {}
 EXPIRING = "expiring.json"  # [expiry, item id] of the warnings on the index: their pages change then
+LOGO = "logo.json"  # which logo file the site's copy of the logo was made from, its name and size
 ROW_TEMPLATE = "site/_list_item.html.j2"
 ACCESSIBILITY = "barrierefreiheit/index.html"  # the accessibility statement (BITV 2.0), linked from every page
 COPIES_TEMPLATE = "site/_copies.html.j2"  # an entry's copies elsewhere, alone (Site._write_copies)
@@ -276,6 +278,7 @@ class Site:
         self._timer: threading.Timer | None = None  # a held-back rewrite of the lists, in this process
         self._timer_lock = threading.Lock()
         self._directory_made = False
+        self._logo_known: tuple[list[Any], dict[str, Any] | None] | None = None  # (stamp, for the header)
 
     @property
     def id(self) -> str:
@@ -546,7 +549,44 @@ class Site:
             "language": language,
             "feeds": {"atom": self.url("atom.xml"), "rss": self.url("rss.xml"), "json": self.url("feed.json")},
             "month_name": partial(month_name, language=language),
+            "logo": self._logo(),
         }
+
+    def _logo(self) -> dict[str, Any] | None:
+        """The authority's logo as the header shows it (its name in the site's directory, its size),
+        its copy there made again only when the configured file changed: each page costs a stat."""
+        source = self.authority.logo
+        if source is None:
+            return None
+        try:
+            found = source.stat()
+            stamp: list[Any] = [str(source), found.st_ino, found.st_size, found.st_mtime_ns]
+        except OSError:
+            stamp = [str(source), "missing"]
+        if self._logo_known is not None and self._logo_known[0] == stamp:
+            return self._logo_known[1]
+        try:
+            kept = json.loads(self._state(LOGO).read_text())
+        except (FileNotFoundError, ValueError):
+            kept = None
+        # Another process (a worker) may have made it already.
+        if not (
+            isinstance(kept, dict) and kept.get("stamp") == stamp and (self.directory / str(kept.get("name"))).is_file()
+        ):
+            try:
+                logo = read_logo(source)
+            except (OSError, LogoError) as error:
+                # Checked at start, changed since: a warning goes out without the logo rather than not at all.
+                log.warning("the logo cannot be published; pages go without it", logo=str(source), error=str(error))
+                self._logo_known = (stamp, None)
+                return None
+            self._write(logo.name, logo.data)
+            kept = {"stamp": stamp, "name": logo.name, "width": logo.width, "height": logo.height}
+            self._put(LOGO, json.dumps(kept))
+        assert isinstance(kept, dict)
+        shown = {"name": kept["name"], "width": kept["width"], "height": kept["height"]}
+        self._logo_known = (stamp, shown)
+        return shown
 
     def _when(self, moment: datetime, language: str) -> str:
         return local_time(moment, language, self.authority.timezone)
