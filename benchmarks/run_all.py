@@ -38,6 +38,9 @@ BENCHMARKS = {
     "cpu": (["cpu_per_delivery.py", "--profile"], "cpu-per-delivery"),
     "silent": (["intake_silent.py"], "intake-silent"),
     "site": (["site_cost.py", "--profile"], "site-cost"),
+    # The budgets of the issues "Privacy" and "Press office".
+    "guard": (["guard.py"], "guard"),
+    "preview": (["preview_roundtrip.py"], "preview-roundtrip"),
 }
 THROUGHPUT = {"celery", "embedded", "celery-4", "embedded-2"}
 
@@ -187,6 +190,14 @@ def _budgets(documents: dict[str, dict[str, Any] | None]) -> list[tuple[str, str
                 f"{figures['small']['wall_ms']['p50']} / {figures['large']['wall_ms']['p50']} ms = "
                 f"{figures['ratio_median_wall']}×", f"≤ 2×: {verdict}",
             ))  # fmt: skip
+    preview = documents.get("preview")
+    if preview:
+        r, p = preview["results"], preview["parameters"]
+        verdict = "met" if r["within_budget"] else "NOT MET"
+        figures = r["wall_ms"]
+        rows.append(("preview round trip", f"{r['channels']} channels, {p['runs']} runs", "", ""))
+        rows.append(("", "form in, variants out (HTTP)", f"p50 {figures['p50']}  p95 {figures['p95']} ms",
+                     f"p50 < 50 ms: {verdict}"))  # fmt: skip
     return rows
 
 

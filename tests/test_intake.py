@@ -95,6 +95,14 @@ def test_nothing_follows_a_withdrawal(herold: Herold) -> None:
     )
 
 
+def test_an_item_gets_one_all_clear_and_an_update_may_still_follow(herold: Herold) -> None:
+    original = accept(herold.engine, warning(), source="test", actor="t")
+    all_clear = warning(msg_type="cancel", references=original, headline="Entwarnung", instruction=None)
+    accept(herold.engine, all_clear, source="test", actor="t")
+    assert any("this item has had its all-clear already" in p for p in problems_of(herold, all_clear))
+    assert accept(herold.engine, warning(msg_type="update", references=original), source="test", actor="t")
+
+
 def test_a_follow_up_keeps_what_it_leaves_out_from_its_original(herold: Herold) -> None:
     original = accept(
         herold.engine, warning(expires=(herold.clock() + timedelta(hours=3)).isoformat()), source="test", actor="t"

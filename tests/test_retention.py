@@ -92,7 +92,13 @@ def test_the_sweep_deletes_old_error_texts_once_an_hour_and_says_so_in_the_audit
     gone = store.operations.get(delivery)
     assert gone is not None and "4711" not in (gone.last_error or "")
     swept = [e for e in store.audit.entries() if e.action == "retention.deleted"]
-    assert len(swept) == 1 and swept[0].detail == {"error_texts": 1, "alarms": 0, "retention_days": 30}
+    assert len(swept) == 1 and swept[0].detail == {
+        "error_texts": 1,
+        "alarms": 0,
+        "drafts": 0,
+        "sessions": 0,
+        "retention_days": 30,
+    }
     assert [e.action for e in store.audit.entries(announcement_id=announcement_id)] == accepted, (
         "the audit log stays whole"
     )

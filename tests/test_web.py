@@ -721,14 +721,25 @@ def test_a_draft_waits_for_its_approval(herold: Herold, client: TestClient, auth
     assert (draft["stage"], draft["status"], draft["deliveries"]) == ("draft", "draft", [])
 
     submitted = client.post(f"{ANNOUNCEMENTS}/{draft['id']}/submit", headers=auth)
-    approved = client.post(f"{ANNOUNCEMENTS}/{draft['id']}/approve", headers=auth)
-    twice = client.post(f"{ANNOUNCEMENTS}/{draft['id']}/approve", headers=auth)
+    by_its_writer = client.post(f"{ANNOUNCEMENTS}/{draft['id']}/approve", headers=auth)
+    approver = bearer(herold.store.tokens.create(SLUG, "leitstelle", herold.clock(), Role.approver))
+    approved = client.post(f"{ANNOUNCEMENTS}/{draft['id']}/approve", headers=approver)
+    twice = client.post(f"{ANNOUNCEMENTS}/{draft['id']}/approve", headers=approver)
 
     assert submitted.json()["stage"] == "awaiting_approval"
+    assert by_its_writer.status_code == 403 and "approver" in by_its_writer.json()["error"]
     assert approved.status_code == 200 and approved.json()["stage"] == "released"
     assert [d["channel"] for d in approved.json()["deliveries"]] == ["website"]
     assert twice.status_code == 409 and "released already" in twice.json()["error"]
     assert client.post(f"{ANNOUNCEMENTS}?stage=sent", json=warning(), headers=auth).status_code == 422
+
+
+def test_nobody_approves_what_their_own_token_wrote(herold: Herold, client: TestClient) -> None:
+    approver = bearer(herold.store.tokens.create(SLUG, "leitstelle", herold.clock(), Role.approver))
+    draft = client.post(f"{ANNOUNCEMENTS}?stage=awaiting_approval", json=news(), headers=approver).json()
+    refused = client.post(f"{ANNOUNCEMENTS}/{draft['id']}/approve", headers=approver)
+    assert refused.status_code == 403 and "four-eyes" in refused.json()["error"]
+    assert client.get(f"{ANNOUNCEMENTS}/{draft['id']}", headers=approver).json()["stage"] == "awaiting_approval"
 
 
 def test_a_preview_shows_each_variant_with_its_count_and_stores_nothing(

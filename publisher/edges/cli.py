@@ -7,6 +7,7 @@ Herold is too busy, try again later.
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 import os
@@ -39,7 +40,7 @@ from publisher.edges import logs
 from publisher.edges.config import ConfigError, Settings, load_settings
 from publisher.edges.logs import scrub
 from publisher.edges.privacy_texts import privacy_report, profile_texts, without_profile
-from publisher.edges.web import create_app
+from publisher.edges.web import PublicOnly, create_app
 from publisher.edges.wiring import Herold, utcnow, worker_app
 from publisher.engine import tasks
 from publisher.engine.report import SHORT_ID, listing, report, table, waiting, waiting_table
@@ -907,20 +908,38 @@ def _run_children(ctx: click.Context, commands: list[list[str]]) -> NoReturn:
 @click.option("--listen", help="HOST:PORT (default from config: 127.0.0.1:8000).")
 @click.pass_context
 def serve(ctx: click.Context, listen: str | None) -> None:
-    """Serve the public site and the JSON API (and, without Redis, run deliveries in-process)."""
+    """Serve the public site, the press office's web app (/app/) and the JSON API (and, without
+    Redis, run deliveries in-process). With app_listen set, the app and the API are served on that
+    address only, and the public address carries the site alone."""
 
     settings = _settings(ctx)
     host, _, port = (listen or settings.herold.listen).rpartition(":")
     herold = Herold(settings)
-    log.info("herold serves the site and the API", url=f"http://{host}:{port}/", api=f"http://{host}:{port}/api/v1/")
-    uvicorn.run(
-        create_app(herold, long_lived=True),
-        host=host or "127.0.0.1",
-        port=int(port),
-        log_config=None,
-        access_log=False,
-        server_header=False,
+    app = create_app(herold, long_lived=True)
+    quiet: dict[str, Any] = {"log_config": None, "access_log": False, "server_header": False}
+    if not settings.herold.app_listen:
+        log.info("herold serves the site, the app and the API", url=f"http://{host}:{port}/",
+                 app=f"http://{host}:{port}/app/", api=f"http://{host}:{port}/api/v1/")  # fmt: skip
+        uvicorn.run(app, host=host or "127.0.0.1", port=int(port), **quiet)
+        return
+    office_host, _, office_port = settings.herold.app_listen.rpartition(":")
+    office = f"http://{office_host}:{office_port}"
+    log.info("herold serves the site, and the app and the API on their own address", url=f"http://{host}:{port}/",
+             app=f"{office}/app/", api=f"{office}/api/v1/")  # fmt: skip
+    # One process, one Herold: the office's server runs its start and stop (lifespan), the public
+    # one only serves.
+    server = uvicorn.Server(uvicorn.Config(app, host=office_host or "127.0.0.1", port=int(office_port), **quiet))
+    public = uvicorn.Server(
+        uvicorn.Config(PublicOnly(app), host=host or "127.0.0.1", port=int(port), lifespan="off", **quiet)
     )
+
+    async def both() -> None:
+        serving = [asyncio.ensure_future(server.serve()), asyncio.ensure_future(public.serve())]
+        await asyncio.wait(serving, return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = public.should_exit = True  # one stopped (a signal, a port taken): both stop
+        await asyncio.gather(*serving, return_exceptions=True)
+
+    asyncio.run(both())
 
 
 if __name__ == "__main__":

@@ -29,10 +29,13 @@ from starlette.requests import ClientDisconnect
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from publisher.core.approval import approval_refused
 from publisher.domain.limits import LIMITS, nesting
 from publisher.domain.problems import InvalidInput, Problem, Unavailable
 from publisher.domain.records import PrivacyOverride, Role, Stage
 from publisher.domain.text import forbidden_character, printable
+from publisher.edges.api_docs import install_api_docs
+from publisher.edges.app.pages import PREFIX, press_office
 from publisher.edges.throttle import Throttle
 from publisher.edges.wiring import Herold
 from publisher.engine.report import SHORT_ID, AnnouncementReport, Listing, listing, report
@@ -53,6 +56,11 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Permissions-Policy": "geolocation=(), camera=(), microphone=(), interest-cohort=()",
 }
+# The press office's app runs its own small script and posts its own forms; nothing from elsewhere.
+APP_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 RETRY_AFTER_OUTAGE = 30  # seconds: a database back from a restart is usually back within that
@@ -148,15 +156,17 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # The interactive API docs need their own script; they are not the public site.
-        docs = str(scope.get("path", "")).startswith("/api/docs")
+
+        in_app = str(scope.get("path", "")).startswith(f"{PREFIX}/")
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
-                    if name not in headers and not (docs and name == "Content-Security-Policy"):
-                        headers[name] = value
+                    if name not in headers:
+                        headers[name] = APP_POLICY if in_app and name == "Content-Security-Policy" else value
+                if in_app:  # pages with a person's session: never kept by a browser or a proxy
+                    headers.setdefault("Cache-Control", "no-store")
             await send(message)
 
         await self.app(scope, receive, sending)
@@ -183,8 +193,11 @@ class BodyLimit:
 
     @staticmethod
     def limit_for(scope: Scope) -> int:
-        # A new announcement and its preview may carry images; nothing else is more than a line or two.
-        return LIMITS.body_bytes if scope.get("path") in LARGE_BODIES else SMALL_BODY
+        # A new announcement and its preview may carry images (so may the form, as an upload);
+        # nothing else is more than a line or two.
+        path = str(scope.get("path", ""))
+        form = path.startswith(f"{PREFIX}/drafts/")
+        return LIMITS.body_bytes if path in LARGE_BODIES or form else SMALL_BODY
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -281,7 +294,7 @@ def create_app(herold: Herold, *, start: bool = True, long_lived: bool = False) 
         title="Herold",
         version="1",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # Swagger UI loads its script from a CDN; api_docs renders the reference here
         redoc_url=None,
         openapi_url="/api/openapi.json",
         redirect_slashes=False,  # its redirects name the client's Host header; the API needs none
@@ -468,7 +481,14 @@ def create_app(herold: Herold, *, start: bool = True, long_lived: bool = False) 
 
     @app.post("/api/v1/announcements/{announcement_id}/approve", response_model=AnnouncementReport)
     def approve_draft(announcement_id: str, who: Annotated[Caller, Depends(caller)]) -> AnnouncementReport:
-        """Let a draft, or one awaiting approval, go out (now, or at its publish_at)."""
+        """Let a draft, or one awaiting approval, go out (now, or at its publish_at): with an
+        approver's or an admin's token other than the one that wrote it (four-eyes)."""
+        stored(announcement_id, who)
+        written = herold.store.announcements.get(announcement_id)
+        refusal = approval_refused(author=written.actor if written else "", approver=f"token:{who.token_name}",
+                                   role=who.role)  # fmt: skip
+        if refusal:
+            raise ApiError(403, refusal)
         return acted(
             announcement_id, who, lambda actor: approve(herold.engine, announcement_id, actor=actor, source="api")
         )
@@ -485,6 +505,14 @@ def create_app(herold: Herold, *, start: bool = True, long_lived: bool = False) 
         url = body.url if body else None
         return acted(announcement_id, who, lambda actor: confirm(
             herold.engine, announcement_id, channel, url, actor=actor, source="api"))  # fmt: skip
+
+    install_api_docs(app)  # GET /api/docs, before the site's mount at "/" would take the path
+
+    @app.get(PREFIX, include_in_schema=False)
+    def press_office_root() -> RedirectResponse:
+        return RedirectResponse(f"{PREFIX}/", status_code=301)
+
+    app.mount(PREFIX, press_office(herold), name="press-office")
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:
@@ -503,6 +531,21 @@ def create_app(herold: Herold, *, start: bool = True, long_lived: bool = False) 
         sites.append((base.netloc, base.path or "/", site.directory))
     app.mount("/", SiteRouter(sites), name="site")
     return app
+
+
+class PublicOnly:
+    """The public address when the press office has an address of its own (``app_listen``):
+    only the site; the app and the API answer "not found" here."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] == "http" and (path in {PREFIX, "/api"} or path.startswith((f"{PREFIX}/", "/api/"))):
+            await Response("Not found", status_code=404, headers=SECURITY_HEADERS)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def idempotency_key(request: Request) -> str | None:

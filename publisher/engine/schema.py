@@ -200,6 +200,34 @@ class UserRow(Base):
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class SessionRow(Base):
+    """A signed-in person's session in the web app (migration 0011). The cookie carries a random
+    token; only its SHA-256 is stored, so a copy of the database signs nobody in."""
+
+    __tablename__ = "app_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie's token
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))  # every form sends it back
+    language: Mapped[str] = mapped_column(String(8), default="de")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FormDraftRow(Base):
+    """What a person typed into the web app's form, kept as typed (migration 0011): after an
+    error, a lost connection or a closed tab nothing is lost, even text no announcement could hold."""
+
+    __tablename__ = "form_drafts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    authority: Mapped[str] = mapped_column(String(64), index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    fields: Mapped[dict[str, Any]] = mapped_column(Document)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    announcement_id: Mapped[str | None] = mapped_column(String(36))  # what it became, once sent
+
+
 class NotificationRow(Base):
     """A message to an authority's on-call contacts, kept until it is sent (an outbox)."""
 

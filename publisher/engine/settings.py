@@ -24,6 +24,11 @@ class Runtime(BaseModel):
     database_url: str | None = None  # default: SQLite in data_dir
     redis_url: str | None = None  # set: deliveries run on Celery workers
     listen: str = "127.0.0.1:8000"
+    # The press office's web app (/app/) and the API on an address of their own: the public
+    # address (listen) then serves only the site. Unset, one address serves all three.
+    app_listen: str | None = None
+    app_idle_minutes: float = Field(default=30, gt=0, le=24 * 60)  # a session ends this long after its last use
+    app_session_hours: float = Field(default=12, gt=0, le=7 * 24)  # and this long after sign-in in any case
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
     embedded_workers: int = Field(default=8, ge=1, le=64)

@@ -819,8 +819,8 @@ def _forget_due(engine: Engine, now: datetime) -> None:
     if forgotten:
         engine.store.audit.append(AuditEntry(
             at=now, authority=None, actor="herold", source="sweep", action="retention.deleted",
-            detail={"error_texts": forgotten.error_texts, "alarms": forgotten.alarms,
-                    "retention_days": engine.runtime.retention_days},
+            detail={"error_texts": forgotten.error_texts, "alarms": forgotten.alarms, "drafts": forgotten.drafts,
+                    "sessions": forgotten.sessions, "retention_days": engine.runtime.retention_days},
         ))  # fmt: skip
         log.info("retention: old error texts and alarms deleted", error_texts=forgotten.error_texts,
                  alarms=forgotten.alarms)  # fmt: skip

@@ -689,9 +689,8 @@ def _original(
                 message=f"must be {original.announcement.kind.value}, like the announcement it refers to",
             )
         )
-    withdrawn = [
-        a for a in engine.store.announcements.thread(original.item_id) if a.announcement.msg_type is MsgType.error
-    ]
+    thread = engine.store.announcements.thread(original.item_id)
+    withdrawn = [a for a in thread if a.announcement.msg_type is MsgType.error]
     if withdrawn:
         problems.append(
             Problem(
@@ -699,6 +698,11 @@ def _original(
                 message="refers to an item that was withdrawn; publish a new announcement instead",
             )
         )
+    elif announcement.msg_type is MsgType.cancel and any(a.announcement.msg_type is MsgType.cancel for a in thread):
+        # People who saw the all-clear must not get a second one, as if something had happened again.
+        problems.append(Problem(field="msg_type", message=(
+            "this item has had its all-clear already; a second one is not sent (an update can still follow)"
+        )))  # fmt: skip
     return original
 
 

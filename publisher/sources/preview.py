@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from publisher.domain.announcement import Status
 from publisher.domain.problems import Problem
+from publisher.domain.records import PrivacyOverride, Role
 from publisher.engine.engine import Engine
 from publisher.site.registry import channel_types
 from publisher.sources.intake import prepare
@@ -38,11 +39,18 @@ class Preview(BaseModel):
     item_url: str  # for a new item, the address it will have up to its random part
     channels: list[ChannelPreview]
     warnings: list[Problem] = []  # flagged, not refused (links to other domains), by field
+    private: list[Problem] = []  # personal data the guard would refuse (only with show_private)
 
 
-def preview(engine: Engine, document: Any, *, base_dir: Path | None = None) -> Preview:
-    """Raises InvalidInput, as accepting it would, for problems of the document itself."""
-    prepared = prepare(engine, document, base_dir=base_dir, strict=False)
+def preview(engine: Engine, document: Any, *, base_dir: Path | None = None, show_private: bool = False) -> Preview:
+    """Raises InvalidInput, as accepting it would, for problems of the document itself.
+
+    ``show_private``: personal data the privacy guard finds does not stop the preview; the
+    findings come with the variants (``private``), so the writer sees both side by side."""
+    # Nothing is stored or sent here: seeing a finding next to the text is what the guard is for.
+    looking = PrivacyOverride(reason="a preview: nothing is stored or sent", role=Role.approver)
+    prepared = prepare(engine, document, base_dir=base_dir, strict=False,
+                       privacy_override=looking if show_private else None)  # fmt: skip
     authority, types = prepared.authority, channel_types()
     variants = {v.channel: v for v in prepared.variants}
     channels = []
@@ -60,4 +68,6 @@ def preview(engine: Engine, document: Any, *, base_dir: Path | None = None) -> P
         authority=authority.slug, kind=announcement.kind.value, msg_type=announcement.msg_type.value,
         status=announcement.status, published=announcement.status is Status.actual, item_url=prepared.link,
         channels=channels, warnings=list(prepared.warnings),
+        private=[Problem(field=f.field, message=f"{f.message_en} / {f.message_de}")
+                 for f in (prepared.privacy_override[1] if prepared.privacy_override else ())],
     )  # fmt: skip

@@ -1,11 +1,11 @@
 """The database: source of truth for announcements, operations and the audit log.
 
-One store per process, in parts: ``announcements`` (accepted whole or not at all),
-``operations`` (one state machine, compare-and-set only), ``audit`` (append-only), ``tokens``, ``users``,
-``notifications`` (the on-call outbox), ``health`` (channels that need a person), ``limits``
-(what servers announce), ``archive`` (what the built-in website shows), ``retention`` (what is
-deleted after a while) and ``due`` (the sweep's first look: is anything due at all). Queues and
-timers only make things faster; losing them loses nothing.
+One store per process, in parts: ``announcements`` (accepted whole or not at all), ``operations``
+(one state machine, compare-and-set only), ``audit`` (append-only), ``tokens``, ``users``,
+``sessions`` and ``drafts`` (the web app's), ``notifications`` (the on-call outbox), ``health``
+(channels that need a person), ``limits`` (what servers announce), ``archive`` (what the built-in
+website shows), ``retention`` (what is deleted after a while) and ``due`` (the sweep's first look:
+is anything due at all). Queues and timers only make things faster; losing them loses nothing.
 """
 
 from __future__ import annotations
@@ -21,14 +21,17 @@ from publisher.engine.store.limits import Limits
 from publisher.engine.store.notifications import Notifications
 from publisher.engine.store.operations import Applied, Attempt, Operation, Operations
 from publisher.engine.store.retention import Forgotten, Retention
+from publisher.engine.store.sessions import AppSession, FormDraft, FormDrafts, Sessions
 from publisher.engine.store.tokens import Tokens, hash_token
 from publisher.engine.store.users import Users
 
 __all__ = [
+    "AppSession",
     "Applied",
     "Attempt",
     "Due",
     "Forgotten",
+    "FormDraft",
     "NewOperation",
     "Operation",
     "SourceIdTaken",
@@ -49,6 +52,8 @@ class Store:
         self.audit = AuditLog(self.engine)
         self.tokens = Tokens(self.engine)
         self.users = Users(self.engine)
+        self.sessions = Sessions(self.engine)
+        self.drafts = FormDrafts(self.engine)
         self.notifications = Notifications(self.engine)
         self.health = Health(self.engine)
         self.limits = Limits(self.engine)

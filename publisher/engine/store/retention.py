@@ -1,22 +1,22 @@
 """Retention: what Herold keeps only as long as it helps someone fix a failure.
 
-Delivery error texts are platform answers: useful while a person looks into a failed delivery,
-data to avoid after that. On-call alarms repeat them and name the contacts. Both go after the
-retention period (``retention_days``), counted from when the delivery ended or the alarm was
-sent. What was published, the announcements themselves and the audit log stay: they are the
-authority's record. Raw inbound payloads from warning systems belong here as well, once a
-source keeps any.
+Delivery error texts are platform answers: useful while a person looks into a failed delivery, data
+to avoid after that. On-call alarms repeat them and name the contacts. Both go after the retention
+period (``retention_days``), counted from when the delivery ended or the alarm was sent; so do the
+web app's form drafts, and its sessions a day after their last use. What was published, the
+announcements themselves and the audit log stay: they are the authority's record. Raw inbound
+payloads from warning systems belong here as well, once a source keeps any.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, update
 
 from publisher.domain.records import FINAL_STATES, OperationState
-from publisher.engine.schema import NotificationRow, OperationRow
+from publisher.engine.schema import FormDraftRow, NotificationRow, OperationRow, SessionRow
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,14 @@ class Forgotten:
 
     error_texts: int = 0
     alarms: int = 0
+    drafts: int = 0  # the web app's form drafts (what was typed; the announcements stay)
+    sessions: int = 0
 
     def __bool__(self) -> bool:
-        return bool(self.error_texts or self.alarms)
+        return bool(self.error_texts or self.alarms or self.drafts or self.sessions)
+
+
+SESSIONS_KEPT = timedelta(days=1)  # after its last use; no session lives that long anyway
 
 
 class Retention:
@@ -67,4 +72,10 @@ class Retention:
                     NotificationRow.state.in_(["sent", "failed"]), NotificationRow.created_at < before
                 )
             ).rowcount
-        return Forgotten(error_texts=errors, alarms=alarms or 0)
+            # What a person typed into the form is kept as long as error texts are; an ended
+            # session is worth nothing once the day is over.
+            drafts = connection.execute(delete(FormDraftRow).where(FormDraftRow.updated_at < before)).rowcount
+            sessions = connection.execute(
+                delete(SessionRow).where(SessionRow.seen_at < before + timedelta(days=days) - SESSIONS_KEPT)
+            ).rowcount
+        return Forgotten(error_texts=errors, alarms=alarms or 0, drafts=drafts or 0, sessions=sessions or 0)

@@ -1,0 +1,124 @@
+"""The form's fields, named by the announcement's field paths (``headline``, ``area.description``,
+``media.0.alt`` …), so that the form, the API and integrations speak one vocabulary.
+
+A form draft keeps what was typed, as typed: strings, the ``channels`` ticked, and an uploaded
+image (base64) with its alt text. ``document_of`` turns it into an announcement document (times
+typed in the authority's time zone become ISO 8601 with their offset); ``fields_of`` does the
+reverse for a follow-up, pre-filled from the announcement's current state.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from publisher.domain.announcement import Announcement, MsgType
+from publisher.domain.problems import Problem
+
+# Text inputs, in the form's order; each is an announcement field path.
+TEXTS = ("headline", "description", "instruction", "event", "area.description", "contact")
+CHOICES = ("kind", "category", "severity", "urgency", "certainty")
+TIMES = ("effective", "expires", "publish_at")
+HIDDEN = ("msg_type", "references", "correction")
+KNOWN = frozenset((*TEXTS, *CHOICES, *TIMES, *HIDDEN, "hashtags", "channels", "media.0.alt", "privacy_override"))
+LOCAL_TIME = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
+
+
+def typed(form: dict[str, Any], kept: dict[str, Any]) -> dict[str, Any]:
+    """The draft's fields after a form was sent: every known text as typed (also what is wrong),
+    the channels ticked, and the image kept unless a new one came. ``kept`` is the draft before."""
+    # A field the form did not show (an all-clear has no instruction) keeps what it had.
+    fields: dict[str, Any] = {name: value for name, value in kept.items() if name in KNOWN}
+    fields.update({name: str(form.get(name, "")) for name in KNOWN - {"channels"} if name in form})
+    for name in (*HIDDEN, "kind"):  # the kind and a follow-up's link to its original are set when it starts
+        if name in kept:
+            fields[name] = kept[name]
+    fields["channels"] = (
+        [str(c) for c in form.get("channels", [])] if "channels.shown" in form else kept.get("channels", [])
+    )
+    if "media" in kept and not form.get("media.0.remove"):
+        fields["media"] = kept["media"]
+    return fields
+
+
+def document_of(fields: dict[str, Any], authority: str, timezone: str) -> tuple[dict[str, Any], list[Problem]]:
+    """The announcement document the fields describe, and what is wrong before the model looks
+    (a time that is not a time). Empty fields are left out: the model says what is missing."""
+    document: dict[str, Any] = {"authority": authority}
+    problems: list[Problem] = []
+    for name in (*TEXTS, *CHOICES, "msg_type", "references"):
+        value = str(fields.get(name, "")).replace("\r\n", "\n").strip()
+        if not value:
+            continue
+        if name == "area.description":
+            document["area"] = {"description": value}
+        else:
+            document[name] = value
+    if fields.get("correction") in {"true", "on", "1", True}:
+        document["correction"] = True
+    zone = ZoneInfo(timezone)
+    for name in TIMES:
+        value = str(fields.get(name, "")).strip()
+        if not value:
+            continue
+        try:
+            document[name] = datetime.strptime(value[:16], LOCAL_TIME).replace(tzinfo=zone).isoformat()
+        except ValueError:
+            problems.append(Problem(field=name, message="is not a date and time (YYYY-MM-DD HH:MM)"))
+    tags = [t for t in re.split(r"[\s,;]+", str(fields.get("hashtags", ""))) if t]
+    if tags:
+        document["hashtags"] = tags
+    document["channels"] = list(fields.get("channels", []))
+    media = fields.get("media")
+    alt = str(fields.get("media.0.alt", "")).strip()
+    if media:
+        document["media"] = [{"data": media["data"], "alt": alt}]
+        if not alt:
+            problems.append(Problem(field="media.0.alt", message="an image needs an alt text: say what it shows"))
+    return document, problems
+
+
+def local(moment: datetime | None, timezone: str) -> str:
+    return moment.astimezone(ZoneInfo(timezone)).strftime(LOCAL_TIME) if moment else ""
+
+
+def fields_of(announcement: Announcement, announcement_id: str, msg_type: MsgType, timezone: str,
+              *, correction: bool = False) -> dict[str, Any]:  # fmt: skip
+    """A follow-up's fields, pre-filled from the current state of what it follows. An all-clear
+    or a withdrawal does not repeat the instruction (it would read as an alarm) nor a validity."""
+    a = announcement
+    fields: dict[str, Any] = {
+        "kind": a.kind.value, "msg_type": msg_type.value, "references": announcement_id,
+        "headline": a.headline, "description": a.description, "event": a.event or "",
+        "category": a.category.value if a.category else "", "severity": a.severity.value if a.severity else "",
+        "urgency": a.urgency.value if a.urgency else "", "certainty": a.certainty.value if a.certainty else "",
+        "area.description": a.area.description if a.area else "", "contact": a.contact or "",
+        "hashtags": " ".join(a.hashtags), "channels": list(a.channels or []),
+    }  # fmt: skip
+    if msg_type is MsgType.update:
+        fields["instruction"] = a.instruction or ""
+        fields["expires"] = local(a.expires, timezone)
+    if correction:
+        fields["correction"] = "true"
+    return fields
+
+
+def problems_by_field(problems: list[Problem]) -> tuple[dict[str, list[str]], list[str]]:
+    """Problems next to their fields (``media.0`` goes with the image); the rest for the top."""
+    placed: dict[str, list[str]] = {}
+    general: list[str] = []
+    for problem in problems:
+        name = problem.field
+        if name == "area":
+            name = "area.description"
+        elif name.startswith("media"):
+            name = "media.0.alt" if name.endswith("alt") else "media.0.file"
+        elif name.startswith("channels"):
+            name = "channels"
+        if name in KNOWN or name in {"media.0.file", "channels"}:
+            placed.setdefault(name, []).append(problem.message)
+        else:
+            general.append(f"{problem.field}: {problem.message}" if problem.field else problem.message)
+    return placed, general
