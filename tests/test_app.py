@@ -481,8 +481,9 @@ def test_every_message_of_the_app_has_a_german_translation() -> None:
     used = {m[2] for m in extract_from_dir(str(TEMPLATES / "app"), method_map)}
     keywords = {"N_": None, "_t": (2,)}
     used |= {m[2] for m in extract_from_dir(str(LOCALE.parent), [("**.py", "python")], keywords=keywords)}
-    used |= {m[2] for m in extract_from_dir(str(TEMPLATES.parent / "publisher" / "core"), [("approval.py", "python")],
-                                            keywords=keywords)}  # fmt: skip
+    for folder, name in (("core", "approval.py"), ("engine/store", "users.py")):
+        found = extract_from_dir(str(TEMPLATES.parent / "publisher" / folder), [(name, "python")], keywords=keywords)
+        used |= {m[2] for m in found}
     used = {m if isinstance(m, str) else m[0] for m in used}
     missing = sorted(m for m in used if not getattr(catalog.get(m), "string", ""))
     assert not missing, missing
@@ -517,3 +518,35 @@ def test_form_drafts_and_old_sessions_go_with_the_retention_period(client: TestC
     forgotten = herold.store.retention.forget(later - timedelta(days=30), 30)
     assert forgotten.drafts == 1 and forgotten.sessions == 1
     assert herold.store.drafts.open_of(SLUG) == []
+
+
+# -- people ---------------------------------------------------------------------------------------------------
+
+
+def test_an_admin_adds_and_disables_people_of_their_own_authority_and_it_is_audited(
+    client: TestClient, herold: Herold
+) -> None:
+    csrf = signed_in(client, herold, "ada", Role.admin)
+    short = client.post("/app/users", data={"csrf": csrf, "username": "bert", "role": "editor", "password": "kurz"})
+    assert short.status_code == 422 and 'value="bert"' in short.text
+    added = client.post("/app/users", data={"csrf": csrf, "username": "Bert", "role": "editor", "password": PASSWORD})
+    assert added.status_code == 200
+    bert = herold.store.users.get("bert")
+    assert bert is not None and bert.authority == SLUG and bert.role is Role.editor and not bert.alert
+    client.post("/app/users/bert/disable", data={"csrf": csrf})
+    assert herold.store.users.get("bert").disabled  # type: ignore[union-attr]
+    actions = [(e.action, (e.detail or {}).get("username"), e.actor) for e in herold.store.audit.entries()
+               if e.action.startswith("user.") and e.action != "user.signed_in"]  # fmt: skip
+    assert actions == [("user.added", "bert", "user:ada"), ("user.disabled", "bert", "user:ada")]
+    assert client.post("/app/users/ada/disable", data={"csrf": csrf}).status_code == 409
+
+
+def test_only_an_admin_manages_people_and_only_their_authoritys(client: TestClient, herold: Herold) -> None:
+    person(herold, "nachbar", Role.editor, authority=OTHER["slug"])
+    csrf = signed_in(client, herold, "ada", Role.admin)
+    assert client.post("/app/users/nachbar/disable", data={"csrf": csrf}).status_code == 404
+    assert "nachbar" not in client.get("/app/users").text
+    csrf = signed_in(client, herold, "berta", Role.approver)
+    assert client.get("/app/users").status_code == 403
+    refused = client.post("/app/users", data={"csrf": csrf, "username": "x1", "role": "admin", "password": PASSWORD})
+    assert refused.status_code == 403 and herold.store.users.get("x1") is None

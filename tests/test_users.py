@@ -134,7 +134,7 @@ def test_user_add_list_passwd_disable_from_the_command_line_each_audited(config:
         (
             ["user", "add", "a b", "--authority", "lk-beispiel", "--role", "editor", "--password-stdin"],
             PASSWORD,
-            "The username must be",
+            "The user name must be",
         ),
         (["user", "disable", "niemand"], None, "No user 'niemand'"),
         (["user", "passwd", "niemand", "--password-stdin"], PASSWORD, "No user 'niemand'"),

@@ -11,7 +11,6 @@ import asyncio
 import getpass
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -45,7 +44,7 @@ from publisher.edges.wiring import Herold, utcnow, worker_app
 from publisher.engine import tasks
 from publisher.engine.report import SHORT_ID, listing, report, table, waiting, waiting_table
 from publisher.engine.store import database_unavailable
-from publisher.engine.store.users import UserExists
+from publisher.engine.store.users import UserExists, password_problem, username_problem
 from publisher.engine.tasks import confirm as confirm_hand_off
 from publisher.engine.tasks import reconcile as settle
 from publisher.engine.tasks import release_by_override, wait_until_settled
@@ -617,20 +616,15 @@ def privacy_report_command(ctx: click.Context, authority: str | None, output: Pa
     click.echo(f"Wrote {output}")
 
 
-USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
-PASSWORD_LENGTH = 12  # at the least; a pass phrase is better
-
-
 def _password(stdin: bool) -> str:
     """The new password: from standard input (one line, for scripts), or asked twice."""
     if stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < PASSWORD_LENGTH:
-        _fail(f"The password must have at least {PASSWORD_LENGTH} characters (a pass phrase is best).")
-    if not password.isprintable():
-        _fail("The password must be printable characters on one line.")
+    problem = password_problem(password)
+    if problem:
+        _fail(problem)
     return password
 
 
@@ -658,9 +652,9 @@ def user() -> None:
 def user_add(ctx: click.Context, username: str, authority: str, role: str, alert: bool, password_stdin: bool) -> None:
     """Add a person who signs in; the password is asked for (or read with --password-stdin)."""
     name = username.lower()
-    if not USERNAME.match(name):
-        _fail("The username must be 2 to 64 characters: letters, digits, '.', '_' or '-', starting with a letter "
-              "or digit.")  # fmt: skip
+    problem = username_problem(name)
+    if problem:
+        _fail(problem)
     with _herold(ctx, start=False) as herold:
         try:
             herold.authority(authority)

@@ -39,7 +39,7 @@ from publisher.edges.app.i18n import LANGUAGES, chosen, translations
 from publisher.edges.wiring import Herold
 from publisher.engine.report import SHORT_ID, AnnouncementReport, listing, report
 from publisher.engine.store import AppSession, FormDraft
-from publisher.engine.store.users import SignIn, User
+from publisher.engine.store.users import SignIn, User, UserExists, password_problem, username_problem
 from publisher.engine.tasks import confirm, reconcile
 from publisher.site.registry import channel_types
 from publisher.sources.intake import SourceConflict, approve, receive
@@ -481,6 +481,83 @@ def press_office(herold: Herold) -> FastAPI:
         fields["template"] = what
         draft = herold.store.drafts.create(who.authority, who.user.username, fields, herold.engine.clock())
         return RedirectResponse(f"{PREFIX}/drafts/{draft.id}", status_code=303)
+
+    # -- people (admins) ------------------------------------------------------------------------------
+
+    def admin(who: Person) -> None:
+        if who.user.role is not Role.admin:
+            raise StarletteHTTPException(403, _t(who.language, "Only an admin manages people."))
+
+    def people_page(request: Request, who: Person, *, status: int = 200, problem: str | None = None,
+                    message: str | None = None, typed: dict[str, str] | None = None) -> HTMLResponse:  # fmt: skip
+        return page(request, "app/users.html.j2", who.language, status=status, person=who,
+                    users=herold.store.users.all(who.authority), now=herold.engine.clock(), problem=problem,
+                    message=message, typed=typed or {}, roles=list(Role))  # fmt: skip
+
+    def own_person(username: str, who: Person) -> User:
+        found = herold.store.users.get(username)
+        if found is None or found.authority != who.authority:
+            raise StarletteHTTPException(404, _t(who.language, "There is no such person."))
+        return found
+
+    def people_audit(who: Person, action: str, username: str, **detail: object) -> None:
+        herold.store.audit.append(AuditEntry(
+            at=herold.engine.clock(), authority=who.authority, actor=who.actor, source="app", action=action,
+            detail={"username": username, **detail},
+        ))  # fmt: skip
+
+    @app.get("/users")
+    def people(request: Request, who: Signed) -> HTMLResponse:
+        admin(who)
+        return people_page(request, who)
+
+    @app.post("/users")
+    async def add_person(request: Request, who: Signed) -> HTMLResponse:
+        sent = await posted(request, who)
+        admin(who)
+        username = str(sent.get("username", "")).strip().lower()[:100]
+        role, alert = str(sent.get("role", "")), sent.get("alert") == "1"
+        password = str(sent.get("password", ""))
+        typed = {"username": username, "role": role, "alert": "1" if alert else ""}
+        problem = username_problem(username) or password_problem(password)
+        if role not in Role.__members__:
+            problem = problem or N_("Choose a role.")
+        if problem is None:
+            try:
+                await run_in_threadpool(herold.store.users.add, username, who.authority, Role(role), password,
+                                        herold.engine.clock(), alert=alert)  # fmt: skip
+            except UserExists:
+                problem = N_(
+                    "There is a person with this user name already (user names are unique across authorities)."
+                )
+        if problem:
+            return people_page(request, who, status=422, problem=_t(who.language, problem), typed=typed)
+        people_audit(who, "user.added", username, role=role, alert=alert)
+        return people_page(request, who, message=_t(who.language, "Added."))
+
+    @app.post("/users/{username}/disable")
+    async def disable_person(request: Request, username: str, who: Signed) -> HTMLResponse:
+        await posted(request, who)
+        admin(who)
+        found = own_person(username, who)
+        if found.username == who.user.username:
+            raise StarletteHTTPException(409, _t(who.language, "You cannot disable your own account."))
+        herold.store.users.disable(found.username, herold.engine.clock())
+        people_audit(who, "user.disabled", found.username)
+        return people_page(request, who, message=_t(who.language, "Disabled."))
+
+    @app.post("/users/{username}/password")
+    async def set_password(request: Request, username: str, who: Signed) -> HTMLResponse:
+        sent = await posted(request, who)
+        admin(who)
+        found = own_person(username, who)
+        password = str(sent.get("password", ""))
+        problem = password_problem(password)
+        if problem:
+            return people_page(request, who, status=422, problem=_t(who.language, problem))
+        await run_in_threadpool(herold.store.users.set_password, found.username, password, herold.engine.clock())
+        people_audit(who, "user.password_set", found.username)
+        return people_page(request, who, message=_t(who.language, "Password set; it also lifts a lock-out."))
 
     # -- the audit log ---------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ so that guessing a password from the network takes years, not hours."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -18,6 +19,8 @@ from sqlalchemy.orm import sessionmaker
 from publisher.domain.records import Role
 from publisher.engine.schema import UserRow
 
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+PASSWORD_LENGTH = 12  # at the least; a pass phrase is better (the messages below say 12)
 ATTEMPTS = 5  # wrong passwords in a row before the account is locked
 LOCKED_FOR = timedelta(minutes=15)
 _hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters
@@ -45,6 +48,28 @@ class SignIn(StrEnum):
 
 class UserExists(ValueError):
     pass
+
+
+def N_(message: str) -> str:
+    """Marks a message for the web app's catalogs (it translates what it shows)."""
+    return message
+
+
+def username_problem(username: str) -> str | None:
+    """What is wrong with a new user name (lower case already), if anything."""
+    if not USERNAME.match(username):
+        return N_("The user name must be 2 to 64 characters: letters, digits, '.', '_' or '-', starting with a "
+                  "letter or digit.")  # fmt: skip
+    return None
+
+
+def password_problem(password: str) -> str | None:
+    """What is wrong with a new password, if anything."""
+    if len(password) < PASSWORD_LENGTH:
+        return N_("The password must have at least 12 characters (a pass phrase is best).")
+    if not password.isprintable():
+        return N_("The password must be printable characters on one line.")
+    return None
 
 
 def _user(row: UserRow) -> User:
