@@ -611,3 +611,13 @@ def test_form_templates_must_name_an_existing_directory(tmp_path: Path, made: bo
     found = problems(config(authority(form_templates="formulare")), base=tmp_path)
 
     assert found == [("authorities.0.form_templates", f"names {folder.resolve()}, which {reason}")]
+
+
+def test_a_broken_form_template_stops_herold_at_start_naming_file_and_key(tmp_path: Path) -> None:
+    folder = tmp_path / "formulare"
+    folder.mkdir()
+    (folder / "sturm.toml").write_text('title = "Sturm"\n[fields]\nkind = "warning"\nseverity = "hoch"\n')
+
+    [(field, message)] = problems(config(authority(form_templates="formulare")), base=tmp_path)
+
+    assert field == "authorities.0.form_templates" and "sturm.toml" in message and "severity" in message

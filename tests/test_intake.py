@@ -103,6 +103,24 @@ def test_an_item_gets_one_all_clear_and_an_update_may_still_follow(herold: Herol
     assert accept(herold.engine, warning(msg_type="update", references=original), source="test", actor="t")
 
 
+def test_an_update_that_waited_while_its_item_was_withdrawn_is_not_approved(herold: Herold) -> None:
+    original = accept(herold.engine, warning(), source="test", actor="t")
+    waiting = receive(herold.engine, warning(msg_type="update", references=original), source="test", actor="e",
+                      stage=Stage.awaiting_approval).id  # fmt: skip
+    withdrawal = warning(msg_type="error", references=original, headline="Zurückgezogen", instruction=None)
+    accept(herold.engine, withdrawal, source="test", actor="t")
+    assert approve(herold.engine, waiting, actor="a", source="test") == [
+        "refers to an item that was withdrawn; publish a new announcement instead"
+    ]
+
+
+def test_a_withdrawal_waiting_for_approval_withdraws_nothing_yet(herold: Herold) -> None:
+    original = accept(herold.engine, warning(), source="test", actor="t")
+    withdrawal = warning(msg_type="error", references=original, headline="Zurückgezogen", instruction=None)
+    receive(herold.engine, withdrawal, source="test", actor="e", stage=Stage.awaiting_approval)
+    assert accept(herold.engine, warning(msg_type="update", references=original), source="test", actor="t")
+
+
 def test_a_follow_up_keeps_what_it_leaves_out_from_its_original(herold: Herold) -> None:
     original = accept(
         herold.engine, warning(expires=(herold.clock() + timedelta(hours=3)).isoformat()), source="test", actor="t"

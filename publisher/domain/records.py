@@ -19,6 +19,12 @@ class Stage(StrEnum):
     awaiting_approval = "awaiting_approval"  # a second person must approve it
     scheduled = "scheduled"  # approved, waiting for its publish_at
     released = "released"  # handed to the engine (or, for one not actual, kept: it is never delivered)
+    rejected = "rejected"  # sent back by an approver: never published (it stays, with the reason, for the record)
+
+    @property
+    def out(self) -> bool:
+        """Whether it is on its way out (or out): what follows it must take it into account."""
+        return self in {Stage.scheduled, Stage.released}
 
     @property
     def label(self) -> str:

@@ -24,6 +24,7 @@ from pydantic import SecretStr, ValidationError
 from publisher.domain.authority import Authority, ChannelConfig
 from publisher.domain.capabilities import Wave
 from publisher.domain.problems import InvalidInput, Problem, from_validation_error
+from publisher.edges.app.form_templates import BUILT_IN, FormTemplateError, load_form_templates
 from publisher.engine.settings import ONCALL, Runtime, Settings
 from publisher.site.logo import LogoError, read_logo
 from publisher.site.registry import channel_types
@@ -199,6 +200,11 @@ def _authority_files(authority: Authority, where: str, base: Path) -> tuple[Auth
         problems.append(Problem(field=f"{where}.logo", message=f"names {logo}, which {wrong}"))
     if (folder := paths.get("form_templates")) is not None and (wrong := _folder_problem(folder)):
         problems.append(Problem(field=f"{where}.form_templates", message=f"names {folder}, which {wrong}"))
+    elif folder is not None:
+        try:  # read as the web app will: a broken file stops Herold here, not the form at 3 a.m.
+            load_form_templates(BUILT_IN, folder)
+        except FormTemplateError as error:
+            problems.append(Problem(field=f"{where}.form_templates", message=str(error)))
     return authority.model_copy(update=paths), problems
 
 

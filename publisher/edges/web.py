@@ -382,6 +382,10 @@ def create_app(herold: Herold, *, start: bool = True, long_lived: bool = False) 
 
     def publish(body: bytes, who: Caller, key: str | None, stage: Stage, override: PrivacyOverride | None) -> Any:
         document = own_document(body, who)
+        if stage is Stage.released and who.role is Role.editor and document.get("kind") == "news":
+            # Routine news needs a second person; a warning system's warning goes out at once.
+            raise ApiError(403, "an editor's token does not publish news by itself: send it with "
+                           "?stage=awaiting_approval, and an approver's token approves it (four-eyes)")  # fmt: skip
         if stage is Stage.scheduled:
             raise ApiError(422, "stage: a new announcement is released (scheduled by its publish_at), a draft, or "
                            "awaiting_approval")  # fmt: skip

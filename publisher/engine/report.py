@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -105,7 +106,7 @@ def report(engine: Engine, announcement_id: str) -> AnnouncementReport | None:
     cap_status = stored.announcement.status
     if cap_status is not Status.actual:
         status = f"not published ({cap_status.value})"
-    elif stored.stage in {Stage.draft, Stage.awaiting_approval}:
+    elif stored.stage in {Stage.draft, Stage.awaiting_approval, Stage.rejected}:
         status = stored.stage.label
     elif decision.held_back:
         status = "held back"
@@ -329,13 +330,14 @@ def listing(
     kind: str | None = None,
     since: datetime | None = None,
     limit: int = 100,
+    stages: Iterable[Stage] | None = None,
 ) -> list[Listing]:
     """The authority's announcements, newest first (``current``: only its current warnings, each
     item's newest state)."""
     now = engine.clock()
     # Current warnings are found among all of the authority's warnings, not the newest ``limit``.
     rows = engine.store.announcements.listed(authority, kind="warning" if current else kind, since=since,
-                                             limit=None if current else limit)  # fmt: skip
+                                             limit=None if current else limit, stages=stages)  # fmt: skip
     newest: dict[str, str] = {}  # item -> its newest message that is out (not a draft, not yet due)
     for row in rows:
         if row.stage == Stage.released.value and row.sent_at <= now:

@@ -469,6 +469,10 @@ def approve(engine: Engine, announcement_id: str, *, actor: str, source: str) ->
             original = engine.store.announcements.get(announcement.references)
         except Unreadable as error:
             return [str(error)]
+        # Checked again: while it waited, the item may have been withdrawn or given its all-clear.
+        ended = ended_by(engine, original.item_id, announcement.msg_type) if original else None
+        if ended:
+            return [ended[1]]
     authority = engine.authority(stored.authority)
     channels = [c for c in announcement.channels or [] if c in {config.id for config in authority.channels}]
     operations = _operations(engine, announcement, authority, channels, original, now)
@@ -477,6 +481,24 @@ def approve(engine: Engine, announcement_id: str, *, actor: str, source: str) ->
     if not engine.store.announcements.change_stage(stored, waiting, stage, entry, operations=operations, now=now):
         return ["the announcement changed meanwhile; look at its status again"]
     release(engine, stored.id)
+    return []
+
+
+def reject(engine: Engine, announcement_id: str, reason: str, *, actor: str, source: str) -> list[str]:
+    """Send a draft, or one awaiting approval, back: it is never published and stays, with the
+    reason, for the record. Returns problems; empty when done."""
+    stored = _stored(engine, announcement_id)
+    if isinstance(stored, str):
+        return [stored]
+    waiting = [Stage.draft, Stage.awaiting_approval]
+    if stored.stage not in waiting:
+        return [f"the announcement is {stored.stage.label}; only a draft or one awaiting approval is sent back"]
+    entry = _stage_entry(engine, stored, "announcement.rejected", actor, source, Stage.rejected)
+    entry = AuditEntry(at=entry.at, authority=entry.authority, actor=entry.actor, source=entry.source,
+                       action=entry.action, announcement_id=entry.announcement_id,
+                       detail={**(entry.detail or {}), "reason": reason})  # fmt: skip
+    if not engine.store.announcements.change_stage(stored, waiting, Stage.rejected, entry, now=engine.clock()):
+        return ["the announcement changed meanwhile; look at its status again"]
     return []
 
 
@@ -679,6 +701,9 @@ def _original(
         problems.append(Problem(field="references", message=(
             f"refers to an announcement that is still {original.stage.value.replace('_', ' ')}: "
             "approve it first, or change it instead of following it up")))  # fmt: skip
+    elif original.stage is Stage.rejected:
+        problems.append(Problem(field="references", message=(
+            "refers to an announcement that was sent back and never published: write a new one")))  # fmt: skip
     if "status" in announcement.model_fields_set and original.announcement.status is not announcement.status:
         problems.append(Problem(field="status", message=(
             f"must be {original.announcement.status.value}, like the announcement it refers to")))  # fmt: skip
@@ -689,21 +714,26 @@ def _original(
                 message=f"must be {original.announcement.kind.value}, like the announcement it refers to",
             )
         )
-    thread = engine.store.announcements.thread(original.item_id)
-    withdrawn = [a for a in thread if a.announcement.msg_type is MsgType.error]
-    if withdrawn:
-        problems.append(
-            Problem(
-                field="references",
-                message="refers to an item that was withdrawn; publish a new announcement instead",
-            )
-        )
-    elif announcement.msg_type is MsgType.cancel and any(a.announcement.msg_type is MsgType.cancel for a in thread):
-        # People who saw the all-clear must not get a second one, as if something had happened again.
-        problems.append(Problem(field="msg_type", message=(
-            "this item has had its all-clear already; a second one is not sent (an update can still follow)"
-        )))  # fmt: skip
+    ended = ended_by(engine, original.item_id, announcement.msg_type)
+    if ended:
+        problems.append(Problem(field=ended[0], message=ended[1]))
     return original
+
+
+def ended_by(engine: Engine, item_id: str, msg_type: MsgType) -> tuple[str, str] | None:
+    """Why a follow-up of ``msg_type`` can no longer follow the item (field, message); None if it
+    can. Only what is out (or scheduled) counts: a follow-up still waiting for approval, or sent
+    back, ends nothing."""
+    thread = [a for a in engine.store.announcements.thread(item_id) if a.stage.out]
+    if any(a.announcement.msg_type is MsgType.error for a in thread):
+        return "references", "refers to an item that was withdrawn; publish a new announcement instead"
+    if msg_type is MsgType.cancel and any(a.announcement.msg_type is MsgType.cancel for a in thread):
+        # People who saw the all-clear must not get a second one, as if something had happened again.
+        return (
+            "msg_type",
+            "this item has had its all-clear already; a second one is not sent (an update can still follow)",
+        )
+    return None
 
 
 def _channels(

@@ -10,7 +10,7 @@ reverse for a follow-up, pre-filled from the announcement's current state.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ from publisher.domain.announcement import Announcement, MsgType
 from publisher.domain.problems import Problem
 
 # Text inputs, in the form's order; each is an announcement field path.
-TEXTS = ("headline", "description", "instruction", "event", "area.description", "contact")
+TEXTS = ("headline", "description", "instruction", "event", "area.description", "contact", "language")
 CHOICES = ("kind", "category", "severity", "urgency", "certainty")
 TIMES = ("effective", "expires", "publish_at")
 HIDDEN = ("msg_type", "references", "correction")
@@ -31,8 +31,10 @@ def typed(form: dict[str, Any], kept: dict[str, Any]) -> dict[str, Any]:
     the channels ticked, and the image kept unless a new one came. ``kept`` is the draft before."""
     # A field the form did not show (an all-clear has no instruction) keeps what it had.
     fields: dict[str, Any] = {name: value for name, value in kept.items() if name in KNOWN}
-    fields.update({name: str(form.get(name, "")) for name in KNOWN - {"channels"} if name in form})
-    for name in (*HIDDEN, "kind"):  # the kind and a follow-up's link to its original are set when it starts
+    # NUL is the one character the database cannot keep (PostgreSQL's JSON); nobody types it.
+    fields.update({name: str(form.get(name, "")).replace("\x00", "") for name in KNOWN - {"channels"} if name in form})
+    for name in (*HIDDEN, "kind"):  # set when the form starts (a template, a follow-up), never by a post
+        fields.pop(name, None)
         if name in kept:
             fields[name] = kept[name]
     fields["channels"] = (
@@ -63,10 +65,11 @@ def document_of(fields: dict[str, Any], authority: str, timezone: str) -> tuple[
         value = str(fields.get(name, "")).strip()
         if not value:
             continue
-        try:
-            document[name] = datetime.strptime(value[:16], LOCAL_TIME).replace(tzinfo=zone).isoformat()
-        except ValueError:
-            problems.append(Problem(field=name, message="is not a date and time (YYYY-MM-DD HH:MM)"))
+        moment, problem = local_moment(value, zone)
+        if moment is None:
+            problems.append(Problem(field=name, message=problem))
+        else:
+            document[name] = moment.isoformat()
     tags = [t for t in re.split(r"[\s,;]+", str(fields.get("hashtags", ""))) if t]
     if tags:
         document["hashtags"] = tags
@@ -76,8 +79,33 @@ def document_of(fields: dict[str, Any], authority: str, timezone: str) -> tuple[
     if media:
         document["media"] = [{"data": media["data"], "alt": alt}]
         if not alt:
-            problems.append(Problem(field="media.0.alt", message="an image needs an alt text: say what it shows"))
+            problems.append(Problem(field="media.0.alt", message=N_("an image needs an alt text: say what it shows")))
     return document, problems
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogs; the page translates it."""
+    return message
+
+
+def local_moment(value: str, zone: ZoneInfo) -> tuple[datetime | None, str]:
+    """A time as typed in the authority's time zone, or why it is none: a time the clock skips
+    (spring forward) or passes twice (fall back) is asked again rather than guessed."""
+    for shape in (LOCAL_TIME, LOCAL_TIME + ":%S"):
+        try:
+            naive = datetime.strptime(value, shape)
+            break
+        except ValueError:
+            continue
+    else:
+        return None, N_("is not a date and time (YYYY-MM-DD HH:MM)")
+    moment = naive.replace(tzinfo=zone)
+    there_and_back = moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+    if there_and_back != naive:
+        return None, N_("does not exist on that day: the clocks are put forward; choose another time")
+    if moment.utcoffset() != naive.replace(tzinfo=zone, fold=1).utcoffset():
+        return None, N_("happens twice on that day (the clocks are put back); choose a time outside that hour")
+    return moment, ""
 
 
 def local(moment: datetime | None, timezone: str) -> str:

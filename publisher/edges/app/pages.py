@@ -8,6 +8,7 @@ are "not found", as if they did not exist.
 """
 
 # No "from __future__ import annotations": FastAPI reads the endpoints' annotations at runtime.
+import asyncio
 import base64
 import hmac
 import secrets
@@ -36,13 +37,14 @@ from publisher.domain.records import AuditEntry, OperationState, PrivacyOverride
 from publisher.edges.app import fields as form
 from publisher.edges.app.form_templates import BUILT_IN, FormTemplate, load_form_templates, prefill
 from publisher.edges.app.i18n import LANGUAGES, chosen, translations
+from publisher.edges.throttle import Throttle
 from publisher.edges.wiring import Herold
 from publisher.engine.report import SHORT_ID, AnnouncementReport, listing, report
 from publisher.engine.store import AppSession, FormDraft
 from publisher.engine.store.users import SignIn, User, UserExists, password_problem, username_problem
 from publisher.engine.tasks import confirm, reconcile
 from publisher.site.registry import channel_types
-from publisher.sources.intake import SourceConflict, approve, receive
+from publisher.sources.intake import SourceConflict, approve, ended_by, receive, reject
 from publisher.sources.preview import Preview, preview
 
 log = structlog.get_logger("herold.app")
@@ -93,12 +95,34 @@ NAMES: dict[str, str] = {
     "status:failed": N_("failed"), "done:published": N_("Published: the website first, then the other channels."),
     "done:submitted": N_("Submitted: it waits for a second person's approval."),
     "done:approved": N_("Approved."), "done:retried": N_("The delivery is sent again."),
-    "done:confirmed": N_("Confirmed as posted."),
+    "done:confirmed": N_("Confirmed as posted."), "done:rejected": N_("Sent back: it will not be published."),
+    "status:rejected": N_("sent back"), "state:unknown:hint": N_("Look on the platform first: it may be out."),
 }  # fmt: skip
+
+
+# What the announcement's rules say most often (publisher.domain), for the catalogs: the form
+# shows them in the person's language. Messages with values in them stay as they are.
+RULES = (
+    N_("is required"), N_("must not be empty"), N_("must be later than effective"),
+    N_("a warning needs a severity (extreme, severe, moderate, minor or unknown)"),
+    N_("a warning needs a category (e.g. met, fire, safety)"),
+    N_('a warning needs an event, e.g. "Bombenentschärfung"'),
+    N_("a warning needs the affected area (area.description)"), N_("a warning must say what people should do"),
+    N_("this item has had its all-clear already; a second one is not sent (an update can still follow)"),
+    N_("refers to an item that was withdrawn; publish a new announcement instead"),
+)  # fmt: skip
 
 
 class SignInNeeded(Exception):
     """No live session: to the sign-in page, and back here afterwards."""
+
+
+class AlreadySent(Exception):
+    """The form went out already (a double click): to what it became."""
+
+    def __init__(self, announcement_id: str) -> None:
+        super().__init__(announcement_id)
+        self.announcement_id = announcement_id
 
 
 @dataclass(frozen=True)
@@ -124,6 +148,11 @@ def press_office(herold: Herold) -> FastAPI:
     runtime = herold.settings.herold
     idle, longest = timedelta(minutes=runtime.app_idle_minutes), timedelta(hours=runtime.app_session_hours)
     environments = {language: _environment(language) for language in LANGUAGES}
+    throttle = Throttle()  # refused sign-ins per address, as the API's wrong tokens
+    checking = asyncio.Semaphore(4)
+    # Read and checked once (the configuration check refuses a broken one at start).
+    templates_of = {a.slug: load_form_templates(BUILT_IN, *([a.form_templates] if a.form_templates else []))
+                    for a in herold.settings.authorities}  # fmt: skip
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False)
     app.mount("/static", StaticFiles(directory=TEMPLATES / "app" / "static"), name="static")
 
@@ -137,8 +166,18 @@ def press_office(herold: Herold) -> FastAPI:
 
     @app.exception_handler(SignInNeeded)
     async def sign_in_needed(request: Request, _: SignInNeeded) -> Response:
-        back = request.url.path if request.method == "GET" else f"{PREFIX}/"
+        path = request.url.path
+        if path.endswith("/preview"):  # the page's script: it says so, and the form keeps the text
+            return Response("signed out", status_code=401, media_type="text/plain")
+        back = path if request.method == "GET" or path.startswith(f"{PREFIX}/drafts/") else f"{PREFIX}/"
         return RedirectResponse(f"{PREFIX}/login?next={quote(back)}", status_code=303)
+
+    @app.exception_handler(AlreadySent)
+    async def already_sent(request: Request, error: AlreadySent) -> Response:
+        if request.url.path.endswith("/preview"):
+            return Response("sent", status_code=409, media_type="text/plain")
+        target = f"{PREFIX}/items/{error.announcement_id}" if error.announcement_id else f"{PREFIX}/"
+        return RedirectResponse(target, status_code=303)
 
     @app.exception_handler(StarletteHTTPException)
     async def refused(request: Request, error: StarletteHTTPException) -> Response:
@@ -190,8 +229,15 @@ def press_office(herold: Herold) -> FastAPI:
             raise StarletteHTTPException(403, _t(language, "This form has expired or came from elsewhere. "
                                                  "Reload the page and try again; nothing was changed."))  # fmt: skip
         address = request.client.host if request.client else "unknown"
+        wait = throttle.refused_for(address)
+        if wait > 0:
+            raise StarletteHTTPException(429, _t(language, "Too many failed sign-ins from this address; try again "
+                                                 "in a few minutes."))  # fmt: skip
         now = herold.engine.clock()
-        outcome, user = await run_in_threadpool(herold.store.users.sign_in, username, password, now)
+        async with checking:  # each check takes 64 MiB for a tenth of a second: a few at a time
+            outcome, user = await run_in_threadpool(herold.store.users.sign_in, username, password, now)
+        if outcome is not SignIn.ok:
+            throttle.failed(address)
         herold.store.audit.append(AuditEntry(
             at=now, authority=user.authority if user else None, actor=f"user:{username.lower()}", source="app",
             action="user.signed_in" if outcome is SignIn.ok else "user.sign_in_refused",
@@ -199,12 +245,10 @@ def press_office(herold: Herold) -> FastAPI:
         ))  # fmt: skip
         if outcome is not SignIn.ok or user is None:
             token = secrets.token_urlsafe(32)
-            message = (
-                _t(language, "Too many wrong passwords: this account is locked for 15 minutes.")
-                if outcome is SignIn.locked
-                else _t(language, "The user name or the password is wrong, or the account is disabled.")
-            )
-            response = page(request, "app/login.html.j2", language, status=403 if outcome is SignIn.locked else 401,
+            # The same words and status whatever the reason: the answer tells nobody who exists.
+            message = _t(language, "The user name or the password is wrong, or the account is locked or disabled. "
+                                   "After five wrong passwords an account is locked for 15 minutes.")  # fmt: skip
+            response = page(request, "app/login.html.j2", language, status=401,
                             csrf=token, next=_inside(str(sent.get("next", ""))), error=message, username=username,
                             person=None)  # fmt: skip
             cookie(response, request, LOGIN_COOKIE, token)
@@ -240,11 +284,12 @@ def press_office(herold: Herold) -> FastAPI:
     def board(request: Request, who: Signed) -> HTMLResponse:
         engine, authority = herold.engine, herold.engine.authority(who.authority)
         listed = listing(engine, who.authority, limit=40)
-        current = [i for i in listing(engine, who.authority, current=True, limit=50)]
+        current = listing(engine, who.authority, current=True, limit=50)
         current_ids = {i.id for i in current}
-        waiting = [i for i in listed if i.stage in {Stage.draft, Stage.awaiting_approval}]
-        scheduled = [i for i in listed if i.stage is Stage.scheduled or (
-            i.stage is Stage.released and i.sent_at > engine.clock())]  # fmt: skip
+        # However old: what waits for a person, and what is still to come, is never crowded out.
+        waiting = listing(engine, who.authority, limit=100, stages=[Stage.draft, Stage.awaiting_approval])
+        scheduled = listing(engine, who.authority, limit=100, stages=[Stage.scheduled]) + [
+            i for i in listed if i.stage is Stage.released and i.sent_at > engine.clock()]  # fmt: skip
         shown = {i.id for i in (*waiting, *scheduled)} | current_ids
         recent = [i for i in listed if i.id not in shown][:20]
         reports = {i.id: report(engine, i.id) for i in (*current, *recent, *scheduled, *waiting)}
@@ -256,8 +301,7 @@ def press_office(herold: Herold) -> FastAPI:
     # -- the form -----------------------------------------------------------------------------------
 
     def form_templates(slug: str) -> list[FormTemplate]:
-        own = herold.engine.authority(slug).form_templates
-        return load_form_templates(BUILT_IN, *([own] if own else []))
+        return templates_of.get(slug, [])
 
     @app.get("/new")
     def choose(request: Request, who: Signed) -> HTMLResponse:
@@ -294,10 +338,21 @@ def press_office(herold: Herold) -> FastAPI:
         shown: Preview | None = None, preview_problems: list[Problem] | None = None, message: str | None = None,
     ) -> HTMLResponse:  # fmt: skip
         authority = herold.engine.authority(who.authority)
-        placed, general = form.problems_by_field(problems or [])
+        said = [Problem(field=p.field, message=_t(who.language, p.message)) for p in problems or []]
+        placed, general = form.problems_by_field(said)
         kind = Kind.warning if draft.fields.get("kind") == "warning" else Kind.news
+        # The fields the form shows, which a problem in the summary can link to.
+        linkable = {*form.TEXTS, *form.CHOICES, *form.TIMES, "hashtags", "media.0.file", "media.0.alt"} - {
+            "kind",
+            "language",
+        }
+        if draft.fields.get("msg_type") in {"cancel", "error"}:
+            linkable -= {"instruction", "expires"}
+        if who.user.role.may_override_privacy:
+            linkable.add("privacy_override")
         return page(
             request, "app/form.html.j2", who.language, status=status, person=who, draft=draft, f=draft.fields,
+            linkable=linkable,
             authority=authority, channels=_channel_rows(authority), placed=placed, general=general,
             preview=shown, preview_problems=preview_problems or [], message=message,
             at_once=publishes_at_once(kind=kind, alert=who.user.alert),
@@ -318,29 +373,34 @@ def press_office(herold: Herold) -> FastAPI:
     def render_preview(draft: FormDraft, who: Person) -> tuple[Preview | None, list[Problem]]:
         authority = herold.engine.authority(who.authority)
         document, problems = form.document_of(draft.fields, who.authority, authority.timezone)
+        shown: Preview | None = None
         try:
             shown = preview(herold.engine, document, show_private=True)
+            found = problems + list(shown.private) + list(shown.warnings)
         except InvalidInput as error:
-            return None, problems + error.problems
-        return shown, problems + list(shown.private) + list(shown.warnings)
+            found = problems + error.problems
+        return shown, [Problem(field=p.field, message=_t(who.language, p.message)) for p in found]
 
     async def kept(request: Request, draft_id: str, who: Person) -> tuple[FormDraft, FormData]:
         """The draft with what was just typed, saved before anything else happens."""
         sent = await posted(request, who)
         draft = own_draft(draft_id, who)
-        if draft.announcement_id:
-            raise StarletteHTTPException(409, _t(who.language, "This form was sent already."))
+        if draft.announcement_id:  # a double click, or a second tab: it went out once, there it is
+            raise AlreadySent(draft.announcement_id)
         values: dict[str, Any] = {key: sent.get(key) for key in sent if key != "channels"}
         values["channels"] = sent.getlist("channels")
         fields = form.typed(values, draft.fields)
         fields["template"] = draft.fields.get("template", "")
+        # Everyone who wrote in it: none of them may approve it (four-eyes).
+        fields["editors"] = sorted({*draft.fields.get("editors", [draft.username]), who.user.username})
         upload = sent.get("media.0.file")
         if isinstance(upload, UploadFile) and upload.filename:
             data = await upload.read(LIMITS.image_bytes + 1)
             fields["media"] = {"data": base64.b64encode(data).decode(), "name": upload.filename[:200]}
         saved = herold.store.drafts.save(draft.id, who.authority, fields, herold.engine.clock())
         if saved is None:
-            raise StarletteHTTPException(409, _t(who.language, "This form was sent already."))
+            sent_as = herold.store.drafts.get(draft.id, who.authority)
+            raise AlreadySent(sent_as.announcement_id if sent_as and sent_as.announcement_id else "")
         return saved, sent
 
     @app.post("/drafts/{draft_id}/preview")
@@ -372,11 +432,12 @@ def press_office(herold: Herold) -> FastAPI:
         reason = str(draft.fields.get("privacy_override", "")).strip()
         override = PrivacyOverride(reason=reason, role=who.user.role) if reason else None
         if problems:  # with every other problem too, so that one round fixes them all
+            shown = None
             try:
-                preview(herold.engine, document, show_private=override is not None)
+                shown = preview(herold.engine, document, show_private=True)
             except InvalidInput as error:
                 problems += error.problems
-            return show_form(request, who, draft, status=422, problems=problems)
+            return show_form(request, who, draft, status=422, problems=problems, shown=shown)
         stage = Stage.released if at_once else Stage.awaiting_approval
         try:
             accepted = receive(herold.engine, document, source="app", source_id=draft.id, actor=who.actor,
@@ -412,18 +473,32 @@ def press_office(herold: Herold) -> FastAPI:
             raise StarletteHTTPException(404, _t(who.language, "There is no such announcement."))
         return result
 
+    def refusal_for(announcement_id: str, who: Person) -> str | None:
+        """Why this person may not approve it: their role, or their hand in writing it."""
+        written = herold.store.announcements.get(announcement_id)
+        form_of = herold.store.drafts.of_announcement(announcement_id)
+        wrote = {f"user:{name}" for name in (form_of.fields.get("editors", []) if form_of else [])}
+        author = written.actor if written else ""
+        return approval_refused(author=who.actor if who.actor in wrote else author, approver=who.actor,
+                                role=who.user.role)  # fmt: skip
+
     @app.get("/items/{announcement_id}")
     def item(request: Request, announcement_id: str, who: Signed) -> HTMLResponse:
         result = own_item(announcement_id, who)
         stored = herold.store.announcements.get(result.id)
         thread = herold.store.announcements.thread(stored.item_id) if stored else []
-        ended = any(a.announcement.msg_type in {MsgType.cancel, MsgType.error} for a in thread)
-        author = stored.actor if stored else ""
-        refusal = approval_refused(author=author, approver=who.actor, role=who.user.role)
+        out = [a for a in thread if a.stage.out]
+        withdrawn = any(a.announcement.msg_type is MsgType.error for a in out)
+        cleared = any(a.announcement.msg_type is MsgType.cancel for a in out)
+        pending = result.stage in {Stage.draft, Stage.awaiting_approval}
         return page(request, "app/item.html.j2", who.language, person=who, item=result, stored=stored,
-                    thread=thread, ended=ended, approval_refusal=refusal, message=request.query_params.get("done"),
-                    authority_timezone=herold.engine.authority(who.authority).timezone,
-                    entries=herold.store.audit.entries(announcement_id=result.id))  # fmt: skip
+                    thread=thread, withdrawn=withdrawn, cleared=cleared, pending=pending,
+                    approval_refusal=refusal_for(result.id, who) if pending else None,
+                    may_reject=pending and (who.user.role in {Role.approver, Role.admin}
+                                            or (stored is not None and stored.actor == who.actor)),
+                    variants=herold.store.announcements.variants(result.id) if pending else [],
+                    message=request.query_params.get("done"),
+                    authority_timezone=herold.engine.authority(who.authority).timezone)  # fmt: skip
 
     def acted(request: Request, who: Person, announcement_id: str, act: Callable[[], list[str]], done: str) -> Response:
         problems = act()
@@ -435,12 +510,36 @@ def press_office(herold: Herold) -> FastAPI:
     async def approve_item(request: Request, announcement_id: str, who: Signed) -> Response:
         await posted(request, who)
         result = own_item(announcement_id, who)
-        stored = herold.store.announcements.get(result.id)
-        refusal = approval_refused(author=stored.actor if stored else "", approver=who.actor, role=who.user.role)
+        refusal = refusal_for(result.id, who)
         if refusal:
             raise StarletteHTTPException(403, _t(who.language, refusal))
         return await run_in_threadpool(lambda: acted(request, who, result.id, lambda: approve(
             herold.engine, result.id, actor=who.actor, source="app"), "approved"))  # fmt: skip
+
+    @app.post("/items/{announcement_id}/reject")
+    async def reject_item(request: Request, announcement_id: str, who: Signed) -> Response:
+        """Send it back: an approver or admin, or whoever wrote it, before it goes out."""
+        sent = await posted(request, who)
+        result = own_item(announcement_id, who)
+        stored = herold.store.announcements.get(result.id)
+        if who.user.role not in {Role.approver, Role.admin} and (stored is None or stored.actor != who.actor):
+            raise StarletteHTTPException(
+                403, _t(who.language, "Only an approver, an admin or its writer sends it back.")
+            )
+        reason = str(sent.get("reason", "")).strip()[:500] or _t(who.language, "(no reason given)")
+        return await run_in_threadpool(lambda: acted(request, who, result.id, lambda: reject(
+            herold.engine, result.id, reason, actor=who.actor, source="app"), "rejected"))  # fmt: skip
+
+    @app.post("/items/{announcement_id}/channels/{channel}/posted")
+    async def posted_after_all(request: Request, announcement_id: str, channel: str, who: Signed) -> Response:
+        """A delivery that ended unclear (or failed) was posted after all: its address."""
+        sent = await posted(request, who)
+        result = own_item(announcement_id, who)
+        url = str(sent.get("url", "")).strip()
+        if not url:
+            raise StarletteHTTPException(400, _t(who.language, "Give the address of the post."))
+        return await run_in_threadpool(lambda: acted(request, who, result.id, lambda: reconcile(
+            herold.engine, result.id, channel, url, actor=who.actor, source="app"), "confirmed"))  # fmt: skip
 
     @app.post("/items/{announcement_id}/channels/{channel}/retry")
     async def retry(request: Request, announcement_id: str, channel: str, who: Signed) -> Response:
@@ -468,13 +567,14 @@ def press_office(herold: Herold) -> FastAPI:
         stored = herold.store.announcements.get(result.id)
         if stored is None:
             raise StarletteHTTPException(404, _t(who.language, "There is no such announcement."))
-        thread = herold.store.announcements.thread(stored.item_id)
-        if what == "cancel" and any(a.announcement.msg_type is MsgType.cancel for a in thread):
+        ended = ended_by(herold.engine, stored.item_id, FOLLOW_UPS[what])
+        if ended and ended[0] == "msg_type":
             raise StarletteHTTPException(409, _t(who.language, "This warning has been given the all-clear already; "
                                                  "a second all-clear is not sent."))  # fmt: skip
-        if any(a.announcement.msg_type is MsgType.error for a in thread):
+        if ended:
             raise StarletteHTTPException(409, _t(who.language, "This item was withdrawn; nothing can follow it."))
-        newest = next((a for a in reversed(thread) if a.stage is Stage.released), stored)
+        thread = herold.store.announcements.thread(stored.item_id)
+        newest = next((a for a in reversed(thread) if a.stage.out), stored)
         authority = herold.engine.authority(who.authority)
         fields = form.fields_of(newest.announcement, newest.id, FOLLOW_UPS[what], authority.timezone,
                                 correction=what == "correction")  # fmt: skip
@@ -563,7 +663,7 @@ def press_office(herold: Herold) -> FastAPI:
 
     @app.get("/audit")
     def audit(request: Request, who: Signed) -> HTMLResponse:
-        entries = list(reversed(herold.store.audit.entries(authority=who.authority)))[:500]
+        entries = herold.store.audit.entries(authority=who.authority, newest=500)
         return page(request, "app/audit.html.j2", who.language, person=who, entries=entries, item=None)
 
     @app.get("/items/{announcement_id}/audit")

@@ -303,7 +303,13 @@ class Announcements:
             return list(connection.execute(query).scalars())
 
     def listed(
-        self, authority: str, *, kind: str | None = None, since: datetime | None = None, limit: int | None = 100
+        self,
+        authority: str,
+        *,
+        kind: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = 100,
+        stages: Iterable[Stage] | None = None,
     ) -> list[Listed]:
         """The authority's announcements, newest first, each with its headline (not parsed as a document)."""
         query = (
@@ -318,6 +324,8 @@ class Announcements:
             query = query.where(AnnouncementRow.kind == kind)
         if since:
             query = query.where(AnnouncementRow.sent_at >= since)
+        if stages is not None:
+            query = query.where(AnnouncementRow.stage.in_([s.value for s in stages]))
         with self.engine.begin() as connection:
             rows = connection.execute(query).all()
         return [

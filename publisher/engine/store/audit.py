@@ -36,8 +36,13 @@ class AuditLog:
         with self.engine.begin() as connection:
             append_in(connection, *entries)
 
-    def entries(self, *, announcement_id: str | None = None, authority: str | None = None) -> list[AuditEntry]:
-        query = select(AuditRow).order_by(AuditRow.id)
+    def entries(
+        self, *, announcement_id: str | None = None, authority: str | None = None, newest: int | None = None
+    ) -> list[AuditEntry]:
+        """Oldest first; ``newest``: only that many of the newest, newest first (the log grows forever)."""
+        query = select(AuditRow).order_by(AuditRow.id.desc() if newest else AuditRow.id)
+        if newest:
+            query = query.limit(newest)
         if announcement_id:
             query = query.where(AuditRow.announcement_id == announcement_id)
         if authority:

@@ -132,6 +132,12 @@ class FormDrafts:
             row.announcement_id, row.updated_at = announcement_id, now
             return True
 
+    def of_announcement(self, announcement_id: str) -> FormDraft | None:
+        """The form an announcement was sent from, if it came from one."""
+        with self._sessions.begin() as session:
+            row = session.scalars(select(FormDraftRow).where(FormDraftRow.announcement_id == announcement_id)).first()
+            return _draft(row) if row is not None else None
+
     def open_of(self, authority: str, limit: int = 20) -> list[FormDraft]:
         """The authority's drafts not yet sent, newest first."""
         query = (

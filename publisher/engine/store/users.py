@@ -131,10 +131,9 @@ class Users:
             if row is None:
                 _matches(_dummy(), password)
                 return SignIn.wrong, None
-            if row.disabled_at is not None:
-                return SignIn.disabled, _user(row)
-            if row.locked_until is not None and row.locked_until > now:
-                return SignIn.locked, _user(row)
+            if row.disabled_at is not None or (row.locked_until is not None and row.locked_until > now):
+                _matches(_dummy(), password)  # the same time as a wrong password: the answer tells nothing
+                return (SignIn.disabled if row.disabled_at is not None else SignIn.locked), _user(row)
             if not _matches(row.password_hash, password):
                 row.failed_sign_ins += 1
                 if row.failed_sign_ins >= ATTEMPTS:

@@ -15,7 +15,8 @@
     data.set("action", "preview");
     running = fetch(form.getAttribute("data-preview"), { method: "POST", body: data, credentials: "same-origin" })
       .then(function (answer) {
-        if (!answer.ok) { throw new Error(String(answer.status)); }
+        // Signed out (401) or sent meanwhile (409): the text stays in the form; the buttons say more.
+        if (!answer.ok || answer.redirected) { throw new Error(String(answer.status)); }
         return answer.text();
       })
       .then(function (html) {
