@@ -680,3 +680,37 @@ def test_an_editors_api_token_sends_news_for_approval_not_out(herold: Herold, cl
     refused = client.post("/api/v1/announcements", json=news(), headers=editor)
     assert refused.status_code == 403 and "awaiting_approval" in refused.json()["error"]
     assert client.post("/api/v1/announcements?stage=awaiting_approval", json=news(), headers=editor).status_code == 201
+
+
+def test_a_hand_off_shows_its_image_to_the_authoritys_people_only(
+    make_herold: HeroldFactory, make_settings: SettingsFactory, png: bytes
+) -> None:
+    authority = copy.deepcopy(AUTHORITY)
+    authority["channels"].append({"id": "whatsapp", "type": "manual"})
+    herold = make_herold(make_settings(authorities=[authority, copy.deepcopy(OTHER)]))
+    with TestClient(create_app(herold, start=False), raise_server_exceptions=False) as client:
+        csrf = signed_in(client, herold, "anna", alert=True)
+        data = {**BOMB, "csrf": csrf, "action": "publish", "channels": ["website", "whatsapp"],
+                "media.0.alt": "Karte des Sperrbereichs"}  # fmt: skip
+        answer = client.post(start_form(client, csrf), data=data, files={"media.0.file": ("karte.png", png)},
+                             follow_redirects=False)  # fmt: skip
+        item = item_of(answer)
+        settle(herold)
+        page = client.get(item).text
+        assert f'src="{item}/media/0" alt="Karte des Sperrbereichs"' in page
+        picture = client.get(f"{item}/media/0")
+        assert picture.status_code == 200 and picture.headers["content-type"].startswith("image/")
+        assert client.get(f"{item}/media/1").status_code == 404
+        signed_in(client, herold, "nora", Role.admin, authority=OTHER["slug"])
+        assert client.get(f"{item}/media/0").status_code == 404
+
+
+def test_typing_does_not_send_the_image_again(client: TestClient, herold: Herold, png: bytes) -> None:
+    csrf = signed_in(client, herold, "anna")
+    draft = start_form(client, csrf)
+    client.post(draft, data={**BOMB, "csrf": csrf, "action": "save", "media.0.alt": "Karte"},
+                files={"media.0.file": ("karte.png", png)})  # fmt: skip
+    client.post(f"{draft}/preview", data={**BOMB, "csrf": csrf, "headline": "Neu"})
+    saved = herold.store.drafts.get(draft.rsplit("/", 1)[-1], SLUG)
+    assert saved is not None and saved.media is not None and saved.media["name"] == "karte.png"
+    assert "media" not in saved.fields

@@ -224,6 +224,8 @@ class FormDraftRow(Base):
     authority: Mapped[str] = mapped_column(String(64), index=True)
     username: Mapped[str] = mapped_column(String(64))
     fields: Mapped[dict[str, Any]] = mapped_column(Document)
+    # The uploaded image (base64, name), apart from the text: saving what is typed does not copy it.
+    media: Mapped[dict[str, Any] | None] = mapped_column(Document)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     announcement_id: Mapped[str | None] = mapped_column(String(36))  # what it became, once sent
 

@@ -1,10 +1,11 @@
 """The form's fields, named by the announcement's field paths (``headline``, ``area.description``,
 ``media.0.alt`` …), so that the form, the API and integrations speak one vocabulary.
 
-A form draft keeps what was typed, as typed: strings, the ``channels`` ticked, and an uploaded
-image (base64) with its alt text. ``document_of`` turns it into an announcement document (times
-typed in the authority's time zone become ISO 8601 with their offset); ``fields_of`` does the
-reverse for a follow-up, pre-filled from the announcement's current state.
+A form draft keeps what was typed, as typed: strings, the ``channels`` ticked, and the image's alt
+text (the uploaded image itself is kept beside the fields). ``document_of`` turns it into an
+announcement document (times typed in the authority's time zone become ISO 8601 with their
+offset); ``fields_of`` does the reverse for a follow-up, pre-filled from the announcement's
+current state.
 """
 
 from __future__ import annotations
@@ -40,12 +41,12 @@ def typed(form: dict[str, Any], kept: dict[str, Any]) -> dict[str, Any]:
     fields["channels"] = (
         [str(c) for c in form.get("channels", [])] if "channels.shown" in form else kept.get("channels", [])
     )
-    if "media" in kept and not form.get("media.0.remove"):
-        fields["media"] = kept["media"]
     return fields
 
 
-def document_of(fields: dict[str, Any], authority: str, timezone: str) -> tuple[dict[str, Any], list[Problem]]:
+def document_of(
+    fields: dict[str, Any], authority: str, timezone: str, media: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], list[Problem]]:
     """The announcement document the fields describe, and what is wrong before the model looks
     (a time that is not a time). Empty fields are left out: the model says what is missing."""
     document: dict[str, Any] = {"authority": authority}
@@ -74,7 +75,6 @@ def document_of(fields: dict[str, Any], authority: str, timezone: str) -> tuple[
     if tags:
         document["hashtags"] = tags
     document["channels"] = list(fields.get("channels", []))
-    media = fields.get("media")
     alt = str(fields.get("media.0.alt", "")).strip()
     if media:
         document["media"] = [{"data": media["data"], "alt": alt}]

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 
 import structlog
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
@@ -352,6 +352,7 @@ def press_office(herold: Herold) -> FastAPI:
             linkable.add("privacy_override")
         return page(
             request, "app/form.html.j2", who.language, status=status, person=who, draft=draft, f=draft.fields,
+            image=draft.media,
             linkable=linkable,
             authority=authority, channels=_channel_rows(authority), placed=placed, general=general,
             preview=shown, preview_problems=preview_problems or [], message=message,
@@ -370,9 +371,12 @@ def press_office(herold: Herold) -> FastAPI:
         shown, found = render_preview(draft, who)
         return show_form(request, who, draft, shown=shown, preview_problems=found)
 
-    def render_preview(draft: FormDraft, who: Person) -> tuple[Preview | None, list[Problem]]:
+    def render_preview(draft: FormDraft, who: Person, *, image: bool = True) -> tuple[Preview | None, list[Problem]]:
+        """``image=False`` (while typing): the image is left out, so that an 8 MB photo is not
+        decoded at every key; the buttons check it."""
         authority = herold.engine.authority(who.authority)
-        document, problems = form.document_of(draft.fields, who.authority, authority.timezone)
+        media = draft.media if image else None
+        document, problems = form.document_of(draft.fields, who.authority, authority.timezone, media)
         shown: Preview | None = None
         try:
             shown = preview(herold.engine, document, show_private=True)
@@ -393,11 +397,14 @@ def press_office(herold: Herold) -> FastAPI:
         fields["template"] = draft.fields.get("template", "")
         # Everyone who wrote in it: none of them may approve it (four-eyes).
         fields["editors"] = sorted({*draft.fields.get("editors", [draft.username]), who.user.username})
-        upload = sent.get("media.0.file")
-        if isinstance(upload, UploadFile) and upload.filename:
+        upload, now = sent.get("media.0.file"), herold.engine.clock()
+        if isinstance(upload, UploadFile) and upload.filename:  # stored once, not with every key typed
             data = await upload.read(LIMITS.image_bytes + 1)
-            fields["media"] = {"data": base64.b64encode(data).decode(), "name": upload.filename[:200]}
-        saved = herold.store.drafts.save(draft.id, who.authority, fields, herold.engine.clock())
+            image = {"data": base64.b64encode(data).decode(), "name": upload.filename[:200]}
+            herold.store.drafts.set_media(draft.id, who.authority, image, now)
+        elif sent.get("media.0.remove"):
+            herold.store.drafts.set_media(draft.id, who.authority, None, now)
+        saved = herold.store.drafts.save(draft.id, who.authority, fields, now)
         if saved is None:
             sent_as = herold.store.drafts.get(draft.id, who.authority)
             raise AlreadySent(sent_as.announcement_id if sent_as and sent_as.announcement_id else "")
@@ -407,7 +414,7 @@ def press_office(herold: Herold) -> FastAPI:
     async def live_preview(request: Request, draft_id: str, who: Signed) -> HTMLResponse:
         """The preview alone, for the page's script: what was typed is saved as it goes."""
         draft, _ = await kept(request, draft_id, who)
-        shown, found = await run_in_threadpool(render_preview, draft, who)
+        shown, found = await run_in_threadpool(lambda: render_preview(draft, who, image=False))
         return page(request, "app/_preview.html.j2", who.language, preview=shown, preview_problems=found,
                     person=who)  # fmt: skip
 
@@ -423,7 +430,7 @@ def press_office(herold: Herold) -> FastAPI:
 
     def publish(request: Request, who: Person, draft: FormDraft, *, at_once: bool) -> Response:
         authority = herold.engine.authority(who.authority)
-        document, problems = form.document_of(draft.fields, who.authority, authority.timezone)
+        document, problems = form.document_of(draft.fields, who.authority, authority.timezone, draft.media)
         kind = Kind.warning if document.get("kind") == "warning" else Kind.news
         if at_once and not publishes_at_once(kind=kind, alert=who.user.alert):
             problems.append(Problem(field="", message=_t(
@@ -505,6 +512,21 @@ def press_office(herold: Herold) -> FastAPI:
         if problems:
             raise StarletteHTTPException(409, "; ".join(problems))
         return RedirectResponse(f"{PREFIX}/items/{announcement_id}?done={done}", status_code=303)
+
+    @app.get("/items/{announcement_id}/media/{number}")
+    def image(announcement_id: str, number: int, who: Signed) -> Response:
+        """An image of the announcement, for a person to post by hand (as Herold stored it,
+        without its metadata)."""
+        result = own_item(announcement_id, who)
+        stored = herold.store.announcements.get(result.id)
+        media = stored.announcement.media if stored else []
+        if not 0 <= number < len(media) or not media[number].path:
+            raise StarletteHTTPException(404, _t(who.language, "There is no such image."))
+        root = herold.settings.herold.data_dir.resolve()
+        path = (root / str(media[number].path)).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            raise StarletteHTTPException(404, _t(who.language, "There is no such image."))
+        return FileResponse(path, filename=path.name)
 
     @app.post("/items/{announcement_id}/approve")
     async def approve_item(request: Request, announcement_id: str, who: Signed) -> Response:

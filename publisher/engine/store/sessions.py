@@ -90,10 +90,12 @@ class FormDraft:
     fields: dict[str, Any]
     updated_at: datetime
     announcement_id: str | None
+    media: dict[str, Any] | None = None  # the uploaded image: {"data": base64, "name": file name}
 
 
-def _draft(row: FormDraftRow) -> FormDraft:
-    return FormDraft(row.id, row.authority, row.username, dict(row.fields), row.updated_at, row.announcement_id)
+def _draft(row: FormDraftRow, media: bool = True) -> FormDraft:
+    return FormDraft(row.id, row.authority, row.username, dict(row.fields), row.updated_at, row.announcement_id,
+                     dict(row.media) if media and row.media else None)  # fmt: skip
 
 
 class FormDrafts:
@@ -123,6 +125,15 @@ class FormDrafts:
             row.fields, row.updated_at = fields, now
             return _draft(row)
 
+    def set_media(self, draft_id: str, authority: str, media: dict[str, Any] | None, now: datetime) -> bool:
+        """Attach an uploaded image (or none); false if the draft was sent already."""
+        with self._sessions.begin() as session:
+            row = session.get(FormDraftRow, draft_id, with_for_update=True)
+            if row is None or row.authority != authority or row.announcement_id is not None:
+                return False
+            row.media, row.updated_at = media, now
+            return True
+
     def sent(self, draft_id: str, announcement_id: str, now: datetime) -> bool:
         """Mark the draft as what became ``announcement_id``; false if it was sent before."""
         with self._sessions.begin() as session:
@@ -147,7 +158,7 @@ class FormDrafts:
             .limit(limit)
         )
         with self._sessions.begin() as session:
-            return [_draft(row) for row in session.scalars(query)]
+            return [_draft(row, media=False) for row in session.scalars(query)]
 
     def forget_before(self, moment: datetime) -> int:
         with self.engine.begin() as connection:

@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("authority", sa.String(64), nullable=False, index=True),
         sa.Column("username", sa.String(64), nullable=False),
         sa.Column("fields", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+        sa.Column("media", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=True),
         sa.Column("updated_at", publisher.engine.schema.UTCDateTime(timezone=True), nullable=False),
         sa.Column("announcement_id", sa.String(36), nullable=True),
     )
