@@ -37,6 +37,17 @@ AUTHORITY: dict[str, Any] = {
 }
 
 
+# A second authority, for what one authority must never see or touch of another's.
+NEIGHBOUR: dict[str, Any] = {
+    "slug": "stadt-nachbar",
+    "name": "Stadt Nachbar",
+    "base_url": "https://www.stadt-nachbar.de/warnungen/",
+    "impressum_url": "https://www.stadt-nachbar.de/impressum",
+    "privacy_url": "https://www.stadt-nachbar.de/datenschutz",
+    "channels": [{"id": "website", "type": "website", "lists_every_seconds": 0}],
+}
+
+
 def pytest_configure(config: pytest.Config) -> None:
     logs.configure("warning", "console")
 

@@ -25,18 +25,11 @@ from publisher.edges.web import create_app
 from publisher.edges.wiring import Herold
 from publisher.engine.tasks import wait_until_settled
 
-from conftest import AUTHORITY, HeroldFactory, SettingsFactory
+from conftest import AUTHORITY, NEIGHBOUR, HeroldFactory, SettingsFactory
 
 SLUG = AUTHORITY["slug"]
 PASSWORD = "Rathaus-Leitstelle-2026"
-OTHER: dict[str, Any] = {
-    "slug": "stadt-nachbar",
-    "name": "Stadt Nachbar",
-    "base_url": "https://www.stadt-nachbar.de/warnungen/",
-    "impressum_url": "https://www.stadt-nachbar.de/impressum",
-    "privacy_url": "https://www.stadt-nachbar.de/datenschutz",
-    "channels": [{"id": "website", "type": "website", "lists_every_seconds": 0}],
-}
+OTHER = NEIGHBOUR
 
 
 # A Mastodon account whose server is never asked here (a closed port): previews use the limits

@@ -43,21 +43,14 @@ from publisher.engine.store import Store
 from publisher.engine.tasks import wait_until_settled
 from publisher.sources.intake import accept, receive
 
-from conftest import AUTHORITY, HeroldFactory, SettingsFactory, news, warning
+from conftest import AUTHORITY, NEIGHBOUR, HeroldFactory, SettingsFactory, news, warning
 from fakes.channels import registered
 from services import free_port, wait_until_serving
 
 ANNOUNCEMENTS = "/api/v1/announcements"
 SLUG = AUTHORITY["slug"]
 BASE_URL = AUTHORITY["base_url"]
-OTHER: dict[str, Any] = {
-    "slug": "stadt-nachbar",
-    "name": "Stadt Nachbar",
-    "base_url": "https://www.stadt-nachbar.de/warnungen/",
-    "impressum_url": "https://www.stadt-nachbar.de/impressum",
-    "privacy_url": "https://www.stadt-nachbar.de/datenschutz",
-    "channels": [{"id": "website", "type": "website"}],
-}
+OTHER = NEIGHBOUR
 A_REASON = "Die Website ist ausgefallen, die Warnung muss trotzdem raus."
 
 

@@ -448,12 +448,9 @@ def submit(engine: Engine, announcement_id: str, *, actor: str, source: str) -> 
 def approve(engine: Engine, announcement_id: str, *, actor: str, source: str) -> list[str]:
     """Let a draft, or one awaiting approval, go out: now, or at its publish_at. Its operations
     are created with the change, in one transaction. Returns problems; empty when done."""
-    stored = _stored(engine, announcement_id)
+    stored = _waiting(engine, announcement_id, "approved")
     if isinstance(stored, str):
         return [stored]
-    waiting = [Stage.draft, Stage.awaiting_approval]
-    if stored.stage not in waiting:
-        return [f"the announcement is {stored.stage.label} already; only a draft or one awaiting approval is approved"]
     announcement, now = stored.announcement, engine.clock()
     if announcement.status is not Status.actual:
         return [f"the announcement is marked {announcement.status.value}: it is never published"]
@@ -478,7 +475,7 @@ def approve(engine: Engine, announcement_id: str, *, actor: str, source: str) ->
     operations = _operations(engine, announcement, authority, channels, original, now)
     stage = Stage.scheduled if announcement.publish_at and announcement.publish_at > now else Stage.released
     entry = _stage_entry(engine, stored, "announcement.approved", actor, source, stage)
-    if not engine.store.announcements.change_stage(stored, waiting, stage, entry, operations=operations, now=now):
+    if not engine.store.announcements.change_stage(stored, WAITING, stage, entry, operations=operations, now=now):
         return ["the announcement changed meanwhile; look at its status again"]
     release(engine, stored.id)
     return []
@@ -487,19 +484,24 @@ def approve(engine: Engine, announcement_id: str, *, actor: str, source: str) ->
 def reject(engine: Engine, announcement_id: str, reason: str, *, actor: str, source: str) -> list[str]:
     """Send a draft, or one awaiting approval, back: it is never published and stays, with the
     reason, for the record. Returns problems; empty when done."""
-    stored = _stored(engine, announcement_id)
+    stored = _waiting(engine, announcement_id, "sent back")
     if isinstance(stored, str):
         return [stored]
-    waiting = [Stage.draft, Stage.awaiting_approval]
-    if stored.stage not in waiting:
-        return [f"the announcement is {stored.stage.label}; only a draft or one awaiting approval is sent back"]
-    entry = _stage_entry(engine, stored, "announcement.rejected", actor, source, Stage.rejected)
-    entry = AuditEntry(at=entry.at, authority=entry.authority, actor=entry.actor, source=entry.source,
-                       action=entry.action, announcement_id=entry.announcement_id,
-                       detail={**(entry.detail or {}), "reason": reason})  # fmt: skip
-    if not engine.store.announcements.change_stage(stored, waiting, Stage.rejected, entry, now=engine.clock()):
+    entry = _stage_entry(engine, stored, "announcement.rejected", actor, source, Stage.rejected, reason=reason)
+    if not engine.store.announcements.change_stage(stored, WAITING, Stage.rejected, entry, now=engine.clock()):
         return ["the announcement changed meanwhile; look at its status again"]
     return []
+
+
+WAITING = (Stage.draft, Stage.awaiting_approval)
+
+
+def _waiting(engine: Engine, announcement_id: str, done: str) -> StoredAnnouncement | str:
+    """The announcement, if it waits for a person's decision; else why it cannot be ``done``."""
+    stored = _stored(engine, announcement_id)
+    if isinstance(stored, str) or stored.stage in WAITING:
+        return stored
+    return f"the announcement is {stored.stage.label} already; only a draft or one awaiting approval is {done}"
 
 
 def _stored(engine: Engine, announcement_id: str) -> StoredAnnouncement | str:
@@ -511,10 +513,11 @@ def _stored(engine: Engine, announcement_id: str) -> StoredAnnouncement | str:
 
 
 def _stage_entry(
-    engine: Engine, stored: StoredAnnouncement, action: str, actor: str, source: str, stage: Stage
+    engine: Engine, stored: StoredAnnouncement, action: str, actor: str, source: str, stage: Stage, **detail: str
 ) -> AuditEntry:
     return AuditEntry(at=engine.clock(), authority=stored.authority, actor=actor, source=source, action=action,
-                      announcement_id=stored.id, detail={"from": stored.stage.value, "to": stage.value})  # fmt: skip
+                      announcement_id=stored.id,
+                      detail={"from": stored.stage.value, "to": stage.value, **detail})  # fmt: skip
 
 
 def _operations(
