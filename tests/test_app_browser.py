@@ -91,6 +91,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             ("emil", Role.editor, False, AUTHORITY["slug"]),
             ("kira", Role.editor, False, AUTHORITY["slug"]),  # locked out below
             ("nora", Role.admin, True, OTHER),
+            ("otto", Role.editor, False, OTHER),
         ):
             herold.store.users.add(name, slug, role, PASSWORD, now, alert=alert)
         try:
@@ -175,15 +176,16 @@ def test_a_bomb_warning_from_sign_in_to_all_clear(page: Any, served: Served) -> 
     sign_in(page, served, "anna")
     page.get_by_role("link", name="Neue Mitteilung").first.click()
     page.get_by_role("button", name=re.compile("Bombenentschärfung")).click()
+    shot(page, "form")
     fill_bomb_warning(page, "Bombenentschärfung in Musterstadt: Evakuierung bis 14 Uhr")
     # The preview follows what is typed (app.js): every channel, counted as its platform counts.
     preview = page.locator("#preview")
     preview.locator("text=Bombenentschärfung in Musterstadt").first.wait_for()
     assert preview.locator(".variant").count() == 2
     assert re.search(r"\d+ / 500", preview.inner_text()), "Mastodon's count against its limit"
-    shot(page, "form-with-preview")
+    shot(page, "preview")
     page.get_by_role("button", name="Jetzt veröffentlichen").click()
-    item = item_path(page)
+    item_path(page)  # the item page, where the deliveries are shown
     until(lambda: "state-succeeded" in delivery_state(page, "website")
           and "state-succeeded" in delivery_state(page, "mastodon"), page)  # fmt: skip
     assert len(served.mastodon.statuses) == 1
@@ -197,8 +199,10 @@ def test_a_bomb_warning_from_sign_in_to_all_clear(page: Any, served: Served) -> 
     assert "Große Gefahr" in page.content()  # the severity in words, not colour alone
     shot(page, "public-index-warning")
 
-    page.goto(f"{served.url}{item}")
-    page.get_by_role("button", name="Entwarnung").click()
+    page.goto(f"{served.url}/app/")  # the all-clear from the status board
+    page.locator("li.item", has_text="Bombenentschärfung in Musterstadt").get_by_role(
+        "button", name="Entwarnung"
+    ).click()
     page.fill("#f-headline", "Entwarnung: Bombe in Musterstadt entschärft")
     page.fill("#f-description", "Die Bombe ist entschärft. Alle dürfen in ihre Wohnungen zurück.")
     page.get_by_role("button", name="Jetzt veröffentlichen").click()
@@ -301,8 +305,10 @@ def test_another_authoritys_item_is_not_found(page: Any, served: Served) -> None
     page.get_by_role("button", name="Zur Freigabe einreichen").first.click()
     item = item_path(page)
     page.context.clear_cookies()
-    sign_in(page, served, "nora")
+    sign_in(page, served, "otto")  # an editor of the neighbouring authority
     assert page.goto(f"{served.url}{item}").status == 404
+    answer = page.request.post(f"{served.url}{item}/follow-up", form={"as": "error"})
+    assert answer.status in {403, 404}
 
 
 # -- accessibility -----------------------------------------------------------------------------------------
