@@ -41,6 +41,7 @@ BENCHMARKS = {
     # The budgets of the issues "Privacy" and "Press office".
     "guard": (["guard.py"], "guard"),
     "preview": (["preview_roundtrip.py"], "preview-roundtrip"),
+    "hooks": (["hook_latency.py"], "hook-latency"),
 }
 THROUGHPUT = {"celery", "embedded", "celery-4", "embedded-2"}
 
@@ -198,6 +199,12 @@ def _budgets(documents: dict[str, dict[str, Any] | None]) -> list[tuple[str, str
         rows.append(("preview round trip", f"{r['channels']} channels, {p['runs']} runs", "", ""))
         rows.append(("", "form in, variants out (HTTP)", f"p50 {figures['p50']}  p95 {figures['p95']} ms",
                      f"p50 < 50 ms: {verdict}"))  # fmt: skip
+    hooks = documents.get("hooks")
+    if hooks:
+        r, p = hooks["results"], hooks["parameters"]
+        rows.append(("signed CAP → item page", f"{p['count']} alerts, one after another", "", ""))
+        for label, key in (("answer (202)", "answer_ms"), ("page written", "page_ms")):
+            rows.append(("", label, f"p50 {r[key]['p50']}  p99 {r[key]['p99']} ms", ""))
     return rows
 
 

@@ -621,3 +621,26 @@ def test_a_broken_form_template_stops_herold_at_start_naming_file_and_key(tmp_pa
     [(field, message)] = problems(config(authority(form_templates="formulare")), base=tmp_path)
 
     assert field == "authorities.0.form_templates" and "sturm.toml" in message and "severity" in message
+
+
+@pytest.mark.parametrize(
+    ("integration", "env", "reason"),
+    [
+        ({"id": "leitstelle", "format": "cap"}, {}, "exactly one"),
+        ({"id": "leitstelle", "format": "cap", "secret_env": "S", "token_env": "T"}, {"S": "whsec_x", "T": "t" * 40},
+         "exactly one"),
+        ({"id": "leitstelle", "format": "cap", "secret_env": "S"}, {}, "S, which is not set"),
+        ({"id": "leitstelle", "format": "cap", "secret_env": "S"}, {"S": "geheim"}, "whsec_"),
+        ({"id": "leitstelle", "format": "cap", "token_env": "T"}, {"T": "kurz"}, "at least 32 characters"),
+        ({"id": "leitstelle", "format": "cap", "secret_env": "S", "channels": ["fax"]}, {"S": "whsec_x"},
+         "unknown channels: fax"),
+        ({"id": "leitstelle", "format": "nina", "secret_env": "S"}, {"S": "whsec_x"}, "format"),
+    ],
+)  # fmt: skip
+def test_an_integration_needs_exactly_one_way_to_prove_its_messages(
+    integration: dict[str, Any], env: dict[str, str], reason: str
+) -> None:
+    raw = config(authority(integrations=[integration]))
+    with pytest.raises(ConfigError) as refused:
+        settings_from(raw, env, base=ROOT)
+    assert reason in str(refused.value) and "integrations.0" in str(refused.value)

@@ -62,6 +62,27 @@ class Accessibility(BaseModel):
         return web_address(value)
 
 
+class Integration(BaseModel):
+    """A warning system (or a control room's software) that sends the authority its messages:
+    ``POST /hooks/{authority}/{id}``. Signed per Standard Webhooks with the secret ``secret_env``
+    names (``whsec_…``); a system that cannot sign sends the token ``token_env`` names as a bearer
+    token instead, which is weaker (the body is not signed, a copied request can be sent again)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Slug
+    format: Literal["cap", "announcement"]  # CAP 1.2 XML, or Herold's own announcement (JSON)
+    secret_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    token_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    # The CAP senders taken from this integration (its <sender>); empty: any.
+    senders: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list)
+    # What happens to what arrives: published at once, kept for a person's approval, or only recorded.
+    decision: Literal["publish", "draft", "ignore"] = "publish"
+    channels: list[Slug] | None = None  # default: all of the authority's channels
+    # Named on every item it brings (the weather service's open data asks for it).
+    attribution: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+
+
 class ChannelConfig(BaseModel):
     """One channel of an authority. ``settings`` holds the type-specific keys, already checked
     against that channel type's own settings model (see adapters.port.Channel.Settings)."""
@@ -89,6 +110,7 @@ class Authority(BaseModel):
     # lets these through (any other is taken for a private person's).
     official_contacts: list[Annotated[str, Field(min_length=3, max_length=200)]] = Field(default_factory=list)
     accessibility: Accessibility = Field(default_factory=Accessibility)
+    integrations: list[Integration] = Field(default_factory=list)
     # Identity on the built-in website: the authority's main website (linked from every page) and
     # its accent colour (#rrggbb), used for links and the header line; it must stand out from the
     # white page by 4.5:1 at least (WCAG 2.1 AA), or Herold does not start.

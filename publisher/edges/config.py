@@ -25,7 +25,7 @@ from publisher.domain.authority import Authority, ChannelConfig
 from publisher.domain.capabilities import Wave
 from publisher.domain.problems import InvalidInput, Problem, from_validation_error
 from publisher.edges.app.form_templates import BUILT_IN, FormTemplateError, load_form_templates
-from publisher.engine.settings import ONCALL, Runtime, Settings
+from publisher.engine.settings import HOOK, ONCALL, Runtime, Settings
 from publisher.site.logo import LogoError, read_logo
 from publisher.site.registry import channel_types
 
@@ -181,6 +181,31 @@ def _check_authority(
                 "every item must exist off-platform before it goes anywhere else",
             )
         )
+    for number, integration in enumerate(authority.integrations):
+        here = f"{where}.integrations.{number}"
+        owner = f"{authority.slug}/{HOOK}{integration.id}"
+        if (integration.secret_env is None) == (integration.token_env is None):
+            problems.append(Problem(field=here, message=(
+                "give secret_env (a Standard Webhooks secret, whsec_…) or token_env (a bearer token, weaker): "
+                "exactly one")))  # fmt: skip
+        if integration.secret_env:
+            found = _secret(env, integration.secret_env, f"{here}.secret_env", f"{owner}/secret", secrets)
+            if not found and not env[integration.secret_env].startswith("whsec_"):
+                found = [Problem(field=f"{here}.secret_env", message=(
+                    f"{integration.secret_env} must hold a Standard Webhooks secret: whsec_ and base64"))]  # fmt: skip
+            problems += found
+        if integration.token_env:
+            found = _secret(env, integration.token_env, f"{here}.token_env", f"{owner}/token", secrets)
+            if not found and len(env[integration.token_env]) < 32:
+                found = [Problem(field=f"{here}.token_env", message=(
+                    f"{integration.token_env} must hold a token of at least 32 characters"))]  # fmt: skip
+            problems += found
+        unknown = [c for c in integration.channels or [] if c not in {channel.id for channel in authority.channels}]
+        if unknown:
+            problems.append(Problem(field=f"{here}.channels", message=f"names unknown channels: {', '.join(unknown)}"))
+    for slug, count in Counter(i.id for i in authority.integrations).items():
+        if count > 1:
+            problems.append(Problem(field=f"{where}.integrations", message=f"id '{slug}' is used {count} times"))
     secret_env = authority.oncall.webhook_secret_env
     if authority.oncall.webhook_url and not secret_env:
         problems.append(Problem(field=f"{where}.oncall.webhook_secret_env", message="is required with webhook_url"))

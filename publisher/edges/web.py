@@ -36,6 +36,9 @@ from publisher.domain.records import PrivacyOverride, Role, Stage
 from publisher.domain.text import forbidden_character, printable
 from publisher.edges.api_docs import install_api_docs
 from publisher.edges.app.pages import PREFIX, press_office
+from publisher.edges.hooks import MAX_BODY as HOOK_BODY
+from publisher.edges.hooks import PREFIX as HOOKS
+from publisher.edges.hooks import install_hooks
 from publisher.edges.throttle import Throttle
 from publisher.edges.wiring import Herold
 from publisher.engine.report import SHORT_ID, AnnouncementReport, Listing, listing, report
@@ -196,6 +199,8 @@ class BodyLimit:
         # A new announcement and its preview may carry images (so may the form, as an upload);
         # nothing else is more than a line or two.
         path = str(scope.get("path", ""))
+        if path.startswith(HOOKS):  # a warning system's message: 1 MiB, the most a CAP alert may be here
+            return HOOK_BODY
         form = path.startswith(f"{PREFIX}/drafts/")
         return LIMITS.body_bytes if path in LARGE_BODIES or form else SMALL_BODY
 
@@ -510,6 +515,7 @@ def create_app(herold: Herold, *, start: bool = True, long_lived: bool = False) 
         return acted(announcement_id, who, lambda actor: confirm(
             herold.engine, announcement_id, channel, url, actor=actor, source="api"))  # fmt: skip
 
+    install_hooks(app, herold)  # POST /hooks/{authority}/{integration}: warning systems
     install_api_docs(app)  # GET /api/docs, before the site's mount at "/" would take the path
 
     @app.get(PREFIX, include_in_schema=False)
@@ -546,7 +552,8 @@ class PublicOnly:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))
-        if scope["type"] == "http" and (path in {PREFIX, "/api"} or path.startswith((f"{PREFIX}/", "/api/"))):
+        inner = (f"{PREFIX}/", "/api/", HOOKS)  # the app, the API, the warning systems' webhooks
+        if scope["type"] == "http" and (path in {PREFIX, "/api", HOOKS.rstrip("/")} or path.startswith(inner)):
             await Response("Not found", status_code=404, headers=SECURITY_HEADERS)(scope, receive, send)
             return
         await self.app(scope, receive, send)

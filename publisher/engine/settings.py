@@ -13,6 +13,8 @@ from publisher.domain.authority import Authority
 
 # The owner of the on-call webhook's secret: not a valid channel id, so no channel ever gets it.
 ONCALL = "@oncall"
+# The owner of an integration's secret or token: "@hook:<integration id>", no channel's either.
+HOOK = "@hook:"
 
 
 class Runtime(BaseModel):
