@@ -275,3 +275,46 @@ def test_mutated_messages_never_cause_a_server_error(client: TestClient, herold:
     assert answer.status_code < 500, answer.text
     if answer.status_code >= 400:
         assert set(answer.json()) == {"error"}
+
+
+def test_alert_update_cancel_is_one_item_and_one_mastodon_thread_ending_unpinned_in_the_all_clear(
+    make_herold: HeroldFactory, make_settings: SettingsFactory
+) -> None:
+    from fakes.mastodon_server import FakeMastodon
+
+    with FakeMastodon(tokens={"herold-token": "lkbeispiel"}) as fake:
+        authority = copy.deepcopy(AUTHORITY)
+        authority["channels"].append(
+            {"id": "mastodon", "type": "mastodon", "instance": fake.url, "access_token_env": "TOKEN"}
+        )
+        authority["integrations"] = [{"id": "leitstelle", "format": "cap", "secret_env": "S"}]
+        settings = make_settings(authorities=[authority], env={"S": SECRET, "TOKEN": "herold-token"},
+                                 grace_warning_seconds=0.2)  # fmt: skip
+        herold = make_herold(settings)
+        reference = "warnung@leitstelle.example.de,herold-test-1,2026-12-02T21:00:00+01:00"
+        messages = [
+            cap(),
+            cap("herold-test-2", "Update", references=reference, sent="2026-12-02T21:30:00+01:00",
+                headline="Großbrand in Beispielheim: Rauch zieht nach Osten"),
+            cap("herold-test-3", "Cancel", references=reference, sent="2026-12-02T22:00:00+01:00",
+                headline="Entwarnung: Brand in Beispielheim gelöscht"),
+        ]  # fmt: skip
+        ids = []
+        with TestClient(create_app(herold, start=False), raise_server_exceptions=False) as client:
+            for number, body in enumerate(messages):
+                answer = post(client, body, **signed(body, hook_id=f"msg_{number}"))
+                assert answer.status_code == 202, answer.text
+                ids.append(answer.json()["id"])
+                wait_until_settled(herold.engine, ids[-1], timeout=30)
+        statuses = fake.statuses
+        assert len(statuses) == 3
+        assert statuses[1]["in_reply_to_id"] == statuses[0]["id"]
+        assert statuses[2]["in_reply_to_id"] == statuses[1]["id"], "one thread, ending in the all-clear"
+        assert "Entwarnung" in statuses[2]["text"]
+        pins = [r.path.rsplit("/", 1)[-1] for r in fake.requests if r.path.endswith(("/pin", "/unpin"))]
+        assert pins[0] == "pin" and pins[-1] == "unpin", "pinned while it was live"
+        assert not any(s["pinned"] for s in statuses), "the pin came off with the all-clear"
+        stored = [herold.store.announcements.get(i) for i in ids]
+        item = herold.sites(SLUG)[0].directory / stored[0].item_path / "index.html"  # type: ignore[union-attr]
+        page = item.read_text()
+        assert page.index("Entwarnung: Brand in Beispielheim gelöscht") < page.index("Rauch zieht nach Osten")
