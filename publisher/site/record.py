@@ -18,12 +18,12 @@ publishing one more item costs the same with ten items on the site as with ten t
 - ``lists.json``: the rows of the most recent warning and news items and feed entries.
 
 A row keeps, beside the item's id, what the site needs to show it there (its *view*: whether a
-warning is current, the rendered list row, the rendered feed entry; see `Views`), made once when
-the item changes, and the stamp (modification time and size) of the item's file it was made
-from. So rewriting a list reads no item: it looks at the files of the items it shows, and only an
-item whose file changed otherwise (damaged, edited by hand) is read again, as it is now, and its
-view made anew (or the item left out if it cannot be read). Views made with other templates,
-settings or versions (`Views.fingerprint`) are made anew as well.
+warning is current, the rendered list row and CAP index entry, the rendered feed entry; see
+`Views`), made once when the item changes, and the stamp (modification time and size) of the
+item's file it was made from. So rewriting a list reads no item: it looks at the files of the
+items it shows, and only an item whose file changed otherwise (damaged, edited by hand) is read
+again, as it is now, and its view made anew (or the item left out if it cannot be read). Views
+made with other templates, settings or versions (`Views.fingerprint`) are made anew as well.
 
 Callers hold the site's lock while they change the record. Files are replaced whole (a reader
 never sees half of one), and an item or a list read once is kept parsed in this process until
@@ -54,6 +54,8 @@ PAGE_SIZE = 100  # items on one page of a month's archive
 WARNINGS_KEPT = 200  # recent warning items the start page looks at for current warnings
 NEWS_KEPT = 10  # news items on the start page
 RECENT_KEPT = 50  # entries in the feeds
+# What a view holds only for the start page's lists (and the CAP index): the list row, the index entry.
+SHOWN_WHILE_CURRENT = frozenset({"row", "cap"})
 
 log = structlog.get_logger("herold.site")
 
@@ -335,7 +337,7 @@ class SiteRecord:
                 changed = True
             shown.append(Listed(item_id, fresh[1]))
         if changed:
-            self._write(name, {"views": fingerprint, "rows": rows})
+            self._write(name, {"views": fingerprint, "rows": [[i, s, _paged_view(v)] for i, s, v in rows]})
         return shown[::-1]
 
     # -- keeping it ----------------------------------------------------------------------------------
@@ -372,7 +374,7 @@ class SiteRecord:
         at = next((i for i, row in enumerate(rows) if row[0] == item.id), None)
         if at is None and not new:
             return
-        row = [item.id, stamp, view]
+        row = [item.id, stamp, _paged_view(view)]
         rows = [*rows, row] if at is None else [*rows[:at], row, *rows[at + 1 :]]
         self._write(name, {"views": self.views.fingerprint(), "rows": rows})
 
@@ -386,11 +388,11 @@ class SiteRecord:
         mine = [[item.id, item.latest.published.isoformat(), stamp, item_view]]
         rows[key] = sorted([row for row in rows[key] if row[0] != item.id] + mine, key=lambda row: row[1],
                            reverse=True)[:kept]  # fmt: skip
-        # The start page shows current and recently ended warnings only: the others' rows are kept
-        # without what it would show of them (one shown after all is rendered from its item).
+        # The start page and the CAP index show current and recently ended warnings only: the others'
+        # rows are kept without what they would show of them (one shown after all is made from its item).
         current, ended = self.views.current(), self.views.recently_ended()
         rows["warnings"] = [
-            [*row[:3], {k: v for k, v in row[3].items() if k != "row"}]
+            [*row[:3], {k: v for k, v in row[3].items() if k not in SHOWN_WHILE_CURRENT}]
             if row[3] is not None and "row" in row[3] and not current(row[3]) and not ended(row[3], row[1]) else row
             for row in rows["warnings"]
         ]  # fmt: skip
@@ -467,6 +469,12 @@ def _keep(file: Path, known: tuple[int, int, Any]) -> None:
         if len(_parsed) > 50_000:
             _parsed.clear()
         _parsed[file] = known
+
+
+def _paged_view(view: View | None) -> View | None:
+    """A view as an archive page keeps it: without the item's CAP index entry, which only the
+    current warnings' list shows."""
+    return {k: v for k, v in view.items() if k != "cap"} if view is not None and "cap" in view else view
 
 
 def _item_rows(rows: Sequence[Sequence[Any]], same: bool) -> list[list[Any]]:

@@ -5,7 +5,8 @@ its own record of both (publisher.site.record); it never reads Herold's database
 
 Each item (an alert with its updates and all-clear) gets one page at a stable URL, latest
 state on top and history below; the site has an index of current warnings, an archive by
-month, and Atom, RSS 2.0 and JSON Feed 1.1 feeds. Pages are plain semantic HTML with no
+month, and Atom, RSS 2.0 and JSON Feed 1.1 feeds. Every warning is also published as CAP 1.2,
+with an Atom index of the current ones (publisher.site.cap). Pages are plain semantic HTML with no
 JavaScript, no cookies and no request to any other origin. Each announcement is a
 microformats2 ``h-entry``; once other channels have posted, the page lists those copies as
 ``u-syndication`` links (publish on your own site, syndicate elsewhere).
@@ -70,6 +71,7 @@ from publisher.domain.announcement import Kind, MsgType
 from publisher.domain.authority import Authority, ChannelConfig
 from publisher.domain.labels import LABELS, labels_for, titled
 from publisher.domain.text import xml_safe
+from publisher.site import cap
 from publisher.site.logo import LogoError, read_logo
 from publisher.site.model import Copy, Entry, Item, Publication
 from publisher.site.record import Listed, SiteRecord, View, page_of
@@ -86,7 +88,7 @@ COPIES_END = "<!--/herold:copies-->"
 # A list row kept in the record is rendered once for every list; this stands where the page's way
 # back to the site's root goes (autoescaped text cannot contain it).
 ROOT = Markup("<!--herold:root-->")
-VIEWS = 4  # the way views are made: a new number when that changes (views kept before are made anew)
+VIEWS = 5  # the way views are made: a new number when that changes (views kept before are made anew)
 ATOM_END, RSS_END = b"</feed>\n", b"  </channel>\n</rss>\n"
 
 log = structlog.get_logger("herold.website")
@@ -310,6 +312,7 @@ class Site:
         with self._locked():
             item, pages = self.record.publish(publication)
             self._write_item(item)
+            self._write_cap(item, publication.entry.id)
             self._request_lists(item.month, pages)
         self._catch_up_soon()
         return Receipt(platform_id=item.path, url=self.url(item.path))
@@ -342,7 +345,7 @@ class Site:
         written = 0
         with self._locked():
             for item in self.record.items():
-                written += self._write_item(item)
+                written += self._write_item(item) + self._write_cap(item)
             months = self.record.months()
             every = {(m, n) for m in months for n in range(1, self.record.pages(m) + 1)}
             written += self._write_lists(every, again=True)  # the lists' views made anew as well
@@ -547,7 +550,13 @@ class Site:
             "root": "../" * depth,
             "t": labels_for(language),
             "language": language,
-            "feeds": {"atom": self.url("atom.xml"), "rss": self.url("rss.xml"), "json": self.url("feed.json")},
+            "feeds": {
+                "atom": self.url("atom.xml"),
+                "rss": self.url("rss.xml"),
+                "json": self.url("feed.json"),
+                "cap": self.url(cap.CAP_INDEX),
+            },
+            "cap_document": None,  # an item page's own: its newest CAP document
             "month_name": partial(month_name, language=language),
             "logo": self._logo(),
         }
@@ -613,7 +622,8 @@ class Site:
         now = self.clock()
         t = labels_for(language)
         page = self.env.get_template("site/item.html.j2").render(
-            **self._context(item.path.strip("/").count("/") + 1, language),
+            **self._context(item.path.strip("/").count("/") + 1, language)
+            | {"cap_document": self.url(item.path) + cap.NEWEST if cap.cap_entries(item) else None},
             item=item,
             url=self.url(item.path),
             status=item_status(item, now),
@@ -629,6 +639,20 @@ class Site:
             media_name=lambda media: Path(media.path).name,
         )
         return self._copy_media(item) + self._write(f"{item.path}index.html", page)
+
+    def _write_cap(self, item: Item, since: str | None = None) -> int:
+        """The item's CAP documents: each warning message's own, and the newest as ``alert.cap.xml``.
+        ``since``: only from that message on (a message's document names the ones before it, and
+        never changes once the item has moved on)."""
+        entries = cap.cap_entries(item)
+        if not entries:
+            return 0
+        start = next((at for at, entry in enumerate(entries) if entry.id == since), 0)
+        url, written, document = self.url(item.path), 0, b""
+        for entry in entries[start:]:
+            document = cap.cap_document(self.authority, item, entry, url)
+            written += self._write(f"{item.path}{cap.document_name(entry)}", document)
+        return written + self._write(f"{item.path}{cap.NEWEST}", document)
 
     def _write_copies(self, item: Item) -> int:
         """The item page with its entries' copies elsewhere as they are now: only the copies'
@@ -686,6 +710,19 @@ class Site:
             "open": latest.msg_type not in (MsgType.error, MsgType.cancel) and latest.kind is not Kind.news,
             "expires": latest.expires.isoformat() if latest.expires else None,
             "row": self._kept_row(item),
+            "cap": self._cap_entry(item),
+        }
+
+    def _cap_entry(self, item: Item) -> dict[str, str] | None:
+        """The item's entry in the CAP index (its newest CAP document), with that document's file and
+        time (None: news, never CAP)."""
+        entry = cap.newest(item)
+        if entry is None:
+            return None
+        return {
+            "entry": cap.atom_entry(self.authority, entry, self.url(item.path), self._title(entry)),
+            "document": f"{item.path}{cap.document_name(entry)}",
+            "sent": entry.published.isoformat(),
         }
 
     def entry_view(self, item: Item, entry: Entry) -> dict[str, Any]:
@@ -794,7 +831,32 @@ class Site:
         self._put(EXPIRING, json.dumps(expiring), if_changed=True)
         atom, rss, json_feed = self._feeds(lists.recent, language)
         written += self._write("atom.xml", atom) + self._write("rss.xml", rss) + self._write("feed.json", json_feed)
+        # Ended warnings stay in the CAP index as long as on the start page: apps see their Cancel.
+        written += self._write(cap.CAP_INDEX, self._cap_index([*lists.warnings, *lists.ended]))
         return written
+
+    def _cap_index(self, listed: Sequence[Listed]) -> bytes:
+        """The Atom index of CAP documents, put together from the items' views."""
+        entries: list[str] = []
+        newest: datetime | None = None
+        for shown in listed:
+            kept = shown.view.get("cap")
+            item = None
+            if "cap" not in shown.view:  # a view kept without it (see SiteRecord._listed): from the item
+                item = self.record.item(shown.item_id)
+                kept = self._cap_entry(item) if item is not None else None
+            if kept is None:
+                continue
+            if not (self.directory / kept["document"]).exists():
+                # Listed, yet not written: a site written before CAP out, or a file lost since.
+                item = item or self.record.item(shown.item_id)
+                if item is None:
+                    continue
+                self._write_cap(item)
+            entries.append(kept["entry"])
+            sent = datetime.fromisoformat(kept["sent"])
+            newest = sent if newest is None or sent > newest else newest
+        return cap.atom_index(self.authority, entries, newest)
 
     def _stylesheet(self) -> str:
         loader = self.env.loader
