@@ -100,13 +100,29 @@ class ConfirmRequest(BaseModel):
     url: Annotated[str, Field(min_length=8, max_length=1000, pattern=r"^https?://\S+$")] | None = None
 
 
+class SiteFiles(StaticFiles):
+    """The site's files, with the types feed readers and warning apps look for: a CAP document is
+    application/cap+xml and the Atom feeds (the site's and the CAP index) application/atom+xml
+    (by the last suffix alone, ".xml" says only XML)."""
+
+    TYPES = ((".cap.xml", "application/cap+xml"), ("atom.xml", "application/atom+xml"))
+
+    def file_response(self, full_path: Any, stat_result: Any, scope: Scope, status_code: int = 200) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        for suffix, media_type in self.TYPES:
+            if str(full_path).endswith(suffix):
+                response.headers["content-type"] = media_type
+                break
+        return response
+
+
 class SiteRouter:
     """Serves each authority's static site under its base URL (host and path; path alone as fallback)."""
 
     def __init__(self, sites: list[tuple[str, str, Path]]) -> None:
         self.sites = sorted(
             (
-                (host, prefix, StaticFiles(directory=directory, html=True, check_dir=False))
+                (host, prefix, SiteFiles(directory=directory, html=True, check_dir=False))
                 for host, prefix, directory in sites
             ),
             key=lambda site: len(site[1]),
