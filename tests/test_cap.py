@@ -472,3 +472,13 @@ def test_a_mutated_dwd_alert_is_taken_or_refused_with_a_cap_error_never_anything
         assert 0 < len(message) <= 300
     else:
         assert alert.document["kind"] == "warning" and alert.source_id.startswith(alert.sender)
+
+
+def test_an_element_with_thousands_of_attributes_is_refused_before_the_schema_check() -> None:
+    attributes = " ".join(f'a{number}="x"' for number in range(5000))
+    document = (
+        '<?xml version="1.0"?><alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">'
+        f"<identifier {attributes}>x</identifier></alert>"
+    ).encode()
+    with pytest.raises(CapError, match="has more than 8 attributes"):
+        parse_cap(document)

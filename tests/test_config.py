@@ -623,18 +623,29 @@ def test_a_broken_form_template_stops_herold_at_start_naming_file_and_key(tmp_pa
     assert field == "authorities.0.form_templates" and "sturm.toml" in message and "severity" in message
 
 
+GOOD_SECRET = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def test_two_integrations_may_not_share_a_secret() -> None:
+    shared = [{"id": "a", "format": "cap", "secret_env": "S"}, {"id": "b", "format": "cap", "secret_env": "S"}]
+    with pytest.raises(ConfigError, match="S is named by 2 integrations"):
+        settings_from(config(authority(integrations=shared)), {"S": GOOD_SECRET}, base=ROOT)
+
+
 @pytest.mark.parametrize(
     ("integration", "env", "reason"),
     [
         ({"id": "leitstelle", "format": "cap"}, {}, "exactly one"),
-        ({"id": "leitstelle", "format": "cap", "secret_env": "S", "token_env": "T"}, {"S": "whsec_x", "T": "t" * 40},
+        ({"id": "leitstelle", "format": "cap", "secret_env": "S", "token_env": "T"}, {"S": GOOD_SECRET, "T": "t" * 40},
          "exactly one"),
         ({"id": "leitstelle", "format": "cap", "secret_env": "S"}, {}, "S, which is not set"),
         ({"id": "leitstelle", "format": "cap", "secret_env": "S"}, {"S": "geheim"}, "whsec_"),
+        ({"id": "leitstelle", "format": "cap", "secret_env": "S"}, {"S": "whsec_AA=="}, "at least 24 random bytes"),
+        ({"id": "leitstelle", "format": "cap", "secret_env": "S"}, {"S": "whsec_!!!!"}, "at least 24 random bytes"),
         ({"id": "leitstelle", "format": "cap", "token_env": "T"}, {"T": "kurz"}, "at least 32 characters"),
-        ({"id": "leitstelle", "format": "cap", "secret_env": "S", "channels": ["fax"]}, {"S": "whsec_x"},
+        ({"id": "leitstelle", "format": "cap", "secret_env": "S", "channels": ["fax"]}, {"S": GOOD_SECRET},
          "unknown channels: fax"),
-        ({"id": "leitstelle", "format": "nina", "secret_env": "S"}, {"S": "whsec_x"}, "format"),
+        ({"id": "leitstelle", "format": "nina", "secret_env": "S"}, {"S": GOOD_SECRET}, "format"),
     ],
 )  # fmt: skip
 def test_an_integration_needs_exactly_one_way_to_prove_its_messages(

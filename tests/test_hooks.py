@@ -31,7 +31,9 @@ from publisher.engine.tasks import wait_until_settled
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory
 
 SLUG = AUTHORITY["slug"]
-SECRET = "whsec_" + base64.b64encode(b"a secret of the weather service!").decode()
+SECRET = "whsec_" + base64.b64encode(b"a secret of the control room!!!!").decode()
+SECRET_2 = "whsec_" + base64.b64encode(b"a secret of the exercise system!").decode()
+SECRET_3 = "whsec_" + base64.b64encode(b"a secret of the weather service!").decode()
 TOKEN = "leitstelle-token-0123456789abcdefghij"
 FIXTURES = Path(__file__).parent / "fixtures" / "cap"
 DWD_ALERT = FIXTURES / "dwd-alert-windboeen-2023-06-22.xml"
@@ -71,12 +73,13 @@ def herold(make_herold: HeroldFactory, make_settings: SettingsFactory) -> Herold
     authority = copy.deepcopy(AUTHORITY)
     authority["integrations"] = [
         {"id": "leitstelle", "format": "cap", "secret_env": "HOOK_SECRET"},
-        {"id": "dwd", "format": "cap", "secret_env": "HOOK_SECRET", "senders": ["opendata@dwd.de"],
+        {"id": "dwd", "format": "cap", "secret_env": "HOOK_SECRET_3", "senders": ["opendata@dwd.de"],
          "decision": "draft", "attribution": "Deutscher Wetterdienst"},
-        {"id": "uebung", "format": "cap", "secret_env": "HOOK_SECRET", "decision": "ignore"},
+        {"id": "uebung", "format": "cap", "secret_env": "HOOK_SECRET_2", "decision": "ignore"},
         {"id": "software", "format": "announcement", "token_env": "HOOK_TOKEN"},
     ]  # fmt: skip
-    return make_herold(make_settings(authorities=[authority], env={"HOOK_SECRET": SECRET, "HOOK_TOKEN": TOKEN}))
+    env = {"HOOK_SECRET": SECRET, "HOOK_SECRET_2": SECRET_2, "HOOK_SECRET_3": SECRET_3, "HOOK_TOKEN": TOKEN}
+    return make_herold(make_settings(authorities=[authority], env=env))
 
 
 @pytest.fixture
@@ -167,13 +170,14 @@ def test_an_exercise_is_stored_and_never_delivered(client: TestClient, herold: H
 def test_an_integration_may_keep_its_messages_for_approval_or_only_record_them(
     client: TestClient, herold: Herold
 ) -> None:
-    dwd = post(client, cap(sender="opendata@dwd.de"), integration="dwd").json()
+    body = cap(sender="opendata@dwd.de")
+    dwd = post(client, body, integration="dwd", **signed(body, secret=SECRET_3)).json()
     assert dwd["decision"] == "draft"
     stored = herold.store.announcements.get(dwd["id"])
     assert stored is not None and stored.stage is Stage.awaiting_approval
     decided = [e for e in herold.store.audit.entries(authority=SLUG) if e.action == "hook.decided"]
     assert (decided[-1].detail or {})["attribution"] == "Deutscher Wetterdienst"
-    ignored = post(client, cap("x-2"), integration="uebung")
+    ignored = post(client, cap("x-2"), integration="uebung", **signed(cap("x-2"), secret=SECRET_2))
     assert ignored.status_code == 202 and ignored.json()["decision"] == "ignored"
     assert stored_count(herold) == 1
 
@@ -242,7 +246,9 @@ LAUGHS = b"""<?xml version="1.0"?>
          signed(cap().replace(b"cap:1.2", b"cap:1.1")), 422),
         ("time with Z", f"/hooks/{SLUG}/leitstelle", cap(sent="2026-12-02T20:00:00Z"),
          signed(cap(sent="2026-12-02T20:00:00Z")), 422),
-        ("sender not allowed", f"/hooks/{SLUG}/dwd", cap(), None, 403),
+        ("sender not allowed", f"/hooks/{SLUG}/dwd", cap(), signed(cap(), secret=SECRET_3), 403),
+        ("signed for another integration", f"/hooks/{SLUG}/dwd", cap(sender="opendata@dwd.de"),
+         signed(cap(sender="opendata@dwd.de")), 401),
         ("over 1 MiB", f"/hooks/{SLUG}/leitstelle", b"<" * (1024 * 1024 + 1), None, 413),
     ],
 )  # fmt: skip
@@ -318,3 +324,49 @@ def test_alert_update_cancel_is_one_item_and_one_mastodon_thread_ending_unpinned
         item = herold.sites(SLUG)[0].directory / stored[0].item_path / "index.html"  # type: ignore[union-attr]
         page = item.read_text()
         assert page.index("Entwarnung: Brand in Beispielheim gelöscht") < page.index("Rauch zieht nach Osten")
+
+
+def test_a_cancel_of_an_alert_still_waiting_for_approval_sends_it_back(client: TestClient, herold: Herold) -> None:
+    body = cap(sender="opendata@dwd.de")
+    waiting = post(client, body, integration="dwd", **signed(body, secret=SECRET_3)).json()["id"]
+    reference = "opendata@dwd.de,herold-test-1,2026-12-02T21:00:00+01:00"
+    cancel = cap("c-9", "Cancel", references=reference, sender="opendata@dwd.de", sent="2026-12-02T21:10:00+01:00")
+    answer = post(client, cancel, integration="dwd", **signed(cancel, hook_id="msg_9", secret=SECRET_3))
+    assert answer.status_code == 202 and answer.json()["decision"] == "ignored"
+    stored = herold.store.announcements.get(waiting)
+    assert stored is not None and stored.stage is Stage.rejected, "what the sender cancelled never goes out"
+
+
+def test_a_channel_the_relayed_text_cannot_fit_is_left_out_not_the_warning(
+    make_herold: HeroldFactory, make_settings: SettingsFactory
+) -> None:
+    authority = copy.deepcopy(AUTHORITY)
+    authority["channels"].append({"id": "whatsapp", "type": "manual", "max_characters": 100})
+    authority["integrations"] = [{"id": "leitstelle", "format": "cap", "secret_env": "S"}]
+    herold = make_herold(make_settings(authorities=[authority], env={"S": SECRET}))
+    with TestClient(create_app(herold, start=False), raise_server_exceptions=False) as client:
+        answer = post(client, cap())
+    assert answer.status_code == 202, answer.text
+    assert "whatsapp" in answer.json()["left_out"][0]
+    stored = herold.store.announcements.get(answer.json()["id"])
+    assert stored is not None and stored.announcement.channels == ["website"]
+
+
+def test_an_exercise_is_answered_as_stored_not_published(client: TestClient) -> None:
+    assert post(client, cap(status="Exercise")).json()["decision"] == "stored"
+
+
+def test_a_body_in_latin_1_signed_over_its_bytes_is_taken(client: TestClient, herold: Herold) -> None:
+    body = cap().decode().replace('encoding="UTF-8"', 'encoding="ISO-8859-1"').encode("latin-1")
+    moment = int(time.time())
+    key = base64.b64decode(SECRET.removeprefix("whsec_"))
+    import hashlib
+    import hmac
+
+    signature = base64.b64encode(hmac.new(key, f"msg_l.{moment}.".encode() + body, hashlib.sha256).digest()).decode()
+    headers = {"webhook-id": "msg_l", "webhook-timestamp": str(moment), "content-type": "application/cap+xml",
+               "webhook-signature": f"v2,xyz garbage v1,{signature}"}  # fmt: skip
+    answer = post(client, body, **headers)
+    assert answer.status_code == 202, answer.text
+    stored = herold.store.announcements.get(answer.json()["id"])
+    assert stored is not None and stored.announcement.headline.startswith("Großbrand")

@@ -11,6 +11,7 @@ Anything missing or contradictory stops Herold at start with the key that is wro
 
 from __future__ import annotations
 
+import base64
 import os
 import tomllib
 from collections import Counter
@@ -190,9 +191,10 @@ def _check_authority(
                 "exactly one")))  # fmt: skip
         if integration.secret_env:
             found = _secret(env, integration.secret_env, f"{here}.secret_env", f"{owner}/secret", secrets)
-            if not found and not env[integration.secret_env].startswith("whsec_"):
+            if not found and not _webhook_secret(env[integration.secret_env]):
                 found = [Problem(field=f"{here}.secret_env", message=(
-                    f"{integration.secret_env} must hold a Standard Webhooks secret: whsec_ and base64"))]  # fmt: skip
+                    f"{integration.secret_env} must hold a Standard Webhooks secret: whsec_ and the base64 of at "
+                    "least 24 random bytes"))]  # fmt: skip
             problems += found
         if integration.token_env:
             found = _secret(env, integration.token_env, f"{here}.token_env", f"{owner}/token", secrets)
@@ -206,6 +208,13 @@ def _check_authority(
     for slug, count in Counter(i.id for i in authority.integrations).items():
         if count > 1:
             problems.append(Problem(field=f"{where}.integrations", message=f"id '{slug}' is used {count} times"))
+    # A request signed for one integration must not pass for another (the signature does not
+    # cover the address): each has a secret of its own.
+    proofs = [i.secret_env or i.token_env for i in authority.integrations]
+    for variable, count in Counter(proofs).items():
+        if variable and count > 1:
+            problems.append(Problem(field=f"{where}.integrations", message=(
+                f"{variable} is named by {count} integrations: give each its own secret or token")))  # fmt: skip
     secret_env = authority.oncall.webhook_secret_env
     if authority.oncall.webhook_url and not secret_env:
         problems.append(Problem(field=f"{where}.oncall.webhook_secret_env", message="is required with webhook_url"))
@@ -257,6 +266,15 @@ def _folder_problem(path: Path) -> str | None:
     if not os.access(path, os.R_OK | os.X_OK):
         return "Herold may not read"
     return None
+
+
+def _webhook_secret(value: str) -> bool:
+    if not value.startswith("whsec_"):
+        return False
+    try:
+        return len(base64.b64decode(value.removeprefix("whsec_"), validate=True)) >= 24
+    except ValueError:
+        return False
 
 
 def _secret(

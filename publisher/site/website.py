@@ -839,6 +839,7 @@ class Site:
         """The Atom index of CAP documents, put together from the items' views."""
         entries: list[str] = []
         newest: datetime | None = None
+        directory = self.directory  # a property that resolves paths: once, not per entry
         for shown in listed:
             kept = shown.view.get("cap")
             item = None
@@ -847,7 +848,7 @@ class Site:
                 kept = self._cap_entry(item) if item is not None else None
             if kept is None:
                 continue
-            if not (self.directory / kept["document"]).exists():
+            if "cap" not in shown.view and not (directory / kept["document"]).exists():
                 # Listed, yet not written: a site written before CAP out, or a file lost since.
                 item = item or self.record.item(shown.item_id)
                 if item is None:

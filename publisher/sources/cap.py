@@ -36,6 +36,7 @@ MAX_CAP_BYTES = 1024 * 1024  # the DWD's largest alerts (169 areas in 8 language
 # CAP itself nests five deep (alert/info/area/geocode/value), an XML signature a few more. Deeper
 # trees are refused before validation, which would otherwise recurse into them.
 MAX_DEPTH = 32
+MAX_ATTRIBUTES = 8  # namespace declarations and an XML signature's few; CAP's own elements have none
 MESSAGE_LENGTH = 200  # of the part of a refusal that comes from the document or the validator
 
 _NS = f"{{{CAP_NAMESPACE}}}"
@@ -127,6 +128,12 @@ def _parse(data: bytes) -> ET.Element:
         raise CapError(f"the root element is {found}, not a CAP 1.2 alert (<alert> in the namespace {CAP_NAMESPACE})")
     if _depth(root) > MAX_DEPTH:
         raise CapError(f"the document nests elements more than {MAX_DEPTH} deep; a CAP alert needs at most 5")
+    crowded = next((e for e in root.iter() if len(e.attrib) > MAX_ATTRIBUTES), None)
+    if crowded is not None:
+        # CAP's elements carry no attributes; the schema checker's cost grows with the square of
+        # their number (a megabyte of them would hold a worker for minutes).
+        raise CapError(f"the element {_short(_name(crowded.tag), 100)} has more than {MAX_ATTRIBUTES} attributes; "
+                       "CAP elements carry none")  # fmt: skip
     return root
 
 

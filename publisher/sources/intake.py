@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -112,6 +112,7 @@ def receive(
     stage: Stage = Stage.released,
     privacy_override: PrivacyOverride | None = None,
     verbatim: bool = False,
+    drop_unfit: bool = False,
 ) -> Accepted:
     """Take one message from a source, in named steps: validate it, resolve its original, choose
     its channels, render its variants (`prepare`), store it (`persist`), and hand it to the engine
@@ -124,6 +125,9 @@ def receive(
     finds personal data, by someone whose role allows it, for a reason (audited with the findings).
     ``verbatim``: a third party's warning relayed as it was sent (a warning system's terms allow
     nothing else): the privacy guard changes and refuses nothing, its findings become warnings.
+    ``drop_unfit``: a channel the text cannot be made to fit is left out (named in the warnings)
+    instead of refusing the whole message: a warning system's warning must reach the website and
+    every channel it fits.
     """
     if stage not in {Stage.draft, Stage.awaiting_approval, Stage.released}:
         raise ValueError(f"a new announcement cannot start as {stage.value}")
@@ -135,7 +139,17 @@ def receive(
         repeated = _repeated(engine, document, source, source_id, content)
         if repeated:
             return repeated
-    prepared = prepare(engine, document, base_dir=base_dir, privacy_override=privacy_override, verbatim=verbatim)
+    prepared = prepare(engine, document, base_dir=base_dir, privacy_override=privacy_override, verbatim=verbatim,
+                       strict=not drop_unfit)  # fmt: skip
+    if prepared.unfit:
+        left_out = tuple(Problem(field="channels", message=(
+            f"left out channel '{channel}': {why} / Kanal '{channel}' ausgelassen: der Text passt nicht"))
+            for channel, why in prepared.unfit.items())  # fmt: skip
+        kept = [c for c in prepared.channels if c not in prepared.unfit]
+        # The announcement names its channels too: an approval later must not bring one back.
+        announcement = prepared.announcement.model_copy(update={"channels": kept})
+        prepared = replace(prepared, channels=kept, announcement=announcement,
+                           warnings=(*prepared.warnings, *left_out))  # fmt: skip
     try:
         announcement_id = persist(engine, prepared, source=source, actor=actor, stage=stage, source_id=source_id,
                                   source_digest=content)  # fmt: skip
