@@ -848,7 +848,7 @@ class Site:
                 kept = self._cap_entry(item) if item is not None else None
             if kept is None:
                 continue
-            if "cap" not in shown.view and not (directory / kept["document"]).exists():
+            if not (directory / kept["document"]).exists():
                 # Listed, yet not written: a site written before CAP out, or a file lost since.
                 item = item or self.record.item(shown.item_id)
                 if item is None:
