@@ -288,6 +288,24 @@ def summary_ms(seconds: Sequence[float]) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """An ASGI app served by uvicorn on a free loopback port, in a thread of this process; yields
+    its base URL (http://127.0.0.1:PORT)."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, port=0, log_config=None, lifespan="off", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"  # port 0: the system chose
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
 # -- CPU and other gauges -------------------------------------------------------------------------
 
 TICKS = os.sysconf("SC_CLK_TCK")

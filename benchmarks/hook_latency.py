@@ -19,17 +19,15 @@ from __future__ import annotations
 import argparse
 import base64
 import shutil
-import statistics
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import SLUG, common_options, foreign_load, percentile, run, write_result
+from _harness import SLUG, common_options, foreign_load, run, serving, summary_ms, write_result
 
 SECRET = "whsec_" + base64.b64encode(b"benchmark secret of the control").decode()
 
@@ -68,7 +66,6 @@ def main() -> None:
     args = parser.parse_args()
 
     import requests
-    import uvicorn
     from standardwebhooks.webhooks import Webhook
 
     from publisher.edges.config import settings_from
@@ -89,50 +86,41 @@ def main() -> None:
     herold = Herold(settings_from(raw, {"SECRET": SECRET}, base=directory))
     herold.start()
     site = herold.sites(SLUG)[0]
-    server = uvicorn.Server(uvicorn.Config(create_app(herold, start=False), port=0, log_config=None,
-                                           lifespan="off", access_log=False))  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}/hooks/{SLUG}/leitstelle"
     signer = Webhook(SECRET)
     session = requests.Session()
-    answer_ms: list[float] = []
-    page_ms: list[float] = []
+    answer_s: list[float] = []
+    page_s: list[float] = []
     load = foreign_load(args.wait_quiet)
     try:
-        for number in range(args.warmup + args.count):
-            now = datetime.now(UTC)
-            body = alert(number, now)
-            headers = {"webhook-id": f"msg_{number}", "webhook-timestamp": str(int(now.timestamp())),
-                       "webhook-signature": signer.sign(f"msg_{number}", now, body.decode()),
-                       "content-type": "application/cap+xml"}  # fmt: skip
-            began = time.perf_counter()
-            answer = session.post(url, data=body, headers=headers, timeout=30)
-            answered = time.perf_counter()
-            if answer.status_code != 202:
-                raise SystemExit(f"the alert was refused: {answer.status_code} {answer.text[:300]}")
-            stored = herold.store.announcements.get(answer.json()["id"])
-            assert stored is not None
-            page = site.directory / stored.item_path / "index.html"
-            deadline = began + 30
-            while not page.exists():
-                if time.perf_counter() > deadline:
-                    raise SystemExit(f"no page after 30 s: {page}")
-                time.sleep(0.001)
-            written = time.perf_counter()
-            if number >= args.warmup:
-                answer_ms.append((answered - began) * 1000)
-                page_ms.append((written - began) * 1000)
+        with serving(create_app(herold, start=False)) as base:
+            url = f"{base}/hooks/{SLUG}/leitstelle"
+            for number in range(args.warmup + args.count):
+                now = datetime.now(UTC)
+                body = alert(number, now)
+                headers = {"webhook-id": f"msg_{number}", "webhook-timestamp": str(int(now.timestamp())),
+                           "webhook-signature": signer.sign(f"msg_{number}", now, body.decode()),
+                           "content-type": "application/cap+xml"}  # fmt: skip
+                began = time.perf_counter()
+                answer = session.post(url, data=body, headers=headers, timeout=30)
+                answered = time.perf_counter()
+                if answer.status_code != 202:
+                    raise SystemExit(f"the alert was refused: {answer.status_code} {answer.text[:300]}")
+                stored = herold.store.announcements.get(answer.json()["id"])
+                assert stored is not None
+                page = site.directory / stored.item_path / "index.html"
+                while not page.exists():
+                    if time.perf_counter() > began + 30:
+                        raise SystemExit(f"no page after 30 s: {page}")
+                    time.sleep(0.001)
+                written = time.perf_counter()
+                if number >= args.warmup:
+                    answer_s.append(answered - began)
+                    page_s.append(written - began)
     finally:
-        server.should_exit = True
-        thread.join(10)
         herold.stop()
         if not args.keep:
             shutil.rmtree(directory, ignore_errors=True)
-    results = {"answer_ms": _figures(answer_ms), "page_ms": _figures(page_ms)}
+    results = {"answer_ms": summary_ms(answer_s), "page_ms": summary_ms(page_s)}
     parameters = {
         "count": args.count,
         "warmup": args.warmup,
@@ -145,16 +133,6 @@ def main() -> None:
     print(f"  answer (202):  p50 {a['p50']} ms, p99 {a['p99']} ms, max {a['max']} ms")
     print(f"  page written:  p50 {p['p50']} ms, p99 {p['p99']} ms, max {p['max']} ms")
     print(f"\nResults: benchmarks/results/{args.name}.json")
-
-
-def _figures(ms: list[float]) -> dict[str, float]:
-    return {
-        "count": len(ms),
-        "p50": round(statistics.median(ms), 2),
-        "p99": round(percentile(ms, 99), 2),
-        "max": round(max(ms), 2),
-        "mean": round(statistics.fmean(ms), 2),
-    }
 
 
 if __name__ == "__main__":

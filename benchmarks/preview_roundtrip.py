@@ -23,17 +23,15 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import SLUG, common_options, foreign_load, percentile, run, write_result
+from _harness import SLUG, common_options, foreign_load, run, serving, summary_ms, write_result
 
 BUDGET_MS = 50.0
 PASSWORD = "Benchmark-Passwort-2026"
@@ -56,7 +54,6 @@ def main() -> None:
     args = parser.parse_args()
 
     import requests
-    import uvicorn
 
     from publisher.domain.records import Role
     from publisher.edges.config import settings_from
@@ -85,53 +82,38 @@ def main() -> None:
     herold = Herold(settings_from(raw, env, base=directory))
     herold.start()
     herold.store.users.add("bench", SLUG, Role.approver, PASSWORD, herold.clock(), alert=True)
-    server = uvicorn.Server(uvicorn.Config(create_app(herold, start=False), port=0, log_config=None,
-                                           lifespan="off", access_log=False))  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]  # port 0: the system chose a free one
-    base = f"http://127.0.0.1:{port}"
+    wall: list[float] = []
     try:
-        session = requests.Session()
-        page = session.get(f"{base}/app/login", timeout=10)
-        session.post(f"{base}/app/login", data={"username": "bench", "password": PASSWORD,
-                                                "csrf": _csrf(page.text)}, timeout=10)  # fmt: skip
-        chooser = session.get(f"{base}/app/new", timeout=10)
-        started = session.post(f"{base}/app/new", data={"csrf": _csrf(chooser.text), "template": "bombe"}, timeout=10)
-        draft = started.url
-        csrf = _csrf(started.text)
-        form = {
-            "csrf": csrf, "channels.shown": "1", "channels": [c["id"] for c in channels],
-            "description": DESCRIPTION, "instruction": "Verlassen Sie den Sperrbereich bis 12:00 Uhr.",
-            "area.description": "Umkreis von 500 m um die Rheinstraße", "event": "Bombenentschärfung",
-            "hashtags": "Bombenentschärfung Darmstadt",
-        }  # fmt: skip
-        load = foreign_load(args.wait_quiet)
-        wall: list[float] = []
-        for number in range(args.warmup + args.runs):
-            data = {**form, "headline": f"Bombenentschärfung in Darmstadt: Evakuierung bis 12 Uhr ({number})"}
-            began = time.perf_counter()
-            answer = session.post(f"{draft}/preview", data=data, timeout=30)
-            took = (time.perf_counter() - began) * 1000
-            if answer.status_code != 200 or answer.text.count('class="variant"') != len(channels):
-                raise SystemExit(f"the preview failed: {answer.status_code} {answer.text[:500]}")
-            if number >= args.warmup:
-                wall.append(took)
+        with serving(create_app(herold, start=False)) as base:
+            session = requests.Session()
+            page = session.get(f"{base}/app/login", timeout=10)
+            session.post(f"{base}/app/login", data={"username": "bench", "password": PASSWORD,
+                                                    "csrf": _csrf(page.text)}, timeout=10)  # fmt: skip
+            chooser = session.get(f"{base}/app/new", timeout=10)
+            started = session.post(f"{base}/app/new", data={"csrf": _csrf(chooser.text), "template": "bombe"},
+                                   timeout=10)  # fmt: skip
+            draft = started.url
+            form = {
+                "csrf": _csrf(started.text), "channels.shown": "1", "channels": [c["id"] for c in channels],
+                "description": DESCRIPTION, "instruction": "Verlassen Sie den Sperrbereich bis 12:00 Uhr.",
+                "area.description": "Umkreis von 500 m um die Rheinstraße", "event": "Bombenentschärfung",
+                "hashtags": "Bombenentschärfung Darmstadt",
+            }  # fmt: skip
+            load = foreign_load(args.wait_quiet)
+            for number in range(args.warmup + args.runs):
+                data = {**form, "headline": f"Bombenentschärfung in Darmstadt: Evakuierung bis 12 Uhr ({number})"}
+                began = time.perf_counter()
+                answer = session.post(f"{draft}/preview", data=data, timeout=30)
+                took = time.perf_counter() - began
+                if answer.status_code != 200 or answer.text.count('class="variant"') != len(channels):
+                    raise SystemExit(f"the preview failed: {answer.status_code} {answer.text[:500]}")
+                if number >= args.warmup:
+                    wall.append(took)
     finally:
-        server.should_exit = True
-        thread.join(10)
         herold.stop()
         if not args.keep:
             shutil.rmtree(directory, ignore_errors=True)
-    figures = {
-        "count": len(wall),
-        "p50": round(statistics.median(wall), 2),
-        "p95": round(percentile(wall, 95), 2),
-        "max": round(max(wall), 2),
-        "mean": round(statistics.fmean(wall), 2),
-    }
+    figures = summary_ms(wall)
     results = {"wall_ms": figures, "channels": len(channels), "within_budget": figures["p50"] < BUDGET_MS}
     parameters = {
         "runs": args.runs,
