@@ -266,6 +266,8 @@ def test_a_refusal_is_one_log_line_without_the_payload(client: TestClient, capfd
     post(client, body, **{**signed(body), "content-type": "text/plain"})
     err = capfd.readouterr().err
     assert "ingest rejected" in err and "Geheimer Text" not in err
+    post(client, b"<" * (1024 * 1024 + 1))
+    assert "ingest rejected" in capfd.readouterr().err, "a body too large is logged as well"
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

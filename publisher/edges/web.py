@@ -195,7 +195,8 @@ class BodyTooLarge(StarletteHTTPException):
     """413 wherever the body is read: an HTTP error, so that FastAPI's own body parsing passes it on."""
 
     def __init__(self, limit: int) -> None:
-        size = f"{limit // 1_000_000} MB" if limit >= 1_000_000 else f"{limit // 1024} KiB"
+        size = f"{limit // 1_048_576} MiB" if limit % 1_048_576 == 0 else (
+            f"{limit // 1_000_000} MB" if limit >= 1_000_000 else f"{limit // 1024} KiB")  # fmt: skip
         super().__init__(413, f"the body is larger than {size}, the most Herold takes here")
 
     def __str__(self) -> str:
@@ -227,6 +228,7 @@ class BodyLimit:
         limit = self.limit_for(scope)
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
+            _too_large_for_hook(scope)
             await _answer(scope, receive, send, 413, str(BodyTooLarge(limit)))
             return
         received = 0
@@ -240,6 +242,15 @@ class BodyLimit:
             return message
 
         await self.app(scope, counted, send)
+
+
+def _too_large_for_hook(scope: Scope) -> None:
+    """A warning system's message refused for its size is an ingest refusal like any other: logged."""
+    path = str(scope.get("path", ""))
+    if path.startswith(HOOKS):
+        client = scope.get("client")
+        log.warning("ingest rejected", path=path[:200], status=413, reason="the body is larger than 1 MiB",
+                    address=client[0] if client else "unknown")  # fmt: skip
 
 
 async def _answer(scope: Scope, receive: Receive, send: Send, status: int, error: str, **headers: str) -> None:
@@ -278,6 +289,7 @@ class Contained:
             if answered:  # too late for an answer: the connection is cut, the log says why
                 log.exception("error after the answer had begun", path=path)
             elif isinstance(error, BodyTooLarge):
+                _too_large_for_hook(scope)
                 await _answer(scope, receive, send, 413, str(error))
             elif isinstance(error, Unavailable):
                 log.warning("asked to try again", path=path, reason=str(error))
