@@ -269,6 +269,8 @@ def test_the_report_names_every_channel_its_recipients_and_how_long_what_is_kept
     assert "Betreiber des Webservers www.lk-beispiel.de" in report
     assert "Mailserver mail.lk-beispiel.de" in report
     assert "gelöscht 14 Tage nach Ende der Zustellung" in report
+    assert "Formular-Entwürfe (was getippt wurde) werden 14 Tage nach der letzten Änderung gelöscht" in report
+    assert "mit der IP-Adresse im Prüfprotokoll" in report, "the press office's sign-ins are personal data too"
     assert "30 Tage" not in report
     assert "liest dort keine Follower, Antworten, Nachrichten oder Statistiken" in report
     assert "Keine personenbezogenen Daten von Bürgerinnen und Bürgern" in report

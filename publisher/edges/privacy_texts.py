@@ -560,7 +560,12 @@ def _general(settings: Settings, chosen: Sequence[Authority], days: str) -> list
         f"- **Alarme an die Bereitschaft (on-call alarms)** mit den Adressen der Empfänger: gelöscht {days} Tage "
         "nach ihrer Entstehung, sobald sie versandt oder aufgegeben sind.",
         "- **Rohdaten eingehender Meldungen (raw inbound payloads):** bewahrt Herold bisher nicht auf; "
-        "gespeichert wird die daraus gemachte Meldung.",
+        "gespeichert wird die daraus gemachte Meldung. Abgelehnte Meldungen von Warnsystemen stehen nur als "
+        "eine Protokollzeile ohne Inhalt im Log.",
+        "- **Konten der Pressestelle (press office accounts):** Benutzername, Behörde, Rolle, Passwort nur als "
+        "Argon2id-Hash; jede Anmeldung, auch eine abgelehnte, steht mit der IP-Adresse im Prüfprotokoll (bleibt). "
+        f"Sitzungen (nur ein Hash des Cookies) enden nach der Leerlaufzeit und werden einen Tag danach gelöscht; "
+        f"Formular-Entwürfe (was getippt wurde) werden {days} Tage nach der letzten Änderung gelöscht.",
         "- **API-Tokens:** nur als Hash. **Zugangsdaten der Kanäle** stehen nicht in der Datenbank, sondern in "
         "Umgebungsvariablen.",
         "- **Protokolle (logs):** Herold schreibt sie auf die Standardausgabe; `herold serve` führt kein "
