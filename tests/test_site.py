@@ -802,3 +802,33 @@ def test_a_logo_gone_since_the_start_leaves_the_pages_without_it_and_the_warning
     item = page(site.directory / published.item_path / "index.html")
     assert item.select_one("header.site img") is None
     assert item.select_one("h1") is not None and "Meldung Nummer 1" in item.get_text()
+
+
+def test_copies_are_read_under_the_sites_lock_so_the_last_read_is_written_last(site: Site) -> None:
+    # Two refreshes finishing together (two deletes): the one that read the copies first must not
+    # write last, or a deleted post stays linked on the page.
+    import threading
+
+    alert = publication(1, kind="warning")
+    site.publish(alert)
+    deleted = Copy("fediverse", "mastodon", "https://social.example/@lkb/1")
+    order: list[str] = []
+
+    def fresh() -> dict[str, list[Copy]]:
+        order.append("fresh")
+        return {}
+
+    later = threading.Thread(target=lambda: site.copies(alert.item_id, fresh))
+
+    def stale() -> dict[str, list[Copy]]:
+        later.start()  # a second refresh while the first holds the lock: it must wait to read
+        later.join(0.3)
+        order.append("stale")
+        return {alert.entry.id: [deleted]}
+
+    site.copies(alert.item_id, stale)
+    later.join(10)
+    site._catch_up(now=True)
+
+    assert order == ["stale", "fresh"]
+    assert deleted.url not in (site.directory / alert.item_path / "index.html").read_text(encoding="utf-8")

@@ -737,11 +737,13 @@ def alarm(
 
 def refresh(engine: Engine, item_id: str) -> None:
     """Tell the item's built-in websites which copies of its announcements exist elsewhere."""
-    authority, copies = engine.store.archive.item_copies(item_id, _site_types())
+    authority, _ = engine.store.archive.item_copies(item_id, _site_types())
     if authority is None or not _channels_of(engine, authority):
         return  # no such item, or its authority was removed from the configuration since
     for site in engine.sites(authority):
-        site.copies(item_id, copies)
+        # Read (again) under the site's lock: two refreshes racing (two deletes finishing together)
+        # must not let the older read be written last, leaving a deleted post linked.
+        site.copies(item_id, lambda: engine.store.archive.item_copies(item_id, _site_types())[1])
     _mirror_soon(engine, authority)
 
 

@@ -317,10 +317,14 @@ class Site:
         self._catch_up_soon()
         return Receipt(platform_id=item.path, url=self.url(item.path))
 
-    def copies(self, item_id: str, copies: Mapping[str, Sequence[Copy]]) -> None:
-        """The copies elsewhere of an item's announcements (by announcement id), all there are now, for its page."""
+    def copies(
+        self, item_id: str, copies: Mapping[str, Sequence[Copy]] | Callable[[], Mapping[str, Sequence[Copy]]]
+    ) -> None:
+        """The copies elsewhere of an item's announcements (by announcement id), all there are now, for its page.
+        Given as a function, they are read under the site's lock, so that of two callers racing the
+        one that read last also writes last."""
         with self._locked():
-            if self.record.set_copies(item_id, copies) is None:
+            if self.record.set_copies(item_id, copies() if callable(copies) else copies) is None:
                 return
             # Channels that finish together (two accounts, a burst) are shown by one rewrite, as
             # the lists are.
