@@ -7,20 +7,19 @@ that is recorded as such. Approving is for approvers and admins; editors write.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from publisher.domain.announcement import Kind
 from publisher.domain.records import Role
+from publisher.domain.text import N_
 
 
-def N_(message: str) -> str:
-    """Marks a message for the web app's catalogs (it translates what it shows)."""
-    return message
-
-
-def approval_refused(*, author: str, approver: str, role: Role) -> str | None:
-    """Why ``approver`` (in ``role``) may not approve what ``author`` wrote; None if they may."""
+def approval_refused(*, writers: Collection[str], approver: str, role: Role) -> str | None:
+    """Why ``approver`` (in ``role``) may not approve what ``writers`` wrote (whoever submitted
+    it, and everyone who wrote in its form); None if they may."""
     if role not in {Role.approver, Role.admin}:
         return N_("Only an approver or an admin approves; editors write.")
-    if author == approver:
+    if approver in writers:
         return N_("Nobody approves their own announcement: a second person must (four-eyes).")
     return None
 

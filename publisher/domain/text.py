@@ -70,3 +70,9 @@ def json_escaped(document: str) -> str:
     C0 controls itself; this covers DEL, C1, the bidirectional controls and the rest, which can
     only stand inside strings, where an escape means the same character."""
     return _NOT_PRINTABLE.sub(lambda match: json.dumps(match.group())[1:-1], document)
+
+
+def N_(message: str) -> str:
+    """Marks a message for the web app's gettext catalogs (``scripts/update-catalogs`` finds it);
+    the page that shows it translates it."""
+    return message

@@ -522,7 +522,7 @@ def create_app(herold: Herold, *, start: bool = True, long_lived: bool = False) 
         approver's or an admin's token other than the one that wrote it (four-eyes)."""
         stored(announcement_id, who)
         written = herold.store.announcements.get(announcement_id)
-        refusal = approval_refused(author=written.actor if written else "", approver=f"token:{who.token_name}",
+        refusal = approval_refused(writers={written.actor} if written else set(), approver=f"token:{who.token_name}",
                                    role=who.role)  # fmt: skip
         if refusal:
             raise ApiError(403, refusal)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from publisher.domain.announcement import Announcement, MsgType
 from publisher.domain.problems import Problem
+from publisher.domain.text import N_
 
 # Text inputs, in the form's order; each is an announcement field path.
 TEXTS = ("headline", "description", "instruction", "event", "area.description", "contact", "language")
@@ -81,11 +82,6 @@ def document_of(
         if not alt:
             problems.append(Problem(field="media.0.alt", message=N_("an image needs an alt text: say what it shows")))
     return document, problems
-
-
-def N_(message: str) -> str:
-    """Marks a message for the catalogs; the page translates it."""
-    return message
 
 
 def local_moment(value: str, zone: ZoneInfo) -> tuple[datetime | None, str]:

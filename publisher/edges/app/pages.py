@@ -34,6 +34,7 @@ from publisher.domain.labels import labels_for
 from publisher.domain.limits import LIMITS
 from publisher.domain.problems import InvalidInput, Problem
 from publisher.domain.records import AuditEntry, OperationState, PrivacyOverride, Role, Stage
+from publisher.domain.text import N_
 from publisher.edges.app import fields as form
 from publisher.edges.app.form_templates import BUILT_IN, FormTemplate, load_form_templates, prefill
 from publisher.edges.app.i18n import LANGUAGES, chosen, translations
@@ -54,11 +55,6 @@ SESSION_COOKIE = "herold_session"
 LOGIN_COOKIE = "herold_login"  # the sign-in form's CSRF token, before there is a session
 LANGUAGE_COOKIE = "herold_language"
 FOLLOW_UPS = {"update": MsgType.update, "cancel": MsgType.cancel, "error": MsgType.error, "correction": MsgType.update}
-
-
-def N_(message: str) -> str:
-    """Marks a message for the catalogs; it is translated where it is shown."""
-    return message
 
 
 # Names people read for the values the records hold (translated in the templates).
@@ -484,10 +480,9 @@ def press_office(herold: Herold) -> FastAPI:
         """Why this person may not approve it: their role, or their hand in writing it."""
         written = herold.store.announcements.get(announcement_id)
         form_of = herold.store.drafts.of_announcement(announcement_id)
-        wrote = {f"user:{name}" for name in (form_of.fields.get("editors", []) if form_of else [])}
-        author = written.actor if written else ""
-        return approval_refused(author=who.actor if who.actor in wrote else author, approver=who.actor,
-                                role=who.user.role)  # fmt: skip
+        writers = {f"user:{name}" for name in (form_of.fields.get("editors", []) if form_of else [])}
+        writers |= {written.actor} if written else set()
+        return approval_refused(writers=writers, approver=who.actor, role=who.user.role)
 
     @app.get("/items/{announcement_id}")
     def item(request: Request, announcement_id: str, who: Signed) -> HTMLResponse:

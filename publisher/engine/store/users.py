@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from publisher.domain.records import Role
+from publisher.domain.text import N_
 from publisher.engine.schema import UserRow
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -48,11 +49,6 @@ class SignIn(StrEnum):
 
 class UserExists(ValueError):
     pass
-
-
-def N_(message: str) -> str:
-    """Marks a message for the web app's catalogs (it translates what it shows)."""
-    return message
 
 
 def username_problem(username: str) -> str | None:
