@@ -478,6 +478,27 @@ def test_a_headline_is_one_line_whatever_was_pasted() -> None:
     assert announcement.event == "Bomben- fund"
 
 
+# -- a relayed text: whose it is ------------------------------------------------------------------
+
+
+def test_an_announcement_is_relayed_only_when_it_names_whose_text_it_is() -> None:
+    own = parse_announcement(warning())
+    relayed = parse_announcement(warning(attribution="Deutscher Wetterdienst; © GeoBasis-DE / BKG"))
+
+    assert own.attribution is None
+    assert relayed.attribution == "Deutscher Wetterdienst; © GeoBasis-DE / BKG"
+
+
+def test_an_attribution_is_one_line_of_at_most_500_characters() -> None:
+    pasted = parse_announcement(warning(attribution="Deutscher\n  Wetterdienst\t(DWD)"))
+
+    assert pasted.attribution == "Deutscher Wetterdienst (DWD)"
+    assert parse_announcement(warning(attribution="x" * 500)).attribution == "x" * 500
+    assert by_field(warning(attribution="x" * 501)) == {"attribution": "is too long: at most 500 characters"}
+    assert by_field(warning(attribution="  ")) == {"attribution": "must not be empty"}
+    assert sorted(by_field(warning(attribution="Ab\u202ec"))) == ["attribution"]  # no bidi controls: one statement
+
+
 # -- characters, times and sizes that no announcement needs ------------------------------------------------
 
 CONTROL = "contains a control character ({}) at position 3; remove it (only line breaks and tabs are allowed in text)"
@@ -487,6 +508,7 @@ TEXT_FIELDS: list[tuple[str, dict[str, Any]]] = [
     ("instruction", {"instruction": "ab{}c"}),
     ("event", {"event": "ab{}c"}),
     ("contact", {"contact": "ab{}c"}),
+    ("attribution", {"attribution": "ab{}c"}),
     ("area.description", {"area": {"description": "ab{}c"}}),
     ("area.geocodes.0.value", {"area": {"description": "Altstadt", "geocodes": [{"name": "ARS", "value": "ab{}c"}]}}),
     ("translations.en.headline", {"translations": {"en": {"headline": "ab{}c"}}}),
@@ -517,7 +539,7 @@ def test_control_characters_and_noncharacters_are_refused_in_every_text_field(
 
 @pytest.mark.parametrize(("field", "changes"), TEXT_FIELDS, ids=[f for f, _ in TEXT_FIELDS])
 def test_line_breaks_and_tabs_are_text(field: str, changes: dict[str, Any]) -> None:
-    if field in {"headline", "event", "translations.en.headline"}:
+    if field in {"headline", "event", "attribution", "translations.en.headline"}:
         return  # one line: the breaks become spaces (tested above)
     parse_announcement(_with(changes, "\n\t"))
 

@@ -116,3 +116,9 @@ def test_a_title_has_one_label_at_most(headline: str, shown: str) -> None:
 
 def test_an_alert_s_title_is_its_headline_even_if_it_starts_like_a_label() -> None:
     assert titled(parse_announcement(warning(headline="Update zur Fliegerbombe")), "de") == "Update zur Fliegerbombe"
+
+
+def test_every_label_herold_adds_is_there_in_english_the_fallback_for_every_other_language() -> None:
+    # A key only German has would fail in English, and in every language that falls back to it.
+    assert set(LABELS["de"]) == set(LABELS["en"])
+    assert (LABELS["de"]["source"], LABELS["en"]["source"]) == ("Quelle", "Source")

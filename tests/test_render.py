@@ -6,6 +6,7 @@ that ships in adapters/ is checked with its own declared rule as well.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -17,7 +18,7 @@ from jinja2 import Environment, Template
 
 from adapters import channel_types
 from publisher.core import render as render_module
-from publisher.core.render import DoesNotFit, environment, render
+from publisher.core.render import ELLIPSIS, DoesNotFit, environment, render
 from publisher.core.templates import TEMPLATES
 from publisher.domain.announcement import Announcement, parse_announcement
 from publisher.domain.counting import (
@@ -173,6 +174,125 @@ def test_a_correction_is_labelled_as_a_correction(template: str) -> None:
     assert first_line(labelled, template) == "Korrektur: Fliegerbombe in der Neustadt"
 
 
+# -- a relayed text: the sender's words unaltered, its source named ---------------------------
+#
+# MoWaS's terms allow relaying only unaltered; the weather service's open data asks to be named.
+
+DWD = "Deutscher Wetterdienst; © GeoBasis-DE / BKG"
+NOTE = "[gekürzt – vollständiger Text unter dem Link]"
+# Sentences with what looks like an end and is none: abbreviations, ordinals, dates, initials.
+SENTENCES = [
+    "Es treten Sturmböen mit Geschwindigkeiten um 70 km/h (20 m/s, 38 kn, Bft 8) aus westlicher Richtung auf.",
+    "Am 1. Dezember ab ca. 14 Uhr sind u. a. die Kreisstraße Nr. 5 und z. B. die B 7 betroffen.",
+    "In exponierten Lagen muss mit Orkanböen bis 120 km/h gerechnet werden!",
+    "Achten Sie besonders auf herabstürzende Äste, Dachziegel oder Gegenstände.",
+    "Weitere Informationen gibt es laut DWD ab dem 24.12. im Internet.",
+    "Gefahr für Leib und Leben besteht durch umstürzende Bäume.",
+]
+RELAYED = warning(description=" ".join(SENTENCES), attribution=DWD, hashtags=None)
+
+
+def description_of(text: str, note: str = NOTE) -> str:
+    """The sender's words a shortened variant kept: what stands before the note, on its lines."""
+    kept = text[: text.index(f" {note}")]
+    return kept[kept.rindex("\n\n") + 2 :]
+
+
+def test_a_relayed_description_is_cut_only_after_a_whole_sentence_and_says_the_full_text_is_at_the_link() -> None:
+    result = variant(parse_announcement(RELAYED), PLATFORMS["mastodon"])
+    kept = description_of(result.text)
+
+    assert result.shortened == ("description",) and result.length is not None and result.length <= 500
+    assert kept in {" ".join(SENTENCES[:n]) for n in range(1, len(SENTENCES))}
+    assert f"{kept} {NOTE}\n" in result.text and LINK in result.text
+    assert ELLIPSIS not in result.text
+
+
+def test_every_sentence_a_relayed_variant_keeps_is_the_sender_s_as_written() -> None:
+    for platform in ("x", "bluesky", "mastodon", "threads"):
+        text = variant(parse_announcement(RELAYED), PLATFORMS[platform]).text
+        if NOTE not in text:
+            continue  # not one sentence fits: the description is left out (below)
+        kept = description_of(text)
+        assert " ".join(SENTENCES).startswith(kept), platform
+        assert kept in {" ".join(SENTENCES[:n]) for n in range(1, len(SENTENCES))}, platform
+
+
+def test_a_relayed_description_of_which_not_one_sentence_fits_is_left_out_whole() -> None:
+    long_sentence = "Es treten " + "sehr " * 80 + "schwere Sturmböen auf. Bleiben Sie drinnen."
+    result = variant(parse_announcement({**RELAYED, "description": long_sentence}), PLATFORMS["mastodon"])
+
+    assert result.shortened == ("description",)
+    assert "Es treten" not in result.text and NOTE not in result.text and ELLIPSIS not in result.text
+    assert f"Quelle: {DWD}" in result.text
+
+
+def test_an_english_variant_of_a_relayed_text_notes_the_cut_in_english() -> None:
+    result = variant(parse_announcement({**RELAYED, "language": "en"}), PLATFORMS["mastodon"])
+
+    assert result.text.count("[shortened – full text at the link]") == 1
+    assert f"Source: {DWD}" in result.text and "Quelle" not in result.text
+
+
+def test_a_relayed_area_is_cut_only_after_a_whole_area_name() -> None:
+    names = [f"Gemeinde Musterstadt-{number}" for number in range(30)]
+    document = {**RELAYED, "area": {"description": "; ".join(names)}}
+    result = variant(parse_announcement(document), PLATFORMS["x"])
+    area = next(line for line in result.text.splitlines() if line.startswith("Gebiet: "))
+
+    assert result.shortened == ("description", "area")
+    shown = area.removeprefix("Gebiet: ").removesuffix("; …").split("; ")
+    assert area.endswith("; …") and shown == names[: len(shown)]
+
+
+def test_herold_s_own_description_is_still_cut_at_a_word_with_an_ellipsis() -> None:
+    result = variant(parse_announcement({**RELAYED, "attribution": None}), PLATFORMS["mastodon"])
+
+    assert result.shortened == ("description",)
+    assert NOTE not in result.text and "Quelle" not in result.text
+    kept = next(line for line in result.text.splitlines() if line.startswith("Es treten"))
+    assert kept.endswith(ELLIPSIS) and " ".join(SENTENCES).startswith(kept[:-1])
+
+
+@pytest.mark.parametrize("template", CHANNEL_TEMPLATES)
+def test_every_channel_s_variant_of_a_relayed_text_names_its_source(template: str) -> None:
+    relayed = render(parse_announcement(RELAYED), channel="c", template=template, link=LINK)
+    own = render(parse_announcement({**RELAYED, "attribution": None}), channel="c", template=template, link=LINK)
+
+    assert f"Quelle: {DWD}" in relayed.text.splitlines()
+    assert "Quelle" not in own.text
+
+
+def test_the_source_counts_toward_the_limit_and_is_never_cut() -> None:
+    attribution = "Deutscher Wetterdienst, " + "Lizenz CC BY 4.0 " * 12
+    with pytest.raises(DoesNotFit) as refused:
+        variant(parse_announcement({**RELAYED, "attribution": attribution}), PLATFORMS["x"])
+
+    assert refused.value.needed > refused.value.limit == 280
+    assert str(refused.value).startswith("headline, instruction, source and link need ")
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        ("Sturm. Bleiben Sie drinnen.", ["Sturm.", "Bleiben Sie drinnen."]),
+        ("Achtung! Lebensgefahr? Ja.", ["Achtung!", "Lebensgefahr?", "Ja."]),
+        ("Er sagte: „Geht.“ Dann kam es.", ["Er sagte: „Geht.“", "Dann kam es."]),
+        ("Erster Absatz ohne Punkt\n\nZweiter Absatz", ["Erster Absatz ohne Punkt", "Zweiter Absatz"]),
+        ("Ab 10 Uhr. Es regnet … und stürmt.", ["Ab 10 Uhr.", "Es regnet … und stürmt."]),
+        # No end: an ordinal or a date, an initial, an abbreviation, a word with a full stop within,
+        # a lower-case word after it.
+        ("Am 1. Dezember und am 24.12. Weihnachten.", ["Am 1. Dezember und am 24.12. Weihnachten."]),
+        ("Z. B. Straße Nr. 5 und ca. 3 Häuser.", ["Z. B. Straße Nr. 5 und ca. 3 Häuser."]),
+        ("Straßen z.B. Hauptstraße sind zu.", ["Straßen z.B. Hauptstraße sind zu."]),
+        ("Der Fluss steigt. weiter an.", ["Der Fluss steigt. weiter an."]),
+    ],
+)
+def test_a_sentence_ends_only_where_it_surely_does(text: str, sentences: list[str]) -> None:
+    ends = [0, *render_module.sentence_ends(text), len(text)]
+    assert [text[start:end].strip() for start, end in pairwise(ends)] == sentences
+
+
 # -- the property: every variant of every valid announcement fits, and links back -----------
 
 free_text = st.text(st.characters(exclude_categories=("Cs", "Cc", "Cn")), min_size=1)
@@ -188,6 +308,8 @@ word = st.one_of(
             "https://example.org/a-b",
             "z.B.",
             "Nr.5",
+            "Ende.",
+            "Gefahr!",
             "—",
             "x",
         ]
@@ -218,6 +340,8 @@ def announcements(draw: st.DrawFn) -> dict[str, Any]:
         document["references"] = "earlier"
     if draw(st.booleans()):
         document["media"] = [{"path": "karte.png", "alt": "Karte des Sperrgebiets"}]
+    if draw(st.booleans()):
+        document["attribution"] = draw(st.sampled_from([DWD, "BBK (MoWaS)"]))
     return document
 
 
@@ -240,6 +364,12 @@ def test_property_every_variant_fits_its_platform_and_links_to_the_original(
     assert LINK in result.text.split()
     assert announcement.headline in result.text
     assert announcement.instruction is None or announcement.instruction in result.text
+    if announcement.attribution:
+        assert f"Quelle: {announcement.attribution}" in result.text.splitlines()
+        if NOTE in result.text:  # what is kept of the sender's description ends after a whole sentence
+            kept = result.text[: result.text.index(f" {NOTE}")]
+            ends = render_module.sentence_ends(announcement.description)
+            assert any(kept.endswith(announcement.description[:end].rstrip()) for end in ends)
 
 
 # -- drawing: a variant is fitted with at most two draws of its template ---------------------

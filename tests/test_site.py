@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -672,6 +673,76 @@ def test_an_all_clear_stays_on_the_start_page_in_its_own_section_for_a_day_then_
     moment[0] = NOW + timedelta(hours=24, minutes=3)  # a day after the all-clear went out
     site.housekeeping(moment[0])
     assert page(site.directory / "index.html").select_one("#ended") is None
+
+
+# -- a relayed warning: the sender's words whole, its source named ---------------------------------
+
+DWD = "Deutscher Wetterdienst; © GeoBasis-DE / BKG"
+
+
+def warning_publication(number: int, **changes: Any) -> Publication:
+    """A warning of its own item, with these changes to the document."""
+    alert = publication(number, kind="warning")
+    document = warning(headline=f"Meldung Nummer {number}", **changes)
+    return replace(alert, entry=replace(alert.entry, announcement=parse_announcement(document)))
+
+
+def relayed(number: int, **changes: Any) -> Publication:
+    """A warning system's warning, as the hook takes it: its text verbatim, its owner named."""
+    return warning_publication(number, attribution=DWD, **changes)
+
+
+def source_of(entry: Tag) -> str | None:
+    found = entry.select_one(".source")
+    return found.get_text(" ", strip=True) if found else None
+
+
+def test_every_entry_of_a_relayed_warning_names_its_source_and_shows_the_sender_s_whole_text(site: Site) -> None:
+    # Far over any platform's limit: the copies elsewhere are shortened and link here for all of it.
+    description = " ".join(f"Satz {number} des Wetterdienstes, z. B. am 1. Dezember." for number in range(150))
+    alert = relayed(1, description=description)
+    site.publish(alert)
+    update = follow_up(2, alert, "update", description="Die Warnung wird verlängert.", attribution="BBK (MoWaS)")
+    site.publish(update)
+    own = follow_up(3, alert, "update", description="Der Landkreis öffnet eine Notunterkunft.")
+    site.publish(own)
+
+    soup = page(site.directory / alert.item_path / "index.html")
+
+    first = article(soup, alert)
+    assert source_of(first) == f"Quelle: {DWD}"
+    shown = first.select_one(".description p")
+    assert shown is not None and shown.get_text() == description
+    assert source_of(article(soup, update)) == "Quelle: BBK (MoWaS)", "a follow-up names its own source"
+    assert source_of(article(soup, own)) is None, "the authority's own words need no source"
+
+
+def test_the_start_page_shortens_a_relayed_warning_only_after_whole_sentences_and_area_names(site: Site) -> None:
+    instruction = "Bleiben Sie in Gebäuden. " + (
+        "Meiden Sie den Aufenthalt im Freien, vor allem in der Nähe von Bäumen, Gerüsten und Leitungen. " * 4
+    )
+    names = [f"Gemeinde Musterstadt-{number}" for number in range(10)]
+    area = {"description": "; ".join(names)}
+    alert, own = (
+        relayed(1, instruction=instruction.strip(), area=area),
+        warning_publication(2, instruction=instruction.strip(), area=area),
+    )
+    site.publish(alert)
+    site.publish(own)
+
+    def box(of: Publication) -> Tag:
+        link = page(site.directory / "index.html").select_one(f'#warnings ~ ul .warning a[href$="{of.item_path}"]')
+        assert link is not None and isinstance(link.parent, Tag)
+        return link.parent
+
+    relayed_box, own_box = box(alert), box(own)
+    what_to_do, meta = relayed_box.select_one(".do"), relayed_box.select_one(".meta")
+    assert what_to_do is not None and meta is not None
+    second = instruction.split(". ")[1] + "."
+    assert what_to_do.get_text() == f"Was ist zu tun? Bleiben Sie in Gebäuden. {second} …"
+    shown_area = meta.get_text().split(" · ")[-1]
+    assert shown_area.endswith("; …") and "; ".join(names).startswith(shown_area.removesuffix("; …") + "; ")
+    assert own_box.get_text().count("...") == 2, "the authority's own words are shortened at a word, as before"
 
 
 # -- the authority's logo ------------------------------------------------------------------------

@@ -52,6 +52,7 @@ TIMES = ("sent", "effective", "onset", "expires")
 BERLIN = ZoneInfo("Europe/Berlin")
 NOVEMBER = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 JULY = datetime(2026, 7, 14, 9, 0, tzinfo=UTC)
+DWD = "Deutscher Wetterdienst; © GeoBasis-DE / BKG"
 
 AREA = {
     "description": "Altstadt rund um die Marktstraße & <Rathaus>",
@@ -202,7 +203,7 @@ class Built:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     """A warning with everything CAP carries (translation, area with polygon and geocodes, times,
     contact, image, markup characters), its update, correction and all-clear; a second warning
-    withdrawn; a third still current; and a news item."""
+    withdrawn; a third still current, relayed from a warning system; and a news item."""
     base = tmp_path_factory.mktemp("cap")
     settings = settings_from(
         {"herold": {"data_dir": str(base / "var")}, "authorities": [copy.deepcopy(AUTHORITY)]}, {}, base=base
@@ -234,7 +235,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
         ids["other"] = other
         ids["withdrawn"] = publish(herold, follow_up("error", other, "Irrtümlich versandt", "Das war ein Irrtum."))
         ids["current"] = publish(herold, warning(headline="Hochwasser an der Mulde", severity="moderate",
-                                                 area={"description": "Muldenaue"}))  # fmt: skip
+                                                 area={"description": "Muldenaue"}, attribution=DWD))  # fmt: skip
         ids["news"] = publish(herold, news())
         yield Built(herold, site_of(herold), ids)
     finally:
@@ -335,6 +336,18 @@ def test_a_cap_document_reads_back_as_the_announcement_it_was_made_from(built: B
         assert round_trip(info) == said(announcement), name
         assert info.findtext(C + "web") == BASE_URL + item
         assert info.findtext(C + "senderName") == AUTHORITY["name"]
+        assert one(document, "source") == announcement.attribution, name  # whose text it relays, if anyone's
+
+
+def test_a_relayed_warning_s_document_names_the_text_s_owner_as_its_source_and_flags_it_so(built: Built) -> None:
+    relayed = read(built.directory / path_of(built.herold, built.ids["current"]) / f"{built.ids['current']}.cap.xml")
+    own = read(built.directory / path_of(built.herold, built.ids["alert"]) / f"{built.ids['alert']}.cap.xml")
+
+    assert (one(relayed, "source"), [code.text for code in relayed.findall(C + "code")]) == (
+        DWD,
+        ["herold:source-is-attribution"],
+    )
+    assert (one(own, "source"), own.findall(C + "code")) == (None, [])
 
 
 def test_escaped_markup_characters_read_back_as_written(built: Built) -> None:
@@ -656,8 +669,12 @@ def test_a_listed_warning_whose_documents_are_not_there_gets_them_when_the_index
 
 
 def as_cap_says(announcement: Announcement, name: str) -> Any:
-    """A field as CAP carries it: urgency, severity and certainty it must give, "Unknown" if need be."""
+    """A field as CAP carries it: urgency, severity and certainty it must give, "Unknown" if need be.
+    Whose text it is: a relayed one's owner; the authority's own is the authority's (its senderName),
+    which is whom another Herold relaying it names."""
     value = getattr(announcement, name)
+    if name == "attribution":
+        return value or AUTHORITY["name"]
     return value or "unknown" if name in ("urgency", "severity", "certainty") else value
 
 
@@ -665,6 +682,7 @@ def test_herold_s_own_cap_intake_reads_each_document_back_as_the_announcement(bu
     compared = (
         "kind", "msg_type", "status", "category", "event", "severity", "urgency", "certainty", "headline",
         "description", "instruction", "area", "effective", "expires", "language", "translations", "contact",
+        "attribution",
     )  # fmt: skip
     for name in ("alert", "update", "correction", "cancel", "withdrawn", "current"):
         announcement, _ = stored(built.herold, built.ids[name])

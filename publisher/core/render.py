@@ -5,6 +5,14 @@ A variant always keeps the headline, the instruction and the link to the item's 
 hashtags first, then shortens the description at a word boundary (ending in "…"), then drops
 it, then does the same with the area line. If headline, instruction and link alone do not
 fit, the announcement cannot go to that channel: intake rejects it with the numbers.
+
+A relayed announcement (one with an ``attribution``: a warning system's text) is a third
+party's words, which may only be relayed unaltered (MoWaS's terms) and with its source named
+(the weather service's open data). Its variants name the source on a line of their own, which
+is never cut; its description is shortened only at the end of a whole sentence, followed by a
+note of Herold's own (label ``shortened``) that the full text is at the link, and its area
+only after a whole area name ("; "-separated, then "…"). Where not one sentence or name fits,
+that part is dropped: never a sentence cut inside, never "…" within the sender's words.
 """
 
 from __future__ import annotations
@@ -34,11 +42,10 @@ ELLIPSIS = "…"
 
 
 class DoesNotFit(Exception):
-    def __init__(self, channel: str, needed: int, limit: int, rule: str) -> None:
+    def __init__(self, channel: str, needed: int, limit: int, rule: str, *, relayed: bool = False) -> None:
         self.channel, self.needed, self.limit, self.rule = channel, needed, limit, rule
-        super().__init__(
-            f"headline, instruction and link need {needed:,} of the {rule} that channel '{channel}' allows"
-        )
+        kept = "headline, instruction, source and link" if relayed else "headline, instruction and link"
+        super().__init__(f"{kept} need {needed:,} of the {rule} that channel '{channel}' allows")
 
 
 def _without_control_characters(value: Any) -> Any:
@@ -60,6 +67,8 @@ def environment(directory: Path = TEMPLATES) -> Environment:
         finalize=_without_control_characters,
     )
     env.filters["hashtag"] = lambda tag: f"#{tag}"
+    env.filters["whole_sentences"] = whole_sentences
+    env.filters["whole_names"] = whole_names
     return env
 
 
@@ -105,24 +114,126 @@ def _tidy(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", "\n".join(lines))
 
 
-def _cut(text: str, words: int) -> str | None:
-    """The first ``words`` words of ``text``, ending in an ellipsis; None for zero words."""
-    if words <= 0:
-        return None
-    ends = [m.start() for m in re.finditer(r"\s+", text.strip())]
+@dataclass(frozen=True)
+class _Cuts:
+    """How one part is shortened: it has ``count`` units (words, sentences, area names), and
+    ``cut(n)`` is its text with the first ``n`` of them (None for none, the whole text for all)."""
+
+    count: int
+    cut: Callable[[int], str | None]
+
+
+def _words(text: str) -> _Cuts:
+    """Herold's own text: cut at a word, ending in an ellipsis."""
     stripped = text.strip()
-    if words > len(ends):
+    ends = [m.start() for m in re.finditer(r"\s+", stripped)]
+
+    def cut(words: int) -> str | None:
+        if words <= 0:
+            return None
+        if words > len(ends):
+            return stripped
+        return stripped[: ends[words - 1]].rstrip(".,;:!?-–— ") + ELLIPSIS
+
+    return _Cuts(len(ends) + 1 if stripped else 0, cut)
+
+
+# Where a sentence may end: its punctuation, closing quotes or brackets, then a space. Whether it
+# does is decided in `sentence_ends`; a paragraph (a blank line) always ends one.
+_CLOSING = "\"'’”“‘»«)]"  # German closes with “ and ‘
+_OPENING = "\"'„“‚‘»«(["
+_STOP = re.compile(rf"[.!?…]+[{re.escape(_CLOSING)}]*(?=\s)")
+_NEXT = re.compile(r"\s*(\S)")
+_PARAGRAPH = re.compile(r"\n[^\S\n]*\n")
+# Words that end in a full stop without ending the sentence (German first, a few English ones).
+# Any other word ending in "." before a capital is taken as a sentence's end.
+ABBREVIATIONS = frozenset({
+    "abs", "abt", "allg", "bzgl", "bzw", "ca", "chr", "co", "dipl", "dr", "ehem", "einschl", "etc", "evtl", "ff",
+    "fr", "frl", "gem", "ggf", "hbf", "hr", "hrsg", "inkl", "jh", "jr", "kap", "kath", "lt", "max", "min", "mio",
+    "mrd", "nr", "nördl", "östl", "prof", "rd", "sog", "st", "std", "str", "südl", "tel", "usw", "vgl", "westl",
+    "zzgl", "approx", "dept", "est", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "okt", "oct",
+    "nov", "dez", "dec", "mo", "di", "mi", "do", "sa", "so", "no", "vs"
+})  # fmt: skip
+
+
+def sentence_ends(text: str) -> list[int]:
+    """Where each sentence of ``text`` but the last ends. Wary: an end it misses only means fewer
+    sentences kept, a false one would cut a sentence inside. So a full stop after a number ("am
+    1. Dezember"), a single letter ("z. B."), an abbreviation ("Nr. 5", "ca. 3") or a word with a
+    full stop within ("z.B.") ends none, and none ends before a lower-case letter."""
+    ends = {m.start() for m in _PARAGRAPH.finditer(text)}
+    for stop in _STOP.finditer(text):
+        following = _NEXT.match(text, stop.end())
+        if following is None or following.group(1).islower():
+            continue
+        if stop.group().rstrip(_CLOSING).endswith(".") and not stop.group().startswith(("..", "…")):
+            begins = max(text.rfind(space, 0, stop.start()) for space in " \t\r\n") + 1
+            word = text[begins : stop.start()].lstrip(_OPENING)
+            if len(word) <= 1 or "." in word or word.isdigit() or word.casefold() in ABBREVIATIONS:
+                continue
+        ends.add(stop.end())
+    first, last = len(text) - len(text.lstrip()), len(text.rstrip())
+    return sorted(end for end in ends if first < end < last)
+
+
+def _sentences(text: str, note: str) -> _Cuts:
+    """A third party's text: cut only after a whole sentence, followed by Herold's ``note``."""
+    stripped = text.strip()
+    ends = sentence_ends(stripped)
+
+    def cut(sentences: int) -> str | None:
+        if sentences <= 0:
+            return None
+        if sentences > len(ends):
+            return stripped
+        return f"{stripped[: ends[sentences - 1]].rstrip()} {note}"
+
+    return _Cuts(len(ends) + 1 if stripped else 0, cut)
+
+
+AREA_SEPARATOR = "; "  # between the names of a relayed alert's areas (publisher.sources.cap)
+
+
+def _names(text: str) -> _Cuts:
+    """A third party's list of areas: cut only after a whole name, followed by "…"."""
+    stripped = text.strip()
+    names = stripped.split(AREA_SEPARATOR)
+
+    def cut(count: int) -> str | None:
+        if count <= 0:
+            return None
+        if count >= len(names):
+            return stripped
+        return AREA_SEPARATOR.join(names[:count]) + AREA_SEPARATOR + ELLIPSIS
+
+    return _Cuts(len(names) if stripped else 0, cut)
+
+
+def whole_sentences(text: str, length: int) -> str:
+    """A relayed text for a list that links to it: as many whole sentences as ``length``
+    characters hold (the first one in any case), then "…" if any are left out."""
+    stripped = text.strip()
+    if len(stripped) <= length:
         return stripped
-    return stripped[: ends[words - 1]].rstrip(".,;:!?-–— ") + ELLIPSIS
+    ends = sentence_ends(stripped)
+    kept = [end for end in ends if end <= length] or ends[:1]
+    return f"{stripped[: kept[-1]].rstrip()} {ELLIPSIS}" if kept else stripped
 
 
-def _word_count(text: str) -> int:
-    return len(text.split())
+def whole_names(text: str, length: int) -> str:
+    """A relayed list of areas for a list that links to it: as many whole names as ``length``
+    characters hold (the first one in any case), then "…" if any are left out."""
+    cuts = _names(text)
+    kept = next((n for n in range(cuts.count, 1, -1) if len(cuts.cut(n) or "") <= length), 1)
+    return cuts.cut(kept) or text.strip()
 
 
-def _shorten(full: _Parts, fits: Callable[[_Parts], bool]) -> tuple[_Parts, tuple[str, ...]]:
+def _shorten(
+    full: _Parts, fits: Callable[[_Parts], bool], cuts: Callable[[str, str], _Cuts]
+) -> tuple[_Parts, tuple[str, ...]]:
     """The parts to draw and what was given up: the first that ``fits``, in the order of the
-    module docstring; when nothing does, the minimum (headline, instruction and link)."""
+    module docstring; when nothing does, the minimum (headline, instruction and link).
+    ``cuts(name, text)`` says how a part may be shortened."""
     if fits(full):
         return full, ()
     parts = replace(full, hashtags=())
@@ -134,15 +245,17 @@ def _shorten(full: _Parts, fits: Callable[[_Parts], bool]) -> tuple[_Parts, tupl
         if text is None:
             continue
         shortened += (name,)
-        # Binary search for the most words that still fit; more words never count less.
-        low, high = 0, _word_count(text)
+        # Binary search for the most units that still fit; more units never count less (the
+        # whole text, which may be shorter than a cut one with its note, is known not to fit).
+        how = cuts(name, text)
+        low, high = 0, how.count
         while low < high:
             middle = (low + high + 1) // 2
-            if fits(_with(parts, name, _cut(text, middle))):
+            if fits(_with(parts, name, how.cut(middle))):
                 low = middle
             else:
                 high = middle - 1
-        parts = _with(parts, name, _cut(text, low))
+        parts = _with(parts, name, how.cut(low))
         if fits(parts):
             return parts, shortened
     return parts, shortened
@@ -332,16 +445,23 @@ def render(
     def fitting(text: str) -> bool:
         return rule.excess(text, links, has_media, spoiler) <= 0
 
+    relayed = announcement.attribution is not None
+
     def finished(parts: _Parts, shortened: tuple[str, ...]) -> Variant:
         text = draw(parts)
         if fitting(text):
             return variant(text, shortened)
         needed = rule.length(text, links, spoiler)
-        raise DoesNotFit(channel, needed, rule.limit_for(has_media), rule.describe(has_media))
+        raise DoesNotFit(channel, needed, rule.limit_for(has_media), rule.describe(has_media), relayed=relayed)
+
+    def cuts(name: str, text: str) -> _Cuts:
+        if not relayed:
+            return _words(text)
+        return _sentences(text, t("shortened")) if name == "description" else _names(text)
 
     layout = _measure(raw, full, env)
     if layout is not None:
-        parts, shortened = _shorten(full, lambda parts: fitting(layout.text_for(parts)))
+        parts, shortened = _shorten(full, lambda parts: fitting(layout.text_for(parts)), cuts)
         if draw(parts) == layout.text_for(parts):
             return finished(parts, shortened)
-    return finished(*_shorten(full, lambda parts: fitting(draw(parts))))
+    return finished(*_shorten(full, lambda parts: fitting(draw(parts)), cuts))

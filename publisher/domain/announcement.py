@@ -274,7 +274,7 @@ Hashtag = Annotated[str, Field(pattern=r"^\w{1,50}$")]
 
 
 class Announcement(_Strict):
-    _lines = frozenset({"headline", "event", "contact", "references", "channels"})
+    _lines = frozenset({"headline", "event", "contact", "attribution", "references", "channels"})
 
     authority: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
     kind: Kind
@@ -301,6 +301,12 @@ class Announcement(_Strict):
     media: list[Media] = Field(default_factory=list, max_length=LIMITS.media)
     hashtags: list[Hashtag] = Field(default_factory=list, max_length=LIMITS.hashtags)
     contact: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    # Whom a relayed text belongs to, with the licence note its terms ask for ("Deutscher
+    # Wetterdienst; © GeoBasis-DE / BKG"). Set, it means: a third party's text, relayed verbatim.
+    # MoWaS's terms allow relaying only unaltered, the weather service's open data requires naming
+    # it; so every variant names it, and a platform's limit cuts only whole sentences of the
+    # description (publisher.core.render). A follow-up carries its own: it is not inherited.
+    attribution: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     channels: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
         default=None, max_length=LIMITS.channels
     )
@@ -312,10 +318,11 @@ class Announcement(_Strict):
         # CAP writes "Met", "Severe", "Alert"; we accept both spellings.
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("headline", "event", mode="after")
+    @field_validator("headline", "event", "attribution", mode="after")
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
-        # Headlines become titles, subjects and first lines everywhere: never several lines.
+        # Headlines become titles, subjects and first lines everywhere: never several lines (and
+        # the source line of a variant is one line too).
         return " ".join(value.split()) if value else value
 
     @field_validator("hashtags", mode="before")

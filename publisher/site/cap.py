@@ -13,6 +13,11 @@ identifier its announcement's id as a URN, sent the moment it went out in the au
 zone. Follow-ups name the item's earlier messages in ``references`` exactly so. Times always
 carry an offset: the CAP schema refuses "Z".
 
+A relayed warning (a warning system's text, with an ``attribution``) names whom the text belongs
+to in the alert's ``source`` ("the text identifying the source of the alert message", CAP 1.2,
+3.2.1), flagged by the ``code`` `SOURCE_IS_ATTRIBUTION`: other senders write a system's name there
+(the DWD: "PVW"), so only so flagged is it read back as the attribution (publisher.sources.cap).
+
 Documents are built as element trees and serialised by ElementTree, which escapes whatever the
 texts hold; characters XML cannot carry at all (in announcements stored before they were refused)
 are left out (`xml_safe`).
@@ -41,6 +46,9 @@ CAP_TYPE = "application/cap+xml"
 CAP_INDEX = "cap/atom.xml"  # below the site's root; ".xml", so that any static server calls it XML
 NEWEST = "alert.cap.xml"  # below an item's path: its newest message
 INDEX_END = "</feed>\n"
+# A flag of the alert's own (CAP's <code>: "any user-defined flag or special code"): its <source>
+# is the attribution of a relayed text, to be named wherever the text is shown.
+SOURCE_IS_ATTRIBUTION = "herold:source-is-attribution"
 
 _C = f"{{{CAP_NAMESPACE}}}"
 # CAP writes its values capitalised ("Met", "Severe"); the announcement keeps them in lower case.
@@ -125,7 +133,10 @@ def cap_document(authority: Authority, item: Item, entry: Entry, item_url: str) 
     _text(alert, "sent", cap_time(entry.published, zone))
     _text(alert, "status", _capitalised(a.status.value))
     _text(alert, "msgType", _MSG_TYPE[a.msg_type])
+    _text(alert, "source", a.attribution)
     _text(alert, "scope", "Public")
+    if a.attribution:
+        _text(alert, "code", SOURCE_IS_ATTRIBUTION)
     language = a.language or authority.language
     if a.correction:
         _text(alert, "note", labels_for(language)("correction"))
