@@ -168,6 +168,35 @@ def test_the_licence_names_the_sender_and_the_geodata_licence_it_carries() -> No
     assert parse_cap(minimal()).licence is None  # no senderName, no <source>, no LICENSE code
 
 
+def test_the_announcement_names_whose_text_it_relays_as_its_attribution() -> None:
+    announcement = announced(parse_cap(WINDBOEEN))
+
+    # The DWD's <source> is its production system ("PVW"): no name a reader would know.
+    assert announcement.attribution == "Deutscher Wetterdienst; © GeoBasis-DE / BKG 2021 (Daten modifiziert)"
+    assert "attribution" not in parse_cap(minimal()).document
+
+
+def test_a_sender_without_a_name_is_named_by_its_source() -> None:
+    alert = parse_cap(minimal(("<scope>", "<source>Leitstelle Beispiel</source><scope>")))
+    assert alert.licence == alert.document["attribution"] == "Leitstelle Beispiel"
+
+
+def test_a_source_flagged_as_the_attribution_names_the_text_s_owner_whoever_sends_it() -> None:
+    # As a Herold site writes a relayed warning (publisher.site.cap): its own name as senderName.
+    flagged = minimal(
+        ("<scope>Public</scope>", "<source>Deutscher Wetterdienst; © GeoBasis-DE / BKG</source><scope>Public</scope>"
+         "<code>herold:source-is-attribution</code>"),
+        ("<headline>", "<senderName>Landkreis Beispiel</senderName><headline>"),
+    )  # fmt: skip
+    unflagged = minimal(
+        ("<scope>", "<source>PVW</source><scope>"),
+        ("<headline>", "<senderName>Landkreis Beispiel</senderName><headline>"),
+    )
+
+    assert parse_cap(flagged).document["attribution"] == "Deutscher Wetterdienst; © GeoBasis-DE / BKG"
+    assert parse_cap(unflagged).document["attribution"] == "Landkreis Beispiel"
+
+
 @pytest.mark.parametrize("sample", [WINDBOEEN, STARKREGEN], ids=["windboeen", "starkregen"])
 def test_the_dwd_alerts_are_valid_announcements(sample: bytes) -> None:
     alert = parse_cap(sample)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import io
+import re
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,11 @@ from PIL import Image
 
 import adapters
 from adapters.port import Capabilities, Channel, ChannelSettings, Post, Receipt, Wave
+from publisher.core.routing import route
 from publisher.domain.authority import Authority, slugify
 from publisher.edges.config import ConfigError, Settings, config_path, load_settings, settings_from
 from publisher.site.registry import channel_types
+from publisher.sources.cap import parse_cap
 
 from conftest import AUTHORITY, ROOT
 from helpers import png_bytes
@@ -635,9 +639,13 @@ def test_two_integrations_may_not_share_a_secret() -> None:
 @pytest.mark.parametrize(
     ("integration", "env", "reason"),
     [
-        ({"id": "leitstelle", "format": "cap"}, {}, "exactly one"),
+        ({"id": "leitstelle", "format": "cap"}, {}, "or poll for Herold to fetch them"),
         ({"id": "leitstelle", "format": "cap", "secret_env": "S", "token_env": "T"}, {"S": GOOD_SECRET, "T": "t" * 40},
-         "exactly one"),
+         "not both"),
+        ({"id": "nina", "format": "nina", "poll": {"every_seconds": 60}}, {}, "needs ars"),
+        ({"id": "feed", "format": "cap", "poll": {"ars": "053150000000"}}, {}, "needs url"),
+        ({"id": "software", "format": "announcement", "poll": {"url": "https://example.org/x"}}, {}, "cannot be polled"),
+        ({"id": "feed", "format": "cap", "poll": {"url": "http://example.org/feed"}}, {}, "must use https"),
         ({"id": "leitstelle", "format": "cap", "secret_env": "S"}, {}, "S, which is not set"),
         ({"id": "leitstelle", "format": "cap", "secret_env": "S"}, {"S": "geheim"}, "whsec_"),
         ({"id": "leitstelle", "format": "cap", "secret_env": "S"}, {"S": "whsec_AA=="}, "at least 24 random bytes"),
@@ -645,13 +653,127 @@ def test_two_integrations_may_not_share_a_secret() -> None:
         ({"id": "leitstelle", "format": "cap", "token_env": "T"}, {"T": "kurz"}, "at least 32 characters"),
         ({"id": "leitstelle", "format": "cap", "secret_env": "S", "channels": ["fax"]}, {"S": GOOD_SECRET},
          "unknown channels: fax"),
-        ({"id": "leitstelle", "format": "nina", "secret_env": "S"}, {"S": GOOD_SECRET}, "format"),
+        ({"id": "leitstelle", "format": "rss", "secret_env": "S"}, {"S": GOOD_SECRET}, "format"),
     ],
 )  # fmt: skip
-def test_an_integration_needs_exactly_one_way_to_prove_its_messages(
+def test_an_integration_needs_one_way_to_prove_its_messages_or_a_poll(
     integration: dict[str, Any], env: dict[str, str], reason: str
 ) -> None:
     raw = config(authority(integrations=[integration]))
     with pytest.raises(ConfigError) as refused:
         settings_from(raw, env, base=ROOT)
     assert reason in str(refused.value) and "integrations.0" in str(refused.value)
+
+
+# --- routing rules and the authority's area --------------------------------------------------------------------
+
+
+DWD_TOKEN = {"HEROLD_LKB_DWD_TOKEN": "t" * 40}
+DWD = {"id": "dwd", "format": "cap", "token_env": "HEROLD_LKB_DWD_TOKEN", "decision": "draft"}
+KOELN = [[50.89, 6.90], [50.89, 7.02], [50.98, 7.02], [50.98, 6.90], [50.89, 6.90]]
+
+
+def routed(*rules: dict[str, Any], area: dict[str, Any] | None = None) -> dict[str, Any]:
+    return config(authority(integrations=[DWD], rules=list(rules), area=area))
+
+
+def test_the_rules_and_the_area_load_in_order_with_cap_spellings_taken() -> None:
+    raw = routed({"name": "Unwetter hier", "sources": ["dwd"], "severities": ["Extreme", "severe"],
+                  "urgencies": ["Immediate"], "in_authority_area": True, "decision": "publish",
+                  "channels": ["website"]},
+                 {"name": "Rest", "decision": "draft"},
+                 area={"geocodes": ["ARS:053150000000", {"name": "WARNCELLID", "value": "805315000"}],
+                       "polygons": [KOELN]})  # fmt: skip
+
+    example = settings_from(raw, DWD_TOKEN, base=ROOT).authority("lk-beispiel")
+
+    assert [rule.name for rule in example.rules] == ["Unwetter hier", "Rest"]
+    assert [s.value for s in example.rules[0].severities] == ["extreme", "severe"]
+    assert example.area is not None and [(c.name, c.value) for c in example.area.geocodes] == [
+        ("ARS", "053150000000"), ("WARNCELLID", "805315000")]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "message"),
+    [
+        pytest.param(routed({"name": "r", "sources": ["dwd", "mowas"], "decision": "publish"}),
+                     "authorities.0.rules.0.sources", "names unknown integrations: mowas (sources are integration ids)",
+                     id="unknown-source"),
+        pytest.param(routed({"name": "r", "channels": ["website", "fax"], "decision": "publish"}),
+                     "authorities.0.rules.0.channels", "names unknown channels: fax", id="unknown-channel"),
+        pytest.param(routed({"name": "hier", "in_authority_area": True, "decision": "publish"}),
+                     "authorities.0.rules.0.in_authority_area",
+                     "needs the authority's area: add [authorities.area] with its geocodes or polygons",
+                     id="area-rule-without-area"),
+        pytest.param(routed({"name": "r", "severities": ["minor"], "decision": "ignore"},
+                            {"name": "r", "severities": ["severe"], "decision": "publish"}),
+                     "authorities.0.rules", "the name 'r' is used 2 times: the audit names the rule that decided",
+                     id="same-name-twice"),
+        pytest.param(routed({"name": "alles", "decision": "draft"}, {"name": "später", "decision": "publish"}),
+                     "authorities.0.rules.1", "can never match: the rule 'alles' before it matches every warning",
+                     id="after-a-catch-all"),
+        pytest.param(routed({"name": "r", "decision": "senden"}), "authorities.0.rules.0.decision",
+                     'must be publish, draft or ignore (got "senden")', id="unknown-decision"),
+        pytest.param(routed({"name": "r", "severities": ["hoch"], "decision": "publish"}),
+                     "authorities.0.rules.0.severities.0",
+                     'must be one of extreme, severe, moderate, minor or unknown (got "hoch")', id="unknown-severity"),
+        pytest.param(routed({"name": "r", "decision": "publish", "area": True}), "authorities.0.rules.0.area",
+                     "is not a field Herold knows (check the spelling)", id="unknown-key"),
+        pytest.param(routed({"name": "r\nzwei", "decision": "publish"}), "authorities.0.rules.0.name",
+                     "must be one line of visible text (it names the rule in the audit)", id="name-on-two-lines"),
+        pytest.param(routed(area={"geocodes": ["ARS:05315"]}), "authorities.0.area.geocodes.0",
+                     'ARS "05315" must have 12 digits; a whole Kreis or Land ends in zeros, e.g. 053150000000 for Köln',
+                     id="short-ars"),
+        pytest.param(routed(area={"geocodes": ["AGS:0531500"]}), "authorities.0.area.geocodes.0",
+                     'AGS "0531500" must have 8 digits; a whole Kreis or Land ends in zeros, e.g. 05315000 for Köln',
+                     id="short-ags"),
+        pytest.param(routed(area={"geocodes": ["053150000000"]}), "authorities.0.area.geocodes.0",
+                     'must be NAME:VALUE, e.g. "ARS:053150000000" or "WARNCELLID:805315000" (got "053150000000")',
+                     id="geocode-without-name"),
+        pytest.param(routed(area={}), "authorities.0.area",
+                     "needs geocodes or polygons (or both): where the authority is responsible", id="empty-area"),
+        pytest.param(routed(area={"polygons": [KOELN[:-1]]}), "authorities.0.area.polygons",
+                     "polygon 0 must end where it starts (a closed ring, as in CAP)", id="open-ring"),
+        pytest.param(routed(area={"polygons": [[[50.9, 6.9], [51.0, 7.0], [50.9, 7.0], [51.0, 6.9], [50.9, 6.9]]]}),
+                     "authorities.0.area.polygons.0",
+                     "is not a simple outline: self-intersection at [50.95, 6.95] (points are [latitude, longitude])",
+                     id="outline-crossing-itself"),
+    ],
+)  # fmt: skip
+def test_a_routing_rule_or_area_that_cannot_work_stops_herold_naming_its_key(
+    raw: dict[str, Any], field: str, message: str
+) -> None:
+    assert (field, message) in problems(raw, DWD_TOKEN)
+
+
+def _uncommented(text: str, start: str, end: str) -> str:
+    """The example with its TOML lines between ``start`` and the first blank line after
+    ``end`` made live (the prose around them stays a comment)."""
+    lines = text.splitlines(keepends=True)
+    first = next(n for n, line in enumerate(lines) if start in line)
+    last = next(n for n in range(next(n for n, line in enumerate(lines) if end in line), len(lines))
+                if not lines[n].strip())  # fmt: skip
+    toml_line = re.compile(r"  # (\[\[?authorities\.|[a-z_]+ = )")
+    for number in range(first, last):
+        if toml_line.match(lines[number]):
+            lines[number] = "  " + lines[number].removeprefix("  # ")
+    return "".join(lines)
+
+
+def test_the_examples_commented_rules_work_when_switched_on() -> None:
+    """The rules the example shows are real: live, they load and send a real minor DWD alert
+    where the first of them says."""
+    text = _uncommented(EXAMPLE.read_text(encoding="utf-8"), "The weather service's CAP alerts", "NINA: an approver")
+    raw = tomllib.loads(text)
+    raw["authorities"][0]["channels"].append({"id": "mastodon", "type": "mastodon", "instance": "https://social.example.de",
+                                              "access_token_env": "HEROLD_LKB_MASTODON_TOKEN"})  # fmt: skip
+    env = {**DWD_TOKEN, "HEROLD_LKB_NINA_SECRET": GOOD_SECRET, "HEROLD_LKB_MASTODON_TOKEN": "m" * 40}
+
+    example = settings_from(raw, env, base=EXAMPLE.parent).authority("lk-beispiel")
+    alert = parse_cap((ROOT / "tests" / "fixtures" / "cap" / "dwd-alert-windboeen-2023-06-22.xml").read_bytes())
+
+    assert [rule.name for rule in example.rules] == [
+        "DWD: minor weather only recorded", "Severe weather here: at once", "NINA: an approver decides"]  # fmt: skip
+    assert example.area is not None
+    dwd = next(i for i in example.integrations if i.id == "dwd")
+    assert route(example, dwd, alert.document).rule == "DWD: minor weather only recorded"

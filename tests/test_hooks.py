@@ -113,7 +113,7 @@ def test_a_signed_cap_alert_is_published_at_once_verbatim_with_its_source(client
     assert body["decision"] == "published" and body["created"] is True
     stored = herold.store.announcements.get(body["id"])
     assert stored is not None
-    assert stored.source == "hook:leitstelle"
+    assert stored.source == "cap:leitstelle"
     assert stored.source_id == "warnung@leitstelle.example.de,herold-test-1,2026-12-02T21:00:00+01:00"
     assert stored.announcement.headline == "Großbrand in Beispielheim: Fenster und Türen geschlossen halten"
     assert stored.announcement.instruction == "Halten Sie Fenster und Türen geschlossen. Schalten Sie Lüftungen aus."
@@ -157,7 +157,7 @@ def test_an_all_clear_of_nothing_herold_published_is_recorded_not_published(clie
     answer = post(client, body)
     assert answer.status_code == 202 and answer.json()["decision"] == "ignored"
     assert stored_count(herold) == 0
-    assert any(e.action == "hook.decided" for e in herold.store.audit.entries(authority=SLUG))
+    assert any(e.action == "relay.decided" for e in herold.store.audit.entries(authority=SLUG))
 
 
 def test_an_exercise_is_stored_and_never_delivered(client: TestClient, herold: Herold) -> None:
@@ -175,8 +175,9 @@ def test_an_integration_may_keep_its_messages_for_approval_or_only_record_them(
     assert dwd["decision"] == "draft"
     stored = herold.store.announcements.get(dwd["id"])
     assert stored is not None and stored.stage is Stage.awaiting_approval
-    decided = [e for e in herold.store.audit.entries(authority=SLUG) if e.action == "hook.decided"]
-    assert (decided[-1].detail or {})["attribution"] == "Deutscher Wetterdienst"
+    assert stored.announcement.attribution == "Deutscher Wetterdienst", "the integration names the source"
+    decided = [e for e in herold.store.audit.entries(authority=SLUG) if e.action == "relay.decided"]
+    assert (decided[-1].detail or {})["rule"] == "the integration's decision"
     ignored = post(client, cap("x-2"), integration="uebung", **signed(cap("x-2"), secret=SECRET_2))
     assert ignored.status_code == 202 and ignored.json()["decision"] == "ignored"
     assert stored_count(herold) == 1

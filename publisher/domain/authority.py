@@ -10,9 +10,10 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from publisher.domain.announcement import LANGUAGE_TAG
+from publisher.domain.announcement import LANGUAGE_TAG, Geocode, Severity, Urgency
+from publisher.domain.polling import Poll
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
@@ -62,6 +63,120 @@ class Accessibility(BaseModel):
         return web_address(value)
 
 
+Decision = Literal["publish", "draft", "ignore"]
+
+# The German official regional keys, whose digits nest: Land, Regierungsbezirk, Kreis, (for the
+# ARS) Gemeindeverband, Gemeinde. "SHN" is what older MoWaS/NINA data calls the ARS.
+REGIONAL_KEYS = {"ARS": 12, "SHN": 12, "AGS": 8}
+
+
+def _named_code(value: Any) -> Any:
+    """ "ARS:053150000000" as operators write it, or a table {name, value} as CAP has it."""
+    if not isinstance(value, str):
+        return value
+    name, colon, code = value.partition(":")
+    if not (colon and name.strip() and code.strip()):
+        raise ValueError(f'must be NAME:VALUE, e.g. "ARS:053150000000" or "WARNCELLID:805315000" (got "{value[:80]}")')
+    return {"name": name, "value": code}
+
+
+def _regional_key(code: Geocode) -> Geocode:
+    length = REGIONAL_KEYS.get(code.name.upper())
+    if length and not (code.value.isascii() and code.value.isdigit() and len(code.value) == length):
+        raise ValueError(
+            f'{code.name} "{code.value[:40]}" must have {length} digits; a whole Kreis or Land ends in zeros, '
+            f"e.g. {'053150000000' if length == 12 else '05315000'} for Köln"
+        )
+    return code
+
+
+# A geocode as the operator names one; ARS, SHN and AGS must have their full number of digits.
+CheckedCode = Annotated[Geocode, BeforeValidator(_named_code), AfterValidator(_regional_key)]
+Point = tuple[Annotated[float, Field(ge=-90, le=90)], Annotated[float, Field(ge=-180, le=180)]]
+
+
+class AuthorityArea(BaseModel):
+    """Where the authority is responsible, so a rule can ask whether a warning concerns it: its
+    regional keys and warn cells, and/or its outline. Polygons are closed rings of [latitude,
+    longitude] pairs, as CAP writes them (GeoJSON writes longitude first: swap when copying)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Tuples, so the area can be hashed: the routing core builds its shape once per area.
+    geocodes: tuple[CheckedCode, ...] = ()
+    polygons: tuple[Annotated[tuple[Point, ...], Field(min_length=4)], ...] = ()
+
+    @field_validator("polygons")
+    @classmethod
+    def _closed(cls, polygons: tuple[tuple[Point, ...], ...]) -> tuple[tuple[Point, ...], ...]:
+        for number, ring in enumerate(polygons):
+            if ring[0] != ring[-1]:
+                raise ValueError(f"polygon {number} must end where it starts (a closed ring, as in CAP)")
+        return polygons
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> AuthorityArea:
+        if not (self.geocodes or self.polygons):
+            raise ValueError("needs geocodes or polygons (or both): where the authority is responsible")
+        return self
+
+
+def _lower(values: Any) -> Any:
+    # CAP writes "Severe", "Immediate"; the rules take either spelling.
+    return [v.strip().lower() if isinstance(v, str) else v for v in values] if isinstance(values, list) else values
+
+
+def _event_code(value: Any) -> Any:
+    # A bare string is a code under any name ("BBK-EVC-040"); a table also names it ({name = "II", value = "51"}).
+    return {"value": value} if isinstance(value, str) else value
+
+
+class EventCode(BaseModel):
+    """A warning system's code for its kind of event (CAP eventCode): BBK's "BBK-EVC-040" under
+    "profile:DE-BBK-EVENTCODE:01.00R", the DWD's "51" under "II" (its event number)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=100)] | None = None  # None: any name
+    value: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class RoutingRule(BaseModel):
+    """What happens to a warning that arrives through an integration (or a poller): the
+    authority's rules are tried in order and the first that matches decides. Each field given
+    narrows the rule, all must hold; within a field, any listed value will do. A rule with no
+    conditions matches everything. Texts compare case-insensitively."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]  # shown in the audit: one line
+    sources: list[Slug] = Field(default_factory=list)  # integration ids
+    events: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list)
+    event_codes: list[Annotated[EventCode, BeforeValidator(_event_code)]] = Field(default_factory=list)
+    severities: Annotated[list[Severity], BeforeValidator(_lower)] = Field(default_factory=list)
+    urgencies: Annotated[list[Urgency], BeforeValidator(_lower)] = Field(default_factory=list)
+    # Any of the warning's geocodes names (or contains, or lies in) one of these; see
+    # publisher.core.routing for how regional keys nest.
+    geocodes: list[CheckedCode] = Field(default_factory=list)
+    # true: the warning's geocodes or polygons touch the authority's area; false: they are
+    # known not to. A warning that says too little to tell matches neither.
+    in_authority_area: bool | None = None
+    decision: Decision
+    channels: list[Slug] | None = None  # default: the integration's channels
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if not value.isprintable() or not value.strip():
+            raise ValueError("must be one line of visible text (it names the rule in the audit)")
+        return value.strip()
+
+    @property
+    def matches_everything(self) -> bool:
+        conditions = (self.sources, self.events, self.event_codes, self.severities, self.urgencies, self.geocodes)
+        return not any(conditions) and self.in_authority_area is None
+
+
 class Integration(BaseModel):
     """A warning system (or a control room's software) that sends the authority its messages:
     ``POST /hooks/{authority}/{id}``. Signed per Standard Webhooks with the secret ``secret_env``
@@ -71,16 +186,21 @@ class Integration(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: Slug
-    format: Literal["cap", "announcement"]  # CAP 1.2 XML, or Herold's own announcement (JSON)
+    # CAP 1.2 XML, NINA/MoWaS JSON (the federal warning app's), or Herold's own announcement (JSON)
+    format: Literal["cap", "nina", "announcement"]
     secret_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
     token_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
     # The CAP senders taken from this integration (its <sender>); empty: any.
     senders: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list)
-    # What happens to what arrives: published at once, kept for a person's approval, or only recorded.
-    decision: Literal["publish", "draft", "ignore"] = "publish"
+    # What happens to what arrives when none of the authority's routing rules matches it:
+    # published at once, kept for a person's approval, or only recorded.
+    decision: Decision = "publish"
     channels: list[Slug] | None = None  # default: all of the authority's channels
     # Named on every item it brings (the weather service's open data asks for it).
     attribution: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    # Herold fetches the integration's warnings itself (NINA's dashboard, a CAP feed). A polled
+    # integration needs no secret or token unless it also takes pushed messages.
+    poll: Poll | None = None
 
 
 class ChannelConfig(BaseModel):
@@ -111,6 +231,10 @@ class Authority(BaseModel):
     official_contacts: list[Annotated[str, Field(min_length=3, max_length=200)]] = Field(default_factory=list)
     accessibility: Accessibility = Field(default_factory=Accessibility)
     integrations: list[Integration] = Field(default_factory=list)
+    # What becomes of each warning an integration brings: the first rule that matches decides;
+    # when none does, the integration's own decision and channels apply.
+    rules: list[RoutingRule] = Field(default_factory=list)
+    area: AuthorityArea | None = None  # where it is responsible (for rules' in_authority_area)
     # Identity on the built-in website: the authority's main website (linked from every page) and
     # its accent colour (#rrggbb), used for links and the header line; it must stand out from the
     # white page by 4.5:1 at least (WCAG 2.1 AA), or Herold does not start.

@@ -30,6 +30,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from adapters.port import Channel
+from publisher.core.routing import explain, route
 from publisher.domain.authority import Authority
 from publisher.domain.limits import LIMITS, nesting
 from publisher.domain.problems import InvalidInput, Problem, Unavailable
@@ -50,10 +51,12 @@ from publisher.engine.tasks import reconcile as settle
 from publisher.engine.tasks import release_by_override, wait_until_settled
 from publisher.engine.worker import QUEUES
 from publisher.site.website import Site
+from publisher.sources.cap import CapError, parse_cap
 from publisher.sources.files import FileProblem, read_regular
 from publisher.sources.intake import approve as approve_draft
 from publisher.sources.intake import receive
 from publisher.sources.intake import submit as submit_draft
+from publisher.sources.nina import parse_nina
 from publisher.sources.preview import preview
 
 BAD_INPUT = 2
@@ -557,6 +560,56 @@ def _authorities(settings: Settings, slug: str | None) -> list[Authority]:
         return [settings.authority(slug)]
     except KeyError:
         _fail(f"No authority '{slug}' in the configuration.")
+
+
+@main.group()
+def rules() -> None:
+    """The routing rules for warning systems' messages."""
+
+
+@rules.command("test")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--authority", "slug", help="The authority (slug); needed when there are several.")
+@click.option("--integration", "integration_id", help="The integration the message would come from (its id).")
+@click.pass_context
+def rules_test(ctx: click.Context, file: Path, slug: str | None, integration_id: str | None) -> None:
+    """Show what a warning system's message in FILE (CAP XML, a NINA warning's JSON, or an
+    announcement) would become: each rule's answer in order, and the decision. Nothing is stored."""
+    settings = _settings(ctx)
+    owners = _authorities(settings, slug)
+    if len(owners) != 1:
+        _fail("Several authorities are configured: name one with --authority.")
+    owner = owners[0]
+    found = [i for i in owner.integrations if integration_id in (None, i.id)]
+    if len(found) != 1:
+        known = ", ".join(i.id for i in owner.integrations) or "none"
+        which = f"No integration '{integration_id}'" if integration_id else "Name the integration with --integration"
+        _fail(f"{which} (the authority's integrations: {known}).")
+    integration = found[0]
+    body = file.read_bytes()
+    try:
+        if integration.format == "announcement":
+            document = json.loads(body)
+            if not isinstance(document, dict):
+                _fail(f"{file}: not an announcement (a JSON object).")
+        else:
+            read = parse_cap if integration.format == "cap" else parse_nina
+            document = read(body, language=owner.language).document
+    except (CapError, ValueError, RecursionError) as error:
+        _fail(f"{file}: not a message the integration '{integration.id}' takes: {printable(str(error)[:300])}")
+    for verdict in explain(owner, integration, document):
+        click.echo(f"{'MATCH' if verdict.matched else 'no   '}  {printable(verdict.rule)}: {printable(verdict.why)}")
+    routing = route(owner, integration, document)
+    channels = ", ".join(routing.channels) if routing.channels is not None else "all of the authority's channels"
+    decided = {"publish": "published at once", "draft": "kept for approval", "ignore": "ignored (recorded only)"}
+    click.echo(f"\nDecision: {decided[routing.decision]}, by {printable(routing.rule)} ({printable(routing.why)})")
+    if routing.decision != "ignore":
+        click.echo(f"Channels: {channels}")
+    if str(document.get("status", "actual")).lower() != "actual":
+        click.echo(f"It is marked {document.get('status')}: it would be stored and never published.")
+    if document.get("msg_type", "alert") != "alert":
+        click.echo("It follows an earlier message: if Herold published that one, it follows its item, and a follow-up "
+                   "of an item that went out is never ignored.")  # fmt: skip
 
 
 @main.command("profile-texts")

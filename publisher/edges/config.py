@@ -22,8 +22,10 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr, ValidationError
 
+from publisher.core.routing import ring_problem
 from publisher.domain.authority import Authority, ChannelConfig
 from publisher.domain.capabilities import Wave
+from publisher.domain.polling import poll_problems
 from publisher.domain.problems import InvalidInput, Problem, from_validation_error
 from publisher.edges.app.form_templates import BUILT_IN, FormTemplateError, load_form_templates
 from publisher.engine.settings import HOOK, ONCALL, Runtime, Settings
@@ -185,10 +187,17 @@ def _check_authority(
     for number, integration in enumerate(authority.integrations):
         here = f"{where}.integrations.{number}"
         owner = f"{authority.slug}/{HOOK}{integration.id}"
-        if (integration.secret_env is None) == (integration.token_env is None):
+        if integration.secret_env is not None and integration.token_env is not None:
             problems.append(Problem(field=here, message=(
-                "give secret_env (a Standard Webhooks secret, whsec_…) or token_env (a bearer token, weaker): "
-                "exactly one")))  # fmt: skip
+                "give secret_env (a Standard Webhooks secret, whsec_…) or token_env (a bearer token, weaker), "
+                "not both")))  # fmt: skip
+        elif integration.secret_env is None and integration.token_env is None and integration.poll is None:
+            problems.append(Problem(field=here, message=(
+                "give secret_env (a Standard Webhooks secret, whsec_…) or token_env (a bearer token, weaker) for "
+                "messages sent to Herold, or poll for Herold to fetch them")))  # fmt: skip
+        if integration.poll is not None:
+            found_poll = poll_problems(integration.poll, integration.format)
+            problems += [Problem(field=f"{here}.poll", message=message) for message in found_poll]
         if integration.secret_env:
             found = _secret(env, integration.secret_env, f"{here}.secret_env", f"{owner}/secret", secrets)
             if not found and not _webhook_secret(env[integration.secret_env]):
@@ -215,12 +224,44 @@ def _check_authority(
         if variable and count > 1:
             problems.append(Problem(field=f"{where}.integrations", message=(
                 f"{variable} is named by {count} integrations: give each its own secret or token")))  # fmt: skip
+    problems += _check_rules(authority, where)
     secret_env = authority.oncall.webhook_secret_env
     if authority.oncall.webhook_url and not secret_env:
         problems.append(Problem(field=f"{where}.oncall.webhook_secret_env", message="is required with webhook_url"))
     if secret_env:
         problems += _secret(env, secret_env, f"{where}.oncall.webhook_secret_env",
                             f"{authority.slug}/{ONCALL}/webhook_secret", secrets)  # fmt: skip
+    return problems
+
+
+def _check_rules(authority: Authority, where: str) -> list[Problem]:
+    """Routing rules that name what the authority does not have, or could never decide anything."""
+    problems = []
+    integrations = {integration.id for integration in authority.integrations}
+    channels = {channel.id for channel in authority.channels}
+    catch_all: str | None = None
+    for number, rule in enumerate(authority.rules):
+        here = f"{where}.rules.{number}"
+        if unknown := [source for source in rule.sources if source not in integrations]:
+            problems.append(Problem(field=f"{here}.sources", message=(
+                f"names unknown integrations: {', '.join(unknown)} (sources are integration ids)")))  # fmt: skip
+        if unknown := [channel for channel in rule.channels or [] if channel not in channels]:
+            problems.append(Problem(field=f"{here}.channels", message=f"names unknown channels: {', '.join(unknown)}"))
+        if rule.in_authority_area is not None and authority.area is None:
+            problems.append(Problem(field=f"{here}.in_authority_area", message=(
+                "needs the authority's area: add [authorities.area] with its geocodes or polygons")))  # fmt: skip
+        if catch_all is not None:
+            problems.append(Problem(field=here, message=(
+                f"can never match: the rule '{catch_all}' before it matches every warning")))  # fmt: skip
+        elif rule.matches_everything:
+            catch_all = rule.name
+    for name, count in Counter(rule.name for rule in authority.rules).items():
+        if count > 1:
+            problems.append(Problem(field=f"{where}.rules", message=(
+                f"the name '{name}' is used {count} times: the audit names the rule that decided")))  # fmt: skip
+    for number, ring in enumerate(authority.area.polygons if authority.area else ()):
+        if wrong := ring_problem(ring):
+            problems.append(Problem(field=f"{where}.area.polygons.{number}", message=wrong))
     return problems
 
 

@@ -3,8 +3,9 @@
 Each integration is configured under its authority (``[[authorities.integrations]]``). A request
 is verified per Standard Webhooks (``webhook-id``, ``webhook-timestamp`` within five minutes,
 ``webhook-signature`` ``v1,<base64 HMAC-SHA256 of id.timestamp.body>``), or, for a system that
-cannot sign, with the integration's bearer token. What arrives is a third party's text: it is
-relayed verbatim (publisher.sources.intake ``verbatim``), with the source named.
+cannot sign, with the integration's bearer token. What arrives (CAP 1.2 XML, a NINA/MoWaS warning
+as JSON, or Herold's own announcement) goes the way every warning system's message goes
+(publisher.sources.relay): relayed verbatim, with its source named.
 
 Answers: 202 with the announcement's id and the decision (``published``, ``draft``, ``ignored``);
 200 for a message already taken (the same CAP alert, the same ``webhook-id``); short JSON errors
@@ -25,14 +26,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from publisher.domain.announcement import MsgType
 from publisher.domain.authority import Authority, Integration
-from publisher.domain.problems import InvalidInput
-from publisher.domain.records import AuditEntry, Stage
 from publisher.edges.wiring import Herold
 from publisher.engine.settings import HOOK
-from publisher.sources.cap import MAX_CAP_BYTES, CapAlert, CapError, parse_cap
-from publisher.sources.intake import SourceConflict, receive, reject
+from publisher.sources.cap import MAX_CAP_BYTES, CapError, parse_cap
+from publisher.sources.nina import parse_nina
+from publisher.sources.relay import NotRelayed, relay_alert, relay_document
 
 log = structlog.get_logger("herold.hooks")
 
@@ -40,6 +39,7 @@ PREFIX = "/hooks/"
 MAX_BODY = MAX_CAP_BYTES  # 1 MiB: a CAP alert with 169 areas in 8 languages is 407 KB
 CONTENT_TYPES = {
     "cap": {"application/cap+xml", "application/xml", "text/xml"},
+    "nina": {"application/json"},
     "announcement": {"application/json"},
 }
 
@@ -79,7 +79,8 @@ def _integration(herold: Herold, slug: str, name: str) -> tuple[Authority, Integ
     except KeyError:
         raise Refused(404, "no such integration") from None
     for integration in owner.integrations:
-        if integration.id == name:
+        # One that only polls takes nothing sent to it.
+        if integration.id == name and (integration.secret_env or integration.token_env):
             return owner, integration
     raise Refused(404, "no such integration")
 
@@ -133,83 +134,24 @@ def signed_by(secret: str, body: bytes, hook_id: str, timestamp: str, signatures
 def _take(
     herold: Herold, owner: Authority, integration: Integration, body: bytes, hook_id: str | None, address: str
 ) -> tuple[int, dict[str, Any]]:
-    source = f"hook:{integration.id}"
-    source_id: str | None
-    if integration.format == "cap":
-        try:
-            alert = parse_cap(body, language=owner.languages[0])
-        except CapError as error:
-            raise Refused(422, f"not a CAP 1.2 alert Herold can take: {error}") from None
-        if integration.senders and alert.sender not in integration.senders:
-            raise Refused(403, f"the sender '{alert.sender[:100]}' is not one this integration takes")
-        document, source_id, note = _from_cap(herold, owner, source, alert)
-    else:
-        document, source_id, note = _from_json(body), hook_id, None
-    if note == "ignore":
-        why = "it ends an item that never went out (or that Herold never had)"
-        return 202, _decided(herold, owner, integration, "ignored", source_id, why)
-    if integration.decision == "ignore":
-        return 202, _decided(herold, owner, integration, "ignored", source_id, "the integration's decision")
-    document["authority"] = owner.slug
-    if integration.channels is not None:
-        document["channels"] = list(integration.channels)
-    stage = Stage.released if integration.decision == "publish" else Stage.awaiting_approval
+    engine = herold.engine
     try:
-        accepted = receive(herold.engine, document, source=source, source_id=source_id, actor=source,
-                           stage=stage, verbatim=True, drop_unfit=True)  # fmt: skip
-    except SourceConflict:
-        raise Refused(409, "this message id was used before for a different message") from None
-    except InvalidInput as error:
-        problems = "; ".join(str(p) for p in error.problems[:5])
-        raise Refused(422, f"the message cannot become an announcement: {problems[:500]}") from None
-    decision = "published" if stage is Stage.released else "draft"
-    if str(document.get("status", "actual")).lower() != "actual":
-        decision = "stored"  # an exercise, a test: kept and shown, never delivered
-    answer: dict[str, Any] = {"id": accepted.id, "decision": decision, "created": accepted.created}
-    if note:
-        answer["note"] = note
-    left_out = [w.message.split(" / ", 1)[0] for w in accepted.warnings if w.field == "channels"]
-    if left_out:
-        answer["left_out"] = left_out
-    if accepted.created:
-        herold.store.audit.append(AuditEntry(
-            at=herold.engine.clock(), authority=owner.slug, actor=source, source="hook", action="hook.decided",
-            announcement_id=accepted.id,
-            detail={"integration": integration.id, "decision": decision, "rule": "the integration's decision",
-                    "address": address, **({"note": note} if note else {}),
-                    **({"attribution": integration.attribution} if integration.attribution else {})},
-        ))  # fmt: skip
-    return (202 if accepted.created else 200), answer
+        if integration.format == "announcement":
+            relayed = relay_document(engine, owner, integration, _from_json(body), hook_id, via=address)
+        else:
+            read = parse_cap if integration.format == "cap" else parse_nina
+            try:
+                alert = read(body, language=owner.languages[0])
+            except CapError as error:
+                kind = "CAP 1.2 alert" if integration.format == "cap" else "NINA warning"
+                raise Refused(422, f"not a {kind} Herold can take: {error}") from None
+            relayed = relay_alert(engine, owner, integration, alert, via=address)
+    except NotRelayed as refused:
+        raise Refused(STATUS[refused.reason], refused.message) from None
+    return (200 if relayed.id and not relayed.created else 202), relayed.answer()
 
 
-def _from_cap(herold: Herold, owner: Authority, source: str, alert: CapAlert) -> tuple[dict[str, Any], str, str | None]:
-    """The announcement document, its source id (CAP's sender,identifier,sent), and a note when
-    the message follows one Herold never saw."""
-    document = dict(alert.document)
-    if document.get("msg_type", "alert") == MsgType.alert.value:
-        return document, alert.source_id, None
-    for reference in reversed(alert.references):  # the newest it names first
-        found = herold.store.announcements.by_source(owner.slug, source, reference.source_id)
-        if not found:
-            continue
-        original = herold.store.announcements.get(found[0])
-        if original is not None and not original.stage.out:
-            # It never went out (still waiting for approval, or sent back): what the sender
-            # withdraws or replaces must not go out later either.
-            if original.stage in {Stage.draft, Stage.awaiting_approval}:
-                reject(herold.engine, original.id, f"the sender followed it with {document.get('msg_type')} "
-                       f"{alert.source_id[:200]}", actor=source, source="hook")  # fmt: skip
-            if document.get("msg_type") == MsgType.update.value:
-                document["msg_type"] = MsgType.alert.value
-                return document, alert.source_id, "an update of an alert that never went out: it replaces it"
-            return document, alert.source_id, "ignore"
-        document["references"] = found[0]
-        return document, alert.source_id, None
-    if document.get("msg_type") == MsgType.update.value:
-        # Its original never reached Herold: the update is all there is, a new item that says so.
-        document["msg_type"] = MsgType.alert.value
-        return document, alert.source_id, "an update of an alert Herold never received: published as a new item"
-    return document, alert.source_id, "ignore"  # an all-clear or withdrawal of nothing Herold published
+STATUS = {"sender": 403, "conflict": 409, "invalid": 422}
 
 
 def _from_json(body: bytes) -> dict[str, Any]:
@@ -219,16 +161,4 @@ def _from_json(body: bytes) -> dict[str, Any]:
         raise Refused(400, "the body is not valid JSON") from None
     if not isinstance(document, dict):
         raise Refused(422, "the body must be a JSON object (an announcement)")
-    document.pop("authority", None)  # the address names it
     return document
-
-
-def _decided(
-    herold: Herold, owner: Authority, integration: Integration, decision: str, source_id: str | None, why: str
-) -> dict[str, Any]:
-    herold.store.audit.append(AuditEntry(
-        at=herold.engine.clock(), authority=owner.slug, actor=f"hook:{integration.id}", source="hook",
-        action="hook.decided", detail={"integration": integration.id, "decision": decision, "rule": why,
-                                       "message": (source_id or "")[:300]},
-    ))  # fmt: skip
-    return {"decision": decision, "reason": why}

@@ -11,6 +11,8 @@ the announcement model cannot hold is changed, each time so that nothing is lost
 silently: control characters are dropped, a headline over 160 characters is shortened and kept
 whole at the top of the description, texts over the model's limits end at a whole sentence, and
 an alert without instruction gets one from its coded ``responseType`` (see ``_instruction``).
+The document's ``attribution`` names whom the text belongs to, with the licence notes it carries
+(see ``_licence``): it marks the announcement as relayed, and every variant and page names it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from publisher.domain.announcement import LANGUAGE_TAG, Announcement, Area, Geoc
 from publisher.domain.cap import CAP_NAMESPACE, CAP_SCHEMA
 from publisher.domain.limits import LIMITS
 from publisher.domain.text import BIDI_CONTROLS, FORBIDDEN, unify_newlines
+from publisher.site.cap import SOURCE_IS_ATTRIBUTION
 
 MAX_CAP_BYTES = 1024 * 1024  # the DWD's largest alerts (169 areas in 8 languages) are about 400 KB
 # CAP itself nests five deep (alert/info/area/geocode/value), an XML signature a few more. Deeper
@@ -56,6 +59,7 @@ DESCRIPTION = _max_length(Translation, "description")
 INSTRUCTION = _max_length(Translation, "instruction")
 EVENT = _max_length(Announcement, "event")
 CONTACT = _max_length(Announcement, "contact")
+ATTRIBUTION = _max_length(Announcement, "attribution")
 AREA = _max_length(Area, "description")
 GEOCODE = _max_length(Geocode, "value")
 
@@ -86,9 +90,10 @@ class CapAlert:
     msg_type: str  # alert | update | cancel | error (an Ack is refused)
     references: tuple[CapReference, ...]
     # An announcement document without "authority" and "references": the caller knows the
-    # authority and finds the announcement the references name.
+    # authority and finds the announcement the references name. Its "attribution" is `licence`.
     document: dict[str, Any]
     licence: str | None  # the attribution the sender's terms ask for, e.g. "Deutscher Wetterdienst"
+    notices: tuple[str, ...] = ()  # its licence notes alone (the geodata's "© GeoBasis-DE / BKG")
 
     @property
     def source_id(self) -> str:
@@ -206,6 +211,9 @@ def _alert(root: ET.Element, language: str) -> CapAlert:
     translations = _translations(infos, main, str(document.get("language", "")))
     if translations:
         document["translations"] = translations
+    licence = _licence(root, main)
+    if licence:
+        document["attribution"] = licence  # relayed verbatim, its owner named wherever it is shown
     return CapAlert(
         sender=sender,
         identifier=identifier,
@@ -214,7 +222,8 @@ def _alert(root: ET.Element, language: str) -> CapAlert:
         msg_type=msg_type,
         references=_references(root.findtext(f"{_NS}references") or ""),
         document=document,
-        licence=_licence(root, main),
+        licence=licence,
+        notices=_notices(main),
     )
 
 
@@ -253,13 +262,24 @@ def _choose(infos: list[ET.Element], language: str) -> ET.Element:
 
 def _licence(root: ET.Element, info: ET.Element) -> str | None:
     """Whom to name as the source: the sender's name (or its <source>), and the licence notes it
-    carries as eventCode LICENSE (the DWD's: the geodata's "© GeoBasis-DE / BKG")."""
-    parts = [_text(info, "senderName") or _text(root, "source")]
-    for code in info.findall(f"{_NS}eventCode"):
-        if (code.findtext(f"{_NS}valueName") or "").strip().upper() == "LICENSE":
-            parts.append(_text(code, "value"))
+    carries as eventCode LICENSE (the DWD's: the geodata's "© GeoBasis-DE / BKG"). A Herold site's
+    document of a relayed warning names its text's owner in <source> and flags it so (see
+    publisher.site.cap): that is the attribution as it was, whoever the sender is."""
+    codes = {(code.text or "").strip() for code in root.findall(f"{_NS}code")}
+    if SOURCE_IS_ATTRIBUTION in codes:
+        source = _text(root, "source", line=True)
+        if source:
+            return _cut_words(source, ATTRIBUTION)
+    parts = [_text(info, "senderName", line=True) or _text(root, "source", line=True), *_notices(info)]
     named = list(dict.fromkeys(part for part in parts if part))
-    return _cut_words("; ".join(named), 500) if named else None
+    return _cut_words("; ".join(named), ATTRIBUTION) if named else None
+
+
+def _notices(info: ET.Element) -> tuple[str, ...]:
+    """The licence notes an alert carries as eventCode LICENSE (the DWD's geodata notice)."""
+    found = [_text(code, "value", line=True) for code in info.findall(f"{_NS}eventCode")
+             if (code.findtext(f"{_NS}valueName") or "").strip().upper() == "LICENSE"]  # fmt: skip
+    return tuple(dict.fromkeys(notice for notice in found if notice))
 
 
 # --- the announcement document ------------------------------------------------------------------
@@ -291,7 +311,7 @@ def _document(info: ET.Element, msg_type: str, status: str) -> dict[str, Any]:
         "urgency": info.findtext(f"{_NS}urgency", "").strip().lower() or None,
         "certainty": info.findtext(f"{_NS}certainty", "").strip().lower() or None,
         **texts,
-        "instruction": texts.get("instruction") or _instruction(info, language),
+        "instruction": texts.get("instruction") or _instruction(info, language) or _watch(msg_type, language),
         "area": _area(info),
         # CAP's effective is when the message applies; without it, when the event begins.
         "effective": _text(info, "effective") or _text(info, "onset"),
@@ -365,6 +385,12 @@ def _instruction(info: ET.Element, language: str) -> str | None:
     if web and re.match(r"https?://\S+$", web):
         parts.append(words["web"].format(web=web))
     return _cut_sentences(" ".join(parts), INSTRUCTION) if parts else None
+
+
+def _watch(msg_type: str, language: str) -> str | None:
+    """The last resort for an alert or update that says nothing of what to do (some MoWaS
+    warnings): CAP's mildest response, Monitor, as Herold's own words. Never for an all-clear."""
+    return _RESPONSES.get(language, _RESPONSES["en"])["Monitor"] if msg_type in {"alert", "update"} else None
 
 
 def _translations(infos: list[ET.Element], main: ET.Element, language: str) -> dict[str, dict[str, str]]:

@@ -197,6 +197,18 @@ class Announcements:
             ).first()  # fmt: skip
         return (row.id, row.source_digest) if row else None
 
+    def by_source_identifier(self, authority: str, source: str, identifier: str) -> str | None:
+        """The newest announcement of a CAP message with this identifier, whatever its sender and
+        sent (MoWaS's references name earlier messages with a made-up sender and sent)."""
+        with self.engine.begin() as connection:
+            row = connection.execute(
+                select(AnnouncementRow.id).where(
+                    AnnouncementRow.authority == authority, AnnouncementRow.source == source,
+                    AnnouncementRow.source_id.contains(f",{identifier},", autoescape=True),
+                ).order_by(AnnouncementRow.received_at.desc()).limit(1)
+            ).first()  # fmt: skip
+        return row.id if row else None
+
     def change_stage(
         self,
         stored: StoredAnnouncement,

@@ -1,0 +1,234 @@
+"""A warning system's message, relayed: the one path from a warning (pushed to a webhook, or
+fetched by a poller) to an announcement, or to a recorded decision not to make one.
+
+What arrives is a third party's text: it is relayed verbatim (intake's ``verbatim``), with its
+source and licence note named on every copy. The same message twice is one announcement (its
+source id: CAP's sender,identifier,sent). An update or all-clear follows the item of the message
+it references; one of a message Herold never published is handled as the sender would want
+(see ``_follow``). Every decision is audited with what made it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from publisher.core.routing import route
+from publisher.domain.announcement import MsgType
+from publisher.domain.authority import Authority, Integration
+from publisher.domain.problems import InvalidInput
+from publisher.domain.records import AuditEntry, Stage
+from publisher.engine.engine import Engine
+from publisher.sources.cap import ATTRIBUTION, HEADLINE, CapAlert, CapReference
+from publisher.sources.intake import SourceConflict, ended_by, receive, reject
+
+Decision = Literal["published", "draft", "stored", "ignored"]
+
+
+class NotRelayed(Exception):
+    """Why a message cannot become an announcement, as one short sentence for its sender.
+    ``reason``: sender (not one the integration takes), conflict (an id reused for another
+    message) or invalid (the announcement model refuses it)."""
+
+    def __init__(self, reason: Literal["sender", "conflict", "invalid"], message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+@dataclass(frozen=True)
+class Relayed:
+    decision: Decision
+    id: str | None = None  # the announcement, unless ignored
+    created: bool = False  # False: the message was taken before (or ignored)
+    note: str | None = None  # what Herold made of a follow-up whose original it lacks
+    reason: str | None = None  # why ignored
+    left_out: tuple[str, ...] = field(default=())  # channels the relayed text cannot fit
+
+    def answer(self) -> dict[str, Any]:
+        """As the webhook answers it."""
+        if self.decision == "ignored":
+            return {"decision": self.decision, "reason": self.reason}
+        answer: dict[str, Any] = {"id": self.id, "decision": self.decision, "created": self.created}
+        if self.note:
+            answer["note"] = self.note
+        if self.left_out:
+            answer["left_out"] = list(self.left_out)
+        return answer
+
+
+def source_of(integration: Integration) -> str:
+    """The source an integration's announcements are recorded under: its format and its id."""
+    return f"{integration.format}:{integration.id}"
+
+
+def relay_alert(
+    engine: Engine, owner: Authority, integration: Integration, alert: CapAlert, *, via: str,
+    follows: str | None = None,
+) -> Relayed:  # fmt: skip
+    """A CAP alert (from CAP XML or NINA's JSON) from ``integration``; ``via`` says how it came
+    (the sender's address, a poller's URL), for the audit. ``follows``: the source id of the
+    message this one replaces when the alert itself does not say so (a poller that sees a listed
+    warning change): then it is an update of that message's item."""
+    if integration.senders and alert.sender not in integration.senders:
+        raise NotRelayed("sender", f"the sender '{alert.sender[:100]}' is not one this integration takes")
+    document = dict(alert.document)
+    if integration.attribution:
+        # The operator names the source; the licence notes the message carries still go with it.
+        named = "; ".join(dict.fromkeys([integration.attribution, *alert.notices]))
+        document["attribution"] = named if len(named) <= ATTRIBUTION else integration.attribution
+    references = alert.references
+    if follows and follows != alert.source_id and not any(r.source_id == follows for r in references):
+        sender, identifier, sent = [*follows.split(",", 2), "", ""][:3]
+        references = (*references, CapReference(sender, identifier, sent))
+        if document.get("msg_type", "alert") == MsgType.alert.value:
+            document["msg_type"] = MsgType.update.value
+    document, note = _follow(engine, owner, integration, references, alert.source_id, document)
+    return _relay(engine, owner, integration, document, alert.source_id, note, via)
+
+
+# Herold's own words for an all-clear of a warning its warning system no longer lists.
+_GONE = {
+    "de": ("Entwarnung: {headline}", "Diese Warnung ist aufgehoben: {source} führt sie nicht mehr.",
+           "Die Warnung gilt nicht mehr."),
+    "en": ("All clear: {headline}", "This warning has been lifted: {source} no longer lists it.",
+           "The warning no longer applies."),
+}  # fmt: skip
+
+
+def relay_gone(engine: Engine, owner: Authority, integration: Integration, source_id: str, *, via: str) -> Relayed:
+    """The all-clear of the item the message ``source_id`` made, now that its warning system no
+    longer lists it. Ignored (and recorded so) when Herold never published that item, or it has
+    ended already."""
+    source = source_of(integration)
+    found = engine.store.announcements.by_source(owner.slug, source, source_id)
+    original = engine.store.announcements.get(found[0]) if found else None
+    if original is None or not original.stage.out:
+        return _ignored(engine, owner, integration, source_id, "it ends an item that never went out", via)
+    if ended_by(engine, original.item_id, MsgType.cancel):
+        return _ignored(engine, owner, integration, source_id, "its item has ended already", via)
+    language = original.announcement.language or owner.language
+    headline, description, instruction = _GONE.get(language.split("-")[0], _GONE["en"])
+    text = original.announcement.text_in(language)
+    named = integration.attribution or original.announcement.attribution or integration.id
+    document = {
+        "kind": original.announcement.kind.value, "msg_type": MsgType.cancel.value,
+        "status": original.announcement.status.value, "references": original.id, "language": language,
+        "headline": _shortened(headline.format(headline=text.headline)),
+        "description": description.format(source=named), "instruction": instruction,
+    }  # fmt: skip
+    # Its source id: the message it ends, so that the same absence seen twice is one all-clear.
+    return _relay(engine, owner, integration, document, f"{source_id}#gone", None, via, verbatim=False)
+
+
+def relay_document(
+    engine: Engine, owner: Authority, integration: Integration, document: dict[str, Any], message_id: str | None,
+    *, via: str,
+) -> Relayed:  # fmt: skip
+    """An announcement (Herold's own JSON) from a control room's software; ``message_id`` makes
+    a repeat one announcement."""
+    document = dict(document)
+    document.pop("authority", None)  # the integration's address names it
+    if integration.attribution:
+        document["attribution"] = integration.attribution
+    return _relay(engine, owner, integration, document, message_id, None, via)
+
+
+def _shortened(headline: str) -> str:
+    """Within the model's headline limit, at a whole word (the original's headline is whole on
+    its own item page)."""
+    if len(headline) <= HEADLINE:
+        return headline
+    return headline[: HEADLINE - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _follow(
+    engine: Engine, owner: Authority, integration: Integration, references: tuple[CapReference, ...],
+    message: str, document: dict[str, Any],
+) -> tuple[dict[str, Any], str | None]:  # fmt: skip
+    """The document with ``references`` set to the announcement the message follows, and a note
+    when it follows one Herold never published ("ignore": nothing to publish)."""
+    if document.get("msg_type", "alert") == MsgType.alert.value:
+        return document, None
+    source = source_of(integration)
+    for reference in reversed(references):  # the newest it names first
+        found = engine.store.announcements.by_source(owner.slug, source, reference.source_id)
+        # MoWaS names the earlier message's identifier right and its sender and sent wrong.
+        announcement_id = found[0] if found else engine.store.announcements.by_source_identifier(
+            owner.slug, source, reference.identifier)  # fmt: skip
+        if announcement_id is None:
+            continue
+        original = engine.store.announcements.get(announcement_id)
+        if original is not None and not original.stage.out:
+            # It never went out (still waiting for approval, or sent back): what the sender
+            # withdraws or replaces must not go out later either.
+            if original.stage in {Stage.draft, Stage.awaiting_approval}:
+                reject(engine, original.id, f"the sender followed it with {document.get('msg_type')} "
+                       f"{message[:200]}", actor=source, source=integration.format)  # fmt: skip
+            if document.get("msg_type") == MsgType.update.value:
+                document["msg_type"] = MsgType.alert.value
+                return document, "an update of an alert that never went out: it replaces it"
+            return document, "ignore"
+        document["references"] = announcement_id
+        return document, None
+    if document.get("msg_type") == MsgType.update.value:
+        # Its original never reached Herold: the update is all there is, a new item that says so.
+        document["msg_type"] = MsgType.alert.value
+        return document, "an update of an alert Herold never received: published as a new item"
+    return document, "ignore"  # an all-clear or withdrawal of nothing Herold published
+
+
+def _relay(
+    engine: Engine, owner: Authority, integration: Integration, document: dict[str, Any], source_id: str | None,
+    note: str | None, via: str, *, verbatim: bool = True,
+) -> Relayed:  # fmt: skip
+    source = source_of(integration)
+    if note == "ignore":
+        why = "it ends an item that never went out (or that Herold never had)"
+        return _ignored(engine, owner, integration, source_id, why, via)
+    routing = route(owner, integration, document)
+    decision, rule, why = routing.decision, routing.rule, routing.why
+    if document.get("references"):
+        # It follows an item that went out: people saw the warning, so they must see what follows
+        # it (an update, the all-clear) on the same channels. A rule may hold it for a person, but
+        # no rule drops it.
+        if decision == "ignore":
+            decision, why = "draft", f"{why}; a follow-up of an item that went out is never ignored"
+    elif decision == "ignore":
+        return _ignored(engine, owner, integration, source_id, rule, via, why)
+    elif routing.channels is not None:
+        document["channels"] = list(routing.channels)
+    document["authority"] = owner.slug
+    stage = Stage.released if decision == "publish" else Stage.awaiting_approval
+    try:
+        accepted = receive(engine, document, source=source, source_id=source_id, actor=source, stage=stage,
+                           verbatim=verbatim, drop_unfit=True)  # fmt: skip
+    except SourceConflict:
+        raise NotRelayed("conflict", "this message id was used before for a different message") from None
+    except InvalidInput as error:
+        problems = "; ".join(str(p) for p in error.problems[:5])
+        raise NotRelayed("invalid", f"the message cannot become an announcement: {problems[:500]}") from None
+    made: Decision = "published" if stage is Stage.released else "draft"
+    if str(document.get("status", "actual")).lower() != "actual":
+        made = "stored"  # an exercise, a test: kept and shown, never delivered
+    left_out = tuple(w.message.split(" / ", 1)[0] for w in accepted.warnings if w.field == "channels")
+    if accepted.created:
+        engine.store.audit.append(AuditEntry(
+            at=engine.clock(), authority=owner.slug, actor=source, source=integration.format, action="relay.decided",
+            announcement_id=accepted.id,
+            detail={"integration": integration.id, "decision": made, "rule": rule, "why": why, "via": via[:300],
+                    "message": (source_id or "")[:300], **({"note": note} if note else {}),
+                    **({"left_out": list(left_out)} if left_out else {})},
+        ))  # fmt: skip
+    return Relayed(made, accepted.id, accepted.created, note, left_out=left_out)
+
+
+def _ignored(
+    engine: Engine, owner: Authority, integration: Integration, source_id: str | None, rule: str, via: str,
+    why: str | None = None,
+) -> Relayed:  # fmt: skip
+    engine.store.audit.append(AuditEntry(
+        at=engine.clock(), authority=owner.slug, actor=source_of(integration), source=integration.format,
+        action="relay.decided", detail={"integration": integration.id, "decision": "ignored", "rule": rule,
+                                        "why": why or rule, "via": via[:300], "message": (source_id or "")[:300]},
+    ))  # fmt: skip
+    return Relayed("ignored", reason=why or rule)
