@@ -157,6 +157,15 @@ def test_an_empty_instruction_is_worded_from_the_response_type_and_the_senders_w
     )
 
 
+def test_an_alert_that_says_nothing_of_what_to_do_asks_people_to_watch_for_further_messages() -> None:
+    # Some MoWaS warnings carry neither an instruction nor a responseType; refusing them would
+    # lose the warning. CAP's mildest response, in Herold's words, is the last resort.
+    silent = ("<instruction>Verlassen Sie das Sperrgebiet bis 14 Uhr.</instruction>", "")
+    assert parse_cap(minimal(silent)).document["instruction"] == "Achten Sie auf weitere Meldungen."
+    cancel = parse_cap(minimal(silent, ("<msgType>Alert</msgType>", "<msgType>Cancel</msgType>"))).document
+    assert "instruction" not in cancel, "an all-clear is not told to watch for more"
+
+
 def test_an_instruction_the_sender_wrote_is_never_replaced() -> None:
     document = parse_cap(minimal(("<category>", "<category>Safety</category><category>"))).document
     assert document["instruction"] == "Verlassen Sie das Sperrgebiet bis 14 Uhr."
