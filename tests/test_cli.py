@@ -187,6 +187,41 @@ def test_make_run_serves_the_site_and_publish_wait_puts_the_item_online(tmp_path
         server.wait(15)
 
 
+def test_herold_serve_polls_the_nina_dashboard_and_publishes_what_it_lists(tmp_path: Path) -> None:
+    from fakes.nina_server import FakeNina
+
+    warning = json.loads((ROOT / "tests" / "fixtures" / "nina" / "mowas-alert-DE-BY-AN-W166-20220216-000.json")
+                         .read_bytes())  # fmt: skip
+    port = free_port()
+    with FakeNina() as nina:
+        nina.publish("095710000000", warning)
+        config = tmp_path / "herold.toml"
+        config.write_text(herold_toml(base_url=f"http://127.0.0.1:{port}/") + f"""
+  [[authorities.integrations]]
+  id = "nina"
+  format = "nina"
+  poll = {{ url = "{nina.url}", ars = "095710000000" }}
+""", encoding="utf-8")  # fmt: skip
+        env = {**os.environ, "HEROLD_CONFIG": str(config), "HEROLD_LISTEN": f"127.0.0.1:{port}"}
+        server = subprocess.Popen([sys.executable, "-m", "publisher", "serve"], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            wait_until_serving(port, server)
+            deadline, index = time.monotonic() + 30, ""
+            while time.monotonic() < deadline:
+                index = requests.get(f"http://127.0.0.1:{port}/", timeout=5).text
+                if warning["info"][0]["headline"] in index:
+                    break
+                time.sleep(0.3)
+            assert warning["info"][0]["headline"] in index, "the polled warning is on the authority's own site"
+            assert nina.count("/api31/dashboard/095710000000.json") >= 1, (
+                "the district key, its last seven digits zeroed"
+            )
+        finally:
+            server.terminate()
+            server.wait(15)
+
+
 def test_tokens_are_listed_without_their_values_and_a_revoked_one_no_longer_works(config: Path) -> None:
     from publisher.edges.config import load_settings
     from publisher.engine.store import Store

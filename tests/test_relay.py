@@ -175,6 +175,7 @@ def test_a_warning_its_system_no_longer_lists_gets_one_all_clear_in_herold_s_own
     owner, nina = herold.engine.authority(SLUG), integration(herold, "nina")
     source_id = parse_nina(BORKEN).source_id
     ended = relay_gone(herold.engine, owner, nina, source_id, via="test")
+    assert ended.decision == "published" and ended.id is not None
     stored = herold.store.announcements.get(ended.id)
     assert stored is not None and stored.announcement.msg_type.value == "cancel"
     assert stored.announcement.references == first.id

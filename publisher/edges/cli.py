@@ -57,6 +57,7 @@ from publisher.sources.intake import approve as approve_draft
 from publisher.sources.intake import receive
 from publisher.sources.intake import submit as submit_draft
 from publisher.sources.nina import parse_nina
+from publisher.sources.poll import Pollers
 from publisher.sources.preview import preview
 
 BAD_INPUT = 2
@@ -909,7 +910,8 @@ def worker(ctx: click.Context, queue: str, concurrency: int | None) -> None:
 @click.pass_context
 def beat(ctx: click.Context) -> None:
     """The periodic sweep on Celery (needs redis_url): due retries, waves to release, unsent
-    notifications, and whatever a lost queue dropped. Run exactly one."""
+    notifications, and whatever a lost queue dropped; and the polls of warning systems' lists.
+    Run exactly one."""
 
     settings = _settings(ctx)
     if not settings.herold.redis_url:
@@ -921,12 +923,15 @@ def beat(ctx: click.Context) -> None:
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     overdue = timedelta(seconds=settings.herold.requeue_after_seconds)
     log.info("herold beat sweeps", every_seconds=settings.herold.sweep_seconds)
+    pollers = Pollers(herold.engine)  # warning systems' lists, on their own clock
+    pollers.start()
     while not stopping.wait(settings.herold.sweep_seconds):
         try:
             tasks.sweep(herold.engine, overdue=overdue)
         except Exception:
             # The database or Redis may be away for a moment; the next sweep tries again.
             structlog.get_logger("herold.beat").exception("sweep failed")
+    pollers.stop()
     herold.stop()
 
 

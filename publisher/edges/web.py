@@ -46,6 +46,7 @@ from publisher.engine.store import database_unavailable
 from publisher.engine.tasks import confirm, release_by_override
 from publisher.engine.worker import settled
 from publisher.sources.intake import SourceConflict, approve, receive, submit
+from publisher.sources.poll import Pollers
 from publisher.sources.preview import Preview, preview
 
 log = structlog.get_logger("herold.web")
@@ -311,15 +312,23 @@ def _first_line(error: BaseException) -> str:
 def create_app(herold: Herold, *, start: bool = True, long_lived: bool = False) -> FastAPI:
     """``long_lived``: the process serves from now on (``herold serve``), see worker.settled."""
 
+    # The serving process also fetches what polled warning systems list (each round is claimed
+    # in the database, so several processes, and herold beat, poll each list once).
+    pollers = Pollers(herold.engine) if long_lived else None
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if start:
             herold.start()
         if long_lived:
             settled()
+        if pollers is not None:
+            pollers.start()
         try:
             yield
         finally:
+            if pollers is not None:
+                pollers.stop()
             if start:
                 herold.stop()
 

@@ -280,3 +280,43 @@ class ChannelLimitsRow(Base):
     # with links counted short (Takahē, Pleroma/Akkoma count the raw text).
     links_in_full: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PollFeedRow(Base):
+    """One polled list (a NINA dashboard, a CAP feed) of an integration (migration 0012): when it
+    is next due (compare-and-set: one process polls each round), what its server last said of
+    its version (for a conditional GET), and how the last rounds went."""
+
+    __tablename__ = "poll_feeds"
+
+    authority: Mapped[str] = mapped_column(String(64), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(1000))  # the list's URL: another one starts afresh
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime())  # claimed: pushed on for the round's length
+    polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the list was last read
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # rounds in a row that could not read it
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Only kept after a round that took in every warning listed: a 304 then means nothing is new.
+    etag: Mapped[str | None] = mapped_column(String(300))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+
+
+class PollWarningRow(Base):
+    """A warning a polled list showed (migration 0012): which version of it was relayed last,
+    as which message, to which item, and whether it has ended. Written after relaying, which is
+    idempotent per message: a crash in between relays the same message to the same announcement."""
+
+    __tablename__ = "poll_warnings"
+
+    authority: Mapped[str] = mapped_column(String(64), primary_key=True)
+    integration: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)  # NINA's id, a feed entry's id
+    version: Mapped[str | None] = mapped_column(String(200))
+    source_id: Mapped[str | None] = mapped_column(String(1000))
+    item_id: Mapped[str | None] = mapped_column(String(36))
+    ended: Mapped[bool] = mapped_column(Boolean, default=False)
+    missing: Mapped[int] = mapped_column(Integer, default=0)  # listings in a row that lacked it
+    refused: Mapped[str | None] = mapped_column(Text)  # why its version was not relayed
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())  # last listed
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -20,6 +20,7 @@ from publisher.engine.store.health import Health
 from publisher.engine.store.limits import Limits
 from publisher.engine.store.notifications import Notifications
 from publisher.engine.store.operations import Applied, Attempt, Operation, Operations
+from publisher.engine.store.polls import Polls
 from publisher.engine.store.retention import Forgotten, Retention
 from publisher.engine.store.sessions import AppSession, FormDraft, FormDrafts, Sessions
 from publisher.engine.store.tokens import Tokens, hash_token
@@ -60,6 +61,7 @@ class Store:
         self.archive = Archive(self.engine)
         self.due = DueWork(self.engine)
         self.retention = Retention(self.engine)
+        self.polls = Polls(self.engine)
 
     def migrate(self) -> None:
         """Bring the schema to the newest version (Alembic)."""
