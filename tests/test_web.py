@@ -692,6 +692,17 @@ def test_the_same_document_twice_under_one_idempotency_key_is_one_announcement(
     assert client.post(ANNOUNCEMENTS, json=warning(headline="Etwas anderes"), headers=auth).status_code == 201
 
 
+def test_a_lone_surrogate_escaped_in_a_key_under_an_idempotency_key_is_a_422_not_a_server_error(
+    herold: Herold, client: TestClient, auth: dict[str, str]
+) -> None:
+    # Found by the webhooks' fuzz test: the message's digest failed on it before validation ran.
+    body = json.dumps(warning()).replace('"kind"', '"\\ud800kind"', 1).encode()
+    answer = client.post(ANNOUNCEMENTS, content=body, headers={**auth, "Idempotency-Key": "k-1",
+                                                              "content-type": "application/json"})  # fmt: skip
+    assert answer.status_code == 422, answer.text
+    assert herold.store.announcements.listed(herold.settings.authorities[0].slug) == []
+
+
 @pytest.mark.parametrize("key", [b"", b"x" * 201, "schlüssel".encode()])
 def test_an_idempotency_key_that_cannot_be_one_is_refused(client: TestClient, auth: dict[str, str], key: bytes) -> None:
     headers = {name.encode(): value.encode() for name, value in auth.items()} | {b"Idempotency-Key": key}

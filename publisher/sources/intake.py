@@ -95,7 +95,9 @@ class SourceConflict(InvalidInput):
 def digest(document: Any) -> str:
     """What identifies a message's content, to tell a repeat from a different message."""
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    # "surrogatepass": a JSON body may escape a lone surrogate ("\ud800"); validation refuses it
+    # with a reason, the digest must not fail on it first.
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 SOURCE_ID_LENGTH = 200  # as the database stores it
