@@ -39,7 +39,6 @@ pytestmark = pytest.mark.slow
 
 SLUG = AUTHORITY["slug"]
 KEY = b"a secret of the warning systems!"
-SECRET = "whsec_" + base64.b64encode(KEY).decode()
 FIXTURES = Path(__file__).parent / "fixtures"
 CAP_SMALL = (FIXTURES / "cap" / "dwd-update-starkregen-2023-06-23.xml").read_bytes()
 MOWAS = (FIXTURES / "nina" / "mowas-alert-DE-NW-BOR-SE059-20220217-59-000.json").read_bytes()
@@ -74,8 +73,8 @@ def herold(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Herold]:
         {"id": "nina", "format": "nina", "secret_env": "S2"},
         {"id": "software", "format": "announcement", "secret_env": "S3"},
     ]
-    other = lambda n: "whsec_" + base64.b64encode(KEY[:-1] + bytes([n])).decode()  # noqa: E731
-    env = {"S1": SECRET, "S2": other(1), "S3": other(2)}
+    env = {name: "whsec_" + base64.b64encode(secret_of(integration)).decode()
+           for name, integration in (("S1", "leitstelle"), ("S2", "nina"), ("S3", "software"))}  # fmt: skip
     data = tmp_path_factory.mktemp("fuzz")
     settings = settings_from({"herold": {"data_dir": str(data / "var")}, "authorities": [authority]}, env, base=data)
     herold = Herold(settings, clock=lambda: WHEN_CURRENT)
