@@ -22,6 +22,7 @@ from publisher.domain.records import Stage
 from publisher.edges.cli import main
 from publisher.edges.wiring import Herold
 from publisher.sources.cap import parse_cap
+from publisher.sources.intake import approve
 from publisher.sources.nina import parse_nina
 from publisher.sources.relay import NotRelayed, relay_alert, relay_gone, source_of
 
@@ -124,7 +125,7 @@ def test_a_rule_names_the_channels_a_warning_goes_to(
     assert stored is not None and stored.announcement.channels == ["website"]
 
 
-def test_a_follow_up_of_an_item_that_went_out_is_never_ignored(
+def test_what_follows_an_item_that_went_out_goes_out_at_once_whatever_the_rules_say(
     make_herold: HeroldFactory, make_settings: SettingsFactory
 ) -> None:
     rules = [{"name": "Alerts here", "sources": ["nina"], "geocodes": ["ARS:059700000000"], "decision": "publish"},
@@ -137,8 +138,21 @@ def test_a_follow_up_of_an_item_that_went_out_is_never_ignored(
         for code in area["geocode"]:
             code["value"] = "055540000000"  # now outside the first rule: the catch-all would ignore it
     update = relay(herold, json.dumps(moved).encode())
-    assert update.decision == "draft", "held for a person, not dropped"
-    assert "never ignored" in decided(herold)[-1]["why"]
+    assert update.decision == "published", "people who saw the warning see what follows it"
+    assert decided(herold)[-1]["rule"] == "follows an item that went out"
+
+
+def test_an_integration_whose_messages_all_wait_for_a_person_keeps_its_follow_ups_waiting_too(
+    make_herold: HeroldFactory, make_settings: SettingsFactory
+) -> None:
+    owner = authority()
+    owner["integrations"][0]["decision"] = "draft"
+    herold = make_herold(make_settings(authorities=[owner]), clock=lambda: FEBRUARY_2022)
+    first = relay(herold, BORKEN)
+    assert approve(herold.engine, first.id, actor="pressestelle", source="app") == []
+    ended = relay_gone(herold.engine, herold.engine.authority(SLUG), integration(herold, "nina"),
+                       parse_nina(BORKEN).source_id, via="test")  # fmt: skip
+    assert ended.decision == "draft"
 
 
 # -- following earlier messages ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from publisher.sources.cap import ATTRIBUTION, HEADLINE, CapAlert, CapReference
 from publisher.sources.intake import SourceConflict, ended_by, receive, reject
 
 Decision = Literal["published", "draft", "stored", "ignored"]
+FOLLOWS = "follows an item that went out"  # the rule named in the audit for such a message
 
 
 class NotRelayed(Exception):
@@ -185,18 +186,20 @@ def _relay(
     if note == "ignore":
         why = "it ends an item that never went out (or that Herold never had)"
         return _ignored(engine, owner, integration, source_id, why, via)
-    routing = route(owner, integration, document)
-    decision, rule, why = routing.decision, routing.rule, routing.why
     if document.get("references"):
         # It follows an item that went out: people saw the warning, so they must see what follows
-        # it (an update, the all-clear) on the same channels. A rule may hold it for a person, but
-        # no rule drops it.
+        # it (an update, the all-clear) at once, on the original's channels. The rules choose
+        # which warnings become items; they do not hold back what follows one. Only an
+        # integration whose every message waits for a person keeps that for these too.
+        decision = "draft" if integration.decision == "draft" else "publish"
+        rule, why = FOLLOWS, f"it follows an item that went out; {integration.id} decides {integration.decision}"
+    else:
+        routing = route(owner, integration, document)
+        decision, rule, why = routing.decision, routing.rule, routing.why
         if decision == "ignore":
-            decision, why = "draft", f"{why}; a follow-up of an item that went out is never ignored"
-    elif decision == "ignore":
-        return _ignored(engine, owner, integration, source_id, rule, via, why)
-    elif routing.channels is not None:
-        document["channels"] = list(routing.channels)
+            return _ignored(engine, owner, integration, source_id, rule, via, why)
+        if routing.channels is not None:
+            document["channels"] = list(routing.channels)
     document["authority"] = owner.slug
     stage = Stage.released if decision == "publish" else Stage.awaiting_approval
     try:
