@@ -153,7 +153,7 @@ def test_an_empty_instruction_is_worded_from_the_response_type_and_the_senders_w
     # A warning must say what people should do; the DWD leaves <instruction/> empty for minor
     # warnings and says it as responseType "Prepare", with its web page for the details.
     assert parse_cap(WINDBOEEN).document["instruction"] == (
-        "Bereiten Sie sich auf die Gefahr vor. Weitere Hinweise: https://www.wettergefahren.de"
+        "[ergänzt] Bereiten Sie sich auf die Gefahr vor. Weitere Hinweise: https://www.wettergefahren.de"
     )
 
 
@@ -161,7 +161,8 @@ def test_an_alert_that_says_nothing_of_what_to_do_asks_people_to_watch_for_furth
     # Some MoWaS warnings carry neither an instruction nor a responseType; refusing them would
     # lose the warning. CAP's mildest response, in Herold's words, is the last resort.
     silent = ("<instruction>Verlassen Sie das Sperrgebiet bis 14 Uhr.</instruction>", "")
-    assert parse_cap(minimal(silent)).document["instruction"] == "Achten Sie auf weitere Meldungen."
+    instruction = parse_cap(minimal(silent)).document["instruction"]
+    assert instruction == "[ergänzt] Achten Sie auf weitere Meldungen.", "marked as not the sender's words"
     cancel = parse_cap(minimal(silent, ("<msgType>Alert</msgType>", "<msgType>Cancel</msgType>"))).document
     assert "instruction" not in cancel, "an all-clear is not told to watch for more"
 

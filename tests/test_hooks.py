@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook
 
 from publisher.domain.records import Stage
+from publisher.edges.hooks import signed_by
 from publisher.edges.web import create_app
 from publisher.edges.wiring import Herold
 from publisher.engine.tasks import wait_until_settled
@@ -262,11 +263,17 @@ def test_bad_input_is_a_short_4xx_and_never_an_announcement(
     assert stored_count(herold) == 0
 
 
+@pytest.mark.parametrize("timestamp", ["²", "١٧٠٠٠٠٠٠٠٠", "17e8", " 1700000000", ""])
+def test_a_timestamp_that_is_not_ascii_digits_is_no_valid_signature_and_no_server_error(timestamp: str) -> None:
+    # "²" passes str.isdigit and int() refuses it: the header is the sender's, any bytes may come.
+    assert signed_by(SECRET, b"<alert/>", "msg_1", timestamp, "v1,AAAA") is False
+
+
 def test_a_refusal_is_one_log_line_without_the_payload(client: TestClient, capfd: pytest.CaptureFixture[str]) -> None:
     body = cap(headline="Geheimer Text, der nicht ins Log gehört")
     post(client, body, **{**signed(body), "content-type": "text/plain"})
     err = capfd.readouterr().err
-    assert "ingest rejected" in err and "Geheimer Text" not in err
+    assert err.count("ingest rejected") == 1 and "Geheimer Text" not in err, "one line, without the payload"
     post(client, b"<" * (1024 * 1024 + 1))
     assert "ingest rejected" in capfd.readouterr().err, "a body too large is logged as well"
 

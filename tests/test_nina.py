@@ -341,7 +341,7 @@ def test_a_warning_in_the_nina_apis_shape_is_taken() -> None:
     )
     assert document["effective"] == "2021-09-24T11:38:00+00:00"
     # No instruction: worded from the coded responseType and the sender's web page, as for CAP XML.
-    assert document["instruction"] == "Achten Sie auf weitere Meldungen. Weitere Hinweise: https://bund.dev"
+    assert document["instruction"] == "[ergänzt] Achten Sie auf weitere Meldungen. Weitere Hinweise: https://bund.dev"
     assert document["area"] == {"description": "Musterstadt", "geocodes": [{"name": "AreaId", "value": "0"}]}
     announced(warning)
 

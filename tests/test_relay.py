@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from publisher.domain.records import Stage
 from publisher.edges.cli import main
 from publisher.edges.wiring import Herold
+from publisher.engine.tasks import wait_until_settled
 from publisher.sources.cap import parse_cap
 from publisher.sources.intake import approve
 from publisher.sources.nina import parse_nina
@@ -203,6 +204,83 @@ def test_no_all_clear_for_a_warning_that_never_went_out(herold: Herold) -> None:
     owner, nina = herold.engine.authority(SLUG), integration(herold, "nina")
     relayed = relay_gone(herold.engine, owner, nina, "DE-X,never-seen,2022-02-17T05:00:00+01:00", via="test")
     assert relayed.decision == "ignored" and herold.store.announcements.listed(SLUG) == []
+
+
+def message(identifier: str, sent: str, msg_type: str = "Alert", references: str = "", **info: Any) -> bytes:
+    """Another message of the Borken Leitstelle, as it would send it."""
+    warning = json.loads(BORKEN)
+    warning.update(identifier=identifier, sent=sent, msgType=msg_type)
+    if references:
+        warning["references"] = references
+    warning["info"][0].update(info)
+    return json.dumps(warning).encode()
+
+
+SENDER = "DE-NW-BOR-SE059"
+ALERT = message("bor-1", "2022-02-17T05:00:00+01:00")
+UPDATE = message("bor-2", "2022-02-17T05:30:00+01:00", "Update", f"{SENDER},bor-1,2022-02-17T05:00:00+01:00",
+                 headline="Stromausfall im Kreis Borken dauert an")  # fmt: skip
+CANCEL = message("bor-3", "2022-02-17T06:00:00+01:00", "Cancel",
+                 f"{SENDER},bor-1,2022-02-17T05:00:00+01:00 {SENDER},bor-2,2022-02-17T05:30:00+01:00",
+                 headline="Strom im Kreis Borken wieder da")  # fmt: skip
+
+
+@pytest.fixture
+def approving(make_herold: HeroldFactory, make_settings: SettingsFactory) -> Herold:
+    """Every NINA message waits for a person."""
+    owner = authority()
+    owner["integrations"][0]["decision"] = "draft"
+    return make_herold(make_settings(authorities=[owner]), clock=lambda: FEBRUARY_2022)
+
+
+def stages(herold: Herold, announcement_id: str) -> list[tuple[str, str]]:
+    stored = herold.store.announcements.get(announcement_id)
+    assert stored is not None
+    return [(a.announcement.msg_type.value, a.stage.value) for a in herold.store.announcements.thread(stored.item_id)]
+
+
+def test_a_cancel_whose_newest_reference_still_waits_ends_the_item_that_went_out(approving: Herold) -> None:
+    alert = relay(approving, ALERT)
+    assert approve(approving.engine, alert.id, actor="pressestelle", source="app") == []
+    update = relay(approving, UPDATE)
+    assert update.decision == "draft", "the integration has every message approved"
+    cancel = relay(approving, CANCEL)
+    assert cancel.decision == "draft" and cancel.id is not None, "the all-clear is not lost"
+    assert sorted(stages(approving, alert.id)) == sorted(
+        [("alert", "released"), ("update", "rejected"), ("cancel", "awaiting_approval")]
+    ), "the waiting update, which the all-clear supersedes, is sent back"
+
+
+def test_a_warning_no_longer_listed_is_all_cleared_though_its_newest_message_still_waits(approving: Herold) -> None:
+    alert = relay(approving, ALERT)
+    assert approve(approving.engine, alert.id, actor="pressestelle", source="app") == []
+    relay(approving, UPDATE)
+    ended = relay_gone(approving.engine, approving.engine.authority(SLUG), integration(approving, "nina"),
+                       parse_nina(UPDATE).source_id, via="test")  # fmt: skip
+    assert ended.decision != "ignored" and ended.id is not None
+    assert ("update", "rejected") in stages(approving, alert.id)
+
+
+def test_a_follow_up_that_is_refused_replaces_nothing(approving: Herold) -> None:
+    waiting = relay(approving, ALERT)
+    expired = message("bor-2", "2022-02-17T05:30:00+01:00", "Update", f"{SENDER},bor-1,2022-02-17T05:00:00+01:00",
+                      expires="2022-02-17T05:45:00+01:00")  # fmt: skip
+    with pytest.raises(NotRelayed):
+        relay(approving, expired)  # its expiry has passed: refused
+    assert stages(approving, waiting.id) == [("alert", "awaiting_approval")], "the original still waits"
+
+
+def test_an_update_of_a_warning_never_received_says_so_on_its_page_and_in_its_cap_document(herold: Herold) -> None:
+    relayed = relay(herold, UPDATE)
+    assert relayed.note == "an update of an alert Herold never received: published as a new item"
+    stored = herold.store.announcements.get(relayed.id)
+    assert stored is not None and stored.announcement.msg_type.value == "alert"
+    said = "Diese Meldung aktualisiert eine frühere Warnung, die hier nicht veröffentlicht wurde."
+    assert stored.announcement.note == said
+    wait_until_settled(herold.engine, relayed.id, timeout=30)
+    directory = herold.sites(SLUG)[0].directory / stored.item_path
+    assert said in (directory / "index.html").read_text()
+    assert f"<note>{said}</note>" in (directory / f"{relayed.id}.cap.xml").read_text()
 
 
 # -- the source named -------------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ Where a warning applies is judged from its geocodes and polygons:
 - Any other code (the DWD's WARNCELLID, …) matches only the same value under the same name.
   Names compare case-insensitively.
 - Polygons are CAP's [latitude, longitude] rings; any overlap counts, touching too. A ring that
-  crosses itself is repaired (``make_valid``), not refused: the sender's shape still says where.
+  crosses itself is repaired (``make_valid``; a long one becomes its convex hull, see
+  ``_repaired``), not refused: the sender's shape still says where.
 """
 
 from __future__ import annotations
@@ -285,7 +286,7 @@ def _shape(rings: Iterable[list[tuple[float, float]]]) -> BaseGeometry | None:
         try:
             if len(set(ring)) >= 3:
                 polygon = shapely.Polygon(ring)
-                parts.append(polygon if polygon.is_valid else make_valid(polygon))
+                parts.append(polygon if polygon.is_valid else _repaired(polygon))
             elif ring:
                 parts.append(shapely.MultiPoint(ring).convex_hull)
         except (GEOSException, ValueError):
@@ -293,3 +294,14 @@ def _shape(rings: Iterable[list[tuple[float, float]]]) -> BaseGeometry | None:
     if not parts:
         return None
     return shapely.GeometryCollection(parts)
+
+
+REPAIR_POINTS = 200  # make_valid's time grows steeply with a crossing ring's points (800: 90 s)
+
+
+def _repaired(polygon: shapely.Polygon) -> BaseGeometry:
+    """A ring that crosses itself, as a shape: repaired while that is cheap, else its convex hull
+    (which errs towards "in the area": a warning is rather shown than missed)."""
+    if len(polygon.exterior.coords) <= REPAIR_POINTS:
+        return make_valid(polygon)
+    return polygon.convex_hull

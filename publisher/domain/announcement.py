@@ -274,7 +274,7 @@ Hashtag = Annotated[str, Field(pattern=r"^\w{1,50}$")]
 
 
 class Announcement(_Strict):
-    _lines = frozenset({"headline", "event", "contact", "attribution", "references", "channels"})
+    _lines = frozenset({"headline", "event", "contact", "attribution", "note", "references", "channels"})
 
     authority: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
     kind: Kind
@@ -307,6 +307,9 @@ class Announcement(_Strict):
     # it; so every variant names it, and a platform's limit cuts only whole sentences of the
     # description (publisher.core.render). A follow-up carries its own: it is not inherited.
     attribution: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    # A remark on the message itself, not part of its text: e.g. that it updates a warning that
+    # was never published here. Shown on the item page and written as CAP's <note>.
+    note: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     channels: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
         default=None, max_length=LIMITS.channels
     )
@@ -318,7 +321,7 @@ class Announcement(_Strict):
         # CAP writes "Met", "Severe", "Alert"; we accept both spellings.
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("headline", "event", "attribution", mode="after")
+    @field_validator("headline", "event", "attribution", "note", mode="after")
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
         # Headlines become titles, subjects and first lines everywhere: never several lines (and

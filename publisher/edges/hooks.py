@@ -111,7 +111,10 @@ def signed_by(secret: str, body: bytes, hook_id: str, timestamp: str, signatures
     """Standard Webhooks: one of the space-separated ``v1,<base64>`` signatures is the HMAC-SHA256
     of ``id.timestamp.body`` under the secret. Computed over the body's bytes as they came (a CAP
     alert may be Latin-1 or UTF-16); entries of other versions, or malformed ones, are skipped."""
-    if not (hook_id and timestamp.isdigit() and signatures) or abs(time.time() - int(timestamp)) > TOLERANCE:
+    if (
+        not (hook_id and timestamp.isascii() and timestamp.isdigit() and signatures)
+        or abs(time.time() - int(timestamp)) > TOLERANCE
+    ):
         return False
     try:
         key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)

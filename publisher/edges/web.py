@@ -228,7 +228,7 @@ class BodyLimit:
             return
         limit = self.limit_for(scope)
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
             _too_large_for_hook(scope)
             await _answer(scope, receive, send, 413, str(BodyTooLarge(limit)))
             return

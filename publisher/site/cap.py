@@ -138,8 +138,11 @@ def cap_document(authority: Authority, item: Item, entry: Entry, item_url: str) 
     if a.attribution:
         _text(alert, "code", SOURCE_IS_ATTRIBUTION)
     language = a.language or authority.language
-    if a.correction:
-        _text(alert, "note", labels_for(language)("correction"))
+    notes = [labels_for(language)("correction")] if a.correction else []
+    if a.note:
+        notes.append(a.note)
+    if notes:
+        _text(alert, "note", " ".join(notes))
     messages = cap_entries(item)
     earlier = messages[: _position(messages, entry)]  # in the item's order: sent (arrival when sent at once)
     if earlier and a.msg_type is not MsgType.alert:

@@ -31,6 +31,7 @@ from pydantic import BaseModel
 
 from publisher.domain.announcement import LANGUAGE_TAG, Announcement, Area, Geocode, Translation
 from publisher.domain.cap import CAP_NAMESPACE, CAP_SCHEMA
+from publisher.domain.labels import labels_for
 from publisher.domain.limits import LIMITS
 from publisher.domain.text import BIDI_CONTROLS, FORBIDDEN, unify_newlines
 from publisher.site.cap import SOURCE_IS_ATTRIBUTION
@@ -60,6 +61,7 @@ INSTRUCTION = _max_length(Translation, "instruction")
 EVENT = _max_length(Announcement, "event")
 CONTACT = _max_length(Announcement, "contact")
 ATTRIBUTION = _max_length(Announcement, "attribution")
+NOTE = _max_length(Announcement, "note")
 AREA = _max_length(Area, "description")
 GEOCODE = _max_length(Geocode, "value")
 
@@ -211,6 +213,9 @@ def _alert(root: ET.Element, language: str) -> CapAlert:
     translations = _translations(infos, main, str(document.get("language", "")))
     if translations:
         document["translations"] = translations
+    note = _note(root, msg_type, str(document.get("language") or language))
+    if note:
+        document["note"] = note
     licence = _licence(root, main)
     if licence:
         document["attribution"] = licence  # relayed verbatim, its owner named wherever it is shown
@@ -273,6 +278,15 @@ def _licence(root: ET.Element, info: ET.Element) -> str | None:
     parts = [_text(info, "senderName", line=True) or _text(root, "source", line=True), *_notices(info)]
     named = list(dict.fromkeys(part for part in parts if part))
     return _cut_words("; ".join(named), ATTRIBUTION) if named else None
+
+
+def _note(root: ET.Element, msg_type: str, language: str) -> str | None:
+    """CAP's <note> on the message; on an update, without the correction label Herold's own
+    documents begin it with (that is the announcement's ``correction``)."""
+    note = _text(root, "note", line=True)
+    if note and msg_type == "update":
+        note = note.removeprefix(labels_for(language)("correction")).strip()
+    return _cut_words(note, NOTE) if note else None
 
 
 def _notices(info: ET.Element) -> tuple[str, ...]:
@@ -384,13 +398,20 @@ def _instruction(info: ET.Element, language: str) -> str | None:
     web = _text(info, "web", line=True)
     if web and re.match(r"https?://\S+$", web):
         parts.append(words["web"].format(web=web))
-    return _cut_sentences(" ".join(parts), INSTRUCTION) if parts else None
+    return _added(_cut_sentences(" ".join(parts), INSTRUCTION - 20), language) if parts else None
 
 
 def _watch(msg_type: str, language: str) -> str | None:
     """The last resort for an alert or update that says nothing of what to do (some MoWaS
     warnings): CAP's mildest response, Monitor, as Herold's own words. Never for an all-clear."""
-    return _RESPONSES.get(language, _RESPONSES["en"])["Monitor"] if msg_type in {"alert", "update"} else None
+    if msg_type not in {"alert", "update"}:
+        return None
+    return _added(_RESPONSES.get(language, _RESPONSES["en"])["Monitor"], language)
+
+
+def _added(text: str, language: str) -> str:
+    """Herold's words in a relayed text, marked as added ("[ergänzt]"): the rest is the sender's."""
+    return f"{labels_for(language)('added')} {text}"
 
 
 def _translations(infos: list[ET.Element], main: ET.Element, language: str) -> dict[str, dict[str, str]]:

@@ -115,6 +115,7 @@ def receive(
     privacy_override: PrivacyOverride | None = None,
     verbatim: bool = False,
     drop_unfit: bool = False,
+    message_digest: str | None = None,
 ) -> Accepted:
     """Take one message from a source, in named steps: validate it, resolve its original, choose
     its channels, render its variants (`prepare`), store it (`persist`), and hand it to the engine
@@ -129,14 +130,17 @@ def receive(
     nothing else): the privacy guard changes and refuses nothing, its findings become warnings.
     ``drop_unfit``: a channel the text cannot be made to fit is left out (named in the warnings)
     instead of refusing the whole message: a warning system's warning must reach the website and
-    every channel it fits.
+    every channel it fits. ``message_digest``: what tells a repeat of the message from another
+    message under the same id, when the document itself is not (a relay resolves what the
+    message follows anew each time, and the item may have grown meanwhile); default: the
+    document's digest.
     """
     if stage not in {Stage.draft, Stage.awaiting_approval, Stage.released}:
         raise ValueError(f"a new announcement cannot start as {stage.value}")
     if source_id is not None and not (0 < len(source_id) <= SOURCE_ID_LENGTH and source_id.isprintable()):
         message = f"must be 1 to {SOURCE_ID_LENGTH} printable characters"
         raise InvalidInput([Problem(field="source_id", message=message)])
-    content = digest(document) if source_id is not None else None
+    content = (message_digest or digest(document)) if source_id is not None else None
     if source_id is not None:
         repeated = _repeated(engine, document, source, source_id, content)
         if repeated:

@@ -135,7 +135,7 @@ def fetch(engine: Engine, url: str, *, limit: int, accept: str, state: PolledLis
         if response.status_code != 200:
             raise PollError(f"answered {response.status_code}")
         declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
             raise PollError(f"the answer has {declared} bytes; at most {limit} are read")
         body = bytearray()
         for chunk in response.iter_content(64 * 1024):  # decoded: a compressed bomb is cut off too

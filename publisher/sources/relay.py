@@ -10,19 +10,22 @@ it references; one of a message Herold never published is handled as the sender 
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from publisher.core.routing import route
 from publisher.domain.announcement import MsgType
 from publisher.domain.authority import Authority, Integration
+from publisher.domain.labels import labels_for
 from publisher.domain.problems import InvalidInput
 from publisher.domain.records import AuditEntry, Stage
 from publisher.engine.engine import Engine
 from publisher.sources.cap import ATTRIBUTION, HEADLINE, CapAlert, CapReference
-from publisher.sources.intake import SourceConflict, ended_by, receive, reject
+from publisher.sources.intake import SOURCE_ID_LENGTH, WAITING, SourceConflict, digest, ended_by, receive, reject
 
-Decision = Literal["published", "draft", "stored", "ignored"]
+Outcome = Literal["published", "draft", "stored", "ignored"]
 FOLLOWS = "follows an item that went out"  # the rule named in the audit for such a message
 
 
@@ -38,7 +41,7 @@ class NotRelayed(Exception):
 
 @dataclass(frozen=True)
 class Relayed:
-    decision: Decision
+    decision: Outcome
     id: str | None = None  # the announcement, unless ignored
     created: bool = False  # False: the message was taken before (or ignored)
     note: str | None = None  # what Herold made of a follow-up whose original it lacks
@@ -77,48 +80,68 @@ def relay_alert(
         # The operator names the source; the licence notes the message carries still go with it.
         named = "; ".join(dict.fromkeys([integration.attribution, *alert.notices]))
         document["attribution"] = named if len(named) <= ATTRIBUTION else integration.attribution
-    references = alert.references
-    if follows and follows != alert.source_id and not any(r.source_id == follows for r in references):
+    # The message as it came tells a repeat from another message under its id; what it follows
+    # is worked out anew each time, and the item may have grown since.
+    received = digest(alert.document)
+    references, source_id = alert.references, alert.source_id
+    if follows == alert.source_id:
+        # The same message id with other content (NINA's hash changed, its "sent" did not): an
+        # update of what it said before, under an id of its own.
+        source_id = f"{alert.source_id}#{digest(document)[:16]}"
+        references = (*references, CapReference(*[*follows.split(",", 2), "", ""][:3]))
+        if document.get("msg_type", "alert") == MsgType.alert.value:
+            document["msg_type"] = MsgType.update.value
+    elif follows and not any(r.source_id == follows for r in references):
         sender, identifier, sent = [*follows.split(",", 2), "", ""][:3]
         references = (*references, CapReference(sender, identifier, sent))
         if document.get("msg_type", "alert") == MsgType.alert.value:
             document["msg_type"] = MsgType.update.value
-    document, note = _follow(engine, owner, integration, references, alert.source_id, document)
-    return _relay(engine, owner, integration, document, alert.source_id, note, via)
+    document, note, supersedes = _follow(engine, owner, integration, references, source_id, document)
+    return _relay(engine, owner, integration, document, source_id, note, via, supersedes=supersedes,
+                  message_digest=received)  # fmt: skip
 
 
 # Herold's own words for an all-clear of a warning its warning system no longer lists.
 _GONE = {
-    "de": ("Entwarnung: {headline}", "Diese Warnung ist aufgehoben: {source} führt sie nicht mehr.",
+    "de": ("Entwarnung: {headline}", "{system} führt diese Warnung nicht mehr: sie ist aufgehoben.",
            "Die Warnung gilt nicht mehr."),
-    "en": ("All clear: {headline}", "This warning has been lifted: {source} no longer lists it.",
+    "en": ("All clear: {headline}", "{system} no longer lists this warning: it has been lifted.",
            "The warning no longer applies."),
 }  # fmt: skip
+_SYSTEM = {"nina": {"de": "Die Warn-App NINA", "en": "The warning app NINA"}}
 
 
 def relay_gone(engine: Engine, owner: Authority, integration: Integration, source_id: str, *, via: str) -> Relayed:
-    """The all-clear of the item the message ``source_id`` made, now that its warning system no
-    longer lists it. Ignored (and recorded so) when Herold never published that item, or it has
-    ended already."""
+    """The all-clear of the item the message ``source_id`` went to, now that its warning system
+    no longer lists it. Ignored (and recorded so) when nothing of that item went out (what of it
+    still waits for approval is sent back: its warning is over), or the item has ended already."""
     source = source_of(integration)
-    found = engine.store.announcements.by_source(owner.slug, source, source_id)
-    original = engine.store.announcements.get(found[0]) if found else None
-    if original is None or not original.stage.out:
+    found = engine.store.announcements.by_source(owner.slug, source, fitted(source_id))
+    message = engine.store.announcements.get(found[0]) if found else None
+    thread = engine.store.announcements.thread(message.item_id) if message else []
+    out = [a for a in thread if a.stage.out]
+    waiting = [a.id for a in thread if a.stage in WAITING]
+    if not out:
+        for announcement_id in waiting:
+            reject(engine, announcement_id, "its warning system no longer lists the warning", actor=source,
+                   source=integration.format)  # fmt: skip
         return _ignored(engine, owner, integration, source_id, "it ends an item that never went out", via)
-    if ended_by(engine, original.item_id, MsgType.cancel):
+    if ended_by(engine, out[-1].item_id, MsgType.cancel):
         return _ignored(engine, owner, integration, source_id, "its item has ended already", via)
+    original = out[-1]
     language = original.announcement.language or owner.language
-    headline, description, instruction = _GONE.get(language.split("-")[0], _GONE["en"])
-    text = original.announcement.text_in(language)
-    named = integration.attribution or original.announcement.attribution or integration.id
+    primary = language.split("-")[0]
+    headline, description, instruction = _GONE.get(primary, _GONE["en"])
+    system = _SYSTEM.get(integration.format, {}).get(primary) or integration.id
     document = {
         "kind": original.announcement.kind.value, "msg_type": MsgType.cancel.value,
         "status": original.announcement.status.value, "references": original.id, "language": language,
-        "headline": _shortened(headline.format(headline=text.headline)),
-        "description": description.format(source=named), "instruction": instruction,
+        "headline": _shortened(headline.format(headline=original.announcement.text_in(language).headline)),
+        "description": description.format(system=system), "instruction": instruction,
     }  # fmt: skip
     # Its source id: the message it ends, so that the same absence seen twice is one all-clear.
-    return _relay(engine, owner, integration, document, f"{source_id}#gone", None, via, verbatim=False)
+    return _relay(engine, owner, integration, document, f"{source_id}#gone", None, via, verbatim=False,
+                  supersedes=waiting, message_digest=digest({"gone": source_id}))  # fmt: skip
 
 
 def relay_document(
@@ -134,6 +157,14 @@ def relay_document(
     return _relay(engine, owner, integration, document, message_id, None, via)
 
 
+def fitted(source_id: str) -> str:
+    """A source id as the database keeps it (200 characters): as it is, or its start and a hash
+    of the whole, so that a long id (and its "#gone") stays one id."""
+    if len(source_id) <= SOURCE_ID_LENGTH:
+        return source_id
+    return f"{source_id[: SOURCE_ID_LENGTH - 41]}#{hashlib.sha256(source_id.encode()).hexdigest()[:40]}"
+
+
 def _shortened(headline: str) -> str:
     """Within the model's headline limit, at a whole word (the original's headline is whole on
     its own item page)."""
@@ -145,44 +176,53 @@ def _shortened(headline: str) -> str:
 def _follow(
     engine: Engine, owner: Authority, integration: Integration, references: tuple[CapReference, ...],
     message: str, document: dict[str, Any],
-) -> tuple[dict[str, Any], str | None]:  # fmt: skip
-    """The document with ``references`` set to the announcement the message follows, and a note
-    when it follows one Herold never published ("ignore": nothing to publish)."""
+) -> tuple[dict[str, Any], str | None, list[str]]:  # fmt: skip
+    """The document with ``references`` set to the newest message of the item the message
+    follows that went out; a note when there is none ("ignore": nothing to publish); and the
+    messages of that item still waiting for approval, which it supersedes (sent back once it is
+    taken: what the sender replaced or withdrew must not go out later)."""
     if document.get("msg_type", "alert") == MsgType.alert.value:
-        return document, None
+        return document, None, []
     source = source_of(integration)
+    item_id = None
     for reference in reversed(references):  # the newest it names first
-        found = engine.store.announcements.by_source(owner.slug, source, reference.source_id)
+        found = engine.store.announcements.by_source(owner.slug, source, fitted(reference.source_id))
         # MoWaS names the earlier message's identifier right and its sender and sent wrong.
         announcement_id = found[0] if found else engine.store.announcements.by_source_identifier(
-            owner.slug, source, reference.identifier)  # fmt: skip
-        if announcement_id is None:
-            continue
-        original = engine.store.announcements.get(announcement_id)
-        if original is not None and not original.stage.out:
-            # It never went out (still waiting for approval, or sent back): what the sender
-            # withdraws or replaces must not go out later either.
-            if original.stage in {Stage.draft, Stage.awaiting_approval}:
-                reject(engine, original.id, f"the sender followed it with {document.get('msg_type')} "
-                       f"{message[:200]}", actor=source, source=integration.format)  # fmt: skip
-            if document.get("msg_type") == MsgType.update.value:
-                document["msg_type"] = MsgType.alert.value
-                return document, "an update of an alert that never went out: it replaces it"
-            return document, "ignore"
-        document["references"] = announcement_id
-        return document, None
+            owner.slug, source, reference.identifier, sender=reference.sender)  # fmt: skip
+        original = engine.store.announcements.get(announcement_id) if announcement_id else None
+        if original is not None:
+            item_id = original.item_id
+            break
+    thread = engine.store.announcements.thread(item_id) if item_id else []
+    out = [a for a in thread if a.stage.out]
+    waiting = [a.id for a in thread if a.stage in WAITING]
+    if out:
+        document["references"] = out[-1].id
+        return document, None, waiting
     if document.get("msg_type") == MsgType.update.value:
-        # Its original never reached Herold: the update is all there is, a new item that says so.
+        # Nothing of its item ever went out (never received, or never approved): the update is
+        # all there is, a new item that says so.
         document["msg_type"] = MsgType.alert.value
-        return document, "an update of an alert Herold never received: published as a new item"
-    return document, "ignore"  # an all-clear or withdrawal of nothing Herold published
+        language = str(document.get("language") or owner.language)
+        document.setdefault("note", labels_for(language)("update_of_unknown"))
+        note = ("an update of an alert that never went out: it replaces it" if thread
+                else "an update of an alert Herold never received: published as a new item")  # fmt: skip
+        return document, note, waiting
+    # An all-clear or withdrawal of nothing that went out: what waits is withdrawn with it.
+    for announcement_id in waiting:
+        reject(engine, announcement_id, f"the sender followed it with {document.get('msg_type')} {message[:200]}",
+               actor=source, source=integration.format)  # fmt: skip
+    return document, "ignore", []
 
 
 def _relay(
     engine: Engine, owner: Authority, integration: Integration, document: dict[str, Any], source_id: str | None,
-    note: str | None, via: str, *, verbatim: bool = True,
+    note: str | None, via: str, *, verbatim: bool = True, supersedes: Sequence[str] = (),
+    message_digest: str | None = None,
 ) -> Relayed:  # fmt: skip
     source = source_of(integration)
+    source_id = fitted(source_id) if source_id is not None else None
     if note == "ignore":
         why = "it ends an item that never went out (or that Herold never had)"
         return _ignored(engine, owner, integration, source_id, why, via)
@@ -204,17 +244,20 @@ def _relay(
     stage = Stage.released if decision == "publish" else Stage.awaiting_approval
     try:
         accepted = receive(engine, document, source=source, source_id=source_id, actor=source, stage=stage,
-                           verbatim=verbatim, drop_unfit=True)  # fmt: skip
+                           verbatim=verbatim, drop_unfit=True, message_digest=message_digest)  # fmt: skip
     except SourceConflict:
         raise NotRelayed("conflict", "this message id was used before for a different message") from None
     except InvalidInput as error:
         problems = "; ".join(str(p) for p in error.problems[:5])
         raise NotRelayed("invalid", f"the message cannot become an announcement: {problems[:500]}") from None
-    made: Decision = "published" if stage is Stage.released else "draft"
+    made: Outcome = "published" if stage is Stage.released else "draft"
     if str(document.get("status", "actual")).lower() != "actual":
         made = "stored"  # an exercise, a test: kept and shown, never delivered
     left_out = tuple(w.message.split(" / ", 1)[0] for w in accepted.warnings if w.field == "channels")
     if accepted.created:
+        for waiting in supersedes:  # only now: a refused message replaces nothing
+            reject(engine, waiting, f"the sender followed it with {document.get('msg_type')} {(source_id or '')[:200]}",
+                   actor=source, source=integration.format)  # fmt: skip
         engine.store.audit.append(AuditEntry(
             at=engine.clock(), authority=owner.slug, actor=source, source=integration.format, action="relay.decided",
             announcement_id=accepted.id,

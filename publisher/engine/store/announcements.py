@@ -197,17 +197,21 @@ class Announcements:
             ).first()  # fmt: skip
         return (row.id, row.source_digest) if row else None
 
-    def by_source_identifier(self, authority: str, source: str, identifier: str) -> str | None:
-        """The newest announcement of a CAP message with this identifier, whatever its sender and
-        sent (MoWaS's references name earlier messages with a made-up sender and sent)."""
+    def by_source_identifier(self, authority: str, source: str, identifier: str, *, sender: str = "") -> str | None:
+        """The newest announcement of a CAP message with this identifier, whatever its sent
+        (MoWaS's references name earlier messages with a made-up sender and sent): one of
+        ``sender`` first, then any. Herold's own all-clears ("…#gone") are no sender's message."""
         with self.engine.begin() as connection:
-            row = connection.execute(
-                select(AnnouncementRow.id).where(
+            rows = connection.execute(
+                select(AnnouncementRow.id, AnnouncementRow.source_id).where(
                     AnnouncementRow.authority == authority, AnnouncementRow.source == source,
                     AnnouncementRow.source_id.contains(f",{identifier},", autoescape=True),
-                ).order_by(AnnouncementRow.received_at.desc()).limit(1)
-            ).first()  # fmt: skip
-        return row.id if row else None
+                    AnnouncementRow.source_id.not_like("%#gone"),
+                ).order_by(AnnouncementRow.received_at.desc()).limit(50)
+            ).all()  # fmt: skip
+        same: list[str] = [row.id for row in rows if sender and (row.source_id or "").startswith(f"{sender},")]
+        found: list[str] = same or [row.id for row in rows]
+        return found[0] if found else None
 
     def change_stage(
         self,
