@@ -10,7 +10,7 @@ from threading import Thread
 import pytest
 import requests
 
-from adapters.port.http import environment_for, session
+from adapters.port.http import AnswerTooLarge, environment_for, session
 
 from fakes.proxy import ForwardProxy
 from fakes.trickle import Trickle
@@ -109,3 +109,30 @@ def test_a_netrc_entry_never_replaces_a_channel_s_own_authorization(
         sent = http.prepare_request(requests.Request("GET", echo.url, headers={"Authorization": "Bearer token"}))
 
     assert sent.headers["Authorization"] == "Bearer token"
+
+
+def test_a_session_with_a_byte_limit_refuses_a_compressed_bomb_at_the_limit() -> None:
+    import gzip
+
+    bomb = gzip.compress(b"\0" * (50 * 1024 * 1024))  # 50 MiB of zeros in about 50 KB
+
+    class Bomb(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(bomb)))
+            self.end_headers()
+            self.wfile.write(bomb)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Bomb)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        with pytest.raises(AnswerTooLarge, match="longer than 1048576 bytes"):
+            session(deadline=10, max_bytes=1024 * 1024).get(url)
+        assert len(session(deadline=10).get(url).content) == 50 * 1024 * 1024, "without a limit: all of it"
+    finally:
+        server.shutdown()

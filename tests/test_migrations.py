@@ -123,3 +123,35 @@ def test_a_site_from_before_sites_kept_a_record_keeps_everything_it_published(
         assert headline in feed
     page = next(site.directory.glob("**/fliegerbombe-in-der-altstadt-*/index.html")).read_text(encoding="utf-8")
     assert "Fliegerbombe in der Altstadt" in page and "Sperrgebiet erweitert" in page, "the alert stays on its page"
+
+
+def test_warning_systems_messages_stored_as_hook_are_found_under_their_format_after_the_upgrade(
+    database_url: str,
+) -> None:
+    store = Store(database_url)
+    try:
+        migrate(store.engine, "0012")
+        document = json.dumps(readable(parse_announcement(warning())))
+        with store.engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO items (id, authority, kind, path, month, created_at) "
+                     "VALUES ('item', 'lk-beispiel', 'warning', '2026/12/brand/', '2026-12', :at)"),
+                {"at": AT},
+            )  # fmt: skip
+            for announcement_id, source_id in (("cap", "warnung@leitstelle.de,brand-1,2026-12-02T21:00:00+01:00"),
+                                               ("json", "msg_2Xo9")):  # fmt: skip
+                connection.execute(
+                    text('INSERT INTO announcements (id, item_id, authority, kind, msg_type, "references", document, '
+                         "source, source_id, actor, received_at, sent_at, override_reason, stage) VALUES (:id, "
+                         "'item', 'lk-beispiel', 'warning', 'alert', NULL, :document, 'hook:leitstelle', :source_id, "
+                         "'hook:leitstelle', :at, :at, NULL, 'released')"),
+                    {"id": announcement_id, "document": document, "source_id": source_id, "at": AT},
+                )  # fmt: skip
+        store.migrate()
+        found = store.announcements.by_source(
+            "lk-beispiel", "cap:leitstelle", "warnung@leitstelle.de,brand-1,2026-12-02T21:00:00+01:00"
+        )
+        assert found is not None and found[0] == "cap"
+        assert store.announcements.by_source("lk-beispiel", "announcement:leitstelle", "msg_2Xo9") is not None
+    finally:
+        store.dispose()

@@ -159,11 +159,17 @@ class _WatchedHTTPSPool(HTTPSConnectionPool):
 _POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
 
-class DeadlineAdapter(HTTPAdapter):
-    """An HTTPAdapter whose every call, answer included, ends within ``deadline`` seconds."""
+class AnswerTooLarge(requests.RequestException):
+    """The answer is longer than the session takes (``max_bytes``, after decompression)."""
 
-    def __init__(self, deadline: float, **kwargs: Any) -> None:
+
+class DeadlineAdapter(HTTPAdapter):
+    """An HTTPAdapter whose every call, answer included, ends within ``deadline`` seconds; with
+    ``max_bytes``, an answer longer than that (decompressed) is cut off there and refused."""
+
+    def __init__(self, deadline: float, *, max_bytes: int | None = None, **kwargs: Any) -> None:
         self.deadline = deadline
+        self.max_bytes = max_bytes
         kwargs.setdefault("max_retries", 0)
         super().__init__(**kwargs)
 
@@ -192,7 +198,7 @@ class DeadlineAdapter(HTTPAdapter):
             response = super().send(
                 request, stream=True, timeout=self._within(timeout), verify=verify, cert=cert, proxies=proxies
             )
-            _ = response.content  # the whole answer, within the deadline (stream or not)
+            self._read(response)  # the whole answer, within the deadline (stream or not)
         except requests.RequestException as error:
             if call.expired:
                 raise self._late(request) from error
@@ -203,6 +209,18 @@ class DeadlineAdapter(HTTPAdapter):
         if call.expired:  # cut off: what was read may look complete, but is not the answer
             raise self._late(request)
         return response
+
+    def _read(self, response: requests.Response) -> None:
+        if self.max_bytes is None:
+            _ = response.content
+            return
+        body = bytearray()
+        for chunk in response.iter_content(64 * 1024):  # decoded: a compressed bomb stops here too
+            body += chunk
+            if len(body) > self.max_bytes:
+                response.close()
+                raise AnswerTooLarge(f"the answer is longer than {self.max_bytes} bytes", response=response)
+        response._content = bytes(body)  # as requests keeps a body it read itself
 
     def _within(self, timeout: Any) -> tuple[float, float]:
         connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
@@ -228,10 +246,11 @@ def environment_for(http: requests.Session, url: str) -> requests.Session:
     return http
 
 
-def session(deadline: float, *, pool: int = 16) -> requests.Session:
-    """A session whose every call ends within ``deadline`` seconds, answer included."""
+def session(deadline: float, *, pool: int = 16, max_bytes: int | None = None) -> requests.Session:
+    """A session whose every call ends within ``deadline`` seconds, answer included; with
+    ``max_bytes``, whose answers are at most that long (AnswerTooLarge otherwise)."""
     http = requests.Session()
-    adapter = DeadlineAdapter(deadline, pool_connections=4, pool_maxsize=pool)
+    adapter = DeadlineAdapter(deadline, max_bytes=max_bytes, pool_connections=4, pool_maxsize=pool)
     http.mount("http://", adapter)
     http.mount("https://", adapter)
     http.headers["User-Agent"] = USER_AGENT

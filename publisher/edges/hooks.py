@@ -44,6 +44,10 @@ CONTENT_TYPES = {
 }
 
 
+# What a message the relay could not take is answered with, by why.
+STATUS = {"sender": 403, "conflict": 409, "invalid": 422}
+
+
 class Refused(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -153,8 +157,6 @@ def _take(
         raise Refused(STATUS[refused.reason], refused.message) from None
     return (200 if relayed.id and not relayed.created else 202), relayed.answer()
 
-
-STATUS = {"sender": 403, "conflict": 409, "invalid": 422}
 
 
 def _from_json(body: bytes) -> dict[str, Any]:

@@ -19,6 +19,7 @@ payload; it is tried again next round and the others go on. A round never raises
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -35,6 +36,7 @@ import structlog
 from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
 from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 
+from adapters.port.http import session
 from publisher.domain.authority import Authority, Integration
 from publisher.domain.polling import Listed, Poll, Tracked, changes, ended_warnings
 from publisher.engine.engine import Engine
@@ -125,7 +127,7 @@ def fetch(engine: Engine, url: str, *, limit: int, accept: str, state: PolledLis
         headers["If-Modified-Since"] = state.last_modified
     runtime = engine.runtime
     try:
-        response = engine.http.get(url, headers=headers, stream=True, allow_redirects=False,
+        response = _http(runtime.http_deadline_seconds).get(url, headers=headers, stream=True, allow_redirects=False,
                                    timeout=(runtime.http_connect_timeout, runtime.http_read_timeout))  # fmt: skip
     except requests.RequestException as error:
         raise PollError(f"no answer ({type(error).__name__})") from None
@@ -147,6 +149,13 @@ def fetch(engine: Engine, url: str, *, limit: int, accept: str, state: PolledLis
         raise PollError(f"the answer broke off ({type(error).__name__})") from None
     finally:
         response.close()
+
+
+@functools.cache
+def _http(deadline: float) -> requests.Session:
+    """The pollers' own session: what a warning system answers is read only up to a list's
+    limit (decompressed), whatever the server sends; engine.http reads whole answers."""
+    return session(deadline, pool=8, max_bytes=MAX_LIST_BYTES)
 
 
 # --- reading lists -----------------------------------------------------------------------------------
@@ -430,13 +439,16 @@ class Pollers:
     def tick(self, now: datetime | None = None) -> list[PollReport]:
         """Poll each integration whose round is due and not taken by another process; the
         rounds' reports. Never raises."""
-        now = now or self.engine.clock()
+        given = now
         # A round claimed by a process that died is free again after its longest time.
         hold = timedelta(seconds=ROUND_SECONDS + 2 * self.engine.runtime.http_deadline_seconds)
         reports: list[PollReport] = []
         for owner, integration, config in self.polled():
             if self._stopping.is_set():
                 break
+            # Each claim from the time it is made: an earlier round of this tick may have taken
+            # long, and a claim's hold counts from now, not from when the tick began.
+            now = given or self.engine.clock()
             polls = self.engine.store.polls
             try:
                 if not polls.claim(owner.slug, integration.id, list_address(config, integration.format), now, hold):
