@@ -158,7 +158,6 @@ def _take(
     return (200 if relayed.id and not relayed.created else 202), relayed.answer()
 
 
-
 def _from_json(body: bytes) -> dict[str, Any]:
     try:
         document = json.loads(body)
