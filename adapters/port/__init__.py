@@ -9,10 +9,14 @@ from adapters.port.channel import (
     ChannelContext,
     ChannelSettings,
     ChannelType,
+    Credential,
+    Credentials,
     Deleting,
     Editing,
+    ExpiringCredentials,
     HandOff,
     HandOffNote,
+    KeptInMemory,
     Lookup,
     Mirrors,
     Pinning,
@@ -31,7 +35,7 @@ from adapters.port.errors import (
     retry_after,
 )
 from adapters.port.remote import confirm_public
-from publisher.domain.capabilities import Capabilities, Idempotency, MediaRule, ServerLimits, Wave
+from publisher.domain.capabilities import Capabilities, Idempotency, MediaRule, PostPrice, ServerLimits, Wave
 from publisher.domain.records import Receipt
 
 __all__ = [
@@ -42,19 +46,24 @@ __all__ = [
     "ChannelContext",
     "ChannelSettings",
     "ChannelType",
+    "Credential",
+    "Credentials",
     "CredentialsError",
     "Deleting",
     "DeliveryError",
     "Editing",
+    "ExpiringCredentials",
     "HandOff",
     "HandOffNote",
     "Idempotency",
+    "KeptInMemory",
     "Lookup",
     "MediaRule",
     "Mirrors",
     "PermanentError",
     "Pinning",
     "Post",
+    "PostPrice",
     "Receipt",
     "ServerLimits",
     "Threads",

@@ -60,6 +60,38 @@ class ChannelSettings(BaseModel):
 
 
 @dataclass(frozen=True)
+class Credential:
+    """A token or session a channel keeps between calls (refreshed, or handed out by the platform)."""
+
+    value: str = field(repr=False)
+    expires_at: datetime | None = None  # when the platform stops taking it, if known
+    updated_at: datetime | None = None
+
+
+class Credentials(Protocol):
+    """Where a channel keeps what the platform gave it: a refreshed token (Threads, Instagram,
+    X), a session (Bluesky, whose createSession is rate-limited hard). The engine keeps them in
+    the database, per authority and channel, so a restart or another worker reuses them."""
+
+    def get(self, key: str) -> Credential | None: ...
+
+    def put(self, key: str, credential: Credential) -> None: ...
+
+
+class KeptInMemory:
+    """Credentials for one process only (tests, the channel kit, `herold check`)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, Credential] = {}
+
+    def get(self, key: str) -> Credential | None:
+        return self._kept.get(key)
+
+    def put(self, key: str, credential: Credential) -> None:
+        self._kept[key] = credential
+
+
+@dataclass(frozen=True)
 class ChannelContext:
     """What the engine hands one channel: its authority, its own secrets, and the means to work.
     Never the whole configuration: a channel sees no other channel's or authority's secrets."""
@@ -73,6 +105,7 @@ class ChannelContext:
     site: Path | None = None
     timeouts: tuple[float, float] = (5.0, 20.0)  # connect, and each read
     deadline: float = 60.0  # a whole call, answer included (adapters.port.http)
+    credentials: Credentials = field(default_factory=KeptInMemory)
 
 
 @dataclass(frozen=True)
@@ -91,6 +124,9 @@ class Post:
     attempt: int = 1
     previous_error: str | None = None  # set when an earlier attempt ended ambiguously
     created_at: datetime | None = None  # when the delivery was created: copies found must be newer
+    # The accessible alert card's public address on the item's page, where the channel's
+    # capabilities take it (MediaRule.card): platforms fetch it from there, after the page is out.
+    card_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +243,20 @@ class AnnouncesLimits(Protocol):
     that intake never waits for a server."""
 
     def read_limits(self) -> ServerLimits: ...
+
+
+@runtime_checkable
+class ExpiringCredentials(Protocol):
+    """The channel's token runs out (Threads, Instagram and Facebook after 60 days, LinkedIn):
+    the engine asks daily to refresh it where the platform allows (the channel keeps the new one
+    in ``context.credentials``), and tells the on-call contacts a week before it expires."""
+
+    def refresh_credentials(self) -> None:
+        """Refresh the token if it is due and the platform allows; raise CredentialsError when
+        it cannot be refreshed any more (a person must give a new one)."""
+
+    def credentials_expire(self) -> datetime | None:
+        """When the token in use stops working, as far as known (None: it does not, or unknown)."""
 
 
 @runtime_checkable

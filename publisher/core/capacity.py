@@ -38,7 +38,7 @@ def refusals(rule: MediaRule, label: str, images: Sequence[Image]) -> list[Refus
     """Why ``images`` cannot go to a channel with this media ``rule`` (``label``: the platform's
     name, for the message). Empty when they can. A channel that takes no images (count 0) posts
     the text alone; the images stay on the item's page."""
-    if rule.required and not images:
+    if rule.required and not images and not rule.takes_card(has_images=False):
         return [Refusal("media", f"{label} publishes nothing without an image: add one (with its alt text)")]
     if rule.count == 0:
         return []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from typing import Literal
 
 from publisher.domain.counting import TextRule
 
@@ -35,6 +36,15 @@ class MediaRule:
     types: tuple[str, ...] = ("image/jpeg", "image/png", "image/webp")
     alt_text: int | None = None  # longest alt text the platform keeps (None: it keeps none)
     required: bool = False  # a post without an image is refused (Instagram)
+    # The accessible alert card (publisher.site.card: authority, severity, headline, instruction,
+    # validity and the link as one image, its alt text the whole text), published on the item's
+    # page first and taken by the platform from there: "always" (image-first platforms:
+    # Instagram), "without_image" (when the announcement brings none: Threads, hand-offs) or
+    # "never". A platform that requires an image is satisfied by the card.
+    card: Literal["never", "always", "without_image"] = "never"
+
+    def takes_card(self, has_images: bool) -> bool:
+        return self.card == "always" or (self.card == "without_image" and not has_images)
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,19 @@ class Capabilities:
     pin_limit: int | None = None  # posts an account may pin at once, unless the server says
     hand_off: bool = False  # a person posts it: Herold prepares the text and waits for them
     idempotency: Idempotency = Idempotency.none
+    price: PostPrice | None = None  # what the platform charges per post (None: nothing)
+
+
+@dataclass(frozen=True)
+class PostPrice:
+    """What a platform charges per post, in US dollars (X: about $0.015, $0.20 with a link, and
+    every Herold post links its item page)."""
+
+    per_post: float
+    with_link: float | None = None  # instead of per_post, for a post that carries a link
+
+    def of(self, has_link: bool) -> float:
+        return self.with_link if has_link and self.with_link is not None else self.per_post
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from publisher.domain.authority import Authority
 from publisher.engine.runner import Queue, Runner, TaskName
 from publisher.engine.settings import Runtime, Settings
 from publisher.engine.store import Store
+from publisher.engine.store.credentials import StoredCredentials
 from publisher.site.registry import channel_types, is_site
 from publisher.site.website import Site
 
@@ -101,6 +102,7 @@ class Engine:
             timeouts=(runtime.http_connect_timeout, runtime.http_read_timeout),
             deadline=runtime.http_deadline_seconds,
             site=self._site_directory(authority),
+            credentials=StoredCredentials(self.store.credentials, authority.slug, channel_id, lambda: self.clock()),
         )
 
     def _site_directory(self, authority: Authority) -> Path | None:

@@ -17,7 +17,7 @@ from typing import Literal, Protocol
 import structlog
 
 Queue = Literal["site", "warnings", "news"]
-TaskName = Literal["deliver", "advance", "refresh", "notify", "limits", "mirror"]
+TaskName = Literal["deliver", "advance", "refresh", "notify", "limits", "mirror", "credentials"]
 
 log = structlog.get_logger("herold.runner")
 

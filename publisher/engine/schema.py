@@ -320,3 +320,17 @@ class PollWarningRow(Base):
     refused: Mapped[str | None] = mapped_column(Text)  # why its version was not relayed
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime())  # last listed
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ChannelCredentialRow(Base):
+    """What a channel keeps of what its platform gave it (migration 0014): a refreshed token, a
+    session. Read and written only through the channel's own context (ChannelContext.credentials)."""
+
+    __tablename__ = "channel_credentials"
+
+    authority: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

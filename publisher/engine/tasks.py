@@ -33,6 +33,7 @@ from adapters.port import (
     Deleting,
     DeliveryError,
     Editing,
+    ExpiringCredentials,
     HandOff,
     HandOffNote,
     Idempotency,
@@ -59,6 +60,7 @@ from publisher.engine.engine import Engine
 from publisher.engine.leases import leases
 from publisher.engine.runner import TaskName
 from publisher.engine.store import Attempt, Operation, StoredAnnouncement, Unreadable
+from publisher.site.card import card_name
 from publisher.site.model import Entry, Publication
 from publisher.site.registry import channel_types, is_site
 
@@ -68,13 +70,15 @@ RETRY_CAP = 300.0  # never wait longer than five minutes between attempts
 SAFETY_NET = timedelta(seconds=30)  # look again at waiting operations even if no event says so
 LIMITS_KEPT = timedelta(hours=1)  # how long what a server said of its limits is believed
 ASK_AGAIN = 60.0  # seconds between two requests to a server for its limits
+CREDENTIALS_EVERY = 6 * 3600.0  # seconds between two looks at a channel's expiring token
+WARN_BEFORE = timedelta(days=7)  # on-call hears of a token that will expire this soon
 S = OperationState
 
 
 def run(engine: Engine, task: TaskName, argument: str) -> None:
     tasks: dict[str, Callable[[Engine, str], None]] = {
         "deliver": deliver, "advance": advance, "refresh": refresh, "notify": oncall.send, "limits": limits,
-        "mirror": mirror,
+        "mirror": mirror, "credentials": credentials,
     }  # fmt: skip
     tasks[task](engine, argument)
 
@@ -527,19 +531,27 @@ def _item_url(engine: Engine, stored: StoredAnnouncement) -> str:
     return authority.url(stored.item_path) if authority else ""
 
 
+def _takes_card(engine: Engine, stored: StoredAnnouncement, operation: Operation) -> bool:
+    """Whether the channel posts the alert card with this announcement (its capabilities say)."""
+    kind = channel_types().get(operation.channel_type)
+    return kind is not None and kind.capabilities.media.takes_card(has_images=bool(stored.announcement.media))
+
+
 def _post(engine: Engine, stored: StoredAnnouncement, operation: Operation, attempt: Attempt) -> Post:
     """The work for the channel, once the earlier messages of its item are out on it; where the
     platform has threads, a follow-up replies to the latest."""
     assert attempt.variant is not None, "every publishing operation has its variant (stored together at intake)"
     thread = _earlier_out(operation, attempt)
     threaded = operation.action is Action.reply
+    item_url = _item_url(engine, stored)
     return Post(
         delivery_id=operation.id, idempotency_key=operation.idempotency_key, announcement_id=stored.id,
         announcement=stored.announcement, variant=attempt.variant, item_id=stored.item_id,
-        item_url=_item_url(engine, stored),
+        item_url=item_url,
         in_reply_to=thread[-1] if thread and threaded else None, thread=tuple(thread) if threaded else (),
         attempt=operation.attempts, previous_error=operation.last_error if operation.ambiguous else None,
         created_at=operation.created_at,
+        card_url=item_url + card_name(stored.id) if item_url and _takes_card(engine, stored, operation) else None,
     )  # fmt: skip
 
 
@@ -846,6 +858,59 @@ def _limits_due(engine: Engine, now: datetime) -> None:
             engine.submit("limits", f"{authority.slug}/{config.id}", kind="news")
 
 
+_credentials_looked: dict[tuple[str, str], float] = {}  # (authority, channel) -> when this process last looked
+
+
+def _credentials_due(engine: Engine) -> None:
+    """Look at each expiring token a few times a day, by a task of its own: refresh it where the
+    platform allows, and tell on-call of one that will soon stop working."""
+    moment = time.monotonic()
+    for authority in engine.authorities:
+        for config in authority.channels:
+            key = (authority.slug, config.id)
+            if not able(channel_types()[config.type], ExpiringCredentials) or (
+                moment - _credentials_looked.get(key, -CREDENTIALS_EVERY) < CREDENTIALS_EVERY
+            ):
+                continue
+            _credentials_looked[key] = moment
+            engine.submit("credentials", f"{authority.slug}/{config.id}", kind="news")
+
+
+def credentials(engine: Engine, argument: str) -> None:
+    """Refresh a channel's expiring token if it is due; alarm on-call a week before it expires,
+    or at once when it can no longer be refreshed (a person must give a new one). Each alarm once
+    per expiry date: the same cause never notifies twice."""
+    slug, _, channel_id = argument.partition("/")
+    channel = engine.channel(slug, channel_id)
+    if not isinstance(channel, ExpiringCredentials):
+        return
+    label = f"{channel.label} ({channel_id})"
+    try:
+        channel.refresh_credentials()
+    except DeliveryError as error:
+        day = engine.clock().date().isoformat()
+        log.warning("the token could not be refreshed", authority=slug, channel=channel_id, reason=error.reason)
+        oncall.raise_alarm(engine, oncall.Alarm(
+            authority=slug, cause=f"credentials:{slug}/{channel_id}:refresh:{day}", channel=channel_id,
+            subject=f"Herold: {label} – Zugang erneuern / renew access",
+            text=(f"Herold konnte den Zugang für {label} nicht erneuern: {error.reason}. Bitte einen neuen Token "
+                  f"hinterlegen, sonst erreichen Meldungen diesen Kanal bald nicht mehr.\n\n"
+                  f"Herold could not refresh the access for {label}: {error.reason}. Please provide a new token."),
+        ))  # fmt: skip
+    expires = channel.credentials_expire()
+    if expires is None or expires - engine.clock() > WARN_BEFORE:
+        return
+    when = expires.isoformat(timespec="minutes")
+    oncall.raise_alarm(engine, oncall.Alarm(
+        authority=slug, cause=f"credentials:{slug}/{channel_id}:expires:{expires.date().isoformat()}",
+        channel=channel_id, subject=f"Herold: {label} – Zugang läuft ab / access expires {when}",
+        text=(f"Der Zugang für {label} läuft am {when} ab und kann nicht von selbst erneuert werden. Bitte "
+              f"rechtzeitig einen neuen Token hinterlegen.\n\nThe access for {label} expires at {when} and cannot "
+              "be renewed by Herold: please provide a new token in time."),
+        detail={"expires": when},
+    ))  # fmt: skip
+
+
 def limits(engine: Engine, argument: str) -> None:
     """Hear what a channel's server says of its limits, and keep it for intake to read."""
     slug, _, channel_id = argument.partition("/")
@@ -897,6 +962,7 @@ def sweep(engine: Engine, overdue: timedelta = timedelta(0), requeue_after: time
         for unpin in operations.unpin_expired(now, engine.deadline):
             _queue(engine, unpin)
     _limits_due(engine, now)
+    _credentials_due(engine)
     _forget_due(engine, now)
     if found.hand_offs:
         _hand_offs_due(engine, now)

@@ -30,7 +30,7 @@ from publisher.engine.settings import Runtime
 log = structlog.get_logger("herold.worker")
 
 QUEUES: tuple[QueueName, ...] = ("site", "warnings", "news")
-TASKS: tuple[TaskName, ...] = ("deliver", "advance", "refresh", "notify", "limits", "mirror")
+TASKS: tuple[TaskName, ...] = ("deliver", "advance", "refresh", "notify", "limits", "mirror", "credentials")
 
 # How a worker process builds its engine, given its own Celery app (follow-up tasks go out
 # through it). Given by the edges, which compose the process; nothing here reaches up for it.

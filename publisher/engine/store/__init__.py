@@ -13,6 +13,7 @@ from __future__ import annotations
 from publisher.engine.store.announcements import Announcements, NewOperation, SourceIdTaken, StoredAnnouncement
 from publisher.engine.store.archive import Archive
 from publisher.engine.store.audit import AuditLog
+from publisher.engine.store.credentials import ChannelCredentials
 from publisher.engine.store.database import connect, database_unavailable, migrate
 from publisher.engine.store.documents import Unreadable
 from publisher.engine.store.due import Due, DueWork
@@ -58,6 +59,7 @@ class Store:
         self.notifications = Notifications(self.engine)
         self.health = Health(self.engine)
         self.limits = Limits(self.engine)
+        self.credentials = ChannelCredentials(self.engine)
         self.archive = Archive(self.engine)
         self.due = DueWork(self.engine)
         self.retention = Retention(self.engine)
