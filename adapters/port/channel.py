@@ -57,6 +57,10 @@ class ChannelSettings(BaseModel):
     # Channels that call a server: every call ends within this, answer included (default:
     # herold.http_deadline_seconds). A server that trickles its answer cannot hold a delivery longer.
     call_deadline_seconds: float | None = Field(default=None, gt=0, le=600)
+    # A platform that charges per post (capabilities.price, X): what the authority will spend on
+    # it in a calendar month. Over it, news skips the channel (recorded); warnings still go, and
+    # on-call hears of it. None: no limit.
+    monthly_budget_usd: float | None = Field(default=None, ge=0)
 
 
 @dataclass(frozen=True)

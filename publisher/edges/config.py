@@ -154,6 +154,9 @@ def _channels(
         except ValidationError as error:
             problems += from_validation_error(error, (*here.split("."),))
             continue
+        if parsed.monthly_budget_usd is not None and types[kind].capabilities.price is None:
+            problems.append(Problem(field=f"{here}.monthly_budget_usd", message=(
+                f"{types[kind].label} charges nothing per post: a budget is only for paid platforms (X)")))  # fmt: skip
         for key, value in settings.items():
             if key.endswith("_env") and isinstance(value, str):
                 secret = f"{slug}/{entry.get('id')}/{key.removesuffix('_env')}"

@@ -33,7 +33,7 @@ from publisher.domain.limits import LIMITS
 from publisher.domain.problems import InvalidInput, Problem
 from publisher.domain.records import Action, AuditEntry, PrivacyOverride, Stage, Variant
 from publisher.domain.text import printable
-from publisher.engine import tasks
+from publisher.engine import oncall, tasks
 from publisher.engine.engine import Engine
 from publisher.engine.media import CleanImage, MediaError, clean
 from publisher.engine.media import store as store_image
@@ -82,6 +82,9 @@ class Prepared:
     # finds in a text relayed verbatim), by field.
     warnings: tuple[Problem, ...] = ()
     verbatim: bool = False  # a third party's text, relayed as it was sent
+    # Paid channels whose monthly budget this warning goes beyond (it goes all the same; on-call
+    # hears of it when it is stored).
+    over_budget: tuple[str, ...] = ()
 
     @property
     def link(self) -> str:
@@ -164,7 +167,27 @@ def receive(
             raise _conflict(source_id or "", taken.announcement_id) from None
         return Accepted(taken.announcement_id, created=False)
     release(engine, announcement_id)
+    _tell_over_budget(engine, prepared, announcement_id)
     return Accepted(announcement_id, created=True, warnings=prepared.warnings)
+
+
+def _tell_over_budget(engine: Engine, prepared: Prepared, announcement_id: str) -> None:
+    """A warning went to a paid channel beyond its monthly budget: on-call hears it, once a month
+    per channel (the authority decides whether to raise the budget)."""
+    authority = prepared.authority
+    month = month_start(engine.clock(), authority.timezone).strftime("%Y-%m")
+    for channel_id in prepared.over_budget:
+        config = authority.channel(channel_id)
+        budget = getattr(config.settings, "monthly_budget_usd", None)
+        oncall.raise_alarm(engine, oncall.Alarm(
+            authority=authority.slug, cause=f"budget:{authority.slug}/{channel_id}:{month}", channel=channel_id,
+            announcement_id=announcement_id,
+            subject=f"Herold: {channel_id} – Monatsbudget überschritten / monthly budget exceeded",
+            text=(f"Eine Warnung ging an {channel_id}, obwohl das Monatsbudget von ${budget:.2f} für {month} "
+                  "aufgebraucht ist. Warnungen gehen weiter hinaus, Nachrichten nicht mehr.\n\n"
+                  f"A warning went to {channel_id} beyond its monthly budget of ${budget:.2f} for {month}. "
+                  "Warnings still go out there; news does not."),
+        ))  # fmt: skip
 
 
 def accept(
@@ -305,6 +328,7 @@ def prepare(
     channels = _channels(announcement, authority, original, problems)
     if problems:
         raise InvalidInput(problems)
+    channels, skipped, over_budget = _within_budget(engine, announcement, authority, channels, now)
     announcement = _effective(announcement, authority, original, channels, images, now)
     # Checked as it will go out: with what a follow-up keeps of its original (a contact, an area).
     if noted is None:
@@ -329,8 +353,52 @@ def prepare(
     return Prepared(announcement=announcement, authority=authority, original=original, channels=channels,
                     images=images, item_id=item_id, path=path, month=month, variants=variants, unfit=unfit,
                     privacy_override=override,
-                    warnings=(*(noted or ()), *foreign_links(announcement, authority.own_domains)),
-                    verbatim=verbatim)  # fmt: skip
+                    warnings=(*(noted or ()), *foreign_links(announcement, authority.own_domains), *skipped),
+                    verbatim=verbatim, over_budget=over_budget)  # fmt: skip
+
+
+def month_start(moment: datetime, timezone: str) -> datetime:
+    """The first moment of ``moment``'s calendar month in the authority's time zone."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def cost_of(kind: type[ChannelType]) -> float | None:
+    """What one post on a paid channel costs (every Herold post links its item page)."""
+    price = kind.capabilities.price
+    return price.of(has_link=True) if price else None
+
+
+def _within_budget(
+    engine: Engine, announcement: Announcement, authority: Authority, channels: list[str], now: datetime
+) -> tuple[list[str], list[Problem], tuple[str, ...]]:
+    """The channels whose monthly budget allows one more post; news skips the others (a warning
+    about it, bilingual as the other channel notes), a warning goes all the same (named, so
+    on-call hears of it)."""
+    kept: list[str] = []
+    skipped: list[Problem] = []
+    over: list[str] = []
+    types = channel_types()
+    for channel_id in channels:
+        config = authority.channel(channel_id)
+        kind = types[config.type]
+        budget = getattr(config.settings, "monthly_budget_usd", None)
+        cost = cost_of(kind)
+        if budget is None or cost is None:
+            kept.append(channel_id)
+            continue
+        spent = engine.store.operations.posts_since(authority.slug, channel_id, month_start(now, authority.timezone))
+        if (spent + 1) * cost <= budget + 1e-9:
+            kept.append(channel_id)
+        elif announcement.kind is Kind.warning:
+            kept.append(channel_id)
+            over.append(channel_id)
+        else:
+            skipped.append(Problem(field="channels", message=(
+                f"left out channel '{channel_id}': its monthly budget of ${budget:.2f} is spent "
+                f"({spent} posts at ${cost:.3f}) / Kanal '{channel_id}' ausgelassen: das Monatsbudget ist "
+                "aufgebraucht")))  # fmt: skip
+    return kept, skipped, tuple(over)
 
 
 def what_channels_take(authority: Authority, channels: list[str], images: list[CleanImage]) -> list[Problem]:

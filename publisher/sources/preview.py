@@ -14,7 +14,7 @@ from publisher.domain.problems import Problem
 from publisher.domain.records import PrivacyOverride, Role
 from publisher.engine.engine import Engine
 from publisher.site.registry import channel_types
-from publisher.sources.intake import prepare
+from publisher.sources.intake import cost_of, prepare
 
 
 class ChannelPreview(BaseModel):
@@ -28,6 +28,7 @@ class ChannelPreview(BaseModel):
     limit: int | None = None
     shortened: list[str] = []  # what was left out to fit, in the order it was cut
     problem: str | None = None
+    cost_usd: float | None = None  # what this post costs on a platform that charges per post (X)
 
 
 class Preview(BaseModel):
@@ -62,6 +63,7 @@ def preview(engine: Engine, document: Any, *, base_dir: Path | None = None, show
             text=variant.text if variant else None, spoiler=variant.spoiler if variant else None,
             length=variant.length if variant else None, limit=variant.limit if variant else None,
             shortened=list(variant.shortened) if variant else [], problem=prepared.unfit.get(channel_id),
+            cost_usd=cost_of(kind),
         ))  # fmt: skip
     announcement = prepared.announcement
     return Preview(

@@ -628,6 +628,21 @@ class Operations:
         with self.engine.begin() as connection:
             return [Operation.of(row) for row in connection.execute(query)]
 
+    def posts_since(self, authority: str, channel: str, since: datetime) -> int:
+        """Posts made or still to be made on a channel since a moment (publish and reply operations
+        created since, but those that failed or were given up: those cost nothing)."""
+        with self.engine.begin() as connection:
+            count = connection.execute(
+                select(func.count()).select_from(OperationRow).where(
+                    OperationRow.authority == authority, OperationRow.channel == channel,
+                    OperationRow.action.in_([Action.publish.value, Action.reply.value]),
+                    OperationRow.state.not_in([OperationState.failed.value, OperationState.dead.value,
+                                               OperationState.skipped.value]),
+                    OperationRow.created_at >= since,
+                )
+            ).scalar_one()  # fmt: skip
+        return int(count)
+
     def pinned_count(self, authority: str, channel: str) -> int:
         """How many of Herold's posts are pinned on one channel now."""
         with self.engine.begin() as connection:
