@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,11 +15,13 @@ import regex
 from click.testing import CliRunner, Result
 
 from adapters.manual import Manual
+from publisher.domain.announcement import parse_announcement
 from publisher.domain.records import Variant
 from publisher.edges.cli import main
 
-from conftest import ROOT, herold_toml
-from kit import ChannelCase, ChannelContract
+from conftest import ROOT, herold_toml, warning
+from fakes.webhook_receiver import Answer, Receiver
+from kit import ChannelCase, ChannelContract, make_channel, post_for
 
 # -- the contract every channel keeps --------------------------------------------------------------
 
@@ -116,3 +122,62 @@ def test_an_address_that_is_not_one_web_address_is_refused_on_the_command_line_a
     announcement_id = published_warning(config)
     refused = herold(config, "confirm", announcement_id, "whatsapp", "--url", address)
     assert refused.exit_code == 1 and "web address" in refused.output
+
+
+# -- the alert card, and a provider the authority contracted ----------------------------------------
+
+
+def relaying(receiver_url: str, media: Path) -> Manual:
+    channel = make_channel(replace(CASE, secrets={"relay_secret": RELAY_SECRET}), receiver_url, media,
+                           relay_url=receiver_url, relay_secret_env="RELAY")  # fmt: skip
+    assert isinstance(channel, Manual)
+    return channel
+
+
+RELAY_SECRET = "whsec_" + base64.b64encode(b"a secret of the whatsapp provider").decode()
+
+
+def test_without_an_image_of_its_own_the_person_gets_the_alert_card_to_post(tmp_path: Path) -> None:
+    channel = make_channel(CASE, "http://127.0.0.1:1", tmp_path)
+    assert isinstance(channel, Manual)
+    note = channel.hand_off(post_for(Manual, channel, parse_announcement(warning())))
+    assert note.card is not None and note.card.startswith("https://www.lk-beispiel.de/warnungen/")
+    assert note.card.endswith(".png") and note.relayed is None
+
+
+def test_a_hand_off_goes_signed_to_the_contracted_provider_and_still_waits_for_a_confirmation(tmp_path: Path) -> None:
+    with Receiver() as provider:
+        channel = relaying(provider.url, tmp_path)
+        note = channel.hand_off(post_for(Manual, channel, parse_announcement(warning())))
+        assert note.relayed == "sent"
+        (request,) = provider.requests
+    body = json.loads(request.body)
+    assert body["data"]["text"] == note.text and body["data"]["card_url"] == note.card
+    assert body["data"]["confirm"].endswith("/channels/kanal/confirm")
+    key = base64.b64decode(RELAY_SECRET.removeprefix("whsec_"))
+    signed = f"{request.headers['webhook-id']}.{request.headers['webhook-timestamp']}.".encode() + request.body
+    expected = "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    assert expected in request.headers["webhook-signature"].split()
+
+
+def test_a_provider_that_cannot_take_it_leaves_the_hand_off_to_a_person_and_says_why(tmp_path: Path) -> None:
+    with Receiver(default=Answer(503)) as provider:
+        channel = relaying(provider.url, tmp_path)
+        note = channel.hand_off(post_for(Manual, channel, parse_announcement(warning())))
+    assert note.relayed == "failed: the provider answered 503" and note.text
+    unreachable = relaying("http://127.0.0.1:1/hand-off", tmp_path)
+    assert (
+        unreachable.hand_off(post_for(Manual, unreachable, parse_announcement(warning()))).relayed or ""
+    ).startswith("failed: the provider could not be reached")
+
+
+@pytest.mark.parametrize(
+    ("settings", "reason"),
+    [
+        ({"relay_url": "https://provider.example.org/hand-off"}, "go together"),
+        ({"relay_url": "http://provider.example.org/hand-off", "relay_secret_env": "R"}, "must use https"),
+    ],
+)
+def test_a_relay_needs_its_secret_and_https(settings: dict[str, str], reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        Manual.Settings.model_validate(settings)

@@ -140,6 +140,8 @@ class HandOffNote:
     text: str
     media: Sequence[str] = ()  # stored image paths, in order
     alt: Sequence[str] = ()
+    card: str | None = None  # the alert card's public address, to post with the text (no image of its own)
+    relayed: str | None = None  # sent to a contracted provider: "sent", or "failed: why"
 
 
 class ChannelType:

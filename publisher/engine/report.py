@@ -24,6 +24,8 @@ class HandOff(BaseModel):
     text: str
     media: list[str] = []
     alt: list[str] = []
+    card: str | None = None  # the alert card's public address (the person posts it with the text)
+    relayed: str | None = None  # sent to the authority's contracted provider: "sent" or "failed: why"
 
 
 class DeliveryReport(BaseModel):
@@ -244,6 +246,10 @@ def table(result: AnnouncementReport) -> str:
             lines += ["", f"TO POST BY HAND on {d.channel}:", "", d.hand_off.text]
             lines += [f"  image {path} – alt text: {alt}" for path, alt in zip(d.hand_off.media, d.hand_off.alt,
                                                                              strict=False)]  # fmt: skip
+            if d.hand_off.card:
+                lines.append(f"  the alert card to post with it: {d.hand_off.card}")
+            if d.hand_off.relayed:
+                lines.append(f"  sent to the contracted provider: {d.hand_off.relayed}")
     # Headlines and platforms' error texts come from outside: a terminal gets no raw control character.
     return printable("\n".join(line.rstrip() for line in lines))
 

@@ -563,7 +563,8 @@ def _handed_off(
     bound: structlog.typing.FilteringBoundLogger,
 ) -> None:
     """Waiting for a person now: the copy-ready text is kept with the operation."""
-    kept = json.dumps({"text": note.text, "media": list(note.media), "alt": list(note.alt)}, ensure_ascii=False)
+    kept = json.dumps({"text": note.text, "media": list(note.media), "alt": list(note.alt), "card": note.card,
+                       "relayed": note.relayed}, ensure_ascii=False)  # fmt: skip
     if not engine.store.operations.finish(operation, S.manual, "", engine.clock(), note=kept):
         return
     engine.store.audit.append(_entry(engine, "delivery.handed_off", stored, operation))

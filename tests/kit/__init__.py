@@ -73,6 +73,7 @@ from publisher.core.render import render
 from publisher.domain.announcement import Announcement, parse_announcement
 from publisher.domain.authority import Authority, ChannelConfig
 from publisher.domain.records import Variant
+from publisher.site.card import card_name
 
 from fakes.webhook_receiver import Answer, Receiver, Request
 from helpers import png_bytes
@@ -282,6 +283,10 @@ def post_for(
         item_url=channel.authority.url(ITEM_PATH),
         attempt=attempt,
         created_at=datetime.now(UTC),
+        # As the engine hands it: the alert card beside the item's page, where the type takes one.
+        card_url=channel.authority.url(ITEM_PATH) + card_name("a1")
+        if kind.capabilities.media.takes_card(has_images=bool(announcement.media))
+        else None,
     )
 
 

@@ -44,6 +44,7 @@ from publisher.engine.report import SHORT_ID, AnnouncementReport, listing, repor
 from publisher.engine.store import AppSession, FormDraft
 from publisher.engine.store.users import SignIn, User, UserExists, password_problem, username_problem
 from publisher.engine.tasks import confirm, reconcile
+from publisher.site.card import card_name
 from publisher.site.registry import channel_types
 from publisher.sources.intake import SourceConflict, approve, ended_by, receive, reject
 from publisher.sources.preview import Preview, preview
@@ -522,6 +523,18 @@ def press_office(herold: Herold) -> FastAPI:
         if not path.is_relative_to(root) or not path.is_file():
             raise StarletteHTTPException(404, _t(who.language, "There is no such image."))
         return FileResponse(path, filename=path.name)
+
+    @app.get("/items/{announcement_id}/card")
+    def card(announcement_id: str, who: Signed) -> Response:
+        """The announcement's alert card, as the site published it beside the item's page, for a
+        person to post by hand with the text."""
+        result = own_item(announcement_id, who)
+        stored = herold.store.announcements.get(result.id)
+        sites = herold.sites(stored.authority) if stored else []
+        path = sites[0].directory / stored.item_path / card_name(stored.id) if stored and sites else None
+        if path is None or not path.is_file():
+            raise StarletteHTTPException(404, _t(who.language, "There is no such image."))
+        return FileResponse(path, filename=path.name, media_type="image/png")
 
     @app.post("/items/{announcement_id}/approve")
     async def approve_item(request: Request, announcement_id: str, who: Signed) -> Response:
