@@ -888,7 +888,7 @@ def credentials(engine: Engine, argument: str) -> None:
     label = f"{channel.label} ({channel_id})"
     try:
         channel.refresh_credentials()
-    except DeliveryError as error:
+    except CredentialsError as error:
         day = engine.clock().date().isoformat()
         log.warning("the token could not be refreshed", authority=slug, channel=channel_id, reason=error.reason)
         oncall.raise_alarm(engine, oncall.Alarm(
@@ -898,6 +898,8 @@ def credentials(engine: Engine, argument: str) -> None:
                   f"hinterlegen, sonst erreichen Meldungen diesen Kanal bald nicht mehr.\n\n"
                   f"Herold could not refresh the access for {label}: {error.reason}. Please provide a new token."),
         ))  # fmt: skip
+    except DeliveryError as error:  # the platform away for a moment: the next look tries again
+        log.warning("the token could not be refreshed now", authority=slug, channel=channel_id, reason=error.reason)
     expires = channel.credentials_expire()
     if expires is None or expires - engine.clock() > WARN_BEFORE:
         return
