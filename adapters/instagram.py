@@ -453,7 +453,7 @@ class Instagram(Channel):
         caption = {
             "image_url": post.card_url,
             "caption": post.variant.text,
-            "alt_text": card_alt(post, self.authority.name),
+            "alt_text": post.card_alt or card_alt(post, self.authority.name),
         }
         made = self._call("POST", f"{ig}/media", data=caption, write=True, image=post.card_url)
         container = str(made.get("id") or "")

@@ -279,7 +279,7 @@ class ThreadsChannel(Channel):
             folder = page if page.endswith("/") else page + "/"
             return [(folder + PurePosixPath(str(media.path)).name, media.alt) for media in own]
         if post.card_url:
-            return [(post.card_url, post.variant.text[:ALT_TEXT])]
+            return [(post.card_url, (post.card_alt or post.variant.text)[:ALT_TEXT])]
         return []
 
     def _make(self, fields: Mapping[str, str]) -> str:

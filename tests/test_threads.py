@@ -691,7 +691,9 @@ def test_a_warning_its_update_and_all_clear_form_one_thread_each_with_the_card(
         for announcement, out in zip((alert, update, cancel), (first, second, third), strict=True):
             assert out["media_type"] == "IMAGE"
             assert out["media_url"].endswith(f"karte-{announcement}.png")
-            assert out["alt_text"] == out["text"]
+            said = herold.store.announcements.get(announcement)
+            assert said is not None and said.announcement.headline in out["alt_text"], "the card's words as alt text"
+            assert "Was ist zu tun?" in out["alt_text"] or said.announcement.instruction is None
         assert copies[0] is not None and copies[0].platform_url == first["permalink"]
 
 

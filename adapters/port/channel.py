@@ -130,7 +130,10 @@ class Post:
     created_at: datetime | None = None  # when the delivery was created: copies found must be newer
     # The accessible alert card's public address on the item's page, where the channel's
     # capabilities take it (MediaRule.card): platforms fetch it from there, after the page is out.
+    # PNG, or its JPEG twin for a platform that takes only JPEG (MediaRule.types).
     card_url: str | None = None
+    # Its alt text: the whole message in words, within the platform's alt-text limit.
+    card_alt: str | None = None
 
 
 @dataclass(frozen=True)

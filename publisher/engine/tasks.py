@@ -60,7 +60,7 @@ from publisher.engine.engine import Engine
 from publisher.engine.leases import leases
 from publisher.engine.runner import TaskName
 from publisher.engine.store import Attempt, Operation, StoredAnnouncement, Unreadable
-from publisher.site.card import card_name
+from publisher.site.card import card_alt, card_jpeg_name, card_name
 from publisher.site.model import Entry, Publication
 from publisher.site.registry import channel_types, is_site
 
@@ -531,10 +531,18 @@ def _item_url(engine: Engine, stored: StoredAnnouncement) -> str:
     return authority.url(stored.item_path) if authority else ""
 
 
-def _takes_card(engine: Engine, stored: StoredAnnouncement, operation: Operation) -> bool:
-    """Whether the channel posts the alert card with this announcement (its capabilities say)."""
+def _card(engine: Engine, stored: StoredAnnouncement, operation: Operation, item_url: str) -> dict[str, str]:
+    """The alert card for a channel that posts it with this announcement (its capabilities say):
+    its address beside the item's page, as PNG or, for a platform that takes only JPEG, its JPEG
+    twin; and its alt text within the platform's limit."""
     kind = channel_types().get(operation.channel_type)
-    return kind is not None and kind.capabilities.media.takes_card(has_images=bool(stored.announcement.media))
+    rule = kind.capabilities.media if kind else None
+    authority = _configured(engine, stored.authority)
+    if not (item_url and rule and authority and rule.takes_card(has_images=bool(stored.announcement.media))):
+        return {}
+    name = card_name(stored.id) if "image/png" in rule.types else card_jpeg_name(stored.id)
+    alt = card_alt(stored.announcement, authority, item_url, limit=rule.alt_text)
+    return {"card_url": item_url + name, "card_alt": alt}
 
 
 def _post(engine: Engine, stored: StoredAnnouncement, operation: Operation, attempt: Attempt) -> Post:
@@ -551,7 +559,7 @@ def _post(engine: Engine, stored: StoredAnnouncement, operation: Operation, atte
         in_reply_to=thread[-1] if thread and threaded else None, thread=tuple(thread) if threaded else (),
         attempt=operation.attempts, previous_error=operation.last_error if operation.ambiguous else None,
         created_at=operation.created_at,
-        card_url=item_url + card_name(stored.id) if item_url and _takes_card(engine, stored, operation) else None,
+        **_card(engine, stored, operation, item_url),
     )  # fmt: skip
 
 

@@ -6,10 +6,12 @@ its own record of both (publisher.site.record); it never reads Herold's database
 Each item (an alert with its updates and all-clear) gets one page at a stable URL, latest
 state on top and history below; the site has an index of current warnings, an archive by
 month, and Atom, RSS 2.0 and JSON Feed 1.1 feeds. Every warning is also published as CAP 1.2,
-with an Atom index of the current ones (publisher.site.cap). Pages are plain semantic HTML with no
-JavaScript, no cookies and no request to any other origin. Each announcement is a
-microformats2 ``h-entry``; once other channels have posted, the page lists those copies as
-``u-syndication`` links (publish on your own site, syndicate elsewhere).
+with an Atom index of the current ones (publisher.site.cap). Where a channel takes an alert card
+(Instagram, Threads, hand-offs), each message's card is written beside its item page
+(publisher.site.card). Pages are plain semantic HTML with no JavaScript, no cookies and no request
+to any other origin. Each announcement is a microformats2 ``h-entry``; once other channels have
+posted, the page lists those copies as ``u-syndication`` links (publish on your own site,
+syndicate elsewhere).
 
 Publishing renders only the pages an item can change (its page, the index, its page of its
 month's archive, the archive overview, the feeds) and writes a file only if its content
@@ -72,6 +74,7 @@ from publisher.domain.authority import Authority, ChannelConfig
 from publisher.domain.labels import LABELS, labels_for, titled
 from publisher.domain.text import xml_safe
 from publisher.site import cap
+from publisher.site.card import card_jpeg_name, card_name, render_card
 from publisher.site.logo import LogoError, read_logo
 from publisher.site.model import Copy, Entry, Item, Publication
 from publisher.site.record import Listed, SiteRecord, View, page_of
@@ -642,7 +645,34 @@ class Site:
             platform=_platform_of,
             media_name=lambda media: Path(media.path).name,
         )
-        return self._copy_media(item) + self._write(f"{item.path}index.html", page)
+        return self._copy_media(item) + self._write_cards(item) + self._write(f"{item.path}index.html", page)
+
+    def _write_cards(self, item: Item) -> int:
+        """Each message's alert card beside the item page (publisher.site.card), PNG and JPEG,
+        where a channel of the authority takes one: platforms fetch it from there. A card once
+        written is kept as it is, as the platforms took it; only a missing one is made (a new
+        message, a site rebuilt into an empty directory)."""
+        rules = [kind.capabilities.media for config in self.authority.channels
+                 if (kind := channel_types().get(config.type)) is not None]  # fmt: skip
+        if all(rule.card == "never" for rule in rules):
+            return 0
+        written, folder, url = 0, self.directory / item.path, self.url(item.path)
+        for entry in item.entries:
+            if not any(rule.takes_card(has_images=bool(entry.announcement.media)) for rule in rules):
+                continue
+            png, jpeg = card_name(entry.id), card_jpeg_name(entry.id)
+            if (folder / png).exists() and (folder / jpeg).exists():
+                continue
+            try:
+                png_data, jpeg_data = render_card(entry.announcement, self.authority, url)
+            except Exception:
+                # The page is what every copy links to: a card is never worth holding it back. The
+                # platform that wanted the card then fails on its address, and says so.
+                log.exception("the alert card could not be made", channel=self.id, announcement=entry.id)
+                continue
+            # The PNG last: the one the engine names (Post.card_url) is there only with its twin.
+            written += self._write(f"{item.path}{jpeg}", jpeg_data) + self._write(f"{item.path}{png}", png_data)
+        return written
 
     def _write_cap(self, item: Item, since: str | None = None) -> int:
         """The item's CAP documents: each warning message's own, and the newest as ``alert.cap.xml``.
