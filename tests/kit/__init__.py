@@ -143,7 +143,8 @@ READS_OF_OTHERS: tuple[Endpoint, ...] = (
     Endpoint(r"/api/v1/streaming\b", "the live stream of timelines, notifications and messages"),
     # Facebook Graph (and Instagram), X, Threads: the same data under the same words
     Endpoint(r"/insights\b", "statistics of a page or its posts (Facebook Graph, Instagram)"),
-    Endpoint(r"/comments\b", "comments by other people (Facebook Graph, LinkedIn)"),
+    # Reading them; writing one (a reply as the page) sends, it reads nothing.
+    Endpoint(r"/comments\b", "comments by other people (Facebook Graph, LinkedIn)", "GET"),
     Endpoint(r"/conversations\b", "private messages (Facebook Messenger)"),
     Endpoint(r"/(followers|following)\b", "who follows the account (Facebook Graph, X, Threads)"),
     Endpoint(r"/mentions\b", "posts by other people that mention the account (X, Threads)"),
