@@ -897,6 +897,7 @@ def credentials(engine: Engine, argument: str) -> None:
     try:
         channel.refresh_credentials()
     except CredentialsError as error:
+        error.reason = engine.settings.without_secrets(error.reason)  # a platform may repeat what it was sent
         day = engine.clock().date().isoformat()
         log.warning("the token could not be refreshed", authority=slug, channel=channel_id, reason=error.reason)
         oncall.raise_alarm(engine, oncall.Alarm(
@@ -907,7 +908,8 @@ def credentials(engine: Engine, argument: str) -> None:
                   f"Herold could not refresh the access for {label}: {error.reason}. Please provide a new token."),
         ))  # fmt: skip
     except DeliveryError as error:  # the platform away for a moment: the next look tries again
-        log.warning("the token could not be refreshed now", authority=slug, channel=channel_id, reason=error.reason)
+        log.warning("the token could not be refreshed now", authority=slug, channel=channel_id,
+                    reason=engine.settings.without_secrets(error.reason))  # fmt: skip
     expires = channel.credentials_expire()
     if expires is None or expires - engine.clock() > WARN_BEFORE:
         return
