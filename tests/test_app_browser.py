@@ -68,6 +68,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         authority["channels"].append(
             {"id": "mastodon", "type": "mastodon", "instance": mastodon.url, "access_token_env": "MASTODON_TOKEN"}
         )
+        authority["channels"].append({"id": "whatsapp", "type": "manual"})  # a WhatsApp Channel, by hand
         neighbour = {**copy.deepcopy(AUTHORITY), "slug": OTHER, "name": "Stadt Nachbar",
                      "base_url": "https://www.stadt-nachbar.de/meldungen/"}  # fmt: skip
         raw = {
@@ -181,7 +182,7 @@ def test_a_bomb_warning_from_sign_in_to_all_clear(page: Any, served: Served) -> 
     # The preview follows what is typed (app.js): every channel, counted as its platform counts.
     preview = page.locator("#preview")
     preview.locator("text=Bombenentschärfung in Musterstadt").first.wait_for()
-    assert preview.locator(".variant").count() == 2
+    assert preview.locator(".variant").count() == 3  # website, Mastodon, WhatsApp
     assert re.search(r"\d+ / 500", preview.inner_text()), "Mastodon's count against its limit"
     shot(page, "preview")
     page.get_by_role("button", name="Jetzt veröffentlichen").click()
@@ -210,6 +211,34 @@ def test_a_bomb_warning_from_sign_in_to_all_clear(page: Any, served: Served) -> 
     page.goto(served.index)
     assert "Entwarnung: Bombe in Musterstadt entschärft" in page.content()
     shot(page, "public-index-all-clear")
+
+
+def test_a_whatsapp_hand_off_from_the_board_to_the_copy_on_the_public_page(page: Any, served: Served) -> None:
+    # WhatsApp Channels have no posting API: the press officer gets the text and the alert card,
+    # posts them in the app, and confirms with the post's address.
+    sign_in(page, served, "anna")
+    page.goto(f"{served.url}/app/new")
+    page.get_by_role("button", name=re.compile("Bombenentschärfung")).click()
+    fill_bomb_warning(page, "Bombenfund am Hafen: Sperrbereich bis 16 Uhr")
+    page.get_by_role("button", name="Jetzt veröffentlichen").click()
+    item = item_path(page)
+    until(lambda: "state-manual" in delivery_state(page, "whatsapp"), page)
+    hand_off = page.locator("td", has=page.locator("pre.text")).first
+    assert "Bombenfund am Hafen" in hand_off.locator("pre.text").inner_text()
+    card = hand_off.locator("figure.hand-off img").first
+    card.wait_for()
+    assert page.evaluate("(img) => img.complete && img.naturalWidth", card.element_handle()) == 1080, (
+        "the alert card loads, as the site published it"
+    )
+    accessible(page, "the item page with a hand-off waiting")
+    shot(page, "whatsapp-hand-off")
+    page.fill("#url-whatsapp", "https://whatsapp.com/channel/0029VaLkBeispiel/77")
+    page.locator("form[action$='/channels/whatsapp/confirm'] button[type=submit]").click()
+    until(lambda: "state-succeeded" in delivery_state(page, "whatsapp"), page)
+    stored = served.herold.store.announcements.get(item.rsplit("/", 1)[-1])
+    assert stored is not None
+    public = served.herold.sites(stored.authority)[0].directory / stored.item_path / "index.html"
+    until(lambda: "https://whatsapp.com/channel/0029VaLkBeispiel/77" in public.read_text(), page)
 
 
 def test_the_same_publish_flow_works_without_javascript(browser: Any, served: Served) -> None:
