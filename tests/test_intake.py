@@ -476,3 +476,40 @@ def test_a_follow_up_may_name_its_original_by_the_short_id_herold_list_shows(her
     assert stored.item_id == original.item_id
     with pytest.raises(InvalidInput, match="references"):
         accept(herold.engine, {**all_clear, "references": "ffffffff"}, source="test", actor="t")
+
+
+def test_a_withdrawal_deletes_the_earlier_posts_where_the_channel_can_delete_and_cannot_edit(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    # Bluesky, Threads, Instagram: no edit, a delete, and no on_withdrawal setting to say otherwise.
+    from adapters import register, unregister
+    from adapters.port import Capabilities, Channel, Post, Receipt, Wave
+    from publisher.domain.records import Action
+
+    class DeletesOnly(Channel):
+        type, label = "test-deletes-only", "Löschplattform"
+        capabilities = Capabilities(wave=Wave.other, threads=True, delete=True)
+
+        def publish(self, post: Post) -> Receipt:
+            return Receipt(platform_id=post.delivery_id)
+
+        def reply(self, post: Post) -> Receipt:
+            return Receipt(platform_id=post.delivery_id)
+
+        def delete(self, receipt: Receipt) -> None:
+            pass
+
+    register(DeletesOnly)
+    try:
+        authority = copy.deepcopy(AUTHORITY)
+        authority["channels"].append({"id": "sozial", "type": "test-deletes-only"})
+        herold = make_herold(make_settings(authorities=[authority], grace_warning_seconds=0.05))
+        alert = accept(herold.engine, warning(), source="api", actor="t")
+        wait_until_settled(herold.engine, alert, timeout=30)
+        withdrawal = accept(herold.engine, warning(msg_type="error", references=alert,
+                                                   headline="Widerruf: die Warnung war ein Irrtum"),
+                            source="api", actor="t")  # fmt: skip
+        planned = [(o.channel, o.action) for o in herold.store.operations.of(withdrawal)]
+        assert ("sozial", Action.delete) in planned and ("sozial", Action.edit) not in planned
+    finally:
+        unregister(DeletesOnly.type)

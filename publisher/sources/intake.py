@@ -653,7 +653,9 @@ def _operations(
             action = Action.publish
         publish = add(channel_id, kind, action)
         if msg_type is MsgType.error:
-            withdrawal = getattr(config.settings, "on_withdrawal", "edit")
+            # A channel may say what a withdrawal does to the earlier posts (on_withdrawal); one
+            # that says nothing deletes them where it can, and marks them by an edit otherwise.
+            withdrawal = getattr(config.settings, "on_withdrawal", "delete" if able(kind, Deleting) else "edit")
             if withdrawal == "delete" and able(kind, Deleting):
                 for post in mine:
                     add(channel_id, kind, Action.delete, post.id)
