@@ -55,7 +55,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any
@@ -85,7 +86,7 @@ from adapters.port import (
 )
 from adapters.port.http import environment_for, loopback, session
 from publisher.domain.authority import web_address
-from publisher.domain.counting import TextRule, Utf8Bytes
+from publisher.domain.counting import LINK_LIKE, TextRule, Utf8Bytes
 
 log = structlog.get_logger("herold.threads")
 
@@ -116,6 +117,22 @@ MISSING = (100, 33)  # the object does not exist (deleted), or cannot be loaded
 LINK_LIMIT = "THREADS_API__LINK_LIMIT_EXCEEDED"
 # A container Meta could not prepare: fetching the image may work next time, the rest will not.
 CONTAINER_RETRYABLE = ("FAILED_DOWNLOADING", "UNKNOWN")
+
+
+MOST_LINKS = 5  # distinct links a post may carry (the item's own included)
+
+
+@dataclass(frozen=True)
+class DistinctLinks:
+    """Links as Threads counts them for its five-link rule: each different address once. Part of
+    the text rule, so render shortens the description until the variant keeps to it, and intake
+    leaves the channel out when headline and instruction alone carry more."""
+
+    unit: str = "links"
+
+    def count(self, text: str, links: Collection[str]) -> int:
+        found = {match.group(0).rstrip(".,;:!?)»\"'") for match in LINK_LIKE.finditer(text)}
+        return len(found | set(links))
 
 
 class ThreadsSettings(ChannelSettings):
@@ -190,7 +207,7 @@ class ThreadsChannel(Channel):
     label = "Threads"
     capabilities = Capabilities(
         wave=Wave.other,
-        text=TextRule(LIMIT, Utf8Bytes()),
+        text=TextRule(LIMIT, Utf8Bytes(), also=(TextRule(MOST_LINKS, DistinctLinks()),)),
         template="channels/post.j2",
         media=MediaRule(
             count=CAROUSEL,

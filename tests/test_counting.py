@@ -218,3 +218,10 @@ def test_a_rule_describes_itself_for_people(rule: TextRule, has_media: bool, des
 def test_the_limit_with_media_applies_only_when_an_image_is_attached() -> None:
     assert (TELEGRAM.limit_for(True), TELEGRAM.limit_for(False)) == (1024, 4096)
     assert (MASTODON.limit_for(True), MASTODON.limit_for(False)) == (500, 500)
+
+
+@pytest.mark.parametrize("text", ["1️⃣ Warnstufe", "🇩🇪 🇺🇦 Hinweis", "#️⃣ Notruf 112", "Hochwasser 🌊 am Rhein"])
+def test_x_weighs_keycaps_and_flags_as_one_emoji_as_twitter_text_does(text: str) -> None:
+    # An over-count refused warnings X would take (a keycap weighed 5, a flag 4).
+    twitter_text = pytest.importorskip("twitter_text")
+    assert XWeighted().count(text, ()) == twitter_text.parse_tweet(text).weightedLength

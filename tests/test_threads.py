@@ -369,14 +369,18 @@ def test_a_refusal_names_meta_s_words_codes_and_trace_and_never_the_token(fake: 
     assert TOKEN_ENV in reason and TOKEN not in reason
 
 
-def test_more_than_five_links_are_refused_by_meta_for_good_saying_so(fake: FakeThreads, media: Path) -> None:
+def test_a_variant_keeps_to_five_links_and_more_are_refused_by_meta_for_good_saying_so(
+    fake: FakeThreads, media: Path
+) -> None:
     channel = make(fake, media)
     links = " ".join(f"https://www.lk-beispiel.de/info/{n}" for n in range(5))
     work = post(channel, description=f"Mehr: {links}")
-    assert len(work.variant.text.encode()) <= 500
+    assert "description" in work.variant.shortened, "the rule cuts the description down to five links"
+    channel.publish(work)
+    six = work.variant.text + " " + links  # as if a text had reached the channel unfitted
     with pytest.raises(PermanentError, match="at most 5 different links"):
-        channel.publish(work)
-    assert not fake.posts
+        channel.publish(replace(work, delivery_id="d2", variant=work.variant.model_copy(update={"text": six})))
+    assert len(fake.posts) == 1
 
 
 def test_a_text_meta_counts_longer_than_500_is_refused_for_good(fake: FakeThreads, media: Path) -> None:

@@ -109,6 +109,11 @@ class GraphemesShortLinks:
 _X_LIGHT = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
 
 
+# What twitter-text takes for one emoji besides pictographs: keycaps ("1️⃣") and flags (a pair of
+# regional indicators); each such sequence weighs 2, not the sum of its code points.
+_X_EMOJI = regex.compile(r"\p{Extended_Pictographic}|\u20E3|\p{Regional_Indicator}")
+
+
 def _x_weight(char: str) -> int:
     point = ord(char)
     return 1 if any(low <= point <= high for low, high in _X_LIGHT) else 2
@@ -122,7 +127,7 @@ class XWeighted:
     def _plain(self, text: str) -> int:
         total = 0
         for cluster in GRAPHEME.findall(text):
-            total += 2 if EMOJI.search(cluster) else sum(_x_weight(c) for c in cluster)
+            total += 2 if _X_EMOJI.search(cluster) else sum(_x_weight(c) for c in cluster)
         return total
 
     def count(self, text: str, links: Collection[str]) -> int:
