@@ -481,7 +481,8 @@ AUTHOR_LINK = re.compile(r"(?:https?://|www\.)|[\w-]\.[^\W\d_]{2,}")
 # Emoji in a row: few characters, many bytes (25 in one cluster), so Bluesky's 3,000 bytes come first.
 @example(document={"authority": SLUG, "kind": "news", "headline": "Familienfest",
                    "description": " ".join(["👨‍👩‍👧‍👦👨‍👩‍👧‍👦👨‍👩‍👧‍👦"] * 300)})  # fmt: skip
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: CI runs the same examples every time (a new finding comes from a deliberate run).
+@settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(document=announcements())
 def test_property_every_variant_fits_its_platform_as_the_platform_counts_or_is_refused_as_unfit(
     type_: str, document: dict[str, Any]
@@ -494,7 +495,10 @@ def test_property_every_variant_fits_its_platform_as_the_platform_counts_or_is_r
         # Then what is never cut (headline, instruction, source, link) is itself over the limit.
         least = rendered(type_, announcement.model_copy(update={"description": None, "area": None, "hashtags": []}),
                          fitted=False)  # fmt: skip
-        if not AUTHOR_LINK.search(least.text.replace(ITEM_URL, "")):
+        # Links the author wrote (in the text or the content warning) Herold counts on the safe
+        # side; without them, a refusal must be one the platform would make too.
+        written = least.text.replace(ITEM_URL, "") + " " + (least.spoiler or "")
+        if not AUTHOR_LINK.search(written):
             assert over_the_limit(type_, least, media), f"refused, though {type_} takes the least: {least.text!r}"
         event("refused as unfit")
         return

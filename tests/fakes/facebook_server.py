@@ -51,18 +51,16 @@ comments, insights and everything else a Page has; rate limits by count and CPU 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
 import re
-import socket
-import threading
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
+
+from fakes.http import Answer, FakeServer, Handler, Refusal, read
 
 __all__ = [
     "APP_ID",
@@ -178,14 +176,10 @@ class _Photo:
     published: bool
 
 
-@dataclass
-class _Answer:
-    code: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
+_Answer = Answer
 
 
-class _Refusal(Exception):
+class _Refusal(Refusal):
     def __init__(self, code: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         super().__init__(body["error"]["message"])
         self.answer = _json(code, body, headers)
@@ -205,28 +199,12 @@ def _gone(method: str, thing: str) -> _Refusal:
     return _Refusal(400, graph_error(100, message, subcode=33, type="GraphMethodException"))
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeFacebook
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def _serve(self) -> None:
-        self.server.fake._serve(self)
-
-    do_GET = do_POST = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the tests read `FakeFacebook.requests` instead."""
-
-
-class FakeFacebook:
+class FakeFacebook(FakeServer):
     """The Graph API for one Page (see the module docstring). Thread-safe: requests are
     processed under one lock; the inspection properties return copies."""
+
+    name = "fake-facebook"
+    methods = frozenset({"GET", "POST", "DELETE"})
 
     def __init__(
         self,
@@ -240,66 +218,31 @@ class FakeFacebook:
         require_proof: bool = False,
         unreadable: tuple[str, ...] = (),
     ) -> None:
+        super().__init__()
         self.page_id, self.page_name = page_id, page_name
         self.tokens = dict(tokens if tokens is not None else {PAGE_TOKEN: Token(owner=page_id)})
         self.oldest = oldest
         self.app_id, self.app_secret, self.require_proof = app_id, app_secret, require_proof
         self.unreadable = set(unreadable)
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._posts: dict[str, _Post] = {}
         self._photos: dict[str, _Photo] = {}
         self._last_id = 1_000_000
         self._requests: list[Recorded] = []
-        self._faults: list[tuple[str, str, Fault]] = []
         self._throttled: float | None = None  # minutes until the Page may call again
         self._blocked = False
         self._calls = 0
 
-    # -- lifecycle -----------------------------------------------------------------------------
-
-    def start(self) -> FakeFacebook:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-facebook", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeFacebook:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     @property
     def url(self) -> str:
         """The Graph API's base address, ``http://127.0.0.1:<port>`` (api_base)."""
-        if self._server is None:
-            raise RuntimeError("the fake Graph API is not running; call start() first")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._origin("the fake Graph API")
 
     # -- test controls and inspection ----------------------------------------------------------
 
     def fail(self, method: str, path_prefix: str, *faults: Fault) -> None:
         """Queue faults for requests of ``method`` (``"*"``: any) whose path (without the
         version) starts with the prefix."""
-        with self._lock:
-            self._faults.extend((method.upper(), path_prefix, fault) for fault in faults)
+        super().fail(method, path_prefix, *faults)
 
     def throttle(self, minutes: float) -> None:
         """The Page has made too many calls: each answers 80001 until `unthrottle`."""
@@ -343,42 +286,24 @@ class FakeFacebook:
 
     # -- serving -------------------------------------------------------------------------------
 
-    def _serve(self, handler: _Handler) -> None:
-        target = urlsplit(handler.path)
-        length = int(handler.headers.get("Content-Length") or 0)
-        raw = handler.rfile.read(length) if length else b""
-        headers = {name.lower(): value for name, value in handler.headers.items()}
+    def _record(self, handler: Handler) -> Recorded:
+        target, headers, raw = read(handler)
         query = {name: values[-1] for name, values in parse_qs(target.query).items()}
         form = {name: values[-1] for name, values in parse_qs(raw.decode()).items()} if raw else {}
         match = VERSION.match(target.path)
         version, path = (match[1], match[4]) if match else ("", target.path)
-        record = Recorded(handler.command, path, version, query, form, headers, datetime.now(UTC))
-        with self._lock:
-            self._requests.append(record)
-            queued = [
-                i for i, (m, p, _) in enumerate(self._faults) if m in ("*", record.method) and record.path.startswith(p)
-            ]
-            fault = self._faults.pop(queued[0])[2] if queued else None
-        if fault is not None and fault.kind == "hang":
-            self._stopping.wait(fault.seconds)
-            self._hang_up(handler)
-            return
-        if fault is not None and fault.kind == "status":
-            answer = _json(fault.code, fault.body, dict(fault.headers))
-        else:
-            with self._lock:
-                try:
-                    answer = self._process(record)
-                except _Refusal as refusal:
-                    answer = refusal.answer
-        answer.headers["facebook-api-version"] = self._answering(version)
+        return Recorded(handler.command, path, version, query, form, headers, datetime.now(UTC))
+
+    def _faulted(self, record: Recorded, fault: Fault) -> _Answer:
+        return self._versioned(record, _json(fault.code, fault.body, dict(fault.headers)))
+
+    def _answer(self, record: Recorded) -> _Answer:
+        return self._versioned(record, super()._answer(record))
+
+    def _versioned(self, record: Recorded, answer: _Answer) -> _Answer:
+        answer.headers["facebook-api-version"] = self._answering(record.version)
         answer.headers["x-fb-trace-id"] = "Fake" + str(len(self._requests))
-        if fault is not None and fault.kind == "drop_after":
-            self._hang_up(handler)
-            return
-        with self._lock:
-            record.status = answer.code
-        self._send(handler, answer)
+        return answer
 
     def _answering(self, version: str) -> str:
         """The version that answers a call: a retired one is answered by the oldest offered."""
@@ -388,25 +313,6 @@ class FakeFacebook:
             return (int(found[1]), int(found[2])) if found else (0, 0)
 
         return self.oldest if not version or number(version) < number(self.oldest) else version
-
-    @staticmethod
-    def _hang_up(handler: _Handler) -> None:
-        handler.close_connection = True
-        with contextlib.suppress(OSError):
-            handler.connection.shutdown(socket.SHUT_RDWR)
-
-    @staticmethod
-    def _send(handler: _Handler, answer: _Answer) -> None:
-        try:
-            handler.send_response(answer.code)
-            for name, value in answer.headers.items():
-                handler.send_header(name, value)
-            handler.send_header("Content-Length", str(len(answer.body)))
-            handler.end_headers()
-            handler.wfile.write(answer.body)
-            handler.wfile.flush()
-        except OSError:
-            handler.close_connection = True
 
     def _process(self, record: Recorded) -> _Answer:
         fields = {**record.query, **record.form}

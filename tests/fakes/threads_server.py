@@ -54,18 +54,16 @@ faults a test queues, localized messages.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import re
-import socket
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
+
+from fakes.http import Answer, FakeServer, Handler, Refusal, read
 
 __all__ = ["FakeThreads", "Fault", "Recorded", "drop_after", "graph_error", "hang", "status"]
 
@@ -152,14 +150,10 @@ class _Post:
     deleted: bool = False
 
 
-@dataclass
-class _Answer:
-    code: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
+_Answer = Answer
 
 
-class _Refusal(Exception):
+class _Refusal(Refusal):
     def __init__(self, code: int | str, message: str, subcode: int | None = None, status: int = 400) -> None:
         super().__init__(message)
         self.answer = _json(status, graph_error(code, message, subcode=subcode))
@@ -188,27 +182,11 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeThreads
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def _serve(self) -> None:
-        self.server.fake._serve(self)
-
-    do_GET = do_POST = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the tests read `FakeThreads.requests` instead."""
-
-
-class FakeThreads:
+class FakeThreads(FakeServer):
     """The Threads API of one profile on 127.0.0.1 (see the module docstring). Thread-safe."""
+
+    name = "fake-threads"
+    methods = frozenset({"GET", "POST", "DELETE"})
 
     def __init__(
         self,
@@ -223,63 +201,24 @@ class FakeThreads:
         reply_quota_total: int = 1000,
     ) -> None:
         """``tokens``: token → when it was issued (valid 60 days from then)."""
+        super().__init__()
         self.user_id, self.username = user_id, username
         self.clock = clock
         self.tokens = dict(tokens or {})
         self.processing_polls = processing_polls
         self.unreachable = unreachable
         self.quota_total, self.reply_quota_total = quota_total, reply_quota_total
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._containers: dict[str, _Container] = {}
         self._posts: dict[str, _Post] = {}
         self._ids = itertools.count(17_890_000_000_000_001)
         self._requests: list[Recorded] = []
-        self._faults: list[tuple[str, str, Fault]] = []
-
-    # -- lifecycle -----------------------------------------------------------------------------
-
-    def start(self) -> FakeThreads:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-threads", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeThreads:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
         """The API's address, ``http://127.0.0.1:<port>`` (as ``https://graph.threads.net``)."""
-        if self._server is None:
-            raise RuntimeError("the fake Threads API is not running; call start() first")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._origin("the fake Threads API")
 
     # -- test controls and inspection ----------------------------------------------------------
-
-    def fail(self, method: str, path_prefix: str, *faults: Fault) -> None:
-        """Queue faults for requests of ``method`` (``"*"``: any) whose path starts with the prefix."""
-        with self._lock:
-            self._faults.extend((method.upper(), path_prefix, fault) for fault in faults)
 
     def issue(self, token: str, at: datetime) -> None:
         with self._lock:
@@ -303,51 +242,14 @@ class FakeThreads:
 
     # -- serving -------------------------------------------------------------------------------
 
-    def _serve(self, handler: _Handler) -> None:
-        target = urlsplit(handler.path)
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length).decode() if length else ""
-        headers = {name.lower(): value for name, value in handler.headers.items()}
-        record = Recorded(handler.command, target.path, dict(parse_qsl(target.query)), dict(parse_qsl(body)), headers)
-        with self._lock:
-            self._requests.append(record)
-            queued = [
-                i for i, (m, p, _) in enumerate(self._faults) if m in ("*", record.method) and record.path.startswith(p)
-            ]
-            fault = self._faults.pop(queued[0])[2] if queued else None
-        if fault is not None and fault.kind == "hang":
-            self._stopping.wait(fault.seconds)
-            self._hang_up(handler)
-            return
-        if fault is not None and fault.kind == "status":
-            body_ = fault.body if fault.body is not None else graph_error(1, "An unknown error has occurred.")
-            answer = _json(fault.code, body_, fault.headers)
-        else:
-            with self._lock:
-                try:
-                    answer = self._process(record)
-                except _Refusal as refusal:
-                    answer = refusal.answer
-        if fault is not None and fault.kind == "drop_after":
-            self._hang_up(handler)
-            return
-        with self._lock:
-            record.status = answer.code
-        try:
-            handler.send_response(answer.code)
-            for name, value in answer.headers.items():
-                handler.send_header(name, value)
-            handler.send_header("Content-Length", str(len(answer.body)))
-            handler.end_headers()
-            handler.wfile.write(answer.body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up waiting
+    def _record(self, handler: Handler) -> Recorded:
+        target, headers, raw = read(handler)
+        body = raw.decode()
+        return Recorded(handler.command, target.path, dict(parse_qsl(target.query)), dict(parse_qsl(body)), headers)
 
-    @staticmethod
-    def _hang_up(handler: _Handler) -> None:
-        handler.close_connection = True
-        with contextlib.suppress(OSError):
-            handler.connection.shutdown(socket.SHUT_RDWR)
+    def _faulted(self, record: Recorded, fault: Fault) -> _Answer:
+        body = fault.body if fault.body is not None else graph_error(1, "An unknown error has occurred.")
+        return _json(fault.code, body, fault.headers)
 
     def _process(self, record: Recorded) -> _Answer:
         parts = [part for part in record.path.split("/") if part]

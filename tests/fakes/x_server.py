@@ -63,21 +63,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import itertools
 import json
 import re
 import secrets
-import socket
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from twitter_text import parse_tweet  # type: ignore[import-untyped]
+
+from fakes.http import Answer, FakeServer, Handler, Refusal, read
 
 __all__ = [
     "ACCOUNT",
@@ -253,14 +251,10 @@ class Upload:
     alt_text: str | None = None
 
 
-@dataclass
-class _Answer:
-    code: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
+_Answer = Answer
 
 
-class _Refusal(Exception):
+class _Refusal(Refusal):
     def __init__(self, answer: _Answer) -> None:
         super().__init__(answer.code)
         self.answer = answer
@@ -295,28 +289,11 @@ def _image_type(data: bytes) -> str | None:
     return None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeX
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as requests uses it
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def _serve(self) -> None:
-        self.server.fake._serve(self)
-
-    do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the tests read `FakeX.requests` instead."""
-
-
-class FakeX:
+class FakeX(FakeServer):
     """X's API v2 on 127.0.0.1 (see the module docstring). Thread-safe: requests are processed
     under one lock; the inspection properties return copies."""
+
+    name = "fake-x"
 
     def __init__(
         self,
@@ -329,6 +306,7 @@ class FakeX:
     ) -> None:
         """``client_secret``: the app is a confidential client (Web App, Automated App or bot) and
         must authenticate its token requests with it; None: a public client (Native App)."""
+        super().__init__()
         self.client_id, self.client_secret = client_id, client_secret
         self.account = account
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
@@ -341,45 +319,10 @@ class FakeX:
         self._hits: dict[tuple[str, str], list[float]] = {}  # (bucket, account) -> when, epoch seconds
         self.rate_limits = dict(RATE_LIMITS)
         self._requests: list[Recorded] = []
-        self._faults: list[tuple[str, str, Fault]] = []
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -----------------------------------------------------------------------------
-
-    def start(self) -> FakeX:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-x", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeX:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the fake X is not running; call start() first")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._origin("the fake X")
 
     # -- test controls and inspection ----------------------------------------------------------
 
@@ -393,11 +336,6 @@ class FakeX:
         with self._lock:
             self._access.pop(token, None)
             self._refresh.pop(token, None)
-
-    def fail(self, method: str, path_prefix: str, *faults: Fault) -> None:
-        """Queue faults for requests of ``method`` (``"*"``: any) whose path starts with the prefix."""
-        with self._lock:
-            self._faults.extend((method.upper(), path_prefix, fault) for fault in faults)
 
     def post_as_someone_else(self, text: str) -> str:
         """A post by another account (a reply target that is not ours)."""
@@ -433,56 +371,16 @@ class FakeX:
 
     # -- serving -------------------------------------------------------------------------------
 
-    def _serve(self, handler: _Handler) -> None:
-        target = urlsplit(handler.path)
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else b""
-        headers = {name.lower(): value for name, value in handler.headers.items()}
-        record = Recorded(handler.command, target.path, target.query, headers, body)
-        with self._lock:
-            self._requests.append(record)
-            queued = [
-                i for i, (m, p, _) in enumerate(self._faults) if m in ("*", record.method) and record.path.startswith(p)
-            ]
-            fault = self._faults.pop(queued[0])[2] if queued else None
-        if fault is not None and fault.kind == "hang":
-            self._stopping.wait(fault.seconds)
-            self._hang_up(handler)
-            return
-        if fault is not None and fault.kind == "status":
-            body_ = fault.body if fault.body is not None else problem(fault.code, "Fault", "a fault the test asked for")
-            answer = _json(fault.code, body_, dict(fault.headers))
-        else:
-            with self._lock:
-                try:
-                    answer = self._process(record)
-                except _Refusal as refusal:
-                    answer = refusal.answer
-        if fault is not None and fault.kind == "drop_after":
-            self._hang_up(handler)
-            return
-        with self._lock:
-            record.status, record.answered = answer.code, dict(answer.headers)
-        self._send(handler, answer)
+    def _record(self, handler: Handler) -> Recorded:
+        target, headers, body = read(handler)
+        return Recorded(handler.command, target.path, target.query, headers, body)
 
-    @staticmethod
-    def _hang_up(handler: _Handler) -> None:
-        handler.close_connection = True
-        with contextlib.suppress(OSError):
-            handler.connection.shutdown(socket.SHUT_RDWR)
+    def _faulted(self, record: Recorded, fault: Fault) -> _Answer:
+        body = fault.body if fault.body is not None else problem(fault.code, "Fault", "a fault the test asked for")
+        return _json(fault.code, body, dict(fault.headers))
 
-    @staticmethod
-    def _send(handler: _Handler, answer: _Answer) -> None:
-        try:
-            handler.send_response(answer.code)
-            for name, value in answer.headers.items():
-                handler.send_header(name, value)
-            handler.send_header("Content-Length", str(len(answer.body)))
-            handler.end_headers()
-            handler.wfile.write(answer.body)
-            handler.wfile.flush()
-        except OSError:
-            handler.close_connection = True
+    def _note(self, record: Recorded, answer: _Answer) -> None:
+        record.status, record.answered = answer.code, dict(answer.headers)
 
     def _process(self, record: Recorded) -> _Answer:
         route = (record.method, record.path)
