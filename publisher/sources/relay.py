@@ -84,16 +84,12 @@ def relay_alert(
     # is worked out anew each time, and the item may have grown since.
     received = digest(alert.document)
     references, source_id = alert.references, alert.source_id
-    if follows == alert.source_id:
-        # The same message id with other content (NINA's hash changed, its "sent" did not): an
-        # update of what it said before, under an id of its own.
-        source_id = f"{alert.source_id}#{digest(document)[:16]}"
+    if follows and (follows == alert.source_id or not any(r.source_id == follows for r in references)):
+        if follows == alert.source_id:
+            # The same message id with other content (NINA's hash changed, its "sent" did not): an
+            # update of what it said before, under an id of its own.
+            source_id = f"{alert.source_id}#{digest(document)[:16]}"
         references = (*references, CapReference(*[*follows.split(",", 2), "", ""][:3]))
-        if document.get("msg_type", "alert") == MsgType.alert.value:
-            document["msg_type"] = MsgType.update.value
-    elif follows and not any(r.source_id == follows for r in references):
-        sender, identifier, sent = [*follows.split(",", 2), "", ""][:3]
-        references = (*references, CapReference(sender, identifier, sent))
         if document.get("msg_type", "alert") == MsgType.alert.value:
             document["msg_type"] = MsgType.update.value
     document, note, supersedes = _follow(engine, owner, integration, references, source_id, document)
