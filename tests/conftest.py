@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -46,6 +48,14 @@ NEIGHBOUR: dict[str, Any] = {
     "privacy_url": "https://www.stadt-nachbar.de/datenschutz",
     "channels": [{"id": "website", "type": "website", "lists_every_seconds": 0}],
 }
+
+
+# Property tests run the same examples on every run, so that CI passes or fails on the code, never
+# on the draw. ``HYPOTHESIS_PROFILE=explore`` draws afresh (run it by hand, repeatedly); what it
+# finds becomes a fix and an ``@example``.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore", derandomize=False, database=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from publisher.core.routing import DEFAULT_RULE, codes_match, explain, in_area, route
@@ -31,6 +31,10 @@ CHANNELS = [{"id": "website", "type": "website"}, {"id": "radio", "type": "websi
 
 KOELN = "053150000000"  # the ARS of Köln, a kreisfreie Stadt: a Kreis of its own
 # A square of about 10 km around Köln's centre, as [latitude, longitude] like CAP.
+# Two overlapping rings, the second one's first corner doubled: GEOS could not compare the two
+# as one collection ("cannot compute the quadrant"), found by the property test below.
+TOUCHING_RINGS = [[[51.0, 7.0], [51.0, 6.875], [50.875, 7.0]],
+                  [[51.0, 6.875], [51.0, 6.875], [50.875, 7.0], [51.0, 7.0]]]  # fmt: skip
 KOELN_SQUARE = [[50.89, 6.90], [50.89, 7.02], [50.98, 7.02], [50.98, 6.90], [50.89, 6.90]]
 
 
@@ -359,12 +363,21 @@ def test_coordinates_no_shape_can_be_made_of_are_passed_over_not_raised_for(poly
 
 @settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_document)
+@example({"area": {"polygons": TOUCHING_RINGS}})
 def test_routing_never_raises_for_anything_shaped_like_a_mapped_warning(document: dict[str, Any]) -> None:
     routed = route(_EVERY_RULE, DWD, document)
 
     assert routed.decision in {"publish", "draft", "ignore"}
     assert routed.rule in {*(r.name for r in _EVERY_RULE.rules), DEFAULT_RULE}
     assert "\n" not in routed.why
+
+
+def test_a_warning_of_overlapping_rings_is_compared_ring_by_ring() -> None:
+    north_of_it = [[[lat + 1, lon] for lat, lon in ring] for ring in TOUCHING_RINGS]
+    area = AuthorityArea.model_validate({"polygons": [KOELN_SQUARE]})
+
+    assert in_area(area, {"polygons": TOUCHING_RINGS}) is True
+    assert in_area(area, {"polygons": north_of_it}) is False
 
 
 def test_a_long_ring_that_crosses_itself_counts_by_its_convex_hull() -> None:

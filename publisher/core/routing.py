@@ -224,18 +224,30 @@ def in_area(area: AuthorityArea, warning: Mapping[str, Any]) -> bool | None:
     comparable = [code for code in codes if _family(code[0]) in known]
     if _first_match(comparable, [(c.name, c.value) for c in area.geocodes]):
         return True
-    shape = _warning_shape(warning.get("polygons")) if area.polygons else None
-    if shape is not None:
-        return bool(_outline(area).intersects(shape))
+    parts = _warning_parts(warning.get("polygons")) if area.polygons else []
+    if parts:
+        return any(_touches(_outline(area), part) for part in parts)
     return False if comparable else None
+
+
+def _touches(outline: BaseGeometry, part: BaseGeometry) -> bool:
+    # Each ring on its own: GEOS fails on a collection of overlapping rings ("cannot compute the
+    # quadrant"), and may on a single odd one; then the ring's bounding box decides, which errs
+    # towards "in the area" (a warning is rather shown than missed).
+    try:
+        return bool(outline.intersects(part))
+    except GEOSException:
+        return bool(outline.intersects(part.envelope))
 
 
 @functools.lru_cache(maxsize=64)
 def _outline(area: AuthorityArea) -> BaseGeometry:
     # Built once per configured area (an outline may have thousands of points); prepared for
     # the many warnings tested against it.
-    shape = _shape([[(lon, lat) for lat, lon in ring] for ring in area.polygons])
-    assert shape is not None  # the model requires rings of at least four valid points
+    # The rings as one valid shape: overlapping rings in a mere collection make GEOS fail.
+    parts = _parts([[(lon, lat) for lat, lon in ring] for ring in area.polygons])
+    assert parts  # the model requires rings of at least four valid points
+    shape = shapely.union_all(parts)
     shapely.prepare(shape)
     return shape
 
@@ -252,10 +264,10 @@ def ring_problem(ring: Sequence[tuple[float, float]]) -> str | None:
     return f"is not a simple outline: {reason} (points are [latitude, longitude])"
 
 
-def _warning_shape(value: Any) -> BaseGeometry | None:
+def _warning_parts(value: Any) -> list[BaseGeometry]:
     if not isinstance(value, list):
-        return None
-    return _shape(list(_rings(value)))
+        return []
+    return _parts(_rings(value))
 
 
 def _rings(polygons: list[Any]) -> Iterator[list[tuple[float, float]]]:
@@ -278,9 +290,9 @@ def _point(value: Any) -> bool:
     )
 
 
-def _shape(rings: Iterable[list[tuple[float, float]]]) -> BaseGeometry | None:
-    """The union of the rings as one geometry; a ring too short to be a polygon still counts as
-    the line or point it is, and one that crosses itself is repaired."""
+def _parts(rings: Iterable[list[tuple[float, float]]]) -> list[BaseGeometry]:
+    """Each ring as a shape; a ring too short to be a polygon still counts as the line or point
+    it is, and one that crosses itself is repaired."""
     parts: list[BaseGeometry] = []
     for ring in rings:
         try:
@@ -291,9 +303,7 @@ def _shape(rings: Iterable[list[tuple[float, float]]]) -> BaseGeometry | None:
                 parts.append(shapely.MultiPoint(ring).convex_hull)
         except (GEOSException, ValueError):
             continue  # no shape GEOS can read: the warning's codes may still say where
-    if not parts:
-        return None
-    return shapely.GeometryCollection(parts)
+    return parts
 
 
 REPAIR_POINTS = 200  # make_valid's time grows steeply with a crossing ring's points (800: 90 s)
