@@ -4,7 +4,8 @@
   skips what has no reason left, schedules the next look.
 - ``deliver(operation)`` makes one attempt at one operation, under a lease taken by
   compare-and-set: publish, reply, pin or unpin on its channel.
-- ``refresh(item)`` tells the item's built-in website that copies elsewhere changed.
+- ``refresh(item)`` tells the item's built-in website that copies elsewhere changed (a delivery
+  that made a copy does so itself; confirmations and deletions ask for the task).
 - ``notify(notification)`` sends one on-call notification (publisher.engine.oncall).
 - ``limits(channel)`` hears what a channel's server says of its limits, for intake to read.
 - ``sweep()`` finds what is due or was lost: expired leases, due retries, waves to release,
@@ -656,7 +657,18 @@ def _succeeded(
         # queue (the sweep would still catch it if this worker stopped now).
         _advance(engine, stored)
     if operation.publishes and receipt and receipt.url and not _on_site(operation):
-        # The item page lists the new copy: a task of its own, so it costs the delivery nothing.
+        _copy_on_page(engine, stored)
+
+
+def _copy_on_page(engine: Engine, stored: StoredAnnouncement) -> None:
+    """The item page lists the new copy: recorded by this worker at once. (As a task of its own it
+    cost more CPU than the work itself: a hand-off between threads and one more read.) The page is
+    rewritten at the site's next catch-up, so this waits for no page; should the site fail now,
+    the refresh task tries again."""
+    try:
+        _put_copies(engine, stored.authority, stored.item_id)
+    except Exception:
+        log.exception("the copy could not be put on the item page now; a task tries again", item=stored.item_id)
         engine.submit("refresh", stored.item_id, kind=stored.announcement.kind)
 
 
@@ -759,8 +771,13 @@ def alarm(
 def refresh(engine: Engine, item_id: str) -> None:
     """Tell the item's built-in websites which copies of its announcements exist elsewhere."""
     authority, _ = engine.store.archive.item_copies(item_id, _site_types())
-    if authority is None or not _channels_of(engine, authority):
-        return  # no such item, or its authority was removed from the configuration since
+    if authority is not None:  # else no such item
+        _put_copies(engine, authority, item_id)
+
+
+def _put_copies(engine: Engine, authority: str, item_id: str) -> None:
+    if not _channels_of(engine, authority):
+        return  # its authority was removed from the configuration since
     for site in engine.sites(authority):
         # Read (again) under the site's lock: two refreshes racing (two deletes finishing together)
         # must not let the older read be written last, leaving a deleted post linked.

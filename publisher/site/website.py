@@ -361,6 +361,11 @@ class Site:
     # -- catching up: lists and refreshed pages, at most every lists_every_seconds ----------
 
     def _catch_up_soon(self) -> None:
+        with self._timer_lock:
+            if self._timer is not None and self._timer.is_alive():
+                # This process catches up soon anyway (the timer clears itself before it reads
+                # what was asked for): no lock taken and nothing read for this request.
+                return
         wait = self._catch_up()
         if wait > 0:
             self._catch_up_later(wait)
