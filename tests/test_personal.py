@@ -206,6 +206,8 @@ def test_texts_of_collects_every_free_text_field() -> None:
     announcement = parse_announcement(
         warning(
             contact="Pressestelle",
+            attribution="Deutscher Wetterdienst",
+            note="Aktualisiert eine hier nicht veröffentlichte Warnung.",
             translations={"en": {"headline": "Bomb", "description": "Found.", "instruction": "Leave."}},
             media=[{"path": "a.jpg", "alt": "Absperrung"}, {"path": "b.jpg", "alt": "Karte"}],
         )
@@ -218,6 +220,8 @@ def test_texts_of_collects_every_free_text_field() -> None:
         "contact": "Pressestelle",
         "area.description": "Altstadt rund um die Marktstraße",
         "event": "Bombenentschärfung",
+        "attribution": "Deutscher Wetterdienst",
+        "note": "Aktualisiert eine hier nicht veröffentlichte Warnung.",
         "translations.en.headline": "Bomb",
         "translations.en.description": "Found.",
         "translations.en.instruction": "Leave.",

@@ -817,6 +817,18 @@ def test_personal_data_is_refused_with_the_field_and_nothing_is_published(
     assert herold.store.audit.entries(authority=SLUG) == []
 
 
+def test_personal_data_in_the_source_line_is_refused_like_the_text(
+    herold: Herold, client: TestClient, auth: dict[str, str]
+) -> None:
+    # The source line ("Quelle: …") is shown on every variant: an API client may set it.
+    response = client.post(ANNOUNCEMENTS, json=warning(attribution="Hinweis von Max Mustermann, 0171 2345678"),
+                           headers=auth)  # fmt: skip
+
+    assert response.status_code == 422, response.text
+    assert {problem["field"] for problem in response.json()["problems"]} == {"attribution"}
+    assert herold.store.audit.entries(authority=SLUG) == []
+
+
 @pytest.mark.parametrize(("role", "allowed"), [(Role.editor, False), (Role.approver, True), (Role.admin, True)])
 def test_only_an_approver_or_admin_may_override_the_guard_and_the_override_is_audited_with_its_findings(
     herold: Herold, client: TestClient, role: Role, allowed: bool

@@ -70,6 +70,9 @@ def texts_of(announcement: Announcement) -> dict[str, str]:
     add("contact", announcement.contact)
     add("area.description", announcement.area.description if announcement.area else None)
     add("event", announcement.event)
+    # Shown on every variant and on the page like the text itself (an API client may set them).
+    add("attribution", announcement.attribution)
+    add("note", announcement.note)
     for language, translation in announcement.translations.items():
         add(f"translations.{language}.headline", translation.headline)
         add(f"translations.{language}.description", translation.description)
