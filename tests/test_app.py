@@ -24,8 +24,9 @@ from publisher.edges.app.i18n import LOCALE, translations
 from publisher.edges.web import create_app
 from publisher.edges.wiring import Herold
 from publisher.engine.tasks import wait_until_settled
+from publisher.sources.intake import accept
 
-from conftest import AUTHORITY, NEIGHBOUR, HeroldFactory, SettingsFactory
+from conftest import AUTHORITY, NEIGHBOUR, HeroldFactory, SettingsFactory, warning
 
 SLUG = AUTHORITY["slug"]
 PASSWORD = "Rathaus-Leitstelle-2026"
@@ -601,6 +602,24 @@ def test_a_follow_up_waiting_for_approval_ends_nothing_and_can_be_sent_back(clie
     assert entry.actor == "user:anna" and (entry.detail or {})["reason"] == "Die Warnung gilt weiter."
     csrf = signed_in(client, herold, "carl", Role.approver)
     assert client.post(f"{withdrawal}/approve", data={"csrf": csrf}).status_code == 409
+
+
+def test_a_follow_up_of_a_relayed_warning_names_its_source_as_the_original_did(
+    client: TestClient, herold: Herold
+) -> None:
+    # The form starts from the weather service's own text: its terms ask for it to be named.
+    relayed = accept(herold.engine, warning(attribution="Deutscher Wetterdienst", channels=["website"]), source="test",
+                     actor="dwd")  # fmt: skip
+    settle(herold)
+    csrf = signed_in(client, herold, "anna", alert=True)
+    opened = client.post(f"/app/items/{relayed}/follow-up", data={"csrf": csrf, "as": "update"},
+                         follow_redirects=False)  # fmt: skip
+    form = client.get(opened.headers["location"]).text
+    assert "Deutscher Wetterdienst" in form, "the press officer sees which source is named"
+
+    sent = fill(client, opened.headers["location"], csrf, "publish", attribution="Niemand")
+    update = herold.store.announcements.get(item_of(sent).rsplit("/", 1)[-1])
+    assert update is not None and update.announcement.attribution == "Deutscher Wetterdienst"
 
 
 def test_after_the_all_clear_an_update_is_offered_and_a_second_all_clear_is_not(

@@ -23,7 +23,9 @@ from publisher.domain.text import N_
 TEXTS = ("headline", "description", "instruction", "event", "area.description", "contact", "language")
 CHOICES = ("kind", "category", "severity", "urgency", "certainty")
 TIMES = ("effective", "expires", "publish_at")
-HIDDEN = ("msg_type", "references", "correction")
+# Set when the form starts (a follow-up), never by a post. ``attribution``: a follow-up of a relayed
+# warning starts from the third party's text, so it names that source as the original did.
+HIDDEN = ("msg_type", "references", "correction", "attribution")
 KNOWN = frozenset((*TEXTS, *CHOICES, *TIMES, *HIDDEN, "hashtags", "channels", "media.0.alt", "privacy_override"))
 LOCAL_TIME = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
 
@@ -52,7 +54,7 @@ def document_of(
     (a time that is not a time). Empty fields are left out: the model says what is missing."""
     document: dict[str, Any] = {"authority": authority}
     problems: list[Problem] = []
-    for name in (*TEXTS, *CHOICES, "msg_type", "references"):
+    for name in (*TEXTS, *CHOICES, "msg_type", "references", "attribution"):
         value = str(fields.get(name, "")).replace("\r\n", "\n").strip()
         if not value:
             continue
@@ -126,6 +128,8 @@ def fields_of(announcement: Announcement, announcement_id: str, msg_type: MsgTyp
         fields["expires"] = local(a.expires, timezone)
     if correction:
         fields["correction"] = "true"
+    if a.attribution:
+        fields["attribution"] = a.attribution
     return fields
 
 
