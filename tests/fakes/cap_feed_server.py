@@ -1,5 +1,5 @@
 """A fake CAP feed for tests: an Atom index of CAP alerts, as weather services publish them, and
-the CAP documents it links to; real HTTP on 127.0.0.1 (the machinery of `fakes.nina_server`).
+the CAP documents it links to; real HTTP on 127.0.0.1 (`fakes.nina_server.FakePolled`).
 
 ``GET /feed.atom`` is the index: one ``<entry>`` per alert with its ``<id>``, ``<updated>`` and a
 ``<link type="application/cap+xml" href="/cap/{name}.xml">``. The index carries an ETag and a
@@ -18,19 +18,19 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from xml.sax.saxutils import escape, quoteattr
 
-from fakes.nina_server import Answer, FakeHTTP
+from fakes.http import Answer
+from fakes.nina_server import FakePolled, Recorded
 
 __all__ = ["FakeCapFeed"]
 
 _START = datetime(2026, 12, 2, 20, 0, tzinfo=UTC)
 
 
-class FakeCapFeed(FakeHTTP):
+class FakeCapFeed(FakePolled):
     name = "fake-cap-feed"
 
     def __init__(self) -> None:
@@ -70,7 +70,8 @@ class FakeCapFeed(FakeHTTP):
                 f"<id>urn:example:cap</id><title>Warnungen</title><updated>{self._changed.isoformat()}</updated>"
                 f"{entries}</feed>").encode()  # fmt: skip
 
-    def serve(self, path: str, headers: Mapping[str, str]) -> Answer:
+    def _process(self, record: Recorded) -> Answer:
+        path, headers = record.path, record.headers
         if path == "/feed.atom":
             body = self._index()
             etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'

@@ -1,10 +1,10 @@
 """What the fake HTTP services share: a threaded server on 127.0.0.1 in a daemon thread, quiet
 handlers, the requests they had, faults queued per method and path prefix, and answering.
 
-A fake subclasses `FakeServer` and serves in `_serve` — or, for the fakes of platforms, builds its
-record in `_record`, answers in `_process` (under the lock; a `Refusal` carries its answer) and
-answers a ``status`` fault in `_faulted`; `_serve` then does the rest: faults (``hang``,
-``status``, ``drop_after``), recording the code answered, sending.
+A fake subclasses `FakeServer` (or `FakeService`, to offer its own way of queuing faults) and
+serves in `_serve` — or builds its record in `_record`, answers in `_process` (under the lock; a
+`Refusal` carries its answer) and answers a ``status`` fault in `_faulted`; `_serve` then does the
+rest: faults (``hang``, ``status``, ``drop_after``), keeping what was answered (`_note`), sending.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import SplitResult, urlsplit
 
-__all__ = ["Answer", "FakeServer", "Handler", "Refusal", "hang_up", "read", "send"]
+__all__ = ["Answer", "FakeServer", "FakeService", "Handler", "Refusal", "hang_up", "read", "send"]
 
 
 @dataclass
@@ -36,13 +36,24 @@ class Refusal(Exception):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    fake: FakeServer
+    fake: FakeService
 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as requests uses it
     disable_nagle_algorithm = True  # answer in one round trip, as real servers do
     server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.fake._lock:
+            self.server.fake._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.fake._lock:
+            self.server.fake._connections.discard(self.connection)
+        with contextlib.suppress(OSError):  # the connection may be cut already
+            super().finish()
 
     def _serve(self) -> None:
         if self.command not in self.server.fake.methods:
@@ -83,13 +94,17 @@ def send(handler: BaseHTTPRequestHandler, answer: Answer) -> None:
         handler.close_connection = True  # the client gave up waiting
 
 
-class FakeServer:
+class FakeService:
     """A threaded server on 127.0.0.1 and the requests it had. Thread-safe: requests are
-    processed under one lock; the inspection properties return copies."""
+    processed under one lock; the inspection properties return copies. Faults are queued with
+    `_queue`; `FakeServer` lets tests queue them per method and path prefix."""
 
     name = "fake-http"
     methods: frozenset[str] = frozenset({"GET", "POST", "PUT", "DELETE"})
     handler: type[Handler] = Handler
+    # Whether stop() cuts the connections clients keep alive: else their handler threads keep
+    # answering, and a pooled keep-alive connection reaches a stopped server.
+    cut_connections_at_stop = False
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -98,6 +113,7 @@ class FakeServer:
         self._thread: threading.Thread | None = None
         self._requests: list[Any] = []
         self._faults: list[tuple[str, str, Any]] = []  # (method or "*", path prefix, fault)
+        self._connections: set[socket.socket] = set()  # open, with a handler serving them
 
     # -- lifetime -----------------------------------------------------------------------------------
 
@@ -118,6 +134,12 @@ class FakeServer:
         self._stopping.set()  # wakes hanging handlers
         server.shutdown()
         server.server_close()
+        if self.cut_connections_at_stop:
+            with self._lock:
+                connections = list(self._connections)
+            for connection in connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
         self._stopped()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -138,7 +160,7 @@ class FakeServer:
 
     # -- faults -------------------------------------------------------------------------------------
 
-    def fail(self, method: str, path_prefix: str, *faults: Any) -> None:
+    def _queue(self, method: str, path_prefix: str, faults: tuple[Any, ...]) -> None:
         """Queue faults for requests of ``method`` (``"*"``: any) whose path starts with the prefix."""
         with self._lock:
             self._faults.extend((method.upper(), path_prefix, fault) for fault in faults)
@@ -188,3 +210,11 @@ class FakeServer:
     def _note(self, record: Any, answer: Answer) -> None:
         """Keep what was answered (under the lock)."""
         record.status = answer.code
+
+
+class FakeServer(FakeService):
+    """A `FakeService` whose tests queue faults per method and path prefix."""
+
+    def fail(self, method: str, path_prefix: str, *faults: Any) -> None:
+        """Queue faults for requests of ``method`` (``"*"``: any) whose path starts with the prefix."""
+        self._queue(method, path_prefix, faults)

@@ -39,19 +39,17 @@ and documents, scheduled or sponsored posts.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import re
 import secrets
-import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote
+
+from fakes.http import Answer, FakeServer, Handler, Refusal, read
 
 __all__ = [
     "ADMIN_OF",
@@ -219,13 +217,17 @@ class _Post:
     edits: list[str] = field(default_factory=list)  # earlier shown texts, oldest first
 
 
-_Answer = tuple[int, Any, dict[str, str]]  # status, JSON body (None: none), headers
+def _json(code: int, body: Any = None, headers: dict[str, str] | None = None) -> Answer:
+    """An answer with ``body`` as JSON (None: no body)."""
+    if body is None:
+        return Answer(code, b"", dict(headers or {}))
+    return Answer(code, json.dumps(body).encode(), {"Content-Type": "application/json", **(headers or {})})
 
 
-class _Refusal(Exception):
+class _Refusal(Refusal):
     def __init__(self, code: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         super().__init__(body.get("message") or body.get("error"))
-        self.code, self.body, self.headers = code, body, headers or {}
+        self.answer = _json(code, body, headers)
 
 
 def _error(code: int, name: str, message: str, service: int = 0) -> _Refusal:
@@ -250,40 +252,13 @@ def _invalid(code: int, message: str, error: str, path: str) -> _Refusal:
 # -- the server ---------------------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeLinkedIn
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.fake._lock:
-            self.server.fake._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.fake._lock:
-            self.server.fake._connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def _serve(self) -> None:
-        self.server.fake._serve(self)
-
-    do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: tests read `FakeLinkedIn.requests`."""
-
-
-class FakeLinkedIn:
+class FakeLinkedIn(FakeServer):
     """LinkedIn on 127.0.0.1. ``versions``: the oldest and newest ``LinkedIn-Version`` served.
     ``daily_limit``: posts a member may make per day before 429 (None: no limit). ``clock``:
     seconds since the epoch, for token lifetimes."""
+
+    name = "fake-linkedin"
+    cut_connections_at_stop = True
 
     def __init__(
         self,
@@ -292,14 +267,10 @@ class FakeLinkedIn:
         daily_limit: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__()
         self.versions = versions
         self.daily_limit = daily_limit
         self.clock = clock
-        self._lock = threading.RLock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
         self._ids = itertools.count(7_400_000_000_000_000_001)
         self._tokens: dict[str, _Token] = {}
         self._refresh: dict[str, _Refresh] = {}
@@ -309,51 +280,21 @@ class FakeLinkedIn:
         self._posts: dict[str, _Post] = {}
         self._made: dict[str, int] = {}  # member -> posts made today
         self._requests: list[Recorded] = []
-        self._faults: list[tuple[str, str, Fault]] = []
         self._errors: list[BaseException] = []
         self.add_token(TOKEN, refresh=REFRESH_TOKEN)
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def start(self) -> FakeLinkedIn:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-linkedin", daemon=True
-        )
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
         """Stop serving; raises the first error the fake itself made (a bug in it, answered 500)."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        with self._lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        if self._errors:
+        running = self._server is not None
+        super().stop()
+        if running and self._errors:
             raise RuntimeError(f"the fake LinkedIn failed: {self._errors[0]!r}") from self._errors[0]
-
-    def __enter__(self) -> FakeLinkedIn:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the fake LinkedIn is not running")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._origin("the fake LinkedIn")
 
     # -- test controls ------------------------------------------------------------------------
 
@@ -385,11 +326,6 @@ class FakeLinkedIn:
             for kept in (self._tokens.get(token), self._refresh.get(token)):
                 if kept is not None:
                     kept.revoked = True
-
-    def fail(self, method: str, path_prefix: str, *faults: Fault) -> None:
-        """Queue faults for requests of ``method`` ("*": any) whose path starts with ``path_prefix``."""
-        with self._lock:
-            self._faults.extend((method.upper(), path_prefix, fault) for fault in faults)
 
     @property
     def requests(self) -> list[Recorded]:
@@ -429,70 +365,25 @@ class FakeLinkedIn:
 
     # -- serving ----------------------------------------------------------------------------
 
-    def _serve(self, handler: _Handler) -> None:
-        target = urlsplit(handler.path)
-        length = int(handler.headers.get("Content-Length") or 0)
-        record = Recorded(
-            method=handler.command,
-            path=unquote(target.path),
-            query=parse_qs(target.query),
-            headers={name.lower(): value for name, value in handler.headers.items()},
-            body=handler.rfile.read(length) if length else b"",
-        )
-        with self._lock:
-            self._requests.append(record)
-            fault = self._take_fault(record)
-        if fault is not None and fault.kind == "hang":
-            self._stopping.wait(fault.seconds)
-            self._hang_up(handler)
-            return
-        if fault is not None and fault.kind == "status":
-            body = fault.body if fault.body is not None else {"status": fault.code, "message": "refused"}
-            code, answer, headers = fault.code, body, dict(fault.headers)
-        else:
-            try:
-                with self._lock:
-                    code, answer, headers = self._process(record)
-            except _Refusal as refusal:
-                code, answer, headers = refusal.code, refusal.body, refusal.headers
-            except Exception as error:  # a bug in the fake: answered like a server, raised at stop()
-                with self._lock:
-                    self._errors.append(error)
-                code, answer, headers = 500, {"status": 500, "message": repr(error)}, {}
-        if fault is not None and fault.kind == "drop_after":
-            self._hang_up(handler)
-            return
-        record.status = code
-        payload = json.dumps(answer).encode() if answer is not None else b""
+    def _record(self, handler: Handler) -> Recorded:
+        target, headers, body = read(handler)
+        return Recorded(handler.command, unquote(target.path), parse_qs(target.query), headers, body)
+
+    def _faulted(self, record: Recorded, fault: Fault) -> Answer:
+        body = fault.body if fault.body is not None else {"status": fault.code, "message": "refused"}
+        return _json(fault.code, body, dict(fault.headers))
+
+    def _answer(self, record: Recorded) -> Answer:
         try:
-            handler.send_response(code)
-            if payload:
-                handler.send_header("Content-Type", "application/json")
-            for name, value in headers.items():
-                handler.send_header(name, value)
-            handler.send_header("Content-Length", str(len(payload)))
-            handler.end_headers()
-            handler.wfile.write(payload)
-            handler.wfile.flush()
-        except OSError:
-            handler.close_connection = True
-
-    def _take_fault(self, record: Recorded) -> Fault | None:
-        for index, (method, prefix, fault) in enumerate(self._faults):
-            if method in ("*", record.method) and record.path.startswith(prefix):
-                del self._faults[index]
-                return fault
-        return None
-
-    @staticmethod
-    def _hang_up(handler: _Handler) -> None:
-        handler.close_connection = True
-        with contextlib.suppress(OSError):
-            handler.connection.shutdown(socket.SHUT_RDWR)
+            return super()._answer(record)
+        except Exception as error:  # a bug in the fake: answered like a server, raised at stop()
+            with self._lock:
+                self._errors.append(error)
+            return _json(500, {"status": 500, "message": repr(error)})
 
     # -- dispatch ---------------------------------------------------------------------------
 
-    def _process(self, record: Recorded) -> _Answer:
+    def _process(self, record: Recorded) -> Answer:
         if record.method == "POST" and record.path == "/oauth/v2/accessToken":
             return self._token_endpoint(record)
         if record.method == "PUT" and record.path.startswith("/dms-uploads/"):
@@ -569,7 +460,7 @@ class FakeLinkedIn:
 
     # -- posts ------------------------------------------------------------------------------
 
-    def _create(self, record: Recorded, token: _Token, version: str) -> _Answer:
+    def _create(self, record: Recorded, token: _Token, version: str) -> Answer:
         body = self._json_body(record)
         author = self._may_post_as(token, body.get("author"), version, "CREATE")
         for name in ("visibility", "distribution", "lifecycleState"):
@@ -604,7 +495,7 @@ class FakeLinkedIn:
         self._made[token.member] = made + 1
         urn = f"urn:li:share:{next(self._ids)}"
         self._posts[urn] = _Post(urn, author, raw, text, cut, body, version)
-        return 201, None, {"x-restli-id": urn}
+        return _json(201, None, {"x-restli-id": urn})
 
     @staticmethod
     def _check_length(text: str) -> None:
@@ -692,7 +583,7 @@ class FakeLinkedIn:
         self._may_post_as(token, post.author, version, action)
         return post
 
-    def _update(self, record: Recorded, token: _Token, urn: str) -> _Answer:
+    def _update(self, record: Recorded, token: _Token, urn: str) -> Answer:
         version = record.headers["linkedin-version"]
         if record.headers.get("x-restli-method", "").upper() != "PARTIAL_UPDATE":
             raise _error(400, "ILLEGAL_ARGUMENT", "POST on an entity needs X-RestLi-Method: PARTIAL_UPDATE")
@@ -711,16 +602,16 @@ class FakeLinkedIn:
             self._check_length(text)
             post.edits.append(post.shown)
             post.commentary, post.shown, post.cut = str(changes["commentary"]), text, cut
-        return 204, None, {}
+        return _json(204)
 
-    def _delete(self, record: Recorded, token: _Token, urn: str) -> _Answer:
+    def _delete(self, record: Recorded, token: _Token, urn: str) -> Answer:
         post = self._own_post(token, urn, record.headers["linkedin-version"], "DELETE")
         post.deleted = True  # deleting again answers 204 too: deletes are idempotent
-        return 204, None, {}
+        return _json(204)
 
     # -- images -----------------------------------------------------------------------------
 
-    def _initialize_upload(self, record: Recorded, token: _Token) -> _Answer:
+    def _initialize_upload(self, record: Recorded, token: _Token) -> Answer:
         request = self._json_body(record).get("initializeUploadRequest")
         owner = request.get("owner") if isinstance(request, dict) else None
         if owner is None:
@@ -737,20 +628,20 @@ class FakeLinkedIn:
         self._uploads[upload] = urn
         expires = int((self.clock() + 3600) * 1000)
         value = {"uploadUrlExpiresAt": expires, "uploadUrl": f"{self.url}/dms-uploads/{upload}", "image": urn}
-        return 200, {"value": value}, {}
+        return _json(200, {"value": value})
 
-    def _upload(self, record: Recorded) -> _Answer:
+    def _upload(self, record: Recorded) -> Answer:
         urn = self._uploads.get(record.path.removeprefix("/dms-uploads/"))
         if urn is None:
             raise _error(404, "NOT_FOUND", "Upload not found or expired")
         if not record.body:
             raise _error(400, "ILLEGAL_ARGUMENT", "Empty upload")
         self._images[urn].data = record.body
-        return 201, None, {}
+        return _json(201)
 
     # -- OAuth ------------------------------------------------------------------------------
 
-    def _token_endpoint(self, record: Recorded) -> _Answer:
+    def _token_endpoint(self, record: Recorded) -> Answer:
         form = record.form()
         if self._clients.get(form.get("client_id", "")) != form.get("client_secret"):
             raise _Refusal(401, {"error": "invalid_client", "error_description": "Client authentication failed"})
@@ -771,7 +662,7 @@ class FakeLinkedIn:
         # A refreshed token lives 60 days, but never past its refresh token (programmatic-refresh-tokens).
         lifetime = min(ACCESS_LIFETIME, refresh.expires_at - now)
         self._tokens[access] = _Token(refresh.member, refresh.scopes, refresh.organizations, now + lifetime)
-        return (
+        return _json(
             200,
             {
                 "access_token": access,
@@ -780,5 +671,4 @@ class FakeLinkedIn:
                 "refresh_token_expires_in": int(refresh.expires_at - now),
                 "scope": ",".join(sorted(refresh.scopes)),
             },
-            {},
         )

@@ -30,18 +30,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["FakeHTTP", "FakeNina", "Fault", "Recorded", "garbage", "hang", "status"]
+from fakes.http import Answer, FakeService, Handler
+
+__all__ = ["FakeNina", "FakePolled", "Fault", "Recorded", "garbage", "hang", "status"]
 
 
 @dataclass(frozen=True)
 class Fault:
-    kind: Literal["status", "garbage", "hang"]
+    kind: Literal["status", "hang"]
     code: int = 0
     body: bytes = b""
     seconds: float = 0.0
@@ -54,7 +54,7 @@ def status(code: int, body: bytes = b"") -> Fault:
 
 def garbage(body: bytes = b"<html><body>Wartungsarbeiten</body></html>") -> Fault:
     """Answer 200 with ``body``: a maintenance page or a proxy's where data was expected."""
-    return Fault("garbage", code=200, body=body)
+    return status(200, body)
 
 
 def hang(seconds: float) -> Fault:
@@ -69,77 +69,15 @@ class Recorded:
     headers: Mapping[str, str]  # names in lower case
 
 
-@dataclass
-class Answer:
-    code: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
+class FakePolled(FakeService):
+    """What the fakes of polled services share (`fakes.http` does the serving): GET only, the
+    requests as `Recorded`, faults queued per path prefix. Subclasses answer in `_process`."""
 
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeHTTP
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as requests uses it
-    disable_nagle_algorithm = True  # answer in one round trip, as real servers do
-    server: _Server
-
-    def do_GET(self) -> None:
-        self.server.fake._handle(self)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: tests read the fake's requests instead."""
-
-
-class FakeHTTP:
-    """What the fakes of polled services share: a threaded server on 127.0.0.1, the requests it
-    had, and faults queued per path prefix. Subclasses answer in `serve` (under the lock)."""
-
-    name = "fake-http"
-
-    def __init__(self) -> None:
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._requests: list[Recorded] = []
-        self._faults: list[tuple[str, Fault]] = []
-
-    # -- lifetime -----------------------------------------------------------------------------------
-
-    def start(self) -> Any:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=self.name, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        self._stopping.set()  # wakes hanging handlers
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> Any:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    methods = frozenset({"GET"})
 
     @property
     def origin(self) -> str:
-        if self._server is None:
-            raise RuntimeError(f"the {self.name} is not running; call start() first")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._origin(f"the {self.name}")
 
     # -- inspection and faults --------------------------------------------------------------------
 
@@ -154,39 +92,19 @@ class FakeHTTP:
 
     def fail(self, path_prefix: str, *faults: Fault) -> None:
         """Queue faults for requests whose path starts with the prefix, one per request."""
-        with self._lock:
-            self._faults.extend((path_prefix, fault) for fault in faults)
+        self._queue("*", path_prefix, faults)
 
     # -- serving ------------------------------------------------------------------------------------
 
-    def serve(self, path: str, headers: Mapping[str, str]) -> Answer:
-        raise NotImplementedError
-
-    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+    def _record(self, handler: Handler) -> Recorded:
         headers = {name.lower(): value for name, value in handler.headers.items()}
-        path = handler.path.split("?", 1)[0]
-        with self._lock:
-            self._requests.append(Recorded(handler.command, path, headers))
-            fault = next((f for f in self._faults if path.startswith(f[0])), None)
-            if fault is not None:
-                self._faults.remove(fault)
-            answer = self.serve(path, headers) if fault is None else None
-        if fault is not None:
-            if fault[1].kind == "hang":
-                self._stopping.wait(fault[1].seconds)
-                handler.close_connection = True
-                return
-            answer = Answer(fault[1].code, fault[1].body, {"Content-Type": "text/html"})
-        assert answer is not None
-        try:
-            handler.send_response(answer.code)
-            for name, value in answer.headers.items():
-                handler.send_header(name, value)
-            handler.send_header("Content-Length", str(len(answer.body)))
-            handler.end_headers()
-            handler.wfile.write(answer.body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up waiting
+        return Recorded(handler.command, handler.path.split("?", 1)[0], headers)
+
+    def _faulted(self, record: Recorded, fault: Fault) -> Answer:
+        return Answer(fault.code, fault.body, {"Content-Type": "text/html"})
+
+    def _note(self, record: Recorded, answer: Answer) -> None:
+        """Records are what arrived; what was answered is not kept."""
 
 
 def district(ars: str) -> str:
@@ -194,7 +112,7 @@ def district(ars: str) -> str:
     return ars[:5] + "0000000"
 
 
-class FakeNina(FakeHTTP):
+class FakeNina(FakePolled):
     """The NINA API on 127.0.0.1 (see the module docstring). Thread-safe."""
 
     name = "fake-nina"
@@ -244,7 +162,8 @@ class FakeNina(FakeHTTP):
         with self._lock:
             return list(self._listed.get(district(ars), {}).values())
 
-    def serve(self, path: str, headers: Mapping[str, str]) -> Answer:
+    def _process(self, record: Recorded) -> Answer:
+        path, headers = record.path, record.headers
         prefix = "/api31/"
         if path.startswith(prefix + "dashboard/") and path.endswith(".json"):
             ars = path[len(prefix + "dashboard/") : -len(".json")]
