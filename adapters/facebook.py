@@ -51,7 +51,6 @@ import hmac
 import json
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any, Literal
@@ -78,6 +77,19 @@ from adapters.port import (
     error_for_status,
     retry_after,
 )
+from adapters.port.graph import (
+    GONE,
+    NOT_PERMITTED,
+    POLICY_BLOCK,
+    TEMPORARY,
+    TOKEN_CODES,
+    GraphError,
+    fingerprint,
+    graph_error,
+    integer,
+    is_fingerprint,
+)
+from adapters.port.graph import regain_access as regain_access  # re-exported: tests/test_facebook.py reads it here
 from adapters.port.http import environment_for, session
 from publisher.domain.announcement import Media
 from publisher.domain.authority import web_address
@@ -101,6 +113,7 @@ THROTTLED_WAIT = 300.0  # seconds, when a rate limit says nothing of how long it
 RENEW_WITHIN = timedelta(days=20)
 TOKEN_KEY = "page_access_token"  # noqa: S105 - the name it is kept under, not a token
 SOURCE_KEY = "page_access_token.source"  # which configured token the kept one was renewed from
+SOURCE_DIGITS = 32  # of the configured token's fingerprint, as kept under SOURCE_KEY
 PERMISSIONS = ("pages_manage_posts", "pages_read_engagement")
 
 # Token problems (code 190), by subcode: what a person must do (docs: error-handling).
@@ -122,12 +135,9 @@ _THROTTLED = {
     613: "a",
     80001: "the Page's",
 }
-_TEMPORARY = {1, 2}  # "possibly a temporary issue due to downtime": the write may have happened
 _VERSION = {12, 2635}  # a deprecated API or version
 _DUPLICATE = 506  # "duplicate post": the same message as the Page's last one
 _LINK_NOT_READ = 1609005  # Facebook could not read the linked page for its card
-_POLICY = 368  # "temporarily blocked for policies violations"
-_GONE = 33  # subcode of 100: the object does not exist (or may not be seen)
 
 
 class FacebookSettings(ChannelSettings):
@@ -157,63 +167,12 @@ class FacebookSettings(ChannelSettings):
         return self
 
 
-@dataclass(frozen=True)
-class GraphError:
-    """The Graph API's error body, as far as it says."""
-
-    code: int
-    subcode: int | None
-    message: str
-    trace: str | None = None
-    transient: bool = False
-
-    @property
-    def said(self) -> str:
-        numbers = f"{self.code}/{self.subcode}" if self.subcode else str(self.code)
-        trace = f", fbtrace_id {self.trace}" if self.trace else ""
-        return f"({numbers}{trace}): {self.message}" if self.message else f"({numbers}{trace})"
-
-
-def graph_error(body: Any) -> GraphError | None:
-    """The error of an answer's JSON, if it is the Graph API's kind (an object with a code)."""
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return None
-    code, subcode = _integer(error.get("code")), _integer(error.get("error_subcode"))
-    if code is None:
-        return None
-    return GraphError(code=code, subcode=subcode, message=str(error.get("message") or "").strip(),
-                      trace=error.get("fbtrace_id"), transient=error.get("is_transient") is True)  # fmt: skip
-
-
-def _integer(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def regain_access(headers: Mapping[str, str]) -> float | None:
-    """Seconds until a throttled Page, app or account may call again, from the usage headers
-    Facebook sends (``X-Business-Use-Case-Usage`` per business object and use case, and
-    ``X-Page-Usage``/``X-App-Usage``): ``estimated_time_to_regain_access``, in minutes."""
-    lowered = {key.lower(): value for key, value in headers.items()}
-    minutes: list[float] = []
-    for name in ("x-business-use-case-usage", "x-page-usage", "x-app-usage"):
-        try:
-            usage = json.loads(lowered.get(name) or "null")
-        except ValueError:
-            continue
-        entries = [usage] if isinstance(usage, dict) and "call_count" in usage else []
-        if isinstance(usage, dict) and not entries:
-            entries = [e for group in usage.values() if isinstance(group, list) for e in group if isinstance(e, dict)]
-        for entry in entries:
-            try:
-                minutes.append(float(entry.get("estimated_time_to_regain_access") or 0))
-            except (TypeError, ValueError):
-                continue
-    longest = max(minutes, default=0.0)
-    return longest * 60 if longest > 0 else None
+def _said(error: GraphError) -> str:
+    """The Graph error's own words for a reason: its codes, the trace id Meta's support asks for."""
+    numbers = f"{error.code}/{error.subcode}" if error.subcode else str(error.code)
+    trace = f", fbtrace_id {error.trace}" if error.trace else ""
+    message = error.message.strip()
+    return f"({numbers}{trace}): {message}" if message else f"({numbers}{trace})"
 
 
 class _Duplicate(PermanentError):
@@ -231,10 +190,10 @@ class _Gone(PermanentError):
 def classify(status: int, error: GraphError | None, headers: Mapping[str, str], api_version: str) -> DeliveryError:
     """The engine's view of a Graph API error answer: by the error's code where it has one (a
     rate limit comes as 403, a bad token as 400), else by the HTTP status."""
-    if error is None:
+    if error is None or error.code is None:
         return error_for_status(status, "", headers)
-    code, said = error.code, error.said
-    if code in {190, 102}:
+    code, said = error.code, _said(error)
+    if code in TOKEN_CODES:
         why = _TOKEN.get(error.subcode or 0, "the token is invalid, expired or revoked")
         return CredentialsError(f"Facebook refused the Page token: {why} {said}. Generate a new Page token")
     if code in _THROTTLED:
@@ -245,12 +204,12 @@ def classify(status: int, error: GraphError | None, headers: Mapping[str, str], 
             f"Facebook no longer serves this call in Graph API {api_version} {said}: raise api_version in the "
             "channel's settings to a current version (see developers.facebook.com/docs/graph-api/changelog)"
         )
-    if code in {3, 10} or 200 <= code <= 299:
+    if code in NOT_PERMITTED:
         return CredentialsError(
             f"the Page token may not do this {said}: it needs {' and '.join(PERMISSIONS)}, and the system user "
             "(or person) behind it the task 'Create content' on the Page"
         )
-    if code == _POLICY:
+    if code == POLICY_BLOCK:
         return PermanentError(
             f"Facebook blocks the Page from posting for a policy violation {said}; Facebook calls the block "
             "temporary: check the Page's account status in the Meta Business Suite, then retry the delivery"
@@ -259,9 +218,9 @@ def classify(status: int, error: GraphError | None, headers: Mapping[str, str], 
         return _Duplicate(f"Facebook refused the text as a duplicate of the Page's last post {said}")
     if code == _LINK_NOT_READ:
         return _LinkNotRead(f"Facebook could not read the item page for its link card {said}")
-    if code == 100 and error.subcode == _GONE:
+    if (code, error.subcode) == GONE:
         return _Gone(f"Facebook does not know the post (any more) {said}")
-    if code in _TEMPORARY or error.transient or status >= 500:
+    if code in TEMPORARY or error.transient or status >= 500:
         # An unknown error may come after Facebook acted: look for the copy before posting again.
         return TransientError(
             f"Facebook had a temporary problem {said}",
@@ -271,13 +230,9 @@ def classify(status: int, error: GraphError | None, headers: Mapping[str, str], 
     return PermanentError(f"Facebook refused the request {said}")
 
 
-def _fingerprint(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()[:32]
-
-
 def _moment(value: Any) -> datetime | None:
     """A Graph API time in epoch seconds (0: never)."""
-    seconds = _integer(value)
+    seconds = integer(value)
     return datetime.fromtimestamp(seconds, UTC) if seconds else None
 
 
@@ -332,7 +287,7 @@ class FacebookPage(Channel):
         another (theirs is newer than anything renewed from the old one)."""
         configured = self.context.secrets["page_access_token"]
         kept, source = self.context.credentials.get(TOKEN_KEY), self.context.credentials.get(SOURCE_KEY)
-        if kept is not None and source is not None and hmac.compare_digest(source.value, _fingerprint(configured)):
+        if kept is not None and is_fingerprint(source, configured, SOURCE_DIGITS):
             return kept
         return None
 
@@ -561,11 +516,11 @@ class FacebookPage(Channel):
         renewed = answer.get("access_token")
         if not isinstance(renewed, str) or not renewed:
             raise CredentialsError("Facebook renewed the Page token without giving the new one")
-        lifetime = _integer(answer.get("expires_in"))
+        lifetime = integer(answer.get("expires_in"))
         until = now + timedelta(seconds=lifetime) if lifetime else now + timedelta(days=60)
         configured = self.context.secrets["page_access_token"]
         self.context.credentials.put(TOKEN_KEY, Credential(renewed, until, now))
-        self.context.credentials.put(SOURCE_KEY, Credential(_fingerprint(configured), None, now))
+        self.context.credentials.put(SOURCE_KEY, Credential(fingerprint(configured, SOURCE_DIGITS), None, now))
         self._expires = until
         log.info("Page token renewed", channel=self.id, expires=until.isoformat())
 

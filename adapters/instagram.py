@@ -37,7 +37,6 @@ instagram-graph-api/reference/error-codes; graph-api/guides/error-handling), nev
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
@@ -68,6 +67,17 @@ from adapters.port import (
     error_for_exception,
     error_for_status,
     retry_after,
+)
+from adapters.port.graph import (
+    NOT_PERMITTED,
+    POLICY_BLOCK,
+    TEMPORARY,
+    THROTTLED_CODES,
+    TOKEN_CODES,
+    fingerprint,
+    graph_error,
+    integer,
+    regain_access,
 )
 from adapters.port.http import environment_for, loopback, session
 from publisher.domain.authority import web_address
@@ -155,15 +165,14 @@ CAPTION = TextRule(
 
 # -- what Instagram's errors mean -------------------------------------------------------------
 
-# Graph API codes (graph-api/guides/error-handling; Instagram's throttle 80002).
-TOKEN_CODES = {102, 190}  # the session or token is invalid, expired or revoked
-THROTTLE_CODES = {4, 9, 17, 32, 613, 80002}  # app, publishing, user, page, custom, Instagram account
-SERVER_CODES = {-2, -1, 1, 2}  # Instagram's server or download, unknown error, service unavailable
-POLICY_CODE = 368  # temporarily blocked for policies
-
-
-def _permission_code(code: int | None) -> bool:
-    return code == 10 or (code is not None and 200 <= code <= 299)
+# Graph API codes (graph-api/guides/error-handling), with Instagram's own beside them.
+THROTTLE_CODES = THROTTLED_CODES | {9, 80002}  # and the publishing limit, the Instagram account's
+SERVER_CODES = TEMPORARY | {-2, -1}  # and Instagram's server or download failing
+# Code 3 ("capability") was never taken as a missing permission here: it stays a plain refusal.
+PERMISSION_CODES = NOT_PERMITTED - {3}
+# Instagram's calls count against Business Use Case limits (graph-api/overview/rate-limiting):
+# that header, not the app's or a Page's, says how long Instagram's limit lasts.
+USAGE_HEADERS = ("x-business-use-case-usage",)
 
 
 # Subcodes of the Instagram error table: retry (a new container on the next attempt), stop,
@@ -197,28 +206,10 @@ class MissingPermission(CredentialsError):
     only one ability needs it (deleting)."""
 
 
-def _number(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _throttle_wait(headers: Mapping[str, str]) -> float:
     """Seconds to wait after a rate limit: Instagram's business use case header says in minutes
     (``estimated_time_to_regain_access``), else Retry-After, else a minute."""
-    lowered = {key.lower(): value for key, value in headers.items()}
-    minutes = 0
-    try:
-        usage = json.loads(lowered.get("x-business-use-case-usage") or "{}")
-        for entries in usage.values() if isinstance(usage, dict) else ():
-            for entry in entries if isinstance(entries, list) else ():
-                minutes = max(minutes, _number(entry.get("estimated_time_to_regain_access")) or 0)
-    except (ValueError, AttributeError):
-        pass
-    if minutes:
-        return minutes * 60.0
-    return retry_after(headers) or THROTTLE_WAIT
+    return regain_access(headers, USAGE_HEADERS) or retry_after(headers) or THROTTLE_WAIT
 
 
 def graph_failure(
@@ -226,13 +217,13 @@ def graph_failure(
 ) -> DeliveryError:
     """An error answer of the Graph API as the engine needs it. ``write``: the request may have
     changed something (a post), so an answer that does not say "refused" is ambiguous."""
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
+    error = graph_error(body)
+    if error is None:
         # Not the Graph API speaking (a proxy, a load balancer): the status says what it can.
         shown = body if isinstance(body, str) or body is None else json.dumps(body, ensure_ascii=False)
         return error_for_status(status, " ".join((shown or "").split())[:200], headers)
-    code, subcode = _number(error.get("code")), _number(error.get("error_subcode"))
-    message = " ".join(str(error.get("error_user_msg") or error.get("message") or "").split())
+    code, subcode = error.code, error.subcode
+    message = " ".join((error.user_message or error.message).split())
     said = f"Instagram answered {status}, code {code}" + (f"/{subcode}" if subcode else "") + f": {message}"
     if subcode in SUBCODES:
         kind, why = SUBCODES[subcode]
@@ -245,13 +236,13 @@ def graph_failure(
         return TransientError(reason, retry_after=wait)  # refused: nothing was published
     if code in TOKEN_CODES:
         return CredentialsError(f"Instagram refused the access token: give Herold a new one ({said})")
-    if _permission_code(code):
+    if code in PERMISSION_CODES:
         return MissingPermission(f"the access token lacks a permission Herold needs ({said})")
     if code in THROTTLE_CODES:
         return TransientError(f"Instagram's rate limit was reached ({said})", retry_after=_throttle_wait(headers))
-    if code == POLICY_CODE:
+    if code == POLICY_BLOCK:
         return PermanentError(f"Instagram blocked the account from posting for now, for its policies ({said})")
-    if code in SERVER_CODES or error.get("is_transient") is True or status >= 500:
+    if code in SERVER_CODES or error.transient or status >= 500:
         return TransientError(said, retry_after=retry_after(headers, rate_limited=False), ambiguous=write)
     return error_for_status(status, said.removeprefix(f"Instagram answered {status}, "), headers)
 
@@ -259,7 +250,7 @@ def graph_failure(
 def container_failure(status: Any, image: str) -> DeliveryError:
     """A container that ended in ERROR: ``status`` names the subcode ("2207003", or "-2/2207003")."""
     numbers = re.findall(r"-?\d+", str(status or ""))
-    subcode = _number(numbers[-1]) if numbers else None
+    subcode = integer(numbers[-1]) if numbers else None
     said = f"Instagram could not process the card (container status {status!r})"
     if subcode in SUBCODES:
         kind, why = SUBCODES[subcode]
@@ -353,8 +344,8 @@ class Instagram(Channel):
         """Where the refreshed token and the day Herold first saw the configured one are kept:
         per configured token, so that a new one given by a person wins over one refreshed
         from its predecessor."""
-        fingerprint = hashlib.sha256(self._configured().encode()).hexdigest()[:16]
-        return f"token.{fingerprint}", f"seen.{fingerprint}"
+        configured = fingerprint(self._configured(), 16)  # 16 digits: the keys kept so far stay valid
+        return f"token.{configured}", f"seen.{configured}"
 
     def _kept(self) -> Credential | None:
         return self.context.credentials.get(self._keys()[0])
@@ -390,7 +381,7 @@ class Instagram(Channel):
             reason = error.reason if isinstance(error, TransientError) else error_for_exception(error).reason
             log.warning("the token could not be refreshed now", channel=self.id, reason=reason)
             return
-        value, lasts = answer.get("access_token"), _number(answer.get("expires_in"))
+        value, lasts = answer.get("access_token"), integer(answer.get("expires_in"))
         if not value:
             log.warning("Instagram refreshed the token without giving one", channel=self.id)
             return
@@ -561,4 +552,4 @@ class Instagram(Channel):
         entry = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
         config = entry.get("config")
         total = config.get("quota_total") if isinstance(config, dict) else None
-        return _number(entry.get("quota_usage")), _number(total)
+        return integer(entry.get("quota_usage")), integer(total)

@@ -53,7 +53,6 @@ needs it), ``threads_delete`` (withdrawals).
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -84,6 +83,17 @@ from adapters.port import (
     error_for_status,
     retry_after,
 )
+from adapters.port.graph import (
+    GONE,
+    NOT_PERMITTED,
+    TEMPORARY,
+    THROTTLED_CODES,
+    TOKEN_CODES,
+    GraphError,
+    fingerprint,
+    graph_error,
+    is_fingerprint,
+)
 from adapters.port.http import environment_for, loopback, session
 from publisher.domain.authority import web_address
 from publisher.domain.counting import LINK_LIKE, TextRule, Utf8Bytes
@@ -106,14 +116,9 @@ POLL_MOST = 5.0
 TOKEN = "access_token"  # noqa: S105 - a key in context.credentials: the newest token of the chain
 ORIGIN = "access_token.configured"  # fingerprint of the configured token, and when Herold first saw it
 
-# Graph API error codes (developers.facebook.com/docs/graph-api/guides/error-handling).
-TOKEN_REFUSED = {102, 190}  # expired, revoked, invalid: a person must give a new token
-THROTTLED = {4, 17, 32, 613}  # app, user or account rate limits, the daily post quota
-# Unknown error, service down; 9007: the container is not ready to publish yet (the Instagram
+# Besides Graph's temporary codes, 9007: the container is not ready to publish yet (the Instagram
 # Graph API's code, whose publishing Threads shares [unverified for Threads]): try again.
-TEMPORARY = {1, 2, 9007}
-NOT_PERMITTED = {3, 10, *range(200, 300)}  # the token lacks a permission
-MISSING = (100, 33)  # the object does not exist (deleted), or cannot be loaded
+RETRY_CODES = TEMPORARY | {9007}
 LINK_LIMIT = "THREADS_API__LINK_LIMIT_EXCEEDED"
 # A container Meta could not prepare: fetching the image may work next time, the rest will not.
 CONTAINER_RETRYABLE = ("FAILED_DOWNLOADING", "UNKNOWN")
@@ -150,21 +155,21 @@ class ThreadsSettings(ChannelSettings):
 class _Refusal(Exception):
     """An error answer from the API, before the engine's view of it is decided."""
 
-    def __init__(self, status: int, headers: Mapping[str, str], error: Mapping[str, Any] | None, text: str) -> None:
+    def __init__(self, status: int, headers: Mapping[str, str], error: GraphError | None, text: str) -> None:
         super().__init__(f"{status}: {text}")
         self.status, self.headers, self.error, self.text = status, headers, error, text
 
     @property
-    def code(self) -> object:
-        return self.error.get("code") if self.error else None
+    def code(self) -> int | None:
+        return self.error.code if self.error else None
 
     @property
-    def subcode(self) -> object:
-        return self.error.get("error_subcode") if self.error else None
+    def subcode(self) -> int | None:
+        return self.error.subcode if self.error else None
 
     @property
     def missing(self) -> bool:
-        return self.status == 404 or (self.code, self.subcode) == MISSING
+        return self.status == 404 or (self.code, self.subcode) == GONE
 
     @property
     def not_permitted(self) -> bool:
@@ -174,24 +179,25 @@ class _Refusal(Exception):
     def link_limit(self) -> bool:
         # The docs name the error by this identifier, not where it stands in the body [unverified]:
         # it is looked for as the code and in the body's texts, as a whole identifier.
-        if self.code == LINK_LIMIT:
-            return True
-        fields = ("message", "error_user_title", "error_user_msg", "type")
-        return any(LINK_LIMIT in str(self.error.get(name) or "") for name in fields) if self.error else False
+        if self.error is None:
+            return False
+        said = self.error.fields
+        texts = ("message", "error_user_title", "error_user_msg", "type")
+        return said.get("code") == LINK_LIMIT or any(LINK_LIMIT in str(said.get(name) or "") for name in texts)
 
 
 def _reason(refusal: _Refusal) -> str:
     if refusal.error is None:
         return refusal.text
     error = refusal.error
-    message = str(error.get("error_user_msg") or error.get("message") or "no message")
-    codes = "/".join(str(part) for part in (error.get("code"), error.get("error_subcode")) if part is not None)
-    trace = f", fbtrace_id {error['fbtrace_id']}" if error.get("fbtrace_id") else ""
+    message = error.user_message or error.message or "no message"
+    codes = "/".join(str(part) for part in (error.code, error.subcode) if part is not None)
+    trace = f", fbtrace_id {error.trace}" if error.trace else ""
     return f"{message} (code {codes}{trace})" if codes else f"{message}{trace}"
 
 
 def _fingerprint(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return fingerprint(token)  # the whole digest, as ORIGIN has always kept it
 
 
 def _moment(value: object) -> datetime | None:
@@ -410,7 +416,7 @@ class ThreadsChannel(Channel):
         """When Herold first saw the configured token (None: it has not, or another is configured
         now), and the newest token refreshed from it (None: none yet)."""
         origin = self.context.credentials.get(ORIGIN)
-        if origin is None or origin.value != _fingerprint(self._configured()) or origin.updated_at is None:
+        if not is_fingerprint(origin, self._configured()) or origin.updated_at is None:
             return None, None
         kept = self.context.credentials.get(TOKEN)
         if kept is None or kept.updated_at is None or kept.updated_at < origin.updated_at:
@@ -540,18 +546,18 @@ class ThreadsChannel(Channel):
                 f"Threads takes at most {MAX_LINKS} different links in a post; this text has more "
                 f"(counting the link to the item's page): remove some ({_reason(refusal)})"
             )
-        if code in TOKEN_REFUSED:
+        if code in TOKEN_CODES:
             return CredentialsError(
                 f"Threads refused the token: {_reason(refusal)}; put a new long-lived token into "
                 f"{self.settings.access_token_env}"
             )
-        if code in THROTTLED:
+        if code in THROTTLED_CODES:
             return TransientError(f"Threads refused for now (a rate limit or the day's quota): {_reason(refusal)}",
                                   retry_after=retry_after(refusal.headers))  # fmt: skip
         if refusal.not_permitted:
             needs = f"the app lacks the permission {permission}: {_reason(refusal)}"
             return CredentialsError(needs) if essential else PermanentError(needs)
-        if error is not None and (code in TEMPORARY or error.get("is_transient") is True):
+        if error is not None and (code in RETRY_CODES or error.transient):
             return TransientError(f"Threads failed: {_reason(refusal)}", ambiguous=acting and refusal.status >= 500)
         if error is not None and code is not None and refusal.status < 500:
             return PermanentError(f"Threads refused: {_reason(refusal)}")  # a validation error (100 and the like)
@@ -568,6 +574,5 @@ def _refusal(response: requests.Response) -> _Refusal:
         body = response.json()
     except ValueError:
         body = None
-    error = body.get("error") if isinstance(body, dict) else None
     text = " ".join(response.text.split())[:200] or (response.reason or "")
-    return _Refusal(response.status_code, dict(response.headers), error if isinstance(error, dict) else None, text)
+    return _Refusal(response.status_code, dict(response.headers), graph_error(body), text)
