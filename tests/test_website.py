@@ -397,36 +397,6 @@ def test_copies_on_other_platforms_are_listed_as_u_syndication(
     assert link.get_text(strip=True) == "Sozial.example"
 
 
-def test_a_copy_the_site_cannot_take_as_it_is_made_reaches_the_page_by_a_task_after(
-    social_channel: type[Channel],
-    make_settings: SettingsFactory,
-    make_herold: HeroldFactory,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # The delivery that made the copy puts it on the page itself; if the site fails just then
-    # (a full disk for a moment), the delivery still counts and the refresh task tries again.
-    failures = [OSError(28, "No space left on device")]
-    take = website.Site.copies
-
-    def failing_once(self: website.Site, item_id: str, copies: Any) -> None:
-        if failures:
-            raise failures.pop()
-        take(self, item_id, copies)
-
-    monkeypatch.setattr(website.Site, "copies", failing_once)
-    authority = {
-        **copy.deepcopy(AUTHORITY),
-        "channels": [*AUTHORITY["channels"], {"id": "social", "type": Social.type}],
-    }
-    herold = make_herold(make_settings(authorities=[authority]))
-
-    announcement_id = publish(herold, warning())
-    page_file = site_of(herold) / path_of(herold, announcement_id) / "index.html"
-
-    assert eventually(lambda: "https://social.example/@lkb/1" in page_file.read_text(encoding="utf-8"))
-    assert failures == [], "the first try failed, as arranged"
-
-
 def test_an_all_clear_marks_the_page_keeps_the_history_and_ends_the_current_warning(herold: Herold) -> None:
     alert = publish(herold, warning())
     publish(herold, follow_up("cancel", alert, "Entwarnung: Bombe entschärft", "Die Bombe wurde entschärft."))

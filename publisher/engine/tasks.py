@@ -4,8 +4,7 @@
   skips what has no reason left, schedules the next look.
 - ``deliver(operation)`` makes one attempt at one operation, under a lease taken by
   compare-and-set: publish, reply, pin or unpin on its channel.
-- ``refresh(item)`` tells the item's built-in website that copies elsewhere changed (a delivery
-  that made a copy does so itself; confirmations and deletions ask for the task).
+- ``refresh(authority/item)`` tells the item's built-in website that copies elsewhere changed.
 - ``notify(notification)`` sends one on-call notification (publisher.engine.oncall).
 - ``limits(channel)`` hears what a channel's server says of its limits, for intake to read.
 - ``sweep()`` finds what is due or was lost: expired leases, due retries, waves to release,
@@ -199,7 +198,7 @@ def reconcile(
                                      url=url, outcome="posted" if url else "send again"))  # fmt: skip
     if url:
         engine.submit("advance", stored.id, kind=kind)
-        engine.submit("refresh", stored.item_id, kind=kind)
+        _refresh_soon(engine, stored)
     else:
         _queue(engine, delivery)
     return []
@@ -602,7 +601,7 @@ def confirm(engine: Engine, announcement_id: str, channel: str, url: str | None,
     kind = stored.announcement.kind
     engine.submit("advance", stored.id, kind=kind)
     if url:
-        engine.submit("refresh", stored.item_id, kind=kind)
+        _refresh_soon(engine, stored)
     return []
 
 
@@ -657,19 +656,13 @@ def _succeeded(
         # queue (the sweep would still catch it if this worker stopped now).
         _advance(engine, stored)
     if operation.publishes and receipt and receipt.url and not _on_site(operation):
-        _copy_on_page(engine, stored)
+        # The item page lists the new copy: a task in the site's lane, so that the delivery never
+        # waits for the site (a rebuild holds its lock) and stays within its statements.
+        _refresh_soon(engine, stored)
 
 
-def _copy_on_page(engine: Engine, stored: StoredAnnouncement) -> None:
-    """The item page lists the new copy: recorded by this worker at once. (As a task of its own it
-    cost more CPU than the work itself: a hand-off between threads and one more read.) The page is
-    rewritten at the site's next catch-up, so this waits for no page; should the site fail now,
-    the refresh task tries again."""
-    try:
-        _put_copies(engine, stored.authority, stored.item_id)
-    except Exception:
-        log.exception("the copy could not be put on the item page now; a task tries again", item=stored.item_id)
-        engine.submit("refresh", stored.item_id, kind=stored.announcement.kind)
+def _refresh_soon(engine: Engine, stored: StoredAnnouncement) -> None:
+    engine.submit("refresh", f"{stored.authority}/{stored.item_id}", kind=stored.announcement.kind)
 
 
 def backoff(attempts: int, retry_after: float | None, base: float = 2.0, rng: random.Random | None = None) -> float:
@@ -768,16 +761,15 @@ def alarm(
 # -- copies elsewhere, shown on the item page ------------------------------------------------
 
 
-def refresh(engine: Engine, item_id: str) -> None:
-    """Tell the item's built-in websites which copies of its announcements exist elsewhere."""
-    authority, _ = engine.store.archive.item_copies(item_id, _site_types())
-    if authority is not None:  # else no such item
-        _put_copies(engine, authority, item_id)
-
-
-def _put_copies(engine: Engine, authority: str, item_id: str) -> None:
+def refresh(engine: Engine, argument: str) -> None:
+    """Tell the item's built-in websites which copies of its announcements exist elsewhere.
+    ``argument``: "authority/item id" (an item id alone, from a queue filled before: then the
+    authority is read)."""
+    authority, _, item_id = argument.rpartition("/")
+    if not authority:
+        authority = engine.store.archive.item_copies(item_id, _site_types())[0] or ""
     if not _channels_of(engine, authority):
-        return  # its authority was removed from the configuration since
+        return  # no such item, or its authority was removed from the configuration since
     for site in engine.sites(authority):
         # Read (again) under the site's lock: two refreshes racing (two deletes finishing together)
         # must not let the older read be written last, leaving a deleted post linked.
