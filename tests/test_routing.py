@@ -380,6 +380,26 @@ def test_a_warning_of_overlapping_rings_is_compared_ring_by_ring() -> None:
     assert in_area(area, {"polygons": north_of_it}) is False
 
 
+def test_an_outline_of_overlapping_rings_is_compared_as_one_area() -> None:
+    # Two rings of an authority's outline that overlap: as a mere collection GEOS could not
+    # compare a warning with them ("cannot compute the quadrant").
+    outline = [[[2, 0], [0, 3], [0, 2], [0, 0], [2, 0]], [[3, 3], [0, 3], [0, 2], [0, 2], [3, 3]]]
+    area = AuthorityArea.model_validate({"polygons": outline})
+
+    assert in_area(area, {"polygons": [[[0, 2], [0, 3], [2, 1], [2, 1], [0, 2]]]}) is True
+
+
+def test_crossing_rings_are_repaired_a_few_per_warning_and_the_rest_count_by_their_hulls() -> None:
+    # A bow tie: repaired, it is two triangles meeting in the middle; its hull is the square
+    # around them. The area lies in the square's left notch, outside both triangles.
+    bow_tie = [[50.0, 6.0], [51.0, 7.0], [51.0, 6.0], [50.0, 7.0], [50.0, 6.0]]
+    in_the_notch = AuthorityArea(polygons=[[(50.45, 6.05), (50.55, 6.05), (50.55, 6.15), (50.45, 6.15), (50.45, 6.05)]])
+
+    assert in_area(in_the_notch, {"polygons": [bow_tie]}) is False
+    assert in_area(in_the_notch, {"polygons": [bow_tie] * 24}) is False, "24 × 5 points: all repaired"
+    assert in_area(in_the_notch, {"polygons": [bow_tie] * 25}) is True, "the 25th: its hull"
+
+
 def test_a_long_ring_that_crosses_itself_counts_by_its_convex_hull() -> None:
     # A figure eight of 1,000 points: repairing it exactly would hold a worker for minutes; its
     # hull errs towards "in the area", where a warning is rather shown than missed.

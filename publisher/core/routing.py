@@ -20,8 +20,8 @@ Where a warning applies is judged from its geocodes and polygons:
 - Any other code (the DWD's WARNCELLID, …) matches only the same value under the same name.
   Names compare case-insensitively.
 - Polygons are CAP's [latitude, longitude] rings; any overlap counts, touching too. A ring that
-  crosses itself is repaired (``make_valid``; a long one becomes its convex hull, see
-  ``_repaired``), not refused: the sender's shape still says where.
+  crosses itself is repaired (``make_valid``; a long one, or many, become their convex hulls,
+  see ``Repairs``), not refused: the sender's shape still says where.
 """
 
 from __future__ import annotations
@@ -224,20 +224,35 @@ def in_area(area: AuthorityArea, warning: Mapping[str, Any]) -> bool | None:
     comparable = [code for code in codes if _family(code[0]) in known]
     if _first_match(comparable, [(c.name, c.value) for c in area.geocodes]):
         return True
-    parts = _warning_parts(warning.get("polygons")) if area.polygons else []
-    if parts:
-        return any(_touches(_outline(area), part) for part in parts)
+    polygons = warning.get("polygons")
+    if area.polygons and isinstance(polygons, list):
+        touching = _touching(_outline(area), _rings(polygons))
+        if touching is not None:
+            return touching
     return False if comparable else None
 
 
-def _touches(outline: BaseGeometry, part: BaseGeometry) -> bool:
-    # Each ring on its own: GEOS fails on a collection of overlapping rings ("cannot compute the
-    # quadrant"), and may on a single odd one; then the ring's bounding box decides, which errs
-    # towards "in the area" (a warning is rather shown than missed).
-    try:
-        return bool(outline.intersects(part))
-    except GEOSException:
-        return bool(outline.intersects(part.envelope))
+def _touching(outline: BaseGeometry, rings: Iterable[list[tuple[float, float]]]) -> bool | None:
+    """Whether one of the rings touches the outline, each compared on its own (GEOS fails on a
+    collection of overlapping rings: "cannot compute the quadrant"), the first that does ending
+    the search; None if no ring makes a shape. A ring whose bounding box misses the outline's
+    is never built, let alone repaired."""
+    west, south, east, north = outline.bounds
+    shaped, repairs = False, Repairs()
+    for ring in rings:
+        if not ring:
+            continue
+        xs, ys = [x for x, _ in ring], [y for _, y in ring]
+        if max(xs) < west or min(xs) > east or max(ys) < south or min(ys) > north:
+            shaped = True
+            continue
+        part = _part(ring, repairs)
+        if part is None:
+            continue
+        shaped = True
+        if outline.intersects(part):
+            return True
+    return None if not shaped else False
 
 
 @functools.lru_cache(maxsize=64)
@@ -245,9 +260,10 @@ def _outline(area: AuthorityArea) -> BaseGeometry:
     # Built once per configured area (an outline may have thousands of points); prepared for
     # the many warnings tested against it.
     # The rings as one valid shape: overlapping rings in a mere collection make GEOS fail.
-    parts = _parts([[(lon, lat) for lat, lon in ring] for ring in area.polygons])
-    assert parts  # the model requires rings of at least four valid points
-    shape = shapely.union_all(parts)
+    repairs = Repairs()
+    parts = [_part([(lon, lat) for lat, lon in ring], repairs) for ring in area.polygons]
+    assert any(parts)  # the model requires rings of at least four valid points
+    shape = shapely.union_all([part for part in parts if part is not None])
     shapely.prepare(shape)
     return shape
 
@@ -262,12 +278,6 @@ def ring_problem(ring: Sequence[tuple[float, float]]) -> str | None:
     found = re.fullmatch(r"(.+)\[(\S+) (\S+)\]", shapely.is_valid_reason(polygon))
     reason = f"{found[1].lower()} at [{found[3]}, {found[2]}]" if found else shapely.is_valid_reason(polygon)
     return f"is not a simple outline: {reason} (points are [latitude, longitude])"
-
-
-def _warning_parts(value: Any) -> list[BaseGeometry]:
-    if not isinstance(value, list):
-        return []
-    return _parts(_rings(value))
 
 
 def _rings(polygons: list[Any]) -> Iterator[list[tuple[float, float]]]:
@@ -290,28 +300,35 @@ def _point(value: Any) -> bool:
     )
 
 
-def _parts(rings: Iterable[list[tuple[float, float]]]) -> list[BaseGeometry]:
-    """Each ring as a shape; a ring too short to be a polygon still counts as the line or point
-    it is, and one that crosses itself is repaired."""
-    parts: list[BaseGeometry] = []
-    for ring in rings:
-        try:
-            if len(set(ring)) >= 3:
-                polygon = shapely.Polygon(ring)
-                parts.append(polygon if polygon.is_valid else _repaired(polygon))
-            elif ring:
-                parts.append(shapely.MultiPoint(ring).convex_hull)
-        except (GEOSException, ValueError):
-            continue  # no shape GEOS can read: the warning's codes may still say where
-    return parts
+def _part(ring: list[tuple[float, float]], repairs: Repairs) -> BaseGeometry | None:
+    """A ring as a shape; one too short to be a polygon still counts as the line or point it is,
+    and one that crosses itself is repaired (see `Repairs`). None: no shape GEOS can read (the
+    warning's codes may still say where)."""
+    try:
+        if len(set(ring)) >= 3:
+            polygon = shapely.Polygon(ring)
+            return polygon if polygon.is_valid else repairs.repaired(polygon)
+        return shapely.MultiPoint(ring).convex_hull if ring else None
+    except (GEOSException, ValueError):
+        return None
 
 
-REPAIR_POINTS = 200  # make_valid's time grows steeply with a crossing ring's points (800: 90 s)
+REPAIR_POINTS = 30  # per ring: make_valid's time grows steeply with its points (50: 0.1 s, 800: 90 s)
+REPAIR_BUDGET = 120  # points repaired in all of one warning's rings
 
 
-def _repaired(polygon: shapely.Polygon) -> BaseGeometry:
-    """A ring that crosses itself, as a shape: repaired while that is cheap, else its convex hull
-    (which errs towards "in the area": a warning is rather shown than missed)."""
-    if len(polygon.exterior.coords) <= REPAIR_POINTS:
-        return make_valid(polygon)
-    return polygon.convex_hull
+@dataclass
+class Repairs:
+    """Rings that cross themselves, repaired while that is cheap (a few small ones per warning),
+    else taken as their convex hull, which errs towards "in the area": a warning is rather shown
+    than missed. A signed sender could otherwise hold a worker for minutes with a hundred
+    crossing rings."""
+
+    points: int = 0
+
+    def repaired(self, polygon: shapely.Polygon) -> BaseGeometry:
+        points = len(polygon.exterior.coords)
+        if points <= REPAIR_POINTS and self.points + points <= REPAIR_BUDGET:
+            self.points += points
+            return make_valid(polygon)
+        return polygon.convex_hull
