@@ -52,8 +52,10 @@ NEIGHBOUR: dict[str, Any] = {
 
 # Property tests run the same examples on every run, so that CI passes or fails on the code, never
 # on the draw. ``HYPOTHESIS_PROFILE=explore`` draws afresh (run it by hand, repeatedly); what it
-# finds becomes a fix and an ``@example``.
+# finds becomes a fix and an ``@example``. ``slow``: the same draws, ten times as many in the
+# intake fuzz tests (tests/test_intake_fuzz.py).
 hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+hypothesis_settings.register_profile("slow", derandomize=True, database=None)
 hypothesis_settings.register_profile("explore", derandomize=False, database=None)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 

@@ -423,7 +423,8 @@ class Site:
 
     def _timer_due(self) -> None:
         with self._timer_lock:
-            self._timer = None  # from here on, a request made meanwhile needs a timer of its own
+            if self._timer is threading.current_thread():  # not one that close() let go meanwhile
+                self._timer = None  # from here on, a request made meanwhile needs a timer of its own
         try:
             wait = self._catch_up()
         except Exception:
