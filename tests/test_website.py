@@ -9,6 +9,7 @@ listed as ``u-syndication``; publishing rewrites only the pages an item touches.
 from __future__ import annotations
 
 import copy
+import fcntl
 import itertools
 import json
 import os
@@ -395,6 +396,58 @@ def test_copies_on_other_platforms_are_listed_as_u_syndication(
     link = parse(page_file).find("a", href=copy_url)
     assert isinstance(link, Tag)
     assert link.get_text(strip=True) == "Sozial.example"
+
+
+def with_social(channel_type: str) -> dict[str, Any]:
+    return {**copy.deepcopy(AUTHORITY), "channels": [*AUTHORITY["channels"], {"id": "social", "type": channel_type}]}
+
+
+def test_the_delivery_that_made_a_copy_puts_it_on_the_page_itself(
+    social_channel: type[Channel],
+    make_settings: SettingsFactory,
+    make_herold: HeroldFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tasks, "refresh", lambda engine, argument: None)  # no task of its own
+    herold = make_herold(make_settings(authorities=[with_social(Social.type)]))
+
+    announcement_id = publish(herold, warning())
+
+    page_file = site_of(herold) / path_of(herold, announcement_id) / "index.html"
+    assert eventually(lambda: "https://social.example/@lkb/1" in page_file.read_text(encoding="utf-8"))
+
+
+def test_a_copy_made_while_the_site_is_busy_is_shown_once_the_site_is_free(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    held: list[Any] = []
+
+    class WhileTheSiteIsBusy(Social):
+        """Posts while something else (a rebuild, say) holds the site's lock."""
+
+        type = "test-social-busy-site"
+
+        def publish(self, post: Post) -> Receipt:
+            handle = open(lock_file, "a")  # noqa: SIM115 - held until the test lets go
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            held.append(handle)
+            return super().publish(post)
+
+    register(WhileTheSiteIsBusy)
+    try:
+        herold = make_herold(make_settings(authorities=[with_social(WhileTheSiteIsBusy.type)]))
+        lock_file = Path(herold.settings.herold.data_dir) / "state" / f"{SLUG}-website" / "lock"
+
+        announcement_id = publish(herold, warning())  # every delivery done while the site is held
+        page_file = site_of(herold) / path_of(herold, announcement_id) / "index.html"
+        assert "https://social.example/@lkb/1" not in page_file.read_text(encoding="utf-8")
+
+        fcntl.flock(held[0], fcntl.LOCK_UN)
+        assert eventually(lambda: "https://social.example/@lkb/1" in page_file.read_text(encoding="utf-8"))
+    finally:
+        for handle in held:
+            handle.close()
+        unregister(WhileTheSiteIsBusy.type)
 
 
 def test_an_all_clear_marks_the_page_keeps_the_history_and_ends_the_current_warning(herold: Herold) -> None:

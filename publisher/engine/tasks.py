@@ -61,7 +61,7 @@ from publisher.engine.leases import leases
 from publisher.engine.runner import TaskName
 from publisher.engine.store import Attempt, Operation, StoredAnnouncement, Unreadable
 from publisher.site.card import card_alt, card_jpeg_name, card_name
-from publisher.site.model import Entry, Publication
+from publisher.site.model import Copy, Entry, Publication
 from publisher.site.registry import channel_types, is_site
 
 log = structlog.get_logger("herold.tasks")
@@ -656,9 +656,25 @@ def _succeeded(
         # queue (the sweep would still catch it if this worker stopped now).
         _advance(engine, stored)
     if operation.publishes and receipt and receipt.url and not _on_site(operation):
-        # The item page lists the new copy: a task in the site's lane, so that the delivery never
-        # waits for the site (a rebuild holds its lock) and stays within its statements.
-        _refresh_soon(engine, stored)
+        copy = Copy(operation.channel, operation.channel_type, receipt.url)
+        if not _copy_on_page(engine, stored, copy):
+            _refresh_soon(engine, stored)
+
+
+def _copy_on_page(engine: Engine, stored: StoredAnnouncement, copy: Copy) -> bool:
+    """The item page lists the new copy: recorded by the delivery that made it, which knows it
+    (a task of its own cost more CPU than the work). Without waiting for the site and without
+    reading the database; False when a site is busy or fails, and the refresh task reads every
+    copy in the site's lane instead. Only a deletion of this very copy, finished between the
+    success above and this, would be shown wrongly; it needs the success recorded, then a
+    platform's answer, so it cannot overtake the few steps from there to here."""
+    try:
+        done = all([site.add_copy(stored.item_id, stored.id, copy) for site in engine.sites(stored.authority)])
+    except Exception:
+        log.exception("the copy could not be put on the item page now; the site's lane tries", item=stored.item_id)
+        return False
+    _mirror_soon(engine, stored.authority)
+    return done
 
 
 def _refresh_soon(engine: Engine, stored: StoredAnnouncement) -> None:
