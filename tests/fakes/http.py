@@ -15,10 +15,10 @@ import threading
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any, Protocol, Self, cast
 from urllib.parse import SplitResult, urlsplit
 
-__all__ = ["Answer", "FakeServer", "FakeService", "Handler", "Refusal", "hang_up", "read", "send"]
+__all__ = ["Answer", "FakeServer", "FakeService", "Handler", "Refusal", "TrackedHandler", "hang_up", "read", "send"]
 
 
 @dataclass
@@ -39,21 +39,33 @@ class _Server(ThreadingHTTPServer):
     fake: FakeService
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as requests uses it
-    disable_nagle_algorithm = True  # answer in one round trip, as real servers do
-    server: _Server
+class _Tracking(Protocol):
+    _lock: threading.RLock
+    _connections: set[socket.socket]
+
+
+class TrackedHandler(BaseHTTPRequestHandler):
+    """A handler whose fake (its server's ``fake``) knows the connections open, to cut them at stop."""
+
+    def _tracking(self) -> _Tracking:
+        return cast(_Tracking, getattr(self.server, "fake"))  # noqa: B009 - each fake's server types it
 
     def setup(self) -> None:
         super().setup()
-        with self.server.fake._lock:
-            self.server.fake._connections.add(self.connection)
+        with self._tracking()._lock:
+            self._tracking()._connections.add(self.connection)
 
     def finish(self) -> None:
-        with self.server.fake._lock:
-            self.server.fake._connections.discard(self.connection)
+        with self._tracking()._lock:
+            self._tracking()._connections.discard(self.connection)
         with contextlib.suppress(OSError):  # the connection may be cut already
             super().finish()
+
+
+class Handler(TrackedHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as requests uses it
+    disable_nagle_algorithm = True  # answer in one round trip, as real servers do
+    server: _Server
 
     def _serve(self) -> None:
         if self.command not in self.server.fake.methods:

@@ -92,11 +92,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import regex
+
+from fakes.http import TrackedHandler
 
 __all__ = [
     "DEFAULT_TOKENS",
@@ -662,23 +664,12 @@ class _Server(ThreadingHTTPServer):
     fake: FakeMastodon
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(TrackedHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as requests uses it
     # Headers and body go out in two writes; with Nagle on, the body waits for the client's
     # delayed ACK (40 ms on Linux). Real servers send with TCP_NODELAY, so the fake does too.
     disable_nagle_algorithm = True
     server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.fake._lock:
-            self.server.fake._connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.fake._lock:
-            self.server.fake._connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
 
     def _serve(self) -> None:
         self.server.fake._serve(self)
