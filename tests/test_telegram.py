@@ -23,6 +23,8 @@ from adapters.telegram import API_BASE, TelegramChannel, TelegramSettings, outco
 from publisher.domain.announcement import parse_announcement
 from publisher.domain.records import Action, Variant
 from publisher.engine.schema import OperationState
+from publisher.engine.tasks import wait_until_settled
+from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, publish, warning
 from fakes.telegram_server import (
@@ -522,6 +524,29 @@ def test_through_the_engine_a_warning_thread_is_pinned_and_a_withdrawal_leaves_p
     alarms = [e for e in herold.store.audit.entries(announcement_id=withdrawal) if e.action == "alarm"]
     assert len(alarms) == 2, "the on-call contacts hear of each post left to delete by hand"
     assert update
+
+
+def test_through_the_engine_a_long_correction_of_a_photo_post_is_cut_to_fit_its_caption(
+    fake: FakeTelegram, media: Path, make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    authority = copy.deepcopy(AUTHORITY)
+    authority["channels"].append({"id": "telegram", "type": "telegram", "bot_token_env": TOKEN_ENV,
+                                  "chat_id": fake.chat, "api_base": fake.url})  # fmt: skip
+    herold = make_herold(make_settings(authorities=[authority], env={TOKEN_ENV: TOKEN}))
+    image = [{"path": "bild.png", "alt": "Lageplan"}]
+    alert = accept(herold.engine, warning(media=image), source="test", actor="tester", base_dir=media)
+    wait_until_settled(herold.engine, alert, timeout=20)
+
+    # The correction names no image; the post it edits is a photo, whose caption holds 1,024.
+    correction = accept(herold.engine, warning(msg_type="update", correction=True, references=alert,
+                                               description="Die Sperrung wird erweitert. " * 60),
+                        source="test", actor="tester")  # fmt: skip
+    wait_until_settled(herold.engine, correction, timeout=20)
+
+    [edit] = [o for o in herold.store.operations.of(correction) if o.channel == "telegram"]
+    assert (edit.action, edit.state) == (Action.edit, OperationState.succeeded), edit.last_error
+    [shown] = fake.posts()
+    assert shown.kind == "photo" and utf16(shown.text) <= 1024 and "erweitert" in shown.text
 
 
 # -- the fake, held to what Telegram documents -------------------------------------------------------

@@ -381,8 +381,11 @@ def render(
     spoiler: str | None = None,
     timezone: str = "Europe/Berlin",
     env: Environment | None = None,
+    beside_media: bool = False,
 ) -> Variant:
     """The announcement's variant for one channel, cut to the rule as the module docstring says.
+    ``beside_media``: the text goes with an image the post already has (a correction edits a
+    photo's caption), so the rule's limit with media holds even if the announcement has none.
 
     The template is drawn (rendered) at most twice: once with sentinels to measure where the
     cuttable parts stand, then once with the parts chosen by searching over that measurement.
@@ -394,7 +397,7 @@ def render(
     t = labels_for(language)
     text_in = announcement.text_in(language)
     label = label_for(announcement, language, text_in.headline)  # None when the headline carries one
-    has_media = bool(announcement.media)
+    has_media = bool(announcement.media) or beside_media
     links = (link,)
     body = env.get_template(template)
 

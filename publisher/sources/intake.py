@@ -343,7 +343,10 @@ def prepare(
     else:
         item_id, path = original.item_id, original.item_path
     problems += what_channels_take(authority, channels, images)
-    variants, unfit = render_variants(engine, announcement, authority, channels, authority.url(path), problems)
+    # A correction edits the copies in place: where they are photos, the text is their caption.
+    beside_media = bool(announcement.correction and original is not None and original.announcement.media)
+    variants, unfit = render_variants(engine, announcement, authority, channels, authority.url(path), problems,
+                                      beside_media=beside_media)  # fmt: skip
     if problems or (unfit and strict):
         raise InvalidInput([*problems, *(Problem(
             field="instruction" if announcement.instruction else "headline",
@@ -421,6 +424,8 @@ def render_variants(
     channels: list[str],
     link: str,
     problems: list[Problem],
+    *,
+    beside_media: bool = False,
 ) -> tuple[list[Variant], dict[str, str]]:
     """Each channel's variant, counted as its platform counts, within the limit the channel's
     server announced as the engine last heard it: never asked here, so a platform that does not
@@ -438,6 +443,7 @@ def render_variants(
                 announcement, channel=channel_id, template=kind.capabilities.template, link=link,
                 rule=kind.text_rule(config.settings, limits.get(channel_id)),
                 spoiler=kind.spoiler(config.settings, announcement), timezone=authority.timezone,
+                beside_media=beside_media,
             ))  # fmt: skip
         except DoesNotFit as error:
             unfit[channel_id] = str(error)
