@@ -32,7 +32,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from sqlalchemy import select, update
 
 from adapters import register, unregister
-from adapters.port import Capabilities, Channel, Post, Receipt, Wave
+from adapters.port import Capabilities, Channel, PermanentError, Post, Receipt, Wave
 from publisher.edges.config import Settings, settings_from
 from publisher.edges.wiring import Herold
 from publisher.engine import tasks
@@ -448,6 +448,36 @@ def test_a_copy_made_while_the_site_is_busy_is_shown_once_the_site_is_free(
         for handle in held:
             handle.close()
         unregister(WhileTheSiteIsBusy.type)
+
+
+def test_a_copy_made_before_an_overridden_site_published_the_item_is_shown_once_it_does(
+    social_channel: type[Channel],
+    make_settings: SettingsFactory,
+    make_herold: HeroldFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The website failed, a person released the platforms anyway, then had the page sent again.
+    failures = [PermanentError("the web server's disk is full")]
+    publish_on_site = website.Site.publish
+
+    def failing_once(self: website.Site, publication: Any) -> Receipt:
+        if failures:
+            raise failures.pop()
+        return publish_on_site(self, publication)
+
+    monkeypatch.setattr(website.Site, "publish", failing_once)
+    herold = make_herold(make_settings(authorities=[with_social(Social.type)]))
+    announcement_id = accept(herold.engine, warning(), source="test", actor="tester")
+    wait_until_settled(herold.engine, announcement_id, timeout=20)
+    assert tasks.release_by_override(herold.engine, announcement_id, "Webserver voll, Evakuierung läuft",
+                                     actor="cli:leitstelle", source="cli") == []  # fmt: skip
+    wait_until_settled(herold.engine, announcement_id, timeout=20)  # the platform posts
+
+    assert tasks.reconcile(herold.engine, announcement_id, "website", None, actor="cli:leitstelle", source="cli") == []
+    wait_until_settled(herold.engine, announcement_id, timeout=20)
+
+    page_file = site_of(herold) / path_of(herold, announcement_id) / "index.html"
+    assert eventually(lambda: "https://social.example/@lkb/1" in page_file.read_text(encoding="utf-8"))
 
 
 def test_an_all_clear_marks_the_page_keeps_the_history_and_ends_the_current_warning(herold: Herold) -> None:

@@ -647,6 +647,15 @@ def _succeeded(
     if works_again is None:
         bound.warning("delivery finished after its lease was taken over", platform_id=platform_id)
         return
+    if operation.publishes and receipt and receipt.url and not _on_site(operation):
+        # First, before anything that may wait (the database, in _advance): see _copy_on_page.
+        copy = Copy(operation.channel, operation.channel_type, receipt.url)
+        if not _copy_on_page(engine, stored, copy):
+            _refresh_soon(engine, stored)
+    elif operation.publishes and _on_site(operation) and stored.override_reason:
+        # Published without waiting for the site (overridden): copies made before the site's own
+        # entry existed had nowhere to go; they are read now.
+        _refresh_soon(engine, stored)
     bound.info("delivered" if operation.publishes else f"{operation.action.value} done", platform_id=platform_id,
                url=url)  # fmt: skip
     if works_again:
@@ -655,10 +664,6 @@ def _succeeded(
         # Right here rather than as a task: the next wave is released without a trip through the
         # queue (the sweep would still catch it if this worker stopped now).
         _advance(engine, stored)
-    if operation.publishes and receipt and receipt.url and not _on_site(operation):
-        copy = Copy(operation.channel, operation.channel_type, receipt.url)
-        if not _copy_on_page(engine, stored, copy):
-            _refresh_soon(engine, stored)
 
 
 def _copy_on_page(engine: Engine, stored: StoredAnnouncement, copy: Copy) -> bool:
@@ -666,8 +671,8 @@ def _copy_on_page(engine: Engine, stored: StoredAnnouncement, copy: Copy) -> boo
     (a task of its own cost more CPU than the work). Without waiting for the site and without
     reading the database; False when a site is busy or fails, and the refresh task reads every
     copy in the site's lane instead. Only a deletion of this very copy, finished between the
-    success above and this, would be shown wrongly; it needs the success recorded, then a
-    platform's answer, so it cannot overtake the few steps from there to here."""
+    success and this, would be shown wrongly: it needs the success recorded, then a claim, a
+    platform's answer and a refresh, while this follows the success with no wait between."""
     try:
         done = all([site.add_copy(stored.item_id, stored.id, copy) for site in engine.sites(stored.authority)])
     except Exception:

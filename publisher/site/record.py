@@ -195,7 +195,8 @@ class SiteRecord:
         known = {e.id: e.copies for e in item.entries}
         if announcement_id not in known or copy in known[announcement_id]:
             return None
-        known[announcement_id] = (*known[announcement_id], copy)
+        # In the order the engine reads them (by channel): a refresh then finds nothing to change.
+        known[announcement_id] = tuple(sorted((*known[announcement_id], copy), key=lambda c: c.channel))
         return self.set_copies(item_id, known)
 
     def clear(self) -> None:
