@@ -402,21 +402,6 @@ def with_social(channel_type: str) -> dict[str, Any]:
     return {**copy.deepcopy(AUTHORITY), "channels": [*AUTHORITY["channels"], {"id": "social", "type": channel_type}]}
 
 
-def test_the_delivery_that_made_a_copy_puts_it_on_the_page_itself(
-    social_channel: type[Channel],
-    make_settings: SettingsFactory,
-    make_herold: HeroldFactory,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(tasks, "refresh", lambda engine, argument: None)  # no task of its own
-    herold = make_herold(make_settings(authorities=[with_social(Social.type)]))
-
-    announcement_id = publish(herold, warning())
-
-    page_file = site_of(herold) / path_of(herold, announcement_id) / "index.html"
-    assert eventually(lambda: "https://social.example/@lkb/1" in page_file.read_text(encoding="utf-8"))
-
-
 def test_a_copy_made_while_the_site_is_busy_is_shown_once_the_site_is_free(
     make_settings: SettingsFactory, make_herold: HeroldFactory
 ) -> None:

@@ -61,7 +61,7 @@ from publisher.engine.leases import leases
 from publisher.engine.runner import TaskName
 from publisher.engine.store import Attempt, Operation, StoredAnnouncement, Unreadable
 from publisher.site.card import card_alt, card_jpeg_name, card_name
-from publisher.site.model import Copy, Entry, Publication
+from publisher.site.model import Entry, Publication
 from publisher.site.registry import channel_types, is_site
 
 log = structlog.get_logger("herold.tasks")
@@ -648,13 +648,12 @@ def _succeeded(
         bound.warning("delivery finished after its lease was taken over", platform_id=platform_id)
         return
     if operation.publishes and receipt and receipt.url and not _on_site(operation):
-        # First, before anything that may wait (the database, in _advance): see _copy_on_page.
-        copy = Copy(operation.channel, operation.channel_type, receipt.url)
-        if not _copy_on_page(engine, stored, copy):
-            _refresh_soon(engine, stored)
-    elif operation.publishes and _on_site(operation) and stored.override_reason:
-        # Published without waiting for the site (overridden): copies made before the site's own
-        # entry existed had nowhere to go; they are read now.
+        # The item page lists the new copy: a task in the site's lane, so that the delivery never
+        # waits for the site (a rebuild holds its lock) and stays within its statements.
+        _refresh_soon(engine, stored)
+    elif operation.action is Action.delete or (operation.publishes and _on_site(operation) and stored.override_reason):
+        # A deleted post leaves the page at once, not with the next copy that happens to appear.
+        # A site that published after the platforms (overridden): their copies had nowhere to go.
         _refresh_soon(engine, stored)
     bound.info("delivered" if operation.publishes else f"{operation.action.value} done", platform_id=platform_id,
                url=url)  # fmt: skip
@@ -664,22 +663,6 @@ def _succeeded(
         # Right here rather than as a task: the next wave is released without a trip through the
         # queue (the sweep would still catch it if this worker stopped now).
         _advance(engine, stored)
-
-
-def _copy_on_page(engine: Engine, stored: StoredAnnouncement, copy: Copy) -> bool:
-    """The item page lists the new copy: recorded by the delivery that made it, which knows it
-    (a task of its own cost more CPU than the work). Without waiting for the site and without
-    reading the database; False when a site is busy or fails, and the refresh task reads every
-    copy in the site's lane instead. Only a deletion of this very copy, finished between the
-    success and this, would be shown wrongly: it needs the success recorded, then a claim, a
-    platform's answer and a refresh, while this follows the success with no wait between."""
-    try:
-        done = all([site.add_copy(stored.item_id, stored.id, copy) for site in engine.sites(stored.authority)])
-    except Exception:
-        log.exception("the copy could not be put on the item page now; the site's lane tries", item=stored.item_id)
-        return False
-    _mirror_soon(engine, stored.authority)
-    return done
 
 
 def _refresh_soon(engine: Engine, stored: StoredAnnouncement) -> None:

@@ -185,20 +185,6 @@ class SiteRecord:
         _keep(target, (stamp[0], stamp[1], known))
         return changed
 
-    def add_copy(self, item_id: str, announcement_id: str, copy: Copy) -> Item | None:
-        """Show one more copy elsewhere of an announcement, beside those already shown (the
-        delivery that made it knows it: no need to read every copy of the item). Returns the item
-        if that changed it."""
-        item = self.item(item_id)
-        if item is None:
-            return None
-        known = {e.id: e.copies for e in item.entries}
-        if announcement_id not in known or copy in known[announcement_id]:
-            return None
-        # In the order the engine reads them (by channel): a refresh then finds nothing to change.
-        known[announcement_id] = tuple(sorted((*known[announcement_id], copy), key=lambda c: c.channel))
-        return self.set_copies(item_id, known)
-
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 

@@ -335,22 +335,6 @@ class Site:
                 pending.write(item_id + "\n")
         self._catch_up_soon()
 
-    def add_copy(self, item_id: str, announcement_id: str, copy: Copy) -> bool:
-        """One more copy elsewhere of an announcement, from the delivery that made it: recorded now
-        if the site is free, its page rewritten by the site's own timer. False if the site is busy
-        (a rebuild holds it): then nothing is done, and the caller asks the site's lane instead;
-        a platform's delivery never waits for the site."""
-        try:
-            with self._locked(blocking=False):
-                if self.record.add_copy(item_id, announcement_id, copy) is None:
-                    return True
-                with open(self._state("refresh"), "a") as pending:
-                    pending.write(item_id + "\n")
-        except BlockingIOError:
-            return False
-        self._catch_up_later(self._wait())
-        return True
-
     def rebuild(self, publications: Iterable[Publication], copies: Mapping[str, Mapping[str, Sequence[Copy]]]) -> int:
         """Start the record afresh from what the engine says was published (the database is the
         truth), and render every page again. Returns the number of files written."""
@@ -543,8 +527,7 @@ class Site:
         partial.replace(target)
 
     @contextmanager
-    def _locked(self, *, blocking: bool = True) -> Iterator[None]:
-        """The site's lock, across processes. ``blocking=False``: BlockingIOError if it is taken."""
+    def _locked(self) -> Iterator[None]:
         if not self._directory_made:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._directory_made = True
@@ -554,7 +537,7 @@ class Site:
             self._state_folder.mkdir(parents=True, exist_ok=True)
             lock = open(self._state("lock"), "w")  # noqa: SIM115
         with lock:
-            fcntl.flock(lock, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
             finally:
