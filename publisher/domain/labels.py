@@ -102,6 +102,16 @@ LABELS: dict[str, dict[str, str]] = {
             "Die Plattform hat die Zugangsdaten von Kanal {channel} abgelehnt: {reason}\n"
             "Bis sie erneuert sind, erscheint dort nichts.\n"
         ),
+        "alarm.token_refused_subject": "Herold: {channel} – Zugang erneuern",
+        "alarm.token_refused_body": (
+            "Herold konnte den Zugang für {channel} nicht erneuern: {reason}. Bitte einen neuen Token "
+            "hinterlegen, sonst erreichen Meldungen diesen Kanal bald nicht mehr.\n"
+        ),
+        "alarm.token_expires_subject": "Herold: {channel} – Zugang läuft ab am {when}",
+        "alarm.token_expires_body": (
+            "Der Zugang für {channel} läuft am {when} ab und kann nicht von selbst erneuert werden. Bitte "
+            "rechtzeitig einen neuen Token hinterlegen.\n"
+        ),
         "alarm.website_held": "Alle anderen Kanäle werden zurückgehalten, bis die Website-Seite steht "
         "oder jemand sie mit Begründung freigibt (herold release).",
         "alarm.unreadable_subject": "Herold: eine gespeicherte Meldung ist nicht lesbar",
@@ -199,6 +209,16 @@ LABELS: dict[str, dict[str, str]] = {
         "alarm.credentials_body": (
             "The platform refused the credentials of channel {channel}: {reason}\n"
             "Nothing appears there until they are renewed.\n"
+        ),
+        "alarm.token_refused_subject": "Herold: {channel} – renew access",
+        "alarm.token_refused_body": (
+            "Herold could not renew the access for {channel}: {reason}. Please provide a new token, or "
+            "announcements will soon no longer reach this channel.\n"
+        ),
+        "alarm.token_expires_subject": "Herold: {channel} – access expires {when}",
+        "alarm.token_expires_body": (
+            "The access for {channel} expires at {when} and cannot be renewed by Herold: please provide a "
+            "new token in time.\n"
         ),
         "alarm.website_held": "Every other channel is held back until the website page exists "
         "or a person releases them with a reason (herold release).",

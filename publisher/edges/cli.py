@@ -531,7 +531,7 @@ def confirm(ctx: click.Context, announcement_id: str, channel: str, url: str | N
             # This process ends now: the item page gets the address before it does.
             stored = herold.store.announcements.get(announcement_id)
             if stored is not None:
-                tasks.refresh(herold.engine, f"{stored.authority}/{stored.item_id}")
+                tasks.refresh(herold.engine, tasks.refresh_key(stored))
         click.echo(f"Confirmed: {channel} is done" + (f", at {url}." if url else "."))
 
 

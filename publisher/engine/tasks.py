@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -647,13 +647,16 @@ def _succeeded(
     if works_again is None:
         bound.warning("delivery finished after its lease was taken over", platform_id=platform_id)
         return
-    if operation.publishes and receipt and receipt.url and not _on_site(operation):
+    on_site = _on_site(operation)
+    if (
         # The item page lists the new copy: a task in the site's lane, so that the delivery never
         # waits for the site (a rebuild holds its lock) and stays within its statements.
-        _refresh_soon(engine, stored)
-    elif operation.action is Action.delete or (operation.publishes and _on_site(operation) and stored.override_reason):
+        (operation.publishes and receipt and receipt.url and not on_site)
         # A deleted post leaves the page at once, not with the next copy that happens to appear.
+        or operation.action is Action.delete
         # A site that published after the platforms (overridden): their copies had nowhere to go.
+        or (operation.publishes and on_site and stored.override_reason)
+    ):
         _refresh_soon(engine, stored)
     bound.info("delivered" if operation.publishes else f"{operation.action.value} done", platform_id=platform_id,
                url=url)  # fmt: skip
@@ -666,7 +669,12 @@ def _succeeded(
 
 
 def _refresh_soon(engine: Engine, stored: StoredAnnouncement) -> None:
-    engine.submit("refresh", f"{stored.authority}/{stored.item_id}", kind=stored.announcement.kind)
+    engine.submit("refresh", refresh_key(stored), kind=stored.announcement.kind)
+
+
+def refresh_key(stored: StoredAnnouncement) -> str:
+    """What `refresh` is given for an announcement's item."""
+    return f"{stored.authority}/{stored.item_id}"
 
 
 def backoff(attempts: int, retry_after: float | None, base: float = 2.0, rng: random.Random | None = None) -> float:
@@ -866,18 +874,24 @@ def _limits_due(engine: Engine, now: datetime) -> None:
     """Ask the servers that announce their limits again once what they said is an hour old, by a
     task of its own (the network is slow sometimes), at most once a minute per channel."""
     refreshed, moment = None, time.monotonic()
+    for key in _not_looked_at(engine, AnnouncesLimits, _limits_asked, ASK_AGAIN, moment):
+        refreshed = engine.store.limits.refreshed() if refreshed is None else refreshed
+        if key in refreshed and now - refreshed[key] < LIMITS_KEPT:
+            continue
+        _limits_asked[key] = moment
+        engine.submit("limits", "/".join(key), kind="news")
+
+
+def _not_looked_at(
+    engine: Engine, ability: type, looked: dict[tuple[str, str], float], every: float, moment: float
+) -> Iterator[tuple[str, str]]:
+    """(authority, channel) of each channel whose type has ``ability`` and that this process last
+    looked at ``every`` seconds ago or longer (``looked``: when, by time.monotonic())."""
     for authority in engine.authorities:
         for config in authority.channels:
             key = (authority.slug, config.id)
-            if not able(channel_types()[config.type], AnnouncesLimits) or (
-                moment - _limits_asked.get(key, -ASK_AGAIN) < ASK_AGAIN
-            ):
-                continue
-            refreshed = engine.store.limits.refreshed() if refreshed is None else refreshed
-            if key in refreshed and now - refreshed[key] < LIMITS_KEPT:
-                continue
-            _limits_asked[key] = moment
-            engine.submit("limits", f"{authority.slug}/{config.id}", kind="news")
+            if able(channel_types()[config.type], ability) and moment - looked.get(key, -every) >= every:
+                yield key
 
 
 _credentials_looked: dict[tuple[str, str], float] = {}  # (authority, channel) -> when this process last looked
@@ -887,15 +901,9 @@ def _credentials_due(engine: Engine) -> None:
     """Look at each expiring token a few times a day, by a task of its own: refresh it where the
     platform allows, and tell on-call of one that will soon stop working."""
     moment = time.monotonic()
-    for authority in engine.authorities:
-        for config in authority.channels:
-            key = (authority.slug, config.id)
-            if not able(channel_types()[config.type], ExpiringCredentials) or (
-                moment - _credentials_looked.get(key, -CREDENTIALS_EVERY) < CREDENTIALS_EVERY
-            ):
-                continue
-            _credentials_looked[key] = moment
-            engine.submit("credentials", f"{authority.slug}/{config.id}", kind="news")
+    for key in _not_looked_at(engine, ExpiringCredentials, _credentials_looked, CREDENTIALS_EVERY, moment):
+        _credentials_looked[key] = moment
+        engine.submit("credentials", "/".join(key), kind="news")
 
 
 def credentials(engine: Engine, argument: str) -> None:
@@ -907,6 +915,7 @@ def credentials(engine: Engine, argument: str) -> None:
     if not isinstance(channel, ExpiringCredentials):
         return
     label = f"{channel.label} ({channel_id})"
+    t = labels_for(engine.authority(slug).language)
     try:
         channel.refresh_credentials()
     except CredentialsError as error:
@@ -915,10 +924,8 @@ def credentials(engine: Engine, argument: str) -> None:
         log.warning("the token could not be refreshed", authority=slug, channel=channel_id, reason=error.reason)
         oncall.raise_alarm(engine, oncall.Alarm(
             authority=slug, cause=f"credentials:{slug}/{channel_id}:refresh:{day}", channel=channel_id,
-            subject=f"Herold: {label} – Zugang erneuern / renew access",
-            text=(f"Herold konnte den Zugang für {label} nicht erneuern: {error.reason}. Bitte einen neuen Token "
-                  f"hinterlegen, sonst erreichen Meldungen diesen Kanal bald nicht mehr.\n\n"
-                  f"Herold could not refresh the access for {label}: {error.reason}. Please provide a new token."),
+            subject=t("alarm.token_refused_subject", channel=label),
+            text=t("alarm.token_refused_body", channel=label, reason=error.reason),
         ))  # fmt: skip
     except DeliveryError as error:  # the platform away for a moment: the next look tries again
         log.warning("the token could not be refreshed now", authority=slug, channel=channel_id,
@@ -929,11 +936,8 @@ def credentials(engine: Engine, argument: str) -> None:
     when = expires.isoformat(timespec="minutes")
     oncall.raise_alarm(engine, oncall.Alarm(
         authority=slug, cause=f"credentials:{slug}/{channel_id}:expires:{expires.date().isoformat()}",
-        channel=channel_id, subject=f"Herold: {label} – Zugang läuft ab / access expires {when}",
-        text=(f"Der Zugang für {label} läuft am {when} ab und kann nicht von selbst erneuert werden. Bitte "
-              f"rechtzeitig einen neuen Token hinterlegen.\n\nThe access for {label} expires at {when} and cannot "
-              "be renewed by Herold: please provide a new token in time."),
-        detail={"expires": when},
+        channel=channel_id, subject=t("alarm.token_expires_subject", channel=label, when=when),
+        text=t("alarm.token_expires_body", channel=label, when=when), detail={"expires": when},
     ))  # fmt: skip
 
 
