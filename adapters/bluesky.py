@@ -72,7 +72,7 @@ from adapters.port import (
 from adapters.port.http import environment_for, loopback, session
 from publisher.domain.announcement import Media
 from publisher.domain.authority import web_address
-from publisher.domain.counting import Graphemes, TextRule, Utf8Bytes
+from publisher.domain.counting import Graphemes, TextRule, Utf8Bytes, graphemes
 from publisher.domain.labels import titled
 
 log = structlog.get_logger("herold.bluesky")
@@ -141,7 +141,7 @@ def facets(text: str) -> list[dict[str, Any]]:
                                                                      "uri": uri}]}))  # fmt: skip
     for match in _TAG.finditer(text):
         tag = match.group(1)
-        if len(regex.findall(r"\X", tag)) > TAG_GRAPHEMES or len(tag.encode()) > TAG_BYTES:
+        if graphemes(tag) > TAG_GRAPHEMES or len(tag.encode()) > TAG_BYTES:
             continue
         if any(f["index"]["byteStart"] <= at(match.start()) < f["index"]["byteEnd"] for _, f in found):
             continue  # a "#" inside a link is the link's fragment

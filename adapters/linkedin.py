@@ -387,7 +387,8 @@ class LinkedInChannel(Channel):
         return self.context.credentials.get(key)
 
     def _access_token(self) -> str:
-        kept = self._kept("access_token")
+        # Without a refresh token nothing is ever kept: no look into the database on every call.
+        kept = self._kept("access_token") if self._refreshable() else None
         return kept.value if kept else self.context.secrets["access_token"]
 
     def refresh_credentials(self) -> None:

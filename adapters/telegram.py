@@ -381,14 +381,12 @@ class TelegramChannel(Channel):
                 raise PermanentError(
                     f"{method}: the answer is not the Bot API's (status {response.status_code}); is api_base right?"
                 )
-            problem = self._problem(method, response, answer if isinstance(answer, dict) else {}, post)
+            problem = self._problem(method, response, answer if isinstance(answer, dict) else {})
         if isinstance(problem, _Refusal) and problem.outcome in handled:
             return problem
         raise problem if isinstance(problem, DeliveryError) else self._refused(method, problem, response, post)
 
-    def _problem(
-        self, method: str, response: requests.Response, answer: Mapping[str, Any], post: Post | None
-    ) -> DeliveryError | _Refusal:
+    def _problem(self, method: str, response: requests.Response, answer: Mapping[str, Any]) -> DeliveryError | _Refusal:
         given = answer.get("error_code")
         code = given if isinstance(given, int) else response.status_code
         description = " ".join(str(answer.get("description") or response.reason or "").split())

@@ -103,7 +103,6 @@ log = structlog.get_logger("herold.threads")
 API_BASE = "https://graph.threads.net"
 API_VERSION = "v1.0"
 LIMIT = 500  # per post, in UTF-8 bytes (see the module docstring)
-MAX_LINKS = 5  # distinct links per post, since 2025-12-22
 ALT_TEXT = 1000  # Meta's alt-text limit on its Graph APIs [unverified for Threads]
 CAROUSEL = 20  # images in one carousel post
 IMAGE_BYTES = 8_000_000  # "8 MB", JPEG and PNG (Threads media specifications)
@@ -124,7 +123,7 @@ LINK_LIMIT = "THREADS_API__LINK_LIMIT_EXCEEDED"
 CONTAINER_RETRYABLE = ("FAILED_DOWNLOADING", "UNKNOWN")
 
 
-MOST_LINKS = 5  # distinct links a post may carry (the item's own included)
+MOST_LINKS = 5  # distinct links a post may carry (the item's own included), since 2025-12-22
 
 
 @dataclass(frozen=True)
@@ -543,7 +542,7 @@ class ThreadsChannel(Channel):
         code, error = refusal.code, refusal.error
         if error is not None and refusal.link_limit:
             return PermanentError(
-                f"Threads takes at most {MAX_LINKS} different links in a post; this text has more "
+                f"Threads takes at most {MOST_LINKS} different links in a post; this text has more "
                 f"(counting the link to the item's page): remove some ({_reason(refusal)})"
             )
         if code in TOKEN_CODES:

@@ -42,7 +42,6 @@ FOOTER, ON_FOOTER = "#1a1a1a", "#ffffff"
 ELLIPSIS = "…"
 JPEG_QUALITY = 90
 
-# The one word the card adds that publisher.domain.labels does not have (yet): before the link.
 
 log = structlog.get_logger("herold.card")
 
