@@ -200,6 +200,21 @@ def test_a_warning_its_system_no_longer_lists_gets_one_all_clear_in_herold_s_own
     assert again.id in (None, ended.id) and len(herold.store.announcements.thread(stored.item_id)) == 2
 
 
+def test_the_all_clear_of_a_warning_with_a_very_long_id_is_still_marked_as_herold_s_own(herold: Herold) -> None:
+    # The database keeps 200 characters of a source id; a longer one is cut and hashed. The store
+    # tells Herold's own all-clears from the sender's messages by their "#gone" ending.
+    long = json.dumps({**json.loads(BORKEN), "identifier": "DE-NW-BOR-SE059-" + "0" * 190}).encode()
+    relay(herold, long)
+    source_id = parse_nina(long).source_id
+    owner, nina = herold.engine.authority(SLUG), integration(herold, "nina")
+    ended = relay_gone(herold.engine, owner, nina, source_id, via="test")
+    stored = herold.store.announcements.get(ended.id or "")
+    assert stored is not None and stored.source_id is not None
+    assert len(stored.source_id) <= 200 and stored.source_id.endswith("#gone")
+    again = relay_gone(herold.engine, owner, nina, source_id, via="test")
+    assert again.id in (None, ended.id), "the same absence seen twice is one all-clear"
+
+
 def test_no_all_clear_for_a_warning_that_never_went_out(herold: Herold) -> None:
     owner, nina = herold.engine.authority(SLUG), integration(herold, "nina")
     relayed = relay_gone(herold.engine, owner, nina, "DE-X,never-seen,2022-02-17T05:00:00+01:00", via="test")

@@ -22,6 +22,7 @@ from publisher.domain.labels import labels_for
 from publisher.domain.problems import InvalidInput
 from publisher.domain.records import AuditEntry, Stage
 from publisher.engine.engine import Engine
+from publisher.engine.store.announcements import GONE
 from publisher.sources.cap import ATTRIBUTION, HEADLINE, CapAlert, CapReference
 from publisher.sources.intake import SOURCE_ID_LENGTH, WAITING, SourceConflict, digest, ended_by, receive, reject
 
@@ -136,7 +137,7 @@ def relay_gone(engine: Engine, owner: Authority, integration: Integration, sourc
         "description": description.format(system=system), "instruction": instruction,
     }  # fmt: skip
     # Its source id: the message it ends, so that the same absence seen twice is one all-clear.
-    return _relay(engine, owner, integration, document, f"{source_id}#gone", None, via, verbatim=False,
+    return _relay(engine, owner, integration, document, f"{source_id}{GONE}", None, via, verbatim=False,
                   supersedes=waiting, message_digest=digest({"gone": source_id}))  # fmt: skip
 
 
@@ -155,10 +156,13 @@ def relay_document(
 
 def fitted(source_id: str) -> str:
     """A source id as the database keeps it (200 characters): as it is, or its start and a hash
-    of the whole, so that a long id (and its "#gone") stays one id."""
+    of the whole, so that a long id stays one id. Herold's own "#gone" stays at the end: the
+    store tells its all-clears from the sender's messages by it."""
     if len(source_id) <= SOURCE_ID_LENGTH:
         return source_id
-    return f"{source_id[: SOURCE_ID_LENGTH - 41]}#{hashlib.sha256(source_id.encode()).hexdigest()[:40]}"
+    suffix = GONE if source_id.endswith(GONE) else ""
+    start = source_id[: SOURCE_ID_LENGTH - 41 - len(suffix)]
+    return f"{start}#{hashlib.sha256(source_id.encode()).hexdigest()[:40]}{suffix}"
 
 
 def _shortened(headline: str) -> str:

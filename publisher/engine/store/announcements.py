@@ -18,6 +18,8 @@ from publisher.engine.store import audit, documents
 from publisher.engine.store.documents import Unreadable
 
 _operations = cast(Table, OperationRow.__table__)
+# The end of the source id of Herold's own all-clear of a warning its system no longer lists.
+GONE = "#gone"
 # What accepting writes, built once.
 _INSERT_ITEM = insert(cast(Table, ItemRow.__table__))
 _INSERT_ANNOUNCEMENT = insert(cast(Table, AnnouncementRow.__table__))
@@ -206,7 +208,7 @@ class Announcements:
                 select(AnnouncementRow.id, AnnouncementRow.source_id).where(
                     AnnouncementRow.authority == authority, AnnouncementRow.source == source,
                     AnnouncementRow.source_id.contains(f",{identifier},", autoescape=True),
-                    AnnouncementRow.source_id.not_like("%#gone"),
+                    AnnouncementRow.source_id.not_like(f"%{GONE}"),
                 ).order_by(AnnouncementRow.received_at.desc()).limit(50)
             ).all()  # fmt: skip
         same: list[str] = [row.id for row in rows if sender and (row.source_id or "").startswith(f"{sender},")]
