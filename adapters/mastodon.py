@@ -160,6 +160,7 @@ class _Client:
 
     def __init__(self, channel: MastodonChannel, timeout: tuple[float, float]) -> None:
         self.last: requests.Response | None = None
+        self.reset: str | None = None
         session = requests.Session()
         session.mount("https://", channel.adapter)
         session.mount("http://", channel.adapter)
@@ -178,11 +179,20 @@ class _Client:
 
     def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
         self.last = response
+        # Mastodon.py works the reset time out with dateutil on every answer, for pacing Herold
+        # never uses (it throws, and each call has a client of its own), and calls an answer it
+        # cannot read a rate limit, even a 200 whose status is posted. Herold reads it itself.
+        self.reset = response.headers.pop("X-RateLimit-Reset", None)
         return response
 
     @property
     def headers(self) -> dict[str, str]:
-        return dict(self.last.headers) if self.last is not None else {}
+        if self.last is None:
+            return {}
+        headers = dict(self.last.headers)
+        if self.reset is not None:
+            headers["X-RateLimit-Reset"] = self.reset
+        return headers
 
 
 class MastodonChannel(Channel):

@@ -13,7 +13,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -424,6 +424,29 @@ def test_every_failure_tells_the_engine_what_to_do_next(
     if isinstance(failed.value, TransientError):
         assert failed.value.ambiguous is ambiguous
         assert failed.value.retry_after == wait
+
+
+def test_a_status_posted_with_a_reset_time_nobody_can_read_counts_as_posted(
+    fake: FakeMastodon, make_settings: SettingsFactory
+) -> None:
+    # Mastodon.py calls such an answer a rate limit; retried, the status would go out twice.
+    channel = channel_for(make_settings, fake.url)
+    posted = {"id": "115", "url": f"{fake.url}/@lkb/115", "content": "<p>Fliegerbombe</p>"}
+    fake.fail("POST", "/api/v1/statuses", status(200, posted, {"X-RateLimit-Reset": "in a minute or so"}))
+    receipt = channel.publish(post_of())
+    assert (receipt.platform_id, receipt.url) == ("115", f"{fake.url}/@lkb/115")
+
+
+def test_a_used_up_rate_limit_is_waited_out_until_its_reset_time(
+    fake: FakeMastodon, make_settings: SettingsFactory
+) -> None:
+    channel = channel_for(make_settings, fake.url)
+    reset = (datetime.now(UTC) + timedelta(seconds=90)).isoformat()
+    used_up = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}
+    fake.fail("POST", "/api/v1/statuses", status(429, {"error": "Too many requests"}, used_up))
+    with pytest.raises(TransientError) as failed:
+        channel.publish(post_of())
+    assert failed.value.retry_after is not None and 80 <= failed.value.retry_after <= 90
 
 
 def test_a_server_that_trickles_its_answer_is_cut_off_at_the_call_deadline(make_settings: SettingsFactory) -> None:
