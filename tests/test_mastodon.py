@@ -45,6 +45,7 @@ from publisher.engine import tasks
 from publisher.engine.report import report
 from publisher.engine.schema import OperationState
 from publisher.engine.tasks import wait_until_settled
+from publisher.site.model import Copy
 from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, ROOT, HeroldFactory, SettingsFactory, publish, warning
@@ -300,6 +301,13 @@ def test_against_mastodon_mock_a_withdrawal_marks_or_deletes_every_post_of_the_t
     ):
         assert time.monotonic() < deadline, f"the item page links {linked()}"
         time.sleep(0.1)
+    if on_withdrawal == "delete":
+        # A delivery that reports its copy only now (its thread was slow) never links it again.
+        site, late, item = herold.site("lk-beispiel"), posts[0], herold.store.announcements.get(alert)
+        assert item is not None and late.platform_url
+        site.add_copy(item.item_id, late.announcement_id, Copy(late.channel, late.channel_type, late.platform_url))
+        site.close()
+        assert linked() == {reply.platform_url}
     for post in posts:
         answer = status(post)
         if on_withdrawal == "delete":

@@ -25,7 +25,7 @@ from publisher.domain.announcement import STORED, parse_announcement
 from publisher.domain.text import xml_safe
 from publisher.site import record, website
 from publisher.site.logo import Logo, read_logo
-from publisher.site.model import Copy, Entry, Item, Publication
+from publisher.site.model import Copy, Entry, Item, ItemCopies, Publication
 from publisher.site.website import Site
 
 from conftest import AUTHORITY, SettingsFactory, news, warning
@@ -167,6 +167,47 @@ def test_copies_elsewhere_stay_on_the_page_when_the_item_gets_a_follow_up(site: 
     page = (site.directory / first.item_path / "index.html").read_text(encoding="utf-8")
     assert 'href="https://social.example/@lkb/1"' in page
     assert site.record.item(first.item_id) == restarted(site).record.item(first.item_id)
+
+
+def test_a_delivery_adds_its_copy_beside_those_shown(site: Site) -> None:
+    first = publication(1, kind="warning")
+    site.publish(first)
+    site.copies(first.item_id, {first.entry.id: [Copy("fediverse", "mastodon", "https://social.example/@lkb/1")]})
+
+    assert site.add_copy(first.item_id, first.entry.id, Copy("bluesky", "bluesky", "https://bsky.app/profile/lkb/2"))
+    site.close()
+
+    page = (site.directory / first.item_path / "index.html").read_text(encoding="utf-8")
+    assert 'href="https://social.example/@lkb/1"' in page and 'href="https://bsky.app/profile/lkb/2"' in page
+    assert site.record.item(first.item_id) == restarted(site).record.item(first.item_id)
+
+
+def test_a_copy_reported_after_its_deletion_never_comes_back(site: Site) -> None:
+    # The delivery that made the copy reports it after a withdrawal deleted it and the page was
+    # refreshed: the deleted post must not be linked again, also once the item gets a follow-up.
+    first = publication(1, kind="warning")
+    site.publish(first)
+    deleted = Copy("fediverse", "mastodon", "https://social.example/@lkb/1")
+    site.copies(first.item_id, ItemCopies({}, deleted=frozenset({deleted.url})))
+    site.publish(follow_up(2, first, msg_type="cancel"))
+
+    assert site.add_copy(first.item_id, first.entry.id, deleted)
+    site.close()
+
+    page = (site.directory / first.item_path / "index.html").read_text(encoding="utf-8")
+    assert deleted.url not in page
+    assert deleted.url not in json.dumps(restarted(site).record.item(first.item_id), default=str)
+
+
+def test_a_copy_reported_while_the_site_is_busy_is_left_to_the_site_s_lane(site: Site) -> None:
+    first = publication(1, kind="warning")
+    site.publish(first)
+    with site._locked():  # a rebuild, or another process writing
+        added = site.add_copy(first.item_id, first.entry.id, Copy("fediverse", "mastodon", "https://social.example/1"))
+    site.close()
+
+    assert added is False, "the delivery is told, so that the refresh task shows the copy"
+    assert "https://social.example/1" not in (site.directory / first.item_path / "index.html").read_text()
 
 
 def test_a_damaged_record_of_copies_leaves_the_item_shown_without_them(site: Site) -> None:

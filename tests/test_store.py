@@ -18,7 +18,7 @@ from publisher.domain.problems import InvalidInput
 from publisher.domain.records import Action, AuditEntry, Role, Variant
 from publisher.engine.schema import AnnouncementRow, OperationState
 from publisher.engine.store import NewOperation, Operation, Store, Unreadable, database_unavailable
-from publisher.site.model import Copy
+from publisher.site.model import Copy, ItemCopies
 
 from conftest import forget_cached, warning
 from services import free_port
@@ -256,9 +256,9 @@ def test_what_a_site_has_published_is_read_back_in_the_order_items_arrived_with_
     assert copies == {older: {older: [Copy("mastodon", "mastodon", "https://social.example/@lkb/110")]}}
     assert store.archive.copies(older, ("website",)) == copies[older]
     assert store.archive.copies(newer, ("website",)) == {}
-    assert store.archive.item_copies(older, ("website",)) == ("lk-beispiel", copies[older])
-    assert store.archive.item_copies(newer, ("website",)) == ("lk-beispiel", {})
-    assert store.archive.item_copies("no-such-item", ("website",)) == (None, {})
+    assert store.archive.item_copies(older, ("website",)) == ("lk-beispiel", ItemCopies(copies[older]))
+    assert store.archive.item_copies(newer, ("website",)) == ("lk-beispiel", ItemCopies({}))
+    assert store.archive.item_copies("no-such-item", ("website",)) == (None, ItemCopies({}))
 
 
 def test_of_several_refusals_at_the_same_moment_exactly_one_flags_the_channel(store: Store) -> None:

@@ -398,6 +398,24 @@ def test_copies_on_other_platforms_are_listed_as_u_syndication(
     assert link.get_text(strip=True) == "Sozial.example"
 
 
+def test_the_delivery_that_made_a_copy_puts_it_on_the_item_page_itself(
+    social_channel: type[Channel],
+    make_settings: SettingsFactory,
+    make_herold: HeroldFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No task of its own in the site's lane, and no read of every copy: the delivery knows it.
+    refreshed: list[str] = []
+    monkeypatch.setattr(tasks, "refresh", lambda engine, argument: refreshed.append(argument))
+    herold = make_herold(make_settings(authorities=[with_social(Social.type)]))
+
+    announcement_id = publish(herold, warning())
+
+    page_file = site_of(herold) / path_of(herold, announcement_id) / "index.html"
+    assert eventually(lambda: "https://social.example/@lkb/1" in page_file.read_text(encoding="utf-8"))
+    assert refreshed == []
+
+
 def with_social(channel_type: str) -> dict[str, Any]:
     return {**copy.deepcopy(AUTHORITY), "channels": [*AUTHORITY["channels"], {"id": "social", "type": channel_type}]}
 

@@ -61,7 +61,7 @@ from publisher.engine.leases import leases
 from publisher.engine.runner import TaskName
 from publisher.engine.store import Attempt, Operation, StoredAnnouncement, Unreadable
 from publisher.site.card import card_alt, card_jpeg_name, card_name
-from publisher.site.model import Entry, Publication
+from publisher.site.model import Copy, Entry, Publication
 from publisher.site.registry import channel_types, is_site
 
 log = structlog.get_logger("herold.tasks")
@@ -648,12 +648,13 @@ def _succeeded(
         bound.warning("delivery finished after its lease was taken over", platform_id=platform_id)
         return
     on_site = _on_site(operation)
-    if (
-        # The item page lists the new copy: a task in the site's lane, so that the delivery never
-        # waits for the site (a rebuild holds its lock) and stays within its statements.
-        (operation.publishes and receipt and receipt.url and not on_site)
+    if operation.action in {Action.publish, Action.reply} and receipt and receipt.url and not on_site:
+        # The item page lists the new copy.
+        if not _copy_on_page(engine, stored, Copy(operation.channel, operation.channel_type, receipt.url)):
+            _refresh_soon(engine, stored)
+    elif (
         # A deleted post leaves the page at once, not with the next copy that happens to appear.
-        or operation.action is Action.delete
+        operation.action is Action.delete
         # A site that published after the platforms (overridden): their copies had nowhere to go.
         or (operation.publishes and on_site and stored.override_reason)
     ):
@@ -666,6 +667,22 @@ def _succeeded(
         # Right here rather than as a task: the next wave is released without a trip through the
         # queue (the sweep would still catch it if this worker stopped now).
         _advance(engine, stored)
+
+
+def _copy_on_page(engine: Engine, stored: StoredAnnouncement, copy: Copy) -> bool:
+    """The new copy on the item page, put there by the delivery that made it, which knows it: a
+    task of its own, reading every copy of the item again, cost more CPU than the work. It neither
+    waits for the site nor reads the database (the delivery stays within its statements); False
+    when a site is busy (a rebuild holds its lock) or fails, and the refresh task in the site's
+    lane reads every copy instead. A deletion of this very copy that finishes before this call
+    cannot be undone by it: the site keeps the addresses of deleted copies and never adds one."""
+    try:
+        done = all([site.add_copy(stored.item_id, stored.id, copy) for site in engine.sites(stored.authority)])
+    except Exception:
+        log.exception("the copy could not be put on the item page now; the site's lane tries", item=stored.item_id)
+        return False
+    _mirror_soon(engine, stored.authority)
+    return done
 
 
 def _refresh_soon(engine: Engine, stored: StoredAnnouncement) -> None:

@@ -4,7 +4,7 @@ their entries, and the copies elsewhere an item page lists. The engine hands the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +18,15 @@ class Copy:
     channel: str
     channel_type: str
     url: str
+
+
+@dataclass(frozen=True)
+class ItemCopies:
+    """What the engine knows of an item's copies elsewhere: those there are, by announcement id,
+    and the addresses of those deleted (never to be shown again)."""
+
+    shown: Mapping[str, Sequence[Copy]]
+    deleted: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ publishing one more item costs the same with ten items on the site as with ten t
 - ``items/<id>.json``: an item with its entries, and its place in its month (``seq``, counted
   from 0 in the order items arrive);
 - ``copies/<id>.json``: the copies elsewhere of the item's entries (by entry id) as they were
-  reported after the item was published. They are kept apart because no list shows them: a
-  channel's post changes the item's page, never its file, so the lists' rows stay as they are
-  (publishing the item again folds them into its file);
+  reported after the item was published, and the addresses of copies deleted since (under
+  ``#deleted``: a delivery that reports its copy late never brings a deleted one back). They are
+  kept apart because no list shows them: a channel's post changes the item's page, never its
+  file, so the lists' rows stay as they are (publishing the item again folds them into its file);
 - ``months.json``: how many items each month has;
 - ``pages/<month>/<n>.json``: the rows of a month's items ``PAGE_SIZE * (n-1)`` to
   ``PAGE_SIZE * n - 1`` (pages are counted from the oldest, so a new item only ever changes the
@@ -36,7 +37,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +57,8 @@ NEWS_KEPT = 10  # news items on the start page
 RECENT_KEPT = 50  # entries in the feeds
 # What a view holds only for the start page's lists (and the CAP index): the list row, the index entry.
 SHOWN_WHILE_CURRENT = frozenset({"row", "cap"})
+# In a copies file, beside the entry ids: the addresses of the item's copies deleted since.
+DELETED = "#deleted"
 
 log = structlog.get_logger("herold.site")
 
@@ -163,27 +166,57 @@ class SiteRecord:
             partial.unlink(missing_ok=True)
             raise
         self._commit(target, partial, stamp, item)
-        # The item's file now has every copy (read with the item above): the copies file is done.
-        (self.folder / "copies" / f"{item.id}.json").unlink(missing_ok=True)
+        # The item's file now has every copy (read with the item above): the copies file keeps
+        # only the deleted ones, which a late report must still not bring back.
+        kept = self._copies_file(item.id)
+        if kept is not None and kept.deleted:
+            self._write_copies({}, item.id, kept.deleted)
+        else:
+            (self.folder / "copies" / f"{item.id}.json").unlink(missing_ok=True)
         self._listed(item, entry, stamp, item_view, entry_view)
         return item, pages
 
-    def set_copies(self, item_id: str, copies: Mapping[str, Sequence[Copy]]) -> Item | None:
+    def set_copies(
+        self, item_id: str, copies: Mapping[str, Sequence[Copy]], deleted: Collection[str] = ()
+    ) -> Item | None:
         """Show these copies elsewhere (by announcement id) on the item's entries: all there are
-        now (an entry left out has none: a withdrawal may have deleted them). Returns the item if
-        that changed it."""
+        now (an entry left out has none: a withdrawal may have deleted them). ``deleted``: the
+        addresses of the item's copies deleted since, which `add_copy` never shows again. Returns
+        the item if the copies shown changed."""
         item = self.item(item_id)
         if item is None:
             return None
         entries = tuple(replace(e, copies=tuple(copies.get(e.id, ()))) for e in item.entries)
         changed = replace(item, entries=entries)
-        if changed == item:
+        kept = self._copies_file(item_id)
+        gone = frozenset(deleted) | (kept.deleted if kept else frozenset())
+        if changed == item and (kept.deleted if kept else frozenset()) == gone:
             return None
-        known = {e.id: e.copies for e in entries}
-        target, partial, stamp = self._prepare(f"copies/{item.id}.json", {i: _copies(c) for i, c in known.items()})
+        self._write_copies({e.id: e.copies for e in entries}, item.id, gone)
+        return None if changed == item else changed
+
+    def add_copy(self, item_id: str, announcement_id: str, copy: Copy) -> Item | None:
+        """Show one more copy elsewhere of an announcement beside those shown, as the delivery
+        that made it reports it (without every copy of the item read again). A copy deleted
+        meanwhile (its delivery reports late) stays off. Returns the item if that changed it."""
+        item = self.item(item_id)
+        kept = self._copies_file(item_id)
+        if item is None or (kept is not None and copy.url in kept.deleted):
+            return None
+        known = {e.id: tuple(e.copies) for e in item.entries}
+        if announcement_id not in known or copy in known[announcement_id]:
+            return None
+        known[announcement_id] = (*known[announcement_id], copy)
+        self._write_copies(known, item.id, kept.deleted if kept else frozenset())
+        return replace(item, entries=tuple(replace(e, copies=known[e.id]) for e in item.entries))
+
+    def _write_copies(self, known: Mapping[str, Sequence[Copy]], item_id: str, deleted: frozenset[str]) -> None:
+        document: dict[str, Any] = {i: _copies(c) for i, c in known.items()}
+        if deleted:
+            document[DELETED] = sorted(deleted)
+        target, partial, stamp = self._prepare(f"copies/{item_id}.json", document)
         partial.replace(target)
-        _keep(target, (stamp[0], stamp[1], known))
-        return changed
+        _keep(target, (stamp[0], stamp[1], _Copies({i: tuple(c) for i, c in known.items()}, deleted)))
 
     def clear(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -197,17 +230,18 @@ class SiteRecord:
         if item is None:
             return None
         copies = self._copies_file(item_id)
-        if not copies:
+        if copies is None or not copies.by_entry:
             return item
-        return replace(item, entries=tuple(replace(e, copies=copies.get(e.id, e.copies)) for e in item.entries))
+        shown = copies.by_entry
+        return replace(item, entries=tuple(replace(e, copies=shown.get(e.id, e.copies)) for e in item.entries))
 
     def _item_file(self, item_id: str) -> Item | None:
         return self._cached(self.folder / "items" / f"{item_id}.json", _item, Item)
 
-    def _copies_file(self, item_id: str) -> dict[str, tuple[Copy, ...]]:
-        """The copies reported since the item was last published, by entry id (a damaged file:
-        none, reported once; the item's file still has those it was published with)."""
-        return self._cached(self.folder / "copies" / f"{item_id}.json", _copies_of, dict) or {}
+    def _copies_file(self, item_id: str) -> _Copies | None:
+        """The copies reported since the item was last published, by entry id, and those deleted
+        (a damaged file: none, reported once; the item's file still has those it was published with)."""
+        return self._cached(self.folder / "copies" / f"{item_id}.json", _copies_of, _Copies)
 
     def _cached(self, file: Path, parse: Callable[[Any], T], kind: type[T]) -> T | None:
         """A file of the record, parsed, kept while its stamp stays; None if it is not there or is
@@ -508,9 +542,20 @@ def _copies(copies: Sequence[Copy]) -> list[dict[str, str]]:
     return [{"channel": c.channel, "type": c.channel_type, "url": c.url} for c in copies]
 
 
-def _copies_of(document: dict[str, Any]) -> dict[str, tuple[Copy, ...]]:
-    return {entry_id: tuple(Copy(c["channel"], c["type"], c["url"]) for c in listed)
-            for entry_id, listed in document.items()}  # fmt: skip
+@dataclass(frozen=True)
+class _Copies:
+    """A copies file: the copies shown, by entry id, and the addresses of those deleted."""
+
+    by_entry: dict[str, tuple[Copy, ...]]
+    deleted: frozenset[str] = frozenset()
+
+
+def _copies_of(document: dict[str, Any]) -> _Copies:
+    return _Copies(
+        {entry_id: tuple(Copy(c["channel"], c["type"], c["url"]) for c in listed)
+         for entry_id, listed in document.items() if entry_id != DELETED},
+        frozenset(str(url) for url in document.get(DELETED, ())),
+    )  # fmt: skip
 
 
 def _item(document: dict[str, Any]) -> Item:

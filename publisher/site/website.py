@@ -76,7 +76,7 @@ from publisher.domain.text import xml_safe
 from publisher.site import cap
 from publisher.site.card import card_jpeg_name, card_name, render_card
 from publisher.site.logo import LogoError, read_logo
-from publisher.site.model import Copy, Entry, Item, Publication
+from publisher.site.model import Copy, Entry, Item, ItemCopies, Publication
 from publisher.site.record import Listed, SiteRecord, View, page_of
 
 # What this process keeps rendered: list rows by item state (see Site._row), and what the views
@@ -321,19 +321,41 @@ class Site:
         return Receipt(platform_id=item.path, url=self.url(item.path))
 
     def copies(
-        self, item_id: str, copies: Mapping[str, Sequence[Copy]] | Callable[[], Mapping[str, Sequence[Copy]]]
+        self,
+        item_id: str,
+        copies: ItemCopies | Mapping[str, Sequence[Copy]] | Callable[[], ItemCopies | Mapping[str, Sequence[Copy]]],
     ) -> None:
-        """The copies elsewhere of an item's announcements (by announcement id), all there are now, for its page.
-        Given as a function, they are read under the site's lock, so that of two callers racing the
-        one that read last also writes last."""
+        """The copies elsewhere of an item's announcements (by announcement id), all there are now,
+        for its page, with the addresses of those deleted. Given as a function, they are read under
+        the site's lock, so that of two callers racing the one that read last also writes last."""
         with self._locked():
-            if self.record.set_copies(item_id, copies() if callable(copies) else copies) is None:
+            read = copies() if callable(copies) else copies
+            known = read if isinstance(read, ItemCopies) else ItemCopies(read)
+            if self.record.set_copies(item_id, known.shown, known.deleted) is None:
                 return
-            # Channels that finish together (two accounts, a burst) are shown by one rewrite, as
-            # the lists are.
-            with open(self._state("refresh"), "a") as pending:
-                pending.write(item_id + "\n")
+            self._page_asked(item_id)
         self._catch_up_soon()
+
+    def add_copy(self, item_id: str, announcement_id: str, copy: Copy) -> bool:
+        """One more copy elsewhere of an announcement, reported by the delivery that made it:
+        recorded now if the site is free, its page rewritten by the site's own timer. False if
+        the site is busy (a rebuild holds it): then nothing is done, and the caller asks the
+        site's lane instead, so that a platform's delivery never waits for the site."""
+        try:
+            with self._locked(blocking=False):
+                if self.record.add_copy(item_id, announcement_id, copy) is None:
+                    return True
+                self._page_asked(item_id)
+        except BlockingIOError:
+            return False
+        self._catch_up_later(self._wait())  # by the site's timer: never in the delivery's thread
+        return True
+
+    def _page_asked(self, item_id: str) -> None:
+        """The item's page is rewritten at the next catch-up, with the lists: channels that finish
+        together (two accounts, a burst) are shown by one rewrite (under the lock)."""
+        with open(self._state("refresh"), "a") as pending:
+            pending.write(item_id + "\n")
 
     def rebuild(self, publications: Iterable[Publication], copies: Mapping[str, Mapping[str, Sequence[Copy]]]) -> int:
         """Start the record afresh from what the engine says was published (the database is the
@@ -527,7 +549,8 @@ class Site:
         partial.replace(target)
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, *, blocking: bool = True) -> Iterator[None]:
+        """The site's lock, across processes. ``blocking=False``: BlockingIOError if it is taken."""
         if not self._directory_made:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._directory_made = True
@@ -537,7 +560,7 @@ class Site:
             self._state_folder.mkdir(parents=True, exist_ok=True)
             lock = open(self._state("lock"), "w")  # noqa: SIM115
         with lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            fcntl.flock(lock, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
             try:
                 yield
             finally:

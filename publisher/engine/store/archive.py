@@ -12,7 +12,7 @@ from publisher.domain.records import Action, OperationState
 from publisher.engine.schema import AnnouncementRow, ItemRow, OperationRow, VariantRow
 from publisher.engine.store import documents as stored_documents
 from publisher.engine.store.operations import POSTS, PUBLISHING, among
-from publisher.site.model import Copy, Entry, Publication
+from publisher.site.model import Copy, Entry, ItemCopies, Publication
 
 _ops = cast(Table, OperationRow.__table__)
 Copies = dict[str, dict[str, list[Copy]]]  # item id -> announcement id -> its copies elsewhere
@@ -76,20 +76,26 @@ class Archive:
     def copies(self, item_id: str, sites: tuple[str, ...]) -> dict[str, list[Copy]]:
         """The copies of an item's announcements on channels other than sites (of the types
         ``sites``), by announcement id."""
-        return self.item_copies(item_id, sites)[1]
+        shown = self.item_copies(item_id, sites)[1].shown
+        return {announcement: list(copies) for announcement, copies in shown.items()}
 
-    def item_copies(self, item_id: str, sites: tuple[str, ...]) -> tuple[str | None, dict[str, list[Copy]]]:
-        """An item's authority (None if there is no such item) and `copies`, in one statement."""
+    def item_copies(self, item_id: str, sites: tuple[str, ...]) -> tuple[str | None, ItemCopies]:
+        """An item's authority (None if there is no such item), its `copies`, and the addresses of
+        its copies deleted since, in one statement."""
         with self.engine.begin() as connection:
             rows = connection.execute(_OF_ITEM, {"_item": item_id}).all()
         if not rows:
-            return None, {}
+            return None, ItemCopies({})
         found: dict[str, list[Copy]] = {}
+        deleted: set[str] = set()
         for row in rows:
-            elsewhere = row.platform_url is not None and row.channel_type not in sites
-            if elsewhere and row.state == OperationState.succeeded.value and not row.deleted:
+            if row.platform_url is None or row.channel_type in sites:
+                continue
+            if row.deleted:
+                deleted.add(row.platform_url)
+            elif row.state == OperationState.succeeded.value:
                 found.setdefault(row.announcement_id, []).append(Copy(row.channel, row.channel_type, row.platform_url))
-        return rows[0].authority, found
+        return rows[0].authority, ItemCopies(found, frozenset(deleted))
 
     def published(self, authority: str, channel: str, sites: tuple[str, ...]) -> tuple[list[Publication], Copies]:
         """Everything a site channel has published, in the order its items arrived, with the copies
