@@ -35,7 +35,10 @@ What a Herold batch counts: intake, the website, the Mastodon delivery and what 
 item page's copies, the lists held back for ``lists_every_seconds``: after each batch the subject
 waits ``--settle`` seconds so they fall into the batch that caused them), and the runner's
 background sweep while the batch runs. Not counted: the benchmark's own polling of the database
-for "done" (the polling thread's CPU, ``time.thread_time()``, is subtracted and reported). The
+for "done" (the polling thread's CPU, ``time.thread_time()``, is subtracted and reported). It
+looks every ``--poll`` seconds (10 ms): each look wakes a thread in the subject's process, and
+what those switches cost Herold's own threads cannot be told apart from their work; the subject
+that waits longest (website and Mastodon) paid most of it (benchmarks/README.md has figures). The
 idle cost (the sweep alone) is measured at the end and reported separately.
 
 ``--profile`` adds a pass after the measurement: ``--profile-count`` more announcements on the
@@ -124,6 +127,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.02, help="seconds the fake Mastodon takes to answer")
     parser.add_argument("--warmup", type=int, default=10, help="deliveries per subject before the measurement")
     parser.add_argument("--settle", type=float, default=1.5, help="Herold: seconds to wait after a batch")
+    parser.add_argument("--poll", type=float, default=0.01, help="Herold: seconds between two looks for 'done'")
     parser.add_argument("--idle", type=float, default=5.0, help="Herold: seconds of idle CPU measured at the end")
     parser.add_argument("--subjects", default=",".join(DEFAULT_SUBJECTS), help=f"from: {', '.join(ALL_SUBJECTS)}")
     parser.add_argument("--profile", action="store_true", help="then sample the herold subject with py-spy")
@@ -195,6 +199,7 @@ def main() -> None:
         "fake_delay_ms": args.delay * 1000,
         "warmup": args.warmup,
         "settle_s": args.settle,
+        "poll_s": args.poll,
         "subjects": subjects,
         "kind": "warning (pin_warnings = false)",
         "herold": {"database": "sqlite", "runner": "embedded", "embedded_workers": 8, "lists_every_seconds": 1.0},
@@ -249,6 +254,7 @@ class Child:
             "token": token,
             "warmup": args.warmup,
             "settle": args.settle,
+            "poll": args.poll,
             "pattern": "burst" if name.endswith("burst") else "sequential",
             "directory": str(directory / name),
         }
@@ -837,7 +843,7 @@ class HeroldSubject:
         while self._open(ids):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"deliveries not final after {timeout} s")
-            time.sleep(0.002)
+            time.sleep(self.options["poll"])
         return time.thread_time() - started
 
     def _open(self, ids: list[str]) -> int:
