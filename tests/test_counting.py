@@ -8,6 +8,9 @@ platform, never less.
 from __future__ import annotations
 
 import pytest
+import regex
+from hypothesis import given
+from hypothesis import strategies as st
 
 from publisher.domain.counting import (
     CodePointsEmojiAsBytes,
@@ -225,3 +228,21 @@ def test_x_weighs_keycaps_and_flags_as_one_emoji_as_twitter_text_does(text: str)
     # An over-count refused warnings X would take (a keycap weighed 5, a flag 4).
     twitter_text = pytest.importorskip("twitter_text")
     assert XWeighted().count(text, ()) == twitter_text.parse_tweet(text).weightedLength
+
+
+# -- graphemes: counted without splitting where no character can join another -------------------
+
+GRAPHEME_CASES = [
+    "a\r\nb", "\r\r\n\n", E_DECOMPOSED, FAMILY, FLAG + FLAG, "한국어", "\u1100\u1161\u11a8", "Straße – „Zone“ …",
+    "क्षि", "\u0600\u0661", "👍🏽", "1\ufe0f\u20e3", "",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", GRAPHEME_CASES)
+def test_graphemes_are_counted_as_unicode_segments_text(text: str) -> None:
+    assert graphemes(text) == len(regex.findall(r"\X", text))
+
+
+@given(st.text(st.characters(codec="utf-8"), max_size=40))
+def test_graphemes_agree_with_unicode_segmentation_for_any_text(text: str) -> None:
+    assert graphemes(text) == len(regex.findall(r"\X", text))
