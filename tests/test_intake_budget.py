@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from test_tasks_budget import lengthen_history, stepped
 
 from adapters import register, unregister
 from adapters.port import Capabilities, Channel, PostPrice, Receipt, Wave
@@ -20,6 +21,7 @@ from publisher.sources.intake import receive
 from publisher.sources.preview import preview
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, news, warning
+from fakes.runner import ByHand
 
 SLUG = AUTHORITY["slug"]
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
@@ -87,3 +89,31 @@ def test_a_budget_on_a_platform_that_charges_nothing_is_a_configuration_error(tm
     authority["channels"][0]["monthly_budget_usd"] = 5
     with pytest.raises(ConfigError, match="only for paid platforms"):
         settings_from({"herold": {"data_dir": "var"}, "authorities": [authority]}, {}, base=tmp_path)
+
+
+def test_counting_a_month_s_posts_reads_as_much_after_years_of_posts_as_on_the_first_day(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, tmp_path: Path
+) -> None:
+    # Every announcement for a channel with a budget counts that channel's posts this month: by
+    # its index, not among every operation there ever was.
+    month = [datetime(2026, 12, 3, 9, 0, tzinfo=UTC)]
+    authority = copy.deepcopy(AUTHORITY)
+    authority["channels"].append({"id": "x", "type": "test-paid", "monthly_budget_usd": 100})
+    settings = make_settings(authorities=[authority], database_url=f"sqlite:///{tmp_path / 'h.db'}")
+    runner = ByHand()  # the deliveries run by hand, outside what is counted
+    herold = make_herold(settings, clock=lambda: month[0], runner=runner)
+    for number in range(8):
+        receive(herold.engine, news(headline=f"Nachricht {number}"), source="api", actor="t")
+        runner.drain(herold)
+
+    def steps_of_one_more(at: datetime) -> int:
+        month[0] = at
+        with stepped(herold.store.engine) as steps:
+            receive(herold.engine, news(headline=f"Nachricht {at:%B}"), source="api", actor="t")
+        runner.drain(herold)
+        return steps.hundreds
+
+    short = steps_of_one_more(datetime(2027, 1, 4, 9, 0, tzinfo=UTC))
+    lengthen_history(herold.store.engine, 60)  # the months so far, 61 times over
+    long = steps_of_one_more(datetime(2027, 2, 4, 9, 0, tzinfo=UTC))
+    assert long <= short * 1.25, f"{short * 100} steps with a short history, {long * 100} with a long one"

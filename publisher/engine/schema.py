@@ -120,6 +120,8 @@ class OperationRow(Base):
         UniqueConstraint("announcement_id", "channel", "action", "target_id", name="uq_operations_what"),
         Index("ix_operations_state_next", "state", "next_attempt_at"),
         Index("ix_operations_target_id", "target_id"),
+        # A channel's posts this month (its budget), without reading the whole history.
+        Index("ix_operations_channel_created", "authority", "channel", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
