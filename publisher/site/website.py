@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cache, partial
+from functools import cache, cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -279,6 +279,7 @@ class Site:
         self.config, self.authority, self.clock = config, authority, clock
         self.settings: WebsiteSettings = config.settings
         self.data_dir, self.templates = Path(data_dir), templates
+        self._state_paths: dict[str, Path] = {}
         self.record = SiteRecord(self._state_folder / "record", authority.slug, self)
         self._timer: threading.Timer | None = None  # a held-back rewrite of the lists, in this process
         self._timer_lock = threading.Lock()
@@ -526,14 +527,18 @@ class Site:
 
     # -- writing --------------------------------------------------------------------------
 
-    @property
+    @cached_property
     def _state_folder(self) -> Path:
         """Herold's own bookkeeping for this site, kept outside the published directory."""
         return self.data_dir / "state" / f"{self.authority.slug}-{self.id}"
 
     def _state(self, name: str) -> Path:
-        """A bookkeeping file (its folder is made when the lock is taken: it is written only then)."""
-        return self._state_folder / name
+        """A bookkeeping file (its folder is made when the lock is taken: it is written only then).
+        Its path is made once: the sweep asks for a few of them twice a second."""
+        path = self._state_paths.get(name)
+        if path is None:
+            path = self._state_paths[name] = self._state_folder / name
+        return path
 
     def _put(self, name: str, text: str, *, if_changed: bool = False) -> None:
         """Replace a bookkeeping file whole: a crash mid-write must not leave a counter empty."""
