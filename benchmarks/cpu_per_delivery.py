@@ -27,7 +27,11 @@ Subjects:
 - ``herold-site``: the same, with the website alone. Herold always publishes on its own website
   first; "per Mastodon delivery" is ``herold`` minus ``herold-site``, round by round (the two ran
   moments apart). That difference includes what the Mastodon delivery causes on the site (the
-  item page gains the link to the status).
+  item page gains the link to the status). Both take one announcement every ``--pace`` seconds
+  (150 ms; each is done well within that): Herold also works per second rather than per
+  announcement (the sweep, the lists rewritten at most once a second), and at the same pace that
+  work is the same in both and drops out of their difference. Back to back (``--pace 0``) the
+  subject with Mastodon, taking longer per announcement, paid it more often per announcement.
 - ``herold-burst`` / ``herold-site-burst`` (not by default; ``--subjects``): the whole batch
   accepted at once, then waited for.
 
@@ -128,6 +132,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10, help="deliveries per subject before the measurement")
     parser.add_argument("--settle", type=float, default=1.5, help="Herold: seconds to wait after a batch")
     parser.add_argument("--poll", type=float, default=0.01, help="Herold: seconds between two looks for 'done'")
+    parser.add_argument("--pace", type=float, default=0.15, help="Herold one at a time: an announcement every S s")
     parser.add_argument("--idle", type=float, default=5.0, help="Herold: seconds of idle CPU measured at the end")
     parser.add_argument("--subjects", default=",".join(DEFAULT_SUBJECTS), help=f"from: {', '.join(ALL_SUBJECTS)}")
     parser.add_argument("--profile", action="store_true", help="then sample the herold subject with py-spy")
@@ -200,6 +205,7 @@ def main() -> None:
         "warmup": args.warmup,
         "settle_s": args.settle,
         "poll_s": args.poll,
+        "pace_s": args.pace,
         "subjects": subjects,
         "kind": "warning (pin_warnings = false)",
         "herold": {"database": "sqlite", "runner": "embedded", "embedded_workers": 8, "lists_every_seconds": 1.0},
@@ -255,6 +261,7 @@ class Child:
             "warmup": args.warmup,
             "settle": args.settle,
             "poll": args.poll,
+            "pace": args.pace,
             "pattern": "burst" if name.endswith("burst") else "sequential",
             "directory": str(directory / name),
         }
@@ -771,9 +778,11 @@ class HeroldSubject:
         excluded = 0.0
         ids: list[str] = []
         for number in range(start, start + count):
+            began = time.monotonic()
             ids.append(accept(engine, warning(number, "cpu"), source="bench", actor="bench"))
             if self.pattern == "sequential":
                 excluded += self._wait(ids[-1:])
+                time.sleep(max(0.0, self.options["pace"] - (time.monotonic() - began)))
         if self.pattern == "burst":
             excluded += self._wait(ids)
         time.sleep(self.options["settle"])  # what was held back (lists, copies) is written now
