@@ -17,7 +17,7 @@ from publisher.domain.announcement import parse_announcement
 from publisher.domain.problems import InvalidInput
 from publisher.domain.records import Action, AuditEntry, Role, Variant
 from publisher.engine.schema import AnnouncementRow, OperationState
-from publisher.engine.store import Advancing, NewOperation, Operation, Store, Unreadable, database_unavailable
+from publisher.engine.store import NewOperation, Operation, Store, Unreadable, database_unavailable
 from publisher.site.model import Copy, ItemCopies
 
 from conftest import forget_cached, warning
@@ -182,8 +182,7 @@ def test_the_sweep_finds_waiting_deliveries_whose_check_is_due(store: Store) -> 
     assert store.operations.checks_due(NOW) == [(announcement_id, "warning")]
 
     def look_again_at(at: datetime | None) -> None:
-        looking = Advancing(lambda steps: (Plan(), at), NOW, DEADLINE, lambda *_: entry())
-        store.operations.advance(announcement_id, looking)
+        store.operations.advance(announcement_id, lambda steps: (Plan(), at), NOW, DEADLINE, lambda *_: entry())
 
     look_again_at(NOW + timedelta(seconds=10))
     assert store.operations.checks_due(NOW) == []
@@ -196,13 +195,16 @@ def test_applying_a_plan_releases_and_skips_once_and_audits_what_it_changed(stor
     announcement_id, (website, mastodon) = add(store)
     decision = Plan(releases=(Release((website,), "accepted"),), skips=(Release((mastodon,), "not needed"),))
 
-    first = store.operations.advance(announcement_id, Advancing(
-        lambda steps: (decision, None), NOW, DEADLINE,
+    first = store.operations.advance(
+        announcement_id,
+        lambda steps: (decision, None),
+        NOW,
+        DEADLINE,
         lambda step, action, reason: entry(f"{action}:{step.channel}:{reason}"),
-    ))  # fmt: skip
-    again = store.operations.advance(announcement_id, Advancing(
-        lambda steps: (decision, None), NOW, DEADLINE, lambda step, action, reason: entry(action)
-    ))  # fmt: skip
+    )
+    again = store.operations.advance(
+        announcement_id, lambda steps: (decision, None), NOW, DEADLINE, lambda step, action, reason: entry(action)
+    )
 
     assert (first.released, first.skipped) == ([website], [mastodon])
     assert (again.released, again.skipped) == ([], [])

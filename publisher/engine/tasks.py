@@ -20,7 +20,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -59,7 +59,7 @@ from publisher.engine import oncall
 from publisher.engine.engine import Engine
 from publisher.engine.leases import leases
 from publisher.engine.runner import TaskName
-from publisher.engine.store import Advancing, Applied, Attempt, Operation, StoredAnnouncement, Unreadable
+from publisher.engine.store import Attempt, Operation, StoredAnnouncement, Unreadable
 from publisher.site.card import card_alt, card_jpeg_name, card_name
 from publisher.site.model import Copy, Entry, Publication
 from publisher.site.registry import channel_types, is_site
@@ -121,26 +121,14 @@ def advance(engine: Engine, announcement_id: str) -> None:
 def _advance(engine: Engine, stored: StoredAnnouncement) -> None:
     """Apply the plan to the operations as they stand now: releases, skips and the next look, in
     one transaction."""
-    now = engine.clock()
+    now, kind = engine.clock(), stored.announcement.kind
     publish_at = stored.announcement.publish_at
     if stored.stage is Stage.scheduled and (publish_at is None or publish_at <= now):
         released = AuditEntry(at=now, authority=stored.authority, actor="herold", source="engine",
                               action="announcement.released", announcement_id=stored.id,
                               detail={"from": Stage.scheduled.value, "to": Stage.released.value})  # fmt: skip
         engine.store.announcements.change_stage(stored, [Stage.scheduled], Stage.released, released, now=now)
-    planned = _planning(engine, stored, now)
-    _dispatch(engine, stored, engine.store.operations.advance(stored.id, planned.advancing), planned, now)
 
-
-@dataclass(frozen=True)
-class _Planned:
-    advancing: Advancing
-    waves: dict[str, int | None]  # the built-in website's operations by id: their wave (its lane)
-
-
-def _planning(engine: Engine, stored: StoredAnnouncement, now: datetime) -> _Planned:
-    """How the plan is made and applied for an announcement now (the store reads the steps)."""
-    kind = stored.announcement.kind
     waves: dict[str, int | None] = {}
     # Only the built-in website's own work goes to the site's lane; a wave-1 channel that calls a
     # server (a web host, a WordPress) waits on the network like any platform.
@@ -161,14 +149,9 @@ def _planning(engine: Engine, stored: StoredAnnouncement, now: datetime) -> _Pla
     def entry(step: Step, action: str, reason: str) -> AuditEntry:
         return _entry(engine, action, stored, step, wave=step.wave, reason=reason)
 
-    return _Planned(Advancing(decide, now, engine.deadline(kind), entry), waves)
-
-
-def _dispatch(engine: Engine, stored: StoredAnnouncement, applied: Applied, planned: _Planned, now: datetime) -> None:
-    """What applying the plan released is queued, and the next look if the plan waits for a time."""
-    kind = stored.announcement.kind
+    applied = engine.store.operations.advance(stored.id, decide, now, engine.deadline(kind), entry)
     for operation_id in applied.released:
-        engine.submit("deliver", operation_id, kind=kind, wave=planned.waves.get(operation_id))
+        engine.submit("deliver", operation_id, kind=kind, wave=waves.get(operation_id))
     if applied.plan.check_again_at and not applied.plan.held_back:
         delay = max(0.0, (applied.plan.check_again_at - now).total_seconds())
         engine.submit("advance", stored.id, kind=kind, delay=delay)
@@ -660,15 +643,10 @@ def _succeeded(
     platform_id, url = (receipt.platform_id, receipt.url) if receipt else (None, None)
     action = f"delivery.{'succeeded' if operation.publishes else operation.action.value}"
     entry = _entry(engine, action, stored, operation, attempts=operation.attempts, platform_id=platform_id, url=url)
-    # The next wave is released in the same transaction (the sweep would still catch it if this
-    # worker stopped now); a scheduled announcement goes the long way, which releases it first.
-    planned = _planning(engine, stored, now) if attempt.others_waiting and stored.stage is not Stage.scheduled else None
-    completed = engine.store.operations.complete(operation, receipt, now, entry, flagged=attempt.flagged,
-                                                 advancing=planned.advancing if planned else None)  # fmt: skip
-    if completed is None:
+    works_again = engine.store.operations.complete(operation, receipt, now, entry, flagged=attempt.flagged)
+    if works_again is None:
         bound.warning("delivery finished after its lease was taken over", platform_id=platform_id)
         return
-    works_again, applied = completed
     on_site = _on_site(operation)
     if operation.action in {Action.publish, Action.reply} and receipt and receipt.url and not on_site:
         # The item page lists the new copy.
@@ -685,9 +663,9 @@ def _succeeded(
                url=url)  # fmt: skip
     if works_again:
         log.info("channel works again", authority=stored.authority, channel=operation.channel)
-    if planned is not None and applied is not None:
-        _dispatch(engine, stored, applied, planned, now)
-    elif attempt.others_waiting:
+    if attempt.others_waiting:
+        # Right here rather than as a task: the next wave is released without a trip through the
+        # queue (the sweep would still catch it if this worker stopped now).
         _advance(engine, stored)
 
 

@@ -20,7 +20,7 @@ from publisher.engine.store.due import Due, DueWork
 from publisher.engine.store.health import Health
 from publisher.engine.store.limits import Limits
 from publisher.engine.store.notifications import Notifications
-from publisher.engine.store.operations import Advancing, Applied, Attempt, Operation, Operations
+from publisher.engine.store.operations import Applied, Attempt, Operation, Operations
 from publisher.engine.store.polls import Polls
 from publisher.engine.store.retention import Forgotten, Retention
 from publisher.engine.store.sessions import AppSession, FormDraft, FormDrafts, Sessions
@@ -28,7 +28,6 @@ from publisher.engine.store.tokens import Tokens, hash_token
 from publisher.engine.store.users import Users
 
 __all__ = [
-    "Advancing",
     "AppSession",
     "Applied",
     "Attempt",

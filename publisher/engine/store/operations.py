@@ -151,18 +151,6 @@ class Applied:
     skipped: list[str]
 
 
-@dataclass(frozen=True)
-class Advancing:
-    """How to apply the plan: ``decide`` makes it from the steps (and says when to look again at
-    what still waits), ``entries(step, action, reason)`` are the audit entries of what this caller
-    changed, released operations get ``now + deadline`` as theirs."""
-
-    decide: Callable[[list[Step]], tuple[Plan, datetime | None]]
-    now: datetime
-    deadline: timedelta
-    entries: Callable[[Step, str, str], AuditEntry]
-
-
 # -- the one compare-and-set primitive ----------------------------------------------------------
 
 
@@ -471,13 +459,11 @@ class Operations:
         )  # fmt: skip
 
     def complete(
-        self, claimed: Operation, receipt: Receipt | None, now: datetime, entry: AuditEntry, *, flagged: bool,
-        advancing: Advancing | None = None,
-    ) -> tuple[bool, Applied | None] | None:  # fmt: skip
-        """The attempt succeeded: record it with its receipt and its audit entry, clear the
-        channel's flag if it had one, and apply the plan (``advancing``: the next wave may start),
-        in one transaction. None if the lease was lost meanwhile (nothing is written then);
-        otherwise whether the channel works again, and what applying the plan changed."""
+        self, claimed: Operation, receipt: Receipt | None, now: datetime, entry: AuditEntry, *, flagged: bool
+    ) -> bool | None:
+        """The attempt succeeded: record it with its receipt and its audit entry, and clear the
+        channel's flag if it had one, in one transaction. None if the lease was lost meanwhile
+        (nothing is written then); otherwise whether the channel works again."""
         with self.engine.begin() as connection:
             values: dict[str, Any] = {
                 "state": S.succeeded.value, "lease_until": None, "lease_token": None, "finished_at": now,
@@ -489,9 +475,7 @@ class Operations:
             if not transition(connection, claimed.id, expected=[S.in_flight], token=claimed.lease_token, **values):
                 return None
             audit.append_in(connection, entry)
-            works_again = health.clear_in(connection, claimed.authority, claimed.channel, now) if flagged else False
-            applied = self._advance_in(connection, claimed.announcement_id, advancing) if advancing else None
-            return works_again, applied
+            return health.clear_in(connection, claimed.authority, claimed.channel, now) if flagged else False
 
     def retry_later(
         self, claimed: Operation, error: str, at: datetime, now: datetime, *, ambiguous: bool, entry: AuditEntry
@@ -579,35 +563,39 @@ class Operations:
             for row in connection.execute(_STEPS, {"_announcement": announcement_id})
         ]
 
-    def advance(self, announcement_id: str, advancing: Advancing) -> Applied:
-        """Read where the announcement's operations stand, make the plan and apply it, in one
-        transaction of at most three statements: the reading, one update for every release, skip
-        and next look, and the audit entries of what this caller changed."""
+    def advance(
+        self,
+        announcement_id: str,
+        decide: Callable[[list[Step]], tuple[Plan, datetime | None]],
+        now: datetime,
+        deadline: timedelta,
+        entries: Callable[[Step, str, str], AuditEntry],
+    ) -> Applied:
+        """Read where the announcement's operations stand, let ``decide`` make the plan (and say when
+        to look again at what still waits), and apply it, in one transaction of at most three
+        statements: the reading, one update for every release, skip and next look, and the audit
+        entries (``entries(step, action, reason)``) of what this caller changed."""
         with self.engine.begin() as connection:
-            return self._advance_in(connection, announcement_id, advancing)
-
-    def _advance_in(self, connection: Connection, announcement_id: str, advancing: Advancing) -> Applied:
-        steps = self._steps_in(connection, announcement_id)
-        decision, look_again = advancing.decide(steps)
-        if not any(step.state is S.waiting for step in steps):
-            return Applied(decision, [], [])
-        released = {d: r.reason for r in decision.releases for d in r.delivery_ids}
-        skipped = {d: r.reason for r in decision.skips for d in r.delivery_ids}
-        now = advancing.now
-        parameters = {"_announcement": announcement_id, "_now": now, "_deadline_at": now + advancing.deadline,
-                      "_look_again": look_again}  # fmt: skip
-        for name, picked in (("_released", released), ("_skipped", skipped)):
-            for n, (operation_id, reason) in enumerate(picked.items()):
-                parameters |= {f"{name}_{n}": operation_id, f"{name}_reason_{n}": reason}
-        changed = connection.execute(_applying(len(released), len(skipped)), parameters).all()
-        by_id = {step.id: step for step in steps}
-        ours_released = [r.id for r in changed if r.id in released and r.state == S.pending.value]
-        ours_skipped = [r.id for r in changed if r.id in skipped and r.state == S.skipped.value]
-        audit.append_in(
-            connection,
-            *(advancing.entries(by_id[i], "delivery.released", released[i]) for i in ours_released),
-            *(advancing.entries(by_id[i], "delivery.skipped", skipped[i]) for i in ours_skipped),
-        )
+            steps = self._steps_in(connection, announcement_id)
+            decision, look_again = decide(steps)
+            if not any(step.state is S.waiting for step in steps):
+                return Applied(decision, [], [])
+            released = {d: r.reason for r in decision.releases for d in r.delivery_ids}
+            skipped = {d: r.reason for r in decision.skips for d in r.delivery_ids}
+            parameters = {"_announcement": announcement_id, "_now": now, "_deadline_at": now + deadline,
+                          "_look_again": look_again}  # fmt: skip
+            for name, picked in (("_released", released), ("_skipped", skipped)):
+                for n, (operation_id, reason) in enumerate(picked.items()):
+                    parameters |= {f"{name}_{n}": operation_id, f"{name}_reason_{n}": reason}
+            changed = connection.execute(_applying(len(released), len(skipped)), parameters).all()
+            by_id = {step.id: step for step in steps}
+            ours_released = [r.id for r in changed if r.id in released and r.state == S.pending.value]
+            ours_skipped = [r.id for r in changed if r.id in skipped and r.state == S.skipped.value]
+            audit.append_in(
+                connection,
+                *(entries(by_id[i], "delivery.released", released[i]) for i in ours_released),
+                *(entries(by_id[i], "delivery.skipped", skipped[i]) for i in ours_skipped),
+            )
         return Applied(decision, ours_released, ours_skipped)
 
     # -- reading -------------------------------------------------------------------------------------
