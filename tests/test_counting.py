@@ -235,6 +235,7 @@ def test_x_weighs_keycaps_and_flags_as_one_emoji_as_twitter_text_does(text: str)
 GRAPHEME_CASES = [
     "a\r\nb", "\r\r\n\n", E_DECOMPOSED, FAMILY, FLAG + FLAG, "한국어", "\u1100\u1161\u11a8", "Straße – „Zone“ …",
     "क्षि", "\u0600\u0661", "👍🏽", "1\ufe0f\u20e3", "",
+    "\u1cf5\u0996", "\U00011a3a\u0996",  # Indic conjunct linkers that otherwise break like letters
 ]  # fmt: skip
 
 

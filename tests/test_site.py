@@ -199,6 +199,32 @@ def test_a_copy_reported_after_its_deletion_never_comes_back(site: Site) -> None
     assert deleted.url not in json.dumps(restarted(site).record.item(first.item_id), default=str)
 
 
+def test_a_rebuild_keeps_the_addresses_of_deleted_copies(site: Site) -> None:
+    first = publication(1, kind="warning")
+    deleted = Copy("fediverse", "mastodon", "https://social.example/@lkb/1")
+    site.rebuild([first], {}, {first.item_id: {deleted.url}})
+
+    assert site.add_copy(first.item_id, first.entry.id, deleted)
+    site.close()
+
+    assert deleted.url not in (site.directory / first.item_path / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_copy_the_record_cannot_place_by_itself_is_left_to_the_site_s_lane(site: Site) -> None:
+    first = publication(1, kind="warning")
+    copy = Copy("fediverse", "mastodon", "https://social.example/@lkb/1")
+    assert not site.add_copy(first.item_id, first.entry.id, copy), "the item is not on the site yet"
+    site.publish(first)
+    assert not site.add_copy(first.item_id, "an-entry-not-yet-published", copy)
+    site.copies(first.item_id, ItemCopies({}, deleted=frozenset({copy.url})))
+    (site.record.folder / "copies" / f"{first.item_id}.json").write_text("{kaputt")
+
+    assert not site.add_copy(first.item_id, first.entry.id, copy), "which copies were deleted is unknown"
+    site.close()
+
+    assert copy.url not in (site.directory / first.item_path / "index.html").read_text(encoding="utf-8")
+
+
 def test_a_copy_reported_while_the_site_is_busy_is_left_to_the_site_s_lane(site: Site) -> None:
     first = publication(1, kind="warning")
     site.publish(first)

@@ -247,7 +247,8 @@ def test_what_a_site_has_published_is_read_back_in_the_order_items_arrived_with_
     succeed(store, claim(store, older_fedi), Receipt("110", "https://social.example/@lkb/110"))
     assert claim(store, follow_site) is not None, "being published: not yet on the site"
 
-    publications, copies = store.archive.published("lk-beispiel", "website", ("website",))
+    publications, copies, deleted = store.archive.published("lk-beispiel", "website", ("website",))
+    assert deleted == {}
 
     assert [(p.item_id, p.entry.id, p.item_month) for p in publications] == [
         (older, older, "2026-10"), (newer, newer, "2026-11"),
@@ -384,7 +385,7 @@ def test_an_unreadable_stored_document_is_left_out_of_what_the_site_is_told_and_
         connection.execute(update(AnnouncementRow).where(AnnouncementRow.id == broken).values(document=[1, 2]))
     forget_cached(broken)
 
-    publications, _ = store.archive.published("lk-beispiel", "website", ("website",))
+    publications, _, _ = store.archive.published("lk-beispiel", "website", ("website",))
     assert [p.item_id for p in publications] == [fine]
     assert store.announcements.thread(broken) == []
     with pytest.raises(Unreadable) as unreadable:
@@ -431,7 +432,7 @@ def test_an_item_whose_latest_entry_cannot_be_read_is_published_with_the_one_bef
         connection.execute(update(AnnouncementRow).where(AnnouncementRow.id == update_id).values(document="kaputt"))
     forget_cached(update_id)
 
-    publications, _ = store.archive.published("lk-beispiel", "website", ("website",))
+    publications, _, _ = store.archive.published("lk-beispiel", "website", ("website",))
 
     assert [(p.item_id, p.entry.id) for p in publications] == [(alert, alert)]
 

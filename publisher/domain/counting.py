@@ -35,11 +35,12 @@ LINK_LIKE = regex.compile(
 
 
 # Characters that may join a neighbour in one grapheme cluster (UAX #29: marks, joiners, flags,
-# Hangul syllables and jamo, prepended marks). A text without any is one cluster per code point,
-# except CR LF: counted so without splitting it, which costs a fraction of the time.
+# Hangul syllables and jamo, prepended marks, and the linkers of Indic conjuncts, some of which
+# break like any letter otherwise). A text without any is one cluster per code point, except
+# CR LF: counted so without splitting it, which costs a fraction of the time.
 JOINING = regex.compile(
     r"[\p{GCB=Extend}\p{GCB=ZWJ}\p{GCB=SpacingMark}\p{GCB=Prepend}\p{GCB=Regional_Indicator}"
-    r"\p{GCB=L}\p{GCB=V}\p{GCB=T}\p{GCB=LV}\p{GCB=LVT}]"
+    r"\p{GCB=L}\p{GCB=V}\p{GCB=T}\p{GCB=LV}\p{GCB=LVT}\p{InCB=Linker}\p{InCB=Extend}]"
 )
 
 

@@ -811,8 +811,8 @@ def rebuild(engine: Engine, authority: str) -> dict[str, int]:
     and every page. Returns the files written, by site."""
     written = {}
     for site in engine.sites(authority):
-        publications, copies = engine.store.archive.published(authority, site.id, _site_types())
-        written[site.id] = site.rebuild(publications, copies)
+        publications, copies, deleted = engine.store.archive.published(authority, site.id, _site_types())
+        written[site.id] = site.rebuild(publications, copies, deleted)
     _mirror_soon(engine, authority)
     return written
 

@@ -62,6 +62,12 @@ DELETED = "#deleted"
 
 log = structlog.get_logger("herold.site")
 
+
+class NotShown(Exception):
+    """A copy the record cannot add by itself: its item or entry is not recorded (yet), or the
+    item's copies file cannot be read, so the copies deleted meanwhile are not known."""
+
+
 # Items: file -> (mtime_ns, size, item); lists and pages: file -> (-1, -1, (its bytes, parsed)).
 _parsed: dict[Path, tuple[int, int, Any]] = {}
 _parsed_lock = threading.Lock()
@@ -198,13 +204,18 @@ class SiteRecord:
     def add_copy(self, item_id: str, announcement_id: str, copy: Copy) -> Item | None:
         """Show one more copy elsewhere of an announcement beside those shown, as the delivery
         that made it reports it (without every copy of the item read again). A copy deleted
-        meanwhile (its delivery reports late) stays off. Returns the item if that changed it."""
+        meanwhile (its delivery reports late) stays off. Returns the item if that changed it;
+        raises NotShown where the record cannot tell by itself (the caller reads every copy)."""
         item = self.item(item_id)
         kept = self._copies_file(item_id)
-        if item is None or (kept is not None and copy.url in kept.deleted):
+        if item is None or (kept is None and (self.folder / "copies" / f"{item_id}.json").exists()):
+            raise NotShown(f"item {item_id} is not recorded, or its copies cannot be read")
+        if kept is not None and copy.url in kept.deleted:
             return None
         known = {e.id: tuple(e.copies) for e in item.entries}
-        if announcement_id not in known or copy in known[announcement_id]:
+        if announcement_id not in known:
+            raise NotShown(f"announcement {announcement_id} is not recorded on item {item_id}")
+        if copy in known[announcement_id]:
             return None
         known[announcement_id] = (*known[announcement_id], copy)
         self._write_copies(known, item.id, kept.deleted if kept else frozenset())

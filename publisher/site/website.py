@@ -41,7 +41,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -77,7 +77,7 @@ from publisher.site import cap
 from publisher.site.card import card_jpeg_name, card_name, render_card
 from publisher.site.logo import LogoError, read_logo
 from publisher.site.model import Copy, Entry, Item, ItemCopies, Publication
-from publisher.site.record import Listed, SiteRecord, View, page_of
+from publisher.site.record import Listed, NotShown, SiteRecord, View, page_of
 
 # What this process keeps rendered: list rows by item state (see Site._row), and what the views
 # kept in the record depend on (see Site.fingerprint).
@@ -340,14 +340,16 @@ class Site:
     def add_copy(self, item_id: str, announcement_id: str, copy: Copy) -> bool:
         """One more copy elsewhere of an announcement, reported by the delivery that made it:
         recorded now if the site is free, its page rewritten by the site's own timer. False if
-        the site is busy (a rebuild holds it): then nothing is done, and the caller asks the
-        site's lane instead, so that a platform's delivery never waits for the site."""
+        the site is busy (a rebuild holds it), or its record cannot tell by itself (the item or
+        its entry not recorded, its copies file damaged): then nothing is done, and the caller
+        asks the site's lane to read every copy, so that a platform's delivery never waits for
+        the site."""
         try:
             with self._locked(blocking=False):
                 if self.record.add_copy(item_id, announcement_id, copy) is None:
                     return True
                 self._page_asked(item_id)
-        except BlockingIOError:
+        except (BlockingIOError, NotShown):
             return False
         self._catch_up_later(self._wait())  # by the site's timer: never in the delivery's thread
         return True
@@ -358,15 +360,23 @@ class Site:
         with open(self._state("refresh"), "a") as pending:
             pending.write(item_id + "\n")
 
-    def rebuild(self, publications: Iterable[Publication], copies: Mapping[str, Mapping[str, Sequence[Copy]]]) -> int:
+    def rebuild(
+        self,
+        publications: Iterable[Publication],
+        copies: Mapping[str, Mapping[str, Sequence[Copy]]],
+        deleted: Mapping[str, Collection[str]] | None = None,
+    ) -> int:
         """Start the record afresh from what the engine says was published (the database is the
-        truth), and render every page again. Returns the number of files written."""
+        truth), with the copies elsewhere and, by item, the addresses of those deleted (a late
+        report of one must still not bring it back), and render every page again. Returns the
+        number of files written."""
+        deleted = deleted or {}
         with self._locked():
             self.record.clear()
             for publication in publications:
                 self.record.publish(publication, views=False)  # made as render_all shows the items
-            for item_id, of_item in copies.items():
-                self.record.set_copies(item_id, of_item)
+            for item_id in {*copies, *deleted}:
+                self.record.set_copies(item_id, copies.get(item_id, {}), deleted.get(item_id, ()))
         return self.render_all()
 
     def render_all(self) -> int:

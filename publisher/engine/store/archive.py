@@ -26,14 +26,20 @@ _DELETED = (
 )  # fmt: skip
 
 _COPIES = (
-    select(AnnouncementRow.item_id, _ops.c.announcement_id, _ops.c.channel, _ops.c.channel_type, _ops.c.platform_url)
+    select(
+        AnnouncementRow.item_id,
+        _ops.c.announcement_id,
+        _ops.c.channel,
+        _ops.c.channel_type,
+        _ops.c.platform_url,
+        _DELETED.label("deleted"),
+    )
     .join(AnnouncementRow, AnnouncementRow.id == _ops.c.announcement_id)
     .where(
         among(_ops.c.action, POSTS),  # an edit or deletion acts on a post: it is no copy of its own
         _ops.c.state == OperationState.succeeded.value,
         _ops.c.platform_url.is_not(None),
         _ops.c.channel_type.not_in(bindparam("_sites", expanding=True)),
-        ~_DELETED,
     )
     .order_by(_ops.c.channel)
 )
@@ -97,17 +103,19 @@ class Archive:
                 found.setdefault(row.announcement_id, []).append(Copy(row.channel, row.channel_type, row.platform_url))
         return rows[0].authority, ItemCopies(found, frozenset(deleted))
 
-    def published(self, authority: str, channel: str, sites: tuple[str, ...]) -> tuple[list[Publication], Copies]:
+    def published(
+        self, authority: str, channel: str, sites: tuple[str, ...]
+    ) -> tuple[list[Publication], Copies, dict[str, set[str]]]:
         """Everything a site channel has published, in the order its items arrived, with the copies
-        elsewhere: what the site needs to start its record afresh. Announcements that cannot be
-        read are left out (reported once)."""
+        elsewhere and, by item, the addresses of those deleted: what the site needs to start its
+        record afresh. Announcements that cannot be read are left out (reported once)."""
         with self.engine.begin() as connection:
             rows = connection.execute(_PUBLISHED, {"_authority": authority, "_channel": channel}).all()
             found = stored_documents.documents(connection, [row.id for row in rows], skip_unreadable=True)
             copies = connection.execute(
                 _COPIES.where(AnnouncementRow.authority == authority), {"_sites": list(sites)}
             )  # fmt: skip
-            by_item = _copies(copies)
+            by_item, deleted = _copies(copies)
         publications = [
             Publication(item_id=row.item_id, item_path=row.path, item_month=row.month, entry=Entry(
                 id=row.id, announcement=found[row.id], variant_text=row.text or "", published=row.sent_at,
@@ -115,13 +123,17 @@ class Archive:
             for row in rows
             if row.id in found
         ]  # fmt: skip
-        return publications, by_item
+        return publications, by_item, deleted
 
 
-def _copies(rows: Iterable[Any]) -> Copies:
+def _copies(rows: Iterable[Any]) -> tuple[Copies, dict[str, set[str]]]:
     found: Copies = {}
+    deleted: dict[str, set[str]] = {}
     for row in rows:
+        if row.deleted:
+            deleted.setdefault(row.item_id, set()).add(row.platform_url)
+            continue
         found.setdefault(row.item_id, {}).setdefault(row.announcement_id, []).append(
             Copy(row.channel, row.channel_type, row.platform_url)
         )
-    return found
+    return found, deleted
