@@ -255,8 +255,6 @@ def test_what_a_site_has_published_is_read_back_in_the_order_items_arrived_with_
     ]  # fmt: skip
     assert publications[0].entry.variant_text == "Text für website"
     assert copies == {older: {older: [Copy("mastodon", "mastodon", "https://social.example/@lkb/110")]}}
-    assert store.archive.copies(older, ("website",)) == copies[older]
-    assert store.archive.copies(newer, ("website",)) == {}
     assert store.archive.item_copies(older, ("website",)) == ("lk-beispiel", ItemCopies(copies[older]))
     assert store.archive.item_copies(newer, ("website",)) == ("lk-beispiel", ItemCopies({}))
     assert store.archive.item_copies("no-such-item", ("website",)) == (None, ItemCopies({}))

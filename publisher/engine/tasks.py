@@ -677,6 +677,7 @@ def _copy_on_page(engine: Engine, stored: StoredAnnouncement, copy: Copy) -> boo
     lane reads every copy instead. A deletion of this very copy that finishes before this call
     cannot be undone by it: the site keeps the addresses of deleted copies and never adds one."""
     try:
+        # A list, not a generator: every site is told, not only those before the first busy one.
         done = all([site.add_copy(stored.item_id, stored.id, copy) for site in engine.sites(stored.authority)])
     except Exception:
         log.exception("the copy could not be put on the item page now; the site's lane tries", item=stored.item_id)

@@ -174,11 +174,11 @@ class SiteRecord:
         self._commit(target, partial, stamp, item)
         # The item's file now has every copy (read with the item above): the copies file keeps
         # only the deleted ones, which a late report must still not bring back.
-        kept = self._copies_file(item.id)
-        if kept is not None and kept.deleted:
-            self._write_copies({}, item.id, kept.deleted)
+        deleted = _deleted(self._copies_file(item.id))
+        if deleted:
+            self._write_copies({}, item.id, deleted)
         else:
-            (self.folder / "copies" / f"{item.id}.json").unlink(missing_ok=True)
+            self._copies_path(item.id).unlink(missing_ok=True)
         self._listed(item, entry, stamp, item_view, entry_view)
         return item, pages
 
@@ -194,9 +194,9 @@ class SiteRecord:
             return None
         entries = tuple(replace(e, copies=tuple(copies.get(e.id, ()))) for e in item.entries)
         changed = replace(item, entries=entries)
-        kept = self._copies_file(item_id)
-        gone = frozenset(deleted) | (kept.deleted if kept else frozenset())
-        if changed == item and (kept.deleted if kept else frozenset()) == gone:
+        before = _deleted(self._copies_file(item_id))
+        gone = before | frozenset(deleted)
+        if changed == item and gone == before:
             return None
         self._write_copies({e.id: e.copies for e in entries}, item.id, gone)
         return None if changed == item else changed
@@ -208,9 +208,9 @@ class SiteRecord:
         raises NotShown where the record cannot tell by itself (the caller reads every copy)."""
         item = self.item(item_id)
         kept = self._copies_file(item_id)
-        if item is None or (kept is None and (self.folder / "copies" / f"{item_id}.json").exists()):
+        if item is None or (kept is None and self._copies_path(item_id).exists()):
             raise NotShown(f"item {item_id} is not recorded, or its copies cannot be read")
-        if kept is not None and copy.url in kept.deleted:
+        if copy.url in _deleted(kept):
             return None
         known = {e.id: tuple(e.copies) for e in item.entries}
         if announcement_id not in known:
@@ -218,7 +218,7 @@ class SiteRecord:
         if copy in known[announcement_id]:
             return None
         known[announcement_id] = (*known[announcement_id], copy)
-        self._write_copies(known, item.id, kept.deleted if kept else frozenset())
+        self._write_copies(known, item.id, _deleted(kept))
         return replace(item, entries=tuple(replace(e, copies=known[e.id]) for e in item.entries))
 
     def _write_copies(self, known: Mapping[str, Sequence[Copy]], item_id: str, deleted: frozenset[str]) -> None:
@@ -249,10 +249,13 @@ class SiteRecord:
     def _item_file(self, item_id: str) -> Item | None:
         return self._cached(self.folder / "items" / f"{item_id}.json", _item, Item)
 
+    def _copies_path(self, item_id: str) -> Path:
+        return self.folder / "copies" / f"{item_id}.json"
+
     def _copies_file(self, item_id: str) -> _Copies | None:
         """The copies reported since the item was last published, by entry id, and those deleted
         (a damaged file: none, reported once; the item's file still has those it was published with)."""
-        return self._cached(self.folder / "copies" / f"{item_id}.json", _copies_of, _Copies)
+        return self._cached(self._copies_path(item_id), _copies_of, _Copies)
 
     def _cached(self, file: Path, parse: Callable[[Any], T], kind: type[T]) -> T | None:
         """A file of the record, parsed, kept while its stamp stays; None if it is not there or is
@@ -559,6 +562,10 @@ class _Copies:
 
     by_entry: dict[str, tuple[Copy, ...]]
     deleted: frozenset[str] = frozenset()
+
+
+def _deleted(kept: _Copies | None) -> frozenset[str]:
+    return kept.deleted if kept is not None else frozenset()
 
 
 def _copies_of(document: dict[str, Any]) -> _Copies:

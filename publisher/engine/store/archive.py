@@ -79,15 +79,10 @@ class Archive:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def copies(self, item_id: str, sites: tuple[str, ...]) -> dict[str, list[Copy]]:
-        """The copies of an item's announcements on channels other than sites (of the types
-        ``sites``), by announcement id."""
-        shown = self.item_copies(item_id, sites)[1].shown
-        return {announcement: list(copies) for announcement, copies in shown.items()}
-
     def item_copies(self, item_id: str, sites: tuple[str, ...]) -> tuple[str | None, ItemCopies]:
-        """An item's authority (None if there is no such item), its `copies`, and the addresses of
-        its copies deleted since, in one statement."""
+        """An item's authority (None if there is no such item), the copies of its announcements on
+        channels other than sites (of the types ``sites``), by announcement id, and the addresses
+        of its copies deleted since, in one statement."""
         with self.engine.begin() as connection:
             rows = connection.execute(_OF_ITEM, {"_item": item_id}).all()
         if not rows:
