@@ -195,10 +195,6 @@ def _reason(refusal: _Refusal) -> str:
     return f"{message} (code {codes}{trace})" if codes else f"{message}{trace}"
 
 
-def _fingerprint(token: str) -> str:
-    return fingerprint(token)  # the whole digest, as ORIGIN has always kept it
-
-
 def _moment(value: object) -> datetime | None:
     """A Threads timestamp ("2026-11-22T09:15:02+0000") as an aware datetime."""
     try:
@@ -437,7 +433,7 @@ class ThreadsChannel(Channel):
         origin, kept = self._chain()
         if origin is None:
             # First sight: the configured token is at least this old from now on.
-            origin = Credential(_fingerprint(self._configured()), updated_at=now)
+            origin = Credential(fingerprint(self._configured()), updated_at=now)  # the whole digest, as ever
             self.context.credentials.put(ORIGIN, origin)
         if kept is not None:
             if kept.expires_at is not None and now >= kept.expires_at:

@@ -30,6 +30,7 @@ from adapters.port import (
     Threads,
     TransientError,
 )
+from adapters.port.graph import fingerprint
 from adapters.threads import ThreadsChannel, ThreadsSettings
 from publisher.domain.announcement import parse_announcement
 from publisher.domain.authority import Authority, ChannelConfig
@@ -704,7 +705,7 @@ def test_a_warning_its_update_and_all_clear_form_one_thread_each_with_the_card(
 def test_a_kept_credential_is_preferred_to_the_configured_token(fake: FakeThreads, media: Path) -> None:
     kept = KeptInMemory()
     fake.issue("THAAGkept", NOW)
-    kept.put("access_token.configured", Credential(threads._fingerprint(TOKEN), updated_at=NOW - timedelta(days=2)))
+    kept.put("access_token.configured", Credential(fingerprint(TOKEN), updated_at=NOW - timedelta(days=2)))
     kept.put("access_token", Credential("THAAGkept", expires_at=NOW + timedelta(days=59), updated_at=NOW))
     channel = make(fake, media, credentials=kept)
     channel.publish(post(channel))
