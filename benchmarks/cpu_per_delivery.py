@@ -553,11 +553,13 @@ def figures(
                 statistics.median(a / r for a, r in zip(per_round_ms["apprise"], raw, strict=True)), 2
             ),
         }
+    # The budget is the Mastodon delivery's CPU (the two Herolds' difference), never the whole
+    # announcement's (the website's work too): without the herold-site subject there is no verdict.
     budget: dict[str, Any] = {}
-    for key in ("herold-mastodon-sequential/apprise", "herold/apprise"):
-        if key in ratios:
-            ratio = ratios[key]["median_of_rounds"]
-            budget[key] = {"ratio": ratio, "limit": BUDGET_RATIO, "met": ratio <= BUDGET_RATIO}
+    key = "herold-mastodon-sequential/apprise"
+    if key in ratios:
+        ratio = ratios[key]["median_of_rounds"]
+        budget[key] = {"ratio": ratio, "limit": BUDGET_RATIO, "met": ratio <= BUDGET_RATIO}
 
     mastodon = records.get("mastodon", [])
     statuses = collections.Counter(
@@ -614,6 +616,8 @@ def _print(results: dict[str, Any], parameters: dict[str, Any]) -> None:
     for name, b in results["budget"].items():
         verdict = "met" if b["met"] else "NOT MET"
         print(f"  budget {name}: {b['ratio']}× (limit {b['limit']:g}×): {verdict}")
+    if not results["budget"]:
+        print("  budget: no verdict (it needs the subjects apprise, herold and herold-site)")
     other = results["other_cpu_pct_of_machine"]
     print(
         f"  CPU of other processes during the batches: mean {other['mean']}%, max {other['max']}% of the machine"
