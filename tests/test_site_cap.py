@@ -33,7 +33,7 @@ from publisher.edges.config import settings_from
 from publisher.edges.web import create_app
 from publisher.edges.wiring import Herold
 from publisher.site import record, website
-from publisher.site.model import Entry, Item, Publication
+from publisher.site.model import Entry, Item, Publication, Published
 from publisher.site.website import Site
 from publisher.sources.cap import parse_cap
 
@@ -588,7 +588,7 @@ def test_a_rebuild_and_a_render_all_write_every_document_and_the_index_as_publis
     for file in [*cap_files(site.directory), site.directory / "cap" / "atom.xml"]:
         file.unlink()
 
-    site.rebuild(published, {})
+    site.rebuild(Published(published))
     assert {name: data for name, (data, _) in snapshot(site).items()} == written
 
 

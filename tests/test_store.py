@@ -239,21 +239,24 @@ def test_what_a_site_has_published_is_read_back_in_the_order_items_arrived_with_
 ) -> None:
     older, (older_site, older_fedi) = add(store, at=NOW - timedelta(days=40))
     newer, (newer_site, _) = add(store)
-    _, (follow_site, _) = add(store, item=older, msg_type="update", references=older, at=NOW + timedelta(minutes=5))
+    follow_up, (follow_site, _) = add(store, item=older, msg_type="update", references=older,
+                                      at=NOW + timedelta(minutes=5))  # fmt: skip
     for operation in (older_site, newer_site, follow_site, older_fedi):
         release(store, operation)
     for operation in (older_site, newer_site):
         succeed(store, claim(store, operation), Receipt("p"))
     succeed(store, claim(store, older_fedi), Receipt("110", "https://social.example/@lkb/110"))
-    assert claim(store, follow_site) is not None, "being published: not yet on the site"
+    assert claim(store, follow_site) is not None, "being published: its success not recorded yet"
 
-    publications, copies, deleted = store.archive.published("lk-beispiel", "website", ("website",))
-    assert deleted == {}
+    published = store.archive.published("lk-beispiel", "website", ("website",))
+    assert published.deleted == {}
 
-    assert [(p.item_id, p.entry.id, p.item_month) for p in publications] == [
-        (older, older, "2026-10"), (newer, newer, "2026-11"),
+    assert [(p.item_id, p.entry.id, p.item_month) for p in published.publications] == [
+        (older, older, "2026-10"), (older, follow_up, "2026-10"), (newer, newer, "2026-11"),
     ]  # fmt: skip
-    assert publications[0].entry.variant_text == "Text für website"
+    assert published.under_way == {follow_up}, "under way: a rebuild keeps it if the site shows it already"
+    assert published.publications[0].entry.variant_text == "Text für website"
+    copies = published.copies
     assert copies == {older: {older: [Copy("mastodon", "mastodon", "https://social.example/@lkb/110")]}}
     assert store.archive.item_copies(older, ("website",)) == ("lk-beispiel", ItemCopies(copies[older]))
     assert store.archive.item_copies(newer, ("website",)) == ("lk-beispiel", ItemCopies({}))
@@ -383,7 +386,7 @@ def test_an_unreadable_stored_document_is_left_out_of_what_the_site_is_told_and_
         connection.execute(update(AnnouncementRow).where(AnnouncementRow.id == broken).values(document=[1, 2]))
     forget_cached(broken)
 
-    publications, _, _ = store.archive.published("lk-beispiel", "website", ("website",))
+    publications = store.archive.published("lk-beispiel", "website", ("website",)).publications
     assert [p.item_id for p in publications] == [fine]
     assert store.announcements.thread(broken) == []
     with pytest.raises(Unreadable) as unreadable:
@@ -430,7 +433,7 @@ def test_an_item_whose_latest_entry_cannot_be_read_is_published_with_the_one_bef
         connection.execute(update(AnnouncementRow).where(AnnouncementRow.id == update_id).values(document="kaputt"))
     forget_cached(update_id)
 
-    publications, _, _ = store.archive.published("lk-beispiel", "website", ("website",))
+    publications = store.archive.published("lk-beispiel", "website", ("website",)).publications
 
     assert [(p.item_id, p.entry.id) for p in publications] == [(alert, alert)]
 

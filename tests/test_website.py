@@ -572,6 +572,98 @@ def test_rebuilding_the_site_restores_deleted_pages_as_they_were(herold: Herold)
     assert {file: file.read_bytes() for file in originals} == originals
 
 
+# -- a rebuild while the engine goes on publishing ------------------------------------------------
+# `herold site build` may run while warnings go out. It reads what was published, then writes the
+# site's record afresh: whatever the site published meanwhile must not be lost.
+
+
+def test_an_announcement_published_while_the_site_is_rebuilt_stays_in_its_lists(
+    herold: Herold, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = publish(herold, warning())
+    read, late, workers = herold.store.archive.published, [], []
+
+    def reading_while_a_warning_goes_out(*args: Any) -> Any:
+        found = read(*args)
+        # Meanwhile a new warning comes in; its page may wait for the rebuild, never be lost to it.
+        worker = threading.Thread(target=lambda: late.append(publish(herold, warning(headline="Straßensperrung"))))
+        worker.start()
+        worker.join(timeout=2)
+        workers.append(worker)
+        return found
+
+    monkeypatch.setattr(herold.store.archive, "published", reading_while_a_warning_goes_out)
+    tasks.rebuild(herold.engine, SLUG)
+    workers[0].join(timeout=30)
+
+    assert late, "the new warning was not published"
+    expected = {path_of(herold, first), path_of(herold, late[0])}
+    assert eventually(lambda: set(current_warnings(site_of(herold))) == expected)
+
+
+def test_a_copy_reported_while_the_site_is_rebuilt_is_on_its_page_afterwards(
+    make_settings: SettingsFactory, make_herold: HeroldFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = threading.Event()
+
+    class Held(Social):
+        """Posts when the test lets it: while the rebuild has read and not yet written."""
+
+        type = "test-social-held"
+
+        def publish(self, post: Post) -> Receipt:
+            out.wait(10)
+            return super().publish(post)
+
+    register(Held)
+    try:
+        herold = make_herold(make_settings(authorities=[with_social(Held.type)]))
+        announcement_id = accept(herold.engine, warning(), source="test", actor="tester")
+
+        def state(channel: str) -> OperationState | None:
+            operation = herold.store.operations.copy_on(announcement_id, channel)
+            return operation.state if operation else None
+
+        assert eventually(lambda: state("website") is OperationState.succeeded)
+        read = herold.store.archive.published
+
+        def reading_while_the_copy_is_made(*args: Any) -> Any:
+            found = read(*args)
+            out.set()
+            assert eventually(lambda: state("social") is OperationState.succeeded, timeout=5)
+            return found
+
+        monkeypatch.setattr(herold.store.archive, "published", reading_while_the_copy_is_made)
+        tasks.rebuild(herold.engine, SLUG)
+
+        page_file = site_of(herold) / path_of(herold, announcement_id) / "index.html"
+        assert eventually(lambda: "https://social.example/@lkb/1" in page_file.read_text(encoding="utf-8"))
+    finally:
+        out.set()
+        unregister(Held.type)
+
+
+def test_a_rebuild_before_the_site_s_success_is_recorded_keeps_what_it_published(
+    herold: Herold, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = publish(herold, warning())
+    complete = herold.store.operations.complete
+    rebuilt: list[dict[str, int]] = []
+
+    def rebuilding_first(claimed: Any, *args: Any, **kwargs: Any) -> Any:
+        # The site has published the page; its success is about to be recorded.
+        if claimed.channel == "website" and claimed.announcement_id != first and not rebuilt:
+            rebuilt.append(tasks.rebuild(herold.engine, SLUG))
+        return complete(claimed, *args, **kwargs)
+
+    monkeypatch.setattr(herold.store.operations, "complete", rebuilding_first)
+    second = publish(herold, warning(headline="Straßensperrung"))
+
+    assert rebuilt, "no rebuild ran between the site's publication and its recorded success"
+    expected = {path_of(herold, first), path_of(herold, second)}
+    assert eventually(lambda: set(current_warnings(site_of(herold))) == expected)
+
+
 def test_an_image_is_shown_from_a_copy_next_to_the_page_with_its_alt_text(herold: Herold) -> None:
     alt = "Karte: Sperrgebiet rund um die Marktstraße"
     alert = publish(herold, warning(media=[{"data": png(), "alt": alt}]))

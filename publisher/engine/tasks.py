@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import cast
 
 import structlog
@@ -812,8 +813,8 @@ def rebuild(engine: Engine, authority: str) -> dict[str, int]:
     and every page. Returns the files written, by site."""
     written = {}
     for site in engine.sites(authority):
-        publications, copies, deleted = engine.store.archive.published(authority, site.id, _site_types())
-        written[site.id] = site.rebuild(publications, copies, deleted)
+        # Read under the site's lock (see Site.rebuild): nothing published meanwhile is lost.
+        written[site.id] = site.rebuild(partial(engine.store.archive.published, authority, site.id, _site_types()))
     _mirror_soon(engine, authority)
     return written
 

@@ -4,8 +4,8 @@ their entries, and the copies elsewhere an item page lists. The engine hands the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from publisher.domain.announcement import Announcement
@@ -68,3 +68,17 @@ class Publication:
     item_path: str
     item_month: str
     entry: Entry
+
+
+@dataclass(frozen=True)
+class Published:
+    """What the engine records a site has published, to start the site's record afresh from:
+    the publications in the order their items arrived; by item, the copies elsewhere (by
+    announcement id) and the addresses of those deleted; and the entries whose publication is
+    under way (``under_way``, entry ids among the publications): the site may show them already,
+    their success is not recorded yet."""
+
+    publications: Sequence[Publication]
+    copies: Mapping[str, Mapping[str, Sequence[Copy]]] = field(default_factory=dict)
+    deleted: Mapping[str, Collection[str]] = field(default_factory=dict)
+    under_way: frozenset[str] = frozenset()

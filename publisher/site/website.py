@@ -41,7 +41,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -76,7 +76,7 @@ from publisher.domain.text import xml_safe
 from publisher.site import cap
 from publisher.site.card import card_jpeg_name, card_name, render_card
 from publisher.site.logo import LogoError, read_logo
-from publisher.site.model import Copy, Entry, Item, ItemCopies, Publication
+from publisher.site.model import Copy, Entry, Item, ItemCopies, Publication, Published
 from publisher.site.record import Listed, NotShown, SiteRecord, View, page_of
 
 # What this process keeps rendered: list rows by item state (see Site._row), and what the views
@@ -360,24 +360,31 @@ class Site:
         with open(self._state("refresh"), "a") as pending:
             pending.write(item_id + "\n")
 
-    def rebuild(
-        self,
-        publications: Iterable[Publication],
-        copies: Mapping[str, Mapping[str, Sequence[Copy]]],
-        deleted: Mapping[str, Collection[str]] | None = None,
-    ) -> int:
+    def rebuild(self, published: Published | Callable[[], Published]) -> int:
         """Start the record afresh from what the engine says was published (the database is the
         truth), with the copies elsewhere and, by item, the addresses of those deleted (a late
         report of one must still not bring it back), and render every page again. Returns the
-        number of files written."""
-        deleted = deleted or {}
+        number of files written.
+
+        Given as a function, it is read under the site's lock: a rebuild of a large site reads for
+        a while, and an announcement published or a copy reported meanwhile would be wiped by the
+        older read (a delivery then finds the site busy and its lane tells the site again). An
+        entry whose publication is under way stays if the site shows it already: the site
+        published it, and its success is being recorded."""
         with self._locked():
+            known = published() if callable(published) else published
+            shown = {p.entry.id for p in known.publications if p.entry.id in known.under_way and self._shows(p)}
             self.record.clear()
-            for publication in publications:
-                self.record.publish(publication, views=False)  # made as render_all shows the items
-            for item_id in {*copies, *deleted}:
-                self.record.set_copies(item_id, copies.get(item_id, {}), deleted.get(item_id, ()))
+            for publication in known.publications:
+                if publication.entry.id not in known.under_way or publication.entry.id in shown:
+                    self.record.publish(publication, views=False)  # made as render_all shows the items
+            for item_id in {*known.copies, *known.deleted}:
+                self.record.set_copies(item_id, known.copies.get(item_id, {}), known.deleted.get(item_id, ()))
         return self.render_all()
+
+    def _shows(self, publication: Publication) -> bool:
+        item = self.record.item(publication.item_id)
+        return item is not None and any(entry.id == publication.entry.id for entry in item.entries)
 
     def render_all(self) -> int:
         """Render every page again from the site's record (after a template change, or to repair

@@ -12,7 +12,7 @@ from publisher.domain.records import Action, OperationState
 from publisher.engine.schema import AnnouncementRow, ItemRow, OperationRow, VariantRow
 from publisher.engine.store import documents as stored_documents
 from publisher.engine.store.operations import POSTS, PUBLISHING, among
-from publisher.site.model import Copy, Entry, ItemCopies, Publication
+from publisher.site.model import Copy, Entry, ItemCopies, Publication, Published
 
 _ops = cast(Table, OperationRow.__table__)
 Copies = dict[str, dict[str, list[Copy]]]  # item id -> announcement id -> its copies elsewhere
@@ -62,14 +62,16 @@ _OF_ITEM = (
 _PUBLISHED = (
     select(
         AnnouncementRow.id, AnnouncementRow.item_id, AnnouncementRow.sent_at, AnnouncementRow.document,
-        ItemRow.path, ItemRow.month, VariantRow.text,
+        ItemRow.path, ItemRow.month, VariantRow.text, _ops.c.state,
     )
     .join(_ops, _ops.c.announcement_id == AnnouncementRow.id)
     .join(ItemRow, ItemRow.id == AnnouncementRow.item_id)
     .outerjoin(VariantRow, (VariantRow.announcement_id == AnnouncementRow.id) & (VariantRow.channel == _ops.c.channel))
     .where(
         AnnouncementRow.authority == bindparam("_authority"), _ops.c.channel == bindparam("_channel"),
-        among(_ops.c.action, PUBLISHING), _ops.c.state == OperationState.succeeded.value,
+        among(_ops.c.action, PUBLISHING),
+        # In flight too: the site may have published one whose success is not recorded yet.
+        _ops.c.state.in_([OperationState.succeeded.value, OperationState.in_flight.value]),
     )
     .order_by(ItemRow.created_at, ItemRow.id, AnnouncementRow.sent_at, AnnouncementRow.received_at, AnnouncementRow.id)
 )  # fmt: skip
@@ -98,12 +100,11 @@ class Archive:
                 found.setdefault(row.announcement_id, []).append(Copy(row.channel, row.channel_type, row.platform_url))
         return rows[0].authority, ItemCopies(found, frozenset(deleted))
 
-    def published(
-        self, authority: str, channel: str, sites: tuple[str, ...]
-    ) -> tuple[list[Publication], Copies, dict[str, set[str]]]:
+    def published(self, authority: str, channel: str, sites: tuple[str, ...]) -> Published:
         """Everything a site channel has published, in the order its items arrived, with the copies
-        elsewhere and, by item, the addresses of those deleted: what the site needs to start its
-        record afresh. Announcements that cannot be read are left out (reported once)."""
+        elsewhere, by item the addresses of those deleted, and what it is publishing right now:
+        what the site needs to start its record afresh. Announcements that cannot be read are left
+        out (reported once)."""
         with self.engine.begin() as connection:
             rows = connection.execute(_PUBLISHED, {"_authority": authority, "_channel": channel}).all()
             found = stored_documents.documents(connection, [row.id for row in rows], skip_unreadable=True)
@@ -118,7 +119,8 @@ class Archive:
             for row in rows
             if row.id in found
         ]  # fmt: skip
-        return publications, by_item, deleted
+        under_way = frozenset(row.id for row in rows if row.state == OperationState.in_flight.value)
+        return Published(publications, by_item, deleted, under_way)
 
 
 def _copies(rows: Iterable[Any]) -> tuple[Copies, dict[str, set[str]]]:
