@@ -31,6 +31,31 @@ def test_a_server_that_trickles_its_answer_is_cut_off_at_the_deadline(headers_fi
         assert server.wait_for_cut_off(), "the connection is closed, not left trickling"
 
 
+def test_a_call_with_a_short_deadline_is_cut_off_in_time_while_a_longer_one_runs() -> None:
+    # One thread watches every call: a call whose deadline comes sooner than the one it sleeps
+    # towards must still be cut at its own.
+    cut: list[requests.RequestException] = []
+
+    def long() -> None:
+        try:
+            session(deadline=4).get(slower.url, timeout=(5, 5))
+        except requests.RequestException as error:
+            cut.append(error)
+
+    with Trickle(every=0.2) as slow, Trickle(every=0.2) as slower:
+        long_call = Thread(target=long)
+        long_call.start()
+        time.sleep(0.3)  # the long call is being watched
+        started = time.monotonic()
+        with pytest.raises(requests.ReadTimeout, match=r"no complete answer within 1 s"):
+            session(deadline=1).get(slow.url, timeout=(5, 5))
+        took = time.monotonic() - started
+        long_call.join(10)
+
+    assert took < 3, f"the call with a 1 s deadline took {took:.1f} s"
+    assert cut, "the call with a 4 s deadline was cut off at its own"
+
+
 def test_a_kept_alive_connection_that_starts_to_trickle_is_cut_off_too() -> None:
     http = session(deadline=1.0)
     with Trickle(every=0.2, quick_first=2) as server:

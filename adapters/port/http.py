@@ -100,7 +100,10 @@ class _Watchdog:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="herold-http-deadlines", daemon=True)
                 self._thread.start()
-            self._changed.notify()
+            # Only a deadline sooner than the one the thread sleeps towards needs it awake. Calls
+            # of a channel share one deadline length, so most come later and wake nobody.
+            if self._due[0][2] is call:
+                self._changed.notify()
 
     def _run(self) -> None:
         while True:
