@@ -630,7 +630,7 @@ def test_a_copy_reported_while_the_site_is_rebuilt_is_on_its_page_afterwards(
         def reading_while_the_copy_is_made(*args: Any) -> Any:
             found = read(*args)
             out.set()
-            assert eventually(lambda: state("social") is OperationState.succeeded, timeout=5)
+            assert eventually(lambda: state("social") is OperationState.succeeded, timeout=10)
             return found
 
         monkeypatch.setattr(herold.store.archive, "published", reading_while_the_copy_is_made)

@@ -368,9 +368,10 @@ class Site:
 
         Given as a function, it is read under the site's lock: a rebuild of a large site reads for
         a while, and an announcement published or a copy reported meanwhile would be wiped by the
-        older read (a delivery then finds the site busy and its lane tells the site again). An
-        entry whose publication is under way stays if the site shows it already: the site
-        published it, and its success is being recorded."""
+        older read. Meanwhile the site's own deliveries wait for the lock, and a platform's
+        delivery finds the site busy and leaves its copy to the site's lane. An entry whose
+        publication is under way stays if the site shows it already: the site published it, and
+        its success is being recorded."""
         with self._locked():
             known = published() if callable(published) else published
             shown = {p.entry.id for p in known.publications if p.entry.id in known.under_way and self._shows(p)}

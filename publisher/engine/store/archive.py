@@ -119,7 +119,7 @@ class Archive:
             for row in rows
             if row.id in found
         ]  # fmt: skip
-        under_way = frozenset(row.id for row in rows if row.state == OperationState.in_flight.value)
+        under_way = frozenset(row.id for row in rows if row.state == OperationState.in_flight.value and row.id in found)
         return Published(publications, by_item, deleted, under_way)
 
 
