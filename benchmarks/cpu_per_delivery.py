@@ -70,6 +70,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -716,7 +717,7 @@ class AppriseSubject:
         self.url = f"mastodon://{options['token']}@{options['mastodon'].removeprefix('http://')}"
 
     def setup(self) -> None:
-        import apprise
+        import apprise  # type: ignore[import-not-found]  # in the benchmark's own environment
 
         self.apprise = apprise.Apprise()
         if not self.apprise.add(self.url):
@@ -872,7 +873,7 @@ class HeroldSubject:
         import sqlalchemy as sa
 
         with self.herold.store.engine.connect() as connection:
-            rows = connection.execute(
+            rows: Sequence[Any] = connection.execute(
                 sa.select(sa.column("state"), sa.func.count()).select_from(sa.table("operations"))
                 .where(sa.column("announcement_id").in_(ids)).group_by(sa.column("state"))
             ).all()  # fmt: skip

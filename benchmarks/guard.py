@@ -136,7 +136,7 @@ def main() -> None:
                 wall[name].append(took * 1000)
                 cpu[name].append(took_cpu * 1000)
             found[name] = [f"{f.field}: {f.kind} {f.excerpt}" for f in findings]
-    results = {
+    results: dict[str, dict[str, Any]] = {
         name: {
             "characters": characters[name],
             "wall_ms": _figures(wall[name]),

@@ -200,7 +200,7 @@ def main() -> None:
         # Intake alone: nothing may have reached its servers. (The others' are looked at after the
         # wait below: taking a connection off the backlog closes it, which ends a worker's hang.)
         reached = {"intake": sum(connections_waiting(s) for _, s in silent["intake"])}
-        queued = len(alone.runner.queued)  # type: ignore[attr-defined]
+        queued = len(alone.runner.queued)
         with stage(f"waiting up to {args.page_wait:g} s for the website pages of the ways with a runner"):
             deadline = time.monotonic() + args.page_wait
             while time.monotonic() < deadline:

@@ -10,8 +10,8 @@ the Atom, RSS and JSON feeds). The website is configured with ``lists_every_seco
 every publish rewrites the lists inside the call (the default 1 s holds them back in a burst; on
 a quiet site the default does the same as 0). No database, no engine, no network.
 
-The sites are filled through the site's own API: `Site.rebuild(publications, {})`, what
-`herold site rebuild` uses (the record starts afresh, one `SiteRecord.publish` per item, then
+The sites are filled through the site's own API: `Site.rebuild(Published(publications))`, what
+`herold site build` uses (the record starts afresh, one `SiteRecord.publish` per item, then
 every page is rendered). Every item is in the same month; items alternate between warnings
 (which expire two hours after they were sent) and news, one minute apart, so that a site with
 many items has what such a site has: a full start page (``record.WARNINGS_KEPT`` recent warnings
@@ -62,7 +62,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -79,6 +79,10 @@ from _harness import (
     stage,
     write_result,
 )
+
+if TYPE_CHECKING:
+    from publisher.site.model import Published
+    from publisher.site.website import Site
 
 BUDGET_RATIO = 2.0
 MONTH = "2026-11"
@@ -132,7 +136,7 @@ def main() -> None:
         "filler": "alternating warnings (valid 2 h) and news, one minute apart, one month",
         "measured_item": "a warning, valid 2 h; the site's clock moves 3 h per repetition",
         "lists_every_seconds": 0,
-        "filled_with": "Site.rebuild(publications, {}) (as `herold site rebuild`)",
+        "filled_with": "Site.rebuild(Published(publications)) (as `herold site build`)",
         "page_size": bench.limits["PAGE_SIZE"],
         "record_limits": bench.limits,
         "budget": f"one more item with {args.large:,} items at most {BUDGET_RATIO:g}× the cost with {args.small}",
@@ -165,7 +169,7 @@ class Bench:
         self.large_start = args.large - args.reps // 2
         self.serial = 0
 
-    def site(self, name: str, clock: Clock) -> Any:
+    def site(self, name: str, clock: Clock) -> Site:
         from publisher.site.website import Site
 
         return Site(self.authority.channel("website"), self.authority, clock=clock, data_dir=self.directory / name)
@@ -195,11 +199,14 @@ class Bench:
                         variant_text=f"{document['headline']}: {document['description']}", published=sent),
         )  # fmt: skip
 
-    def filler(self, count: int) -> list[Any]:
-        return [
+    def filler(self, count: int) -> Published:
+        """What the engine would tell a rebuild the site has published: ``count`` items."""
+        from publisher.site.model import Published
+
+        return Published([
             self.publication(n, kind="warning" if n % 2 == 0 else "news", sent=START + timedelta(minutes=n))
             for n in range(count)
-        ]
+        ])  # fmt: skip
 
     def run(self) -> dict[str, Any]:
         args = self.args
@@ -211,11 +218,11 @@ class Bench:
         if args.medium:
             with stage(f"filling the medium site: {args.medium - args.reps // 2:,} items through Site.rebuild"):
                 medium = self.site("medium", clock_large)  # the same clock: it moves with the large site's
-                medium.rebuild(self.filler(args.medium - args.reps // 2), {})
+                medium.rebuild(self.filler(args.medium - args.reps // 2))
         with stage(f"filling the large site: {self.large_start:,} items through Site.rebuild"):
             started = time.perf_counter()
             cpu = time.thread_time()
-            written = large.rebuild(self.filler(self.large_start), {})
+            written = large.rebuild(self.filler(self.large_start))
             build = {"seconds": round(time.perf_counter() - started, 1), "cpu_s": round(time.thread_time() - cpu, 1),
                      "files_written": written}  # fmt: skip
         smalls = []
@@ -223,7 +230,7 @@ class Bench:
             for number in range(2 * args.reps):
                 clock = Clock(first)
                 site = self.site(f"small-{number}", clock)
-                site.rebuild(self.filler(args.small), {})
+                site.rebuild(self.filler(args.small))
                 smalls.append((site, clock))
         from publisher.site import record, website
 
@@ -336,7 +343,7 @@ class Bench:
             now = first + STEP * (step + number + 1)
             clock = Clock(now)
             small = self.site(f"profile-small-{number}", clock)
-            small.rebuild(self.filler(args.small), {})
+            small.rebuild(self.filler(args.small))
             clock_large.now = now
             for side, target in (("small", small), ("large", large)):
                 publication = self.publication(step + number + 1, kind="warning", sent=now)
@@ -345,7 +352,7 @@ class Bench:
                 profiles[side].disable()
         stats = {side: _stats(profile, args.profile_count) for side, profile in profiles.items()}
         keys = set(stats["small"]) | set(stats["large"])
-        rows = []
+        rows: list[dict[str, Any]] = []
         for key in keys:
             s = stats["small"].get(key, {"cum_ms": 0.0, "self_ms": 0.0, "calls": 0.0})
             g = stats["large"].get(key, {"cum_ms": 0.0, "self_ms": 0.0, "calls": 0.0})
