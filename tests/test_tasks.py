@@ -9,16 +9,19 @@ from __future__ import annotations
 import copy
 import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import update
 
-from publisher.domain.records import AuditEntry
+from adapters import register, unregister
+from adapters.port import Capabilities, Channel, PermanentError, Post, Receipt, Wave
+from publisher.domain.records import Action, AuditEntry
 from publisher.edges.wiring import Herold, utcnow
 from publisher.engine import tasks
-from publisher.engine.report import report, table
+from publisher.engine.report import report, table, waiting
 from publisher.engine.schema import AnnouncementRow, OperationState
 from publisher.engine.tasks import release_by_override, wait_until_settled
 from publisher.sources.intake import accept
@@ -496,3 +499,94 @@ def test_an_announcement_of_an_authority_removed_from_the_configuration_is_left_
     tasks.refresh(after.engine, announcement_id)
 
     assert after.store.announcements.get(announcement_id) is not None
+
+
+# -- a withdrawal's post the platform would not delete: a person takes it down -------------------
+
+
+class Stubborn(Channel):
+    """Posts, and refuses every deletion until told otherwise (a Telegram bot's 48 hours)."""
+
+    type, label = "test-stubborn", "Altplattform"
+    capabilities = Capabilities(wave=Wave.other, delete=True)
+    refusing = True
+
+    def publish(self, post: Post) -> Receipt:
+        number = "7" if post.announcement.msg_type == "alert" else "8"  # the warning, then why it was withdrawn
+        return Receipt(platform_id=number, url=f"https://alt.example/posts/{number}")
+
+    def delete(self, receipt: Receipt) -> None:
+        if Stubborn.refusing:
+            raise PermanentError("the platform answered 400: posts older than 48 hours cannot be deleted")
+
+
+@pytest.fixture
+def withdrawn_but_not_deleted(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> Iterator[tuple[Herold, str]]:
+    register(Stubborn)
+    Stubborn.refusing = True
+    try:
+        herold = start(make_settings, make_herold, {"id": "alt", "type": Stubborn.type}, grace_warning_seconds=0.05)
+        alert = publish(herold, warning())
+        withdrawal = publish(herold, warning(msg_type="error", references=alert, headline="Widerruf: ein Irrtum"))
+        yield herold, withdrawal
+    finally:
+        unregister(Stubborn.type)
+
+
+def deletion_on(herold: Herold, announcement_id: str, channel: str) -> OperationState:
+    [deletion] = [o for o in herold.store.operations.of(announcement_id)
+                  if o.channel == channel and o.action is Action.delete]  # fmt: skip
+    return deletion.state
+
+
+def test_a_post_a_withdrawal_could_not_delete_waits_for_a_person_naming_the_post(
+    withdrawn_but_not_deleted: tuple[Herold, str],
+) -> None:
+    herold, withdrawal = withdrawn_but_not_deleted
+
+    [item] = [w for w in waiting(herold.engine) if w.channel == "alt"]
+
+    assert deletion_on(herold, withdrawal, "alt") is OperationState.failed
+    assert item.announcement_id == withdrawal and item.state == "not deleted"
+    assert "https://alt.example/posts/7" in item.next_step
+    assert f"herold reconcile {withdrawal} alt --deleted" in item.next_step
+
+
+def test_a_post_deleted_by_hand_is_recorded_audited_and_leaves_the_item_page(
+    withdrawn_but_not_deleted: tuple[Herold, str],
+) -> None:
+    herold, withdrawal = withdrawn_but_not_deleted
+    stored = herold.store.announcements.get(withdrawal)
+    assert stored is not None
+    page = herold.site(AUTHORITY["slug"]).directory / stored.item_path / "index.html"
+    assert "https://alt.example/posts/7" in page.read_text(encoding="utf-8"), "still up: still linked"
+
+    assert tasks.reconcile(herold.engine, withdrawal, "alt", None, actor="cli:pressestelle", source="cli",
+                           deleted=True) == []  # fmt: skip
+
+    assert deletion_on(herold, withdrawal, "alt") is OperationState.succeeded
+    assert [w for w in waiting(herold.engine) if w.channel == "alt"] == []
+    [entry] = [e for e in herold.store.audit.entries(announcement_id=withdrawal) if e.action == "delivery.reconciled"]
+    assert entry.actor == "cli:pressestelle"
+    assert entry.detail == {"channel": "alt", "operation": "delete", "url": "https://alt.example/posts/7",
+                            "outcome": "deleted by hand"}  # fmt: skip
+    assert eventually(lambda: "https://alt.example/posts/7" not in page.read_text(encoding="utf-8"))
+    assert tasks.reconcile(herold.engine, withdrawal, "alt", None, actor="t", source="t", deleted=True) == [
+        "no deletion on 'alt' waits for a person"
+    ]
+
+
+def test_a_deletion_tried_again_goes_out_once_the_platform_takes_it(
+    withdrawn_but_not_deleted: tuple[Herold, str],
+) -> None:
+    herold, withdrawal = withdrawn_but_not_deleted
+    Stubborn.refusing = False  # a person arranged it with the platform
+
+    assert tasks.reconcile(herold.engine, withdrawal, "alt", None, actor="t", source="t") == []
+
+    assert eventually(lambda: deletion_on(herold, withdrawal, "alt") is OperationState.succeeded)
+    outcomes = [(e.detail or {}).get("outcome") for e in herold.store.audit.entries(announcement_id=withdrawal)
+                if e.action == "delivery.reconciled"]  # fmt: skip
+    assert outcomes == ["delete again"]

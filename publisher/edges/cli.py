@@ -496,19 +496,24 @@ def release(ctx: click.Context, announcement_id: str, reason: str) -> None:
 @click.argument("announcement_id")
 @click.argument("channel")
 @click.option("--url", callback=_text_option, help="It is on the platform after all: the post's address.")
-@click.option("--again", is_flag=True, help="It is not there: send it again.")
+@click.option("--again", is_flag=True, help="It is not there: send it again (a deletion: try it again).")
+@click.option("--deleted", is_flag=True, help="A withdrawal's post that was not deleted: a person deleted it.")
 @click.pass_context
-def reconcile(ctx: click.Context, announcement_id: str, channel: str, url: str | None, again: bool) -> None:
-    """Settle a delivery that ended unknown, failed or dead, after looking at the platform."""
+def reconcile(
+    ctx: click.Context, announcement_id: str, channel: str, url: str | None, again: bool, deleted: bool
+) -> None:
+    """Settle a delivery that ended unknown, failed or dead, after looking at the platform; or the
+    posts a withdrawal could not delete there."""
 
-    if bool(url) == again:
-        _fail("Say what you found: --url URL (it is there) or --again (it is not).")
+    if [bool(url), again, deleted].count(True) != 1:
+        _fail("Say what you found: --url URL (it is there), --again (it is not), or --deleted (deleted by hand).")
     with _herold(ctx) as herold:
         announcement_id = _resolved(herold, announcement_id)
-        problems = settle(herold.engine, announcement_id, channel, url, actor=f"cli:{getpass.getuser()}", source="cli")
+        problems = settle(herold.engine, announcement_id, channel, url, actor=f"cli:{getpass.getuser()}",
+                          source="cli", deleted=deleted)  # fmt: skip
         if problems:
             _fail("Not settled:", [Problem(field="", message=p) for p in problems], code=FAILED)
-        click.echo("Recorded as posted." if url else "Sending it again.")
+        click.echo("Recorded as posted." if url else "Recorded as deleted by hand." if deleted else "Trying again.")
         if herold.embedded and again:
             wait_until_settled(herold.engine, announcement_id, 3 * 3600.0)
 

@@ -261,14 +261,14 @@ class Waiting(BaseModel):
     authority: str
     headline: str
     channel: str | None  # None: the announcement itself (a draft, or one awaiting approval)
-    state: str  # manual | unknown | draft | awaiting approval
+    state: str  # manual | unknown | not deleted | draft | awaiting approval
     since: datetime | None
     next_step: str  # the command that moves it on
 
 
 def waiting(engine: Engine, authority: str | None = None) -> list[Waiting]:
-    """What waits for a person: hand-offs to post and confirm, writes nobody could confirm, and
-    announcements waiting for approval."""
+    """What waits for a person: hand-offs to post and confirm, writes nobody could confirm, posts
+    a withdrawal could not take down, and announcements waiting for approval."""
     found = []
     headlines: dict[str, str] = {}
     for operation in engine.store.operations.waiting_for_people(authority):
@@ -278,14 +278,23 @@ def waiting(engine: Engine, authority: str | None = None) -> list[Waiting]:
             except Unreadable:
                 stored = None
             headlines[operation.announcement_id] = stored.announcement.headline if stored else "(cannot be read)"
-        command = (
-            f"herold confirm {operation.announcement_id} {operation.channel} --url URL"
-            if operation.state is OperationState.manual
-            else f"herold reconcile {operation.announcement_id} {operation.channel} (--url URL | --again)"
-        )
+        state = operation.state.value
+        if operation.action is Action.delete:
+            # The withdrawn post is still up (or may be): a person takes it down by hand.
+            post = engine.store.operations.get(operation.target_id) if operation.target_id else None
+            where = (post.platform_url or post.platform_id) if post else None
+            state = "not deleted"
+            command = (
+                f"delete {where or 'the post'} on {operation.channel} by hand, then: herold reconcile "
+                f"{operation.announcement_id} {operation.channel} --deleted (or --again to let Herold try again)"
+            )
+        elif operation.state is OperationState.manual:
+            command = f"herold confirm {operation.announcement_id} {operation.channel} --url URL"
+        else:
+            command = f"herold reconcile {operation.announcement_id} {operation.channel} (--url URL | --again)"
         found.append(Waiting(
             announcement_id=operation.announcement_id, authority=operation.authority,
-            headline=headlines[operation.announcement_id], channel=operation.channel, state=operation.state.value,
+            headline=headlines[operation.announcement_id], channel=operation.channel, state=state,
             since=operation.finished_at or operation.updated_at, next_step=command,
         ))  # fmt: skip
     for announcement_id, owner, stage, headline in engine.store.announcements.in_stages(

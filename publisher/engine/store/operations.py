@@ -611,6 +611,14 @@ class Operations:
             found = [Operation.of(r) for r in connection.execute(_OF_ANNOUNCEMENT, {"_announcement": announcement_id})]
         return [o for o in found if o.publishes] if publishing else found
 
+    def deletions_to_settle(self, announcement_id: str, channel: str) -> list[Operation]:
+        """An announcement's deletions on one channel that ended without success (unknown, failed
+        or dead): a person deletes by hand, or lets them be tried again."""
+        with self.engine.begin() as connection:
+            found = [Operation.of(r) for r in connection.execute(_OF_ANNOUNCEMENT, {"_announcement": announcement_id})]
+        ended = {S.unknown, S.failed, S.dead}
+        return [o for o in found if o.channel == channel and o.action is Action.delete and o.state in ended]
+
     def copy_on(self, announcement_id: str, channel: str) -> Operation | None:
         """The operation that publishes an announcement on one channel."""
         with self.engine.begin() as connection:
@@ -777,9 +785,17 @@ class Operations:
             return bool(changed.rowcount)
 
     def waiting_for_people(self, authority: str | None = None) -> list[Operation]:
-        """Operations only a person can move on: hand-offs to post and confirm, and writes the
-        platform could not confirm (unknown), oldest first."""
-        query = select(_ops).where(_ops.c.state.in_([S.manual.value, S.unknown.value])).order_by(_ops.c.updated_at)
+        """Operations only a person can move on: hand-offs to post and confirm, writes the
+        platform could not confirm (unknown), and deletions that did not happen (failed or dead:
+        the post a withdrawal should have taken down is still up), oldest first."""
+        query = (
+            select(_ops)
+            .where(
+                _ops.c.state.in_([S.manual.value, S.unknown.value, S.failed.value, S.dead.value]),
+                or_(_ops.c.state.in_([S.manual.value, S.unknown.value]), _ops.c.action == Action.delete.value),
+            )
+            .order_by(_ops.c.updated_at)
+        )
         if authority:
             query = query.where(_ops.c.authority == authority)
         with self.engine.begin() as connection:
