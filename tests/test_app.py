@@ -457,6 +457,47 @@ def test_a_manual_hand_off_is_confirmed_from_the_item_page(
         assert confirmed.status_code == 200 and "state-succeeded" in confirmed.text
 
 
+def test_a_post_a_withdrawal_could_not_delete_is_recorded_deleted_by_hand_from_the_item_page(
+    make_herold: HeroldFactory, make_settings: SettingsFactory
+) -> None:
+    from adapters import register, unregister
+    from adapters.port import Capabilities, Channel, PermanentError, Post, Receipt, Wave
+
+    class Stubborn(Channel):
+        type, label = "test-app-stubborn", "Altplattform"
+        capabilities = Capabilities(wave=Wave.other, delete=True)
+
+        def publish(self, post: Post) -> Receipt:
+            return Receipt(platform_id=post.delivery_id, url=f"https://alt.example/posts/{post.delivery_id[:8]}")
+
+        def delete(self, receipt: Receipt) -> None:
+            raise PermanentError("the platform answered 400: posts older than 48 hours cannot be deleted")
+
+    register(Stubborn)
+    try:
+        authority = copy.deepcopy(AUTHORITY)
+        authority["channels"].append({"id": "alt", "type": Stubborn.type})
+        herold = make_herold(make_settings(authorities=[authority], grace_warning_seconds=0.05))
+        alert = accept(herold.engine, warning(), source="test", actor="t")
+        wait_until_settled(herold.engine, alert, timeout=30)
+        withdrawal = accept(herold.engine, warning(msg_type="error", references=alert, headline="Widerruf"),
+                            source="test", actor="t")  # fmt: skip
+        wait_until_settled(herold.engine, withdrawal, timeout=30)
+        with TestClient(create_app(herold, start=False), raise_server_exceptions=False) as client:
+            csrf = signed_in(client, herold, "anna")
+            page = client.get(f"/app/items/{withdrawal}")
+            assert "Von Hand gelöscht" in page.text
+
+            done = client.post(f"/app/items/{withdrawal}/channels/alt/deleted", data={"csrf": csrf})
+
+            assert done.status_code == 200 and "Vermerkt: Der Beitrag wurde von Hand gelöscht." in done.text
+            assert "Von Hand gelöscht" not in done.text, "nothing left to settle"
+        audited = herold.store.audit.entries(announcement_id=withdrawal)
+        assert [(e.actor, e.source) for e in audited if e.action == "delivery.reconciled"] == [("user:anna", "app")]
+    finally:
+        unregister(Stubborn.type)
+
+
 # -- languages ---------------------------------------------------------------------------------------------
 
 

@@ -93,6 +93,7 @@ NAMES: dict[str, str] = {
     "done:submitted": N_("Submitted: it waits for a second person's approval."),
     "done:approved": N_("Approved."), "done:retried": N_("The delivery is sent again."),
     "done:confirmed": N_("Confirmed as posted."), "done:rejected": N_("Sent back: it will not be published."),
+    "done:deleted": N_("Recorded: the post was deleted by hand."),
     "status:rejected": N_("sent back"), "state:unknown:hint": N_("Look on the platform first: it may be out."),
 }  # fmt: skip
 
@@ -577,6 +578,15 @@ def press_office(herold: Herold) -> FastAPI:
         result = own_item(announcement_id, who)
         return await run_in_threadpool(lambda: acted(request, who, result.id, lambda: reconcile(
             herold.engine, result.id, channel, None, actor=who.actor, source="app"), "retried"))  # fmt: skip
+
+    @app.post("/items/{announcement_id}/channels/{channel}/deleted")
+    async def deleted_by_hand(request: Request, announcement_id: str, channel: str, who: Signed) -> Response:
+        """Posts a withdrawal could not delete on the channel: a person took them down by hand."""
+        await posted(request, who)
+        result = own_item(announcement_id, who)
+        return await run_in_threadpool(lambda: acted(request, who, result.id, lambda: reconcile(
+            herold.engine, result.id, channel, None, actor=who.actor, source="app", deleted=True,
+        ), "deleted"))  # fmt: skip
 
     @app.post("/items/{announcement_id}/channels/{channel}/confirm")
     async def confirm_hand_off(request: Request, announcement_id: str, channel: str, who: Signed) -> Response:
