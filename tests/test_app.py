@@ -27,6 +27,7 @@ from publisher.engine.tasks import wait_until_settled
 from publisher.sources.intake import accept
 
 from conftest import AUTHORITY, NEIGHBOUR, HeroldFactory, SettingsFactory, warning
+from fakes.channels import undeletable
 
 SLUG = AUTHORITY["slug"]
 PASSWORD = "Rathaus-Leitstelle-2026"
@@ -460,23 +461,9 @@ def test_a_manual_hand_off_is_confirmed_from_the_item_page(
 def test_a_post_a_withdrawal_could_not_delete_is_recorded_deleted_by_hand_from_the_item_page(
     make_herold: HeroldFactory, make_settings: SettingsFactory
 ) -> None:
-    from adapters import register, unregister
-    from adapters.port import Capabilities, Channel, PermanentError, Post, Receipt, Wave
-
-    class Stubborn(Channel):
-        type, label = "test-app-stubborn", "Altplattform"
-        capabilities = Capabilities(wave=Wave.other, delete=True)
-
-        def publish(self, post: Post) -> Receipt:
-            return Receipt(platform_id=post.delivery_id, url=f"https://alt.example/posts/{post.delivery_id[:8]}")
-
-        def delete(self, receipt: Receipt) -> None:
-            raise PermanentError("the platform answered 400: posts older than 48 hours cannot be deleted")
-
-    register(Stubborn)
-    try:
+    with undeletable() as kind:
         authority = copy.deepcopy(AUTHORITY)
-        authority["channels"].append({"id": "alt", "type": Stubborn.type})
+        authority["channels"].append({"id": "alt", "type": kind.type})
         herold = make_herold(make_settings(authorities=[authority], grace_warning_seconds=0.05))
         alert = accept(herold.engine, warning(), source="test", actor="t")
         wait_until_settled(herold.engine, alert, timeout=30)
@@ -494,8 +481,7 @@ def test_a_post_a_withdrawal_could_not_delete_is_recorded_deleted_by_hand_from_t
             assert "Von Hand gelöscht" not in done.text, "nothing left to settle"
         audited = herold.store.audit.entries(announcement_id=withdrawal)
         assert [(e.actor, e.source) for e in audited if e.action == "delivery.reconciled"] == [("user:anna", "app")]
-    finally:
-        unregister(Stubborn.type)
+        herold.stop()  # before its channel type goes
 
 
 # -- languages ---------------------------------------------------------------------------------------------

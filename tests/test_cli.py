@@ -261,22 +261,10 @@ def test_a_delivery_nobody_could_confirm_is_settled_by_a_person(config: Path, tm
 
 
 def test_a_post_a_withdrawal_could_not_delete_is_listed_and_settled_by_a_person(config: Path, tmp_path: Path) -> None:
-    from adapters import register, unregister
-    from adapters.port import Capabilities, Channel, PermanentError, Post, Receipt, Wave
+    from fakes.channels import undeletable
 
-    class Stubborn(Channel):
-        type, label = "test-cli-stubborn", "Altplattform"
-        capabilities = Capabilities(wave=Wave.other, delete=True)
-
-        def publish(self, post: Post) -> Receipt:
-            return Receipt(platform_id=post.delivery_id, url=f"https://alt.example/posts/{post.delivery_id[:8]}")
-
-        def delete(self, receipt: Receipt) -> None:
-            raise PermanentError("the platform answered 400: posts older than 48 hours cannot be deleted")
-
-    config.write_text(config.read_text() + f'\n  [[authorities.channels]]\n  id = "alt"\n  type = "{Stubborn.type}"\n')
-    register(Stubborn)
-    try:
+    with undeletable() as kind:
+        config.write_text(config.read_text() + f'\n  [[authorities.channels]]\n  id = "alt"\n  type = "{kind.type}"\n')
         (tmp_path / "alert.json").write_text(json.dumps(warning()), encoding="utf-8")
         alert = herold(config, "publish", str(tmp_path / "alert.json"), "--wait").output.split()[1]
         withdrawal = warning(msg_type="error", references=alert, headline="Widerruf: ein Irrtum")
@@ -290,8 +278,6 @@ def test_a_post_a_withdrawal_could_not_delete_is_listed_and_settled_by_a_person(
         settled = herold(config, "reconcile", withdrawn, "alt", "--deleted")
         assert settled.exit_code == 0 and "Recorded as deleted by hand." in settled.output, settled.output
         assert "NOT DELETED" not in herold(config, "status").output
-    finally:
-        unregister(Stubborn.type)
 
 
 # -- whatever a file holds and whatever the world does: one clear line, never a traceback ------------------

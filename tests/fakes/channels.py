@@ -163,3 +163,30 @@ def registered() -> Iterator[Journal]:
         RELEASE.set()
         for fake in FAKES:
             unregister(fake.type)
+
+
+class Undeletable(Channel):
+    """A platform that takes posts, each at an address of its own, and refuses every deletion
+    while ``refusing`` (a Telegram bot past its 48 hours): a withdrawal's posts stay up."""
+
+    type, label = "fake-undeletable", "Altplattform"
+    capabilities = Capabilities(wave=Wave.other, delete=True)
+    refusing = True
+
+    def publish(self, post: Post) -> Receipt:
+        return Receipt(platform_id=post.delivery_id, url=f"https://alt.example/posts/{post.delivery_id[:8]}")
+
+    def delete(self, receipt: Receipt) -> None:
+        if Undeletable.refusing:
+            raise PermanentError("the platform answered 400: posts older than 48 hours cannot be deleted")
+
+
+@contextmanager
+def undeletable() -> Iterator[type[Undeletable]]:
+    """`Undeletable` registered (and refusing) for the block."""
+    register(Undeletable)
+    Undeletable.refusing = True
+    try:
+        yield Undeletable
+    finally:
+        unregister(Undeletable.type)
