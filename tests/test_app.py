@@ -472,13 +472,18 @@ def test_a_post_a_withdrawal_could_not_delete_is_recorded_deleted_by_hand_from_t
         wait_until_settled(herold.engine, withdrawal, timeout=30)
         with TestClient(create_app(herold, start=False), raise_server_exceptions=False) as client:
             csrf = signed_in(client, herold, "anna")
+            [deletion] = herold.store.operations.deletions_to_settle(withdrawal, "alt")
+            post = herold.store.operations.copy_on(alert, "alt")
+            assert post is not None and post.platform_url is not None
             page = client.get(f"/app/items/{withdrawal}")
-            assert "Von Hand gelöscht" in page.text
+            assert "Von Hand gelöscht" in page.text and f'href="{post.platform_url}"' in page.text, "which post"
+            assert "/channels/alt/posted" not in page.text, "no 'posted after all' for a deletion"
 
-            done = client.post(f"/app/items/{withdrawal}/channels/alt/deleted", data={"csrf": csrf})
+            done = client.post(f"/app/items/{withdrawal}/deletions/{deletion.id}/deleted", data={"csrf": csrf})
 
             assert done.status_code == 200 and "Vermerkt: Der Beitrag wurde von Hand gelöscht." in done.text
             assert "Von Hand gelöscht" not in done.text, "nothing left to settle"
+            assert f'href="{post.platform_url}"' not in done.text, "no link to the deleted post"
         audited = herold.store.audit.entries(announcement_id=withdrawal)
         assert [(e.actor, e.source) for e in audited if e.action == "delivery.reconciled"] == [("user:anna", "app")]
         herold.stop()  # before its channel type goes

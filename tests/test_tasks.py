@@ -553,17 +553,17 @@ def test_a_post_deleted_by_hand_is_recorded_audited_and_leaves_the_item_page(
     address = still_up(herold, withdrawal)
     assert address in page.read_text(encoding="utf-8"), "still up: still linked"
 
-    assert tasks.reconcile(herold.engine, withdrawal, "alt", None, actor="cli:pressestelle", source="cli",
-                           deleted=True) == []  # fmt: skip
+    assert tasks.settle_deletions(herold.engine, withdrawal, "alt", deleted=True, actor="cli:pressestelle",
+                                  source="cli") == []  # fmt: skip
 
     assert deletion_on(herold, withdrawal, "alt") is OperationState.succeeded
     assert [w for w in waiting(herold.engine) if w.channel == "alt"] == []
     [entry] = [e for e in herold.store.audit.entries(announcement_id=withdrawal) if e.action == "delivery.reconciled"]
     assert entry.actor == "cli:pressestelle"
-    assert entry.detail == {"channel": "alt", "operation": "delete", "url": address, "outcome": "deleted by hand"}
+    assert entry.detail == {"channel": "alt", "operation": "delete", "post": address, "outcome": "deleted by hand"}
     assert eventually(lambda: address not in page.read_text(encoding="utf-8"))
-    assert tasks.reconcile(herold.engine, withdrawal, "alt", None, actor="t", source="t", deleted=True) == [
-        "no deletion on 'alt' waits for a person"
+    assert tasks.settle_deletions(herold.engine, withdrawal, "alt", deleted=True, actor="t", source="t") == [
+        f"no deletion on 'alt' of announcement {withdrawal} waits for a person"
     ]
 
 
@@ -573,9 +573,48 @@ def test_a_deletion_tried_again_goes_out_once_the_platform_takes_it(
     herold, withdrawal = withdrawn_but_not_deleted
     Undeletable.refusing = False  # a person arranged it with the platform
 
-    assert tasks.reconcile(herold.engine, withdrawal, "alt", None, actor="t", source="t") == []
+    assert tasks.settle_deletions(herold.engine, withdrawal, "alt", deleted=False, actor="t", source="t") == []
 
     assert eventually(lambda: deletion_on(herold, withdrawal, "alt") is OperationState.succeeded)
     outcomes = [(e.detail or {}).get("outcome") for e in herold.store.audit.entries(announcement_id=withdrawal)
                 if e.action == "delivery.reconciled"]  # fmt: skip
     assert outcomes == ["delete again"]
+
+
+def test_trying_a_deletion_again_sends_nothing_else_again(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    """Where the withdrawal's own post failed as well (a revoked token), trying the deletion again
+    deletes; it does not post the withdrawal a second time."""
+    with undeletable() as kind:
+        herold = start(make_settings, make_herold, {"id": "alt", "type": kind.type}, grace_warning_seconds=0.05)
+        alert = publish(herold, warning())
+        kind.refusing_posts = True
+        withdrawal = publish(herold, warning(msg_type="error", references=alert, headline="Widerruf: ein Irrtum"))
+        own = herold.store.operations.copy_on(withdrawal, "alt")
+        assert own is not None and own.state is OperationState.failed
+        kind.refusing = kind.refusing_posts = False
+
+        assert tasks.settle_deletions(herold.engine, withdrawal, "alt", deleted=False, actor="t", source="t") == []
+
+        assert eventually(lambda: deletion_on(herold, withdrawal, "alt") is OperationState.succeeded)
+        assert kind.posted == [alert], "the withdrawal was not posted again"
+        herold.stop()
+
+
+def test_of_two_posts_left_up_one_deleted_by_hand_leaves_the_other_waiting(
+    make_settings: SettingsFactory, make_herold: HeroldFactory
+) -> None:
+    with undeletable() as kind:
+        herold = start(make_settings, make_herold, {"id": "alt", "type": kind.type}, grace_warning_seconds=0.05)
+        alert = publish(herold, warning())
+        publish(herold, warning(msg_type="update", references=alert, headline="Sperrgebiet erweitert"))
+        withdrawal = publish(herold, warning(msg_type="error", references=alert, headline="Widerruf: ein Irrtum"))
+        first, second = herold.store.operations.deletions_to_settle(withdrawal, "alt")
+
+        assert tasks.settle_deletions(herold.engine, withdrawal, None, operation_id=first.id, deleted=True,
+                                      actor="t", source="t") == []  # fmt: skip
+
+        assert [d.id for d in herold.store.operations.deletions_to_settle(withdrawal, "alt")] == [second.id]
+        assert [w.channel for w in waiting(herold.engine) if w.announcement_id == withdrawal] == ["alt"]
+        herold.stop()

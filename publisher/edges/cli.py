@@ -48,7 +48,7 @@ from publisher.engine.store import database_unavailable
 from publisher.engine.store.users import UserExists, password_problem, username_problem
 from publisher.engine.tasks import confirm as confirm_hand_off
 from publisher.engine.tasks import reconcile as settle
-from publisher.engine.tasks import release_by_override, wait_until_settled
+from publisher.engine.tasks import release_by_override, settle_deletions, wait_until_settled
 from publisher.engine.worker import QUEUES
 from publisher.site.website import Site
 from publisher.sources.cap import CapError, parse_cap
@@ -496,25 +496,35 @@ def release(ctx: click.Context, announcement_id: str, reason: str) -> None:
 @click.argument("announcement_id")
 @click.argument("channel")
 @click.option("--url", callback=_text_option, help="It is on the platform after all: the post's address.")
-@click.option("--again", is_flag=True, help="It is not there: send it again (a deletion: try it again).")
-@click.option("--deleted", is_flag=True, help="A withdrawal's post that was not deleted: a person deleted it.")
+@click.option("--again", is_flag=True, help="It is not there: send it again.")
+@click.option("--deleted", is_flag=True, help="The posts a withdrawal could not delete there: deleted by hand.")
+@click.option("--delete-again", is_flag=True, help="The posts a withdrawal could not delete there: try again.")
 @click.pass_context
 def reconcile(
-    ctx: click.Context, announcement_id: str, channel: str, url: str | None, again: bool, deleted: bool
-) -> None:
+    ctx: click.Context, announcement_id: str, channel: str, url: str | None, again: bool, deleted: bool,
+    delete_again: bool,
+) -> None:  # fmt: skip
     """Settle a delivery that ended unknown, failed or dead, after looking at the platform; or the
-    posts a withdrawal could not delete there."""
+    posts a withdrawal could not delete there (all of them on CHANNEL)."""
 
-    if [bool(url), again, deleted].count(True) != 1:
-        _fail("Say what you found: --url URL (it is there), --again (it is not), or --deleted (deleted by hand).")
+    if [bool(url), again, deleted, delete_again].count(True) != 1:
+        _fail("Say what you found: --url URL (it is there) or --again (it is not); for a withdrawal's posts "
+              "that were not deleted: --deleted (deleted by hand) or --delete-again.")  # fmt: skip
+    actor = f"cli:{getpass.getuser()}"
     with _herold(ctx) as herold:
         announcement_id = _resolved(herold, announcement_id)
-        problems = settle(herold.engine, announcement_id, channel, url, actor=f"cli:{getpass.getuser()}",
-                          source="cli", deleted=deleted)  # fmt: skip
+        if deleted or delete_again:
+            problems = settle_deletions(herold.engine, announcement_id, channel, deleted=deleted, actor=actor,
+                                        source="cli")  # fmt: skip
+        else:
+            problems = settle(herold.engine, announcement_id, channel, url, actor=actor, source="cli")
         if problems:
             _fail("Not settled:", [Problem(field="", message=p) for p in problems], code=FAILED)
-        click.echo("Recorded as posted." if url else "Recorded as deleted by hand." if deleted else "Trying again.")
-        if herold.embedded and again:
+        click.echo(
+            "Recorded as posted." if url else "Recorded as deleted by hand." if deleted
+            else "Deleting again." if delete_again else "Sending it again."
+        )  # fmt: skip
+        if herold.embedded and (again or delete_again):
             wait_until_settled(herold.engine, announcement_id, 3 * 3600.0)
 
 

@@ -49,6 +49,8 @@ class DeliveryReport(BaseModel):
     limit: int | None
     shortened: list[str]
     hand_off: HandOff | None = None  # what a person is to post (state manual)
+    id: str = ""  # the operation's
+    post: str | None = None  # a deletion's: the address (or id) of the post it takes down
 
 
 class AnnouncementReport(BaseModel):
@@ -140,7 +142,7 @@ def report(engine: Engine, announcement_id: str) -> AnnouncementReport | None:
         held_back=decision.held_back,
         override_reason=stored.override_reason,
         attention=engine.store.health.attention(stored.authority),
-        deliveries=_deliveries(operations, variants),
+        deliveries=_deliveries(operations, variants, engine),
     )
 
 
@@ -149,12 +151,20 @@ def _in_order(operations: list[Operation]) -> list[Operation]:
     return sorted(operations, key=lambda o: (not o.publishes, o.wave, o.channel, o.action.value))
 
 
-def _deliveries(operations: list[Operation], variants: dict[str, Variant]) -> list[DeliveryReport]:
-    return [_delivery(d, variants.get(d.channel)) for d in operations]
+def _deliveries(
+    operations: list[Operation], variants: dict[str, Variant], engine: Engine | None = None
+) -> list[DeliveryReport]:
+    reports = [_delivery(d, variants.get(d.channel)) for d in operations]
+    for operation, delivery in zip(operations, reports, strict=True):
+        if engine is not None and operation.action is Action.delete and operation.target_id:
+            post = engine.store.operations.get(operation.target_id)  # a withdrawal's deletions: few
+            delivery.post = (post.platform_url or post.platform_id) if post else None
+    return reports
 
 
 def _delivery(d: Operation, variant: Variant | None) -> DeliveryReport:
     return DeliveryReport(
+        id=d.id,
         channel=d.channel,
         type=d.channel_type,
         action=d.action,
@@ -286,7 +296,7 @@ def waiting(engine: Engine, authority: str | None = None) -> list[Waiting]:
             state = "not deleted"
             command = (
                 f"delete {where or 'the post'} on {operation.channel} by hand, then: herold reconcile "
-                f"{operation.announcement_id} {operation.channel} --deleted (or --again to let Herold try again)"
+                f"{operation.announcement_id} {operation.channel} --deleted (or --delete-again to let Herold try)"
             )
         elif operation.state is OperationState.manual:
             command = f"herold confirm {operation.announcement_id} {operation.channel} --url URL"

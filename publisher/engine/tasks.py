@@ -177,27 +177,18 @@ def _queue(engine: Engine, operation: Operation, *, delay: float = 0.0) -> None:
 
 
 def reconcile(
-    engine: Engine, announcement_id: str, channel: str, url: str | None, actor: str, source: str,
-    *, deleted: bool = False,
-) -> list[str]:  # fmt: skip
+    engine: Engine, announcement_id: str, channel: str, url: str | None, actor: str, source: str
+) -> list[str]:
     """A person settles a delivery that ended without success: posted after all (``url``), or to
-    be sent again. Or a withdrawal's deletions that did not happen on the channel: deleted by
-    hand (``deleted``), or to be tried again (without ``url``, when no delivery waits). Returns
-    problems; empty when done."""
+    be sent again. Returns problems; empty when done."""
     try:
         stored = engine.store.announcements.get(announcement_id)
     except Unreadable as error:
         return [str(error)]
-    ended = {S.unknown, S.failed, S.dead}
     delivery = engine.store.operations.copy_on(announcement_id, channel) if stored else None
-    deletions = engine.store.operations.deletions_to_settle(announcement_id, channel) if stored else []
-    # Sent again without a URL: the deletions, where the post itself is out (or has no delivery).
-    again_deletions = url is None and bool(deletions) and (delivery is None or delivery.state not in ended)
-    if stored is not None and (deleted or again_deletions):
-        return _settle_deletions(engine, stored, channel, deletions, deleted=deleted, actor=actor, source=source)
     if stored is None or delivery is None:
         return [f"announcement {announcement_id} has no delivery on channel '{channel}'"]
-    if delivery.state not in ended:
+    if delivery.state not in {S.unknown, S.failed, S.dead}:
         return [f"the delivery on '{channel}' is {delivery.state.value}; only unknown, failed or dead ones are settled"]
     if url is not None and (problem := _not_a_post_address(url)):
         return [problem]
@@ -214,28 +205,41 @@ def reconcile(
     return []
 
 
-def _settle_deletions(
-    engine: Engine, stored: StoredAnnouncement, channel: str, deletions: list[Operation], *, deleted: bool,
-    actor: str, source: str,
+def settle_deletions(
+    engine: Engine, announcement_id: str, channel: str | None, *, deleted: bool, actor: str, source: str,
+    operation_id: str | None = None,
 ) -> list[str]:  # fmt: skip
-    """The posts a withdrawal should have taken down: deleted by a person, or to be tried again."""
+    """A person settles a withdrawal's deletions that ended without success: on a channel (all of
+    them there), or the one ``operation_id`` names. The posts were deleted by hand (``deleted``:
+    their links leave the item page), or the deletions are tried again. Returns problems; empty
+    when done."""
+    try:
+        stored = engine.store.announcements.get(announcement_id)
+    except Unreadable as error:
+        return [str(error)]
+    if stored is None:
+        return [f"there is no announcement {announcement_id}"]
+    deletions = [d for d in engine.store.operations.deletions_to_settle(announcement_id, channel)
+                 if operation_id in (None, d.id)]  # fmt: skip
     if not deletions:
-        return [f"no deletion on '{channel}' waits for a person"]
-    now, kind = engine.clock(), stored.announcement.kind
+        where = f"on '{channel}' " if channel else ""
+        return [f"no deletion {where}of announcement {announcement_id} waits for a person"]
+    now, settled = engine.clock(), 0
     for deletion in deletions:
         post = engine.store.operations.get(deletion.target_id) if deletion.target_id else None
-        address = post.platform_url if post else None
-        done = (address or (post.platform_id if post else None) or "deleted by hand") if deleted else None
-        if not engine.store.operations.reconcile(deletion.id, now, url=done, deadline=engine.deadline(kind)):
-            return ["the deletion changed meanwhile; look at herold status again"]
-        outcome = "deleted by hand" if deleted else "delete again"
-        engine.store.audit.append(_entry(engine, "delivery.reconciled", stored, deletion, actor=actor, source=source,
-                                         url=address, outcome=outcome))  # fmt: skip
-        if not deleted:
-            _queue(engine, deletion)
-    if deleted:
+        entry = _entry(engine, "delivery.reconciled", stored, deletion, actor=actor, source=source,
+                       post=(post.platform_url or post.platform_id) if post else None,
+                       outcome="deleted by hand" if deleted else "delete again")  # fmt: skip
+        kind = stored.announcement.kind
+        if engine.store.operations.settle_deletion(
+            deletion, now, entry, deleted=deleted, deadline=engine.deadline(kind)
+        ):
+            settled += 1
+            if not deleted:
+                _queue(engine, deletion)
+    if deleted and settled:
         _refresh_soon(engine, stored)  # the posts leave the item page
-    return []
+    return [] if settled == len(deletions) else ["a deletion changed meanwhile; look at herold status again"]
 
 
 def release_by_override(engine: Engine, announcement_id: str, reason: str, actor: str, source: str) -> list[str]:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import ClassVar
 
 from adapters import register, unregister
 from adapters.port import (
@@ -172,8 +173,13 @@ class Undeletable(Channel):
     type, label = "fake-undeletable", "Altplattform"
     capabilities = Capabilities(wave=Wave.other, delete=True)
     refusing = True
+    refusing_posts = False  # refuses posts too (a revoked token)
+    posted: ClassVar[list[str]] = []  # the announcements it took posts of
 
     def publish(self, post: Post) -> Receipt:
+        if Undeletable.refusing_posts:
+            raise PermanentError("the platform answered 400: this account may not post")
+        Undeletable.posted.append(post.announcement_id)
         return Receipt(platform_id=post.delivery_id, url=f"https://alt.example/posts/{post.delivery_id[:8]}")
 
     def delete(self, receipt: Receipt) -> None:
@@ -185,7 +191,8 @@ class Undeletable(Channel):
 def undeletable() -> Iterator[type[Undeletable]]:
     """`Undeletable` registered (and refusing) for the block."""
     register(Undeletable)
-    Undeletable.refusing = True
+    Undeletable.refusing, Undeletable.refusing_posts = True, False
+    Undeletable.posted.clear()
     try:
         yield Undeletable
     finally:

@@ -43,7 +43,7 @@ from publisher.edges.wiring import Herold
 from publisher.engine.report import SHORT_ID, AnnouncementReport, listing, report
 from publisher.engine.store import AppSession, FormDraft
 from publisher.engine.store.users import SignIn, User, UserExists, password_problem, username_problem
-from publisher.engine.tasks import confirm, reconcile
+from publisher.engine.tasks import confirm, reconcile, settle_deletions
 from publisher.site.card import card_name
 from publisher.site.registry import channel_types
 from publisher.sources.intake import SourceConflict, approve, ended_by, receive, reject
@@ -94,6 +94,7 @@ NAMES: dict[str, str] = {
     "done:approved": N_("Approved."), "done:retried": N_("The delivery is sent again."),
     "done:confirmed": N_("Confirmed as posted."), "done:rejected": N_("Sent back: it will not be published."),
     "done:deleted": N_("Recorded: the post was deleted by hand."),
+    "done:deleting": N_("The post is being deleted again."), "action:delete": N_("delete"),
     "status:rejected": N_("sent back"), "state:unknown:hint": N_("Look on the platform first: it may be out."),
 }  # fmt: skip
 
@@ -579,14 +580,28 @@ def press_office(herold: Herold) -> FastAPI:
         return await run_in_threadpool(lambda: acted(request, who, result.id, lambda: reconcile(
             herold.engine, result.id, channel, None, actor=who.actor, source="app"), "retried"))  # fmt: skip
 
-    @app.post("/items/{announcement_id}/channels/{channel}/deleted")
-    async def deleted_by_hand(request: Request, announcement_id: str, channel: str, who: Signed) -> Response:
-        """Posts a withdrawal could not delete on the channel: a person took them down by hand."""
-        await posted(request, who)
+    def deletion_settled(request: Request, who: Person, announcement_id: str, operation_id: str, *,
+                         deleted: bool) -> Response:  # fmt: skip
+        """A post a withdrawal could not delete: a person took it down by hand, or has the
+        deletion tried again."""
         result = own_item(announcement_id, who)
-        return await run_in_threadpool(lambda: acted(request, who, result.id, lambda: reconcile(
-            herold.engine, result.id, channel, None, actor=who.actor, source="app", deleted=True,
-        ), "deleted"))  # fmt: skip
+        return acted(request, who, result.id, lambda: settle_deletions(
+            herold.engine, result.id, None, operation_id=operation_id, deleted=deleted, actor=who.actor, source="app",
+        ), "deleted" if deleted else "deleting")  # fmt: skip
+
+    @app.post("/items/{announcement_id}/deletions/{operation_id}/deleted")
+    async def deleted_by_hand(request: Request, announcement_id: str, operation_id: str, who: Signed) -> Response:
+        await posted(request, who)
+        return await run_in_threadpool(
+            lambda: deletion_settled(request, who, announcement_id, operation_id, deleted=True)
+        )
+
+    @app.post("/items/{announcement_id}/deletions/{operation_id}/again")
+    async def delete_again(request: Request, announcement_id: str, operation_id: str, who: Signed) -> Response:
+        await posted(request, who)
+        return await run_in_threadpool(
+            lambda: deletion_settled(request, who, announcement_id, operation_id, deleted=False)
+        )
 
     @app.post("/items/{announcement_id}/channels/{channel}/confirm")
     async def confirm_hand_off(request: Request, announcement_id: str, channel: str, who: Signed) -> Response:

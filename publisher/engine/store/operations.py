@@ -611,13 +611,35 @@ class Operations:
             found = [Operation.of(r) for r in connection.execute(_OF_ANNOUNCEMENT, {"_announcement": announcement_id})]
         return [o for o in found if o.publishes] if publishing else found
 
-    def deletions_to_settle(self, announcement_id: str, channel: str) -> list[Operation]:
-        """An announcement's deletions on one channel that ended without success (unknown, failed
-        or dead): a person deletes by hand, or lets them be tried again."""
+    def deletions_to_settle(self, announcement_id: str, channel: str | None = None) -> list[Operation]:
+        """An announcement's deletions (on one channel, or on any) that ended without success
+        (unknown, failed or dead): a person deletes by hand, or lets them be tried again."""
         with self.engine.begin() as connection:
             found = [Operation.of(r) for r in connection.execute(_OF_ANNOUNCEMENT, {"_announcement": announcement_id})]
         ended = {S.unknown, S.failed, S.dead}
-        return [o for o in found if o.channel == channel and o.action is Action.delete and o.state in ended]
+        return [o for o in found if channel in (None, o.channel) and o.action is Action.delete and o.state in ended]
+
+    def settle_deletion(
+        self, deletion: Operation, now: datetime, entry: AuditEntry, *, deleted: bool, deadline: timedelta
+    ) -> bool:
+        """A person settled a deletion that ended without success, audited in the same transaction:
+        the post was deleted by hand (``deleted``: succeeded, with no address of its own, since the
+        post is gone), or the deletion is tried again."""
+        ended = [S.unknown, S.failed, S.dead]
+        with self.engine.begin() as connection:
+            if deleted:
+                changed = transition(
+                    connection, deletion.id, expected=ended, state=S.succeeded.value, platform_id="deleted by hand",
+                    platform_url=None, last_error=None, ambiguous=False, finished_at=now, updated_at=now,
+                )  # fmt: skip
+            else:
+                changed = transition(
+                    connection, deletion.id, expected=ended, state=S.pending.value, next_attempt_at=now,
+                    deadline_at=now + deadline, ambiguous=False, finished_at=None, updated_at=now,
+                )  # fmt: skip
+            if changed:
+                audit.append_in(connection, entry)
+            return changed
 
     def copy_on(self, announcement_id: str, channel: str) -> Operation | None:
         """The operation that publishes an announcement on one channel."""
