@@ -274,6 +274,10 @@ def test_a_post_a_withdrawal_could_not_delete_is_listed_and_settled_by_a_person(
         waiting = herold(config, "status")
         assert "NOT DELETED on alt" in waiting.output and "https://alt.example/posts/" in waiting.output
         assert f"herold reconcile {withdrawn} alt --deleted" in waiting.output
+        report = herold(config, "status", withdrawn).output
+        assert (
+            "alt (delete)" in report and "is still up (" in report and f"reconcile {withdrawn} alt --deleted" in report
+        )
         assert herold(config, "reconcile", withdrawn, "alt", "--delete-again", "--deleted").exit_code == 2, "one"
         settled = herold(config, "reconcile", withdrawn, "alt", "--deleted")
         assert settled.exit_code == 0 and "Recorded as deleted by hand." in settled.output, settled.output

@@ -243,9 +243,16 @@ def table(result: AnnouncementReport) -> str:
             why = f"to post by hand, then: herold confirm {result.id} {d.channel} --url URL"
         elif d.state is not OperationState.succeeded:
             why = d.last_error or (f"released: {d.release_reason}" if d.release_reason else "waiting for its wave")
+        if d.action is Action.delete:  # a withdrawal's: what it takes down, not a post of its own
+            if d.state in {OperationState.failed, OperationState.dead, OperationState.unknown}:
+                why = (f"{d.post or 'the post'} is still up ({d.last_error}): delete it by hand, then: "
+                       f"herold reconcile {result.id} {d.channel} --deleted")  # fmt: skip
+            elif d.state is OperationState.succeeded:
+                why = f"deleted: {d.post}" if d.post else "deleted"
         if d.shortened and d.state is OperationState.succeeded:
             why += f" (shortened: {', '.join(d.shortened)})"
-        channel = d.channel if d.action.publishes else f"{d.channel} ({d.action.value})"
+        labelled = not d.action.publishes or d.action is Action.delete
+        channel = f"{d.channel} ({d.action.value})" if labelled else d.channel
         rows.append((channel, d.type, str(d.wave), d.state.value, str(d.attempts), why))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines.append("")
