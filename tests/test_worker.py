@@ -189,14 +189,17 @@ def cluster(tmp_path: Path, postgres: Postgres) -> Iterator[Callable[..., Cluste
 
     yield make
     for result in made:
-        # The fake platforms first: a task still waiting on one (a partner that hangs) then ends
-        # at once, and a worker's warm shutdown does not wait out its 10 s before being killed.
-        for stop in (result.mastodon.stop, result.hook.stop, result.oncall.stop, result.mailbox.stop):
-            stop()
+        # The receivers first: a task still waiting on one (a partner that hangs) then ends at
+        # once, and a worker's warm shutdown does not wait out its 10 s before being killed. The
+        # fake Mastodon only after the workers: it reports any request it could not answer, and
+        # one arriving while it stops would be such a request.
+        result.hook.stop()
+        result.oncall.stop()
         for process in result.processes:
             result.kill(process, signal.SIGTERM)
         result.herold.stop()
-        result.redis.stop()
+        for stop in (result.mastodon.stop, result.mailbox.stop, result.redis.stop):
+            stop()
 
 
 def test_a_worker_killed_while_delivering_is_replaced_and_every_status_arrives_exactly_once(
