@@ -156,9 +156,8 @@ def _deliveries(
 ) -> list[DeliveryReport]:
     reports = [_delivery(d, variants.get(d.channel)) for d in operations]
     for operation, delivery in zip(operations, reports, strict=True):
-        if engine is not None and operation.action is Action.delete and operation.target_id:
-            post = engine.store.operations.get(operation.target_id)  # a withdrawal's deletions: few
-            delivery.post = (post.platform_url or post.platform_id) if post else None
+        if engine is not None and operation.action is Action.delete:  # a withdrawal's deletions: few
+            delivery.post = engine.store.operations.target_address(operation)
     return reports
 
 
@@ -298,8 +297,7 @@ def waiting(engine: Engine, authority: str | None = None) -> list[Waiting]:
         state = operation.state.value
         if operation.action is Action.delete:
             # The withdrawn post is still up (or may be): a person takes it down by hand.
-            post = engine.store.operations.get(operation.target_id) if operation.target_id else None
-            where = (post.platform_url or post.platform_id) if post else None
+            where = engine.store.operations.target_address(operation)
             state = "not deleted"
             command = (
                 f"delete {where or 'the post'} on {operation.channel} by hand, then: herold reconcile "

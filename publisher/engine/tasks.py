@@ -224,16 +224,12 @@ def settle_deletions(
     if not deletions:
         where = f"on '{channel}' " if channel else ""
         return [f"no deletion {where}of announcement {announcement_id} waits for a person"]
-    now, settled = engine.clock(), 0
+    now, settled, deadline = engine.clock(), 0, engine.deadline(stored.announcement.kind)
     for deletion in deletions:
-        post = engine.store.operations.get(deletion.target_id) if deletion.target_id else None
         entry = _entry(engine, "delivery.reconciled", stored, deletion, actor=actor, source=source,
-                       post=(post.platform_url or post.platform_id) if post else None,
+                       post=engine.store.operations.target_address(deletion),
                        outcome="deleted by hand" if deleted else "delete again")  # fmt: skip
-        kind = stored.announcement.kind
-        if engine.store.operations.settle_deletion(
-            deletion, now, entry, deleted=deleted, deadline=engine.deadline(kind)
-        ):
+        if engine.store.operations.settle_deletion(deletion, now, entry, deleted=deleted, deadline=deadline):
             settled += 1
             if not deleted:
                 _queue(engine, deletion)

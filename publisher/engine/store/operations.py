@@ -611,6 +611,12 @@ class Operations:
             found = [Operation.of(r) for r in connection.execute(_OF_ANNOUNCEMENT, {"_announcement": announcement_id})]
         return [o for o in found if o.publishes] if publishing else found
 
+    def target_address(self, operation: Operation) -> str | None:
+        """Where the post an operation acts on is (a deletion's: the post it takes down): its
+        address, or its id where it has none; None without a target."""
+        post = self.get(operation.target_id) if operation.target_id else None
+        return (post.platform_url or post.platform_id) if post else None
+
     def deletions_to_settle(self, announcement_id: str, channel: str | None = None) -> list[Operation]:
         """An announcement's deletions (on one channel, or on any) that ended without success
         (unknown, failed or dead): a person deletes by hand, or lets them be tried again."""
