@@ -417,8 +417,10 @@ def _act(engine: Engine, attempt: Attempt, bound: structlog.typing.FilteringBoun
             mine = engine.store.operations.of(stored.id)
             if any(o.action is Action.unpin and o.channel == operation.channel and not o.state.final for o in mine):
                 raise _Later(f"waiting for the earlier pin on {operation.channel} to come off", 2.0)
-            # Asking would only get a refusal; the oldest pinned warnings stay on top.
-            raise _Skip(f"not pinned: {limit} warnings are pinned already, the most the platform allows")
+            # Our unpin may have finished between the count and that read: then it freed a place.
+            if engine.store.operations.pinned_count(stored.authority, operation.channel) >= limit:
+                # Asking would only get a refusal; the oldest pinned warnings stay on top.
+                raise _Skip(f"not pinned: {limit} warnings are pinned already, the most the platform allows")
         channel.pin(attempt.target)
         return None
     if operation.action is Action.unpin:
