@@ -46,5 +46,19 @@ def test_what_xml_forbids_is_left_out_of_feeds() -> None:
     etree.fromstring(f"<t>{clean}</t>".encode())  # lxml refuses the rest
 
 
+def test_no_character_xml_forbids_stays_in_a_one_line_value() -> None:
+    # XML 1.0's Char production, taken from the standard rather than from the code under test;
+    # a headline or a link is one line, the case xml_safe answers without a regular expression.
+    def allowed(n: int) -> bool:
+        return chr(n) in "\t\n\r" or 0x20 <= n <= 0xD7FF or 0xE000 <= n <= 0xFFFD or n >= 0x10000
+
+    forbidden = [chr(n) for n in range(0x11000) if not allowed(n)]
+
+    assert len(forbidden) > 2000  # the C0 controls, the surrogates, U+FFFE and U+FFFF
+    assert [c for c in forbidden if xml_safe(f"Fliegerbombe{c} gefunden") != "Fliegerbombe gefunden"] == []
+    line = "Fliegerbombe gefunden: https://www.stadt.de/a 🚨"
+    assert xml_safe(line) == line
+
+
 def test_pasted_windows_and_old_mac_line_ends_are_newlines() -> None:
     assert unify_newlines("a\r\nb\rc\n") == "a\nb\nc\n"

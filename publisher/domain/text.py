@@ -62,7 +62,9 @@ def printable(text: str) -> str:
 
 def xml_safe(text: str) -> str:
     """Text without the characters XML 1.0 forbids (they make feed writers refuse the feed)."""
-    return _NOT_XML.sub("", text)
+    # Each of them is unprintable to Python (a control, a surrogate, a noncharacter), and most
+    # values (headlines, links, tags) are one printable line: asked of every value a template prints.
+    return text if text.isprintable() else _NOT_XML.sub("", text)
 
 
 def json_escaped(document: str) -> str:
