@@ -6,6 +6,7 @@ that ships in adapters/ is checked with its own declared rule as well.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -451,6 +452,25 @@ def test_fitting_a_variant_draws_its_template_at_most_twice(given_up: str) -> No
         assert isinstance(result, Variant) and ", ".join(result.shortened) == given_up.replace("nothing", "")
         assert "Gebiet: Altstadt" in result.text
     assert len(draws) <= 2, draws
+
+
+@pytest.mark.parametrize("given_up", sorted(TIGHT))
+def test_a_text_is_counted_once_however_often_the_fitting_asks_about_it(given_up: str) -> None:
+    # Counting as the platform does is a good part of rendering's CPU (each link looked for).
+    counted_texts: list[str] = []
+
+    class Noting(GraphemesShortLinks):
+        def count(self, text: str, links: Collection[str]) -> int:
+            counted_texts.append(text)
+            return super().count(text, links)
+
+    rule = TextRule(500, Noting(), counts_spoiler=True)
+    result = outcome(parse_announcement(TIGHT[given_up]), rule, spoiler="Warnung")
+    texts = [text for text in counted_texts if text != "Warnung"]
+
+    assert texts and len(texts) == len(set(texts)), texts
+    if isinstance(result, Variant):
+        assert result.length == GraphemesShortLinks().count(result.text, (LINK,)) + len("Warnung")
 
 
 @pytest.mark.parametrize("template", CHANNEL_TEMPLATES)

@@ -430,6 +430,16 @@ def render(
         area=announcement.area.description if announcement.area else None,
     )
 
+    counted: dict[str, int] = {}
+
+    def length(text: str) -> int:
+        """The platform's count of a text, once per text: the search, the last check and the
+        variant all ask for the same one, and counting is a good part of rendering's time."""
+        assert rule is not None
+        if text not in counted:
+            counted[text] = rule.length(text, links, spoiler)
+        return counted[text]
+
     def variant(text: str, shortened: tuple[str, ...]) -> Variant:
         return Variant(
             channel=channel,
@@ -437,7 +447,7 @@ def render(
             text=text,
             spoiler=spoiler,
             link=link,
-            length=rule.length(text, links, spoiler) if rule else None,
+            length=length(text) if rule else None,
             limit=rule.limit_for(has_media) if rule else None,
             shortened=shortened,
         )
@@ -446,7 +456,7 @@ def render(
         return variant(draw(full), ())
 
     def fitting(text: str) -> bool:
-        return rule.excess(text, links, has_media, spoiler) <= 0
+        return rule.excess(text, links, has_media, spoiler, length=length(text)) <= 0
 
     relayed = announcement.attribution is not None
 
@@ -454,7 +464,7 @@ def render(
         text = draw(parts)
         if fitting(text):
             return variant(text, shortened)
-        needed = rule.length(text, links, spoiler)
+        needed = length(text)
         raise DoesNotFit(channel, needed, rule.limit_for(has_media), rule.describe(has_media), relayed=relayed)
 
     def cuts(name: str, text: str) -> _Cuts:

@@ -212,9 +212,14 @@ class TextRule:
             return self.counting.count(spoiler, ()) + self.counting.count(text, links)
         return self.counting.count(text, links)
 
-    def excess(self, text: str, links: Collection[str], has_media: bool, spoiler: str | None = None) -> int:
-        """How far over the tightest of the rules the text is (<= 0 when it fits)."""
-        over = self.length(text, links, spoiler) - self.limit_for(has_media)
+    def excess(
+        self, text: str, links: Collection[str], has_media: bool, spoiler: str | None = None,
+        *, length: int | None = None,
+    ) -> int:  # fmt: skip
+        """How far over the tightest of the rules the text is (<= 0 when it fits). ``length``:
+        this rule's own `length` of it, if the caller has it already (counting is not free)."""
+        own = self.length(text, links, spoiler) if length is None else length
+        over = own - self.limit_for(has_media)
         return max([over, *(rule.excess(text, links, has_media, spoiler) for rule in self.also)])
 
     def describe(self, has_media: bool = False) -> str:
