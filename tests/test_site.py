@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -180,6 +181,31 @@ def test_a_delivery_adds_its_copy_beside_those_shown(site: Site) -> None:
     page = (site.directory / first.item_path / "index.html").read_text(encoding="utf-8")
     assert 'href="https://social.example/@lkb/1"' in page and 'href="https://bsky.app/profile/lkb/2"' in page
     assert site.record.item(first.item_id) == restarted(site).record.item(first.item_id)
+
+
+def test_copies_reported_one_after_another_each_reach_the_page_and_nothing_stays_asked_for(
+    make_settings: SettingsFactory,
+) -> None:
+    authority = copy.deepcopy(AUTHORITY)
+    authority["channels"] = [{"id": "website", "type": "website", "lists_every_seconds": 60}]
+    settings = make_settings(authorities=[authority])
+    [configured] = settings.authorities
+    site = Site(configured.channel("website"), configured, clock=lambda: NOW, data_dir=settings.herold.data_dir)
+    first = publication(1, kind="warning")
+    site.publish(first)
+    page = site.directory / first.item_path / "index.html"
+    try:
+        for n in range(1, 4):
+            reported = Copy(f"fediverse-{n}", "mastodon", f"https://social{n}.example/@lkb/{n}")
+            assert site.add_copy(first.item_id, first.entry.id, reported)
+            os.utime(site._state("built"), (0, 0))  # as if the site had last caught up long ago
+            site._catch_up(now=True)  # what the site's timer does once the interval has passed
+
+            assert f'href="{reported.url}"' in page.read_text(encoding="utf-8")
+            assert not site._pending(), "a page written stays asked for: every sweep would write it again"
+            assert site._state("built").stat().st_mtime > time.time() - 60, "the interval counts from this rewrite"
+    finally:
+        site.close()
 
 
 def test_a_copy_reported_after_its_deletion_never_comes_back(site: Site) -> None:

@@ -413,7 +413,7 @@ class Site:
 
     def _pending(self) -> bool:
         """Lists or pages asked for and not yet written (a cheap look, without the lock)."""
-        return self._counter("built") < self._counter("requested") or self._state("refresh").exists()
+        return self._counter("built") < self._counter("requested") or bool(self._size("refresh"))
 
     def _wait(self) -> float:
         """Seconds until the site may catch up again (0: now)."""
@@ -444,12 +444,15 @@ class Site:
                 item = self.record.item(item_id)
                 if item is not None:
                     self._write_copies(item)
-            self._state("refresh").unlink(missing_ok=True)
+            if pages:
+                # Emptied, not removed: the next copy's request then appends to it instead of
+                # creating a file (on a busy file system a new file costs far more than a write).
+                os.truncate(self._state("refresh"), 0)
             if lists:
                 requested_pages = {(m, int(n)) for m, _, n in (line.partition(" ") for line in self._lines("pages"))}
                 self._write_lists(requested_pages)
                 self._state("pages").unlink(missing_ok=True)
-            self._put("built", str(requested))  # its time is when the site last caught up
+            self._put("built", str(requested), touch=True)  # its time is when the site last caught up
             return 0.0
 
     def _catch_up_later(self, wait: float) -> None:
@@ -494,6 +497,12 @@ class Site:
         self._put("requested", str(self._counter("requested") + 1))
         with open(self._state("pages"), "a") as requested:
             requested.writelines(f"{month} {number}\n" for number in pages)
+
+    def _size(self, name: str) -> int:
+        try:
+            return self._state(name).stat().st_size
+        except FileNotFoundError:
+            return 0
 
     def _lines(self, name: str) -> set[str]:
         try:
@@ -558,12 +567,16 @@ class Site:
             path = self._state_paths[name] = self._state_folder / name
         return path
 
-    def _put(self, name: str, text: str, *, if_changed: bool = False) -> None:
-        """Replace a bookkeeping file whole: a crash mid-write must not leave a counter empty."""
+    def _put(self, name: str, text: str, *, if_changed: bool = False, touch: bool = False) -> None:
+        """Replace a bookkeeping file whole: a crash mid-write must not leave a counter empty.
+        Unchanged, it is left alone (``if_changed``) or only gets the time of now (``touch``):
+        a page refreshed for a copy leaves the count of lists written as it was."""
         target = self._state(name)
-        if if_changed:
+        if if_changed or touch:
             try:
                 if target.read_text() == text:
+                    if touch:
+                        os.utime(target)
                     return
             except FileNotFoundError:
                 pass
