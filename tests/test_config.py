@@ -201,6 +201,23 @@ def test_a_secret_is_read_from_the_environment_variable_the_channel_names() -> N
     assert "s3cr3t-chat-token" not in str(settings)
 
 
+def test_a_channel_type_from_elsewhere_is_known_from_its_registration_until_it_is_withdrawn() -> None:
+    raw, env = config(authority(channels=[WEBSITE, CHAT])), {TOKEN_VARIABLE: "s3cr3t-chat-token"}
+    with pytest.raises(ConfigError, match="must be one of"):
+        settings_from(raw, env, base=ROOT)
+
+    adapters.register(ChatChannel)
+    try:
+        assert settings_from(raw, env, base=ROOT).authority("lk-beispiel").channel("chat").type == ChatChannel.type
+        assert channel_types()[ChatChannel.type] is ChatChannel
+    finally:
+        adapters.unregister(ChatChannel.type)
+
+    assert ChatChannel.type not in channel_types()
+    with pytest.raises(ConfigError, match="must be one of"):
+        settings_from(raw, env, base=ROOT)
+
+
 # --- every mistake names its key -----------------------------------------------------------------------------------
 
 
