@@ -357,8 +357,7 @@ class Site:
     def _page_asked(self, item_id: str) -> None:
         """The item's page is rewritten at the next catch-up, with the lists: channels that finish
         together (two accounts, a burst) are shown by one rewrite (under the lock)."""
-        with open(self._state("refresh"), "a") as pending:
-            pending.write(item_id + "\n")
+        self._append("refresh", [item_id])
 
     def rebuild(self, published: Published | Callable[[], Published]) -> int:
         """Start the record afresh from what the engine says was published (the database is the
@@ -495,8 +494,19 @@ class Site:
     def _request_lists(self, month: str, pages: Sequence[int]) -> None:
         """Ask for the lists to be rewritten, with these pages of the month's archive (under the lock)."""
         self._put("requested", str(self._counter("requested") + 1))
-        with open(self._state("pages"), "a") as requested:
-            requested.writelines(f"{month} {number}\n" for number in pages)
+        self._append("pages", [f"{month} {number}" for number in pages])
+
+    def _append(self, name: str, lines: Sequence[str]) -> None:
+        """Lines at the end of a bookkeeping file, in one write (under the lock)."""
+        if not lines:
+            return
+        descriptor = os.open(self._state(name), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            data = "".join(f"{line}\n" for line in lines).encode()
+            while data:  # a regular file takes it all at once, but a short write must not lose a line
+                data = data[os.write(descriptor, data) :]
+        finally:
+            os.close(descriptor)
 
     def _size(self, name: str) -> int:
         try:
@@ -590,17 +600,21 @@ class Site:
         if not self._directory_made:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._directory_made = True
+        # A descriptor of its own each time (a lock on a shared one would not keep this process's
+        # threads apart), opened without truncating the file or making a Python file object.
         try:
-            lock = open(self._state("lock"), "w")  # noqa: SIM115
+            lock = os.open(self._state("lock"), os.O_RDWR | os.O_CREAT, 0o666)
         except FileNotFoundError:
             self._state_folder.mkdir(parents=True, exist_ok=True)
-            lock = open(self._state("lock"), "w")  # noqa: SIM115
-        with lock:
+            lock = os.open(self._state("lock"), os.O_RDWR | os.O_CREAT, 0o666)
+        try:
             fcntl.flock(lock, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
             try:
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+        finally:
+            os.close(lock)
 
     def _write(self, relative: str, content: str | bytes) -> int:
         """Write atomically, and only if the content changed. Returns 1 if written."""
