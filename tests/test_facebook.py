@@ -32,6 +32,7 @@ from publisher.domain.announcement import parse_announcement
 from publisher.domain.records import Variant
 from publisher.edges.wiring import Herold
 from publisher.engine.schema import OperationState
+from publisher.engine.store.operations import Operations
 
 from conftest import AUTHORITY, HeroldFactory, SettingsFactory, publish, warning
 from fakes.facebook_server import (
@@ -231,6 +232,30 @@ def test_a_warning_its_update_and_all_clear_are_three_linked_posts_and_the_pin_m
     [link] = {p["link"] for p in posts}
     assert link.startswith(AUTHORITY["base_url"]) and all(link in p["message"] for p in posts)
     assert not [r for r in fake.requests if "comments" in r.path]
+
+
+def test_an_update_is_pinned_even_if_the_earlier_pin_came_off_while_it_counted_the_pins(
+    fake: FakeFacebook, make_settings: SettingsFactory, make_herold: HeroldFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The update's pin counts the Page's pins (one: the original's), then looks for its own unpin
+    # of that one. An unpin that finished in between must not leave the newest state unpinned.
+    herold = start(fake, make_settings, make_herold)
+    original = publish(herold, warning())
+    counted, stale = Operations.pinned_count, [True]
+
+    def counted_a_moment_before_the_unpin_finished(self: Operations, authority: str, channel: str) -> int:
+        count = counted(self, authority, channel)
+        if count == 0 and stale:
+            stale.clear()
+            return 1
+        return count
+
+    monkeypatch.setattr(Operations, "pinned_count", counted_a_moment_before_the_unpin_finished)
+    update = publish(herold, warning(msg_type="update", references=original, headline="Sperrgebiet erweitert"))
+
+    second = herold.store.operations.copy_on(update, "facebook")
+    assert not stale, "the count was read as the race has it"
+    assert second is not None and [p["id"] for p in fake.posts if p["is_pinned"]] == [second.platform_id]
 
 
 @pytest.mark.parametrize("on_withdrawal", ["delete", "edit"])
