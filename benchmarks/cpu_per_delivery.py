@@ -51,7 +51,7 @@ and py-spy sampling its busy threads (top functions and areas), then as many on 
 metered only. The metering and the sampler cost some CPU themselves: these batches are not part
 of the figures above.
 
-    .venv/bin/python benchmarks/cpu_per_delivery.py [--count 300] [--rounds 5] [--profile]
+    .venv/bin/python benchmarks/cpu_per_delivery.py [--count 800] [--rounds 16] [--profile]
 
 Writes benchmarks/results/cpu-per-delivery.json.
 """
@@ -127,8 +127,10 @@ def status_text(number: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=300, help="deliveries per subject (default 300)")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds; each subject delivers count/rounds per round")
+    # 16 rounds: a round's figure is the difference of two subjects' CPU and varies by ±0.6×; the
+    # median of 8 rounds still moved by ±0.4× from run to run.
+    parser.add_argument("--count", type=int, default=800, help="deliveries per subject (default 800)")
+    parser.add_argument("--rounds", type=int, default=16, help="rounds; each subject delivers count/rounds per round")
     parser.add_argument("--delay", type=float, default=0.02, help="seconds the fake Mastodon takes to answer")
     parser.add_argument("--warmup", type=int, default=10, help="deliveries per subject before the measurement")
     parser.add_argument("--settle", type=float, default=1.5, help="Herold: seconds to wait after a batch")
