@@ -194,6 +194,7 @@ def test_copies_reported_one_after_another_each_reach_the_page_and_nothing_stays
     first = publication(1, kind="warning")
     site.publish(first)
     page = site.directory / first.item_path / "index.html"
+    files: dict[str, int] = {}  # each bookkeeping file by its inode: none is made anew per copy
     try:
         for n in range(1, 4):
             reported = Copy(f"fediverse-{n}", "mastodon", f"https://social{n}.example/@lkb/{n}")
@@ -204,8 +205,21 @@ def test_copies_reported_one_after_another_each_reach_the_page_and_nothing_stays
             assert f'href="{reported.url}"' in page.read_text(encoding="utf-8")
             assert not site._pending(), "a page written stays asked for: every sweep would write it again"
             assert site._state("built").stat().st_mtime > time.time() - 60, "the interval counts from this rewrite"
+            now = {name: site._state(name).stat().st_ino for name in ("refresh", "built")}
+            assert now == (files or now), "a bookkeeping file was made anew for a copy"
+            files = now
     finally:
         site.close()
+
+
+def test_a_request_for_pages_that_names_none_is_cleared_and_asks_for_nothing(site: Site) -> None:
+    site.publish(publication(1, kind="warning"))
+    site._catch_up(now=True)
+    site._state("refresh").write_text("\n\n")  # blank lines: a request cut short, or an old version's
+
+    site._catch_up(now=True)
+
+    assert not site._pending(), "the sweep would take the site's lock twice a second for nothing"
 
 
 def test_a_copy_reported_after_its_deletion_never_comes_back(site: Site) -> None:

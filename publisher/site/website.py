@@ -435,6 +435,8 @@ class Site:
             lists = self._counter("built") < requested
             pages = self._lines("refresh")
             if not lists and not pages:
+                if self._size("refresh"):
+                    os.truncate(self._state("refresh"), 0)  # blank lines only: nothing is asked for
                 return 0.0
             wait = self._wait()
             if wait > 0 and not now:
@@ -516,7 +518,7 @@ class Site:
 
     def _lines(self, name: str) -> set[str]:
         try:
-            return {line for line in self._state(name).read_text().splitlines() if line}
+            return {line for line in self._state(name).read_text(encoding="utf-8").splitlines() if line}
         except FileNotFoundError:
             return set()
 
@@ -603,10 +605,10 @@ class Site:
         # A descriptor of its own each time (a lock on a shared one would not keep this process's
         # threads apart), opened without truncating the file or making a Python file object.
         try:
-            lock = os.open(self._state("lock"), os.O_RDWR | os.O_CREAT, 0o666)
+            lock = os.open(self._state("lock"), os.O_RDONLY | os.O_CREAT, 0o666)
         except FileNotFoundError:
             self._state_folder.mkdir(parents=True, exist_ok=True)
-            lock = os.open(self._state("lock"), os.O_RDWR | os.O_CREAT, 0o666)
+            lock = os.open(self._state("lock"), os.O_RDONLY | os.O_CREAT, 0o666)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
             try:
