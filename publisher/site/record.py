@@ -467,21 +467,7 @@ class SiteRecord:
         """Write a file beside its place, not yet in it; returns where it goes, where it is, and its stamp."""
         target = self.folder / name
         partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
-        data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-        try:
-            descriptor = os.open(partial, flags, 0o666)
-        except FileNotFoundError:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(partial, flags, 0o666)
-        try:
-            # A plain descriptor: a Python file object costs more than the write, once per copy.
-            rest = memoryview(data)
-            while rest:
-                rest = rest[os.write(descriptor, rest) :]
-            status = os.fstat(descriptor)
-        finally:
-            os.close(descriptor)
+        status = _written(partial, json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
         return target, partial, [status.st_mtime_ns, status.st_size]
 
     def _commit(self, target: Path, partial: Path, stamp: Stamp, item: Item) -> None:
@@ -508,13 +494,28 @@ class SiteRecord:
         target = self.folder / name
         data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
         partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
-        try:
-            partial.write_bytes(data)
-        except FileNotFoundError:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial.write_bytes(data)
+        _written(partial, data)
         partial.replace(target)
         _keep(target, (-1, -1, (data, value)))
+
+
+def _written(file: Path, data: bytes) -> os.stat_result:
+    """``data`` as the whole of ``file`` (its folder made if need be), and the file's status.
+    Through a plain descriptor: a Python file object costs more than the write, and the record
+    writes a file for every copy a platform reports."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    try:
+        descriptor = os.open(file, flags, 0o666)
+    except FileNotFoundError:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(file, flags, 0o666)
+    try:
+        rest = memoryview(data)
+        while rest:
+            rest = rest[os.write(descriptor, rest) :]
+        return os.fstat(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _keep(file: Path, known: tuple[int, int, Any]) -> None:
