@@ -212,7 +212,7 @@ def test_copies_reported_one_after_another_each_reach_the_page_and_nothing_stays
         site.close()
 
 
-def test_a_request_for_pages_that_names_none_is_cleared_and_asks_for_nothing(site: Site) -> None:
+def test_a_request_for_pages_that_names_none_asks_for_nothing(site: Site) -> None:
     site.publish(publication(1, kind="warning"))
     site._catch_up(now=True)
     site._state("refresh").write_text("\n\n")  # blank lines: a request cut short, or an old version's

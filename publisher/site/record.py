@@ -467,7 +467,7 @@ class SiteRecord:
         """Write a file beside its place, not yet in it; returns where it goes, where it is, and its stamp."""
         target = self.folder / name
         partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
-        status = _written(partial, json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+        status = written(partial, json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
         return target, partial, [status.st_mtime_ns, status.st_size]
 
     def _commit(self, target: Path, partial: Path, stamp: Stamp, item: Item) -> None:
@@ -494,16 +494,16 @@ class SiteRecord:
         target = self.folder / name
         data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
         partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
-        _written(partial, data)
+        written(partial, data)
         partial.replace(target)
         _keep(target, (-1, -1, (data, value)))
 
 
-def _written(file: Path, data: bytes) -> os.stat_result:
-    """``data`` as the whole of ``file`` (its folder made if need be), and the file's status.
-    Through a plain descriptor: a Python file object costs more than the write, and the record
-    writes a file for every copy a platform reports."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+def written(file: Path, data: bytes, *, append: bool = False) -> os.stat_result:
+    """``data`` as the whole of ``file``, or at its end (``append``), its folder made if need be;
+    returns the file's status. Through a plain descriptor: a Python file object costs more than
+    the write, and the site writes a file or two for every copy a platform reports."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
     try:
         descriptor = os.open(file, flags, 0o666)
     except FileNotFoundError:

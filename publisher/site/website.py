@@ -77,7 +77,7 @@ from publisher.site import cap
 from publisher.site.card import card_jpeg_name, card_name, render_card
 from publisher.site.logo import LogoError, read_logo
 from publisher.site.model import Copy, Entry, Item, ItemCopies, Publication, Published
-from publisher.site.record import Listed, NotShown, SiteRecord, View, page_of
+from publisher.site.record import Listed, NotShown, SiteRecord, View, page_of, written
 
 # What this process keeps rendered: list rows by item state (see Site._row), and what the views
 # kept in the record depend on (see Site.fingerprint).
@@ -412,7 +412,7 @@ class Site:
 
     def _pending(self) -> bool:
         """Lists or pages asked for and not yet written (a cheap look, without the lock)."""
-        return self._counter("built") < self._counter("requested") or bool(self._size("refresh"))
+        return self._counter("built") < self._counter("requested") or bool(self._lines("refresh"))
 
     def _wait(self) -> float:
         """Seconds until the site may catch up again (0: now)."""
@@ -435,8 +435,6 @@ class Site:
             lists = self._counter("built") < requested
             pages = self._lines("refresh")
             if not lists and not pages:
-                if self._size("refresh"):
-                    os.truncate(self._state("refresh"), 0)  # blank lines only: nothing is asked for
                 return 0.0
             wait = self._wait()
             if wait > 0 and not now:
@@ -500,21 +498,8 @@ class Site:
 
     def _append(self, name: str, lines: Sequence[str]) -> None:
         """Lines at the end of a bookkeeping file, in one write (under the lock)."""
-        if not lines:
-            return
-        descriptor = os.open(self._state(name), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-        try:
-            data = "".join(f"{line}\n" for line in lines).encode()
-            while data:  # a regular file takes it all at once, but a short write must not lose a line
-                data = data[os.write(descriptor, data) :]
-        finally:
-            os.close(descriptor)
-
-    def _size(self, name: str) -> int:
-        try:
-            return self._state(name).stat().st_size
-        except FileNotFoundError:
-            return 0
+        if lines:
+            written(self._state(name), "".join(f"{line}\n" for line in lines).encode(), append=True)
 
     def _lines(self, name: str) -> set[str]:
         try:
